@@ -1,0 +1,60 @@
+// Every Kubernetes string the operator writes or reads: one place, never repeated inline.
+#pragma once
+
+#include <string_view>
+
+namespace ifo::core {
+
+// API group of the custom resource.
+inline constexpr std::string_view kGroup = "secrets.infisical.com";
+inline constexpr std::string_view kVersion = "v1alpha1";
+inline constexpr std::string_view kApiVersion = "secrets.infisical.com/v1alpha1";
+inline constexpr std::string_view kKind = "InfisicalSecret";
+inline constexpr std::string_view kResource = "infisicalsecrets";
+inline constexpr std::string_view kCrdName = "infisicalsecrets.secrets.infisical.com";
+
+// Annotations and labels.
+inline constexpr std::string_view kAutoReloadAnnotation = "secrets.infisical.com/auto-reload";
+inline constexpr std::string_view kVersionAnnotation = "secrets.infisical.com/version";
+inline constexpr std::string_view kKeyDigestsAnnotation = "secrets.infisical.com/key-digests";
+inline constexpr std::string_view kRolloutHashAnnotation = "secrets.infisical.com/rollout-hash";
+inline constexpr std::string_view kAdoptAnnotation = "secrets.infisical.com/adopt";
+inline constexpr std::string_view kManagedByLabel = "app.kubernetes.io/managed-by";
+inline constexpr std::string_view kManagedByValue = "infisical-secrets-operator";
+inline constexpr std::string_view kLastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration";
+
+// Condition types: the upstream ones, plus the standard Ready.
+inline constexpr std::string_view kConditionLoadedToken = "secrets.infisical.com/LoadedInfisicalToken";
+inline constexpr std::string_view kConditionReadyToSync = "secrets.infisical.com/ReadyToSyncSecrets";
+inline constexpr std::string_view kConditionAutoRedeploy = "secrets.infisical.com/AutoRedeployReady";
+inline constexpr std::string_view kConditionReady = "Ready";
+
+// Ready condition reasons (CamelCase, as Kubernetes conventions ask).
+inline constexpr std::string_view kReasonSynced = "Synced";
+inline constexpr std::string_view kReasonInvalidSpec = "InvalidSpec";
+inline constexpr std::string_view kReasonAuthFailed = "AuthFailed";
+inline constexpr std::string_view kReasonFetchFailed = "FetchFailed";
+inline constexpr std::string_view kReasonSecretConflict = "SecretConflict";
+inline constexpr std::string_view kReasonCredentialsNotFound = "CredentialsNotFound";
+inline constexpr std::string_view kReasonRateLimited = "RateLimited";
+inline constexpr std::string_view kReasonWriteFailed = "WriteFailed";
+inline constexpr std::string_view kReasonProgressing = "Progressing";
+
+// Credential Secret keys (upstream compatible).
+inline constexpr std::string_view kClientIdKey = "clientId";
+inline constexpr std::string_view kClientSecretKey = "clientSecret";
+inline constexpr std::string_view kServiceTokenKey = "infisicalToken";
+
+// Global configuration.
+inline constexpr std::string_view kDefaultOperatorNamespace = "infisical-operator-system";
+inline constexpr std::string_view kGlobalConfigMapName = "infisical-config";
+inline constexpr std::string_view kGlobalConfigHostKey = "hostAPI";
+inline constexpr std::string_view kDefaultHostApi = "https://app.infisical.com/api";
+inline constexpr std::string_view kDigestKeySecretName = "infisical-operator-digest-key";
+
+// Field managers for server-side bookkeeping.
+inline constexpr std::string_view kSyncerFieldManager = "infisical-syncer";
+inline constexpr std::string_view kWebhookFieldManager = "infisical-webhook";
+inline constexpr std::string_view kCertsGenFieldManager = "infisical-certs-gen";
+
+}  // namespace ifo::core

@@ -1,0 +1,51 @@
+// Small helpers over RapidJSON so that callers read fields without repeating type checks.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace ifo::core {
+
+using JsonValue = rapidjson::Value;
+using JsonDoc = rapidjson::Document;
+using JsonAlloc = rapidjson::Document::AllocatorType;
+
+// Parses text into a document; the error names the byte offset and RapidJSON's reason.
+// Nesting deeper than kMaxJsonDepth is refused, so hostile input cannot exhaust the stack.
+inline constexpr unsigned kMaxJsonDepth = 128;
+Result<std::shared_ptr<JsonDoc>> parse_json(std::string_view text);
+
+std::string to_json(const JsonValue& v);
+std::string to_pretty_json(const JsonValue& v);
+
+// Member lookup; nullptr when `obj` is not an object or has no such member.
+const JsonValue* member(const JsonValue& obj, std::string_view name);
+JsonValue* member(JsonValue& obj, std::string_view name);
+// Walks a path of member names ("metadata", "name"); nullptr when any step is missing.
+const JsonValue* at_path(const JsonValue& root, std::initializer_list<std::string_view> path);
+
+std::optional<std::string> get_string(const JsonValue& obj, std::string_view name);
+std::string string_or(const JsonValue& obj, std::string_view name, std::string_view fallback);
+std::optional<int64_t> get_int(const JsonValue& obj, std::string_view name);
+std::optional<bool> get_bool(const JsonValue& obj, std::string_view name);
+
+// Sets obj[name] = value (replacing any existing member); obj must be an object.
+void set_member(JsonValue& obj, std::string_view name, JsonValue value, JsonAlloc& a);
+void set_string(JsonValue& obj, std::string_view name, std::string_view value, JsonAlloc& a);
+// Returns obj[name], creating it as an empty object when absent.
+JsonValue& ensure_object(JsonValue& obj, std::string_view name, JsonAlloc& a);
+bool remove_member(JsonValue& obj, std::string_view name);
+
+inline JsonValue json_string(std::string_view s, JsonAlloc& a) {
+  return JsonValue(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
+}
+
+}  // namespace ifo::core

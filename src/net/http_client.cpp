@@ -1,0 +1,243 @@
+// A blocking HTTP(S) client over libcurl with connection reuse.
+#include "net/http_client.h"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace ifo::net {
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// curl_global_init is not thread safe; run it once before the first handle.
+void global_init_once() {
+  static const bool done = [] {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return true;
+  }();
+  (void)done;
+}
+
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+
+struct Transfer {
+  CURL* curl;
+  Response* response;
+  const std::function<bool(std::string_view)>* on_chunk;
+  bool stopped_by_caller = false;
+};
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    t->response->headers.clear();  // a new response (after 100-continue or a redirect)
+    return size * n;
+  }
+  auto colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+      value.remove_suffix(1);
+    t->response->headers.emplace_back(lower(line.substr(0, colon)), std::string(value));
+  }
+  return size * n;
+}
+
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view chunk(data, size * n);
+  long status = 0;
+  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (t->on_chunk != nullptr && status < 300) {
+    if (!(*t->on_chunk)(chunk)) {
+      t->stopped_by_caller = true;
+      return 0;  // makes curl abort with CURLE_WRITE_ERROR
+    }
+    return chunk.size();
+  }
+  t->response->body.append(chunk);
+  return chunk.size();
+}
+
+TransportError::Kind classify(CURLcode rc) {
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return TransportError::Kind::kTimeout;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+      return TransportError::Kind::kConnect;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+      return TransportError::Kind::kTls;
+    default:
+      return TransportError::Kind::kOther;
+  }
+}
+
+// The URL without its query string: queries may carry tokens, so errors never show them.
+std::string redact_url(const std::string& url) { return url.substr(0, url.find('?')); }
+
+}  // namespace
+
+struct HttpClient::Handle {
+  CURL* curl;
+  Handle() : curl(curl_easy_init()) {}
+  ~Handle() { curl_easy_cleanup(curl); }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+};
+
+std::optional<std::string> Response::header(std::string_view name) const {
+  std::string key = lower(name);
+  for (const auto& [k, v] : headers)
+    if (k == key) return v;
+  return std::nullopt;
+}
+
+HttpClient::HttpClient(TlsOptions tls, std::string user_agent)
+    : tls_(std::move(tls)), user_agent_(std::move(user_agent)) {
+  global_init_once();
+}
+
+HttpClient::~HttpClient() = default;
+
+std::string HttpClient::default_user_agent() { return fmt::format("infisical-secrets-operator/{}", IFO_VERSION); }
+
+std::unique_ptr<HttpClient::Handle> HttpClient::acquire() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      auto h = std::move(idle_.back());
+      idle_.pop_back();
+      return h;
+    }
+  }
+  auto h = std::make_unique<Handle>();
+  if (h->curl == nullptr) throw TransportError(TransportError::Kind::kOther, "curl_easy_init failed");
+  return h;
+}
+
+void HttpClient::release(std::unique_ptr<Handle> handle) {
+  std::lock_guard lock(mu_);
+  if (idle_.size() < 64) idle_.push_back(std::move(handle));
+}
+
+Response HttpClient::perform(const Request& request) {
+  auto h = acquire();
+  Response r = run(*h, request, nullptr);
+  release(std::move(h));
+  return r;
+}
+
+Response HttpClient::stream(const Request& request, const std::function<bool(std::string_view)>& on_chunk) {
+  // A dedicated handle: a long watch must not hold a pooled connection others want.
+  Handle h;
+  return run(h, request, &on_chunk);
+}
+
+Response HttpClient::run(Handle& h, const Request& request, const std::function<bool(std::string_view)>* on_chunk) {
+  CURL* c = h.curl;
+  curl_easy_reset(c);
+  Response response;
+  Transfer transfer{c, &response, on_chunk};
+
+  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, user_agent_.c_str());
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(request.total_timeout.count()));
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+
+  if (!tls_.ca_pem.empty()) {
+    curl_blob blob{const_cast<char*>(tls_.ca_pem.data()), tls_.ca_pem.size(), CURL_BLOB_COPY};
+    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+  }
+  if (!tls_.client_cert_pem.empty()) {
+    curl_blob cert{const_cast<char*>(tls_.client_cert_pem.data()), tls_.client_cert_pem.size(), CURL_BLOB_COPY};
+    curl_blob key{const_cast<char*>(tls_.client_key_pem.data()), tls_.client_key_pem.size(), CURL_BLOB_COPY};
+    curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
+    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+    curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
+    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+  if (tls_.insecure_skip_verify) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+
+  Slist headers;
+  bool has_content_type = false;
+  for (const auto& [k, v] : request.headers) {
+    if (lower(k) == "content-type") has_content_type = true;
+    headers.reset(curl_slist_append(headers.release(), fmt::format("{}: {}", k, v).c_str()));
+  }
+  // curl adds "Expect: 100-continue" for large bodies; servers such as ours would then wait a second.
+  headers.reset(curl_slist_append(headers.release(), "Expect:"));
+  if (!request.body.empty() && !has_content_type)
+    headers.reset(curl_slist_append(headers.release(), "Content-Type: application/json"));
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+
+  if (request.method == "GET") {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  } else if (request.method == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    if (!request.body.empty() || request.method == "POST" || request.method == "PUT" || request.method == "PATCH") {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    }
+  }
+
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  CURLcode rc = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  if (rc == CURLE_WRITE_ERROR && transfer.stopped_by_caller) return response;
+  if (rc != CURLE_OK) {
+    std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+    throw TransportError(classify(rc), fmt::format("{} {}: {}", request.method, redact_url(request.url), detail));
+  }
+  return response;
+}
+
+std::string url_encode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char ch : s) {
+    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      out.push_back(static_cast<char>(ch));
+    } else {
+      out += fmt::format("%{:02X}", ch);
+    }
+  }
+  return out;
+}
+
+}  // namespace ifo::net
