@@ -1,0 +1,75 @@
+// kube-sim: an in-memory Kubernetes API server over HTTPS, started in-process by tests or by main.cpp.
+//
+// Wiring for the other kube-sim modules (admission, auth, rollout, gc):
+//   KubeSim sim(options);
+//   sim.add_admission(std::make_shared<MyHook>(...));        // store.h AdmissionHook
+//   sim.add_authenticator([](std::string_view token) {...});  // e.g. service-account JWTs
+//   sim.add_create_handler("authentication.k8s.io", "tokenreviews", "", handler);
+//   sim.add_create_handler("", "serviceaccounts", "token", handler);
+//   sim.store().add_observer(...);                            // rollout / garbage collection
+//   sim.start();
+// Hooks must be added before start(). All hooks are called on HTTP worker threads, concurrently.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/kube/store.h"
+
+namespace ifo::kubesim {
+
+struct StaticToken {
+  std::string token;
+  UserInfo user;
+};
+
+struct Options {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0: ephemeral
+  bool plain_http = false;
+  std::string cert_file, key_file;  // empty: a self-signed certificate made at start-up
+  std::vector<StaticToken> tokens;  // empty: one generated admin token (system:masters)
+  std::string admin_token;          // for /sim/...; empty: the first static token's
+  std::string kubeconfig_path;      // written after start() when non-empty
+  std::string default_namespace = "default";
+  int threads = 96;  // HTTP worker threads (each open watch holds one)
+  std::chrono::milliseconds bookmark_interval{5000};
+  size_t history_limit = 100000;  // watch events kept for resuming
+  bool log_requests = false;
+};
+
+class KubeSim {
+ public:
+  explicit KubeSim(Options options);
+  ~KubeSim();  // stops
+  KubeSim(const KubeSim&) = delete;
+  KubeSim& operator=(const KubeSim&) = delete;
+
+  void add_admission(std::shared_ptr<AdmissionHook> hook);
+  void add_authenticator(Authenticator a);
+  // group "" = core; subresource "" for create-only resources.
+  void add_create_handler(const std::string& group, const std::string& resource, const std::string& subresource,
+                          CreateHandler handler);
+
+  // Binds, starts serving on background threads; throws std::runtime_error on failure.
+  void start();
+  void stop();
+
+  int port() const;
+  std::string url() const;        // https://127.0.0.1:PORT
+  std::string ca_pem() const;     // the serving certificate (self-signed: also its CA)
+  std::string token() const;      // the first static token (admin)
+  std::string admin_token() const;
+  std::string kubeconfig() const;  // text of a kubeconfig for url()/ca/token
+  Store& store();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ifo::kubesim
