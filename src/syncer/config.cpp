@@ -1,0 +1,282 @@
+// Flag and environment parsing for the syncer.
+#include "syncer/config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <functional>
+
+namespace ifo::syncer {
+
+namespace {
+
+using core::Result;
+
+bool valid_namespace(const std::string& ns) {
+  if (ns.empty() || ns.size() > 63) return false;
+  for (char c : ns) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-'))
+      return false;
+  }
+  return ns.front() != '-' && ns.back() != '-';
+}
+
+Result<bool> parse_bool(const std::string& flag, const std::string& v) {
+  if (v == "true" || v == "1" || v == "yes") return true;
+  if (v == "false" || v == "0" || v == "no") return false;
+  return Result<bool>::fail(fmt::format("{}: expected true or false, got \"{}\"", flag, v));
+}
+
+Result<long> parse_int(const std::string& flag, const std::string& v, long min, long max) {
+  long out = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || p != v.data() + v.size())
+    return Result<long>::fail(fmt::format("{}: expected an integer, got \"{}\"", flag, v));
+  if (out < min || out > max)
+    return Result<long>::fail(fmt::format("{}: {} is out of range [{}, {}]", flag, out, min, max));
+  return out;
+}
+
+// Durations as Go writes them for controller flags: "15s", "500ms", "2m", or plain seconds.
+Result<std::chrono::milliseconds> parse_duration(const std::string& flag, const std::string& v) {
+  std::string num = v;
+  long scale = 1000;
+  auto ends = [&](std::string_view s) { return v.size() > s.size() && v.ends_with(s); };
+  if (ends("ms")) { num = v.substr(0, v.size() - 2); scale = 1; }
+  else if (ends("s")) { num = v.substr(0, v.size() - 1); }
+  else if (ends("m")) { num = v.substr(0, v.size() - 1); scale = 60000; }
+  auto n = parse_int(flag, num, 1, 86400000);
+  if (!n) return Result<std::chrono::milliseconds>::fail(
+      fmt::format("{}: expected a duration such as 15s or 500ms, got \"{}\"", flag, v));
+  return std::chrono::milliseconds(*n * scale);
+}
+
+std::vector<std::string> split_list(const std::string& v) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= v.size()) {
+    size_t comma = v.find(',', start);
+    if (comma == std::string::npos) comma = v.size();
+    std::string item = v.substr(start, comma - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+    start = comma + 1;
+  }
+  return out;
+}
+
+struct FlagSpec {
+  std::string name;
+  bool is_bool;
+  std::vector<std::string> env;  // environment fallbacks, first found wins
+  std::function<std::optional<std::string>(Config&, const std::string&)> apply;  // error text or nullopt
+};
+
+template <typename T>
+std::optional<std::string> err_of(const Result<T>& r) {
+  if (r) return std::nullopt;
+  return r.error();
+}
+
+std::vector<FlagSpec> flag_specs() {
+  std::vector<FlagSpec> s;
+  auto env_name = [](const std::string& flag) {
+    std::string e = "IFO_SYNCER_";
+    for (char c : flag) e += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return e;
+  };
+  auto add = [&](std::string name, bool is_bool, std::vector<std::string> extra_env,
+                 std::function<std::optional<std::string>(Config&, const std::string&)> apply) {
+    std::vector<std::string> env{env_name(name)};
+    env.insert(env.end(), extra_env.begin(), extra_env.end());
+    s.push_back(FlagSpec{std::move(name), is_bool, std::move(env), std::move(apply)});
+  };
+  add("kubeconfig", false, {"KUBECONFIG"}, [](Config& c, const std::string& v) -> std::optional<std::string> {
+    c.kubeconfig = v;
+    return std::nullopt;
+  });
+  add("namespaces", false, {}, [](Config& c, const std::string& v) -> std::optional<std::string> {
+    c.namespaces = split_list(v);
+    for (const auto& ns : c.namespaces)
+      if (!valid_namespace(ns)) return fmt::format("--namespaces: \"{}\" is not a valid namespace name", ns);
+    return std::nullopt;
+  });
+  add("leader-elect", true, {}, [](Config& c, const std::string& v) {
+    auto b = parse_bool("--leader-elect", v);
+    if (b) c.leader_elect = *b;
+    return err_of(b);
+  });
+  add("leader-election-namespace", false, {}, [](Config& c, const std::string& v) -> std::optional<std::string> {
+    if (!valid_namespace(v)) return fmt::format("--leader-election-namespace: \"{}\" is not a valid namespace name", v);
+    c.leader_election_namespace = v;
+    return std::nullopt;
+  });
+  add("leader-election-id", false, {}, [](Config& c, const std::string& v) -> std::optional<std::string> {
+    if (v.empty()) return std::string("--leader-election-id: must not be empty");
+    c.leader_election_id = v;
+    return std::nullopt;
+  });
+  add("leader-elect-lease-duration", false, {}, [](Config& c, const std::string& v) {
+    auto d = parse_duration("--leader-elect-lease-duration", v);
+    if (d) c.lease_duration = *d;
+    return err_of(d);
+  });
+  add("leader-elect-renew-deadline", false, {}, [](Config& c, const std::string& v) {
+    auto d = parse_duration("--leader-elect-renew-deadline", v);
+    if (d) c.renew_deadline = *d;
+    return err_of(d);
+  });
+  add("leader-elect-retry-period", false, {}, [](Config& c, const std::string& v) {
+    auto d = parse_duration("--leader-elect-retry-period", v);
+    if (d) c.retry_period = *d;
+    return err_of(d);
+  });
+  add("metrics-bind-address", false, {}, [](Config& c, const std::string& v) {
+    auto a = parse_bind_address(v);
+    if (a) c.metrics_bind_address = v;
+    return a ? std::nullopt : std::optional<std::string>("--metrics-bind-address: " + a.error());
+  });
+  add("health-probe-bind-address", false, {}, [](Config& c, const std::string& v) {
+    auto a = parse_bind_address(v);
+    if (a) c.health_probe_bind_address = v;
+    return a ? std::nullopt : std::optional<std::string>("--health-probe-bind-address: " + a.error());
+  });
+  add("workers", false, {}, [](Config& c, const std::string& v) {
+    auto n = parse_int("--workers", v, 1, 256);
+    if (n) c.workers = static_cast<int>(*n);
+    return err_of(n);
+  });
+  add("operator-namespace", false, {"POD_NAMESPACE"}, [](Config& c, const std::string& v) -> std::optional<std::string> {
+    if (!valid_namespace(v)) return fmt::format("--operator-namespace: \"{}\" is not a valid namespace name", v);
+    c.operator_namespace = v;
+    return std::nullopt;
+  });
+  add("infisical-requests-per-minute", false, {}, [](Config& c, const std::string& v) {
+    auto n = parse_int("--infisical-requests-per-minute", v, 1, 1000000);
+    if (n) c.infisical_requests_per_minute = static_cast<int>(*n);
+    return err_of(n);
+  });
+  add("kube-api-qps", false, {}, [](Config& c, const std::string& v) {
+    auto n = parse_int("--kube-api-qps", v, 1, 100000);
+    if (n) c.kube_qps = static_cast<double>(*n);
+    return err_of(n);
+  });
+  add("log-level", false, {}, [](Config& c, const std::string& v) -> std::optional<std::string> {
+    static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error"};
+    if (std::find(levels.begin(), levels.end(), v) == levels.end())
+      return fmt::format("--log-level: expected one of trace, debug, info, warn, error, got \"{}\"", v);
+    c.log_level = v;
+    return std::nullopt;
+  });
+  add("log-format", false, {}, [](Config& c, const std::string& v) -> std::optional<std::string> {
+    if (v == "text") c.log_format = LogFormat::kText;
+    else if (v == "json") c.log_format = LogFormat::kJson;
+    else return fmt::format("--log-format: expected text or json, got \"{}\"", v);
+    return std::nullopt;
+  });
+  add("identity", false, {"POD_NAME"}, [](Config& c, const std::string& v) -> std::optional<std::string> {
+    c.identity = v;
+    return std::nullopt;
+  });
+  return s;
+}
+
+}  // namespace
+
+Result<std::optional<BindAddress>> parse_bind_address(const std::string& text) {
+  using R = Result<std::optional<BindAddress>>;
+  if (text.empty() || text == "0") return std::optional<BindAddress>();
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos) return R::fail(fmt::format("\"{}\" is not host:port", text));
+  BindAddress a;
+  a.host = text.substr(0, colon);
+  if (a.host.empty()) a.host = "0.0.0.0";
+  if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']') a.host = a.host.substr(1, a.host.size() - 2);
+  auto port = parse_int("port", text.substr(colon + 1), 0, 65535);
+  if (!port) return R::fail(fmt::format("\"{}\" has no valid port", text));
+  a.port = static_cast<int>(*port);
+  return std::optional<BindAddress>(a);
+}
+
+Result<Config> parse_config(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  Config c;
+  auto specs = flag_specs();
+  auto find = [&](const std::string& name) -> const FlagSpec* {
+    for (const auto& s : specs)
+      if (s.name == name) return &s;
+    return nullptr;
+  };
+  // Environment first, so flags override it.
+  for (const auto& s : specs) {
+    for (const auto& e : s.env) {
+      auto it = env.find(e);
+      if (it == env.end() || it->second.empty()) continue;
+      if (auto err = s.apply(c, it->second)) return Result<Config>::fail(fmt::format("environment {}: {}", e, *err));
+      break;
+    }
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      c.help = true;
+      continue;
+    }
+    if (!a.starts_with("--") || a.size() == 2)
+      return Result<Config>::fail(fmt::format("unexpected argument \"{}\" (flags start with --; see --help)", a));
+    std::string name = a.substr(2);
+    std::optional<std::string> value;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    const FlagSpec* spec = find(name);
+    if (!spec) return Result<Config>::fail(fmt::format("unknown flag --{} (see --help)", name));
+    if (!value) {
+      if (spec->is_bool) value = "true";
+      else if (i + 1 < args.size()) value = args[++i];
+      else return Result<Config>::fail(fmt::format("flag --{} needs a value", name));
+    }
+    if (auto err = spec->apply(c, *value)) return Result<Config>::fail(*err);
+  }
+  if (c.leader_election_namespace.empty()) c.leader_election_namespace = c.operator_namespace;
+  if (c.renew_deadline >= c.lease_duration)
+    return Result<Config>::fail("--leader-elect-renew-deadline must be shorter than --leader-elect-lease-duration");
+  if (c.retry_period >= c.renew_deadline)
+    return Result<Config>::fail("--leader-elect-retry-period must be shorter than --leader-elect-renew-deadline");
+  return c;
+}
+
+std::string usage() {
+  return R"(infisical-syncer: keeps Kubernetes Secrets in sync with Infisical for InfisicalSecret resources.
+
+Usage: infisical-syncer [flags]
+
+Flags (each may also be given as environment variable IFO_SYNCER_<FLAG_NAME>, e.g. IFO_SYNCER_WORKERS;
+flags win over the environment):
+  --kubeconfig PATH                    kubeconfig file (current context); default: in-cluster config
+                                       (env KUBECONFIG also honoured)
+  --namespaces a,b                     watch only these namespaces (default: all namespaces)
+  --leader-elect[=true|false]          elect a leader through a Lease before reconciling (default false)
+  --leader-election-namespace NS       namespace of the Lease (default: the operator namespace)
+  --leader-election-id NAME            name of the Lease (default infisical-syncer.secrets.infisical.com)
+  --leader-elect-lease-duration D      lease duration (default 15s)
+  --leader-elect-renew-deadline D      renew deadline (default 10s)
+  --leader-elect-retry-period D        retry period (default 2s)
+  --metrics-bind-address HOST:PORT     Prometheus /metrics, plain HTTP (default :8080; 0 disables)
+  --health-probe-bind-address H:P      /healthz and /readyz, plain HTTP (default :8081; 0 disables)
+  --workers N                          concurrent reconciles (default 4)
+  --operator-namespace NS              namespace of infisical-config and the digest key
+                                       (default infisical-operator-system; env POD_NAMESPACE honoured)
+  --infisical-requests-per-minute N    global budget of Infisical API requests (default 240)
+  --kube-api-qps N                     client-side limit of Kubernetes API requests per second (default 50)
+  --log-level LEVEL                    trace, debug, info, warn or error (default info)
+  --log-format FORMAT                  text or json (default text)
+  --identity NAME                      leader-election identity (default: env POD_NAME, else host name + pid)
+  --help                               print this help
+)";
+}
+
+}  // namespace ifo::syncer

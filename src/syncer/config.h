@@ -1,0 +1,52 @@
+// The syncer's configuration: flags > environment > defaults, parsed once by a pure function.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace ifo::syncer {
+
+enum class LogFormat { kText, kJson };
+
+struct Config {
+  std::string kubeconfig;               // empty: in-cluster configuration
+  std::vector<std::string> namespaces;  // empty: all namespaces
+  bool leader_elect = false;
+  std::string leader_election_namespace;  // empty: the operator namespace
+  std::string leader_election_id = "infisical-syncer.secrets.infisical.com";
+  std::chrono::milliseconds lease_duration{15000};
+  std::chrono::milliseconds renew_deadline{10000};
+  std::chrono::milliseconds retry_period{2000};
+  std::string metrics_bind_address = ":8080";       // "0": disabled
+  std::string health_probe_bind_address = ":8081";  // "0": disabled
+  int workers = 4;
+  std::string operator_namespace = "infisical-operator-system";
+  int infisical_requests_per_minute = 240;
+  double kube_qps = 50;
+  std::string log_level = "info";
+  LogFormat log_format = LogFormat::kText;
+  std::string identity;  // leader-election identity; empty: hostname + pid
+  bool help = false;
+};
+
+// A bind address split into host and port; port 0 asks the kernel for a free one.
+struct BindAddress {
+  std::string host;
+  int port = 0;
+};
+// ":8080" -> 0.0.0.0:8080, "127.0.0.1:0" -> ephemeral; "0" or "" -> nullopt (disabled).
+core::Result<std::optional<BindAddress>> parse_bind_address(const std::string& text);
+
+// Parses argv (without the program name) and an environment map. An error message names the flag and
+// the offending value in one line.
+core::Result<Config> parse_config(const std::vector<std::string>& args,
+                                  const std::map<std::string, std::string>& env);
+
+std::string usage();
+
+}  // namespace ifo::syncer

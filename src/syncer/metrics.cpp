@@ -1,0 +1,148 @@
+// Prometheus registry and text exposition.
+#include "syncer/metrics.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace ifo::syncer {
+
+namespace {
+
+std::string escape_label(const std::string& v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+std::string format_value(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (std::isnan(v)) return "NaN";
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<long long>(v));
+  return fmt::format("{}", v);
+}
+
+std::string label_text(const Labels& labels, const std::string& extra_name = "", const std::string& extra_value = "") {
+  if (labels.empty() && extra_name.empty()) return "";
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [k, v] : labels) {
+    if (!first) out += ",";
+    first = false;
+    out += k + "=\"" + escape_label(v) + "\"";
+  }
+  if (!extra_name.empty()) {
+    if (!first) out += ",";
+    out += extra_name + "=\"" + escape_label(extra_value) + "\"";
+  }
+  return out + "}";
+}
+
+const char* type_name(Metrics::Type t) {
+  switch (t) {
+    case Metrics::Type::kCounter: return "counter";
+    case Metrics::Type::kGauge: return "gauge";
+    case Metrics::Type::kHistogram: return "histogram";
+  }
+  return "untyped";
+}
+
+}  // namespace
+
+void Metrics::describe(const std::string& name, Type type, const std::string& help, std::vector<double> buckets) {
+  std::lock_guard lock(mu_);
+  auto& f = families_[name];
+  f.type = type;
+  f.help = help;
+  f.buckets = std::move(buckets);
+}
+
+Metrics::Family& Metrics::family(const std::string& name, Type expected) {
+  auto it = families_.find(name);
+  if (it == families_.end() || it->second.type != expected)
+    throw std::logic_error("metric used before describe() or with the wrong type: " + name);
+  return it->second;
+}
+
+void Metrics::inc(const std::string& name, const Labels& labels, double by) {
+  std::lock_guard lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end() || it->second.type == Type::kHistogram)
+    throw std::logic_error("metric used before describe() or with the wrong type: " + name);
+  it->second.series[labels].value += by;
+}
+
+void Metrics::set(const std::string& name, const Labels& labels, double value) {
+  std::lock_guard lock(mu_);
+  family(name, Type::kGauge).series[labels].value = value;
+}
+
+void Metrics::observe(const std::string& name, const Labels& labels, double value) {
+  std::lock_guard lock(mu_);
+  auto& f = family(name, Type::kHistogram);
+  auto& s = f.series[labels];
+  if (s.bucket_counts.size() != f.buckets.size()) s.bucket_counts.assign(f.buckets.size(), 0);
+  for (size_t i = 0; i < f.buckets.size(); ++i) {
+    if (value <= f.buckets[i]) {
+      ++s.bucket_counts[i];
+      break;  // cumulated at render time
+    }
+  }
+  s.sum += value;
+  ++s.count;
+}
+
+double Metrics::value(const std::string& name, const Labels& labels) const {
+  std::lock_guard lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return 0;
+  auto s = it->second.series.find(labels);
+  if (s == it->second.series.end()) return 0;
+  return it->second.type == Type::kHistogram ? static_cast<double>(s->second.count) : s->second.value;
+}
+
+std::string Metrics::render() const {
+  std::lock_guard lock(mu_);
+  std::string out;
+  for (const auto& [name, f] : families_) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f.help, name, type_name(f.type));
+    for (const auto& [labels, s] : f.series) {
+      if (f.type != Type::kHistogram) {
+        out += fmt::format("{}{} {}\n", name, label_text(labels), format_value(s.value));
+        continue;
+      }
+      uint64_t cumulative = 0;
+      for (size_t i = 0; i < f.buckets.size(); ++i) {
+        cumulative += i < s.bucket_counts.size() ? s.bucket_counts[i] : 0;
+        out += fmt::format("{}_bucket{} {}\n", name, label_text(labels, "le", format_value(f.buckets[i])), cumulative);
+      }
+      out += fmt::format("{}_bucket{} {}\n", name, label_text(labels, "le", "+Inf"), s.count);
+      out += fmt::format("{}_sum{} {}\n", name, label_text(labels), format_value(s.sum));
+      out += fmt::format("{}_count{} {}\n", name, label_text(labels), s.count);
+    }
+  }
+  return out;
+}
+
+void describe_syncer_metrics(Metrics& m) {
+  m.describe(kMetricReconciles, Metrics::Type::kCounter, "Reconciles of InfisicalSecrets by result.");
+  m.describe(kMetricReconcileDuration, Metrics::Type::kHistogram, "Duration of one reconcile in seconds.",
+             {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+  m.describe(kMetricInfisicalRequests, Metrics::Type::kCounter,
+             "Requests sent to the Infisical API by endpoint and HTTP status (0: no response).");
+  m.describe(kMetricTokenCache, Metrics::Type::kCounter, "Access token cache lookups by result (hit or miss).");
+  m.describe(kMetricRollouts, Metrics::Type::kCounter, "Workload rollouts triggered by a rollout-hash patch, by kind.");
+  m.describe(kMetricQueueDepth, Metrics::Type::kGauge, "Keys waiting in the work queue.");
+  m.describe(kMetricManagedSecrets, Metrics::Type::kGauge, "Managed Secrets known to the syncer.");
+  m.describe(kMetricSecretWrites, Metrics::Type::kCounter, "Managed Secret writes by operation.");
+  m.describe(kMetricIsLeader, Metrics::Type::kGauge, "1 when this replica holds the leader lease.");
+}
+
+}  // namespace ifo::syncer
