@@ -55,6 +55,7 @@ struct ResourceType {
   std::vector<std::string> subresources;  // "status", "scale", "token"
   std::vector<std::string> verbs = {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"};
   bool create_only = false;  // tokenreviews, subjectaccessreviews: POST only, nothing stored
+  bool tracks_generation = true;  // metadata.generation kept (false: secrets, configmaps, events, ...)
   std::string crd_name;      // set when the type comes from a CustomResourceDefinition
 
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
