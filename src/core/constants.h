@@ -57,4 +57,26 @@ inline constexpr std::string_view kSyncerFieldManager = "infisical-syncer";
 inline constexpr std::string_view kWebhookFieldManager = "infisical-webhook";
 inline constexpr std::string_view kCertsGenFieldManager = "infisical-certs-gen";
 
+// kubernetes.io/tls Secret written by certs-gen (ca.key is ours: the signing CA key for renewals).
+inline constexpr std::string_view kSecretTypeTls = "kubernetes.io/tls";
+inline constexpr std::string_view kTlsCertKey = "tls.crt";
+inline constexpr std::string_view kTlsPrivateKeyKey = "tls.key";
+inline constexpr std::string_view kCaCertKey = "ca.crt";
+inline constexpr std::string_view kCaPrivateKeyKey = "ca.key";
+inline constexpr std::string_view kSecretsPath = "/api/v1/namespaces/{}/secrets";
+inline constexpr std::string_view kValidatingWebhookConfigsPath =
+    "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations";
+inline constexpr std::string_view kMutatingWebhookConfigsPath =
+    "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
+
+// Admission webhook.
+inline constexpr std::string_view kAdmissionApiVersion = "admission.k8s.io/v1";
+inline constexpr std::string_view kAdmissionReviewKind = "AdmissionReview";
+inline constexpr std::string_view kValidatePath = "/validate-infisicalsecret";
+inline constexpr std::string_view kMutatePath = "/mutate-workload";
+inline constexpr std::string_view kWebhookServiceName = "infisical-webhook";
+inline constexpr std::string_view kWebhookTlsSecretName = "infisical-webhook-tls";
+inline constexpr std::string_view kValidatingWebhookConfigName = "infisical-secrets-operator-validating";
+inline constexpr std::string_view kMutatingWebhookConfigName = "infisical-secrets-operator-mutating";
+
 }  // namespace ifo::core

@@ -1,0 +1,180 @@
+// ensure: Secret first (create-if-absent, CA rotation), then caBundles, then the serving certificate.
+#include "certs-gen/ensure.h"
+
+#include <openssl/evp.h>
+
+#include <fmt/format.h>
+#include <stdexcept>
+
+#include "core/constants.h"
+
+namespace ifo::certsgen {
+namespace {
+
+namespace c = ifo::core;
+
+std::string b64_encode(std::string_view in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::string b64_decode(std::string_view in) {
+  if (in.size() % 4 != 0) return {};
+  std::string out(3 * in.size() / 4 + 1, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  if (n < 0) return {};
+  size_t len = static_cast<size_t>(n);
+  if (!in.empty() && in.back() == '=') --len;
+  if (in.size() > 1 && in[in.size() - 2] == '=') --len;
+  out.resize(len);
+  return out;
+}
+
+std::string secret_data(const c::JsonValue& secret, std::string_view key) {
+  const c::JsonValue* data = c::member(secret, "data");
+  if (!data) return {};
+  auto v = c::get_string(*data, key);
+  return v ? b64_decode(*v) : std::string();
+}
+
+std::string secrets_collection(const std::string& ns) { return fmt::format(fmt::runtime(c::kSecretsPath), ns); }
+
+c::JsonDoc new_secret(const EnsureOptions& o) {
+  c::JsonDoc doc;
+  doc.SetObject();
+  auto& a = doc.GetAllocator();
+  c::set_string(doc, "apiVersion", "v1", a);
+  c::set_string(doc, "kind", "Secret", a);
+  auto& md = c::ensure_object(doc, "metadata", a);
+  c::set_string(md, "name", o.secret_name, a);
+  c::set_string(md, "namespace", o.secret_namespace, a);
+  auto& labels = c::ensure_object(md, "labels", a);
+  c::set_string(labels, c::kManagedByLabel, c::kCertsGenFieldManager, a);
+  return doc;
+}
+
+void patch_bundles(ClusterApi& api, const EnsureOptions& o, const std::string& collection,
+                   const std::vector<std::string>& names, std::string_view kind, const std::string& bundle,
+                   EnsureReport& report) {
+  for (const auto& name : names) {
+    bool done = false;
+    for (int attempt = 0; attempt < o.max_attempts && !done; ++attempt) {
+      auto doc = api.get(collection, name);
+      if (!doc) throw std::runtime_error(fmt::format("{} {}: not found (create it before running ensure)", kind, name));
+      if (!set_ca_bundles(*doc, bundle)) {
+        report.log.push_back(fmt::format("{} {}: caBundle already current", kind, name));
+        done = true;
+        break;
+      }
+      auto w = api.update(collection, name, *doc);
+      if (w == ClusterApi::Write::kOk) {
+        report.log.push_back(fmt::format("{} {}: caBundle updated", kind, name));
+        done = true;
+      } else {
+        report.log.push_back(fmt::format("{} {}: conflict, retrying", kind, name));
+      }
+    }
+    if (!done) throw std::runtime_error(fmt::format("{} {}: still conflicting after {} attempts", kind, name, o.max_attempts));
+  }
+}
+
+}  // namespace
+
+Material material_from_secret(const c::JsonValue& secret) {
+  return Material{secret_data(secret, c::kCaCertKey), secret_data(secret, c::kCaPrivateKeyKey),
+                  secret_data(secret, c::kTlsCertKey), secret_data(secret, c::kTlsPrivateKeyKey)};
+}
+
+void put_material(c::JsonDoc& secret, const Material& m) {
+  auto& a = secret.GetAllocator();
+  c::set_string(secret, "type", c::kSecretTypeTls, a);
+  c::JsonValue data(rapidjson::kObjectType);
+  c::set_string(data, c::kTlsCertKey, b64_encode(m.cert), a);
+  c::set_string(data, c::kTlsPrivateKeyKey, b64_encode(m.key), a);
+  c::set_string(data, c::kCaCertKey, b64_encode(m.ca_bundle), a);
+  c::set_string(data, c::kCaPrivateKeyKey, b64_encode(m.ca_key), a);
+  c::set_member(secret, "data", std::move(data), a);
+  c::remove_member(secret, "stringData");
+}
+
+bool set_ca_bundles(c::JsonDoc& config, const std::string& bundle_pem) {
+  const std::string encoded = b64_encode(bundle_pem);
+  auto& a = config.GetAllocator();
+  c::JsonValue* hooks = c::member(config, "webhooks");
+  if (!hooks || !hooks->IsArray()) return false;
+  bool changed = false;
+  for (auto& hook : hooks->GetArray()) {
+    if (!hook.IsObject()) continue;
+    auto& client = c::ensure_object(hook, "clientConfig", a);
+    if (c::get_string(client, "caBundle") == encoded) continue;
+    c::set_string(client, "caBundle", encoded, a);
+    changed = true;
+  }
+  return changed;
+}
+
+EnsureReport ensure(ClusterApi& api, const EnsureOptions& o, const std::function<TimePoint()>& now) {
+  if (auto problem = check_policy(o.policy); !problem.empty()) throw std::runtime_error(problem);
+  EnsureReport report;
+  const std::string secrets = secrets_collection(o.secret_namespace);
+  const std::string where = fmt::format("Secret {}/{}", o.secret_namespace, o.secret_name);
+  bool bundles_patched_for_current_ca = false;
+  std::string patched_bundle;
+  for (int attempt = 0; attempt < o.max_attempts; ++attempt) {
+    auto secret = api.get(secrets, o.secret_name);
+    if (!secret) {
+      auto m = create_material(o.policy, now());
+      if (!m) throw std::runtime_error(where + ": " + m.error());
+      auto doc = new_secret(o);
+      put_material(doc, *m);
+      if (api.create(secrets, doc) == ClusterApi::Write::kAlreadyExists) {
+        report.log.push_back(where + ": created by someone else meanwhile, re-reading");
+        continue;
+      }
+      report.log.push_back(where + ": created with a new CA and serving certificate");
+      continue;  // re-read: the bundles are patched from what the Secret holds
+    }
+    Material m = material_from_secret(*secret);
+    const TimePoint t = now();
+    auto ca = decide_ca(m, o.policy, t);
+    if (ca.action != CaAction::kKeep) {
+      auto next = ca.action == CaAction::kCreate ? create_material(o.policy, t) : rotate_ca(m, o.policy, t);
+      if (!next) throw std::runtime_error(where + ": " + next.error());
+      put_material(*secret, *next);
+      auto w = api.update(secrets, o.secret_name, *secret);
+      report.log.push_back(fmt::format("{}: {} ({}){}", where,
+                                       ca.action == CaAction::kCreate ? "replaced the CA" : "rotated the CA",
+                                       ca.reason, w == ClusterApi::Write::kOk ? "" : ": conflict, retrying"));
+      continue;
+    }
+    // The caBundles must trust the signing CA before a serving certificate from it is put in place.
+    if (!bundles_patched_for_current_ca || patched_bundle != m.ca_bundle) {
+      patch_bundles(api, o, std::string(c::kValidatingWebhookConfigsPath), o.validating_configs,
+                    "ValidatingWebhookConfiguration", m.ca_bundle, report);
+      patch_bundles(api, o, std::string(c::kMutatingWebhookConfigsPath), o.mutating_configs,
+                    "MutatingWebhookConfiguration", m.ca_bundle, report);
+      bundles_patched_for_current_ca = true;
+      patched_bundle = m.ca_bundle;
+    }
+    auto serving = decide_serving(m, o.policy, t);
+    if (serving.action == ServingAction::kKeep) {
+      report.log.push_back(where + ": reused (" + serving.reason + ")");
+      report.material = m;
+      return report;
+    }
+    auto next = reissue_serving(m, o.policy, t);
+    if (!next) throw std::runtime_error(where + ": " + next.error());
+    put_material(*secret, *next);
+    auto w = api.update(secrets, o.secret_name, *secret);
+    report.log.push_back(fmt::format("{}: issued a new serving certificate ({}){}", where, serving.reason,
+                                     w == ClusterApi::Write::kOk ? "" : ": conflict, retrying"));
+    // Loop once more: re-reading confirms the write, and a pruned bundle is propagated.
+  }
+  throw std::runtime_error(fmt::format("{}: no stable state after {} attempts", where, o.max_attempts));
+}
+
+}  // namespace ifo::certsgen

@@ -1,0 +1,32 @@
+// certs-gen command line: parsed once, by a pure function, into an immutable struct.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "certs-gen/plan.h"
+#include "core/result.h"
+
+namespace ifo::certsgen {
+
+struct Options {
+  enum class Command { kHelp, kVersion, kFiles, kEnsure };
+  Command command = Command::kHelp;
+  std::string service;
+  std::string ns;
+  Policy policy;
+  std::string out_dir;  // files: required; ensure: optional
+  std::string secret_name;
+  std::string secret_namespace;
+  std::vector<std::string> validating_configs;
+  std::vector<std::string> mutating_configs;
+  std::string kubeconfig;
+};
+
+// Parses argv[1..]; the error is one line naming the flag or value at fault.
+core::Result<Options> parse_options(const std::vector<std::string>& args);
+// "90s", "30m", "720h", "1h30m", "7d": Go-style durations plus days.
+core::Result<std::chrono::seconds> parse_duration(const std::string& text);
+std::string usage();
+
+}  // namespace ifo::certsgen
