@@ -1,11 +1,10 @@
 // ensure: Secret first (create-if-absent, CA rotation), then caBundles, then the serving certificate.
 #include "certs-gen/ensure.h"
 
-#include <openssl/evp.h>
-
 #include <fmt/format.h>
 #include <stdexcept>
 
+#include "core/base64.h"
 #include "core/constants.h"
 
 namespace ifo::certsgen {
@@ -13,25 +12,12 @@ namespace {
 
 namespace c = ifo::core;
 
-std::string b64_encode(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
+std::string b64_encode(std::string_view in) { return c::base64_encode(in); }
 
+// A value that is not base64 counts as absent: the material is then regenerated.
 std::string b64_decode(std::string_view in) {
-  if (in.size() % 4 != 0) return {};
-  std::string out(3 * in.size() / 4 + 1, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  if (n < 0) return {};
-  size_t len = static_cast<size_t>(n);
-  if (!in.empty() && in.back() == '=') --len;
-  if (in.size() > 1 && in[in.size() - 2] == '=') --len;
-  out.resize(len);
-  return out;
+  auto r = c::base64_decode(in);
+  return r ? *r : std::string();
 }
 
 std::string secret_data(const c::JsonValue& secret, std::string_view key) {
