@@ -1,0 +1,38 @@
+// Rendering and building of field paths.
+#include "core/field_error.h"
+
+#include <fmt/format.h>
+
+namespace ifo::core {
+
+std::string format_field_errors(const std::vector<FieldError>& errors) {
+  std::string out;
+  for (const auto& e : errors) {
+    if (!out.empty()) out += "; ";
+    if (!e.path.empty()) {
+      out += e.path;
+      out += ": ";
+    }
+    out += e.message;
+  }
+  return out;
+}
+
+std::string child_path(std::string_view parent, std::string_view name) {
+  if (parent.empty()) return std::string(name);
+  return fmt::format("{}.{}", parent, name);
+}
+
+std::string index_path(std::string_view parent, size_t index) { return fmt::format("{}[{}]", parent, index); }
+
+std::string key_path(std::string_view parent, std::string_view key) { return fmt::format("{}[{}]", parent, key); }
+
+bool path_within(std::string_view path, std::string_view prefix) {
+  if (prefix.empty()) return true;
+  if (path.size() < prefix.size() || path.substr(0, prefix.size()) != prefix) return false;
+  if (path.size() == prefix.size()) return true;
+  char next = path[prefix.size()];
+  return next == '.' || next == '[';
+}
+
+}  // namespace ifo::core

@@ -1,0 +1,385 @@
+// Parsing of the InfisicalSecret JSON into the model, plus hostAPI normalisation and resolution.
+#include "core/infisical_secret.h"
+
+#include <fmt/format.h>
+
+#include "core/constants.h"
+
+namespace ifo::core {
+
+namespace {
+
+std::string_view json_type_name(const JsonValue& v) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType: return "null";
+    case rapidjson::kFalseType:
+    case rapidjson::kTrueType: return "boolean";
+    case rapidjson::kObjectType: return "object";
+    case rapidjson::kArrayType: return "array";
+    case rapidjson::kStringType: return "string";
+    case rapidjson::kNumberType: return "number";
+  }
+  return "value";
+}
+
+// Reads typed members and records a FieldError for each wrong type. A null member reads as absent,
+// as the API server treats it.
+class Reader {
+ public:
+  explicit Reader(std::vector<FieldError>& errors) : errors_(errors) {}
+
+  void type_error(const std::string& path, std::string_view want, const JsonValue& got) {
+    errors_.push_back({path, fmt::format("must be {}, not {}", want, json_type_name(got))});
+  }
+
+  // The member when it is an object; nullptr when absent/null (no error) or of another type (error).
+  const JsonValue* object(const JsonValue& parent, std::string_view name, const std::string& path) {
+    const JsonValue* v = member(parent, name);
+    if (v == nullptr || v->IsNull()) return nullptr;
+    if (!v->IsObject()) {
+      type_error(path, "an object", *v);
+      return nullptr;
+    }
+    return v;
+  }
+
+  // True when the member exists and is not null (whatever its type).
+  static bool present(const JsonValue& parent, std::string_view name) {
+    const JsonValue* v = member(parent, name);
+    return v != nullptr && !v->IsNull();
+  }
+
+  std::optional<std::string> str(const JsonValue& parent, std::string_view name, const std::string& path) {
+    const JsonValue* v = member(parent, name);
+    if (v == nullptr || v->IsNull()) return std::nullopt;
+    if (!v->IsString()) {
+      type_error(path, "a string", *v);
+      return std::nullopt;
+    }
+    return std::string(v->GetString(), v->GetStringLength());
+  }
+
+  std::string str_or_empty(const JsonValue& parent, std::string_view name, const std::string& parent_path) {
+    return str(parent, name, child_path(parent_path, name)).value_or("");
+  }
+
+  std::optional<bool> boolean(const JsonValue& parent, std::string_view name, const std::string& path) {
+    const JsonValue* v = member(parent, name);
+    if (v == nullptr || v->IsNull()) return std::nullopt;
+    if (!v->IsBool()) {
+      type_error(path, "a boolean", *v);
+      return std::nullopt;
+    }
+    return v->GetBool();
+  }
+
+  std::optional<int64_t> integer(const JsonValue& parent, std::string_view name, const std::string& path) {
+    const JsonValue* v = member(parent, name);
+    if (v == nullptr || v->IsNull()) return std::nullopt;
+    if (v->IsInt64()) return v->GetInt64();
+    if (v->IsNumber() && !v->IsDouble()) {
+      errors_.push_back({path, "integer out of range"});
+    } else {
+      type_error(path, "an integer", *v);
+    }
+    return std::nullopt;
+  }
+
+  std::map<std::string, std::string> string_map(const JsonValue& parent, std::string_view name,
+                                                const std::string& path) {
+    std::map<std::string, std::string> out;
+    const JsonValue* obj = object(parent, name, path);
+    if (obj == nullptr) return out;
+    for (const auto& m : obj->GetObject()) {
+      std::string key(m.name.GetString(), m.name.GetStringLength());
+      if (!m.value.IsString()) {
+        type_error(key_path(path, key), "a string", m.value);
+        continue;
+      }
+      out[key] = std::string(m.value.GetString(), m.value.GetStringLength());
+    }
+    return out;
+  }
+
+  std::vector<std::string> string_list(const JsonValue& parent, std::string_view name, const std::string& path) {
+    std::vector<std::string> out;
+    const JsonValue* v = member(parent, name);
+    if (v == nullptr || v->IsNull()) return out;
+    if (!v->IsArray()) {
+      type_error(path, "an array", *v);
+      return out;
+    }
+    size_t i = 0;
+    for (const auto& item : v->GetArray()) {
+      if (item.IsString()) out.emplace_back(item.GetString(), item.GetStringLength());
+      else type_error(index_path(path, i), "a string", item);
+      ++i;
+    }
+    return out;
+  }
+
+  // A sub-object that is present (even with a wrong type, so "exactly one" still counts it).
+  template <typename T, typename Fn>
+  std::optional<T> block(const JsonValue& parent, std::string_view name, const std::string& parent_path, Fn read) {
+    if (!present(parent, name)) return std::nullopt;
+    std::string path = child_path(parent_path, name);
+    T out{};
+    if (const JsonValue* obj = object(parent, name, path)) read(*obj, path, out);
+    return out;
+  }
+
+ private:
+  std::vector<FieldError>& errors_;
+};
+
+std::optional<SecretReference> read_secret_ref(Reader& r, const JsonValue& parent, std::string_view name,
+                                               const std::string& parent_path) {
+  return r.block<SecretReference>(parent, name, parent_path,
+                                  [&](const JsonValue& o, const std::string& p, SecretReference& out) {
+                                    out.secret_name = r.str_or_empty(o, "secretName", p);
+                                    out.secret_namespace = r.str_or_empty(o, "secretNamespace", p);
+                                  });
+}
+
+std::optional<MachineIdentityScope> read_mi_scope(Reader& r, const JsonValue& parent, const std::string& parent_path) {
+  return r.block<MachineIdentityScope>(
+      parent, "secretsScope", parent_path, [&](const JsonValue& o, const std::string& p, MachineIdentityScope& out) {
+        out.project_slug = r.str_or_empty(o, "projectSlug", p);
+        out.project_id = r.str_or_empty(o, "projectId", p);
+        out.env_slug = r.str_or_empty(o, "envSlug", p);
+        out.secrets_path = r.str_or_empty(o, "secretsPath", p);
+        out.recursive = r.boolean(o, "recursive", child_path(p, "recursive")).value_or(false);
+      });
+}
+
+Authentication read_authentication(Reader& r, const JsonValue& a, const std::string& p) {
+  Authentication out;
+  out.universal_auth = r.block<UniversalAuth>(a, "universalAuth", p, [&](const JsonValue& o, const std::string& mp, UniversalAuth& m) {
+    m.credentials_ref = read_secret_ref(r, o, "credentialsRef", mp);
+    m.secrets_scope = read_mi_scope(r, o, mp);
+  });
+  out.kubernetes_auth = r.block<KubernetesAuth>(a, "kubernetesAuth", p, [&](const JsonValue& o, const std::string& mp, KubernetesAuth& m) {
+    m.identity_id = r.str_or_empty(o, "identityId", mp);
+    m.service_account_ref = r.block<ServiceAccountReference>(
+        o, "serviceAccountRef", mp, [&](const JsonValue& so, const std::string& sp, ServiceAccountReference& sa) {
+          sa.name = r.str_or_empty(so, "name", sp);
+          sa.namespace_ = r.str_or_empty(so, "namespace", sp);
+        });
+    m.auto_create_service_account_token =
+        r.boolean(o, "autoCreateServiceAccountToken", child_path(mp, "autoCreateServiceAccountToken")).value_or(false);
+    m.service_account_token_audiences =
+        r.string_list(o, "serviceAccountTokenAudiences", child_path(mp, "serviceAccountTokenAudiences"));
+    m.secrets_scope = read_mi_scope(r, o, mp);
+  });
+  out.aws_iam_auth = r.block<AwsIamAuth>(a, "awsIamAuth", p, [&](const JsonValue& o, const std::string& mp, AwsIamAuth& m) {
+    m.identity_id = r.str_or_empty(o, "identityId", mp);
+    m.secrets_scope = read_mi_scope(r, o, mp);
+  });
+  out.azure_auth = r.block<AzureAuth>(a, "azureAuth", p, [&](const JsonValue& o, const std::string& mp, AzureAuth& m) {
+    m.identity_id = r.str_or_empty(o, "identityId", mp);
+    m.resource = r.str_or_empty(o, "resource", mp);
+    m.secrets_scope = read_mi_scope(r, o, mp);
+  });
+  out.gcp_id_token_auth = r.block<GcpIdTokenAuth>(a, "gcpIdTokenAuth", p, [&](const JsonValue& o, const std::string& mp, GcpIdTokenAuth& m) {
+    m.identity_id = r.str_or_empty(o, "identityId", mp);
+    m.secrets_scope = read_mi_scope(r, o, mp);
+  });
+  out.gcp_iam_auth = r.block<GcpIamAuth>(a, "gcpIamAuth", p, [&](const JsonValue& o, const std::string& mp, GcpIamAuth& m) {
+    m.identity_id = r.str_or_empty(o, "identityId", mp);
+    m.service_account_key_file_path = r.str_or_empty(o, "serviceAccountKeyFilePath", mp);
+    m.secrets_scope = read_mi_scope(r, o, mp);
+  });
+  out.service_token = r.block<ServiceTokenAuth>(a, "serviceToken", p, [&](const JsonValue& o, const std::string& mp, ServiceTokenAuth& m) {
+    m.service_token_secret_reference = read_secret_ref(r, o, "serviceTokenSecretReference", mp);
+    m.secrets_scope = r.block<ServiceTokenScope>(o, "secretsScope", mp, [&](const JsonValue& so, const std::string& sp, ServiceTokenScope& sc) {
+      sc.env_slug = r.str_or_empty(so, "envSlug", sp);
+      sc.secrets_path = r.str_or_empty(so, "secretsPath", sp);
+      sc.recursive = r.boolean(so, "recursive", child_path(sp, "recursive")).value_or(false);
+    });
+  });
+  return out;
+}
+
+void read_target(Reader& r, const JsonValue& o, const std::string& p, ManagedSecretTarget& t) {
+  t.path = p;
+  t.secret_name = r.str_or_empty(o, "secretName", p);
+  t.secret_namespace = r.str_or_empty(o, "secretNamespace", p);
+  std::string type = r.str_or_empty(o, "secretType", p);
+  if (!type.empty()) t.secret_type = type;
+  if (auto cp = r.str(o, "creationPolicy", child_path(p, "creationPolicy"))) t.creation_policy = *cp;
+}
+
+InfisicalSecretSpec read_spec(Reader& r, const JsonValue& s, const std::string& p) {
+  InfisicalSecretSpec spec;
+  spec.host_api = r.str_or_empty(s, "hostAPI", p);
+  spec.resync_interval = r.integer(s, "resyncInterval", child_path(p, "resyncInterval"));
+  spec.authentication = r.block<Authentication>(s, "authentication", p, [&](const JsonValue& o, const std::string& ap, Authentication& a) {
+    a = read_authentication(r, o, ap);
+  });
+  spec.managed_secret_reference = r.block<ManagedSecretTarget>(
+      s, "managedSecretReference", p, [&](const JsonValue& o, const std::string& tp, ManagedSecretTarget& t) {
+        read_target(r, o, tp, t);
+      });
+  if (spec.managed_secret_reference) spec.managed_secret_reference->path = child_path(p, "managedSecretReference");
+  if (Reader::present(s, "managedKubeSecretReferences")) {
+    std::string lp = child_path(p, "managedKubeSecretReferences");
+    spec.managed_kube_secret_references.emplace();
+    const JsonValue* list = member(s, "managedKubeSecretReferences");
+    if (!list->IsArray()) {
+      r.type_error(lp, "an array", *list);
+    } else {
+      size_t i = 0;
+      for (const auto& item : list->GetArray()) {
+        std::string ip = index_path(lp, i++);
+        ManagedSecretTarget t;
+        t.path = ip;
+        if (item.IsObject()) read_target(r, item, ip, t);
+        else r.type_error(ip, "an object", item);
+        spec.managed_kube_secret_references->push_back(std::move(t));
+      }
+    }
+  }
+  if (const JsonValue* tls = r.object(s, "tls", child_path(p, "tls"))) {
+    spec.tls_ca_ref = r.block<CaReference>(*tls, "caRef", child_path(p, "tls"), [&](const JsonValue& o, const std::string& cp, CaReference& c) {
+      c.secret_name = r.str_or_empty(o, "secretName", cp);
+      c.secret_namespace = r.str_or_empty(o, "secretNamespace", cp);
+      c.key = r.str_or_empty(o, "key", cp);
+    });
+  }
+  return spec;
+}
+
+ObjectMeta read_metadata(Reader& r, const JsonValue& m, const std::string& p) {
+  ObjectMeta meta;
+  meta.name = r.str_or_empty(m, "name", p);
+  meta.namespace_ = r.str_or_empty(m, "namespace", p);
+  meta.uid = r.str_or_empty(m, "uid", p);
+  meta.resource_version = r.str_or_empty(m, "resourceVersion", p);
+  meta.generation = r.integer(m, "generation", child_path(p, "generation")).value_or(0);
+  meta.labels = r.string_map(m, "labels", child_path(p, "labels"));
+  meta.annotations = r.string_map(m, "annotations", child_path(p, "annotations"));
+  meta.deletion_timestamp = r.str_or_empty(m, "deletionTimestamp", p);
+  return meta;
+}
+
+// Lenient: status is written by the syncer and the API server, not by users.
+InfisicalSecretStatus read_status(const JsonValue& s) {
+  InfisicalSecretStatus st;
+  if (const JsonValue* c = member(s, "conditions")) st.conditions = conditions_from_json(*c);
+  st.observed_generation = get_int(s, "observedGeneration").value_or(0);
+  st.last_sync_time = string_or(s, "lastSyncTime", "");
+  st.synced_keys = get_int(s, "syncedKeys").value_or(0);
+  if (const JsonValue* ms = member(s, "managedSecrets"); ms != nullptr && ms->IsArray()) {
+    for (const auto& item : ms->GetArray()) {
+      if (item.IsString()) st.managed_secrets.emplace_back(item.GetString(), item.GetStringLength());
+    }
+  }
+  return st;
+}
+
+}  // namespace
+
+std::string_view auth_method_field(AuthMethod m) {
+  switch (m) {
+    case AuthMethod::kUniversalAuth: return "universalAuth";
+    case AuthMethod::kKubernetesAuth: return "kubernetesAuth";
+    case AuthMethod::kAwsIamAuth: return "awsIamAuth";
+    case AuthMethod::kAzureAuth: return "azureAuth";
+    case AuthMethod::kGcpIdTokenAuth: return "gcpIdTokenAuth";
+    case AuthMethod::kGcpIamAuth: return "gcpIamAuth";
+    case AuthMethod::kServiceToken: return "serviceToken";
+  }
+  return "unknown";
+}
+
+std::vector<AuthMethod> Authentication::present_methods() const {
+  std::vector<AuthMethod> out;
+  if (universal_auth) out.push_back(AuthMethod::kUniversalAuth);
+  if (kubernetes_auth) out.push_back(AuthMethod::kKubernetesAuth);
+  if (aws_iam_auth) out.push_back(AuthMethod::kAwsIamAuth);
+  if (azure_auth) out.push_back(AuthMethod::kAzureAuth);
+  if (gcp_id_token_auth) out.push_back(AuthMethod::kGcpIdTokenAuth);
+  if (gcp_iam_auth) out.push_back(AuthMethod::kGcpIamAuth);
+  if (service_token) out.push_back(AuthMethod::kServiceToken);
+  return out;
+}
+
+std::optional<AuthMethod> Authentication::method() const {
+  auto all = present_methods();
+  if (all.size() != 1) return std::nullopt;
+  return all.front();
+}
+
+const MachineIdentityScope* Authentication::machine_identity_scope() const {
+  auto m = method();
+  if (!m) return nullptr;
+  const std::optional<MachineIdentityScope>* s = nullptr;
+  switch (*m) {
+    case AuthMethod::kUniversalAuth: s = &universal_auth->secrets_scope; break;
+    case AuthMethod::kKubernetesAuth: s = &kubernetes_auth->secrets_scope; break;
+    case AuthMethod::kAwsIamAuth: s = &aws_iam_auth->secrets_scope; break;
+    case AuthMethod::kAzureAuth: s = &azure_auth->secrets_scope; break;
+    case AuthMethod::kGcpIdTokenAuth: s = &gcp_id_token_auth->secrets_scope; break;
+    case AuthMethod::kGcpIamAuth: s = &gcp_iam_auth->secrets_scope; break;
+    case AuthMethod::kServiceToken: return nullptr;
+  }
+  return s != nullptr && s->has_value() ? &**s : nullptr;
+}
+
+std::vector<ManagedSecretTarget> InfisicalSecretSpec::targets() const {
+  std::vector<ManagedSecretTarget> out;
+  if (managed_secret_reference) out.push_back(*managed_secret_reference);
+  if (managed_kube_secret_references) {
+    out.insert(out.end(), managed_kube_secret_references->begin(), managed_kube_secret_references->end());
+  }
+  return out;
+}
+
+ParsedInfisicalSecret parse_infisical_secret(const JsonValue& object) {
+  ParsedInfisicalSecret out;
+  Reader r(out.errors);
+  if (!object.IsObject()) {
+    r.type_error("", "an object", object);
+    return out;
+  }
+  if (const JsonValue* m = r.object(object, "metadata", "metadata")) out.resource.metadata = read_metadata(r, *m, "metadata");
+  if (const JsonValue* s = r.object(object, "spec", "spec")) {
+    out.resource.spec = read_spec(r, *s, "spec");
+  } else if (!Reader::present(object, "spec")) {
+    out.errors.push_back({"spec", "required"});
+  }
+  if (const JsonValue* st = member(object, "status"); st != nullptr && st->IsObject()) {
+    out.resource.status = read_status(*st);
+  }
+  return out;
+}
+
+ParsedInfisicalSecret parse_infisical_secret_json(std::string_view text) {
+  auto doc = parse_json(text);
+  if (!doc.ok()) {
+    ParsedInfisicalSecret out;
+    out.errors.push_back({"", doc.error()});
+    return out;
+  }
+  return parse_infisical_secret(**doc);
+}
+
+std::string normalize_host_api(std::string_view host_api) {
+  while (!host_api.empty() && host_api.back() == '/') host_api.remove_suffix(1);
+  if (host_api.empty()) return {};
+  std::string out(host_api);
+  constexpr std::string_view kSuffix = "/api";
+  if (out.size() < kSuffix.size() || out.compare(out.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+    out += kSuffix;
+  }
+  return out;
+}
+
+std::string resolve_host_api(std::string_view cr_host_api, std::string_view configmap_host_api) {
+  if (std::string n = normalize_host_api(cr_host_api); !n.empty()) return n;
+  while (!configmap_host_api.empty() && configmap_host_api.back() == '/') configmap_host_api.remove_suffix(1);
+  if (!configmap_host_api.empty()) return std::string(configmap_host_api);
+  return std::string(kDefaultHostApi);
+}
+
+}  // namespace ifo::core

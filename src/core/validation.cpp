@@ -1,0 +1,388 @@
+// The InfisicalSecret rules: one auth method and its required fields, names, paths, ranges, targets.
+#include "core/validation.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace ifo::core {
+
+namespace {
+
+bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+
+// [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?
+bool is_qualified_part(std::string_view s) {
+  if (s.empty() || s.size() > 63 || !alnum(s.front()) || !alnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+// "Opaque", "example.com/my-type": an optional DNS subdomain prefix and a qualified name.
+bool is_custom_secret_type(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  auto slash = s.find('/');
+  if (slash == std::string_view::npos) return is_qualified_part(s);
+  return is_dns1123_subdomain(s.substr(0, slash)) && is_qualified_part(s.substr(slash + 1));
+}
+
+bool reserved_type_prefix(std::string_view type) {
+  auto slash = type.find('/');
+  if (slash == std::string_view::npos) return false;
+  std::string_view prefix = type.substr(0, slash);
+  constexpr std::string_view kK8s = "kubernetes.io";
+  return prefix == kK8s || (prefix.size() > kK8s.size() && prefix.ends_with(kK8s) &&
+                            prefix[prefix.size() - kK8s.size() - 1] == '.');
+}
+
+std::string quoted_list(const std::vector<std::string_view>& items) {
+  std::string out;
+  for (auto i : items) {
+    if (!out.empty()) out += ", ";
+    out += i;
+  }
+  return out;
+}
+
+class Validator {
+ public:
+  Validator(const InfisicalSecret& r, std::string_view request_namespace)
+      : r_(r), ns_(r.metadata.namespace_.empty() ? std::string(request_namespace) : r.metadata.namespace_) {}
+
+  ValidationReport run() {
+    const auto& spec = r_.spec;
+    if (!spec.host_api.empty() && !is_http_url(spec.host_api)) {
+      error("spec.hostAPI", "must be an absolute http:// or https:// URL with a host (no query or fragment)");
+    }
+    if (spec.resync_interval) {
+      int64_t v = *spec.resync_interval;
+      if (v < kMinResyncIntervalSeconds) {
+        error("spec.resyncInterval", fmt::format("must be at least {} seconds", kMinResyncIntervalSeconds));
+      } else if (v > kMaxResyncIntervalSeconds) {
+        error("spec.resyncInterval", fmt::format("must be at most {} seconds (7 days)", kMaxResyncIntervalSeconds));
+      }
+    }
+    authentication();
+    targets();
+    if (spec.tls_ca_ref) ca_ref(*spec.tls_ca_ref);
+    return std::move(report_);
+  }
+
+ private:
+  void error(std::string path, std::string message) { report_.errors.push_back({std::move(path), std::move(message)}); }
+
+  void cross(ReferenceKind kind, const std::string& ns, const std::string& name, const std::string& path) {
+    if (ns.empty() || ns == ns_) return;
+    CrossNamespaceReference ref{kind, ns, name, path};
+    auto& refs = report_.cross_namespace_references;
+    if (std::find(refs.begin(), refs.end(), ref) == refs.end()) refs.push_back(std::move(ref));
+  }
+
+  void required(const std::string& value, const std::string& path) {
+    if (value.empty()) error(path, "required");
+  }
+
+  void namespace_field(const std::string& value, const std::string& path) {
+    if (value.empty()) error(path, "required");
+    else if (!is_dns1123_label(value)) {
+      error(path, "must be a valid namespace name (lowercase letters, digits and '-', at most 63 characters)");
+    }
+  }
+
+  void name_field(const std::string& value, const std::string& path) {
+    if (value.empty()) error(path, "required");
+    else if (!is_dns1123_subdomain(value)) {
+      error(path, "must be a valid name (lowercase letters, digits, '-' and '.', at most 253 characters)");
+    }
+  }
+
+  void secret_ref(const std::optional<SecretReference>& ref, const std::string& path, ReferenceKind kind) {
+    if (!ref) {
+      error(path, "required");
+      return;
+    }
+    name_field(ref->secret_name, path + ".secretName");
+    namespace_field(ref->secret_namespace, path + ".secretNamespace");
+    cross(kind, ref->secret_namespace, ref->secret_name, path);
+  }
+
+  void secrets_path(const std::string& value, const std::string& path) {
+    if (value.empty()) error(path, "required");
+    else if (value.front() != '/') error(path, "must start with '/'");
+  }
+
+  void mi_scope(const std::optional<MachineIdentityScope>& scope, const std::string& method_path) {
+    std::string p = method_path + ".secretsScope";
+    if (!scope) {
+      error(p, "required");
+      return;
+    }
+    if (scope->project_slug.empty() && scope->project_id.empty()) {
+      error(p, "exactly one of projectSlug or projectId is required; neither is set");
+    } else if (!scope->project_slug.empty() && !scope->project_id.empty()) {
+      error(p, "exactly one of projectSlug or projectId is required; both are set");
+    }
+    required(scope->env_slug, p + ".envSlug");
+    secrets_path(scope->secrets_path, p + ".secretsPath");
+  }
+
+  void authentication() {
+    const std::string p = "spec.authentication";
+    const auto& auth = r_.spec.authentication;
+    std::vector<AuthMethod> present = auth ? auth->present_methods() : std::vector<AuthMethod>{};
+    if (present.size() != 1) {
+      std::vector<std::string_view> all;
+      for (auto m : kAllAuthMethods) all.push_back(auth_method_field(m));
+      if (present.empty()) {
+        error(p, fmt::format("exactly one authentication method is required ({}); none is set", quoted_list(all)));
+      } else {
+        std::vector<std::string_view> names;
+        for (auto m : present) names.push_back(auth_method_field(m));
+        error(p, fmt::format("exactly one authentication method is required; {} are set", quoted_list(names)));
+      }
+    }
+    if (!auth) return;
+    // Every present block is checked, so one round of fixes resolves all reported problems.
+    if (const auto& m = auth->universal_auth) {
+      std::string mp = p + ".universalAuth";
+      secret_ref(m->credentials_ref, mp + ".credentialsRef", ReferenceKind::kCredentialsSecret);
+      mi_scope(m->secrets_scope, mp);
+    }
+    if (const auto& m = auth->kubernetes_auth) {
+      std::string mp = p + ".kubernetesAuth";
+      required(m->identity_id, mp + ".identityId");
+      std::string sp = mp + ".serviceAccountRef";
+      if (!m->service_account_ref) {
+        error(sp, "required");
+      } else {
+        name_field(m->service_account_ref->name, sp + ".name");
+        namespace_field(m->service_account_ref->namespace_, sp + ".namespace");
+        cross(ReferenceKind::kServiceAccount, m->service_account_ref->namespace_, m->service_account_ref->name, sp);
+      }
+      for (size_t i = 0; i < m->service_account_token_audiences.size(); ++i) {
+        if (m->service_account_token_audiences[i].empty()) {
+          error(index_path(mp + ".serviceAccountTokenAudiences", i), "must not be empty");
+        }
+      }
+      mi_scope(m->secrets_scope, mp);
+    }
+    if (const auto& m = auth->aws_iam_auth) {
+      required(m->identity_id, p + ".awsIamAuth.identityId");
+      mi_scope(m->secrets_scope, p + ".awsIamAuth");
+    }
+    if (const auto& m = auth->azure_auth) {
+      required(m->identity_id, p + ".azureAuth.identityId");
+      mi_scope(m->secrets_scope, p + ".azureAuth");
+    }
+    if (const auto& m = auth->gcp_id_token_auth) {
+      required(m->identity_id, p + ".gcpIdTokenAuth.identityId");
+      mi_scope(m->secrets_scope, p + ".gcpIdTokenAuth");
+    }
+    if (const auto& m = auth->gcp_iam_auth) {
+      required(m->identity_id, p + ".gcpIamAuth.identityId");
+      required(m->service_account_key_file_path, p + ".gcpIamAuth.serviceAccountKeyFilePath");
+      mi_scope(m->secrets_scope, p + ".gcpIamAuth");
+    }
+    if (const auto& m = auth->service_token) {
+      std::string mp = p + ".serviceToken";
+      secret_ref(m->service_token_secret_reference, mp + ".serviceTokenSecretReference",
+                 ReferenceKind::kCredentialsSecret);
+      if (!m->secrets_scope) {
+        error(mp + ".secretsScope", "required");
+      } else {
+        required(m->secrets_scope->env_slug, mp + ".secretsScope.envSlug");
+        secrets_path(m->secrets_scope->secrets_path, mp + ".secretsScope.secretsPath");
+      }
+    }
+  }
+
+  void target(const ManagedSecretTarget& t) {
+    name_field(t.secret_name, t.path + ".secretName");
+    namespace_field(t.secret_namespace, t.path + ".secretNamespace");
+    const std::string& type = t.secret_type;
+    if (std::find(std::begin(kForbiddenSecretTypes), std::end(kForbiddenSecretTypes), type) !=
+        std::end(kForbiddenSecretTypes)) {
+      error(t.path + ".secretType", fmt::format("{} is not allowed for a managed Secret", type));
+    } else if (std::find(std::begin(kAllowedBuiltinSecretTypes), std::end(kAllowedBuiltinSecretTypes), type) ==
+               std::end(kAllowedBuiltinSecretTypes)) {
+      if (reserved_type_prefix(type)) {
+        std::vector<std::string_view> allowed(std::begin(kAllowedBuiltinSecretTypes), std::end(kAllowedBuiltinSecretTypes));
+        error(t.path + ".secretType", fmt::format("unknown built-in Secret type; use one of {} or a custom type",
+                                                  quoted_list(allowed)));
+      } else if (!is_custom_secret_type(type)) {
+        error(t.path + ".secretType", "must be a valid Secret type such as Opaque or example.com/my-type");
+      }
+    }
+    if (t.creation_policy != kCreationPolicyOrphan && t.creation_policy != kCreationPolicyOwner) {
+      error(t.path + ".creationPolicy", fmt::format("must be {} or {}", kCreationPolicyOrphan, kCreationPolicyOwner));
+    } else if (t.owner() && !t.secret_namespace.empty() && !ns_.empty() && t.secret_namespace != ns_) {
+      error(t.path + ".secretNamespace",
+            fmt::format("must be the InfisicalSecret's own namespace \"{}\" when creationPolicy is Owner "
+                        "(Kubernetes forbids cross-namespace owner references)",
+                        ns_));
+    }
+    cross(ReferenceKind::kManagedSecret, t.secret_namespace, t.secret_name, t.path);
+  }
+
+  void targets() {
+    const auto& spec = r_.spec;
+    bool plural = spec.managed_kube_secret_references.has_value() && !spec.managed_kube_secret_references->empty();
+    if (spec.managed_secret_reference && plural) {
+      error("spec.managedKubeSecretReferences", "must not be set together with spec.managedSecretReference");
+    } else if (!spec.managed_secret_reference && !plural) {
+      if (spec.managed_kube_secret_references) {
+        error("spec.managedKubeSecretReferences", "must not be empty (or set spec.managedSecretReference)");
+      } else {
+        error("spec.managedSecretReference", "required (or a non-empty spec.managedKubeSecretReferences)");
+      }
+    }
+    std::vector<ManagedSecretTarget> all = spec.targets();
+    for (size_t i = 0; i < all.size(); ++i) {
+      target(all[i]);
+      for (size_t j = 0; j < i; ++j) {
+        if (!all[i].secret_name.empty() && all[i].secret_name == all[j].secret_name &&
+            all[i].secret_namespace == all[j].secret_namespace) {
+          error(all[i].path, fmt::format("duplicate target {}/{} (also {})", all[i].secret_namespace,
+                                         all[i].secret_name, all[j].path));
+          break;
+        }
+      }
+    }
+  }
+
+  void ca_ref(const CaReference& c) {
+    const std::string p = "spec.tls.caRef";
+    name_field(c.secret_name, p + ".secretName");
+    namespace_field(c.secret_namespace, p + ".secretNamespace");
+    if (c.key.empty()) error(p + ".key", "required");
+    else if (!is_secret_key(c.key)) error(p + ".key", "must be a valid Secret key ([-._a-zA-Z0-9]+)");
+    cross(ReferenceKind::kCaSecret, c.secret_namespace, c.secret_name, p);
+  }
+
+  const InfisicalSecret& r_;
+  std::string ns_;
+  ValidationReport report_;
+};
+
+}  // namespace
+
+std::string_view reference_kind_name(ReferenceKind k) {
+  switch (k) {
+    case ReferenceKind::kCredentialsSecret: return "credentials Secret";
+    case ReferenceKind::kServiceAccount: return "service account";
+    case ReferenceKind::kManagedSecret: return "managed Secret";
+    case ReferenceKind::kCaSecret: return "CA Secret";
+  }
+  return "reference";
+}
+
+AccessCheck access_check_for(const CrossNamespaceReference& ref) {
+  switch (ref.kind) {
+    case ReferenceKind::kCredentialsSecret:
+    case ReferenceKind::kCaSecret: return {"get", "", "secrets", "", ref.namespace_, ref.name};
+    case ReferenceKind::kServiceAccount: return {"create", "", "serviceaccounts", "token", ref.namespace_, ref.name};
+    case ReferenceKind::kManagedSecret: return {"create", "", "secrets", "", ref.namespace_, ""};
+  }
+  return {};
+}
+
+ValidationReport validate_infisical_secret(const InfisicalSecret& resource, std::string_view request_namespace) {
+  return Validator(resource, request_namespace).run();
+}
+
+ValidationReport check_infisical_secret(const JsonValue& object, std::string_view request_namespace) {
+  ParsedInfisicalSecret parsed = parse_infisical_secret(object);
+  if (!object.IsObject()) {
+    ValidationReport r;
+    r.errors = std::move(parsed.errors);
+    return r;
+  }
+  ValidationReport report = validate_infisical_secret(parsed.resource, request_namespace);
+  std::vector<FieldError> rules = std::move(report.errors);
+  report.errors = parsed.errors;
+  for (auto& e : rules) {
+    bool shadowed = std::any_of(parsed.errors.begin(), parsed.errors.end(),
+                                [&](const FieldError& t) { return path_within(e.path, t.path); });
+    if (!shadowed) report.errors.push_back(std::move(e));
+  }
+  return report;
+}
+
+ValidationReport check_infisical_secret_json(std::string_view text, std::string_view request_namespace) {
+  auto doc = parse_json(text);
+  if (!doc.ok()) {
+    ValidationReport r;
+    r.errors.push_back({"", doc.error()});
+    return r;
+  }
+  return check_infisical_secret(**doc, request_namespace);
+}
+
+bool is_dns1123_label(std::string_view s) {
+  if (s.empty() || s.size() > 63 || !lower_alnum(s.front()) || !lower_alnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return lower_alnum(c) || c == '-'; });
+}
+
+bool is_dns1123_subdomain(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  size_t start = 0;
+  while (true) {
+    size_t dot = s.find('.', start);
+    std::string_view label = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    // Subdomain labels follow the label rule without the 63-character limit per label.
+    if (label.empty() || !lower_alnum(label.front()) || !lower_alnum(label.back())) return false;
+    if (!std::all_of(label.begin(), label.end(), [](char c) { return lower_alnum(c) || c == '-'; })) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+bool is_secret_key(std::string_view s) {
+  if (s.empty() || s.size() > 253 || s == "." || s == "..") return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return alnum(c) || c == '-' || c == '.' || c == '_'; });
+}
+
+bool is_http_url(std::string_view s) {
+  std::string_view rest;
+  if (s.starts_with("https://")) rest = s.substr(8);
+  else if (s.starts_with("http://")) rest = s.substr(7);
+  else return false;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f || c == '?' || c == '#' || c == '\\') return false;
+  }
+  std::string_view authority = rest.substr(0, rest.find('/'));
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return false;
+  std::string_view host = authority;
+  if (authority.front() == '[') {  // IPv6 literal
+    auto close = authority.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    host = authority.substr(0, close + 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && after.front() != ':') return false;
+    authority = after.empty() ? std::string_view{} : after;
+  } else {
+    auto colon = authority.find(':');
+    host = authority.substr(0, colon);
+    authority = colon == std::string_view::npos ? std::string_view{} : authority.substr(colon);
+    if (host.empty()) return false;
+    if (!std::all_of(host.begin(), host.end(), [](char c) { return alnum(c) || c == '-' || c == '.' || c == '_'; })) {
+      return false;
+    }
+  }
+  if (!authority.empty()) {  // ":port"
+    std::string_view port = authority.substr(1);
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+      return false;
+    }
+    int n = 0;
+    for (char c : port) n = n * 10 + (c - '0');
+    if (n < 1 || n > 65535) return false;
+  }
+  return true;
+}
+
+}  // namespace ifo::core
