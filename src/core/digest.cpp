@@ -1,0 +1,157 @@
+// HMAC/SHA-256 over OpenSSL 3 (one-shot EVP APIs, no state kept between calls).
+#include "core/digest.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <tuple>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <fmt/format.h>
+
+#include "core/json.h"
+
+namespace ifo::core {
+
+namespace {
+
+std::string to_hex(const unsigned char* bytes, size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    out += kHex[bytes[i] >> 4];
+    out += kHex[bytes[i] & 15];
+  }
+  return out;
+}
+
+void append_lp(std::string& out, std::string_view s) {
+  const uint64_t n = s.size();
+  for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((n >> shift) & 0xff);
+  out.append(s.data(), s.size());
+}
+
+bool is_hex_digest(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), md);
+  return to_hex(md, sizeof md);
+}
+
+std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  // HMAC() with an empty key needs a non-null pointer.
+  static const unsigned char kEmpty = 0;
+  const void* k = key.empty() ? static_cast<const void*>(&kEmpty) : key.data();
+  if (HMAC(EVP_sha256(), k, static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+           message.size(), md, &len) == nullptr) {
+    throw std::runtime_error("HMAC-SHA256 failed");  // only on allocation failure inside OpenSSL
+  }
+  return to_hex(md, len);
+}
+
+std::string key_digest(std::string_view digest_key, std::string_view data_key, std::string_view value) {
+  std::string msg;
+  msg.reserve(16 + data_key.size() + value.size());
+  append_lp(msg, data_key);
+  append_lp(msg, value);
+  return hmac_sha256_hex(digest_key, msg);
+}
+
+KeyDigests key_digests(std::string_view digest_key, const SecretData& data) {
+  KeyDigests out;
+  for (const auto& [k, v] : data) out.emplace(k, key_digest(digest_key, k, v));
+  return out;
+}
+
+std::string encode_key_digests(const KeyDigests& digests) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  for (const auto& [k, d] : digests) {  // std::map iterates in byte order of the keys
+    w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+    w.String(d.data(), static_cast<rapidjson::SizeType>(d.size()));
+  }
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+Result<KeyDigests> decode_key_digests(std::string_view annotation) {
+  using R = Result<KeyDigests>;
+  auto doc = parse_json(annotation);
+  if (!doc.ok()) return R::fail(fmt::format("key-digests annotation: {}", doc.error()));
+  const JsonValue& v = **doc;
+  if (!v.IsObject()) return R::fail("key-digests annotation: not a JSON object");
+  KeyDigests out;
+  for (const auto& m : v.GetObject()) {
+    std::string key(m.name.GetString(), m.name.GetStringLength());
+    if (!m.value.IsString() || !is_hex_digest(std::string_view(m.value.GetString(), m.value.GetStringLength()))) {
+      return R::fail(fmt::format("key-digests annotation: value of \"{}\" is not a 64-digit hex digest", key));
+    }
+    if (!out.emplace(key, std::string(m.value.GetString(), m.value.GetStringLength())).second) {
+      return R::fail(fmt::format("key-digests annotation: duplicate key \"{}\"", key));
+    }
+  }
+  return out;
+}
+
+std::string secret_version_digest(std::string_view digest_key, const SecretData& data) {
+  std::string msg;
+  for (const auto& [k, v] : data) {
+    append_lp(msg, k);
+    append_lp(msg, v);
+  }
+  return hmac_sha256_hex(digest_key, msg);
+}
+
+std::vector<RolloutTriple> rollout_triples(std::string_view namespace_, const std::vector<ConsumedKey>& consumed,
+                                           const DigestLookup& lookup) {
+  std::vector<RolloutTriple> out;
+  for (const auto& c : consumed) {
+    std::string ref = fmt::format("{}/{}", namespace_, c.secret);
+    const KeyDigests* digests = lookup ? lookup(c.secret) : nullptr;
+    if (digests == nullptr) {
+      out.push_back({ref, "", TripleKind::kMissingSecret, ""});
+    } else if (!c.key) {
+      for (const auto& [k, d] : *digests) out.push_back({ref, k, TripleKind::kPresent, d});
+    } else if (auto it = digests->find(*c.key); it != digests->end()) {
+      out.push_back({ref, it->first, TripleKind::kPresent, it->second});
+    } else {
+      out.push_back({ref, *c.key, TripleKind::kMissingKey, ""});
+    }
+  }
+  return out;
+}
+
+std::string rollout_hash(std::vector<RolloutTriple> triples) {
+  auto tie = [](const RolloutTriple& t) { return std::tie(t.secret, t.key, t.kind, t.digest); };
+  std::sort(triples.begin(), triples.end(), [&](const RolloutTriple& a, const RolloutTriple& b) { return tie(a) < tie(b); });
+  triples.erase(std::unique(triples.begin(), triples.end()), triples.end());
+  std::string msg;
+  for (const auto& t : triples) {
+    msg += static_cast<char>(t.kind);
+    append_lp(msg, t.secret);
+    append_lp(msg, t.key);
+    append_lp(msg, t.digest);
+  }
+  return sha256_hex(msg);
+}
+
+std::string rollout_hash(std::string_view namespace_, const std::vector<ConsumedKey>& consumed,
+                         const DigestLookup& lookup) {
+  return rollout_hash(rollout_triples(namespace_, consumed, lookup));
+}
+
+}  // namespace ifo::core
