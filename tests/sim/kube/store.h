@@ -259,6 +259,9 @@ struct AdmissionAttributes {
   const core::JsonValue* options = nullptr;   // CreateOptions / UpdateOptions / DeleteOptions, may be null
   UserInfo user;
   bool dry_run = false;
+  // AdmissionResponse.warnings collected by the hooks (mutate and validate append); the server sends
+  // each as a `Warning: 299 - "<text>"` response header, on success and on rejection alike.
+  mutable std::vector<std::string> warnings;
 };
 
 // Called by the server for every API create/update/delete (including subresources and patches,
