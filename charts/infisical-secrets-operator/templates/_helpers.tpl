@@ -1,0 +1,68 @@
+{{/* Name helpers shared by every template. */}}
+{{- define "ifo.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "ifo.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "ifo.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "ifo.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: infisical-secrets-operator
+{{- end -}}
+
+{{- define "ifo.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ifo.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "ifo.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{- define "ifo.webhookServiceName" -}}
+{{ include "ifo.fullname" . }}-webhook
+{{- end -}}
+
+{{- define "ifo.certSecretName" -}}
+{{ .Values.certificates.secretName | default (printf "%s-webhook-tls" (include "ifo.fullname" .)) }}
+{{- end -}}
+
+{{- define "ifo.validatingName" -}}
+{{ include "ifo.fullname" . }}-validate
+{{- end -}}
+
+{{- define "ifo.mutatingName" -}}
+{{ include "ifo.fullname" . }}-mutate
+{{- end -}}
+
+{{/* certs-gen ensure arguments, shared by the webhook's init container and the renewal CronJob. */}}
+{{- define "ifo.certsGenEnsureArgs" -}}
+- ensure
+- --namespace={{ .Release.Namespace }}
+- --service-name={{ include "ifo.webhookServiceName" . }}
+- --secret-name={{ include "ifo.certSecretName" . }}
+- --cluster-domain={{ .Values.clusterDomain }}
+- --validity={{ .Values.certificates.certsGen.validity }}
+- --renew-before={{ .Values.certificates.certsGen.renewBefore }}
+- --ca-validity={{ .Values.certificates.certsGen.caValidity }}
+- --validating-webhook-configuration={{ include "ifo.validatingName" . }}
+- --mutating-webhook-configuration={{ include "ifo.mutatingName" . }}
+- --log-level={{ .Values.logLevel }}
+- --log-format={{ .Values.logFormat }}
+{{- end -}}
