@@ -55,14 +55,14 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "ifo.certsGenEnsureArgs" -}}
 - ensure
 - --namespace={{ .Release.Namespace }}
-- --service-name={{ include "ifo.webhookServiceName" . }}
+- --service={{ include "ifo.webhookServiceName" . }}
 - --secret-name={{ include "ifo.certSecretName" . }}
-- --cluster-domain={{ .Values.clusterDomain }}
 - --validity={{ .Values.certificates.certsGen.validity }}
 - --renew-before={{ .Values.certificates.certsGen.renewBefore }}
 - --ca-validity={{ .Values.certificates.certsGen.caValidity }}
-- --validating-webhook-configuration={{ include "ifo.validatingName" . }}
-- --mutating-webhook-configuration={{ include "ifo.mutatingName" . }}
-- --log-level={{ .Values.logLevel }}
-- --log-format={{ .Values.logFormat }}
+- --validating-config={{ include "ifo.validatingName" . }}
+- --mutating-config={{ include "ifo.mutatingName" . }}
+{{- if ne .Values.clusterDomain "cluster.local" }}
+- --dns-name={{ include "ifo.webhookServiceName" . }}.{{ .Release.Namespace }}.svc.{{ .Values.clusterDomain }}
+{{- end }}
 {{- end -}}
