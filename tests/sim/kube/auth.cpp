@@ -1,0 +1,471 @@
+// Service-account JWTs (TokenRequest/TokenReview), static token files and the SubjectAccessReview table.
+#include "sim/kube/auth.h"
+
+#include <fmt/format.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <memory>
+#include <sstream>
+
+#include "core/jwt.h"
+#include "sim/kube/sim_util.h"
+
+namespace ifo::kubesim {
+
+namespace {
+
+using core::JsonDoc;
+using core::JsonValue;
+
+constexpr int64_t kDefaultExpirationSeconds = 3600;
+constexpr int64_t kMinExpirationSeconds = 600;
+constexpr int64_t kMaxExpirationSeconds = int64_t{1} << 32;
+constexpr int64_t kLeewaySeconds = 60;  // go-jose jwt.DefaultLeeway
+constexpr const char* kServiceAccountPrefix = "system:serviceaccount:";
+
+// kid as kube-apiserver computes it: base64url(SHA-256(DER SubjectPublicKeyInfo)).
+std::string key_id(const std::string& public_pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(public_pem.data(), static_cast<int>(public_pem.size())),
+                                                BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr),
+                                                          EVP_PKEY_free);
+  if (!key) return "";
+  unsigned char* der = nullptr;
+  int len = i2d_PUBKEY(key.get(), &der);
+  if (len <= 0) return "";
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(der, static_cast<size_t>(len), digest);
+  OPENSSL_free(der);
+  return core::base64url_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
+
+std::vector<std::string> string_array(const JsonValue* v) {
+  std::vector<std::string> out;
+  if (v == nullptr || !v->IsArray()) return out;
+  for (const auto& s : v->GetArray()) {
+    if (s.IsString()) out.emplace_back(s.GetString(), s.GetStringLength());
+  }
+  return out;
+}
+
+// Go's %q of a []string: ["a" "b"].
+std::string go_quote_list(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += " ";
+    out += "\"" + v[i] + "\"";
+  }
+  return out + "]";
+}
+
+JsonValue string_list_value(const std::vector<std::string>& v, core::JsonAlloc& a) {
+  JsonValue arr(rapidjson::kArrayType);
+  for (const auto& s : v) arr.PushBack(core::json_string(s, a), a);
+  return arr;
+}
+
+std::string to_text(const JsonValue& v) { return core::to_json(v); }
+
+bool field_matches(const std::string& pattern, const std::string& value) { return pattern == "*" || pattern == value; }
+
+std::vector<std::string> split_ws(std::string_view line) {
+  std::vector<std::string> out;
+  std::istringstream in{std::string(line)};
+  std::string w;
+  while (in >> w) out.push_back(w);
+  return out;
+}
+
+}  // namespace
+
+core::Result<std::vector<AccessRule>> parse_access_rules(std::string_view text) {
+  using R = core::Result<std::vector<AccessRule>>;
+  std::vector<AccessRule> rules;
+  int line_no = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find('\n', pos);
+    std::string_view line = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    pos = end == std::string_view::npos ? text.size() + 1 : end + 1;
+    ++line_no;
+    if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    auto f = split_ws(line);
+    if (f.empty()) continue;
+    if (f.size() != 6) {
+      return R::fail(fmt::format("access rules line {}: expected 6 fields (allow|deny SUBJECT VERB RESOURCE NAMESPACE NAME), got {}",
+                                 line_no, f.size()));
+    }
+    AccessRule r;
+    if (f[0] == "allow") r.allow = true;
+    else if (f[0] == "deny") r.allow = false;
+    else return R::fail(fmt::format("access rules line {}: \"{}\" is neither allow nor deny", line_no, f[0]));
+    if (f[1] != "*" && f[1].rfind("user:", 0) != 0 && f[1].rfind("group:", 0) != 0) {
+      return R::fail(fmt::format("access rules line {}: subject \"{}\" must be *, user:NAME or group:NAME", line_no, f[1]));
+    }
+    r.subject = f[1];
+    r.verb = f[2];
+    r.resource = f[3];
+    r.ns = f[4];
+    r.name = f[5];
+    r.line = line_no;
+    rules.push_back(std::move(r));
+  }
+  return rules;
+}
+
+core::Result<std::vector<StaticToken>> parse_token_file(std::string_view text) {
+  using R = core::Result<std::vector<StaticToken>>;
+  std::vector<StaticToken> out;
+  int line_no = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find('\n', pos);
+    std::string_view line = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    pos = end == std::string_view::npos ? text.size() + 1 : end + 1;
+    ++line_no;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    // CSV with one optional quoted last field.
+    std::vector<std::string> fields;
+    std::string cur;
+    bool quoted = false;
+    for (char c : line) {
+      if (c == '"') quoted = !quoted;
+      else if (c == ',' && !quoted) fields.push_back(std::exchange(cur, {}));
+      else cur += c;
+    }
+    fields.push_back(cur);
+    if (quoted) return R::fail(fmt::format("token file line {}: unterminated quote", line_no));
+    if (fields.size() < 2 || fields[0].empty() || fields[1].empty()) {
+      return R::fail(fmt::format("token file line {}: expected token,user[,uid[,\"group1,group2\"]]", line_no));
+    }
+    StaticToken t;
+    t.token = fields[0];
+    t.user.username = fields[1];
+    if (fields.size() > 2) t.user.uid = fields[2];
+    if (fields.size() > 3) {
+      std::string g;
+      std::istringstream in(fields[3]);
+      while (std::getline(in, g, ',')) {
+        if (!g.empty()) t.user.groups.push_back(g);
+      }
+    }
+    if (fields.size() > 4) return R::fail(fmt::format("token file line {}: too many fields", line_no));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+AccessDecision decide_access(const std::vector<AccessRule>& rules, const std::string& user,
+                             const std::vector<std::string>& groups, const std::string& verb,
+                             const std::string& group, const std::string& resource, const std::string& subresource,
+                             const std::string& ns, const std::string& name) {
+  if (rules.empty()) return AccessDecision{true, "kube-sim allows every request (no access rule table given)"};
+  std::string qualified = group.empty() ? resource : resource + "." + group;
+  if (!subresource.empty()) qualified += "/" + subresource;
+  for (const auto& r : rules) {
+    bool subject_ok = r.subject == "*";
+    if (!subject_ok && r.subject.rfind("user:", 0) == 0) subject_ok = r.subject.substr(5) == user;
+    if (!subject_ok && r.subject.rfind("group:", 0) == 0) {
+      subject_ok = std::find(groups.begin(), groups.end(), r.subject.substr(6)) != groups.end();
+    }
+    if (!subject_ok || !field_matches(r.verb, verb) || !field_matches(r.resource, qualified) ||
+        !field_matches(r.ns, ns) || !field_matches(r.name, name)) {
+      continue;
+    }
+    return AccessDecision{r.allow, fmt::format("kube-sim access rule on line {} {} it", r.line, r.allow ? "allows" : "denies")};
+  }
+  return AccessDecision{false, "no kube-sim access rule allows it"};
+}
+
+ServiceAccountAuth::ServiceAccountAuth(Store& store, AuthOptions options) : store_(store), options_(std::move(options)) {
+  if (options_.api_audiences.empty()) options_.api_audiences.push_back(options_.issuer);
+  core::RsaKeyPair keys = core::generate_rsa_keypair();
+  private_pem_ = std::move(keys.private_pem);
+  public_pem_ = std::move(keys.public_pem);
+  kid_ = key_id(public_pem_);
+}
+
+std::chrono::system_clock::time_point ServiceAccountAuth::now() const {
+  return options_.clock ? options_.clock() : std::chrono::system_clock::now();
+}
+
+JsonDoc ServiceAccountAuth::token_request(const CreateCall& call) {
+  ObjectPtr sa = store_.get("", "serviceaccounts", call.ns, call.name);
+  ResourceType sa_type;
+  sa_type.version = "v1";
+  sa_type.resource = "serviceaccounts";
+  sa_type.kind = "ServiceAccount";
+  if (!sa) throw not_found(sa_type, call.name);
+  std::string sa_uid;
+  if (const JsonValue* md = core::member(sa->value(), "metadata")) sa_uid = core::string_or(*md, "uid", "");
+
+  const JsonValue* spec = call.body ? core::member(*call.body, "spec") : nullptr;
+  int64_t expiration = kDefaultExpirationSeconds;
+  std::vector<std::string> audiences;
+  const JsonValue* bound = nullptr;
+  if (spec != nullptr && spec->IsObject()) {
+    if (const JsonValue* e = core::member(*spec, "expirationSeconds"); e && !e->IsNull()) {
+      if (!e->IsInt64()) throw bad_request("spec.expirationSeconds must be an integer");
+      expiration = e->GetInt64();
+    }
+    audiences = string_array(core::member(*spec, "audiences"));
+    bound = core::member(*spec, "boundObjectRef");
+    if (bound && !bound->IsObject()) bound = nullptr;
+  }
+  ResourceType tr_type;
+  tr_type.group = "authentication.k8s.io";
+  tr_type.version = "v1";
+  tr_type.resource = "tokenrequests";
+  tr_type.kind = "TokenRequest";
+  if (expiration < kMinExpirationSeconds) {
+    throw invalid(tr_type, call.name,
+                  {StatusCause{"FieldValueInvalid",
+                               fmt::format("Invalid value: {}: may not specify a duration less than 10 minutes", expiration),
+                               "spec.expirationSeconds"}});
+  }
+  if (expiration > kMaxExpirationSeconds) {
+    throw invalid(tr_type, call.name,
+                  {StatusCause{"FieldValueInvalid",
+                               fmt::format("Invalid value: {}: may not specify a duration larger than 2^32 seconds", expiration),
+                               "spec.expirationSeconds"}});
+  }
+  if (audiences.empty()) audiences = options_.api_audiences;
+
+  auto issued_at = now();
+  int64_t iat = std::chrono::duration_cast<std::chrono::seconds>(issued_at.time_since_epoch()).count();
+  int64_t exp = iat + expiration;
+  std::string jti = sim_random_uuid();
+
+  JsonDoc claims(rapidjson::kObjectType);
+  auto& a = claims.GetAllocator();
+  claims.AddMember("aud", string_list_value(audiences, a), a);
+  claims.AddMember("exp", JsonValue(exp), a);
+  claims.AddMember("iat", JsonValue(iat), a);
+  core::set_string(claims, "iss", options_.issuer, a);
+  core::set_string(claims, "jti", jti, a);
+  JsonValue k8s(rapidjson::kObjectType);
+  core::set_string(k8s, "namespace", call.ns, a);
+  if (bound) {
+    std::string bound_kind = core::string_or(*bound, "kind", "");
+    JsonValue ref(rapidjson::kObjectType);
+    core::set_string(ref, "name", core::string_or(*bound, "name", ""), a);
+    core::set_string(ref, "uid", core::string_or(*bound, "uid", ""), a);
+    std::string key = bound_kind == "Secret" ? "secret" : bound_kind == "Node" ? "node" : "pod";
+    core::set_member(k8s, key, std::move(ref), a);
+  }
+  JsonValue sa_claim(rapidjson::kObjectType);
+  core::set_string(sa_claim, "name", call.name, a);
+  core::set_string(sa_claim, "uid", sa_uid, a);
+  k8s.AddMember("serviceaccount", std::move(sa_claim), a);
+  claims.AddMember("kubernetes.io", std::move(k8s), a);
+  claims.AddMember("nbf", JsonValue(iat), a);
+  core::set_string(claims, "sub", fmt::format("{}{}:{}", kServiceAccountPrefix, call.ns, call.name), a);
+
+  auto token = core::jwt_sign_rs256(to_text(claims), private_pem_, kid_);
+  if (!token.ok()) throw internal_error("failed to sign the service account token: " + token.error());
+  issued_.fetch_add(1);
+
+  JsonDoc out(rapidjson::kObjectType);
+  auto& oa = out.GetAllocator();
+  core::set_string(out, "kind", "TokenRequest", oa);
+  core::set_string(out, "apiVersion", "authentication.k8s.io/v1", oa);
+  JsonValue md(rapidjson::kObjectType);
+  core::set_string(md, "name", call.name, oa);
+  core::set_string(md, "namespace", call.ns, oa);
+  core::set_string(md, "creationTimestamp", sim_rfc3339(issued_at), oa);
+  out.AddMember("metadata", std::move(md), oa);
+  JsonValue out_spec(rapidjson::kObjectType);
+  out_spec.AddMember("audiences", string_list_value(audiences, oa), oa);
+  out_spec.AddMember("expirationSeconds", JsonValue(expiration), oa);
+  out_spec.AddMember("boundObjectRef", bound ? JsonValue(*bound, oa) : JsonValue(), oa);
+  out.AddMember("spec", std::move(out_spec), oa);
+  JsonValue status(rapidjson::kObjectType);
+  core::set_string(status, "token", *token, oa);
+  core::set_string(status, "expirationTimestamp", sim_rfc3339(issued_at + std::chrono::seconds(expiration)), oa);
+  out.AddMember("status", std::move(status), oa);
+  return out;
+}
+
+ServiceAccountAuth::Review ServiceAccountAuth::review(std::string_view token,
+                                                      const std::vector<std::string>& requested) const {
+  Review r;
+  auto fail = [&](const std::string& why) {
+    r.error = "[invalid bearer token, " + why + "]";
+    return r;
+  };
+  auto unverified = core::jwt_decode_unverified(token);
+  if (!unverified.ok()) return fail("token is not a JWT");
+  auto claims_doc = core::parse_json(unverified->claims_json);
+  if (!claims_doc.ok() || !(*claims_doc)->IsObject()) return fail("token is not a JWT");
+  const JsonValue& pre = **claims_doc;
+  if (core::string_or(pre, "iss", "") != options_.issuer) return fail("token lookup failed");
+  auto verified = core::jwt_verify_rs256(token, public_pem_);
+  if (!verified.ok()) return fail("square/go-jose: error in cryptographic primitive");
+  auto doc = core::parse_json(verified->claims_json);
+  if (!doc.ok() || !(*doc)->IsObject()) return fail("token is not a JWT");
+  const JsonValue& c = **doc;
+
+  std::vector<std::string> token_auds;
+  if (const JsonValue* aud = core::member(c, "aud"); aud && aud->IsString()) token_auds.emplace_back(aud->GetString());
+  else token_auds = string_array(aud);
+  const std::vector<std::string>& target = requested.empty() ? options_.api_audiences : requested;
+  for (const auto& t : token_auds) {
+    if (std::find(target.begin(), target.end(), t) != target.end() &&
+        std::find(r.audiences.begin(), r.audiences.end(), t) == r.audiences.end()) {
+      r.audiences.push_back(t);
+    }
+  }
+  if (r.audiences.empty()) {
+    return fail(fmt::format("token audiences {} is invalid for the target audiences {}", go_quote_list(token_auds),
+                            go_quote_list(target)));
+  }
+
+  int64_t t_now = std::chrono::duration_cast<std::chrono::seconds>(now().time_since_epoch()).count();
+  auto exp = core::get_int(c, "exp");
+  auto nbf = core::get_int(c, "nbf");
+  if (exp && t_now - kLeewaySeconds > *exp) {
+    r.audiences.clear();
+    return fail("service account token has expired");
+  }
+  if (nbf && t_now + kLeewaySeconds < *nbf) {
+    r.audiences.clear();
+    return fail("service account token is not valid yet");
+  }
+  const JsonValue* k8s = core::member(c, "kubernetes.io");
+  const JsonValue* sa_claim = k8s ? core::member(*k8s, "serviceaccount") : nullptr;
+  if (k8s == nullptr || sa_claim == nullptr) {
+    r.audiences.clear();
+    return fail("service account token claims could not be validated due to unexpected private claim");
+  }
+  std::string ns = core::string_or(*k8s, "namespace", "");
+  std::string name = core::string_or(*sa_claim, "name", "");
+  std::string uid = core::string_or(*sa_claim, "uid", "");
+  ObjectPtr sa = store_.get("", "serviceaccounts", ns, name);
+  if (!sa) {
+    r.audiences.clear();
+    return fail(fmt::format("serviceaccounts \"{}\" not found", name));
+  }
+  const JsonValue* md = core::member(sa->value(), "metadata");
+  if (md && core::member(*md, "deletionTimestamp") && !core::member(*md, "deletionTimestamp")->IsNull()) {
+    r.audiences.clear();
+    return fail(fmt::format("service account {}/{} has been deleted", ns, name));
+  }
+  std::string stored_uid = md ? core::string_or(*md, "uid", "") : "";
+  if (stored_uid != uid) {
+    r.audiences.clear();
+    return fail(fmt::format("service account UID ({}) does not match claim ({})", stored_uid, uid));
+  }
+  r.authenticated = true;
+  r.user.username = fmt::format("{}{}:{}", kServiceAccountPrefix, ns, name);
+  r.user.uid = uid;
+  r.user.groups = {"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"};
+  if (auto jti = core::get_string(c, "jti")) r.user.extra["authentication.kubernetes.io/credential-id"] = {"JTI=" + *jti};
+  return r;
+}
+
+JsonDoc ServiceAccountAuth::token_review(const CreateCall& call) {
+  const JsonValue* spec = call.body ? core::member(*call.body, "spec") : nullptr;
+  std::string token = spec ? core::string_or(*spec, "token", "") : "";
+  std::vector<std::string> audiences = spec ? string_array(core::member(*spec, "audiences")) : std::vector<std::string>{};
+  Review r;
+  if (token.empty()) {
+    r.error = "";  // the real server answers an empty review for an empty token
+  } else {
+    r = review(token, audiences);
+  }
+
+  JsonDoc out(rapidjson::kObjectType);
+  auto& a = out.GetAllocator();
+  core::set_string(out, "kind", "TokenReview", a);
+  core::set_string(out, "apiVersion", "authentication.k8s.io/v1", a);
+  JsonValue md(rapidjson::kObjectType);
+  md.AddMember("creationTimestamp", JsonValue(), a);
+  out.AddMember("metadata", std::move(md), a);
+  JsonValue out_spec(rapidjson::kObjectType);
+  core::set_string(out_spec, "token", token, a);  // echoed as the real server does; never logged
+  if (!audiences.empty()) out_spec.AddMember("audiences", string_list_value(audiences, a), a);
+  out.AddMember("spec", std::move(out_spec), a);
+  JsonValue status(rapidjson::kObjectType);
+  if (r.authenticated) status.AddMember("authenticated", true, a);
+  JsonValue user(rapidjson::kObjectType);
+  if (r.authenticated) {
+    core::set_string(user, "username", r.user.username, a);
+    core::set_string(user, "uid", r.user.uid, a);
+    user.AddMember("groups", string_list_value(r.user.groups, a), a);
+    JsonValue extra(rapidjson::kObjectType);
+    for (const auto& [k, vs] : r.user.extra) extra.AddMember(core::json_string(k, a), string_list_value(vs, a), a);
+    if (!r.user.extra.empty()) user.AddMember("extra", std::move(extra), a);
+  }
+  status.AddMember("user", std::move(user), a);
+  if (r.authenticated) status.AddMember("audiences", string_list_value(r.audiences, a), a);
+  if (!r.error.empty()) core::set_string(status, "error", r.error, a);
+  out.AddMember("status", std::move(status), a);
+  return out;
+}
+
+std::optional<UserInfo> ServiceAccountAuth::authenticate(std::string_view token) const {
+  // Only tokens that look like ours are worth a signature check.
+  if (std::count(token.begin(), token.end(), '.') != 2) return std::nullopt;
+  Review r = review(token, {});
+  if (!r.authenticated) return std::nullopt;
+  return r.user;
+}
+
+JsonDoc ServiceAccountAuth::subject_access_review(const CreateCall& call) {
+  const JsonValue* spec = call.body ? core::member(*call.body, "spec") : nullptr;
+  if (spec == nullptr || !spec->IsObject()) throw bad_request("SubjectAccessReview: spec is required");
+  std::string user = core::string_or(*spec, "user", "");
+  std::vector<std::string> groups = string_array(core::member(*spec, "groups"));
+  const JsonValue* ra = core::member(*spec, "resourceAttributes");
+  const JsonValue* nra = core::member(*spec, "nonResourceAttributes");
+  ResourceType sar_type;
+  sar_type.group = "authorization.k8s.io";
+  sar_type.version = "v1";
+  sar_type.resource = "subjectaccessreviews";
+  sar_type.kind = "SubjectAccessReview";
+  if (user.empty() && groups.empty()) {
+    throw invalid(sar_type, "", {StatusCause{"FieldValueRequired", "Invalid value: \"\": at least one of user or group must be specified",
+                                             "spec.user"}});
+  }
+  if ((ra == nullptr || !ra->IsObject()) == (nra == nullptr || !nra->IsObject())) {
+    throw invalid(sar_type, "", {StatusCause{"FieldValueRequired",
+                                             "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified",
+                                             "spec.resourceAttributes"}});
+  }
+  AccessDecision d;
+  if (ra && ra->IsObject()) {
+    d = decide_access(options_.rules, user, groups, core::string_or(*ra, "verb", ""), core::string_or(*ra, "group", ""),
+                      core::string_or(*ra, "resource", ""), core::string_or(*ra, "subresource", ""),
+                      core::string_or(*ra, "namespace", ""), core::string_or(*ra, "name", ""));
+  } else {
+    d = decide_access(options_.rules, user, groups, core::string_or(*nra, "verb", ""), "",
+                      core::string_or(*nra, "path", ""), "", "", "");
+  }
+
+  JsonDoc out(rapidjson::kObjectType);
+  auto& a = out.GetAllocator();
+  core::set_string(out, "kind", "SubjectAccessReview", a);
+  core::set_string(out, "apiVersion", "authorization.k8s.io/v1", a);
+  JsonValue md(rapidjson::kObjectType);
+  md.AddMember("creationTimestamp", JsonValue(), a);
+  out.AddMember("metadata", std::move(md), a);
+  out.AddMember("spec", JsonValue(*spec, a), a);
+  JsonValue status(rapidjson::kObjectType);
+  status.AddMember("allowed", d.allowed, a);
+  if (!d.allowed && !options_.rules.empty()) {
+    // An explicit deny rule sets denied, as an authorizer that denies outright does.
+    if (d.reason.find("denies") != std::string::npos) status.AddMember("denied", true, a);
+  }
+  core::set_string(status, "reason", d.reason, a);
+  out.AddMember("status", std::move(status), a);
+  return out;
+}
+
+}  // namespace ifo::kubesim
