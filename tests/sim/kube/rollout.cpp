@@ -1,0 +1,389 @@
+// The rollout simulator: ReplicaSets and revisions for Deployments, revisions and ready counts for
+// StatefulSets and DaemonSets. Level based: each call compares the desired state with the stored one
+// and writes only differences, so its own writes settle after one round.
+#include "sim/kube/rollout.h"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+#include "sim/kube/sim_util.h"
+
+namespace ifo::kubesim {
+
+namespace {
+
+using core::JsonAlloc;
+using core::JsonDoc;
+using core::JsonValue;
+
+constexpr const char* kApps = "apps";
+constexpr const char* kRevisionAnnotation = "deployment.kubernetes.io/revision";
+constexpr const char* kDesiredReplicasAnnotation = "deployment.kubernetes.io/desired-replicas";
+constexpr const char* kMaxReplicasAnnotation = "deployment.kubernetes.io/max-replicas";
+constexpr const char* kPodTemplateHashLabel = "pod-template-hash";
+constexpr const char* kDaemonSetTemplateGeneration = "deprecated.daemonset.template.generation";
+
+std::string key_of(const std::string& resource, const std::string& ns, const std::string& name) {
+  return resource + "/" + ns + "/" + name;
+}
+
+int64_t replicas_of(const JsonValue& obj) {
+  const JsonValue* spec = core::member(obj, "spec");
+  if (spec == nullptr) return 1;
+  return core::get_int(*spec, "replicas").value_or(1);
+}
+
+std::string meta_string(const JsonValue& obj, const char* field) {
+  const JsonValue* md = core::member(obj, "metadata");
+  return md ? core::string_or(*md, field, "") : "";
+}
+
+int64_t generation_of(const JsonValue& obj) {
+  const JsonValue* md = core::member(obj, "metadata");
+  return md ? core::get_int(*md, "generation").value_or(1) : 1;
+}
+
+bool being_deleted(const JsonValue& obj) {
+  const JsonValue* ts = core::at_path(obj, {"metadata", "deletionTimestamp"});
+  return ts != nullptr && !ts->IsNull();
+}
+
+int64_t revision_of(const JsonValue& obj) {
+  const JsonValue* ann = core::at_path(obj, {"metadata", "annotations"});
+  if (ann == nullptr) return 0;
+  auto s = core::get_string(*ann, kRevisionAnnotation);
+  if (!s) return 0;
+  try {
+    return std::stoll(*s);
+  } catch (...) {
+    return 0;
+  }
+}
+
+JsonDoc copy_of(const JsonValue& v) {
+  JsonDoc d;
+  d.CopyFrom(v, d.GetAllocator());
+  return d;
+}
+
+bool owned_by(const JsonValue& obj, const std::string& uid) {
+  const JsonValue* refs = core::at_path(obj, {"metadata", "ownerReferences"});
+  if (refs == nullptr || !refs->IsArray()) return false;
+  for (const auto& r : refs->GetArray()) {
+    if (core::string_or(r, "uid", "") == uid) return true;
+  }
+  return false;
+}
+
+// A condition object; keeps `previous` when type, status, reason and message are unchanged.
+JsonValue condition(const JsonValue* previous, const std::string& type, const std::string& reason,
+                    const std::string& message, const std::string& now, JsonAlloc& a) {
+  if (previous != nullptr && core::string_or(*previous, "status", "") == "True" &&
+      core::string_or(*previous, "reason", "") == reason && core::string_or(*previous, "message", "") == message) {
+    return JsonValue(*previous, a);
+  }
+  JsonValue c(rapidjson::kObjectType);
+  core::set_string(c, "type", type, a);
+  core::set_string(c, "status", "True", a);
+  core::set_string(c, "lastUpdateTime", now, a);
+  std::string transition = now;
+  if (previous != nullptr && core::string_or(*previous, "status", "") == "True") {
+    transition = core::string_or(*previous, "lastTransitionTime", now);
+  }
+  core::set_string(c, "lastTransitionTime", transition, a);
+  core::set_string(c, "reason", reason, a);
+  core::set_string(c, "message", message, a);
+  return c;
+}
+
+const JsonValue* find_condition(const JsonValue& obj, const std::string& type) {
+  const JsonValue* conds = core::at_path(obj, {"status", "conditions"});
+  if (conds == nullptr || !conds->IsArray()) return nullptr;
+  for (const auto& c : conds->GetArray()) {
+    if (core::string_or(c, "type", "") == type) return &c;
+  }
+  return nullptr;
+}
+
+// Writes `desired` (a full object) when it differs from `current`; a conflict means a newer version
+// exists, whose own event brings us back.
+void write_if_changed(Store& store, const ResourceType& t, const std::string& ns, const JsonValue& current,
+                      JsonDoc desired) {
+  if (desired == current) return;
+  try {
+    store.update(t, ns, std::move(desired), UpdateScope::kAll);
+  } catch (const StatusError& e) {
+    if (e.code != 409 && e.code != 404) throw;
+  }
+}
+
+}  // namespace
+
+std::string pod_template_hash(const JsonValue& pod_template) {
+  std::string text = core::to_json(pod_template);
+  uint32_t h = 2166136261u;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  // k8s.io/apimachinery rand.SafeEncodeString over the decimal text, as the controllers encode hashes.
+  static constexpr char kAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+  std::string out;
+  for (char d : std::to_string(h)) out += kAlphabet[static_cast<unsigned char>(d) % (sizeof kAlphabet - 1)];
+  return out;
+}
+
+RolloutSimulator::RolloutSimulator(Store& store, Options options) : store_(store), options_(options) {}
+
+void RolloutSimulator::install() {
+  store_.add_observer([this](const WriteEvent& ev) {
+    if (ev.group != kApps || ev.type == EventType::kDeleted) return;
+    if (ev.resource != "deployments" && ev.resource != "statefulsets" && ev.resource != "daemonsets") return;
+    if (!ev.object) return;
+    std::string name = meta_string(ev.object->value(), "name");
+    try {
+      reconcile(ev.resource, ev.ns, name);
+    } catch (const std::exception&) {
+      // A controller never takes the server down; the next write of the object retries.
+    }
+  });
+}
+
+uint64_t RolloutSimulator::rollouts_of(const std::string& resource, const std::string& ns, const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = per_object_.find(key_of(resource, ns, name));
+  return it == per_object_.end() ? 0 : it->second;
+}
+
+void RolloutSimulator::count(const std::string& resource, const std::string& ns, const std::string& name) {
+  rollouts_.fetch_add(1);
+  std::lock_guard<std::mutex> lock(mu_);
+  ++per_object_[key_of(resource, ns, name)];
+}
+
+void RolloutSimulator::reconcile(const std::string& resource, const std::string& ns, const std::string& name) {
+  if (resource == "deployments") reconcile_deployment(ns, name);
+  else if (resource == "statefulsets") reconcile_statefulset(ns, name);
+  else if (resource == "daemonsets") reconcile_daemonset(ns, name);
+}
+
+void RolloutSimulator::reconcile_deployment(const std::string& ns, const std::string& name) {
+  auto dtype = store_.find_type(kApps, "deployments");
+  if (!dtype) return;
+  ObjectPtr dep = store_.get(kApps, "deployments", ns, name);
+  if (!dep || being_deleted(dep->value())) return;
+  const JsonValue& d = dep->value();
+  const JsonValue* tmpl = core::at_path(d, {"spec", "template"});
+  if (tmpl == nullptr) return;
+  std::string uid = meta_string(d, "uid");
+  std::string hash = pod_template_hash(*tmpl);
+  int64_t replicas = replicas_of(d);
+  std::string now = sim_rfc3339(std::chrono::system_clock::now());
+  int64_t revision = revision_of(d);
+
+  auto rstype = store_.find_type(kApps, "replicasets");
+  std::string rs_name = fmt::format("{}-{}", name, hash);
+  if (rstype) {
+    // The ReplicaSets this Deployment controls.
+    std::vector<ObjectPtr> owned;
+    for (const auto& rs : store_.list(kApps, "replicasets", ns).items) {
+      if (owned_by(rs->value(), uid)) owned.push_back(rs);
+    }
+    int64_t max_revision = 0;
+    ObjectPtr current;
+    for (const auto& rs : owned) {
+      max_revision = std::max(max_revision, revision_of(rs->value()));
+      const JsonValue* labels = core::at_path(rs->value(), {"metadata", "labels"});
+      if (labels && core::string_or(*labels, kPodTemplateHashLabel, "") == hash) current = rs;
+    }
+    if (!current) {
+      revision = max_revision + 1;
+      JsonDoc rs(rapidjson::kObjectType);
+      auto& a = rs.GetAllocator();
+      core::set_string(rs, "apiVersion", "apps/v1", a);
+      core::set_string(rs, "kind", "ReplicaSet", a);
+      JsonValue md(rapidjson::kObjectType);
+      core::set_string(md, "name", rs_name, a);
+      core::set_string(md, "namespace", ns, a);
+      JsonValue labels(rapidjson::kObjectType);
+      if (const JsonValue* tl = core::at_path(*tmpl, {"metadata", "labels"}); tl && tl->IsObject()) labels.CopyFrom(*tl, a);
+      core::set_string(labels, kPodTemplateHashLabel, hash, a);
+      md.AddMember("labels", JsonValue(labels, a), a);
+      JsonValue ann(rapidjson::kObjectType);
+      core::set_string(ann, kRevisionAnnotation, std::to_string(revision), a);
+      core::set_string(ann, kDesiredReplicasAnnotation, std::to_string(replicas), a);
+      core::set_string(ann, kMaxReplicasAnnotation, std::to_string(replicas + 1), a);
+      md.AddMember("annotations", std::move(ann), a);
+      JsonValue ref(rapidjson::kObjectType);
+      core::set_string(ref, "apiVersion", "apps/v1", a);
+      core::set_string(ref, "kind", "Deployment", a);
+      core::set_string(ref, "name", name, a);
+      core::set_string(ref, "uid", uid, a);
+      ref.AddMember("controller", true, a);
+      ref.AddMember("blockOwnerDeletion", true, a);
+      JsonValue refs(rapidjson::kArrayType);
+      refs.PushBack(std::move(ref), a);
+      md.AddMember("ownerReferences", std::move(refs), a);
+      rs.AddMember("metadata", std::move(md), a);
+      JsonValue spec(rapidjson::kObjectType);
+      spec.AddMember("replicas", JsonValue(replicas), a);
+      JsonValue selector(rapidjson::kObjectType);
+      if (const JsonValue* sel = core::at_path(d, {"spec", "selector"}); sel && sel->IsObject()) selector.CopyFrom(*sel, a);
+      core::set_string(core::ensure_object(selector, "matchLabels", a), kPodTemplateHashLabel, hash, a);
+      spec.AddMember("selector", std::move(selector), a);
+      JsonValue rs_tmpl(*tmpl, a);
+      core::set_string(core::ensure_object(core::ensure_object(rs_tmpl, "metadata", a), "labels", a),
+                       kPodTemplateHashLabel, hash, a);
+      spec.AddMember("template", std::move(rs_tmpl), a);
+      rs.AddMember("spec", std::move(spec), a);
+      try {
+        ObjectPtr created = store_.create(*rstype, ns, std::move(rs));
+        current = created;
+        count("deployments", ns, name);
+      } catch (const StatusError& e) {
+        if (e.code != 409) throw;  // AlreadyExists: an event for it is queued; that round settles it
+        return;
+      }
+    } else {
+      int64_t rs_revision = revision_of(current->value());
+      revision = rs_revision;
+      if (rs_revision < max_revision) {  // rollback to an older template: it becomes the newest revision
+        revision = max_revision + 1;
+        count("deployments", ns, name);
+      }
+    }
+    // Desired state of each owned ReplicaSet: the current one at full scale with the revision, the others at 0.
+    for (const auto& rs : owned) {
+      if (rs == current) continue;
+      JsonDoc want = copy_of(rs->value());
+      auto& a = want.GetAllocator();
+      core::set_member(core::ensure_object(want, "spec", a), "replicas", JsonValue(int64_t{0}), a);
+      JsonValue st(rapidjson::kObjectType);
+      st.AddMember("replicas", 0, a);
+      st.AddMember("observedGeneration", JsonValue(generation_of(rs->value())), a);
+      core::set_member(want, "status", std::move(st), a);
+      write_if_changed(store_, *rstype, ns, rs->value(), std::move(want));
+    }
+    ObjectPtr cur = store_.get(kApps, "replicasets", ns, current ? meta_string(current->value(), "name") : rs_name);
+    if (cur) {
+      JsonDoc want = copy_of(cur->value());
+      auto& a = want.GetAllocator();
+      auto& md = core::ensure_object(want, "metadata", a);
+      auto& ann = core::ensure_object(md, "annotations", a);
+      core::set_string(ann, kRevisionAnnotation, std::to_string(revision), a);
+      core::set_string(ann, kDesiredReplicasAnnotation, std::to_string(replicas), a);
+      core::set_member(core::ensure_object(want, "spec", a), "replicas", JsonValue(replicas), a);
+      JsonValue st(rapidjson::kObjectType);
+      st.AddMember("replicas", JsonValue(replicas), a);
+      st.AddMember("fullyLabeledReplicas", JsonValue(replicas), a);
+      st.AddMember("readyReplicas", JsonValue(replicas), a);
+      st.AddMember("availableReplicas", JsonValue(replicas), a);
+      st.AddMember("observedGeneration", JsonValue(generation_of(cur->value())), a);
+      core::set_member(want, "status", std::move(st), a);
+      write_if_changed(store_, *rstype, ns, cur->value(), std::move(want));
+    }
+  } else if (revision == 0) {
+    revision = 1;
+    count("deployments", ns, name);
+  }
+
+  // The Deployment: revision annotation and a finished rollout's status.
+  JsonDoc want = copy_of(d);
+  auto& a = want.GetAllocator();
+  auto& md = core::ensure_object(want, "metadata", a);
+  core::set_string(core::ensure_object(md, "annotations", a), kRevisionAnnotation, std::to_string(revision), a);
+  JsonValue st(rapidjson::kObjectType);
+  st.AddMember("observedGeneration", JsonValue(generation_of(d)), a);
+  st.AddMember("replicas", JsonValue(replicas), a);
+  st.AddMember("updatedReplicas", JsonValue(replicas), a);
+  st.AddMember("readyReplicas", JsonValue(replicas), a);
+  st.AddMember("availableReplicas", JsonValue(replicas), a);
+  JsonValue conds(rapidjson::kArrayType);
+  conds.PushBack(condition(find_condition(d, "Available"), "Available", "MinimumReplicasAvailable",
+                           "Deployment has minimum availability.", now, a),
+                 a);
+  conds.PushBack(condition(find_condition(d, "Progressing"), "Progressing", "NewReplicaSetAvailable",
+                           fmt::format("ReplicaSet \"{}\" has successfully progressed.", rs_name), now, a),
+                 a);
+  st.AddMember("conditions", std::move(conds), a);
+  core::set_member(want, "status", std::move(st), a);
+  write_if_changed(store_, *dtype, ns, d, std::move(want));
+}
+
+void RolloutSimulator::reconcile_statefulset(const std::string& ns, const std::string& name) {
+  auto t = store_.find_type(kApps, "statefulsets");
+  if (!t) return;
+  ObjectPtr obj = store_.get(kApps, "statefulsets", ns, name);
+  if (!obj || being_deleted(obj->value())) return;
+  const JsonValue& s = obj->value();
+  const JsonValue* tmpl = core::at_path(s, {"spec", "template"});
+  if (tmpl == nullptr) return;
+  std::string revision = fmt::format("{}-{}", name, pod_template_hash(*tmpl));
+  const JsonValue* status = core::member(s, "status");
+  if (!status || core::string_or(*status, "updateRevision", "") != revision) count("statefulsets", ns, name);
+  int64_t replicas = replicas_of(s);
+  JsonDoc want = copy_of(s);
+  auto& a = want.GetAllocator();
+  JsonValue st(rapidjson::kObjectType);
+  st.AddMember("observedGeneration", JsonValue(generation_of(s)), a);
+  st.AddMember("replicas", JsonValue(replicas), a);
+  st.AddMember("readyReplicas", JsonValue(replicas), a);
+  st.AddMember("currentReplicas", JsonValue(replicas), a);
+  st.AddMember("updatedReplicas", JsonValue(replicas), a);
+  st.AddMember("availableReplicas", JsonValue(replicas), a);
+  core::set_string(st, "currentRevision", revision, a);
+  core::set_string(st, "updateRevision", revision, a);
+  st.AddMember("collisionCount", 0, a);
+  core::set_member(want, "status", std::move(st), a);
+  write_if_changed(store_, *t, ns, s, std::move(want));
+}
+
+void RolloutSimulator::reconcile_daemonset(const std::string& ns, const std::string& name) {
+  auto t = store_.find_type(kApps, "daemonsets");
+  if (!t) return;
+  ObjectPtr obj = store_.get(kApps, "daemonsets", ns, name);
+  if (!obj || being_deleted(obj->value())) return;
+  const JsonValue& s = obj->value();
+  const JsonValue* tmpl = core::at_path(s, {"spec", "template"});
+  if (tmpl == nullptr) return;
+  std::string revision = fmt::format("{}-{}", name, pod_template_hash(*tmpl));
+  const JsonValue* status = core::member(s, "status");
+  std::string stored = status ? core::string_or(*status, "updateRevision", "") : "";
+  int64_t template_generation = 1;
+  if (const JsonValue* ann = core::at_path(s, {"metadata", "annotations"}); ann && ann->IsObject()) {
+    if (auto g = core::get_string(*ann, kDaemonSetTemplateGeneration)) {
+      try {
+        template_generation = std::stoll(*g);
+      } catch (...) {
+        template_generation = 1;
+      }
+    }
+  }
+  if (stored.empty()) {
+    count("daemonsets", ns, name);
+  } else if (stored != revision) {
+    ++template_generation;
+    count("daemonsets", ns, name);
+  }
+  int64_t nodes = options_.node_count;
+  JsonDoc want = copy_of(s);
+  auto& a = want.GetAllocator();
+  auto& md = core::ensure_object(want, "metadata", a);
+  core::set_string(core::ensure_object(md, "annotations", a), kDaemonSetTemplateGeneration,
+                   std::to_string(template_generation), a);
+  JsonValue st(rapidjson::kObjectType);
+  st.AddMember("observedGeneration", JsonValue(generation_of(s)), a);
+  st.AddMember("desiredNumberScheduled", JsonValue(nodes), a);
+  st.AddMember("currentNumberScheduled", JsonValue(nodes), a);
+  st.AddMember("updatedNumberScheduled", JsonValue(nodes), a);
+  st.AddMember("numberReady", JsonValue(nodes), a);
+  st.AddMember("numberAvailable", JsonValue(nodes), a);
+  st.AddMember("numberMisscheduled", 0, a);
+  core::set_string(st, "currentRevision", revision, a);
+  core::set_string(st, "updateRevision", revision, a);
+  core::set_member(want, "status", std::move(st), a);
+  write_if_changed(store_, *t, ns, s, std::move(want));
+}
+
+}  // namespace ifo::kubesim
