@@ -296,6 +296,24 @@ JsonDoc ServiceAccountAuth::token_request(const CreateCall& call) {
 ServiceAccountAuth::Review ServiceAccountAuth::review(std::string_view token,
                                                       const std::vector<std::string>& requested) const {
   Review r;
+  const std::vector<std::string>& wanted = requested.empty() ? options_.api_audiences : requested;
+  for (const auto& st : options_.static_tokens) {
+    if (st.token != token) continue;
+    for (const auto& a : wanted) {
+      if (std::find(options_.api_audiences.begin(), options_.api_audiences.end(), a) != options_.api_audiences.end())
+        r.audiences.push_back(a);
+    }
+    if (r.audiences.empty()) {
+      r.error = fmt::format("[invalid bearer token, token audiences {} is invalid for the target audiences {}]",
+                            go_quote_list(options_.api_audiences), go_quote_list(wanted));
+      return r;
+    }
+    r.authenticated = true;
+    r.user = st.user;
+    if (std::find(r.user.groups.begin(), r.user.groups.end(), "system:authenticated") == r.user.groups.end())
+      r.user.groups.push_back("system:authenticated");
+    return r;
+  }
   auto fail = [&](const std::string& why) {
     r.error = "[invalid bearer token, " + why + "]";
     return r;

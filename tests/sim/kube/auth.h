@@ -63,6 +63,9 @@ struct AuthOptions {
   std::string issuer = "https://kubernetes.default.svc.cluster.local";
   std::vector<std::string> api_audiences;  // empty: {issuer}
   std::vector<AccessRule> rules;           // empty: allow everything
+  // The server's static user tokens, so that TokenReview also authenticates them (audience-agnostic
+  // tokens count only for the API audiences, as kube-apiserver wraps them).
+  std::vector<StaticToken> static_tokens;
   Store::Clock clock;                      // null: system_clock::now
 };
 

@@ -1,0 +1,90 @@
+// Wiring of the admission, auth, rollout and garbage-collection modules into a KubeSim.
+#include "sim/kube/modules.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace ifo::kubesim {
+
+core::Result<bool> parse_module_flag(const std::string& flag, const std::string& value, ModulesOptions& options) {
+  using R = core::Result<bool>;
+  if (flag == "--webhook-service") {
+    auto m = parse_service_mapping(value);
+    if (!m.ok()) return R::fail(m.error());
+    options.admission.service_map[m->first] = m->second;
+    return true;
+  }
+  if (flag == "--access-rules-file") {
+    std::ifstream in(value);
+    if (!in) return R::fail(fmt::format("--access-rules-file: cannot read \"{}\"", value));
+    std::stringstream text;
+    text << in.rdbuf();
+    auto rules = parse_access_rules(text.str());
+    if (!rules.ok()) return R::fail(fmt::format("--access-rules-file {}: {}", value, rules.error()));
+    options.auth.rules = std::move(*rules);
+    return true;
+  }
+  if (flag == "--service-account-issuer") {
+    if (value.empty()) return R::fail("--service-account-issuer wants a URL");
+    options.auth.issuer = value;
+    return true;
+  }
+  if (flag == "--api-audiences") {
+    options.auth.api_audiences.clear();
+    std::stringstream in(value);
+    std::string a;
+    while (std::getline(in, a, ',')) {
+      if (!a.empty()) options.auth.api_audiences.push_back(a);
+    }
+    if (options.auth.api_audiences.empty()) return R::fail("--api-audiences wants A[,B...]");
+    return true;
+  }
+  if (flag == "--daemonset-nodes") {
+    int n = 0;
+    try {
+      size_t used = 0;
+      n = std::stoi(value, &used);
+      if (used != value.size()) n = -1;
+    } catch (...) {
+      n = -1;
+    }
+    if (n < 0 || n > 10000) return R::fail(fmt::format("--daemonset-nodes wants a number in [0, 10000], got \"{}\"", value));
+    options.rollout.node_count = n;
+    return true;
+  }
+  return false;
+}
+
+std::map<std::string, uint64_t> Modules::counters() const {
+  return {
+      {"admission_webhook_calls", admission ? admission->dispatcher().calls() : 0},
+      {"rollouts", rollout ? rollout->rollouts() : 0},
+      {"gc_collected", gc ? gc->collected() : 0},
+      {"gc_orphaned", gc ? gc->orphaned() : 0},
+      {"tokens_issued", auth ? auth->tokens_issued() : 0},
+  };
+}
+
+std::unique_ptr<Modules> install_modules(KubeSim& sim, ModulesOptions options) {
+  auto m = std::make_unique<Modules>();
+  Store& store = sim.store();
+  m->admission = std::make_shared<WebhookAdmissionHook>(store, std::move(options.admission));
+  sim.add_admission(m->admission);
+  m->auth = std::make_shared<ServiceAccountAuth>(store, std::move(options.auth));
+  auto auth = m->auth;
+  sim.add_authenticator([auth](std::string_view token) { return auth->authenticate(token); });
+  sim.add_create_handler("", "serviceaccounts", "token", [auth](const CreateCall& c) { return auth->token_request(c); });
+  sim.add_create_handler("authentication.k8s.io", "tokenreviews", "",
+                         [auth](const CreateCall& c) { return auth->token_review(c); });
+  sim.add_create_handler("authorization.k8s.io", "subjectaccessreviews", "",
+                         [auth](const CreateCall& c) { return auth->subject_access_review(c); });
+  m->rollout = std::make_unique<RolloutSimulator>(store, options.rollout);
+  m->rollout->install();
+  m->gc = std::make_unique<GarbageCollector>(store);
+  m->gc->install();
+  return m;
+}
+
+}  // namespace ifo::kubesim

@@ -1,0 +1,65 @@
+// One call that plugs kube-sim's admission webhooks, service-account auth, rollout simulator and
+// garbage collector into a KubeSim, plus the command-line flags that configure them.
+//
+// For the server's main.cpp:
+//   ModulesOptions mo;                                  // defaults: allow-all SAR, 1 DaemonSet node
+//   ... for each argv flag: if (auto r = parse_module_flag(flag, value, mo); !r.ok()) usage_error(r.error());
+//                           else if (*r) continue;      // consumed
+//   KubeSim sim(opts);
+//   auto modules = install_modules(sim, mo);            // before sim.start(); keep it alive while serving
+//   ... /sim/counters may add modules->counters().
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "sim/kube/admission_hook.h"
+#include "sim/kube/auth.h"
+#include "sim/kube/gc.h"
+#include "sim/kube/rollout.h"
+#include "sim/kube/server.h"
+
+namespace ifo::kubesim {
+
+struct ModulesOptions {
+  AdmissionOptions admission;  // --webhook-service entries
+  AuthOptions auth;            // --service-account-issuer, --api-audiences, --access-rules-file
+  RolloutSimulator::Options rollout;  // --daemonset-nodes
+};
+
+// The flags, for --help.
+inline constexpr const char* kModulesUsage =
+    R"(  --webhook-service NS/NAME:PORT=127.0.0.1:PORT
+                              where a webhook clientConfig.service is reached (repeatable); the URL and
+                              TLS server name stay https://NAME.NS.svc:PORT as in a cluster
+  --access-rules-file PATH    SubjectAccessReview rules, one per line: allow|deny SUBJECT VERB RESOURCE
+                              NAMESPACE NAME (SUBJECT *, user:NAME or group:NAME; * matches anything);
+                              first match wins; default: everything allowed
+  --service-account-issuer URL
+                              iss of TokenRequest JWTs (default https://kubernetes.default.svc.cluster.local)
+  --api-audiences A,B         audiences a token needs to authenticate to the API (default: the issuer)
+  --daemonset-nodes N         simulated nodes a DaemonSet rolls out to (default 1)
+)";
+
+// Applies one flag (name with leading "--", value) to `options`. Returns false when the flag is not a
+// module flag, an error (one line naming the flag and the problem) when its value is bad.
+core::Result<bool> parse_module_flag(const std::string& flag, const std::string& value, ModulesOptions& options);
+
+struct Modules {
+  std::shared_ptr<WebhookAdmissionHook> admission;
+  std::shared_ptr<ServiceAccountAuth> auth;
+  std::unique_ptr<RolloutSimulator> rollout;
+  std::unique_ptr<GarbageCollector> gc;
+
+  // admission_webhook_calls, rollouts, gc_collected, gc_orphaned, tokens_issued.
+  std::map<std::string, uint64_t> counters() const;
+};
+
+// Registers the admission hook, the authenticator, the TokenRequest/TokenReview/SubjectAccessReview
+// handlers and the store observers. Call before sim.start().
+std::unique_ptr<Modules> install_modules(KubeSim& sim, ModulesOptions options);
+
+}  // namespace ifo::kubesim
