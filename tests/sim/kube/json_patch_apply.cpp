@@ -51,10 +51,7 @@ std::optional<size_t> parse_index(const std::string& tok) {
 }
 
 JsonValue* child(JsonValue& v, const std::string& tok) {
-  if (v.IsObject()) {
-    auto it = v.FindMember(JsonValue(rapidjson::StringRef(tok.data(), tok.size())));
-    return it == v.MemberEnd() ? nullptr : &it->value;
-  }
+  if (v.IsObject()) return core::member(v, tok);
   if (v.IsArray()) {
     auto idx = parse_index(tok);
     if (!idx || *idx >= v.Size()) return nullptr;
@@ -80,10 +77,10 @@ struct Applier {
     if (parent == nullptr) return std::string("path not found");
     const std::string& last = tokens.back();
     if (parent->IsObject()) {
-      auto it = parent->FindMember(JsonValue(rapidjson::StringRef(last.data(), last.size())));
-      if (it == parent->MemberEnd()) return std::string("path not found");
-      if (out) *out = std::move(it->value);
-      parent->EraseMember(it);
+      JsonValue* found = core::member(*parent, last);
+      if (found == nullptr) return std::string("path not found");
+      if (out) *out = std::move(*found);
+      parent->EraseMember(JsonValue(rapidjson::StringRef(last.data(), last.size())));
       return std::nullopt;
     }
     if (parent->IsArray()) {
@@ -105,8 +102,7 @@ struct Applier {
     if (parent == nullptr) return std::string("parent path not found");
     const std::string& last = tokens.back();
     if (parent->IsObject()) {
-      auto it = parent->FindMember(JsonValue(rapidjson::StringRef(last.data(), last.size())));
-      if (it != parent->MemberEnd()) it->value = std::move(value);
+      if (JsonValue* existing = core::member(*parent, last)) *existing = std::move(value);
       else parent->AddMember(JsonValue(last.data(), static_cast<rapidjson::SizeType>(last.size()), a), std::move(value), a);
       return std::nullopt;
     }
