@@ -1,0 +1,118 @@
+// The Infisical client: shared tokens per identity, project lookup, and the secrets fetch with ETags,
+// single flight per scope and deterministic merging. Thread safe; one instance per process.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "infisical/auth.h"
+#include "infisical/clock.h"
+#include "infisical/cloud_env.h"
+#include "infisical/errors.h"
+#include "infisical/metrics.h"
+#include "infisical/secrets.h"
+#include "infisical/single_flight.h"
+#include "infisical/token_cache.h"
+#include "infisical/transport.h"
+
+namespace ifo::infisical {
+
+struct HostConfig {
+  std::string base_url;  // "https://app.infisical.com/api" (a trailing '/' is ignored)
+  std::string ca_pem;    // tls.caRef: trust these CAs for this host; empty: the system store
+};
+
+struct SecretsScope {
+  std::string project_id;    // either this ...
+  std::string project_slug;  // ... or this (resolved to an id and cached); service tokens need neither
+  std::string environment;
+  std::string path = "/";
+  bool recursive = false;
+};
+
+struct FetchOptions {
+  // The ETag this caller last saw; when the data still has it the result says not_modified.
+  std::string known_etag;
+  // Serve a result fetched less than this long ago without asking the server (0: always ask).
+  std::chrono::seconds max_age{0};
+};
+
+struct SecretsResult {
+  bool not_modified = false;  // the data still has the caller's known_etag
+  std::map<std::string, std::string> secrets;  // always filled, also when not_modified
+  std::string etag;                            // the server's ETag of this data (may be empty)
+  std::vector<std::string> warnings;           // merge warnings (duplicate keys, hidden values)
+  std::string project_id;
+};
+
+struct ClientOptions {
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds request_timeout{30000};
+  TokenCacheOptions token_cache;
+  std::chrono::seconds project_cache_ttl{1800};
+  std::string user_agent = net::HttpClient::default_user_agent();
+};
+
+class Client {
+ public:
+  // `factory` makes one transport per (host, CA); empty: libcurl. `logger` may be null (no logging).
+  Client(ClientOptions options, const Clock& clock, CloudEnv cloud_env, std::shared_ptr<spdlog::logger> logger,
+         TransportFactory factory = {}, std::shared_ptr<Transport> cloud_transport = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // A usable access token for this identity (logs in or renews when needed). Throws ApiError.
+  Token token(const HostConfig& host, const AuthConfig& auth);
+
+  // Lists the secrets of a scope with imports, references expanded and (optionally) sub-folders.
+  // Concurrent calls for the same (host, identity, scope) share one HTTP request. Throws ApiError.
+  SecretsResult fetch_secrets(const HostConfig& host, const AuthConfig& auth, const SecretsScope& scope,
+                              const FetchOptions& options = {});
+
+  Metrics& metrics() { return metrics_; }
+
+ private:
+  struct Snapshot {
+    std::string etag;
+    MergedSecrets merged;
+    std::string project_id;
+    Clock::time_point fetched_at;
+  };
+  struct ProjectEntry {
+    std::string id;
+    Clock::time_point resolved_at;
+  };
+  struct Session;  // per-call wiring: transports, token getter
+
+  std::shared_ptr<Transport> transport_for(const HostConfig& host);
+  std::shared_ptr<const Snapshot> fetch_scope(Session& s, const SecretsScope& scope, const std::string& key);
+  std::string resolve_project(Session& s, const std::string& slug);
+  net::Response authed_get(Session& s, net::Request request, const std::string& endpoint, const std::string& what,
+                           bool secrets_route);
+
+  ClientOptions options_;
+  const Clock& clock_;
+  CloudEnv cloud_env_;
+  std::shared_ptr<spdlog::logger> log_;
+  TransportFactory factory_;
+  Metrics metrics_;
+  std::shared_ptr<Transport> cloud_transport_;
+  AwsCredentialProvider aws_;
+  TokenCache tokens_;
+
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Transport>> transports_;
+  std::map<std::string, std::shared_ptr<const Snapshot>> snapshots_;
+  std::map<std::string, ProjectEntry> projects_;
+  SingleFlight<std::shared_ptr<const Snapshot>> fetches_;
+  SingleFlight<std::string> project_lookups_;
+};
+
+}  // namespace ifo::infisical
