@@ -1,0 +1,320 @@
+// AdmissionReview v1: parsing, the validate and mutate decisions, and the response document.
+#include "webhook/admission.h"
+
+#include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <set>
+
+#include "core/base64.h"
+#include "core/constants.h"
+#include "core/json.h"
+#include "webhook/workload_hash.h"
+
+namespace ifo::webhook {
+namespace {
+
+namespace c = ifo::core;
+
+struct Review {
+  std::shared_ptr<c::JsonDoc> doc;
+  std::string uid;
+  std::string operation;
+  std::string ns;
+  std::string name;
+  std::string kind_group;
+  std::string kind;
+  const c::JsonValue* object = nullptr;
+  const c::JsonValue* old_object = nullptr;
+  UserInfo user;
+};
+
+Reply bad_request(std::string_view message) { return Reply{400, status_body(400, message), "bad_request"}; }
+
+// Parses and checks the envelope; on failure the Reply is the 400 to send.
+std::variant<Review, Reply> parse_review(std::string_view body) {
+  if (body.empty()) return bad_request("empty request body: expected an admission.k8s.io/v1 AdmissionReview");
+  auto parsed = c::parse_json(body);
+  if (!parsed) return bad_request("request body is not JSON: " + parsed.error());
+  Review r;
+  r.doc = std::move(*parsed);
+  const c::JsonValue& root = *r.doc;
+  if (!root.IsObject()) return bad_request("request body is not a JSON object");
+  auto api_version = c::get_string(root, "apiVersion");
+  if (api_version != c::kAdmissionApiVersion)
+    return bad_request(fmt::format("apiVersion must be {} (got {:?}); set admissionReviewVersions: [\"v1\"]",
+                                   c::kAdmissionApiVersion, api_version.value_or("")));
+  auto kind = c::get_string(root, "kind");
+  if (kind != c::kAdmissionReviewKind)
+    return bad_request(fmt::format("kind must be AdmissionReview (got {:?})", kind.value_or("")));
+  const c::JsonValue* req = c::member(root, "request");
+  if (!req || !req->IsObject()) return bad_request("request: required object is missing");
+  auto uid = c::get_string(*req, "uid");
+  if (!uid || uid->empty()) return bad_request("request.uid: required string is missing");
+  r.uid = *uid;
+  r.operation = c::string_or(*req, "operation", "");
+  r.ns = c::string_or(*req, "namespace", "");
+  r.name = c::string_or(*req, "name", "");
+  if (const c::JsonValue* k = c::member(*req, "kind"); k && k->IsObject()) {
+    r.kind_group = c::string_or(*k, "group", "");
+    r.kind = c::string_or(*k, "kind", "");
+  }
+  r.object = c::member(*req, "object");
+  if (r.object && r.object->IsNull()) r.object = nullptr;
+  r.old_object = c::member(*req, "oldObject");
+  if (r.old_object && r.old_object->IsNull()) r.old_object = nullptr;
+  if (const c::JsonValue* u = c::member(*req, "userInfo"); u && u->IsObject()) {
+    r.user.username = c::string_or(*u, "username", "");
+    r.user.uid = c::string_or(*u, "uid", "");
+    if (const c::JsonValue* g = c::member(*u, "groups"); g && g->IsArray())
+      for (const auto& v : g->GetArray())
+        if (v.IsString()) r.user.groups.emplace_back(v.GetString(), v.GetStringLength());
+    if (const c::JsonValue* e = c::member(*u, "extra"); e && e->IsObject())
+      for (const auto& m : e->GetObject()) {
+        auto& vals = r.user.extra[std::string(m.name.GetString(), m.name.GetStringLength())];
+        if (m.value.IsArray())
+          for (const auto& v : m.value.GetArray())
+            if (v.IsString()) vals.emplace_back(v.GetString(), v.GetStringLength());
+      }
+  }
+  if ((r.operation == "CREATE" || r.operation == "UPDATE") && (!r.object || !r.object->IsObject()))
+    return bad_request("request.object: required object is missing for " + r.operation);
+  if (r.operation == "UPDATE" && r.old_object && !r.old_object->IsObject())
+    return bad_request("request.oldObject: must be an object");
+  if (r.name.empty() && r.object && r.object->IsObject())
+    if (const c::JsonValue* md = c::member(*r.object, "metadata"); md && md->IsObject())
+      r.name = c::string_or(*md, "name", c::string_or(*md, "generateName", ""));
+  return r;
+}
+
+struct Verdict {
+  bool allowed = true;
+  int code = 0;
+  std::string reason;
+  std::string message;
+  std::vector<std::string> warnings;
+  std::string patch;  // JSON Patch text; empty for none
+};
+
+Reply respond(const Review& r, const Verdict& v, std::string result) {
+  c::JsonDoc out;
+  out.SetObject();
+  auto& a = out.GetAllocator();
+  c::set_string(out, "apiVersion", c::kAdmissionApiVersion, a);
+  c::set_string(out, "kind", c::kAdmissionReviewKind, a);
+  c::JsonValue resp(rapidjson::kObjectType);
+  c::set_string(resp, "uid", r.uid, a);
+  c::set_member(resp, "allowed", c::JsonValue(v.allowed), a);
+  if (!v.allowed) {
+    c::JsonValue st(rapidjson::kObjectType);
+    c::set_member(st, "code", c::JsonValue(v.code), a);
+    c::set_string(st, "reason", v.reason, a);
+    c::set_string(st, "message", v.message, a);
+    c::set_member(resp, "status", std::move(st), a);
+  }
+  if (!v.warnings.empty()) {
+    c::JsonValue w(rapidjson::kArrayType);
+    for (const auto& s : v.warnings) w.PushBack(c::json_string(s, a), a);
+    c::set_member(resp, "warnings", std::move(w), a);
+  }
+  if (!v.patch.empty()) {
+    c::set_string(resp, "patchType", "JSONPatch", a);
+    c::set_string(resp, "patch", c::base64_encode(v.patch), a);
+  }
+  c::set_member(out, "response", std::move(resp), a);
+  return Reply{200, c::to_json(out), std::move(result)};
+}
+
+std::string describe(const c::CrossNamespaceReference& ref) {
+  return fmt::format("{} {}/{}", c::reference_kind_name(ref.kind), ref.namespace_, ref.name);
+}
+
+std::string access_text(const c::AccessCheck& check) {
+  std::string resource = check.subresource.empty() ? check.resource : check.resource + "/" + check.subresource;
+  if (check.name.empty()) return fmt::format("{} {} in namespace {}", check.verb, resource, check.namespace_);
+  return fmt::format("{} {} {:?} in namespace {}", check.verb, resource, check.name, check.namespace_);
+}
+
+// RFC 6901: "~" -> "~0", "/" -> "~1".
+std::string pointer_escape(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '~') out += "~0";
+    else if (ch == '/') out += "~1";
+    else out += ch;
+  }
+  return out;
+}
+
+std::optional<std::string> template_annotation(const c::JsonValue* object, std::string_view key) {
+  if (!object) return std::nullopt;
+  const c::JsonValue* ann = c::at_path(*object, {"spec", "template", "metadata", "annotations"});
+  return ann ? c::get_string(*ann, key) : std::nullopt;
+}
+
+const c::JsonValue* pod_spec(const c::JsonValue* object) {
+  return object ? c::at_path(*object, {"spec", "template", "spec"}) : nullptr;
+}
+
+// The one JSON Patch operation that sets the pod template's rollout-hash annotation.
+std::string hash_patch(const c::JsonValue& object, const std::string& value) {
+  c::JsonDoc ops;
+  ops.SetArray();
+  auto& a = ops.GetAllocator();
+  c::JsonValue op(rapidjson::kObjectType);
+  c::set_string(op, "op", "add", a);
+  const c::JsonValue* tmpl_md = c::at_path(object, {"spec", "template", "metadata"});
+  const c::JsonValue* ann = tmpl_md ? c::member(*tmpl_md, "annotations") : nullptr;
+  if (!tmpl_md || !tmpl_md->IsObject()) {
+    c::set_string(op, "path", "/spec/template/metadata", a);
+    c::JsonValue md(rapidjson::kObjectType);
+    c::JsonValue an(rapidjson::kObjectType);
+    c::set_string(an, c::kRolloutHashAnnotation, value, a);
+    c::set_member(md, "annotations", std::move(an), a);
+    c::set_member(op, "value", std::move(md), a);
+  } else if (!ann || !ann->IsObject()) {
+    c::set_string(op, "path", "/spec/template/metadata/annotations", a);
+    c::JsonValue an(rapidjson::kObjectType);
+    c::set_string(an, c::kRolloutHashAnnotation, value, a);
+    c::set_member(op, "value", std::move(an), a);
+  } else {
+    c::set_string(op, "path", "/spec/template/metadata/annotations/" + pointer_escape(c::kRolloutHashAnnotation), a);
+    c::set_string(op, "value", value, a);
+  }
+  ops.PushBack(op, a);
+  return c::to_json(ops);
+}
+
+bool is_workload(const Review& r) {
+  return r.kind_group == "apps" && (r.kind == "Deployment" || r.kind == "StatefulSet" || r.kind == "DaemonSet");
+}
+
+}  // namespace
+
+std::optional<CrossNamespacePolicy> parse_policy(std::string_view text) {
+  if (text == "deny") return CrossNamespacePolicy::kDeny;
+  if (text == "authorize") return CrossNamespacePolicy::kAuthorize;
+  if (text == "allow") return CrossNamespacePolicy::kAllow;
+  return std::nullopt;
+}
+
+std::string_view policy_name(CrossNamespacePolicy p) {
+  switch (p) {
+    case CrossNamespacePolicy::kDeny: return "deny";
+    case CrossNamespacePolicy::kAuthorize: return "authorize";
+    case CrossNamespacePolicy::kAllow: return "allow";
+  }
+  return "?";
+}
+
+std::string status_body(int code, std::string_view message) {
+  c::JsonDoc d;
+  d.SetObject();
+  auto& a = d.GetAllocator();
+  c::set_string(d, "apiVersion", "v1", a);
+  c::set_string(d, "kind", "Status", a);
+  c::set_string(d, "status", "Failure", a);
+  c::set_string(d, "message", message, a);
+  c::set_member(d, "code", c::JsonValue(code), a);
+  return c::to_json(d);
+}
+
+Reply AdmissionHandler::validate(std::string_view body) const {
+  auto parsed = parse_review(body);
+  if (auto* reply = std::get_if<Reply>(&parsed)) return std::move(*reply);
+  const Review& r = std::get<Review>(parsed);
+  Verdict v;
+  if (r.operation != "CREATE" && r.operation != "UPDATE") return respond(r, v, "allowed");
+  if (r.kind_group != c::kGroup || r.kind != c::kKind) {
+    v.allowed = false;
+    v.code = 400;
+    v.reason = "BadRequest";
+    v.message = fmt::format("this webhook validates {}/{} objects, not {:?} of group {:?}; check the webhook rules",
+                            c::kGroup, c::kKind, r.kind, r.kind_group);
+    return respond(r, v, "denied");
+  }
+  c::ValidationReport report = c::check_infisical_secret(*r.object, r.ns);
+  if (c::at_path(*r.object, {"spec", "authentication", "serviceToken"}))
+    v.warnings.push_back(
+        "spec.authentication.serviceToken is deprecated: Infisical service tokens are being retired; "
+        "use a machine identity (universalAuth or kubernetesAuth)");
+  std::vector<c::FieldError> errors = report.errors;
+  // Cross-namespace references: on UPDATE only those the old object did not already have.
+  std::vector<c::CrossNamespaceReference> refs = report.cross_namespace_references;
+  if (r.operation == "UPDATE" && r.old_object) {
+    auto old_refs = c::check_infisical_secret(*r.old_object, r.ns).cross_namespace_references;
+    std::erase_if(refs, [&](const auto& ref) { return std::find(old_refs.begin(), old_refs.end(), ref) != old_refs.end(); });
+  }
+  bool forbidden = false;
+  if (policy_ != CrossNamespacePolicy::kAllow) {
+    for (const auto& ref : refs) {
+      if (policy_ == CrossNamespacePolicy::kDeny) {
+        errors.push_back({ref.path, fmt::format("refers to the {} in another namespace, which the webhook's "
+                                                "cross-namespace policy (deny) forbids", describe(ref))});
+        forbidden = true;
+        continue;
+      }
+      const c::AccessCheck check = c::access_check_for(ref);
+      bool ok = false;
+      try {
+        ok = authorizer_ && authorizer_->allowed(r.user, check);
+      } catch (const std::exception& e) {
+        errors.push_back({ref.path, fmt::format("could not check whether user {:?} may {}: {}", r.user.username,
+                                                access_text(check), e.what())});
+        forbidden = true;
+        continue;
+      }
+      if (!ok) {
+        errors.push_back({ref.path, fmt::format("user {:?} may not {} (required to refer to the {} from namespace {})",
+                                                r.user.username, access_text(check), describe(ref), r.ns)});
+        forbidden = true;
+      }
+    }
+  }
+  if (errors.empty()) return respond(r, v, "allowed");
+  v.allowed = false;
+  v.code = forbidden && report.errors.empty() ? 403 : 422;
+  v.reason = v.code == 403 ? "Forbidden" : "Invalid";
+  v.message = fmt::format("{} {:?} is invalid: {}", c::kKind, r.name, c::format_field_errors(errors));
+  return respond(r, v, "denied");
+}
+
+Reply AdmissionHandler::mutate(std::string_view body) const {
+  auto parsed = parse_review(body);
+  if (auto* reply = std::get_if<Reply>(&parsed)) return std::move(*reply);
+  const Review& r = std::get<Review>(parsed);
+  Verdict v;
+  if ((r.operation != "CREATE" && r.operation != "UPDATE") || !is_workload(r)) return respond(r, v, "allowed");
+  const c::JsonValue* md = c::member(*r.object, "metadata");
+  const c::JsonValue* ann = md ? c::member(*md, "annotations") : nullptr;
+  if (!ann || c::get_string(*ann, c::kAutoReloadAnnotation) != "true") return respond(r, v, "allowed");
+  const c::JsonValue* spec = pod_spec(r.object);
+  if (!spec || !spec->IsObject()) return respond(r, v, "allowed");  // the API server's own validation reports it
+  if (!digests_ || !digests_->synced()) {
+    v.warnings.push_back("rollout hash not set: the webhook's managed-Secret cache is not synced yet; "
+                         "the syncer will set it");
+    return respond(r, v, "not_synced");
+  }
+  const std::string ns = !r.ns.empty() ? r.ns : c::string_or(*md, "namespace", "");
+  const auto consumed = consumed_keys(*spec);
+  const auto given = template_annotation(r.object, c::kRolloutHashAnnotation);
+  std::optional<std::string> desired;
+  if (r.operation == "CREATE") {
+    desired = rollout_hash(ns, consumed, *digests_);
+  } else {
+    const c::JsonValue* old_spec = pod_spec(r.old_object);
+    const bool same_consumers = old_spec && old_spec->IsObject() && consumed_keys(*old_spec) == consumed;
+    const auto old_value = template_annotation(r.old_object, c::kRolloutHashAnnotation);
+    if (!same_consumers) desired = rollout_hash(ns, consumed, *digests_);
+    else if (given) desired = given;  // never undo a newer hash written by the syncer
+    else if (old_value) desired = old_value;  // a GitOps re-apply dropped it: keep the running pods
+    else desired = rollout_hash(ns, consumed, *digests_);
+  }
+  if (desired == given) return respond(r, v, "allowed");
+  v.patch = hash_patch(*r.object, *desired);
+  return respond(r, v, "patched");
+}
+
+}  // namespace ifo::webhook

@@ -1,0 +1,93 @@
+// DigestCache: annotation parsing and the locked map.
+#include "webhook/digest_cache.h"
+
+#include "core/constants.h"
+
+namespace ifo::webhook {
+
+namespace c = ifo::core;
+
+std::optional<std::map<std::string, std::string>> DigestCache::parse_annotation(std::string_view text) {
+  auto doc = c::parse_json(text);
+  if (!doc || !(*doc)->IsObject()) return std::nullopt;
+  std::map<std::string, std::string> out;
+  for (const auto& m : (*doc)->GetObject()) {
+    if (!m.value.IsString()) return std::nullopt;
+    out[std::string(m.name.GetString(), m.name.GetStringLength())] =
+        std::string(m.value.GetString(), m.value.GetStringLength());
+  }
+  return out;
+}
+
+void DigestCache::upsert_locked(const c::JsonValue& secret) {
+  const c::JsonValue* md = c::member(secret, "metadata");
+  if (!md) return;
+  auto ns = c::get_string(*md, "namespace");
+  auto name = c::get_string(*md, "name");
+  if (!ns || !name) return;
+  const c::JsonValue* ann = c::member(*md, "annotations");
+  auto text = ann ? c::get_string(*ann, c::kKeyDigestsAnnotation) : std::nullopt;
+  auto digests = text ? parse_annotation(*text) : std::nullopt;
+  if (!digests) {
+    entries_.erase({*ns, *name});
+    return;
+  }
+  entries_[{*ns, *name}] = std::move(*digests);
+}
+
+void DigestCache::upsert(const c::JsonValue& secret, TimePoint now) {
+  std::lock_guard lock(mu_);
+  upsert_locked(secret);
+  last_activity_ = now;
+}
+
+void DigestCache::remove(const std::string& ns, const std::string& name, TimePoint now) {
+  std::lock_guard lock(mu_);
+  entries_.erase({ns, name});
+  last_activity_ = now;
+}
+
+void DigestCache::replace(const std::vector<const c::JsonValue*>& secrets, TimePoint now) {
+  std::lock_guard lock(mu_);
+  entries_.clear();
+  for (const auto* s : secrets)
+    if (s) upsert_locked(*s);
+  synced_ = true;
+  last_activity_ = now;
+}
+
+void DigestCache::touch(TimePoint now) {
+  std::lock_guard lock(mu_);
+  last_activity_ = now;
+}
+
+void DigestCache::set_unsynced() {
+  std::lock_guard lock(mu_);
+  synced_ = false;
+}
+
+bool DigestCache::synced() const {
+  std::lock_guard lock(mu_);
+  return synced_;
+}
+
+std::optional<std::map<std::string, std::string>> DigestCache::key_digests(const std::string& ns,
+                                                                          const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find({ns, name});
+  if (it == entries_.end()) return std::nullopt;
+  return it->second;
+}
+
+size_t DigestCache::size() const {
+  std::lock_guard lock(mu_);
+  return entries_.size();
+}
+
+double DigestCache::age_seconds(TimePoint now) const {
+  std::lock_guard lock(mu_);
+  if (!last_activity_) return -1;
+  return std::chrono::duration<double>(now - *last_activity_).count();
+}
+
+}  // namespace ifo::webhook

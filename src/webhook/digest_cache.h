@@ -1,0 +1,47 @@
+// Watch-fed cache of managed Secrets' key-digest annotations (never their values): what the mutate
+// path reads instead of calling the API server.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "core/json.h"
+#include "webhook/admission.h"
+
+namespace ifo::webhook {
+
+class DigestCache : public DigestSource {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  // A Secret object (from a list or a watch event): keeps only namespace, name and the parsed
+  // secrets.infisical.com/key-digests annotation. A Secret without a readable annotation is dropped.
+  void upsert(const core::JsonValue& secret, TimePoint now);
+  void remove(const std::string& ns, const std::string& name, TimePoint now);
+  // Replaces the whole content (after a list / relist) and marks the cache synced.
+  void replace(const std::vector<const core::JsonValue*>& secrets, TimePoint now);
+  // The watch is alive (bookmark or any event): refreshes the age.
+  void touch(TimePoint now);
+  void set_unsynced();
+
+  bool synced() const override;
+  std::optional<std::map<std::string, std::string>> key_digests(const std::string& ns,
+                                                               const std::string& name) const override;
+  size_t size() const;
+  // Seconds since the last list or watch activity; -1 before the first sync.
+  double age_seconds(TimePoint now) const;
+
+  static std::optional<std::map<std::string, std::string>> parse_annotation(std::string_view text);
+
+ private:
+  void upsert_locked(const core::JsonValue& secret);
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, std::string>, std::map<std::string, std::string>> entries_;
+  bool synced_ = false;
+  std::optional<TimePoint> last_activity_;
+};
+
+}  // namespace ifo::webhook

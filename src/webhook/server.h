@@ -1,0 +1,80 @@
+// The webhook's two listeners: HTTPS for AdmissionReviews (fixed thread pool, body limit, timeouts,
+// certificate hot reload) and plain HTTP for /healthz, /readyz and /metrics.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/result.h"
+#include "webhook/admission.h"
+#include "webhook/cert_store.h"
+#include "webhook/metrics.h"
+
+namespace spdlog {
+class logger;
+}
+namespace httplib {
+class Server;
+class SSLServer;
+}  // namespace httplib
+
+namespace ifo::webhook {
+
+inline constexpr size_t kMaxBodyBytes = 7 * 1024 * 1024;
+
+struct ServerOptions {
+  std::string bind_address = "0.0.0.0";
+  int port = 9443;         // 0: an ephemeral port (read back with port())
+  int health_port = 8081;  // 0: ephemeral; -1: no health listener
+  int workers = 16;
+  std::chrono::seconds read_timeout{10};
+  std::chrono::seconds write_timeout{10};
+  std::chrono::milliseconds cert_poll_interval{2000};
+};
+
+class WebhookServer {
+ public:
+  // `readiness` returns "" when ready, else why not (served by /readyz with 503).
+  WebhookServer(ServerOptions options, const AdmissionHandler& handler, CertStore& certs, Metrics& metrics,
+                std::function<std::string()> readiness, std::shared_ptr<spdlog::logger> log);
+  ~WebhookServer();
+  WebhookServer(const WebhookServer&) = delete;
+  WebhookServer& operator=(const WebhookServer&) = delete;
+
+  // Loads the certificate, binds both ports and starts serving on background threads.
+  core::Result<bool> start();
+  // Stops accepting, lets in-flight requests finish, joins the threads. Idempotent.
+  void stop();
+
+  int port() const { return port_; }
+  int health_port() const { return health_port_; }
+
+ private:
+  void poll_certificates();
+  void install_routes();
+
+  ServerOptions options_;
+  const AdmissionHandler& handler_;
+  CertStore& certs_;
+  Metrics& metrics_;
+  std::function<std::string()> readiness_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<httplib::SSLServer> https_;
+  std::unique_ptr<httplib::Server> health_;
+  std::thread https_thread_;
+  std::thread health_thread_;
+  std::thread poll_thread_;
+  std::mutex poll_mu_;
+  std::condition_variable poll_cv_;
+  bool stopping_ = false;
+  int port_ = 0;
+  int health_port_ = 0;
+};
+
+}  // namespace ifo::webhook
