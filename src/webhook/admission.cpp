@@ -6,7 +6,9 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <memory>
 #include <set>
+#include <variant>
 
 #include "core/base64.h"
 #include "core/constants.h"

@@ -1,0 +1,121 @@
+// Flag parsing for infisical-webhook.
+#include "webhook/options.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "core/constants.h"
+
+namespace ifo::webhook {
+
+std::string usage() {
+  return R"(infisical-webhook: admission webhook for InfisicalSecrets and auto-reload workloads.
+
+Usage: infisical-webhook --tls-cert-file FILE --tls-private-key-file FILE [flags]
+
+  --tls-cert-file FILE            serving certificate (PEM; reloaded when the file changes)
+  --tls-private-key-file FILE     its private key (PEM)
+  --port N                        HTTPS port for AdmissionReviews (default 9443; 0 = any free port)
+  --health-port N                 plain HTTP port for /healthz, /readyz, /metrics (default 8081; 0 = any)
+  --bind-address ADDR             address both listeners bind (default 0.0.0.0)
+  --kubeconfig FILE               kubeconfig (default: in-cluster service account, else $KUBECONFIG)
+  --cross-namespace-policy P      deny | authorize | allow (default authorize: a SubjectAccessReview
+                                  for the requesting user decides references into other namespaces)
+  --operator-namespace NS         the operator's namespace (default infisical-operator-system)
+  --workers N                     size of the request thread pool (default 16)
+  --cert-reload-interval DURATION how often the certificate files are checked (default 2s)
+  --authorization-cache-ttl DUR   how long SubjectAccessReview answers are reused (default 1s)
+  --log-level LEVEL               debug | info | warn | error (default info)
+  --log-format FORMAT             text | json (default text)
+  --help, --version
+
+Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when serving fails, 2 for wrong usage.
+)";
+}
+
+namespace {
+
+core::Result<std::chrono::milliseconds> parse_ms_duration(const std::string& text) {
+  using R = core::Result<std::chrono::milliseconds>;
+  long long n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || n < 0 || n > 86400000) return R::fail(fmt::format("invalid duration {:?}", text));
+  std::string unit(p, text.data() + text.size());
+  if (unit == "ms") return std::chrono::milliseconds(n);
+  if (unit == "s") return std::chrono::milliseconds(n * 1000);
+  if (unit == "m") return std::chrono::milliseconds(n * 60000);
+  return R::fail(fmt::format("invalid duration {:?} (use ms, s or m, e.g. 2s)", text));
+}
+
+}  // namespace
+
+core::Result<Options> parse_options(const std::vector<std::string>& args) {
+  using R = core::Result<Options>;
+  Options o;
+  o.operator_namespace = std::string(core::kDefaultOperatorNamespace);
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    if (flag == "--help" || flag == "-h") { o.help = true; return o; }
+    if (flag == "--version") { o.version = true; return o; }
+    if (flag.rfind("--", 0) != 0) return R::fail(fmt::format("unexpected argument {:?}", flag));
+    std::string value;
+    bool has_value = false;
+    if (auto eq = flag.find('='); eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+      has_value = true;
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+      has_value = true;
+    }
+    if (!has_value || value.empty()) return R::fail(fmt::format("flag {} needs a value", flag));
+    auto port = [&](int& into, int min) -> std::string {
+      int n = -1;
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || p != value.data() + value.size() || n < min || n > 65535)
+        return fmt::format("flag {}: {:?} is not a port number", flag, value);
+      into = n;
+      return {};
+    };
+    std::string err;
+    if (flag == "--tls-cert-file") o.tls_cert_file = value;
+    else if (flag == "--tls-private-key-file") o.tls_key_file = value;
+    else if (flag == "--port") err = port(o.server.port, 0);
+    else if (flag == "--health-port") err = port(o.server.health_port, 0);
+    else if (flag == "--bind-address") o.server.bind_address = value;
+    else if (flag == "--kubeconfig") o.kubeconfig = value;
+    else if (flag == "--operator-namespace") o.operator_namespace = value;
+    else if (flag == "--cross-namespace-policy") {
+      auto p = parse_policy(value);
+      if (!p) err = fmt::format("flag --cross-namespace-policy: {:?} is not deny, authorize or allow", value);
+      else o.policy = *p;
+    } else if (flag == "--workers") {
+      int n = 0;
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || p != value.data() + value.size() || n < 1 || n > 1024)
+        err = fmt::format("flag --workers: {:?} is not a number between 1 and 1024", value);
+      else o.server.workers = n;
+    } else if (flag == "--cert-reload-interval" || flag == "--authorization-cache-ttl") {
+      auto d = parse_ms_duration(value);
+      if (!d) err = fmt::format("flag {}: {}", flag, d.error());
+      else if (flag == "--cert-reload-interval") o.server.cert_poll_interval = std::max(*d, std::chrono::milliseconds(50));
+      else o.authorization_cache_ttl = *d;
+    } else if (flag == "--log-level") {
+      if (value != "debug" && value != "info" && value != "warn" && value != "error")
+        err = fmt::format("flag --log-level: {:?} is not debug, info, warn or error", value);
+      o.log_level = value;
+    } else if (flag == "--log-format") {
+      if (value != "text" && value != "json") err = fmt::format("flag --log-format: {:?} is not text or json", value);
+      o.log_format = value;
+    } else {
+      err = fmt::format("unknown flag {} (see --help)", flag);
+    }
+    if (!err.empty()) return R::fail(err);
+  }
+  if (o.tls_cert_file.empty()) return R::fail("flag --tls-cert-file is required");
+  if (o.tls_key_file.empty()) return R::fail("flag --tls-private-key-file is required");
+  return o;
+}
+
+}  // namespace ifo::webhook

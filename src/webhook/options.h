@@ -1,0 +1,31 @@
+// infisical-webhook command line (Kubernetes-style flags), parsed by a pure function.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "webhook/admission.h"
+#include "webhook/server.h"
+
+namespace ifo::webhook {
+
+struct Options {
+  bool help = false;
+  bool version = false;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  ServerOptions server;
+  std::string kubeconfig;
+  CrossNamespacePolicy policy = CrossNamespacePolicy::kAuthorize;
+  std::string operator_namespace;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::chrono::milliseconds authorization_cache_ttl{1000};
+};
+
+core::Result<Options> parse_options(const std::vector<std::string>& args);
+std::string usage();
+
+}  // namespace ifo::webhook

@@ -1,0 +1,377 @@
+// The admission handler on JSON inputs: envelope errors, validation denials naming every path, the
+// cross-namespace policy, and the rollout-hash rules of DESIGN.md §5 including the fixed point.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "core/base64.h"
+#include "core/json.h"
+#include "webhook/admission.h"
+#include "webhook/digest_cache.h"
+#include "webhook/workload_hash.h"
+
+using namespace ifo::webhook;
+namespace core = ifo::core;
+
+namespace {
+
+std::string review(const std::string& kind_json, const std::string& op, const std::string& ns, const std::string& object,
+                   const std::string& old_object = "null", const std::string& user = "alice") {
+  return R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"uid-123",)"
+         R"("kind":)" + kind_json + R"(,"operation":")" + op + R"(","namespace":")" + ns + R"(",)"
+         R"("userInfo":{"username":")" + user + R"(","groups":["devs","system:authenticated"]},)"
+         R"("object":)" + object + R"(,"oldObject":)" + old_object + "}}";
+}
+
+const std::string kIsKind = R"({"group":"secrets.infisical.com","version":"v1alpha1","kind":"InfisicalSecret"})";
+const std::string kDeployKind = R"({"group":"apps","version":"v1","kind":"Deployment"})";
+
+std::string infisical_secret(const std::string& auth, const std::string& managed_ns = "apps",
+                             const std::string& policy = "Orphan") {
+  return R"({"apiVersion":"secrets.infisical.com/v1alpha1","kind":"InfisicalSecret",
+    "metadata":{"name":"demo","namespace":"apps"},
+    "spec":{"hostAPI":"https://infisical.example.com","resyncInterval":60,
+      "authentication":)" + auth + R"(,
+      "managedSecretReference":{"secretName":"managed","secretNamespace":")" + managed_ns +
+         R"(","secretType":"Opaque","creationPolicy":")" + policy + R"("}}})";
+}
+
+std::string universal(const std::string& creds_ns = "apps") {
+  return R"({"universalAuth":{"credentialsRef":{"secretName":"creds","secretNamespace":")" + creds_ns +
+         R"("},"secretsScope":{"projectSlug":"proj","envSlug":"dev","secretsPath":"/"}}})";
+}
+
+struct Parsed {
+  std::shared_ptr<core::JsonDoc> doc;
+  const core::JsonValue& response() const { return (*doc)["response"]; }
+  bool allowed() const { return response()["allowed"].GetBool(); }
+  std::string message() const {
+    auto* st = core::member(response(), "status");
+    return st ? core::string_or(*st, "message", "") : "";
+  }
+  int code() const { return static_cast<int>(core::get_int(response()["status"], "code").value_or(0)); }
+  std::string patch() const {
+    auto p = core::get_string(response(), "patch");
+    return p ? core::base64_decode(*p).value() : "";
+  }
+  std::vector<std::string> warnings() const {
+    std::vector<std::string> out;
+    if (auto* w = core::member(response(), "warnings"))
+      for (auto& v : w->GetArray()) out.emplace_back(v.GetString());
+    return out;
+  }
+};
+
+Parsed ok_reply(const Reply& r) {
+  REQUIRE(r.status == 200);
+  auto doc = core::parse_json(r.body);
+  REQUIRE(doc.ok());
+  CHECK(core::get_string(**doc, "apiVersion") == "admission.k8s.io/v1");
+  CHECK(core::get_string((**doc)["response"], "uid") == "uid-123");
+  return Parsed{*doc};
+}
+
+class FakeAuthorizer : public Authorizer {
+ public:
+  std::set<std::string> grants;  // "user verb resource namespace"
+  std::vector<std::string> asked;
+  bool fail = false;
+  bool allowed(const UserInfo& user, const core::AccessCheck& c) override {
+    std::string resource = c.subresource.empty() ? c.resource : c.resource + "/" + c.subresource;
+    std::string q = user.username + " " + c.verb + " " + resource + " " + c.namespace_;
+    asked.push_back(q);
+    if (fail) throw std::runtime_error("SubjectAccessReview: connection refused");
+    return grants.count(q) > 0;
+  }
+};
+
+class FakeDigests : public DigestSource {
+ public:
+  bool is_synced = true;
+  std::map<std::string, std::map<std::string, std::string>> secrets;  // "ns/name"
+  bool synced() const override { return is_synced; }
+  std::optional<std::map<std::string, std::string>> key_digests(const std::string& ns,
+                                                               const std::string& name) const override {
+    auto it = secrets.find(ns + "/" + name);
+    if (it == secrets.end()) return std::nullopt;
+    return it->second;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("malformed AdmissionReviews get 400 with a message, never a crash") {
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, nullptr, nullptr);
+  struct Case { std::string body; std::string fragment; };
+  std::vector<Case> cases = {
+      {"", "empty request body"},
+      {"not json", "not JSON"},
+      {R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x")", "not JSON"},
+      {"[1,2]", "not a JSON object"},
+      {R"({"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"x"}})", "admission.k8s.io/v1"},
+      {R"({"apiVersion":"admission.k8s.io/v1","kind":"Pod","request":{"uid":"x"}})", "kind must be AdmissionReview"},
+      {R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"})", "request: required"},
+      {R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":7}})", "request.uid"},
+      {R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x","operation":"CREATE","object":"s"}})",
+       "request.object"},
+      {std::string(100000, '['), "not JSON"},
+  };
+  for (const auto& c : cases) {
+    for (bool validate : {true, false}) {
+      Reply r = validate ? h.validate(c.body) : h.mutate(c.body);
+      CAPTURE(c.body.substr(0, 80));
+      CHECK(r.status == 400);
+      CHECK(r.result == "bad_request");
+      CHECK(r.body.find(c.fragment) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("an invalid InfisicalSecret is denied with every offending field path in one message") {
+  FakeAuthorizer auth;
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, &auth, nullptr);
+  std::string two_auth = R"({"universalAuth":{"credentialsRef":{"secretName":"creds","secretNamespace":"apps"},
+     "secretsScope":{"projectSlug":"proj","envSlug":"dev","secretsPath":"/"}},
+     "kubernetesAuth":{"identityId":"id","serviceAccountRef":{"name":"sa","namespace":"apps"},
+     "secretsScope":{"projectSlug":"proj","envSlug":"dev","secretsPath":"/"}}})";
+  std::string obj = infisical_secret(two_auth);
+  // Also a bad resyncInterval: both problems must be in the same message.
+  obj.replace(obj.find("\"resyncInterval\":60"), 19, "\"resyncInterval\":1");
+  auto p = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj)));
+  CHECK_FALSE(p.allowed());
+  CHECK(p.code() == 422);
+  CHECK(p.message().find("InfisicalSecret \"demo\" is invalid") == 0);
+  CHECK(p.message().find("spec.authentication: exactly one authentication method") != std::string::npos);
+  CHECK(p.message().find("spec.resyncInterval") != std::string::npos);
+
+  auto owner = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", infisical_secret(universal(), "other", "Owner"))));
+  CHECK_FALSE(owner.allowed());
+  CHECK(owner.message().find("spec.managedSecretReference.secretNamespace") != std::string::npos);
+}
+
+TEST_CASE("a valid spec is admitted; deletes are not inspected; serviceToken gets a deprecation warning") {
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, nullptr, nullptr);
+  auto p = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", infisical_secret(universal()))));
+  CHECK(p.allowed());
+  CHECK(p.warnings().empty());
+  CHECK(ok_reply(h.validate(review(kIsKind, "DELETE", "apps", "null"))).allowed());
+  std::string st = R"({"serviceToken":{"serviceTokenSecretReference":{"secretName":"tok","secretNamespace":"apps"},
+     "secretsScope":{"envSlug":"dev","secretsPath":"/"}}})";
+  auto w = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", infisical_secret(st))));
+  CHECK(w.allowed());
+  REQUIRE(w.warnings().size() == 1);
+  CHECK(w.warnings()[0].find("spec.authentication.serviceToken is deprecated") == 0);
+}
+
+TEST_CASE("cross-namespace references follow the policy: deny, authorize (per requesting user), allow") {
+  const std::string obj = infisical_secret(universal("vault"), "shared");
+  {
+    AdmissionHandler h(CrossNamespacePolicy::kDeny, nullptr, nullptr);
+    auto p = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj)));
+    CHECK_FALSE(p.allowed());
+    CHECK(p.code() == 403);
+    CHECK(p.message().find("spec.authentication.universalAuth.credentialsRef") != std::string::npos);
+    CHECK(p.message().find("spec.managedSecretReference") != std::string::npos);
+  }
+  {
+    AdmissionHandler h(CrossNamespacePolicy::kAllow, nullptr, nullptr);
+    CHECK(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj))).allowed());
+  }
+  FakeAuthorizer auth;
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, &auth, nullptr);
+  auto denied = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj, "null", "mallory")));
+  CHECK_FALSE(denied.allowed());
+  CHECK(denied.message().find("user \"mallory\" may not get secrets \"creds\" in namespace vault") != std::string::npos);
+  CHECK(denied.message().find("may not create secrets in namespace shared") != std::string::npos);
+  CHECK(auth.asked == std::vector<std::string>{"mallory get secrets vault", "mallory create secrets shared"});
+  auth.grants = {"alice get secrets vault", "alice create secrets shared"};
+  CHECK(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj, "null", "alice"))).allowed());
+  // Only one of the two rights: still denied, naming the missing one only.
+  auth.grants = {"bob get secrets vault"};
+  auto half = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj, "null", "bob")));
+  CHECK_FALSE(half.allowed());
+  CHECK(half.message().find("vault") == std::string::npos);
+  // An UPDATE by someone else that keeps the same references is not re-authorised.
+  auth.asked.clear();
+  CHECK(ok_reply(h.validate(review(kIsKind, "UPDATE", "apps", obj, obj, "syncer"))).allowed());
+  CHECK(auth.asked.empty());
+  // If the SubjectAccessReview cannot be made, the request is denied (fail closed) with the reason.
+  auth.fail = true;
+  auto err = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj, "null", "alice")));
+  CHECK_FALSE(err.allowed());
+  CHECK(err.message().find("connection refused") != std::string::npos);
+}
+
+namespace {
+
+std::string deployment(const std::string& annotations, const std::string& template_annotations,
+                       const std::string& env_secret = "app-secrets", const std::string& key = "DB_PASSWORD") {
+  return R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"apps","annotations":)" +
+         annotations + R"(},"spec":{"replicas":1,"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"})" +
+         (template_annotations.empty() ? "" : R"(,"annotations":)" + template_annotations) +
+         R"(},"spec":{"containers":[{"name":"c","image":"nginx","env":[{"name":"X","valueFrom":{"secretKeyRef":{"name":")" +
+         env_secret + R"(","key":")" + key + R"("}}}]}]}}}})";
+}
+
+const std::string kOptIn = R"({"secrets.infisical.com/auto-reload":"true"})";
+
+// Applies a JSON patch of the single "add" form the webhook emits.
+std::string apply_patch(const std::string& object, const std::string& patch) {
+  auto doc = core::parse_json(object).value();
+  auto ops = core::parse_json(patch).value();
+  REQUIRE(ops->IsArray());
+  REQUIRE(ops->Size() == 1);
+  const auto& op = (*ops)[0];
+  CHECK(core::get_string(op, "op") == "add");
+  std::string path = core::get_string(op, "path").value();
+  auto& a = doc->GetAllocator();
+  auto& tmpl = (*doc)["spec"]["template"];
+  if (path == "/spec/template/metadata") {
+    core::JsonValue v;
+    v.CopyFrom(op["value"], a);
+    core::set_member(tmpl, "metadata", std::move(v), a);
+  } else if (path == "/spec/template/metadata/annotations") {
+    core::JsonValue v;
+    v.CopyFrom(op["value"], a);
+    core::set_member(tmpl["metadata"], "annotations", std::move(v), a);
+  } else {
+    CHECK(path == "/spec/template/metadata/annotations/secrets.infisical.com~1rollout-hash");
+    core::set_string(tmpl["metadata"]["annotations"], "secrets.infisical.com/rollout-hash",
+                     core::get_string(op, "value").value(), a);
+  }
+  return core::to_json(*doc);
+}
+
+std::string hash_of(const std::string& object) {
+  auto doc = core::parse_json(object).value();
+  auto* ann = core::at_path(*doc, {"spec", "template", "metadata", "annotations"});
+  return ann ? core::string_or(*ann, "secrets.infisical.com/rollout-hash", "") : "";
+}
+
+}  // namespace
+
+TEST_CASE("mutate: only opted-in workloads get a patch; CREATE stamps the hash; the output is a fixed point") {
+  FakeDigests digests;
+  digests.secrets["apps/app-secrets"] = {{"DB_PASSWORD", "d1"}, {"OTHER", "o1"}};
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, nullptr, &digests);
+
+  auto plain = ok_reply(h.mutate(review(kDeployKind, "CREATE", "apps", deployment("{}", ""))));
+  CHECK(plain.allowed());
+  CHECK(plain.patch().empty());
+  auto off = ok_reply(h.mutate(review(kDeployKind, "CREATE", "apps",
+                                      deployment(R"({"secrets.infisical.com/auto-reload":"false"})", ""))));
+  CHECK(off.patch().empty());
+
+  for (std::string tmpl_ann : {std::string(), std::string("{}"), std::string(R"({"x":"y"})")}) {
+    CAPTURE(tmpl_ann);
+    std::string obj = deployment(kOptIn, tmpl_ann);
+    auto p = ok_reply(h.mutate(review(kDeployKind, "CREATE", "apps", obj)));
+    CHECK(p.allowed());
+    REQUIRE_FALSE(p.patch().empty());
+    CHECK(core::get_string(p.response(), "patchType") == "JSONPatch");
+    std::string stamped = apply_patch(obj, p.patch());
+    CHECK(hash_of(stamped).size() == 64);
+    // Fixed point: admitting our own output (CREATE or UPDATE) yields no patch.
+    CHECK(ok_reply(h.mutate(review(kDeployKind, "CREATE", "apps", stamped))).patch().empty());
+    CHECK(ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", stamped, stamped))).patch().empty());
+  }
+  // StatefulSets and DaemonSets too; other kinds are left alone.
+  std::string sts = deployment(kOptIn, "");
+  CHECK_FALSE(ok_reply(h.mutate(review(R"({"group":"apps","version":"v1","kind":"StatefulSet"})", "CREATE", "apps", sts)))
+                  .patch().empty());
+  CHECK_FALSE(ok_reply(h.mutate(review(R"({"group":"apps","version":"v1","kind":"DaemonSet"})", "CREATE", "apps", sts)))
+                  .patch().empty());
+  CHECK(ok_reply(h.mutate(review(R"({"group":"","version":"v1","kind":"Pod"})", "CREATE", "apps", sts))).patch().empty());
+}
+
+TEST_CASE("mutate: the hash depends only on the consumed keys' digests; a missing Secret is a distinct input") {
+  FakeDigests digests;
+  digests.secrets["apps/app-secrets"] = {{"DB_PASSWORD", "d1"}, {"OTHER", "o1"}};
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, nullptr, &digests);
+  auto stamp = [&](const std::string& obj) {
+    return hash_of(apply_patch(obj, ok_reply(h.mutate(review(kDeployKind, "CREATE", "apps", obj))).patch()));
+  };
+  const std::string obj = deployment(kOptIn, "");
+  const std::string h1 = stamp(obj);
+  digests.secrets["apps/app-secrets"]["OTHER"] = "o2";  // a key it does not consume
+  CHECK(stamp(obj) == h1);
+  digests.secrets["apps/app-secrets"]["DB_PASSWORD"] = "d2";
+  const std::string h2 = stamp(obj);
+  CHECK(h2 != h1);
+  digests.secrets.clear();
+  const std::string missing = stamp(obj);
+  CHECK(missing != h2);
+  CHECK(missing.size() == 64);
+  // A different namespace with the same digests hashes differently.
+  digests.secrets["apps/app-secrets"] = {{"DB_PASSWORD", "d2"}};
+  digests.secrets["other/app-secrets"] = {{"DB_PASSWORD", "d2"}};
+  std::string other_ns = deployment(kOptIn, "");
+  CHECK(hash_of(apply_patch(other_ns, ok_reply(h.mutate(review(kDeployKind, "CREATE", "other", other_ns))).patch())) != h2);
+}
+
+TEST_CASE("mutate UPDATE: keeps a given hash, copies the old one when dropped, recomputes when consumers change") {
+  FakeDigests digests;
+  digests.secrets["apps/app-secrets"] = {{"DB_PASSWORD", "d1"}, {"API_KEY", "a1"}};
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, nullptr, &digests);
+  const std::string newer = R"({"secrets.infisical.com/rollout-hash":"from-the-syncer"})";
+  const std::string old_obj = deployment(kOptIn, newer);
+  // The user re-applies a manifest without the annotation (GitOps): the old value is copied.
+  std::string reapplied = deployment(kOptIn, "");
+  auto p = ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", reapplied, old_obj)));
+  CHECK(hash_of(apply_patch(reapplied, p.patch())) == "from-the-syncer");
+  // A given value is kept even when it differs from the cache (never undo the syncer).
+  CHECK(ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", old_obj, old_obj))).patch().empty());
+  // The consumed set changed: recomputed from the cache.
+  std::string changed = deployment(kOptIn, newer, "app-secrets", "API_KEY");
+  auto q = ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", changed, old_obj)));
+  std::string out = apply_patch(changed, q.patch());
+  CHECK(hash_of(out) != "from-the-syncer");
+  CHECK(hash_of(out).size() == 64);
+  CHECK(ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", out, out))).patch().empty());
+}
+
+TEST_CASE("mutate before the cache synced: allowed without a patch, with a warning") {
+  FakeDigests digests;
+  digests.is_synced = false;
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, nullptr, &digests);
+  auto p = ok_reply(h.mutate(review(kDeployKind, "CREATE", "apps", deployment(kOptIn, ""))));
+  CHECK(p.allowed());
+  CHECK(p.patch().empty());
+  CHECK(p.warnings().size() == 1);
+}
+
+TEST_CASE("consumed keys: env, envFrom, volumes with and without items, projected; whole covers single") {
+  auto spec = core::parse_json(R"({
+    "initContainers":[{"name":"i","envFrom":[{"secretRef":{"name":"all"}}]}],
+    "containers":[{"name":"c","env":[{"name":"A","valueFrom":{"secretKeyRef":{"name":"one","key":"k1"}}},
+                                     {"name":"B","valueFrom":{"secretKeyRef":{"name":"all","key":"x"}}},
+                                     {"name":"C","valueFrom":{"configMapKeyRef":{"name":"cm","key":"k"}}}]}],
+    "volumes":[{"name":"v1","secret":{"secretName":"vol","items":[{"key":"a","path":"a"},{"key":"b","path":"b"}]}},
+               {"name":"v2","secret":{"secretName":"wholevol"}},
+               {"name":"v3","projected":{"sources":[{"secret":{"name":"proj","items":[{"key":"p","path":"p"}]}},
+                                                   {"configMap":{"name":"cm"}}]}}]})").value();
+  Consumed want = {{"all", ""}, {"one", "k1"}, {"proj", "p"}, {"vol", "a"}, {"vol", "b"}, {"wholevol", ""}};
+  CHECK(consumed_keys(*spec) == want);
+}
+
+TEST_CASE("digest cache keeps only managed Secrets' digests, syncs on replace") {
+  DigestCache cache;
+  auto now = std::chrono::steady_clock::now();
+  CHECK_FALSE(cache.synced());
+  CHECK(cache.age_seconds(now) == -1);
+  auto s1 = core::parse_json(R"({"metadata":{"namespace":"apps","name":"m","annotations":{
+      "secrets.infisical.com/key-digests":"{\"A\":\"d\"}"}},"data":{"A":"c2VjcmV0"}})").value();
+  auto s2 = core::parse_json(R"({"metadata":{"namespace":"apps","name":"plain"}})").value();
+  auto bad = core::parse_json(R"({"metadata":{"namespace":"apps","name":"bad","annotations":{
+      "secrets.infisical.com/key-digests":"not json"}}})").value();
+  cache.replace({s1.get(), s2.get(), bad.get()}, now);
+  CHECK(cache.synced());
+  CHECK(cache.size() == 1);
+  CHECK(cache.key_digests("apps", "m") == std::map<std::string, std::string>{{"A", "d"}});
+  CHECK_FALSE(cache.key_digests("apps", "plain"));
+  cache.remove("apps", "m", now + std::chrono::seconds(3));
+  CHECK_FALSE(cache.key_digests("apps", "m"));
+  CHECK(cache.age_seconds(now + std::chrono::seconds(5)) == doctest::Approx(2.0));
+}
