@@ -13,6 +13,7 @@
 #include "core/base64.h"
 #include "core/constants.h"
 #include "core/json.h"
+#include "core/json_patch.h"
 #include "webhook/workload_hash.h"
 
 namespace ifo::webhook {
@@ -139,17 +140,6 @@ std::string access_text(const c::AccessCheck& check) {
   return fmt::format("{} {} {:?} in namespace {}", check.verb, resource, check.name, check.namespace_);
 }
 
-// RFC 6901: "~" -> "~0", "/" -> "~1".
-std::string pointer_escape(std::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '~') out += "~0";
-    else if (ch == '/') out += "~1";
-    else out += ch;
-  }
-  return out;
-}
-
 std::optional<std::string> template_annotation(const c::JsonValue* object, std::string_view key) {
   if (!object) return std::nullopt;
   const c::JsonValue* ann = c::at_path(*object, {"spec", "template", "metadata", "annotations"});
@@ -182,7 +172,7 @@ std::string hash_patch(const c::JsonValue& object, const std::string& value) {
     c::set_string(an, c::kRolloutHashAnnotation, value, a);
     c::set_member(op, "value", std::move(an), a);
   } else {
-    c::set_string(op, "path", "/spec/template/metadata/annotations/" + pointer_escape(c::kRolloutHashAnnotation), a);
+    c::set_string(op, "path", "/spec/template/metadata/annotations/" + c::json_pointer_escape(c::kRolloutHashAnnotation), a);
     c::set_string(op, "value", value, a);
   }
   ops.PushBack(op, a);

@@ -2,21 +2,16 @@
 #include "webhook/digest_cache.h"
 
 #include "core/constants.h"
+#include "core/digest.h"
 
 namespace ifo::webhook {
 
 namespace c = ifo::core;
 
 std::optional<std::map<std::string, std::string>> DigestCache::parse_annotation(std::string_view text) {
-  auto doc = c::parse_json(text);
-  if (!doc || !(*doc)->IsObject()) return std::nullopt;
-  std::map<std::string, std::string> out;
-  for (const auto& m : (*doc)->GetObject()) {
-    if (!m.value.IsString()) return std::nullopt;
-    out[std::string(m.name.GetString(), m.name.GetStringLength())] =
-        std::string(m.value.GetString(), m.value.GetStringLength());
-  }
-  return out;
+  auto digests = c::decode_key_digests(text);
+  if (!digests) return std::nullopt;
+  return std::move(*digests);
 }
 
 void DigestCache::upsert_locked(const c::JsonValue& secret) {

@@ -8,6 +8,7 @@
 
 #include "core/base64.h"
 #include "core/json.h"
+#include "core/json_patch.h"
 #include "webhook/admission.h"
 #include "webhook/digest_cache.h"
 #include "webhook/workload_hash.h"
@@ -217,31 +218,16 @@ std::string deployment(const std::string& annotations, const std::string& templa
 
 const std::string kOptIn = R"({"secrets.infisical.com/auto-reload":"true"})";
 
-// Applies a JSON patch of the single "add" form the webhook emits.
+// Applies the webhook's patch with core's RFC 6902 implementation; it must be one "add".
 std::string apply_patch(const std::string& object, const std::string& patch) {
-  auto doc = core::parse_json(object).value();
   auto ops = core::parse_json(patch).value();
   REQUIRE(ops->IsArray());
   REQUIRE(ops->Size() == 1);
-  const auto& op = (*ops)[0];
-  CHECK(core::get_string(op, "op") == "add");
-  std::string path = core::get_string(op, "path").value();
-  auto& a = doc->GetAllocator();
-  auto& tmpl = (*doc)["spec"]["template"];
-  if (path == "/spec/template/metadata") {
-    core::JsonValue v;
-    v.CopyFrom(op["value"], a);
-    core::set_member(tmpl, "metadata", std::move(v), a);
-  } else if (path == "/spec/template/metadata/annotations") {
-    core::JsonValue v;
-    v.CopyFrom(op["value"], a);
-    core::set_member(tmpl["metadata"], "annotations", std::move(v), a);
-  } else {
-    CHECK(path == "/spec/template/metadata/annotations/secrets.infisical.com~1rollout-hash");
-    core::set_string(tmpl["metadata"]["annotations"], "secrets.infisical.com/rollout-hash",
-                     core::get_string(op, "value").value(), a);
-  }
-  return core::to_json(*doc);
+  CHECK(core::get_string((*ops)[0], "op") == "add");
+  auto doc = core::parse_json(object).value();
+  auto out = core::apply_json_patch(*doc, *ops);
+  REQUIRE(out.ok());
+  return core::to_json(**out);
 }
 
 std::string hash_of(const std::string& object) {
@@ -352,7 +338,7 @@ TEST_CASE("consumed keys: env, envFrom, volumes with and without items, projecte
                {"name":"v2","secret":{"secretName":"wholevol"}},
                {"name":"v3","projected":{"sources":[{"secret":{"name":"proj","items":[{"key":"p","path":"p"}]}},
                                                    {"configMap":{"name":"cm"}}]}}]})").value();
-  Consumed want = {{"all", ""}, {"one", "k1"}, {"proj", "p"}, {"vol", "a"}, {"vol", "b"}, {"wholevol", ""}};
+  Consumed want = {{"all", std::nullopt}, {"one", "k1"}, {"proj", "p"}, {"vol", "a"}, {"vol", "b"}, {"wholevol", std::nullopt}};
   CHECK(consumed_keys(*spec) == want);
 }
 
@@ -362,14 +348,14 @@ TEST_CASE("digest cache keeps only managed Secrets' digests, syncs on replace") 
   CHECK_FALSE(cache.synced());
   CHECK(cache.age_seconds(now) == -1);
   auto s1 = core::parse_json(R"({"metadata":{"namespace":"apps","name":"m","annotations":{
-      "secrets.infisical.com/key-digests":"{\"A\":\"d\"}"}},"data":{"A":"c2VjcmV0"}})").value();
+      "secrets.infisical.com/key-digests":"{\"A\":\")"+std::string(64,'a')+R"(\"}"}},"data":{"A":"c2VjcmV0"}})").value();
   auto s2 = core::parse_json(R"({"metadata":{"namespace":"apps","name":"plain"}})").value();
   auto bad = core::parse_json(R"({"metadata":{"namespace":"apps","name":"bad","annotations":{
       "secrets.infisical.com/key-digests":"not json"}}})").value();
   cache.replace({s1.get(), s2.get(), bad.get()}, now);
   CHECK(cache.synced());
   CHECK(cache.size() == 1);
-  CHECK(cache.key_digests("apps", "m") == std::map<std::string, std::string>{{"A", "d"}});
+  CHECK(cache.key_digests("apps", "m") == std::map<std::string, std::string>{{"A", std::string(64, 'a')}});
   CHECK_FALSE(cache.key_digests("apps", "plain"));
   cache.remove("apps", "m", now + std::chrono::seconds(3));
   CHECK_FALSE(cache.key_digests("apps", "m"));
