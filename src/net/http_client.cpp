@@ -35,8 +35,14 @@ struct Transfer {
   CURL* curl;
   Response* response;
   const std::function<bool(std::string_view)>* on_chunk;
+  const std::atomic<bool>* cancel = nullptr;
   bool stopped_by_caller = false;
 };
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  return t->cancel != nullptr && t->cancel->load() ? 1 : 0;  // non-zero: CURLE_ABORTED_BY_CALLBACK
+}
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -61,6 +67,7 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   std::string_view chunk(data, size * n);
   long status = 0;
   curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (t->cancel != nullptr && t->cancel->load()) return 0;  // aborts; reported as kAborted below
   if (t->on_chunk != nullptr && status < 300) {
     if (!(*t->on_chunk)(chunk)) {
       t->stopped_by_caller = true;
@@ -76,6 +83,8 @@ TransportError::Kind classify(CURLcode rc) {
   switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
       return TransportError::Kind::kTimeout;
+    case CURLE_ABORTED_BY_CALLBACK:
+      return TransportError::Kind::kAborted;
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -160,7 +169,7 @@ Response HttpClient::run(Handle& h, const Request& request, const std::function<
   CURL* c = h.curl;
   curl_easy_reset(c);
   Response response;
-  Transfer transfer{c, &response, on_chunk};
+  Transfer transfer{c, &response, on_chunk, request.cancel};
 
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -173,6 +182,11 @@ Response HttpClient::run(Handle& h, const Request& request, const std::function<
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (request.cancel != nullptr) {
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &transfer);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  }
 
   if (!tls_.ca_pem.empty()) {
     curl_blob blob{const_cast<char*>(tls_.ca_pem.data()), tls_.ca_pem.size(), CURL_BLOB_COPY};
@@ -220,6 +234,9 @@ Response HttpClient::run(Handle& h, const Request& request, const std::function<
   CURLcode rc = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   if (rc == CURLE_WRITE_ERROR && transfer.stopped_by_caller) return response;
+  if (request.cancel != nullptr && request.cancel->load() && rc != CURLE_OK)
+    throw TransportError(TransportError::Kind::kAborted,
+                         fmt::format("{} {}: cancelled", request.method, redact_url(request.url)));
   if (rc != CURLE_OK) {
     std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
     throw TransportError(classify(rc), fmt::format("{} {}: {}", request.method, redact_url(request.url), detail));

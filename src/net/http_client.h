@@ -1,6 +1,7 @@
 // A blocking HTTP(S) client over libcurl with connection reuse, shared by the Kubernetes and Infisical clients.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -30,6 +31,9 @@ struct Request {
   std::string body;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds total_timeout{30000};  // zero: no limit (long-running watches)
+  // Optional: when *cancel becomes true the transfer stops within about a second (libcurl's progress
+  // callback rate when idle) and throws TransportError kAborted. Lets a watch be stopped cleanly.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct Response {

@@ -1,0 +1,87 @@
+// A rate-limited, delaying work queue of keys with client-go semantics (workqueue.TypedRateLimitingInterface).
+//
+//  - De-duplication: a key added several times before a worker takes it is processed once.
+//  - A key is never processed by two workers at once: a key added while being processed is marked
+//    dirty and queued again only when the worker calls done(key).
+//  - add_after(key, d) queues the key once d has passed on the injected clock (resync, Retry-After);
+//    if the key is already waiting, the earlier time wins.
+//  - add_rate_limited(key) waits base * 2^failures (capped); forget(key) after a success resets it.
+//  - shut_down(): no new keys are accepted, delayed ones are dropped, get() hands out what is still
+//    queued and then returns nullopt; workers finish in-flight keys and call done() as usual.
+//    shut_down_with_drain() additionally blocks until every in-flight key is done.
+//
+// Worker loop:
+//   while (auto key = queue.get()) {
+//     try { reconcile(*key); queue.forget(*key); } catch (...) { queue.add_rate_limited(*key); }
+//     queue.done(*key);
+//   }
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "kube/clock.h"
+#include "kube/rate_limiter.h"
+
+namespace ifo::kube {
+
+struct WorkQueueOptions {
+  // Per-key retry backoff (client-go: 5ms .. 1000s; controllers often cap lower).
+  Clock::duration base_delay = std::chrono::milliseconds(5);
+  Clock::duration max_delay = std::chrono::minutes(5);
+};
+
+class WorkQueue {
+ public:
+  explicit WorkQueue(WorkQueueOptions options = {}, Clock& clock = real_clock());
+  WorkQueue(const WorkQueue&) = delete;
+  WorkQueue& operator=(const WorkQueue&) = delete;
+
+  void add(const std::string& key);
+  void add_after(const std::string& key, Clock::duration delay);
+  void add_rate_limited(const std::string& key);
+  void forget(const std::string& key);
+  int num_requeues(const std::string& key) const;
+
+  // Blocks until a key is ready; nullopt once shut down and empty.
+  std::optional<std::string> get();
+  // Like get() but gives up at deadline (nullopt) - for loops that also watch something else.
+  std::optional<std::string> get_until(Clock::time_point deadline);
+  void done(const std::string& key);
+
+  void shut_down();
+  void shut_down_with_drain();
+  bool shutting_down() const;
+
+  // Keys ready to be handed out (the queue depth metric).
+  size_t len() const;
+  // Keys waiting for their add_after delay.
+  size_t waiting_len() const;
+
+ private:
+  void add_locked(const std::string& key);
+  // Moves keys whose time has come into the queue; returns the earliest remaining ready time.
+  std::optional<Clock::time_point> promote_ready_locked();
+  std::optional<std::string> get_impl(std::optional<Clock::time_point> deadline);
+
+  Clock& clock_;
+  ItemExponentialBackoff backoff_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  std::unordered_set<std::string> dirty_;
+  std::unordered_set<std::string> processing_;
+  std::multimap<Clock::time_point, std::string> waiting_;
+  std::unordered_map<std::string, Clock::time_point> waiting_at_;
+  bool shutting_down_ = false;
+};
+
+}  // namespace ifo::kube

@@ -1,0 +1,225 @@
+// Unit tests for the work queue: de-duplication, one worker per key, backoff, forget, delayed adds, shutdown.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "kube/work_queue.h"
+
+using namespace std::chrono_literals;
+using ifo::kube::FakeClock;
+using ifo::kube::WorkQueue;
+using ifo::kube::WorkQueueOptions;
+
+namespace {
+// Polls a condition with a real-time deadline (threads are involved), never a fixed sleep.
+template <typename F>
+bool eventually(F f, std::chrono::milliseconds limit = 5000ms) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (f()) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return f();
+}
+}  // namespace
+
+TEST_CASE("a key added many times before a worker takes it is handed out once") {
+  FakeClock clock;
+  WorkQueue q({}, clock);
+  q.add("ns/a");
+  q.add("ns/b");
+  q.add("ns/a");
+  q.add("ns/a");
+  CHECK(q.len() == 2);
+  auto k1 = q.get();
+  auto k2 = q.get();
+  REQUIRE(k1);
+  REQUIRE(k2);
+  CHECK(*k1 == "ns/a");  // FIFO
+  CHECK(*k2 == "ns/b");
+  CHECK(q.len() == 0);
+}
+
+TEST_CASE("a key added while it is being processed waits for done() and is then handed out once") {
+  FakeClock clock;
+  WorkQueue q({}, clock);
+  q.add("k");
+  auto k = q.get();
+  REQUIRE(k);
+  q.add("k");
+  q.add("k");
+  CHECK(q.len() == 0);  // not handed to a second worker while the first has it
+  auto none = q.get_until(clock.now());
+  CHECK_FALSE(none);
+  q.done("k");
+  CHECK(q.len() == 1);
+  auto again = q.get();
+  REQUIRE(again);
+  CHECK(*again == "k");
+  q.done("k");
+  CHECK(q.len() == 0);
+}
+
+TEST_CASE("with several workers, one key is never processed by two of them at once") {
+  WorkQueue q;  // real clock: real threads
+  std::mutex mu;
+  std::set<std::string> in_flight;
+  std::atomic<int> overlaps{0};
+  std::atomic<int> processed{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&] {
+      while (auto key = q.get()) {
+        {
+          std::lock_guard lock(mu);
+          if (!in_flight.insert(*key).second) ++overlaps;
+        }
+        std::this_thread::yield();
+        {
+          std::lock_guard lock(mu);
+          in_flight.erase(*key);
+        }
+        ++processed;
+        q.done(*key);
+      }
+    });
+  }
+  for (int i = 0; i < 2000; ++i) q.add("key-" + std::to_string(i % 3));
+  CHECK(eventually([&] { return q.len() == 0; }));
+  q.shut_down_with_drain();
+  for (auto& t : workers) t.join();
+  CHECK(overlaps == 0);
+  CHECK(processed >= 3);
+  CHECK(processed <= 2000);
+}
+
+TEST_CASE("per-key backoff doubles from the base to the cap, forget() resets it, keys are independent") {
+  FakeClock clock;
+  WorkQueueOptions opt;
+  opt.base_delay = 5ms;
+  opt.max_delay = 1000ms;
+  WorkQueue q(opt, clock);
+  // Measure each delay: the key must not be ready just before it and must be ready right at it.
+  std::vector<std::chrono::milliseconds> expected = {5ms, 10ms, 20ms, 40ms, 80ms, 160ms, 320ms, 640ms, 1000ms, 1000ms};
+  for (auto want : expected) {
+    CAPTURE(want.count());
+    q.add_rate_limited("a");
+    clock.step(want - 1ms);
+    CHECK_FALSE(q.get_until(clock.now()));
+    clock.step(1ms);
+    auto k = q.get_until(clock.now());
+    REQUIRE(k);
+    CHECK(*k == "a");
+    q.done("a");
+  }
+  CHECK(q.num_requeues("a") == 10);
+  CHECK(q.num_requeues("b") == 0);
+  q.forget("a");
+  CHECK(q.num_requeues("a") == 0);
+  q.add_rate_limited("a");
+  clock.step(5ms);
+  CHECK(q.get_until(clock.now()));
+}
+
+TEST_CASE("add_after hands the key out only once the fake clock reaches its time; the earliest time wins") {
+  FakeClock clock;
+  WorkQueue q({}, clock);
+  q.add_after("x", 10s);
+  q.add_after("x", 3s);   // earlier: replaces
+  q.add_after("x", 20s);  // later: ignored
+  CHECK(q.waiting_len() == 1);
+  clock.step(2s);
+  CHECK_FALSE(q.get_until(clock.now()));
+  clock.step(1s);
+  auto k = q.get_until(clock.now());
+  REQUIRE(k);
+  CHECK(*k == "x");
+  q.done("x");
+  CHECK(q.waiting_len() == 0);
+  // Nothing else comes later: the 10s and 20s requests were merged.
+  clock.step(30s);
+  CHECK_FALSE(q.get_until(clock.now()));
+}
+
+TEST_CASE("a worker blocked in get() wakes when a delayed key becomes due") {
+  FakeClock clock;
+  WorkQueue q({}, clock);
+  std::atomic<bool> got{false};
+  std::thread worker([&] {
+    if (auto k = q.get()) {
+      got = true;
+      q.done(*k);
+    }
+  });
+  q.add_after("later", 1min);
+  // The worker must not take it early.
+  std::this_thread::sleep_for(20ms);  // give a wrong implementation the chance to hand it out early
+  CHECK_FALSE(got.load());
+  clock.step(1min);
+  CHECK(eventually([&] { return got.load(); }));
+  q.shut_down();
+  worker.join();
+}
+
+TEST_CASE("a delayed add of a key that is also queued now does not produce a second copy") {
+  FakeClock clock;
+  WorkQueue q({}, clock);
+  q.add("k");
+  q.add_after("k", 1s);
+  clock.step(1s);
+  auto k = q.get_until(clock.now());
+  REQUIRE(k);
+  CHECK_FALSE(q.get_until(clock.now()));  // the delayed add merged into the queued one
+}
+
+TEST_CASE("shut_down: queued keys are still handed out, then get() returns nullopt; adds are ignored") {
+  FakeClock clock;
+  WorkQueue q({}, clock);
+  q.add("a");
+  q.add_after("b", 1s);
+  q.shut_down();
+  q.add("c");
+  auto a = q.get();
+  REQUIRE(a);
+  CHECK(*a == "a");
+  CHECK_FALSE(q.get());
+  CHECK(q.shutting_down());
+}
+
+TEST_CASE("shut_down_with_drain waits for the in-flight key to finish") {
+  WorkQueue q;
+  q.add("slow");
+  auto k = q.get();
+  REQUIRE(k);
+  std::atomic<bool> drained{false};
+  std::thread stopper([&] {
+    q.shut_down_with_drain();
+    drained = true;
+  });
+  std::this_thread::sleep_for(20ms);  // a wrong implementation would return already
+  CHECK_FALSE(drained.load());
+  q.done(*k);
+  CHECK(eventually([&] { return drained.load(); }));
+  stopper.join();
+}
+
+TEST_CASE("shut_down wakes workers blocked in get()") {
+  WorkQueue q;
+  std::atomic<int> exited{0};
+  std::vector<std::thread> ws;
+  for (int i = 0; i < 3; ++i)
+    ws.emplace_back([&] {
+      while (q.get()) {
+      }
+      ++exited;
+    });
+  q.shut_down();
+  for (auto& t : ws) t.join();
+  CHECK(exited == 3);
+}
