@@ -1,0 +1,180 @@
+# A local stand-in for a cluster with the operator installed, shared by scripts/demo and the e2e
+# user-flow test: kube-sim (the API server) and infisical-sim (Infisical), the chart rendered with
+# helm and applied with kubectl, certs-gen run as the webhook Pod's init container would, and the
+# webhook and syncer started with the arguments the chart gives their containers.
+#
+#   source scripts/lib/sandbox.sh
+#   sandbox_start DIR BUILD_DIR      # exports KUBECONFIG and the variables below
+#   sandbox_kubectl get infisicalsecrets -A
+#   sandbox_stop
+#
+# Variables set: SANDBOX_DIR, INFISICAL_API (hostAPI), INFISICAL_ADMIN_TOKEN, WEBHOOK_PORT,
+# SYNCER_HEALTH, WEBHOOK_HEALTH, KUBE_SIM_URL.
+
+SANDBOX_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+SANDBOX_NS=infisical-operator-system
+SANDBOX_RELEASE=infisical-secrets-operator
+SANDBOX_PIDS=()
+
+sandbox_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+sandbox_die() { printf 'sandbox: %s\n' "$*" >&2; return 1; }
+
+sandbox_free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# sandbox_wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
+sandbox_wait_for() {
+  local limit="$1" what="$2"; shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then sandbox_die "timed out after ${limit}s waiting for $what"; return 1; fi
+    sleep 0.2
+  done
+}
+
+sandbox_bin() {  # the path of a built executable
+  local name="$1" p
+  for p in "$SANDBOX_BUILD/tests/sim/kube/$name" "$SANDBOX_BUILD/tests/sim/infisical/$name" \
+           "$SANDBOX_BUILD/src/syncer/$name" "$SANDBOX_BUILD/src/webhook/$name" "$SANDBOX_BUILD/certs-gen/$name"; do
+    [ -x "$p" ] && { echo "$p"; return 0; }
+  done
+  sandbox_die "$name is not built in $SANDBOX_BUILD"
+}
+
+sandbox_kubectl() { kubectl --cache-dir "$SANDBOX_DIR/kube-cache" "$@"; }
+
+sandbox_helm() { "${HELM:-$SANDBOX_ROOT/.tools/bin/helm}" "$@"; }
+
+# Starts a process in the background with its output in DIR/NAME.log and remembers its pid.
+sandbox_spawn() {
+  local name="$1"; shift
+  "$@" >"$SANDBOX_DIR/$name.log" 2>&1 &
+  local pid=$!
+  SANDBOX_PIDS+=("$pid")
+  eval "SANDBOX_PID_${name//-/_}=$pid"
+}
+
+sandbox_pid() { local v="SANDBOX_PID_${1//-/_}"; echo "${!v:-}"; }
+
+sandbox_kill() {  # sandbox_kill NAME [SIGNAL]: stops one process and waits for it
+  local pid; pid="$(sandbox_pid "$1")"
+  [ -n "$pid" ] || return 0
+  kill "-${2:-TERM}" "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# The args of a container of a Deployment, as the applied chart gives them, one per line.
+sandbox_container_args() {  # DEPLOYMENT JSONPATH-TO-CONTAINER
+  sandbox_kubectl -n "$SANDBOX_NS" get deployment "$1" -o "jsonpath={range $2.args[*]}{@}{\"\\n\"}{end}"
+}
+
+sandbox_start_syncer() {
+  local args=() a
+  while IFS= read -r a; do
+    case "$a" in
+      --metrics-bind-address=*) a="--metrics-bind-address=127.0.0.1:$SYNCER_METRICS_PORT" ;;
+      --health-probe-bind-address=*) a="--health-probe-bind-address=127.0.0.1:$SYNCER_HEALTH_PORT" ;;
+      --log-format=*) a="--log-format=text" ;;
+    esac
+    args+=("$a")
+  done < <(sandbox_container_args "$SANDBOX_RELEASE-syncer" '.spec.template.spec.containers[0]')
+  ((${#args[@]})) || { sandbox_die "the syncer Deployment has no args"; return 1; }
+  sandbox_spawn syncer "$(sandbox_bin infisical-syncer)" "${args[@]}" --kubeconfig="$KUBECONFIG" "$@"
+  sandbox_wait_for 60 "the syncer to be ready ($SANDBOX_DIR/syncer.log)" curl -fsS "$SYNCER_HEALTH/readyz"
+}
+
+sandbox_start_webhook() {
+  local args=() a
+  while IFS= read -r a; do
+    case "$a" in
+      --port=*) a="--port=$WEBHOOK_PORT" ;;
+      --health-port=*) a="--health-port=$WEBHOOK_HEALTH_PORT" ;;
+      --tls-cert-file=*) a="--tls-cert-file=$SANDBOX_DIR/certs/tls.crt" ;;
+      --tls-private-key-file=*) a="--tls-private-key-file=$SANDBOX_DIR/certs/tls.key" ;;
+      --log-format=*) a="--log-format=text" ;;
+    esac
+    args+=("$a")
+  done < <(sandbox_container_args "$SANDBOX_RELEASE-webhook" '.spec.template.spec.containers[0]')
+  sandbox_spawn webhook "$(sandbox_bin infisical-webhook)" "${args[@]}" --kubeconfig="$KUBECONFIG"
+  sandbox_wait_for 60 "the webhook to be ready ($SANDBOX_DIR/webhook.log)" curl -fsS "$WEBHOOK_HEALTH/readyz"
+}
+
+sandbox_start() {
+  SANDBOX_DIR="$1"
+  SANDBOX_BUILD="$2"
+  mkdir -p "$SANDBOX_DIR"
+  WEBHOOK_PORT="$(sandbox_free_port)"
+  WEBHOOK_HEALTH_PORT="$(sandbox_free_port)"
+  SYNCER_HEALTH_PORT="$(sandbox_free_port)"
+  SYNCER_METRICS_PORT="$(sandbox_free_port)"
+  WEBHOOK_HEALTH="http://127.0.0.1:$WEBHOOK_HEALTH_PORT"
+  SYNCER_HEALTH="http://127.0.0.1:$SYNCER_HEALTH_PORT"
+  SYNCER_METRICS="http://127.0.0.1:$SYNCER_METRICS_PORT"
+  export KUBECONFIG="$SANDBOX_DIR/kubeconfig"
+
+  sandbox_log "starting kube-sim (the Kubernetes API server stand-in)"
+  # A user without rights outside their own namespace, for the cross-namespace admission checks.
+  cat >"$SANDBOX_DIR/access-rules" <<RULES
+allow user:dev * * team-dev *
+deny user:dev * * * *
+allow * * * * *
+RULES
+  sandbox_spawn kube-sim "$(sandbox_bin kube-sim)" --port-file "$SANDBOX_DIR/kube.port" \
+    --kubeconfig "$KUBECONFIG" \
+    --token "admin-$RANDOM$RANDOM=admin:system:masters" --token "dev-token=dev:developers" \
+    --access-rules-file "$SANDBOX_DIR/access-rules" \
+    --webhook-service "$SANDBOX_NS/$SANDBOX_RELEASE-webhook:443=127.0.0.1:$WEBHOOK_PORT"
+  sandbox_wait_for 30 "kube-sim ($SANDBOX_DIR/kube-sim.log)" test -s "$KUBECONFIG"
+  KUBE_SIM_URL="https://127.0.0.1:$(cat "$SANDBOX_DIR/kube.port")"
+  sandbox_wait_for 30 "kube-sim to answer" sandbox_kubectl get namespaces
+
+  sandbox_log "starting infisical-sim (the Infisical API stand-in) seeded from examples/infisical-seed.json"
+  sandbox_spawn infisical-sim "$(sandbox_bin infisical-sim)" --seed "$SANDBOX_ROOT/examples/infisical-seed.json" \
+    --ports-file "$SANDBOX_DIR/infisical.json"
+  sandbox_wait_for 30 "infisical-sim ($SANDBOX_DIR/infisical-sim.log)" test -s "$SANDBOX_DIR/infisical.json"
+  INFISICAL_API="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["apiUrl"])' "$SANDBOX_DIR/infisical.json")"
+  INFISICAL_ADMIN_TOKEN="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["adminToken"])' "$SANDBOX_DIR/infisical.json")"
+
+  sandbox_log "installing the chart: helm template | kubectl apply (hostAPI=$INFISICAL_API)"
+  sandbox_kubectl create namespace "$SANDBOX_NS" --dry-run=client -o yaml | sandbox_kubectl apply -f - >/dev/null
+  sandbox_helm template "$SANDBOX_RELEASE" "$SANDBOX_ROOT/charts/infisical-secrets-operator" -n "$SANDBOX_NS" \
+    --set hostAPI="$INFISICAL_API" --set syncer.replicas=1 2>/dev/null >"$SANDBOX_DIR/chart.yaml"
+  # cert-manager's and prometheus-operator's kinds are not in the default render; everything is applied.
+  sandbox_kubectl apply -f "$SANDBOX_DIR/chart.yaml" >"$SANDBOX_DIR/apply.log" || { cat "$SANDBOX_DIR/apply.log"; return 1; }
+  sandbox_wait_for 30 "the CRD to be served" sandbox_kubectl get infisicalsecrets -A
+
+  sandbox_log "certs-gen ensure, as the webhook Pod's init container runs it"
+  local args=() a
+  while IFS= read -r a; do args+=("$a"); done < \
+    <(sandbox_container_args "$SANDBOX_RELEASE-webhook" '.spec.template.spec.initContainers[0]')
+  "$(sandbox_bin certs-gen)" "${args[@]}" --kubeconfig="$KUBECONFIG" --out-dir="$SANDBOX_DIR/certs" \
+    >"$SANDBOX_DIR/certs-gen.log" 2>&1 || { cat "$SANDBOX_DIR/certs-gen.log"; return 1; }
+
+  sandbox_log "starting infisical-webhook and infisical-syncer with the chart's arguments"
+  sandbox_start_webhook
+  sandbox_start_syncer
+}
+
+sandbox_stop() {
+  local pid
+  for pid in "${SANDBOX_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${SANDBOX_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  SANDBOX_PIDS=()
+}
+
+# Infisical admin calls (infisical-sim's /sim endpoint).
+sandbox_infisical_admin() {  # METHOD PATH JSON
+  curl -fsS -X "$1" -H "Authorization: Bearer $INFISICAL_ADMIN_TOKEN" -H 'Content-Type: application/json' \
+    --data "${3:-{\}}" "${INFISICAL_API%/api}$2"
+}
+
+sandbox_set_secret() {  # KEY VALUE (project demo-project, env dev, path /app)
+  sandbox_infisical_admin POST /sim/secrets \
+    "{\"project\":\"demo-project\",\"environment\":\"dev\",\"path\":\"/app\",\"key\":\"$1\",\"value\":\"$2\"}" >/dev/null
+}
+
+sandbox_revision() {  # DEPLOYMENT [NAMESPACE]: the deployment.kubernetes.io/revision annotation
+  sandbox_kubectl -n "${2:-default}" get deployment "$1" \
+    -o 'jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}'
+}
