@@ -243,4 +243,19 @@ std::string FieldSelector::exact_name() const {
   return {};
 }
 
+std::vector<std::string> field_labels_for(const ResourceType& t) {
+  if (t.group.empty() && t.resource == "secrets") return {"type"};
+  if (t.group.empty() && t.resource == "events")
+    return {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+            "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
+            "reportingComponent", "source", "type"};
+  if (t.group == "events.k8s.io")
+    return {"regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid", "reason", "type",
+            "reportingController"};
+  if (t.group.empty() && t.resource == "namespaces") return {"status.phase"};
+  if (t.group.empty() && t.resource == "pods") return {"spec.nodeName", "status.phase", "spec.serviceAccountName"};
+  if (t.group.empty() && t.resource == "serviceaccounts") return {};
+  return {};
+}
+
 }  // namespace ifo::kubesim

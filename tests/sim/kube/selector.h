@@ -16,6 +16,10 @@ struct Requirement {
   std::vector<std::string> values;
 };
 
+struct ResourceType;
+// The field labels a type supports beyond metadata.name/metadata.namespace (secrets: type, events: ...).
+std::vector<std::string> field_labels_for(const ResourceType& t);
+
 class LabelSelector {
  public:
   // Throws StatusError (400) with the apiserver's wording on a malformed selector.

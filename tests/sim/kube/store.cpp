@@ -213,21 +213,6 @@ std::string rfc3339(std::chrono::system_clock::time_point tp) {
   return buf;
 }
 
-std::vector<std::string> field_labels_for(const ResourceType& t) {
-  if (t.group.empty() && t.resource == "secrets") return {"type"};
-  if (t.group.empty() && t.resource == "events")
-    return {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
-            "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
-            "reportingComponent", "source", "type"};
-  if (t.group == "events.k8s.io")
-    return {"regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid", "reason", "type",
-            "reportingController"};
-  if (t.group.empty() && t.resource == "namespaces") return {"status.phase"};
-  if (t.group.empty() && t.resource == "pods") return {"spec.nodeName", "status.phase", "spec.serviceAccountName"};
-  if (t.group.empty() && t.resource == "serviceaccounts") return {};
-  return {};
-}
-
 // Everything except metadata and status (what a "spec change" means for metadata.generation).
 bool spec_equal(const JsonValue& a, const JsonValue& b) {
   if (!a.IsObject() || !b.IsObject()) return a == b;

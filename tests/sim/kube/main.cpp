@@ -1,0 +1,189 @@
+// kube-sim: runs the in-memory Kubernetes API server until SIGINT/SIGTERM.
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sim/kube/server.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(Usage: kube-sim [flags]
+
+An in-memory Kubernetes API server over HTTPS on loopback, for tests and demos.
+It prints "kube-sim listening on URL" once ready and serves until SIGINT/SIGTERM.
+
+Flags:
+  --port N                    port to listen on (default 0: an ephemeral port)
+  --port-file PATH            write the chosen port to PATH once listening
+  --kubeconfig PATH           write a kubeconfig (server URL, certificate-authority-data, admin token)
+  --namespace NAME            the kubeconfig context's namespace (default "default")
+  --tls-cert-file PATH        serving certificate (PEM); default: self-signed for 127.0.0.1/localhost
+  --tls-private-key-file PATH its private key (PEM)
+  --insecure-http             serve plain HTTP instead of HTTPS (tests of the transport only)
+  --token TOKEN=USER[:GROUP1,GROUP2]
+                              a static bearer token (repeatable); without any, one admin token
+                              (groups system:masters) is generated
+  --token-auth-file PATH      static tokens, kube-apiserver's CSV format: token,user,uid,"group1,group2"
+  --admin-token TOKEN         the token that may use /sim/... (default: the first static token)
+  --threads N                 HTTP worker threads; each open watch holds one (default 96)
+  --bookmark-interval-ms N    BOOKMARK period for watches with allowWatchBookmarks (default 5000)
+  --history N                 watch events kept for resuming from a resourceVersion (default 100000)
+  --log-requests              log each request line to stderr
+  --help                      this text
+
+Admin endpoints (Authorization: Bearer ADMIN_TOKEN):
+  GET  /sim/counters                 request counts by "verb resource", open watches, current resourceVersion
+  DELETE /sim/counters               reset the counts
+  POST /sim/faults                   {"latencyMs":N,"errors":[{"verb":"update","resource":"secrets","code":500,
+                                      "count":3,"message":"..."}]}  (verb/resource "*" = any; count -1 = until cleared)
+  DELETE /sim/faults                 clear latency and errors
+  POST /sim/watches/close            end every open watch
+  POST /sim/watches/expire-next      the next watch gets 410 Expired
+  POST /sim/compact[?resourceVersion=N]  forget watch history up to N (default: now)
+
+Not supported: protobuf (415), multiple stored versions of a CRD, CEL validation rules,
+field ownership of server-side apply (an apply is a merge of the applied fields).
+)";
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::fprintf(stderr, "kube-sim: %s (see --help)\n", msg.c_str());
+  std::exit(2);
+}
+
+ifo::kubesim::StaticToken parse_token_flag(const std::string& v) {
+  auto eq = v.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == v.size())
+    usage_error("--token wants TOKEN=USER[:GROUP1,GROUP2], got \"" + v.substr(0, v.find('=')) + "=...\"");
+  ifo::kubesim::StaticToken t;
+  t.token = v.substr(0, eq);
+  std::string rest = v.substr(eq + 1);
+  auto colon = rest.find(':');
+  t.user.username = rest.substr(0, colon);
+  t.user.uid = t.user.username;
+  if (colon != std::string::npos) {
+    std::stringstream ss(rest.substr(colon + 1));
+    std::string g;
+    while (std::getline(ss, g, ','))
+      if (!g.empty()) t.user.groups.push_back(g);
+  }
+  t.user.groups.push_back("system:authenticated");
+  return t;
+}
+
+std::vector<ifo::kubesim::StaticToken> read_token_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) usage_error("cannot read --token-auth-file " + path);
+  std::vector<ifo::kubesim::StaticToken> out;
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> cols;
+    std::string cur;
+    bool quoted = false;
+    for (char c : line) {
+      if (c == '"') quoted = !quoted;
+      else if (c == ',' && !quoted) {
+        cols.push_back(cur);
+        cur.clear();
+      } else cur += c;
+    }
+    cols.push_back(cur);
+    if (cols.size() < 3) usage_error(path + ":" + std::to_string(n) + ": want token,user,uid[,\"groups\"]");
+    ifo::kubesim::StaticToken t;
+    t.token = cols[0];
+    t.user.username = cols[1];
+    t.user.uid = cols[2];
+    if (cols.size() > 3) {
+      std::stringstream ss(cols[3]);
+      std::string g;
+      while (std::getline(ss, g, ','))
+        if (!g.empty()) t.user.groups.push_back(g);
+    }
+    t.user.groups.push_back("system:authenticated");
+    out.push_back(t);
+  }
+  return out;
+}
+
+long parse_number(const std::string& flag, const std::string& v, long lo, long hi) {
+  try {
+    size_t used = 0;
+    long n = std::stol(v, &used);
+    if (used != v.size() || n < lo || n > hi) throw std::out_of_range("range");
+    return n;
+  } catch (const std::exception&) {
+    usage_error(flag + " wants a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got \"" + v + "\"");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) noexcept try {
+  ifo::kubesim::Options opt;
+  std::string port_file;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
+    std::string value;
+    bool has_value = false;
+    if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      has_value = true;
+    }
+    auto need = [&]() -> std::string {
+      if (has_value) return value;
+      if (i + 1 >= args.size()) usage_error(a + " needs a value");
+      return args[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--port") opt.port = static_cast<int>(parse_number(a, need(), 0, 65535));
+    else if (a == "--port-file") port_file = need();
+    else if (a == "--kubeconfig") opt.kubeconfig_path = need();
+    else if (a == "--namespace") opt.default_namespace = need();
+    else if (a == "--tls-cert-file") opt.cert_file = need();
+    else if (a == "--tls-private-key-file") opt.key_file = need();
+    else if (a == "--insecure-http") opt.plain_http = true;
+    else if (a == "--token") opt.tokens.push_back(parse_token_flag(need()));
+    else if (a == "--token-auth-file") {
+      auto ts = read_token_file(need());
+      opt.tokens.insert(opt.tokens.end(), ts.begin(), ts.end());
+    } else if (a == "--admin-token") opt.admin_token = need();
+    else if (a == "--threads") opt.threads = static_cast<int>(parse_number(a, need(), 4, 4096));
+    else if (a == "--bookmark-interval-ms")
+      opt.bookmark_interval = std::chrono::milliseconds(parse_number(a, need(), 10, 3600000));
+    else if (a == "--history") opt.history_limit = static_cast<size_t>(parse_number(a, need(), 1, 100000000));
+    else if (a == "--log-requests") opt.log_requests = true;
+    else usage_error("unknown flag \"" + a + "\"");
+  }
+  if (opt.cert_file.empty() != opt.key_file.empty())
+    usage_error("--tls-cert-file and --tls-private-key-file go together");
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+  ifo::kubesim::KubeSim sim(opt);
+  sim.start();
+  if (!port_file.empty()) {
+    std::ofstream pf(port_file);
+    pf << sim.port() << "\n";
+  }
+  std::printf("kube-sim listening on %s\n", sim.url().c_str());
+  std::fflush(stdout);
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  sim.stop();
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "kube-sim: %s\n", e.what());
+  return 1;
+}

@@ -1,0 +1,28 @@
+// CRD structural schemas (openAPIV3Schema): pruning, defaulting and validation with the wording of
+// kube-apiserver (k8s.io/kube-openapi validate + apiextensions-apiserver). CEL rules
+// (x-kubernetes-validations) are not evaluated.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "sim/kube/store.h"
+
+namespace ifo::kubesim {
+
+// Drops fields the schema does not declare (apiVersion, kind, metadata are always kept at the root);
+// the dropped paths ("spec.foo", "spec.items[0].bar") are appended to `unknown`.
+void prune_unknown(core::JsonValue& obj, const core::JsonValue& schema, std::vector<std::string>& unknown);
+
+// Fills `default`s of absent properties, top-down.
+void apply_defaults(core::JsonValue& obj, const core::JsonValue& schema, core::JsonAlloc& a);
+
+// Type, required, enum, pattern, minimum/maximum (exclusive), minLength/maxLength, minItems/maxItems,
+// nullable, x-kubernetes-int-or-string. Paths as the apiserver writes them ("spec.x", "spec.l[0]").
+std::vector<StatusCause> validate_schema(const core::JsonValue& obj, const core::JsonValue& schema);
+
+// metadata.name as a DNS-1123 subdomain; the cause the apiserver gives, or nullopt.
+std::optional<StatusCause> validate_name(std::string_view name, bool dns_label = false);
+
+}  // namespace ifo::kubesim
