@@ -125,6 +125,7 @@ struct KubeSim::Impl {
   long latency_ms = 0;
   std::vector<Fault> faults;
   std::map<std::string, uint64_t> counters;
+  std::vector<std::function<std::map<std::string, uint64_t>()>> counter_sources;
 
   explicit Impl(Options o) : opt(std::move(o)), store(nullptr, opt.history_limit) {
     if (opt.tokens.empty()) {
@@ -1023,11 +1024,34 @@ struct KubeSim::Impl {
     if (!causes.empty()) throw invalid(t.type, name, std::move(causes));
   }
 
-  void run_mutating(AdmissionAttributes& attrs) {
-    for (auto& h : admission) h->mutate(attrs);
+  // Admission warnings travel as `Warning: 299 - "text"` headers, on success and on rejection alike.
+  static void send_warnings(httplib::Response& res, const AdmissionAttributes& attrs) {
+    for (auto& w : attrs.warnings) {
+      std::string q;
+      for (char c : w) {
+        if (c == '"' || c == '\\') q += '\\';
+        q += (c == '\n' || c == '\r') ? ' ' : c;
+      }
+      res.set_header("Warning", "299 - \"" + q + "\"");
+    }
+    attrs.warnings.clear();
   }
-  void run_validating(const AdmissionAttributes& attrs) {
-    for (auto& h : admission) h->validate(attrs);
+  void run_mutating(httplib::Response& res, AdmissionAttributes& attrs) {
+    try {
+      for (auto& h : admission) h->mutate(attrs);
+    } catch (...) {
+      send_warnings(res, attrs);
+      throw;
+    }
+  }
+  void run_validating(httplib::Response& res, const AdmissionAttributes& attrs) {
+    try {
+      for (auto& h : admission) h->validate(attrs);
+    } catch (...) {
+      send_warnings(res, attrs);
+      throw;
+    }
+    send_warnings(res, attrs);
   }
 
   static std::string obj_name(const JsonValue& obj) {
@@ -1057,10 +1081,10 @@ struct KubeSim::Impl {
     attrs.object = &obj;
     attrs.user = user;
     attrs.dry_run = dry_run(req);
-    run_mutating(attrs);
+    run_mutating(res, attrs);
     redefault(t, obj);
     validate(t, obj, nullptr, obj_name(obj));
-    run_validating(attrs);
+    run_validating(res, attrs);
     ObjectPtr created = store.create(t.type, t.ns, std::move(obj), attrs.dry_run);
     if (!attrs.dry_run && t.type.group == "apiextensions.k8s.io") created = sync_crd(created);
     send_json(res, 201, created->json);
@@ -1080,7 +1104,7 @@ struct KubeSim::Impl {
   UpdateScope scope_of(const Target& t) { return t.sub == "status" ? UpdateScope::kStatus : UpdateScope::kMain; }
 
   // The shared tail of PUT and PATCH: admission, validation, store.
-  ObjectPtr write_update(const httplib::Request& req, Target& t, const UserInfo& user, JsonDoc obj, ObjectPtr old) {
+  ObjectPtr write_update(const httplib::Request& req, httplib::Response& res, Target& t, const UserInfo& user, JsonDoc obj, ObjectPtr old) {
     AdmissionAttributes attrs;
     attrs.operation = Operation::kUpdate;
     attrs.type = t.type;
@@ -1091,10 +1115,10 @@ struct KubeSim::Impl {
     attrs.object = &obj;
     attrs.user = user;
     attrs.dry_run = dry_run(req);
-    run_mutating(attrs);
+    run_mutating(res, attrs);
     redefault(t, obj);
     validate(t, obj, &old->value(), t.name);
-    run_validating(attrs);
+    run_validating(res, attrs);
     ObjectPtr updated = store.update(t.type, t.ns, std::move(obj), scope_of(t), attrs.dry_run);
     if (!attrs.dry_run && t.type.group == "apiextensions.k8s.io" && t.sub.empty()) updated = sync_crd(updated);
     return updated;
@@ -1114,7 +1138,7 @@ struct KubeSim::Impl {
                                     t.name));
     ObjectPtr old = store.get(t.type.group, t.type.resource, t.ns, t.name);
     if (!old) throw not_found(t.type, t.name);
-    ObjectPtr updated = write_update(req, t, user, std::move(obj), old);
+    ObjectPtr updated = write_update(req, res, t, user, std::move(obj), old);
     send_json(res, 200, updated->json);
   }
 
@@ -1148,7 +1172,7 @@ struct KubeSim::Impl {
       Target main = t;
       main.sub.clear();
       try {
-        ObjectPtr updated = write_update(req, main, user, std::move(obj), old);
+        ObjectPtr updated = write_update(req, res, main, user, std::move(obj), old);
         return send_json(res, 200, scale_json(t.type, updated->value()));
       } catch (const StatusError& e) {
         if (e.code != 409 || e.reason != "Conflict") throw;
@@ -1196,10 +1220,10 @@ struct KubeSim::Impl {
           attrs.object = &obj;
           attrs.user = user;
           attrs.dry_run = dry_run(req);
-          run_mutating(attrs);
+          run_mutating(res, attrs);
           redefault(t, obj);
           validate(t, obj, nullptr, t.name);
-          run_validating(attrs);
+          run_validating(res, attrs);
           ObjectPtr created = store.create(t.type, t.ns, std::move(obj), attrs.dry_run);
           if (!attrs.dry_run && t.type.group == "apiextensions.k8s.io") created = sync_crd(created);
           return send_json(res, 201, created->json);
@@ -1234,7 +1258,7 @@ struct KubeSim::Impl {
       bool rv_given = core::at_path(p, {"metadata", "resourceVersion"}) != nullptr;
       if (!rv_given) core::set_string(core::ensure_object(obj, "metadata", a), "resourceVersion", std::to_string(old->rv), a);
       try {
-        ObjectPtr updated = write_update(req, t, user, std::move(obj), old);
+        ObjectPtr updated = write_update(req, res, t, user, std::move(obj), old);
         return send_json(res, 200, updated->json);
       } catch (const StatusError& e) {
         if (rv_given || e.code != 409 || e.reason != "Conflict") throw;
@@ -1278,8 +1302,8 @@ struct KubeSim::Impl {
     attrs.old_object = &old->value();
     attrs.user = user;
     attrs.dry_run = o.dry_run;
-    run_mutating(attrs);
-    run_validating(attrs);
+    run_mutating(res, attrs);
+    run_validating(res, attrs);
     bool crd = t.type.group == "apiextensions.k8s.io";
     ObjectPtr gone_obj = store.remove(t.type, t.ns, t.name, o);
     bool still_there = store.get(t.type.group, t.type.resource, t.ns, t.name) != nullptr;
@@ -1319,8 +1343,8 @@ struct KubeSim::Impl {
       attrs.old_object = &v;
       attrs.user = user;
       attrs.dry_run = o.dry_run;
-      run_mutating(attrs);
-      run_validating(attrs);
+      run_mutating(res, attrs);
+      run_validating(res, attrs);
       try {
         store.remove(t.type, ns, attrs.name, o);
       } catch (const StatusError& e) {
@@ -1501,6 +1525,8 @@ struct KubeSim::Impl {
         std::lock_guard lk(fault_mu);
         for (auto& [k, v] : counters) core::set_member(c, k, JsonValue(static_cast<uint64_t>(v)), a);
       }
+      for (auto& src : counter_sources)
+        for (auto& [k, v] : src()) core::set_member(c, k, JsonValue(static_cast<uint64_t>(v)), a);
       core::set_member(d, "counters", std::move(c), a);
       core::set_member(d, "watches", JsonValue(static_cast<uint64_t>(store.watch_count())), a);
       core::set_member(d, "resourceVersion", JsonValue(store.current_rv()), a);
@@ -1564,6 +1590,12 @@ void KubeSim::add_create_handler(const std::string& group, const std::string& re
                                  CreateHandler handler) {
   impl_->create_handlers[{group, resource, subresource}] = std::move(handler);
 }
+
+void KubeSim::add_counter_source(std::function<std::map<std::string, uint64_t>()> source) {
+  std::lock_guard lk(impl_->fault_mu);
+  impl_->counter_sources.push_back(std::move(source));
+}
+const std::vector<StaticToken>& KubeSim::static_tokens() const { return impl_->opt.tokens; }
 
 void KubeSim::start() {
   auto& im = *impl_;

@@ -13,6 +13,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,6 +56,11 @@ class KubeSim {
   // group "" = core; subresource "" for create-only resources.
   void add_create_handler(const std::string& group, const std::string& resource, const std::string& subresource,
                           CreateHandler handler);
+
+  // Extra figures for GET /sim/counters (e.g. the modules' counters).
+  void add_counter_source(std::function<std::map<std::string, uint64_t>()> source);
+  // The static tokens (including a generated admin token), e.g. for TokenReview.
+  const std::vector<StaticToken>& static_tokens() const;
 
   // Binds, starts serving on background threads; throws std::runtime_error on failure.
   void start();
