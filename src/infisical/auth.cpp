@@ -205,8 +205,11 @@ Token login_gcp_iam(const GcpIamAuth& a, const LoginContext& ctx) {
   core::set_member(payload, "exp", core::JsonValue(static_cast<int64_t>(now + 900)), ap);
   net::Request sign;
   sign.method = "POST";
+  // '@' is legal in a path segment; Google's own clients send the email as it is.
+  std::string email_segment;
+  for (char c : email) email_segment += (c == '@' || c == '.' || c == '-' || std::isalnum(static_cast<unsigned char>(c))) ? std::string(1, c) : net::url_encode(std::string(1, c));
   sign.url = fmt::format("{}/v1/projects/-/serviceAccounts/{}:signJwt", strip_slash(ctx.env.gcp_iam_endpoint),
-                         net::url_encode(email));
+                         email_segment);
   sign.headers = {{"Authorization", "Bearer " + access},
                   {"Content-Type", "application/json"},
                   {"Accept", "application/json"}};
