@@ -1,0 +1,51 @@
+// The webhook's TLS server and admission handler exactly as infisical-webhook runs them, with a
+// pre-filled digest cache instead of the API-server informer, for load measurements.
+// Usage: webhook_bench_server CERT KEY WORKERS  -> prints "port=N" and serves until stdin closes.
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "webhook/admission.h"
+#include "webhook/digest_cache.h"
+#include "webhook/server.h"
+
+int main(int argc, char** argv) noexcept try {
+  using namespace ifo::webhook;
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: webhook_bench_server CERT KEY WORKERS\n");
+    return 2;
+  }
+  DigestCache cache;
+  auto secret = ifo::core::parse_json(R"({"metadata":{"namespace":"apps","name":"app-secrets","annotations":{
+      "secrets.infisical.com/key-digests":"{\"API_KEY\":\")" + std::string(64, 'a') + R"(\",\"DB_PASSWORD\":\")" +
+                                      std::string(64, 'b') + R"(\"}"}}})");
+  cache.replace({secret->get()}, std::chrono::steady_clock::now());
+  AdmissionHandler handler(CrossNamespacePolicy::kAllow, nullptr, &cache);
+  CertStore certs(argv[1], argv[2]);
+  Metrics metrics;
+  ServerOptions o;
+  o.bind_address = "127.0.0.1";
+  o.port = 0;
+  o.health_port = -1;
+  o.workers = std::stoi(argv[3]);
+  auto log = std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+  WebhookServer server(o, handler, certs, metrics, [] { return std::string(); }, log);
+  auto started = server.start();
+  if (!started) {
+    std::fprintf(stderr, "webhook_bench_server: %s\n", started.error().c_str());
+    return 1;
+  }
+  std::printf("port=%d\n", server.port());
+  std::fflush(stdout);
+  std::string line;
+  while (std::getline(std::cin, line)) {
+  }
+  server.stop();
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "webhook_bench_server: %s\n", e.what());
+  return 1;
+}

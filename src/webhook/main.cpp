@@ -1,0 +1,94 @@
+// infisical-webhook: thin main; flags, logging, kube client, digest-cache watch, TLS server, signals.
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include "kube/client.h"
+#include "kube/config.h"
+#include "webhook/admission.h"
+#include "webhook/cert_store.h"
+#include "webhook/digest_cache.h"
+#include "webhook/kube_sources.h"
+#include "webhook/metrics.h"
+#include "webhook/options.h"
+#include "webhook/server.h"
+
+int main(int argc, char** argv) noexcept try {
+  using namespace ifo::webhook;
+  auto opts = parse_options(std::vector<std::string>(argv + 1, argv + argc));
+  if (!opts) {
+    std::fprintf(stderr, "infisical-webhook: %s\n", opts.error().c_str());
+    return 2;
+  }
+  if (opts->help) {
+    std::fputs(usage().c_str(), stdout);
+    return 0;
+  }
+  if (opts->version) {
+    std::puts("infisical-webhook " IFO_VERSION);
+    return 0;
+  }
+  auto log = spdlog::stdout_logger_mt("webhook");
+  log->set_level(spdlog::level::from_str(opts->log_level));
+  if (opts->log_format == "json")
+    log->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","logger":"%n","msg":"%v"})", spdlog::pattern_time_type::utc);
+  else
+    log->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %n %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(log);
+
+  // Block the signals before any thread starts, so only sigwait below sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  ifo::kube::Config config;
+  try {
+    config = ifo::kube::load_config(opts->kubeconfig.empty() ? std::nullopt : std::optional<std::string>(opts->kubeconfig));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "infisical-webhook: %s\n", e.what());
+    return 2;
+  }
+  ifo::kube::Client client(std::move(config));
+  DigestCache cache;
+  SarAuthorizer authorizer(client, opts->authorization_cache_ttl);
+  AdmissionHandler handler(opts->policy, &authorizer, &cache);
+  CertStore certs(opts->tls_cert_file, opts->tls_key_file);
+  Metrics metrics;
+  metrics.set_gauge_source([&] {
+    const auto now = std::chrono::steady_clock::now();
+    return std::map<std::string, double>{
+        {kMetricCertExpiry, static_cast<double>(certs.not_after())},
+        {kMetricCertReloads, static_cast<double>(certs.generation() > 0 ? certs.generation() - 1 : 0)},
+        {kMetricCacheAge, cache.age_seconds(now)},
+        {kMetricCacheSynced, cache.synced() ? 1.0 : 0.0},
+        {kMetricCacheSecrets, static_cast<double>(cache.size())},
+    };
+  });
+  SecretWatcher watcher(client, cache, log);
+  WebhookServer server(opts->server, handler, certs, metrics,
+                       [&cache]() -> std::string { return cache.synced() ? "" : "managed-secret cache not synced"; }, log);
+  auto started = server.start();
+  if (!started) {
+    log->error("cannot serve: {}", started.error());
+    return 1;
+  }
+  log->info("started policy={} operator_namespace={}", policy_name(opts->policy), opts->operator_namespace);
+  watcher.start();
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log->info("shutting down signal={}", sig);
+  watcher.stop();
+  server.stop();
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "infisical-webhook: %s\n", e.what());
+  return 1;
+} catch (...) {
+  std::fprintf(stderr, "infisical-webhook: unexpected error\n");
+  return 1;
+}
