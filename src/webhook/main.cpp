@@ -46,6 +46,11 @@ int main(int argc, char** argv) noexcept try {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  CertStore certs(opts->tls_cert_file, opts->tls_key_file);
+  if (auto first = certs.reload(); !first) {
+    std::fprintf(stderr, "infisical-webhook: %s\n", first.error().c_str());
+    return 2;
+  }
   ifo::kube::Config config;
   try {
     config = ifo::kube::load_config(opts->kubeconfig.empty() ? std::nullopt : std::optional<std::string>(opts->kubeconfig));
@@ -57,7 +62,6 @@ int main(int argc, char** argv) noexcept try {
   DigestCache cache;
   SarAuthorizer authorizer(client, opts->authorization_cache_ttl);
   AdmissionHandler handler(opts->policy, &authorizer, &cache);
-  CertStore certs(opts->tls_cert_file, opts->tls_key_file);
   Metrics metrics;
   metrics.set_gauge_source([&] {
     const auto now = std::chrono::steady_clock::now();
