@@ -1,0 +1,138 @@
+// infisical-sim internals shared by infisical_sim.cpp (plumbing, API, admin) and sim_auth.cpp (auth
+// methods, cloud endpoints). Not part of the library's interface.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "core/jwt.h"
+#include "infisical_sim.h"
+#include "sim_http.h"
+#include "sim_model.h"
+
+namespace ifo::sim {
+
+inline constexpr const char* kAnonymous = "anonymous";
+
+struct AccessToken {
+  std::string id;
+  std::string identity_id;
+  std::string auth_method;
+  int64_t created_ms = 0;
+  int64_t last_renewed_ms = 0;
+  int64_t ttl = 0;
+  int64_t max_ttl = 0;
+  bool revoked = false;
+};
+
+struct Principal {
+  std::string identity_id;
+  Identity* identity = nullptr;
+  ServiceToken* service_token = nullptr;
+};
+
+struct Fault {
+  int status = 500;
+  int64_t remaining = -1;  // -1: until cleared
+  std::string message;
+  std::string error;
+};
+
+enum class RateLimitMode { kOff, k429, k500 };
+
+struct RateLimitConfig {
+  RateLimitMode mode = RateLimitMode::k429;
+  bool by_identity = false;
+  std::map<std::string, int64_t> limits;  // group ("secrets", "reads", "writes") or route label -> per minute
+};
+
+struct RateWindow {
+  int64_t start_ms = 0;
+  int64_t count = 0;
+};
+
+// Per-request context: which route label and which identity the counters attribute it to.
+struct Ctx {
+  std::string route;
+  std::string identity;
+};
+
+// Issued cloud OAuth tokens (GCP access tokens) and IMDSv2 session tokens.
+struct BearerGrant {
+  std::string subject;  // service account email, or "imds"
+  int64_t expires_ms = 0;
+};
+
+struct InfisicalSim::Impl {
+  using Handler = std::function<void(const httplib::Request&, httplib::Response&, Ctx&)>;
+
+  SimOptions opts;
+  mutable std::mutex mu;  // guards everything below except the atomics and the stop flag
+  Model model;
+  IdSource ids;
+  std::map<std::string, AccessToken> tokens;
+  core::RsaKeyPair key;
+  std::string admin_token;
+  std::string ca_pem;
+  std::atomic<int64_t> clock_offset_ms{0};
+  std::map<std::string, int64_t> latency_ms;
+  std::map<std::string, Fault> faults;
+  RateLimitConfig rate_limit;
+  std::map<std::string, RateWindow> rate_windows;
+  Counters counters;
+  std::map<std::string, BearerGrant> cloud_grants;  // GCP OAuth access tokens, IMDSv2 tokens
+  std::set<std::string> seen_sigv4;                 // not used for replay protection (STS allows replays)
+  core::JsonDoc empty_object_doc{rapidjson::kObjectType};
+  const core::JsonValue& empty_object = empty_object_doc;
+
+  std::unique_ptr<httplib::Server> api;
+  std::unique_ptr<httplib::Server> cloud;
+  std::thread api_thread;
+  std::thread cloud_thread;
+  int api_port = 0;
+  int cloud_port = 0;
+
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopping = false;
+
+  int64_t now_ms() const;
+  bool sleep_ms(int64_t ms);  // false when the server is stopping
+  static std::string client_ip(const httplib::Request& req);
+  static std::string identity_hint(const httplib::Request& req);
+
+  void route(httplib::Server& server, const std::string& method, const std::string& pattern, const std::string& label,
+             const std::string& group, Handler handler);
+  void serve(const httplib::Request& req, httplib::Response& res, Ctx& ctx, const std::string& group, const Handler& handler);
+  bool apply_rate_limit(const httplib::Request& req, httplib::Response& res, const Ctx& ctx, const std::string& group);
+  void apply_seed_rate_limits(const std::string& seed_json);
+
+  std::string issue_token(const Identity& identity, const std::string& auth_method);
+  std::optional<std::string> token_expired(const AccessToken& t) const;
+  std::optional<Principal> authenticate(const httplib::Request& req, httplib::Response& res);
+  bool may_read(const Principal& p, const Project& project) const;
+
+  void add_api_routes(httplib::Server& s);
+  void add_admin_routes(httplib::Server& s);
+  void add_cloud_routes(httplib::Server& s);
+  void list_secrets(const httplib::Request& req, httplib::Response& res);
+  std::string render_counters() const;
+
+  void login_universal(const httplib::Request& req, httplib::Response& res, Ctx& ctx);
+  void login_kubernetes(const httplib::Request& req, httplib::Response& res, Ctx& ctx);
+  void login_aws(const httplib::Request& req, httplib::Response& res, Ctx& ctx);
+  void login_azure(const httplib::Request& req, httplib::Response& res, Ctx& ctx);
+  void login_gcp(const httplib::Request& req, httplib::Response& res, Ctx& ctx);
+};
+
+}  // namespace ifo::sim
