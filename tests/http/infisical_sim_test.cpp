@@ -77,6 +77,7 @@ std::unique_ptr<sim::InfisicalSim> start_sim(bool tls = false) {
 
 std::map<std::string, std::string> values_of(const core::JsonValue& secrets) {
   std::map<std::string, std::string> out;
+  REQUIRE(secrets.IsArray());
   for (const auto& s : secrets.GetArray()) out[s["secretKey"].GetString()] = s["secretValue"].GetString();
   return out;
 }
@@ -181,6 +182,7 @@ TEST_CASE("secrets/raw: imports carry the imported folder and its own imports, r
   CHECK(keys == std::set<std::string>{"SHARED", "DB_HOST", "CHAIN", "LINK", "PROD_ONLY"});
 
   auto rec = api.get("/v3/secrets/raw?workspaceSlug=demo-project&environment=dev&secretPath=/&recursive=true&include_imports=true", token);
+  REQUIRE_MESSAGE(rec.status == 200, rec.body);
   auto rdoc = json(rec.body);
   std::multiset<std::string> dup_paths;
   std::set<std::string> paths;
@@ -193,8 +195,10 @@ TEST_CASE("secrets/raw: imports carry the imported folder and its own imports, r
   CHECK((*rdoc)["imports"].Size() == 1);
 
   auto sub = api.get("/v3/secrets/raw?workspaceSlug=demo-project&environment=dev&secretPath=/app&recursive=true", token);
+  REQUIRE_MESSAGE(sub.status == 200, sub.body);
   std::set<std::string> sub_paths;
-  for (const auto& sec : (*json(sub.body))["secrets"].GetArray()) sub_paths.insert(sec["secretPath"].GetString());
+  auto sub_doc = json(sub.body);
+  for (const auto& sec : (*sub_doc)["secrets"].GetArray()) sub_paths.insert(sec["secretPath"].GetString());
   CHECK(sub_paths == std::set<std::string>{"/app", "/app/deeper"});
 }
 
