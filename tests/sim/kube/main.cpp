@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/kube/modules.h"
 #include "sim/kube/server.h"
 
 namespace {
@@ -34,7 +35,7 @@ Flags:
   --history N                 watch events kept for resuming from a resourceVersion (default 100000)
   --log-requests              log each request line to stderr
   --help                      this text
-
+%MODULES%
 Admin endpoints (Authorization: Bearer ADMIN_TOKEN):
   GET  /sim/counters                 request counts by "verb resource", open watches, current resourceVersion
   DELETE /sim/counters               reset the counts
@@ -129,6 +130,7 @@ long parse_number(const std::string& flag, const std::string& v, long lo, long h
 
 int main(int argc, char** argv) noexcept try {
   ifo::kubesim::Options opt;
+  ifo::kubesim::ModulesOptions modules_opt;
   std::string port_file;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {
@@ -146,7 +148,9 @@ int main(int argc, char** argv) noexcept try {
       return args[++i];
     };
     if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
+      std::string usage = kUsage;
+      usage.replace(usage.find("%MODULES%"), 9, ifo::kubesim::kModulesUsage);
+      std::fputs(usage.c_str(), stdout);
       return 0;
     } else if (a == "--port") opt.port = static_cast<int>(parse_number(a, need(), 0, 65535));
     else if (a == "--port-file") port_file = need();
@@ -165,7 +169,14 @@ int main(int argc, char** argv) noexcept try {
       opt.bookmark_interval = std::chrono::milliseconds(parse_number(a, need(), 10, 3600000));
     else if (a == "--history") opt.history_limit = static_cast<size_t>(parse_number(a, need(), 1, 100000000));
     else if (a == "--log-requests") opt.log_requests = true;
-    else usage_error("unknown flag \"" + a + "\"");
+    else if (a.rfind("--", 0) == 0 && a != "--") {
+      // The admission/auth/rollout modules' flags all take a value.
+      std::string v = has_value ? value : (i + 1 < args.size() ? args[i + 1] : std::string());
+      auto r = ifo::kubesim::parse_module_flag(a, v, modules_opt);
+      if (!r.ok()) usage_error(r.error());
+      if (!*r) usage_error("unknown flag \"" + a + "\"");
+      if (!has_value) ++i;
+    } else usage_error("unknown flag \"" + a + "\"");
   }
   if (opt.cert_file.empty() != opt.key_file.empty())
     usage_error("--tls-cert-file and --tls-private-key-file go together");
@@ -173,6 +184,9 @@ int main(int argc, char** argv) noexcept try {
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
   ifo::kubesim::KubeSim sim(opt);
+  modules_opt.auth.static_tokens = sim.static_tokens();
+  auto modules = ifo::kubesim::install_modules(sim, std::move(modules_opt));
+  sim.add_counter_source([m = modules.get()] { return m->counters(); });
   sim.start();
   if (!port_file.empty()) {
     std::ofstream pf(port_file);

@@ -630,8 +630,23 @@ struct KubeSim::Impl {
   // ---------------------------------------------------------------------------------------------
   // resources
 
+  // Query parameters from the raw target: cpp-httplib cuts values at a second '=' ("a!=b").
   static std::string param(const httplib::Request& req, const char* name) {
-    return req.has_param(name) ? req.get_param_value(name) : std::string();
+    auto q = req.target.find('?');
+    if (q == std::string::npos) return {};
+    std::string_view rest(req.target);
+    rest.remove_prefix(q + 1);
+    std::string_view want(name);
+    while (!rest.empty()) {
+      auto amp = rest.find('&');
+      std::string_view kv = rest.substr(0, amp);
+      auto eq = kv.find('=');
+      std::string key = httplib::detail::decode_url(std::string(kv.substr(0, eq)), true);
+      if (key == want) return eq == std::string_view::npos ? std::string() : httplib::detail::decode_url(std::string(kv.substr(eq + 1)), true);
+      if (amp == std::string_view::npos) break;
+      rest.remove_prefix(amp + 1);
+    }
+    return {};
   }
 
   static bool dry_run(const httplib::Request& req) { return param(req, "dryRun") == "All"; }
@@ -1570,7 +1585,13 @@ struct KubeSim::Impl {
     }
     if (p == "/sim/compact" && req.method == "POST") {
       uint64_t rv = store.current_rv();
-      if (req.has_param("resourceVersion")) rv = std::stoull(req.get_param_value("resourceVersion"));
+      if (std::string v = param(req, "resourceVersion"); !v.empty()) {
+        try {
+          rv = std::stoull(v);
+        } catch (const std::exception&) {
+          throw bad_request("resourceVersion must be a number");
+        }
+      }
       store.compact(rv);
       return send_json(res, 200, fmt::format(R"({{"compactedTo":{}}})", rv));
     }
