@@ -639,7 +639,8 @@ void InfisicalSim::Impl::add_admin_routes(httplib::Server& s) {
     if (by != "ip" && by != "identity") throw std::runtime_error("\"by\" must be \"ip\" or \"identity\"");
     rate_limit.by_identity = by == "identity";
     if (const auto* limits = core::member(b, "limits"); limits != nullptr && limits->IsObject()) {
-      for (auto it = limits->MemberBegin(); it != limits->MemberEnd(); ++it) {
+      for (rapidjson::SizeType mi = 0; mi < limits->MemberCount(); ++mi) {
+      auto it = limits->MemberBegin() + mi;
         if (!it->value.IsInt64()) throw std::runtime_error("limits must be integers per minute");
         rate_limit.limits[it->name.GetString()] = it->value.GetInt64();
       }
@@ -686,6 +687,12 @@ void InfisicalSim::Impl::add_admin_routes(httplib::Server& s) {
       for (auto& e : p.environments)
         for (auto& [path, f] : e.folders)
           for (auto& sec : f.secrets) sec.id = ids.uuid();
+    send_json(res, 200, "{}");
+  }));
+  s.Post("/sim/aws/web-identity-keys", admin([this, need](const httplib::Request&, httplib::Response& res, const core::JsonValue& b) {
+    std::string pem = need(b, "publicKeyPem");
+    std::lock_guard<std::mutex> lock(mu);
+    web_identity_keys.push_back(pem);
     send_json(res, 200, "{}");
   }));
   s.Get("/sim/keys", admin([this](const httplib::Request&, httplib::Response& res, const core::JsonValue&) {
@@ -852,7 +859,8 @@ void InfisicalSim::Impl::apply_seed_rate_limits(const std::string& seed_json) {
     throw std::runtime_error("seed: $.rateLimits.mode: must be \"429\", \"500\" or \"off\"");
   rate_limit.by_identity = core::string_or(*rl, "by", "ip") == "identity";
   if (const auto* limits = core::member(*rl, "limits"); limits != nullptr && limits->IsObject()) {
-    for (auto it = limits->MemberBegin(); it != limits->MemberEnd(); ++it) {
+    for (rapidjson::SizeType mi = 0; mi < limits->MemberCount(); ++mi) {
+      auto it = limits->MemberBegin() + mi;
       if (!it->value.IsInt64()) throw std::runtime_error(std::string("seed: $.rateLimits.limits.") + it->name.GetString() + ": must be an integer");
       rate_limit.limits[it->name.GetString()] = it->value.GetInt64();
     }

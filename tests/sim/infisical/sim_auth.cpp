@@ -135,18 +135,4 @@ void InfisicalSim::Impl::login_kubernetes(const httplib::Request& req, httplib::
   send_json(res, 200, issue_token(*id, "kubernetes-auth"));
 }
 
-// ---------------------------------------------------------------------------------------------
-// Methods still to come in this version of the sim: they answer honestly that they are missing.
-
-void InfisicalSim::Impl::login_aws(const httplib::Request&, httplib::Response& res, Ctx&) {
-  send_error(res, 501, "aws-auth is not implemented in this infisical-sim build yet", "NotImplemented");
-}
-void InfisicalSim::Impl::login_azure(const httplib::Request&, httplib::Response& res, Ctx&) {
-  send_error(res, 501, "azure-auth is not implemented in this infisical-sim build yet", "NotImplemented");
-}
-void InfisicalSim::Impl::login_gcp(const httplib::Request&, httplib::Response& res, Ctx&) {
-  send_error(res, 501, "gcp-auth is not implemented in this infisical-sim build yet", "NotImplemented");
-}
-void InfisicalSim::Impl::add_cloud_routes(httplib::Server&) {}
-
 }  // namespace ifo::sim

@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <variant>
 
 #include "core/jwt.h"
 #include "infisical_sim.h"
@@ -23,6 +24,22 @@
 namespace ifo::sim {
 
 inline constexpr const char* kAnonymous = "anonymous";
+// Key ids the sim signs with while playing Microsoft's and Google's token issuers.
+inline constexpr const char* kAzureKid = "sim-azure-key";
+inline constexpr const char* kGoogleKid = "sim-google-oauth-key";
+
+struct CallerIdentity {
+  std::string arn;
+  std::string account;
+  std::string user_id;
+};
+
+// An STS error as STS reports it (HTTP status, Code, Message).
+struct StsError {
+  int status;
+  std::string code;
+  std::string message;
+};
 
 struct AccessToken {
   std::string id;
@@ -91,7 +108,8 @@ struct InfisicalSim::Impl {
   std::map<std::string, RateWindow> rate_windows;
   Counters counters;
   std::map<std::string, BearerGrant> cloud_grants;  // GCP OAuth access tokens, IMDSv2 tokens
-  std::set<std::string> seen_sigv4;                 // not used for replay protection (STS allows replays)
+  std::map<std::string, AwsPrincipal> aws_sessions;  // temporary credentials by access key id
+  std::vector<std::string> web_identity_keys;         // extra PEM keys trusted for AssumeRoleWithWebIdentity
   core::JsonDoc empty_object_doc{rapidjson::kObjectType};
   const core::JsonValue& empty_object = empty_object_doc;
 
@@ -127,6 +145,12 @@ struct InfisicalSim::Impl {
   void add_cloud_routes(httplib::Server& s);
   void list_secrets(const httplib::Request& req, httplib::Response& res);
   std::string render_counters() const;
+
+  std::variant<CallerIdentity, StsError> verify_sigv4(const std::string& method, const std::string& path,
+                                                      const std::string& query,
+                                                      const std::map<std::string, std::string>& headers,
+                                                      const std::string& body);
+  AwsPrincipal issue_aws_session(const std::string& arn, const std::string& user_id);
 
   void login_universal(const httplib::Request& req, httplib::Response& res, Ctx& ctx);
   void login_kubernetes(const httplib::Request& req, httplib::Response& res, Ctx& ctx);

@@ -398,8 +398,7 @@ core::Result<Model> parse_seed(std::string_view json, IdSource& ids, int64_t now
         std::string w = where + ".azureAuth";
         if (!r.object(*az, w)) break;
         AzureAuthConfig c;
-        c.tenant_id = m.azure.tenant_id;
-        r.str(*az, "tenantId", w, c.tenant_id);
+        r.str(*az, "tenantId", w, c.tenant_id);  // empty: the azure block's tenant, filled in below
         r.str(*az, "resource", w, c.resource);
         r.str(*az, "allowedServicePrincipalIds", w, c.allowed_service_principal_ids);
         id.azure = c;
@@ -537,7 +536,6 @@ core::Result<Model> parse_seed(std::string_view json, IdSource& ids, int64_t now
           m.azure.user_identities.push_back(mi);
         }
       }
-      // Identities declared before the azure block keep the default tenant unless they set one.
     }
   }
 
@@ -565,6 +563,8 @@ core::Result<Model> parse_seed(std::string_view json, IdSource& ids, int64_t now
       }
     }
   }
+  for (auto& ident : m.identities)
+    if (ident.azure && ident.azure->tenant_id.empty()) ident.azure->tenant_id = m.azure.tenant_id;
   if (m.gcp.default_service_account.empty() && !m.gcp.service_accounts.empty())
     m.gcp.default_service_account = m.gcp.service_accounts.front().email;
 
