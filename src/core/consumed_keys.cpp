@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "core/field_error.h"
+
 namespace ifo::core {
 
 namespace {
@@ -109,9 +111,9 @@ Result<std::vector<ConsumedKey>> consumed_secret_keys_of_object(const JsonValue&
   } else if (kind == "CronJob") {
     pod_spec = at_path(object, {"spec", "jobTemplate", "spec", "template", "spec"});
   } else {
-    return R::fail(kind.empty() ? std::string("object has no kind") : fmt::format("kind {} has no pod template", kind));
+    return R::fail(kind.empty() ? std::string("object has no kind") : fmt::format("kind {} has no pod template", abbreviate(kind)));
   }
-  if (pod_spec == nullptr || !pod_spec->IsObject()) return R::fail(fmt::format("{} has no pod spec", kind));
+  if (pod_spec == nullptr || !pod_spec->IsObject()) return R::fail(fmt::format("{} has no pod spec", abbreviate(kind)));
   return consumed_secret_keys(*pod_spec);
 }
 

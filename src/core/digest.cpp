@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "core/field_error.h"
 #include "core/json.h"
 
 namespace ifo::core {
@@ -98,10 +99,10 @@ Result<KeyDigests> decode_key_digests(std::string_view annotation) {
   for (const auto& m : v.GetObject()) {
     std::string key(m.name.GetString(), m.name.GetStringLength());
     if (!m.value.IsString() || !is_hex_digest(std::string_view(m.value.GetString(), m.value.GetStringLength()))) {
-      return R::fail(fmt::format("key-digests annotation: value of \"{}\" is not a 64-digit hex digest", key));
+      return R::fail(fmt::format("key-digests annotation: value of \"{}\" is not a 64-digit hex digest", abbreviate(key)));
     }
     if (!out.emplace(key, std::string(m.value.GetString(), m.value.GetStringLength())).second) {
-      return R::fail(fmt::format("key-digests annotation: duplicate key \"{}\"", key));
+      return R::fail(fmt::format("key-digests annotation: duplicate key \"{}\"", abbreviate(key)));
     }
   }
   return out;

@@ -25,7 +25,17 @@ std::string child_path(std::string_view parent, std::string_view name) {
 
 std::string index_path(std::string_view parent, size_t index) { return fmt::format("{}[{}]", parent, index); }
 
-std::string key_path(std::string_view parent, std::string_view key) { return fmt::format("{}[{}]", parent, key); }
+std::string key_path(std::string_view parent, std::string_view key) {
+  return fmt::format("{}[{}]", parent, abbreviate(key, 253));
+}
+
+std::string abbreviate(std::string_view text, size_t max) {
+  if (text.size() <= max) return std::string(text);
+  size_t cut = max;
+  // Never split a UTF-8 sequence: the message may end up in a JSON response.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return fmt::format("{}…(+{} bytes)", text.substr(0, cut), text.size() - cut);
+}
 
 bool path_within(std::string_view path, std::string_view prefix) {
   if (prefix.empty()) return true;

@@ -21,6 +21,10 @@ std::string child_path(std::string_view parent, std::string_view name);  // pare
 std::string index_path(std::string_view parent, size_t index);          // parent[3]
 std::string key_path(std::string_view parent, std::string_view key);    // parent[key]
 
+// User text quoted in a message, cut to `max` bytes ("abc…(+1234 bytes)"), so hostile input cannot
+// blow up error messages, logs or AdmissionReview responses.
+std::string abbreviate(std::string_view text, size_t max = 100);
+
 // True when `path` is `prefix` itself or lies below it (prefix.x, prefix[0]).
 bool path_within(std::string_view path, std::string_view prefix);
 

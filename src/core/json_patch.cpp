@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "core/field_error.h"
+
 namespace ifo::core {
 
 namespace {
@@ -86,7 +88,7 @@ class Applier {
       if (std::string e = remove(*from, moved); !e.empty()) return "from: " + e;
       return add(*path, std::move(moved));
     }
-    return fmt::format("unknown op \"{}\"", *name);
+    return fmt::format("unknown op \"{}\"", abbreviate(*name));
   }
 
   std::shared_ptr<JsonDoc> result() { return doc_; }
@@ -109,7 +111,7 @@ class Applier {
       if (last == "-") {
         i = parent->Size();
       } else if (!parse_index(last, i) || i > parent->Size()) {
-        return fmt::format("array index \"{}\" out of range", last);
+        return fmt::format("array index \"{}\" out of range", abbreviate(last));
       }
       parent->PushBack(std::move(value), a_);
       for (size_t j = parent->Size() - 1; j > i; --j) {
@@ -209,7 +211,7 @@ Result<std::vector<std::string>> parse_json_pointer(std::string_view pointer) {
   using P = Result<std::vector<std::string>>;
   std::vector<std::string> tokens;
   if (pointer.empty()) return tokens;
-  if (pointer.front() != '/') return P::fail(fmt::format("invalid JSON pointer \"{}\": must start with '/'", pointer));
+  if (pointer.front() != '/') return P::fail(fmt::format("invalid JSON pointer \"{}\": must start with '/'", abbreviate(pointer)));
   std::string cur;
   for (size_t i = 1; i <= pointer.size(); ++i) {
     if (i == pointer.size() || pointer[i] == '/') {
@@ -219,7 +221,7 @@ Result<std::vector<std::string>> parse_json_pointer(std::string_view pointer) {
     }
     if (pointer[i] == '~') {
       if (i + 1 >= pointer.size() || (pointer[i + 1] != '0' && pointer[i + 1] != '1')) {
-        return P::fail(fmt::format("invalid JSON pointer \"{}\": '~' must be followed by 0 or 1", pointer));
+        return P::fail(fmt::format("invalid JSON pointer \"{}\": '~' must be followed by 0 or 1", abbreviate(pointer)));
       }
       cur += pointer[i + 1] == '0' ? '~' : '/';
       ++i;
@@ -295,7 +297,7 @@ Result<std::shared_ptr<JsonDoc>> apply_json_patch(const JsonValue& target, const
   for (const auto& op : patch.GetArray()) {
     std::string e = applier.apply(op);
     if (!e.empty()) {
-      std::string what = op.IsObject() ? fmt::format(" ({} {})", string_or(op, "op", "?"), string_or(op, "path", "?")) : "";
+      std::string what = op.IsObject() ? fmt::format(" ({} {})", abbreviate(string_or(op, "op", "?")), abbreviate(string_or(op, "path", "?"))) : "";
       return R::fail(fmt::format("operation {}{}: {}", i, what, e));
     }
     ++i;

@@ -221,7 +221,7 @@ class Validator {
       error(t.path + ".secretNamespace",
             fmt::format("must be the InfisicalSecret's own namespace \"{}\" when creationPolicy is Owner "
                         "(Kubernetes forbids cross-namespace owner references)",
-                        ns_));
+                        abbreviate(ns_)));
     }
     cross(ReferenceKind::kManagedSecret, t.secret_namespace, t.secret_name, t.path);
   }
@@ -244,8 +244,8 @@ class Validator {
       for (size_t j = 0; j < i; ++j) {
         if (!all[i].secret_name.empty() && all[i].secret_name == all[j].secret_name &&
             all[i].secret_namespace == all[j].secret_namespace) {
-          error(all[i].path, fmt::format("duplicate target {}/{} (also {})", all[i].secret_namespace,
-                                         all[i].secret_name, all[j].path));
+          error(all[i].path, fmt::format("duplicate target {}/{} (also {})", abbreviate(all[i].secret_namespace),
+                                         abbreviate(all[i].secret_name), all[j].path));
           break;
         }
       }
