@@ -81,7 +81,7 @@ sandbox_start_syncer() {
   done < <(sandbox_container_args "$SANDBOX_RELEASE-syncer" '.spec.template.spec.containers[0]')
   ((${#args[@]})) || { sandbox_die "the syncer Deployment has no args"; return 1; }
   sandbox_spawn syncer "$(sandbox_bin infisical-syncer)" "${args[@]}" --kubeconfig="$KUBECONFIG" "$@"
-  sandbox_wait_for 60 "the syncer to be ready ($SANDBOX_DIR/syncer.log)" curl -fsS "$SYNCER_HEALTH/readyz"
+  sandbox_wait_for 60 "the syncer to be ready ($SANDBOX_DIR/syncer.log)" curl -fsS "$SYNCER_HEALTH/readyz" || return 1
 }
 
 sandbox_start_webhook() {
@@ -97,7 +97,7 @@ sandbox_start_webhook() {
     args+=("$a")
   done < <(sandbox_container_args "$SANDBOX_RELEASE-webhook" '.spec.template.spec.containers[0]')
   sandbox_spawn webhook "$(sandbox_bin infisical-webhook)" "${args[@]}" --kubeconfig="$KUBECONFIG"
-  sandbox_wait_for 60 "the webhook to be ready ($SANDBOX_DIR/webhook.log)" curl -fsS "$WEBHOOK_HEALTH/readyz"
+  sandbox_wait_for 60 "the webhook to be ready ($SANDBOX_DIR/webhook.log)" curl -fsS "$WEBHOOK_HEALTH/readyz" || return 1
 }
 
 sandbox_start() {
@@ -125,14 +125,14 @@ RULES
     --token "admin-$RANDOM$RANDOM=admin:system:masters" --token "dev-token=dev:developers" \
     --access-rules-file "$SANDBOX_DIR/access-rules" \
     --webhook-service "$SANDBOX_NS/$SANDBOX_RELEASE-webhook:443=127.0.0.1:$WEBHOOK_PORT"
-  sandbox_wait_for 30 "kube-sim ($SANDBOX_DIR/kube-sim.log)" test -s "$KUBECONFIG"
+  sandbox_wait_for 30 "kube-sim ($SANDBOX_DIR/kube-sim.log)" test -s "$KUBECONFIG" || return 1
   KUBE_SIM_URL="https://127.0.0.1:$(cat "$SANDBOX_DIR/kube.port")"
-  sandbox_wait_for 30 "kube-sim to answer" sandbox_kubectl get namespaces
+  sandbox_wait_for 30 "kube-sim to answer" sandbox_kubectl get namespaces || return 1
 
   sandbox_log "starting infisical-sim (the Infisical API stand-in) seeded from examples/infisical-seed.json"
   sandbox_spawn infisical-sim "$(sandbox_bin infisical-sim)" --seed "$SANDBOX_ROOT/examples/infisical-seed.json" \
     --ports-file "$SANDBOX_DIR/infisical.json"
-  sandbox_wait_for 30 "infisical-sim ($SANDBOX_DIR/infisical-sim.log)" test -s "$SANDBOX_DIR/infisical.json"
+  sandbox_wait_for 30 "infisical-sim ($SANDBOX_DIR/infisical-sim.log)" test -s "$SANDBOX_DIR/infisical.json" || return 1
   INFISICAL_API="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["apiUrl"])' "$SANDBOX_DIR/infisical.json")"
   INFISICAL_ADMIN_TOKEN="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["adminToken"])' "$SANDBOX_DIR/infisical.json")"
 
@@ -142,7 +142,7 @@ RULES
     --set hostAPI="$INFISICAL_API" --set syncer.replicas=1 2>/dev/null >"$SANDBOX_DIR/chart.yaml"
   # cert-manager's and prometheus-operator's kinds are not in the default render; everything is applied.
   sandbox_kubectl apply -f "$SANDBOX_DIR/chart.yaml" >"$SANDBOX_DIR/apply.log" || { cat "$SANDBOX_DIR/apply.log"; return 1; }
-  sandbox_wait_for 30 "the CRD to be served" sandbox_kubectl get infisicalsecrets -A
+  sandbox_wait_for 30 "the CRD to be served" sandbox_kubectl get infisicalsecrets -A || return 1
 
   sandbox_log "certs-gen ensure, as the webhook Pod's init container runs it"
   local args=() a
@@ -152,8 +152,8 @@ RULES
     >"$SANDBOX_DIR/certs-gen.log" 2>&1 || { cat "$SANDBOX_DIR/certs-gen.log"; return 1; }
 
   sandbox_log "starting infisical-webhook and infisical-syncer with the chart's arguments"
-  sandbox_start_webhook
-  sandbox_start_syncer
+  sandbox_start_webhook || return 1
+  sandbox_start_syncer || return 1
 }
 
 sandbox_stop() {
