@@ -96,7 +96,7 @@ sandbox_start_webhook() {
     esac
     args+=("$a")
   done < <(sandbox_container_args "$SANDBOX_RELEASE-webhook" '.spec.template.spec.containers[0]')
-  sandbox_spawn webhook "$(sandbox_bin infisical-webhook)" "${args[@]}" --kubeconfig="$KUBECONFIG"
+  sandbox_spawn webhook "$(sandbox_bin infisical-webhook)" "${args[@]}" --kubeconfig="$KUBECONFIG" --bind-address=127.0.0.1
   sandbox_wait_for 60 "the webhook to be ready ($SANDBOX_DIR/webhook.log)" curl -fsS "$WEBHOOK_HEALTH/readyz" || return 1
 }
 

@@ -111,7 +111,7 @@ class TestWebhook {
                       R"(","allowed":)" + (allowed ? "true" : "false") + R"(,"warnings":)" + warnings;
     if (!patch_b64.empty()) out += R"(,"patchType":"JSONPatch","patch":")" + patch_b64 + "\"";
     if (!allowed) {
-      out += R"(,"status":{},"result":{"message":")" + message + "\"";
+      out += R"(,"status":{"message":")" + message + "\"";
       if (code) out += ",\"code\":" + std::to_string(code);
       out += "}";
     }

@@ -732,7 +732,8 @@ AdmissionResult AdmissionDispatcher::run(bool mutating, const std::vector<const 
       bool allowed = core::get_bool(*response, "allowed").value_or(false);
       if (!allowed) {
         // errors.ToStatusErr (1.32): code < 400 becomes 400; message prefixed with who denied it.
-        const JsonValue* st = core::member(*response, "result");
+        // AdmissionResponse.Result is serialised as "status" (k8s.io/api/admission/v1).
+        const JsonValue* st = core::member(*response, "status");
         SimStatus s;
         int64_t code = st ? core::get_int(*st, "code").value_or(0) : 0;
         s.code = code < 400 ? 400 : static_cast<int>(code);
