@@ -19,6 +19,7 @@
 
 #include "kube/client.h"
 #include "kube/meta.h"
+#include "tls_fixture.h"
 
 using namespace std::chrono_literals;
 namespace kube = ifo::kube;
@@ -528,4 +529,80 @@ TEST_CASE("TokenRequest and SubjectAccessReview helpers build the API objects an
   REQUIRE(body.ok());
   CHECK(ifo::core::at_path(**body, {"spec", "resourceAttributes", "verb"})->GetString() == std::string("get"));
   CHECK(ifo::core::at_path(**body, {"spec", "user"})->GetString() == std::string("alice"));
+}
+
+TEST_CASE("TLS: a kubeconfig's CA data verifies the server; another CA is refused; the token travels only over TLS") {
+  auto cert = ifo::testing::make_test_certificate({"localhost"}, {"127.0.0.1"});
+  auto svr = ifo::testing::make_tls_server(cert);
+  std::string auth;
+  std::mutex mu;
+  svr->Get("/api/v1/namespaces/ns/secrets/a", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu);
+    auth = req.get_header_value("Authorization");
+    res.set_content(kSecretA, "application/json");
+  });
+  const int port = svr->bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread t([&] { svr->listen_after_bind(); });
+  struct Stop {
+    httplib::SSLServer& s;
+    std::thread& t;
+    ~Stop() {
+      s.stop();
+      t.join();
+    }
+  } stop{*svr, t};
+
+  auto b64 = [](const std::string& s) {
+    static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    unsigned buf = 0;
+    int bits = 0;
+    for (unsigned char ch : s) {
+      buf = (buf << 8) | ch;
+      bits += 8;
+      while (bits >= 6) out += tbl[(buf >> (bits -= 6)) & 63];
+    }
+    if (bits > 0) out += tbl[(buf << (6 - bits)) & 63];
+    while (out.size() % 4 != 0) out += '=';
+    return out;
+  };
+  const std::string kubeconfig = "apiVersion: v1\nkind: Config\ncurrent-context: sim\n"
+                                 "clusters:\n- name: sim\n  cluster:\n    server: https://127.0.0.1:" +
+                                 std::to_string(port) + "\n    certificate-authority-data: " + b64(cert.ca_pem) +
+                                 "\ncontexts:\n- name: sim\n  context: {cluster: sim, user: admin}\n"
+                                 "users:\n- name: admin\n  user: {token: tls-token}\n";
+  auto cfg = kube::parse_kubeconfig(kubeconfig, "/tmp/kc");
+  cfg.qps = 0;
+  kube::Client c(cfg);
+  auto obj = c.get(kube::kSecrets, "ns", "a");
+  REQUIRE(obj);
+  {
+    std::lock_guard lock(mu);
+    CHECK(auth == "Bearer tls-token");
+  }
+
+  // A client trusting a different CA must refuse the server (and so never send it the token).
+  auto other = ifo::testing::make_test_certificate({"localhost"}, {"127.0.0.1"});
+  auto wrong = cfg;
+  wrong.tls.ca_pem = other.ca_pem;
+  wrong.token = "must-not-leak";
+  kube::Client wc(wrong);
+  try {
+    wc.get(kube::kSecrets, "ns", "a");
+    FAIL("expected a TLS error");
+  } catch (const kube::TransportError& e) {
+    CHECK(e.kind() == kube::TransportError::Kind::kTls);
+    CHECK(std::string(e.what()).find("must-not-leak") == std::string::npos);
+  }
+  {
+    std::lock_guard lock(mu);
+    CHECK(auth == "Bearer tls-token");
+  }
+  // insecure-skip-tls-verify connects without a CA.
+  auto insecure = cfg;
+  insecure.tls.ca_pem.clear();
+  insecure.tls.insecure_skip_verify = true;
+  kube::Client ic(insecure);
+  CHECK(ic.get(kube::kSecrets, "ns", "a"));
 }
