@@ -156,18 +156,21 @@ void Informer::list_and_replace() {
     rv_ = listed.resource_version;
   }
   // Handlers after the store holds the new state, as client-go's processor does.
-  for (const auto& [key, obj] : fresh) {
-    auto it = old.find(key);
+  for (const auto& entry : fresh) {
+    const ConstObjectPtr& obj = entry.second;
+    auto it = old.find(entry.first);
     if (it == old.end()) {
       for (auto& h : handlers_)
         if (h.on_add) call("add", [&] { h.on_add(obj); });
     } else if (meta_resource_version(*it->second) != meta_resource_version(*obj)) {
+      const ConstObjectPtr& previous = it->second;
       for (auto& h : handlers_)
-        if (h.on_update) call("update", [&] { h.on_update(it->second, obj); });
+        if (h.on_update) call("update", [&] { h.on_update(previous, obj); });
     }
   }
-  for (const auto& [key, obj] : old) {
-    if (fresh.count(key) != 0) continue;
+  for (const auto& entry : old) {
+    if (fresh.count(entry.first) != 0) continue;
+    const ConstObjectPtr& obj = entry.second;
     for (auto& h : handlers_)
       if (h.on_delete) call("delete", [&] { h.on_delete(obj); });
   }
