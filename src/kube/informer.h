@@ -8,8 +8,12 @@
 // be quick (typically: enqueue the key in a WorkQueue) and must not throw (exceptions are logged).
 //
 // Typical use:
-//   Informer inf(client, kSecrets, {.label_selector = "app.kubernetes.io/managed-by=x"});
-//   inf.add_handlers({.on_add = [&](auto& o) { q.add(meta_key(*o)); }, ...});
+//   InformerOptions opts;
+//   opts.label_selector = "app.kubernetes.io/managed-by=x";
+//   Informer inf(client, kSecrets, opts);
+//   EventHandlers h;
+//   h.on_add = [&](const ConstObjectPtr& o) { queue.add(meta_key(*o)); };
+//   inf.add_handlers(h);
 //   inf.start();
 //   inf.wait_for_sync(30s);
 //   auto obj = inf.store().get("ns/name");

@@ -117,11 +117,15 @@ TEST_CASE("kube-sim: create, get, update with a stale resourceVersion (409), pat
                     R"([{"op":"replace","path":"/data/v","value":"4"}])");
   CHECK(value_of(jp) == "4");
 
-  auto listed = c.list(kube::kConfigMaps, "team", {.label_selector = "app=x"});
+  kube::ListOptions lo;
+  lo.label_selector = "app=x";
+  auto listed = c.list(kube::kConfigMaps, "team", lo);
   CHECK(listed.items.size() == 1);
   CHECK_FALSE(listed.resource_version.empty());
 
-  c.remove(kube::kConfigMaps, "team", "a", {.propagation = kube::Propagation::kBackground});
+  kube::DeleteOptions del;
+  del.propagation = kube::Propagation::kBackground;
+  c.remove(kube::kConfigMaps, "team", "a", del);
   try {
     c.get(kube::kConfigMaps, "team", "a");
     FAIL("expected NotFound");
@@ -260,7 +264,13 @@ TEST_CASE("kube-sim: TokenRequest mints a token for a service account; SubjectAc
   } catch (const kube::ApiError& e) {
     CHECK(e.is_not_found());
   }
-  auto r = c.create_subject_access_review({.user = "alice"}, {.namespace_ = "team", .verb = "get", .resource = "secrets"});
+  kube::AccessReviewSubject who;
+  who.user = "alice";
+  kube::ResourceAttributes what;
+  what.namespace_ = "team";
+  what.verb = "get";
+  what.resource = "secrets";
+  auto r = c.create_subject_access_review(who, what);
   CHECK(r.allowed);  // kube-sim's default rule table allows everything
 }
 
@@ -268,7 +278,9 @@ TEST_CASE("kube-sim: events aggregate into one object with a count") {
   Sim s;
   auto& c = *s.client;
   auto owner = c.create(kube::kConfigMaps, "team", doc(cm("owner", "1")));
-  kube::EventRecorder rec(c, {.component = "infisical-syncer"});
+  kube::EventRecorderOptions eo;
+  eo.component = "infisical-syncer";
+  kube::EventRecorder rec(c, eo);
   for (int i = 0; i < 3; ++i) CHECK(rec.record(*owner, kube::kEventTypeWarning, "FetchFailed", "Infisical answered 503"));
   auto events = c.list(kube::kEvents, "team");
   REQUIRE(events.items.size() == 1);
