@@ -40,8 +40,10 @@ struct Cluster {
   ResourceType replicasets = type("apps", "replicasets", "ReplicaSet", true, true, true);
   ResourceType statefulsets = type("apps", "statefulsets", "StatefulSet", true, true, true);
   ResourceType daemonsets = type("apps", "daemonsets", "DaemonSet", true, true, true);
-  RolloutSimulator rollout{store, RolloutSimulator::Options{2}};
-  GarbageCollector gc{store};
+  std::shared_ptr<RolloutSimulator> rollout_ptr = std::make_shared<RolloutSimulator>(store, RolloutSimulator::Options{2});
+  std::shared_ptr<GarbageCollector> gc_ptr = std::make_shared<GarbageCollector>(store);
+  RolloutSimulator& rollout = *rollout_ptr;
+  GarbageCollector& gc = *gc_ptr;
 
   Cluster() {
     for (const auto& t : {ns, secrets, configmaps, deployments, replicasets, statefulsets, daemonsets}) store.register_type(t);

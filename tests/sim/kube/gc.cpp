@@ -44,9 +44,9 @@ bool has_finalizer(const JsonValue& obj, const char* name) {
 GarbageCollector::GarbageCollector(Store& store) : store_(store) {}
 
 void GarbageCollector::install() {
-  store_.add_observer([this](const WriteEvent& ev) {
+  store_.add_observer([self = shared_from_this()](const WriteEvent& ev) {
     try {
-      on_event(ev);
+      self->on_event(ev);
     } catch (const std::exception&) {
       // The collector never takes the server down; a later event for the object retries.
     }

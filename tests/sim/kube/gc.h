@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -25,11 +26,12 @@
 
 namespace ifo::kubesim {
 
-class GarbageCollector {
+class GarbageCollector : public std::enable_shared_from_this<GarbageCollector> {
  public:
   explicit GarbageCollector(Store& store);
 
-  // Registers the store observer; call once before serving (objects written before are not indexed).
+  // Registers the store observer (which keeps this object alive); call once before serving (objects
+  // written before are not indexed). The object must be owned by a std::shared_ptr.
   void install();
 
   uint64_t collected() const { return collected_.load(); }  // dependents deleted so far

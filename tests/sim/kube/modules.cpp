@@ -72,6 +72,7 @@ std::unique_ptr<Modules> install_modules(KubeSim& sim, ModulesOptions options) {
   Store& store = sim.store();
   m->admission = std::make_shared<WebhookAdmissionHook>(store, std::move(options.admission));
   sim.add_admission(m->admission);
+  if (options.auth.static_tokens.empty()) options.auth.static_tokens = sim.static_tokens();
   m->auth = std::make_shared<ServiceAccountAuth>(store, std::move(options.auth));
   auto auth = m->auth;
   sim.add_authenticator([auth](std::string_view token) { return auth->authenticate(token); });
@@ -80,9 +81,9 @@ std::unique_ptr<Modules> install_modules(KubeSim& sim, ModulesOptions options) {
                          [auth](const CreateCall& c) { return auth->token_review(c); });
   sim.add_create_handler("authorization.k8s.io", "subjectaccessreviews", "",
                          [auth](const CreateCall& c) { return auth->subject_access_review(c); });
-  m->rollout = std::make_unique<RolloutSimulator>(store, options.rollout);
+  m->rollout = std::make_shared<RolloutSimulator>(store, options.rollout);
   m->rollout->install();
-  m->gc = std::make_unique<GarbageCollector>(store);
+  m->gc = std::make_shared<GarbageCollector>(store);
   m->gc->install();
   return m;
 }

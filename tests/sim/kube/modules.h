@@ -51,15 +51,18 @@ core::Result<bool> parse_module_flag(const std::string& flag, const std::string&
 struct Modules {
   std::shared_ptr<WebhookAdmissionHook> admission;
   std::shared_ptr<ServiceAccountAuth> auth;
-  std::unique_ptr<RolloutSimulator> rollout;
-  std::unique_ptr<GarbageCollector> gc;
+  std::shared_ptr<RolloutSimulator> rollout;
+  std::shared_ptr<GarbageCollector> gc;
 
   // admission_webhook_calls, rollouts, gc_collected, gc_orphaned, tokens_issued.
   std::map<std::string, uint64_t> counters() const;
 };
 
 // Registers the admission hook, the authenticator, the TokenRequest/TokenReview/SubjectAccessReview
-// handlers and the store observers. Call before sim.start().
+// handlers and the store observers. Call before sim.start(). The modules stay alive as long as the
+// KubeSim holds them, whatever happens to the returned handle; add its counters() to /sim/counters
+// with sim.add_counter_source while the handle lives.
+// options.auth.static_tokens empty: the KubeSim's static tokens (so TokenReview accepts them too).
 std::unique_ptr<Modules> install_modules(KubeSim& sim, ModulesOptions options);
 
 }  // namespace ifo::kubesim

@@ -137,13 +137,13 @@ std::string pod_template_hash(const JsonValue& pod_template) {
 RolloutSimulator::RolloutSimulator(Store& store, Options options) : store_(store), options_(options) {}
 
 void RolloutSimulator::install() {
-  store_.add_observer([this](const WriteEvent& ev) {
+  store_.add_observer([self = shared_from_this()](const WriteEvent& ev) {
     if (ev.group != kApps || ev.type == EventType::kDeleted) return;
     if (ev.resource != "deployments" && ev.resource != "statefulsets" && ev.resource != "daemonsets") return;
     if (!ev.object) return;
     std::string name = meta_string(ev.object->value(), "name");
     try {
-      reconcile(ev.resource, ev.ns, name);
+      self->reconcile(ev.resource, ev.ns, name);
     } catch (const std::exception&) {
       // A controller never takes the server down; the next write of the object retries.
     }

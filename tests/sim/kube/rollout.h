@@ -25,6 +25,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -36,14 +37,15 @@ namespace ifo::kubesim {
 // The pod-template hash as kube-sim computes it (FNV-32a of the JSON text, "safe" encoded).
 std::string pod_template_hash(const core::JsonValue& pod_template);
 
-class RolloutSimulator {
+class RolloutSimulator : public std::enable_shared_from_this<RolloutSimulator> {
  public:
   struct Options {
     int node_count = 1;  // DaemonSet: simulated schedulable nodes
   };
   RolloutSimulator(Store& store, Options options);
 
-  // Registers the store observer; call once before serving.
+  // Registers the store observer (which keeps this object alive); call once before serving. The
+  // object must be owned by a std::shared_ptr.
   void install();
 
   // Re-examines one workload now (the observer calls this for every write of a workload).
