@@ -41,7 +41,7 @@ class Webhook {
       const core::JsonValue* labels = core::at_path(r, {"object", "metadata", "labels"});
       bool deny = labels && core::string_or(*labels, "deny", "") == "true";
       res.set_content(R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":")" + uid +
-                          R"(","allowed":)" + (deny ? std::string(R"(false,"result":{"code":403,"message":"deny=true is refused by policy"})") : "true") +
+                          R"(","allowed":)" + (deny ? std::string(R"(false,"status":{"code":403,"message":"deny=true is refused by policy"})") : "true") +
                           "}}",
                       "application/json");
     });
