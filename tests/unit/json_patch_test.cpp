@@ -61,7 +61,8 @@ TEST_CASE("RFC 6901 section 5 examples resolve") {
   for (const auto& [ptr, val] : rows) {
     JsonPatchBuilder b;
     b.test(ptr, *doc(val));
-    CAPTURE(std::string(ptr));
+    std::string pointer = ptr;  // clang 14 cannot capture a structured binding in CAPTURE's lambda
+    CAPTURE(pointer);
     CHECK(apply_json_patch(*doc(d), b.operations()).ok());
   }
 }
@@ -178,7 +179,8 @@ TEST_CASE("RFC 7386 Appendix A merge patch table") {
       {R"({})", R"({"a":{"bb":{"ccc":null}}})", R"({"a":{"bb":{}}})"},
   };
   for (const auto& [target, patch, want] : rows) {
-    CAPTURE(std::string(patch));
+    std::string patch_text = patch;  // clang 14 cannot capture a structured binding in CAPTURE's lambda
+    CAPTURE(patch_text);
     auto r = apply_merge_patch(*doc(target), *doc(patch));
     CHECK(*r == *doc(want));
   }
