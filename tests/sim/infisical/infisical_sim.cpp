@@ -757,6 +757,7 @@ std::unique_ptr<InfisicalSim> InfisicalSim::start(const SimOptions& options) {
   impl->cloud = std::make_unique<httplib::Server>();
   for (auto* s : {impl->api.get(), impl->cloud.get()}) {
     s->set_keep_alive_timeout(2);
+    s->set_tcp_nodelay(true);  // otherwise Nagle + delayed ACK add ~40 ms to small responses
     s->set_read_timeout(10, 0);
     s->set_payload_max_length(4 * 1024 * 1024);
   }

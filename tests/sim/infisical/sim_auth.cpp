@@ -70,6 +70,14 @@ void InfisicalSim::Impl::login_kubernetes(const httplib::Request& req, httplib::
   w.StartObject();
   w.Key("token");
   w.String(jwt->c_str(), static_cast<rapidjson::SizeType>(jwt->size()));
+  // Newer servers pass the allowed audience, so the API server checks the token against it (a
+  // TokenReview without audiences checks the API server's own audiences instead).
+  if (!cfg.allowed_audience.empty()) {
+    w.Key("audiences");
+    w.StartArray();
+    w.String(cfg.allowed_audience.c_str());
+    w.EndArray();
+  }
   w.EndObject();
   w.EndObject();
 
