@@ -47,7 +47,7 @@ void WebhookServer::install_routes() {
   s.set_payload_max_length(kMaxBodyBytes);
   s.set_read_timeout(options_.read_timeout);
   s.set_write_timeout(options_.write_timeout);
-  s.set_keep_alive_timeout(30);
+  s.set_keep_alive_timeout(10);  // an idle keep-alive connection holds a worker this long
   s.set_keep_alive_max_count(10000);
   s.set_tcp_nodelay(true);
   s.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {

@@ -32,7 +32,7 @@ struct ServerOptions {
   std::string bind_address = "0.0.0.0";
   int port = 9443;         // 0: an ephemeral port (read back with port())
   int health_port = 8081;  // 0: ephemeral; -1: no health listener
-  int workers = 16;
+  int workers = 32;
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds write_timeout{10};
   std::chrono::milliseconds cert_poll_interval{2000};

@@ -361,3 +361,30 @@ TEST_CASE("digest cache keeps only managed Secrets' digests, syncs on replace") 
   CHECK_FALSE(cache.key_digests("apps", "m"));
   CHECK(cache.age_seconds(now + std::chrono::seconds(5)) == doctest::Approx(2.0));
 }
+
+#include "webhook/options.h"
+
+TEST_CASE("webhook flags: Kubernetes style, defaults, and one-line errors naming the flag") {
+  auto o = ifo::webhook::parse_options({"--tls-cert-file", "c.pem", "--tls-private-key-file=k.pem", "--port", "0",
+                                        "--health-port", "8082", "--cross-namespace-policy", "deny"});
+  REQUIRE(o.ok());
+  CHECK(o->tls_cert_file == "c.pem");
+  CHECK(o->tls_key_file == "k.pem");
+  CHECK(o->server.port == 0);
+  CHECK(o->server.health_port == 8082);
+  CHECK(o->policy == CrossNamespacePolicy::kDeny);
+  CHECK(o->operator_namespace == "infisical-operator-system");
+  auto d = ifo::webhook::parse_options({"--tls-cert-file", "c", "--tls-private-key-file", "k"});
+  REQUIRE(d.ok());
+  CHECK(d->policy == CrossNamespacePolicy::kAuthorize);
+  CHECK(d->server.port == 9443);
+  CHECK(ifo::webhook::parse_options({"--tls-cert-file", "c", "--tls-private-key-file", "k", "--bogus", "1"})
+            .error() == "unknown flag --bogus (see --help)");
+  CHECK(ifo::webhook::parse_options({"--tls-private-key-file", "k"}).error().find("--tls-cert-file") != std::string::npos);
+  CHECK(ifo::webhook::parse_options({"--tls-cert-file", "c", "--tls-private-key-file", "k", "--port", "70000"})
+            .error().find("--port") != std::string::npos);
+  CHECK(ifo::webhook::parse_options({"--tls-cert-file", "c", "--tls-private-key-file", "k", "--cross-namespace-policy",
+                                     "maybe"}).error().find("maybe") != std::string::npos);
+  CHECK(ifo::webhook::parse_options({"--tls-cert-file"}).error().find("needs a value") != std::string::npos);
+  CHECK(ifo::webhook::parse_options({"--help"})->help);
+}

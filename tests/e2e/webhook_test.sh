@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# The admission webhook end to end: the real kubectl against kube-sim, which calls infisical-webhook
+# over TLS with the caBundle that `certs-gen ensure` put into the webhook configurations of
+# deploy/webhook-config. Invalid InfisicalSecrets are rejected with their field paths, a user without
+# rights cannot point into another namespace, opted-in Deployments get the rollout hash and a
+# re-apply makes no new revision; with the webhook stopped Deployments are still admitted and
+# InfisicalSecrets are refused naming the webhook. Prints "# cases: N passed, N failed".
+set -uo pipefail
+
+src="${IFO_SOURCE_ROOT:?IFO_SOURCE_ROOT is not set}"
+build="${IFO_BUILD_ROOT:?IFO_BUILD_ROOT is not set}"
+sim="$build/tests/sim/kube/kube-sim"
+webhook="$build/src/webhook/infisical-webhook"
+certsgen="$build/certs-gen/certs-gen"
+data="$src/tests/e2e/testdata/webhook"
+crd="$src/deploy/crds/infisicalsecrets.secrets.infisical.com.yaml"
+kubectl_bin=/usr/lib/google-cloud-sdk/bin/kubectl.1.32
+[ -x "$kubectl_bin" ] || kubectl_bin="$(command -v kubectl)"
+ns=infisical-operator-system
+
+work="$(mktemp -d)"
+sim_pid=""
+hook_pid=""
+cleanup() {
+  for p in $hook_pid $sim_pid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok - $1"; }
+fail() { failed=$((failed + 1)); echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+finish() { echo "# cases: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
+eventually() {
+  local deadline=$(($(date +%s) + $1)); shift
+  while :; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    [ "$(date +%s)" -ge "$deadline" ] && return 1
+    sleep 0.1
+  done
+}
+for f in "$sim" "$webhook" "$certsgen"; do
+  [ -x "$f" ] || { fail "prerequisite $f is built"; finish; }
+done
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# --- kube-sim with a webhook Service mapping, two users and a SubjectAccessReview rule table -----
+wport="$(free_port)"
+hport="$(free_port)"
+"$sim" --kubeconfig "$work/kubeconfig" --port-file "$work/port" \
+  --token "admin-token=admin:system:masters" --token "alice-token=alice:devs" \
+  --access-rules-file "$data/access-rules.txt" \
+  --webhook-service "$ns/infisical-webhook:443=127.0.0.1:$wport" >"$work/sim.out" 2>"$work/sim.err" &
+sim_pid=$!
+if ! eventually 30 test -s "$work/kubeconfig" -a -s "$work/port"; then
+  fail "kube-sim starts" "$(tail -3 "$work/sim.err")"
+  finish
+fi
+export KUBECONFIG="$work/kubeconfig"
+k() { "$kubectl_bin" --cache-dir "$work/cache" --request-timeout=20s "$@"; }
+
+out="$( { k apply -f "$crd" && for n in $ns apps vault shared; do k create namespace "$n"; done
+          k apply -f "$src/deploy/webhook-config/validating.yaml" -f "$src/deploy/webhook-config/mutating.yaml"; } 2>&1)"
+if [ $? -eq 0 ]; then pass "CRD, namespaces and webhook configurations applied"; else fail "setup applied" "$out"; fi
+
+# --- certs-gen ensure: the TLS Secret, the caBundles, the PEM files for the webhook ---------------
+out="$("$certsgen" ensure --kubeconfig "$work/kubeconfig" --namespace $ns \
+        --validating-config infisical-secrets-operator-validating \
+        --mutating-config infisical-secrets-operator-mutating --out-dir "$work/pki" 2>&1)"; rc=$?
+bundle="$(k get validatingwebhookconfiguration infisical-secrets-operator-validating -o jsonpath='{.webhooks[0].clientConfig.caBundle}' 2>/dev/null)"
+secret_ca="$(k -n $ns get secret infisical-webhook-tls -o jsonpath='{.data.ca\.crt}' 2>/dev/null)"
+if [ $rc -eq 0 ] && [ -n "$bundle" ] && [ "$bundle" = "$secret_ca" ] && [ -s "$work/pki/tls.crt" ] &&
+   [ "$(k -n $ns get secret infisical-webhook-tls -o jsonpath='{.type}')" = kubernetes.io/tls ]; then
+  pass "certs-gen ensure created the kubernetes.io/tls Secret and set caBundle"
+else
+  fail "certs-gen ensure created the kubernetes.io/tls Secret and set caBundle" "rc=$rc" "$out"
+fi
+rv1="$(k -n $ns get secret infisical-webhook-tls -o jsonpath='{.metadata.resourceVersion}')"
+out="$("$certsgen" ensure --kubeconfig "$work/kubeconfig" --namespace $ns \
+        --validating-config infisical-secrets-operator-validating \
+        --mutating-config infisical-secrets-operator-mutating 2>&1)"; rc=$?
+rv2="$(k -n $ns get secret infisical-webhook-tls -o jsonpath='{.metadata.resourceVersion}')"
+if [ $rc -eq 0 ] && [ "$rv1" = "$rv2" ] && grep -q "reused" <<<"$out" && grep -q "caBundle already current" <<<"$out"; then
+  pass "a second ensure reuses everything and writes nothing"
+else
+  fail "a second ensure reuses everything and writes nothing" "rc=$rc rv $rv1 -> $rv2" "$out"
+fi
+
+k apply -f "$data/managed-secret.yaml" >/dev/null 2>&1
+
+# --- the webhook ------------------------------------------------------------------------------------
+start_webhook() {
+  "$webhook" --tls-cert-file "$work/pki/tls.crt" --tls-private-key-file "$work/pki/tls.key" \
+    --bind-address 127.0.0.1 --port "$wport" --health-port "$hport" --kubeconfig "$work/kubeconfig" \
+    --operator-namespace $ns >>"$work/webhook.log" 2>&1 &
+  hook_pid=$!
+  eventually 30 curl -sf "http://127.0.0.1:$hport/readyz"
+}
+if start_webhook; then pass "the webhook becomes ready (certificate loaded, managed-Secret cache synced)"
+else fail "the webhook becomes ready" "$(tail -5 "$work/webhook.log")"; finish; fi
+
+out="$(k apply -f "$data/two-auth.yaml" 2>&1)"; rc=$?
+if [ $rc -ne 0 ] && grep -q 'admission webhook "validate.infisicalsecrets.secrets.infisical.com" denied the request' <<<"$out" &&
+   grep -q "spec.authentication: exactly one authentication method is required" <<<"$out"; then
+  pass "two auth blocks are rejected and kubectl prints the field path"
+else
+  fail "two auth blocks are rejected and kubectl prints the field path" "rc=$rc" "$out"
+fi
+
+out="$(k apply -f "$data/owner-other-ns.yaml" 2>&1)"; rc=$?
+if [ $rc -ne 0 ] && grep -q "spec.managedSecretReference.secretNamespace" <<<"$out"; then
+  pass "creationPolicy Owner with another namespace is rejected naming the field"
+else
+  fail "creationPolicy Owner with another namespace is rejected naming the field" "rc=$rc" "$out"
+fi
+
+out="$(k --token alice-token apply -f "$data/cross-ns.yaml" 2>&1)"; rc=$?
+if [ $rc -ne 0 ] && grep -q 'user \\\?"alice\\\?" may not get secrets' <<<"$out" &&
+   grep -q "spec.authentication.universalAuth.credentialsRef" <<<"$out"; then
+  pass "authorize: a user without rights in another namespace cannot point there"
+else
+  fail "authorize: a user without rights in another namespace cannot point there" "rc=$rc" "$out"
+fi
+out="$(k apply -f "$data/cross-ns.yaml" 2>&1)"; rc=$?
+if [ $rc -eq 0 ]; then pass "authorize: a user with those rights (system:masters) may"
+else fail "authorize: a user with those rights (system:masters) may" "$out"; fi
+
+out="$(k --token alice-token apply -f "$data/valid.yaml" 2>&1)"; rc=$?
+if [ $rc -eq 0 ] && k -n apps get infisicalsecret valid >/dev/null 2>&1; then pass "a valid spec is admitted"
+else fail "a valid spec is admitted" "$out"; fi
+
+hash_of() { k -n apps get deployment "$1" -o jsonpath='{.spec.template.metadata.annotations.secrets\.infisical\.com/rollout-hash}'; }
+revision_of() { k -n apps get deployment "$1" -o jsonpath='{.metadata.annotations.deployment\.kubernetes\.io/revision}/{.metadata.generation}'; }
+out="$(k apply -f "$data/deployment.yaml" 2>&1)"; rc=$?
+h1="$(hash_of web)"
+if [ $rc -eq 0 ] && [[ "$h1" =~ ^[0-9a-f]{64}$ ]]; then pass "an opted-in Deployment is created with the rollout hash"
+else fail "an opted-in Deployment is created with the rollout hash" "rc=$rc hash='$h1'" "$out"; fi
+eventually 10 test -n "$(revision_of web | cut -d/ -f1)"
+r1="$(revision_of web)"
+out="$(k apply -f "$data/deployment.yaml" 2>&1)"; rc=$?
+r2="$(revision_of web)"
+if [ $rc -eq 0 ] && [ "$r1" = "$r2" ] && [ "$(hash_of web)" = "$h1" ]; then
+  pass "re-applying the same manifest changes nothing (revision/generation $r2)"
+else
+  fail "re-applying the same manifest changes nothing" "before $r1 after $r2" "$out"
+fi
+out="$(k apply -f "$data/plain-deployment.yaml" 2>&1)"
+if [ -z "$(k -n apps get deployment plain -o jsonpath='{.spec.template.metadata.annotations}')" ]; then
+  pass "a Deployment without the opt-in annotation is not mutated"
+else
+  fail "a Deployment without the opt-in annotation is not mutated" "$out"
+fi
+
+# The hash follows the digests of the consumed key, from the watch-fed cache.
+k -n apps annotate secret app-secrets --overwrite \
+  'secrets.infisical.com/key-digests={"API_KEY":"1111111111111111111111111111111111111111111111111111111111111111","DB_PASSWORD":"3333333333333333333333333333333333333333333333333333333333333333"}' >/dev/null
+probe_differs() {
+  sed 's/name: web$/name: probe/' "$data/deployment.yaml" | k apply -f - >/dev/null 2>&1 || return 1
+  local h; h="$(hash_of probe)"
+  [ "$h" != "$h1" ] && return 0
+  k -n apps delete deployment probe --wait=false >/dev/null 2>&1
+  return 1
+}
+if eventually 15 probe_differs; then pass "a changed digest of the consumed key gives a new hash for a new Deployment"
+else fail "a changed digest of the consumed key gives a new hash for a new Deployment" "$(hash_of probe)"; fi
+
+metrics="$(curl -s "http://127.0.0.1:$hport/metrics")"
+if grep -q 'infisical_webhook_requests_total{path="/validate-infisicalsecret",result="denied"}' <<<"$metrics" &&
+   grep -q 'infisical_webhook_requests_total{path="/mutate-workload",result="patched"}' <<<"$metrics" &&
+   grep -q '^infisical_webhook_serving_certificate_expiry_timestamp_seconds [1-9]' <<<"$metrics" &&
+   grep -q '^infisical_webhook_digest_cache_synced 1' <<<"$metrics"; then
+  pass "/metrics counts requests by path and result and exports the certificate expiry"
+else
+  fail "/metrics counts requests by path and result and exports the certificate expiry" "$(head -20 <<<"$metrics")"
+fi
+if grep -q -E '1111|2222|3333|YQ==|Yg==' "$work/webhook.log"; then fail "the webhook log holds no digests or Secret data"
+else pass "the webhook log holds no digests or Secret data"; fi
+
+# --- webhook stopped -------------------------------------------------------------------------------
+kill "$hook_pid"; wait "$hook_pid" 2>/dev/null; hook_pid=""
+out="$(sed 's/name: web$/name: while-down/' "$data/deployment.yaml" | k apply -f - 2>&1)"; rc=$?
+if [ $rc -eq 0 ] && k -n apps get deployment while-down >/dev/null 2>&1; then
+  pass "webhook stopped: Deployments are still admitted (failurePolicy Ignore)"
+else
+  fail "webhook stopped: Deployments are still admitted (failurePolicy Ignore)" "$out"
+fi
+out="$(sed 's/name: valid$/name: while-down/' "$data/valid.yaml" | k apply -f - 2>&1)"; rc=$?
+if [ $rc -ne 0 ] && grep -q 'failed calling webhook "validate.infisicalsecrets.secrets.infisical.com"' <<<"$out"; then
+  pass "webhook stopped: InfisicalSecrets are rejected with the error naming the webhook"
+else
+  fail "webhook stopped: InfisicalSecrets are rejected with the error naming the webhook" "rc=$rc" "$out"
+fi
+finish
