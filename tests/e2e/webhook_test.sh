@@ -60,7 +60,9 @@ fi
 export KUBECONFIG="$work/kubeconfig"
 k() { "$kubectl_bin" --cache-dir "$work/cache" --request-timeout=20s "$@"; }
 
-out="$( { k apply -f "$crd" && for n in $ns apps vault shared; do k create namespace "$n"; done
+# (kubectl create sends protobuf, which kube-sim refuses: namespaces go through apply.)
+out="$( { k apply -f "$crd" &&
+          for n in $ns apps vault shared; do k create namespace "$n" --dry-run=client -o yaml | k apply -f - || exit 1; done &&
           k apply -f "$src/deploy/webhook-config/validating.yaml" -f "$src/deploy/webhook-config/mutating.yaml"; } 2>&1)"
 if [ $? -eq 0 ]; then pass "CRD, namespaces and webhook configurations applied"; else fail "setup applied" "$out"; fi
 
