@@ -7,11 +7,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/json.h"
 #include "core/jwt.h"
@@ -507,4 +513,52 @@ TEST_CASE("infisical-sim executable: --help, a wrong flag exits 2 with one line,
   std::string missing_seed;
   CHECK(run(exe + " --seed /nonexistent/seed.json", missing_seed) == 2);
   CHECK(missing_seed == "infisical-sim: --seed: cannot read \"/nonexistent/seed.json\"\n");
+}
+
+TEST_CASE("infisical-sim executable: serves the seed, writes its ports file, stops on SIGTERM") {
+  const char* build = std::getenv("IFO_BUILD_ROOT");
+  const char* source = std::getenv("IFO_SOURCE_ROOT");
+  REQUIRE(build != nullptr);
+  REQUIRE(source != nullptr);
+  std::string exe = std::string(build) + "/tests/sim/infisical/infisical-sim";
+  std::string seed = std::string(source) + "/tests/sim/infisical/example-seed.json";
+  char dir_template[] = "/tmp/infisical-sim-test-XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  std::string ports = std::string(dir_template) + "/ports.json";
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    execl(exe.c_str(), exe.c_str(), "--seed", seed.c_str(), "--ports-file", ports.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string text;
+  for (int i = 0; i < 300 && text.empty(); ++i) {  // up to 30 s on a loaded machine
+    std::ifstream in(ports);
+    if (in) text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (text.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE_FALSE(text.empty());
+  auto p = json(text);
+  std::string api_url = core::string_or(*p, "apiUrl", "");
+  CHECK(api_url.rfind("http://127.0.0.1:", 0) == 0);
+  net::HttpClient http;
+  net::Request r;
+  r.method = "POST";
+  r.url = api_url + "/v1/auth/universal-auth/login";
+  r.headers = {{"Content-Type", "application/json"}};
+  r.body = R"({"clientId":"demo-client-id","clientSecret":"demo-client-secret"})";
+  CHECK(http.perform(r).status == 200);
+  net::Request c;
+  c.url = api_url.substr(0, api_url.size() - 4) + "/sim/counters";
+  c.headers = {{"Authorization", "Bearer " + core::string_or(*p, "adminToken", "")}};
+  CHECK(http.perform(c).status == 200);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  std::remove(ports.c_str());
+  rmdir(dir_template);
 }
