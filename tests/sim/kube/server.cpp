@@ -1666,6 +1666,9 @@ void KubeSim::stop() {
   im.server->stop();
   if (im.thread.joinable()) im.thread.join();
   im.server.reset();
+  // No request can write any more: let observers (rollout, GC) finish, so that modules destroyed after
+  // stop() are never called again.
+  im.store.wait_idle();
 }
 
 int KubeSim::port() const { return impl_->port; }
