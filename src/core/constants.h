@@ -51,6 +51,7 @@ inline constexpr std::string_view kGlobalConfigMapName = "infisical-config";
 inline constexpr std::string_view kGlobalConfigHostKey = "hostAPI";
 inline constexpr std::string_view kDefaultHostApi = "https://app.infisical.com/api";
 inline constexpr std::string_view kDigestKeySecretName = "infisical-operator-digest-key";
+inline constexpr std::string_view kDigestKeyDataKey = "key";  // data key holding the raw HMAC key bytes
 
 // Field managers for server-side bookkeeping.
 inline constexpr std::string_view kSyncerFieldManager = "infisical-syncer";

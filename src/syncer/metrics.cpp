@@ -84,6 +84,12 @@ void Metrics::set(const std::string& name, const Labels& labels, double value) {
   family(name, Type::kGauge).series[labels].value = value;
 }
 
+void Metrics::set_counter(const std::string& name, const Labels& labels, double total) {
+  std::lock_guard lock(mu_);
+  auto& s = family(name, Type::kCounter).series[labels];
+  if (total > s.value) s.value = total;
+}
+
 void Metrics::observe(const std::string& name, const Labels& labels, double value) {
   std::lock_guard lock(mu_);
   auto& f = family(name, Type::kHistogram);
@@ -108,7 +114,18 @@ double Metrics::value(const std::string& name, const Labels& labels) const {
   return it->second.type == Type::kHistogram ? static_cast<double>(s->second.count) : s->second.value;
 }
 
+void Metrics::add_collector(std::function<void()> collector) {
+  std::lock_guard lock(mu_);
+  collectors_.push_back(std::move(collector));
+}
+
 std::string Metrics::render() const {
+  std::vector<std::function<void()>> collectors;
+  {
+    std::lock_guard lock(mu_);
+    collectors = collectors_;
+  }
+  for (const auto& c : collectors) c();
   std::lock_guard lock(mu_);
   std::string out;
   for (const auto& [name, f] : families_) {
@@ -142,6 +159,8 @@ void describe_syncer_metrics(Metrics& m) {
   m.describe(kMetricQueueDepth, Metrics::Type::kGauge, "Keys waiting in the work queue.");
   m.describe(kMetricManagedSecrets, Metrics::Type::kGauge, "Managed Secrets known to the syncer.");
   m.describe(kMetricSecretWrites, Metrics::Type::kCounter, "Managed Secret writes by operation.");
+  m.describe(kMetricThrottled, Metrics::Type::kCounter,
+             "Reconciles deferred because the Infisical request budget had no free slot.");
   m.describe(kMetricIsLeader, Metrics::Type::kGauge, "1 when this replica holds the leader lease.");
 }
 

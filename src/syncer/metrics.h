@@ -1,6 +1,7 @@
 // A small Prometheus registry: counters, gauges and histograms with labels, rendered as text exposition.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -20,10 +21,15 @@ class Metrics {
 
   void inc(const std::string& name, const Labels& labels = {}, double by = 1);
   void set(const std::string& name, const Labels& labels, double value);
+  // Sets a counter to a total kept elsewhere (a client's own counters), never lowering it.
+  void set_counter(const std::string& name, const Labels& labels, double total);
   void observe(const std::string& name, const Labels& labels, double value);
 
   // Current value of a counter or gauge series (0 when absent); for tests and readiness.
   double value(const std::string& name, const Labels& labels = {}) const;
+
+  // A function run before each render (outside the registry's lock) to refresh gauges.
+  void add_collector(std::function<void()> collector);
 
   // Prometheus text exposition format 0.0.4.
   std::string render() const;
@@ -45,6 +51,7 @@ class Metrics {
 
   mutable std::mutex mu_;
   std::map<std::string, Family> families_;
+  std::vector<std::function<void()>> collectors_;
 };
 
 // Metric names of the syncer, declared once.
@@ -56,6 +63,7 @@ inline constexpr const char* kMetricRollouts = "infisical_syncer_rollouts_trigge
 inline constexpr const char* kMetricQueueDepth = "infisical_syncer_workqueue_depth";
 inline constexpr const char* kMetricManagedSecrets = "infisical_syncer_managed_secrets";
 inline constexpr const char* kMetricSecretWrites = "infisical_syncer_secret_writes_total";
+inline constexpr const char* kMetricThrottled = "infisical_syncer_budget_deferrals_total";
 inline constexpr const char* kMetricIsLeader = "infisical_syncer_leader";
 
 // Declares every syncer metric family on a registry.

@@ -1,0 +1,278 @@
+// Wiring of caches, queue, workers and leader election.
+#include "syncer/controller.h"
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include "core/base64.h"
+#include "core/constants.h"
+#include "kube/errors.h"
+
+namespace ifo::syncer {
+
+namespace {
+
+std::string meta(const core::JsonValue& o, std::string_view field) {
+  const core::JsonValue* v = core::at_path(o, {"metadata", field});
+  return v && v->IsString() ? v->GetString() : "";
+}
+
+int64_t generation(const core::JsonValue& o) {
+  const core::JsonValue* v = core::at_path(o, {"metadata", "generation"});
+  return v && v->IsInt64() ? v->GetInt64() : 0;
+}
+
+bool same_member(const core::JsonValue& a, const core::JsonValue& b, std::string_view field) {
+  const core::JsonValue* x = core::at_path(a, {"metadata", field});
+  const core::JsonValue* y = core::at_path(b, {"metadata", field});
+  if (!x || !y) return x == y;
+  return *x == *y;
+}
+
+void wait_ms(kube::Clock& clock, int ms, const std::atomic<bool>& stop) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::unique_lock lock(mu);
+  auto deadline = clock.now() + std::chrono::milliseconds(ms);
+  while (!stop.load() && clock.now() < deadline)
+    clock.wait_until(cv, lock, std::min<kube::Clock::time_point>(deadline, clock.now() + std::chrono::milliseconds(50)));
+}
+
+}  // namespace
+
+std::string default_identity() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return fmt::format("{}_{}", host, getpid());
+}
+
+Controller::Controller(Config config, kube::Client& client, KubeApi& api, SecretSource& source, Metrics& metrics,
+                       kube::Clock& clock, std::shared_ptr<spdlog::logger> log)
+    : config_(std::move(config)),
+      client_(client),
+      api_(api),
+      metrics_(metrics),
+      clock_(clock),
+      log_(std::move(log)),
+      queue_(kube::WorkQueueOptions{std::chrono::milliseconds(500), std::chrono::minutes(5)}, clock) {
+  if (config_.identity.empty()) config_.identity = default_identity();
+  CacheLookups lookups;
+  lookups.infisical_secret = [this](const std::string& ns, const std::string& name) {
+    return lookup(cr_caches_, ns, name);
+  };
+  lookups.managed_secret = [this](const std::string& ns, const std::string& name) {
+    return lookup(secret_caches_, ns, name);
+  };
+  lookups.global_config = [this]() -> Object {
+    return config_cache_ ? config_cache_->get(config_.operator_namespace, std::string(core::kGlobalConfigMapName))
+                         : nullptr;
+  };
+  ReconcilerOptions ro;
+  ro.operator_namespace = config_.operator_namespace;
+  ro.identity = config_.identity;
+  ro.infisical_requests_per_minute = config_.infisical_requests_per_minute;
+  reconciler_ = std::make_unique<Reconciler>(api_, source, metrics_, clock_, std::move(lookups), ro, log_);
+  metrics_.add_collector([this] {
+    metrics_.set(kMetricQueueDepth, {}, static_cast<double>(queue_.len()));
+    size_t n = 0;
+    for (const auto& c : secret_caches_) n += c->size();
+    metrics_.set(kMetricManagedSecrets, {}, static_cast<double>(n));
+    metrics_.set(kMetricIsLeader, {}, leading_.load() ? 1 : 0);
+  });
+}
+
+Controller::~Controller() {
+  queue_.shut_down();
+  for (auto& w : workers_)
+    if (w.joinable()) w.join();
+  for (auto& c : cr_caches_) c->stop();
+  for (auto& c : secret_caches_) c->stop();
+  if (config_cache_) config_cache_->stop();
+}
+
+Object Controller::lookup(const std::vector<std::unique_ptr<WatchCache>>& caches, const std::string& ns,
+                          const std::string& name) const {
+  for (const auto& c : caches)
+    if (Object o = c->get(ns, name)) return o;
+  return nullptr;
+}
+
+bool Controller::ensure_digest_key(const std::atomic<bool>& stop) {
+  const std::string ns = config_.operator_namespace;
+  const std::string name(core::kDigestKeySecretName);
+  for (int attempt = 0; !stop.load(); ++attempt) {
+    try {
+      Object s;
+      try {
+        s = api_.get(kube::kSecrets, ns, name);
+      } catch (const kube::ApiError& e) {
+        if (!e.is_not_found()) throw;
+      }
+      if (!s) {
+        unsigned char raw[32];
+        RAND_bytes(raw, sizeof raw);
+        core::JsonDoc doc(rapidjson::kObjectType);
+        auto& a = doc.GetAllocator();
+        core::set_string(doc, "apiVersion", "v1", a);
+        core::set_string(doc, "kind", "Secret", a);
+        auto& m = core::ensure_object(doc, "metadata", a);
+        core::set_string(m, "name", name, a);
+        core::set_string(m, "namespace", ns, a);
+        core::set_string(doc, "type", "Opaque", a);
+        auto& d = core::ensure_object(doc, "data", a);
+        core::set_string(d, core::kDigestKeyDataKey,
+                         core::base64_encode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw)), a);
+        try {
+          s = api_.create(kube::kSecrets, ns, doc);
+          log_->info("digest key created secret={}/{}", ns, name);
+        } catch (const kube::ApiError& e) {
+          if (!e.is_already_exists()) throw;
+          continue;  // another replica (or the webhook) made it first: read theirs
+        }
+      }
+      const core::JsonValue* v = core::at_path(*s, {"data", core::kDigestKeyDataKey});
+      auto key = v && v->IsString() ? core::base64_decode(v->GetString()) : core::Result<std::string>::fail("absent");
+      if (!key || key->empty()) {
+        log_->error("digest key Secret {}/{} has no usable data key \"{}\"", ns, name, core::kDigestKeyDataKey);
+        failed_ = true;
+        return false;
+      }
+      reconciler_->set_digest_key(*key);
+      return true;
+    } catch (const std::exception& e) {
+      log_->warn("reading the digest key failed secret={}/{} error=\"{}\"", ns, name, e.what());
+      wait_ms(clock_, std::min(30000, 500 << std::min(attempt, 6)), stop);
+    }
+  }
+  return false;
+}
+
+void Controller::start_caches() {
+  std::vector<std::string> namespaces = config_.namespaces.empty() ? std::vector<std::string>{""} : config_.namespaces;
+  std::string managed_selector = fmt::format("{}={}", core::kManagedByLabel, core::kManagedByValue);
+  for (const auto& ns : namespaces) {
+    auto crs = std::make_unique<WatchCache>(client_, kube::kInfisicalSecrets, ns, "", "", log_);
+    crs->start({[this](const Object& o) { queue_.add(meta(*o, "namespace") + "/" + meta(*o, "name")); },
+                [this](const Object& old_obj, const Object& new_obj) {
+                  // Our own status writes do not bring the resource back; spec and metadata changes do.
+                  if (generation(*old_obj) != generation(*new_obj) || !same_member(*old_obj, *new_obj, "labels") ||
+                      !same_member(*old_obj, *new_obj, "annotations") ||
+                      !same_member(*old_obj, *new_obj, "deletionTimestamp"))
+                    queue_.add(meta(*new_obj, "namespace") + "/" + meta(*new_obj, "name"));
+                },
+                [this](const Object& o) { queue_.add(meta(*o, "namespace") + "/" + meta(*o, "name")); }});
+    cr_caches_.push_back(std::move(crs));
+    auto secrets = std::make_unique<WatchCache>(client_, kube::kSecrets, ns, managed_selector, "", log_);
+    auto requeue_owners = [this](const Object& o) {
+      for (const auto& k : reconciler_->owners_of_secret(meta(*o, "namespace"), meta(*o, "name"))) queue_.add(k);
+    };
+    secrets->start({requeue_owners, [requeue_owners](const Object&, const Object& n) { requeue_owners(n); },
+                    requeue_owners});
+    secret_caches_.push_back(std::move(secrets));
+  }
+  config_cache_ = std::make_unique<WatchCache>(client_, kube::kConfigMaps, config_.operator_namespace, "",
+                                               fmt::format("metadata.name={}", core::kGlobalConfigMapName), log_);
+  auto requeue_all = [this] {
+    for (const auto& k : reconciler_->known_keys()) queue_.add(k);
+  };
+  config_cache_->start({[requeue_all](const Object&) { requeue_all(); },
+                        [requeue_all](const Object&, const Object&) { requeue_all(); },
+                        [requeue_all](const Object&) { requeue_all(); }});
+}
+
+bool Controller::wait_synced(const std::atomic<bool>& stop) {
+  while (!stop.load()) {
+    bool all = config_cache_->synced();
+    for (const auto& c : cr_caches_) all = all && c->synced();
+    for (const auto& c : secret_caches_) all = all && c->synced();
+    if (all) return true;
+    wait_ms(clock_, 50, stop);
+  }
+  return false;
+}
+
+void Controller::worker() {
+  while (auto key = queue_.get()) {
+    auto start = std::chrono::steady_clock::now();
+    ReconcileOutcome out;
+    try {
+      out = reconciler_->reconcile(*key);
+    } catch (const std::exception& e) {
+      log_->warn("reconcile error object={} error=\"{}\"", *key, e.what());
+      out = {ReconcileOutcome::Next::kBackoff, {}, "error"};
+    }
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics_.inc(kMetricReconciles, {{"result", out.result}});
+    metrics_.observe(kMetricReconcileDuration, {}, seconds);
+    log_->debug("reconciled object={} result={} seconds={:.3f}", *key, out.result, seconds);
+    switch (out.next) {
+      case ReconcileOutcome::Next::kForget: queue_.forget(*key); break;
+      case ReconcileOutcome::Next::kRequeueAfter:
+        queue_.forget(*key);
+        if (!queue_.shutting_down()) queue_.add_after(*key, out.after);
+        break;
+      case ReconcileOutcome::Next::kBackoff:
+        if (!queue_.shutting_down()) queue_.add_rate_limited(*key);
+        break;
+    }
+    queue_.done(*key);
+  }
+}
+
+int Controller::run(const std::atomic<bool>& stop) {
+  std::unique_ptr<LeaderElector> elector;
+  if (config_.leader_elect) {
+    LeaseOptions lo;
+    lo.namespace_ = config_.leader_election_namespace;
+    lo.name = config_.leader_election_id;
+    lo.identity = config_.identity;
+    lo.lease_duration = config_.lease_duration;
+    lo.renew_deadline = config_.renew_deadline;
+    lo.retry_period = config_.retry_period;
+    elector = std::make_unique<LeaderElector>(api_, clock_, lo, log_);
+    if (!elector->acquire(stop)) return 0;
+  }
+  leading_ = true;
+  if (!ensure_digest_key(stop)) {
+    if (elector) elector->release();
+    return stop.load() ? 0 : 1;
+  }
+  start_caches();
+  if (!wait_synced(stop)) {
+    if (elector) elector->release();
+    return 0;
+  }
+  log_->info("caches synced namespaces={} identity={}",
+             config_.namespaces.empty() ? std::string("*") : fmt::format("{}", fmt::join(config_.namespaces, ",")),
+             config_.identity);
+  try {
+    int patched = reconciler_->check_all_workloads(config_.namespaces);
+    log_->info("start-up workload check done patched={}", patched);
+  } catch (const std::exception& e) {
+    log_->warn("start-up workload check failed error=\"{}\"", e.what());
+  }
+  ready_ = true;
+  for (int i = 0; i < config_.workers; ++i) workers_.emplace_back([this] { worker(); });
+
+  bool lost = false;
+  if (elector) {
+    lost = !elector->hold(stop);
+  } else {
+    while (!stop.load()) wait_ms(clock_, 200, stop);
+  }
+  log_->info("shutting down: finishing in-flight reconciles");
+  ready_ = false;
+  queue_.shut_down_with_drain();
+  for (auto& w : workers_)
+    if (w.joinable()) w.join();
+  workers_.clear();
+  for (auto& c : cr_caches_) c->stop();
+  for (auto& c : secret_caches_) c->stop();
+  if (config_cache_) config_cache_->stop();
+  if (elector && !lost) elector->release();
+  leading_ = false;
+  return lost ? 1 : 0;
+}
+
+}  // namespace ifo::syncer

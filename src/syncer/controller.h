@@ -1,0 +1,71 @@
+// The syncer process body: leader election, watch caches -> work queue -> workers -> reconcile,
+// start-up workload check, graceful shutdown (in-flight reconciles finish, the Lease is released).
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kube/client.h"
+#include "kube/clock.h"
+#include "kube/work_queue.h"
+#include "syncer/config.h"
+#include "syncer/kube_api.h"
+#include "syncer/leader.h"
+#include "syncer/metrics.h"
+#include "syncer/reconciler.h"
+#include "syncer/secret_source.h"
+#include "syncer/watch_cache.h"
+
+namespace ifo::syncer {
+
+class Controller {
+ public:
+  Controller(Config config, kube::Client& client, KubeApi& api, SecretSource& source, Metrics& metrics,
+             kube::Clock& clock, std::shared_ptr<spdlog::logger> log);
+  ~Controller();
+
+  // Runs until stop becomes true (returns 0) or leadership is lost (returns 1).
+  int run(const std::atomic<bool>& stop);
+
+  bool healthy() const { return !failed_.load(); }
+  // The leader: every watch cache has synced. A standby waiting for the lease is ready too (it is
+  // healthy and can take over); readiness must not depend on who leads.
+  bool ready() const { return leading_.load() ? ready_.load() : !failed_.load(); }
+  bool leading() const { return leading_.load(); }
+
+  Reconciler& reconciler() { return *reconciler_; }
+
+ private:
+  bool ensure_digest_key(const std::atomic<bool>& stop);
+  void start_caches();
+  bool wait_synced(const std::atomic<bool>& stop);
+  void worker();
+  Object lookup(const std::vector<std::unique_ptr<WatchCache>>& caches, const std::string& ns,
+                const std::string& name) const;
+
+  Config config_;
+  kube::Client& client_;
+  KubeApi& api_;
+  Metrics& metrics_;
+  kube::Clock& clock_;
+  std::shared_ptr<spdlog::logger> log_;
+  kube::WorkQueue queue_;
+  std::unique_ptr<Reconciler> reconciler_;
+  std::vector<std::unique_ptr<WatchCache>> cr_caches_;
+  std::vector<std::unique_ptr<WatchCache>> secret_caches_;
+  std::unique_ptr<WatchCache> config_cache_;
+  std::vector<std::thread> workers_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> leading_{false};
+  std::atomic<bool> failed_{false};
+};
+
+// The leader-election identity when none is configured: host name + pid.
+std::string default_identity();
+
+}  // namespace ifo::syncer

@@ -1,0 +1,130 @@
+// infisical-syncer: parses its configuration, wires the clients and the controller, runs until SIGTERM.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include "infisical/client.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "syncer/client_kube_api.h"
+#include "syncer/config.h"
+#include "syncer/controller.h"
+#include "syncer/http_endpoints.h"
+#include "syncer/infisical_source.h"
+#include "syncer/logging.h"
+
+extern char** environ;
+
+int main(int argc, char** argv) noexcept try {
+  using namespace ifo;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  auto parsed = syncer::parse_config(args, env);
+  if (!parsed) {
+    std::fprintf(stderr, "infisical-syncer: %s\n", parsed.error().c_str());
+    return 2;
+  }
+  syncer::Config config = *parsed;
+  if (config.help) {
+    std::cout << syncer::usage();
+    return 0;
+  }
+  if (config.identity.empty()) config.identity = syncer::default_identity();
+
+  // Signals are taken by one thread with sigwait, so no handler runs on an arbitrary thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto log = syncer::make_logger("syncer", config.log_format, config.log_level);
+  auto kube_log = syncer::make_logger("kube", config.log_format, config.log_level);
+  auto inf_log = syncer::make_logger("infisical", config.log_format, config.log_level);
+
+  kube::Config kube_config;
+  try {
+    kube_config = kube::load_config(config.kubeconfig.empty() ? std::nullopt : std::optional(config.kubeconfig));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "infisical-syncer: %s\n", e.what());
+    return 2;
+  }
+  kube_config.qps = config.kube_qps;
+  kube_config.burst = static_cast<int>(config.kube_qps * 2);
+  kube::ClientOptions kube_options;
+  kube_options.logger = kube_log;
+  kube::Client kube_client(kube_config, kube_options);
+  syncer::ClientKubeApi api(kube_client);
+
+  infisical::SystemClock inf_clock;
+  infisical::Client inf_client(infisical::ClientOptions{}, inf_clock, infisical::CloudEnv::from_environment(), inf_log);
+  syncer::InfisicalSource source(inf_client);
+
+  syncer::Metrics metrics;
+  syncer::describe_syncer_metrics(metrics);
+  metrics.add_collector([&] { syncer::InfisicalSource::export_metrics(inf_client, metrics); });
+
+  syncer::Controller controller(config, kube_client, api, source, metrics, kube::real_clock(), log);
+
+  std::unique_ptr<syncer::EndpointServer> metrics_server, health_server;
+  auto metrics_addr = syncer::parse_bind_address(config.metrics_bind_address);
+  auto health_addr = syncer::parse_bind_address(config.health_probe_bind_address);
+  try {
+    if (*metrics_addr && *health_addr && (*metrics_addr)->host == (*health_addr)->host &&
+        (*metrics_addr)->port == (*health_addr)->port && (*metrics_addr)->port != 0) {
+      health_server = std::make_unique<syncer::EndpointServer>(
+          **health_addr, syncer::EndpointServer::Handlers{&metrics, [&] { return controller.healthy(); },
+                                                          [&] { return controller.ready(); }});
+    } else {
+      if (*metrics_addr)
+        metrics_server = std::make_unique<syncer::EndpointServer>(**metrics_addr,
+                                                                  syncer::EndpointServer::Handlers{&metrics, {}, {}});
+      if (*health_addr)
+        health_server = std::make_unique<syncer::EndpointServer>(
+            **health_addr, syncer::EndpointServer::Handlers{nullptr, [&] { return controller.healthy(); },
+                                                            [&] { return controller.ready(); }});
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "infisical-syncer: %s\n", e.what());
+    return 2;
+  }
+  if (metrics_server) log->info("serving metrics address={}:{}", metrics_server->host(), metrics_server->port());
+  if (health_server) log->info("serving probes address={}:{}", health_server->host(), health_server->port());
+  log->info("starting version={} kube={} identity={} leader_elect={} workers={}", IFO_VERSION, kube_config.source,
+            config.identity, config.leader_elect, config.workers);
+
+  std::atomic<bool> stop{false};
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log->info("signal received signal={}: shutting down", sig);
+    stop = true;
+  });
+  int rc = controller.run(stop);
+  if (!stop.load()) {
+    // Leadership lost or a fatal error: wake the signal thread so the process can exit.
+    stop = true;
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+  }
+  signal_thread.join();
+  if (metrics_server) metrics_server->stop();
+  if (health_server) health_server->stop();
+  log->info("stopped rc={}", rc);
+  return rc;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "infisical-syncer: fatal: %s\n", e.what());
+  return 1;
+} catch (...) {
+  std::fprintf(stderr, "infisical-syncer: fatal error\n");
+  return 1;
+}

@@ -1,0 +1,785 @@
+// The reconcile of one InfisicalSecret.
+#include "syncer/reconciler.h"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+
+#include "core/base64.h"
+#include "core/conditions.h"
+#include "core/constants.h"
+#include "core/consumed_keys.h"
+#include "core/digest.h"
+#include "core/validation.h"
+#include "infisical/errors.h"
+#include "kube/errors.h"
+
+namespace ifo::syncer {
+
+namespace {
+
+using core::JsonValue;
+
+constexpr std::string_view kPropagationExcludedPrefixes[] = {"kubectl.kubernetes.io/", "kubernetes.io/", "k8s.io/",
+                                                             "helm.sh/", "secrets.infisical.com/"};
+
+bool propagated(const std::string& key) {
+  for (auto prefix : kPropagationExcludedPrefixes) {
+    if (key.starts_with(prefix)) return false;
+    // "x.kubernetes.io/..." and "x.k8s.io/..." are system keys too.
+    auto slash = key.find('/');
+    if (slash != std::string::npos) {
+      std::string_view domain(key.data(), slash);
+      if (domain.ends_with(".kubernetes.io") || domain.ends_with(".k8s.io")) return false;
+    }
+  }
+  return true;
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);
+  return out;
+}
+
+std::string method_name(core::AuthMethod m) {
+  switch (m) {
+    case core::AuthMethod::kUniversalAuth: return "UNIVERSAL_MACHINE_IDENTITY";
+    case core::AuthMethod::kKubernetesAuth: return "KUBERNETES_AUTH_MACHINE_IDENTITY";
+    case core::AuthMethod::kAwsIamAuth: return "AWS_IAM_MACHINE_IDENTITY";
+    case core::AuthMethod::kAzureAuth: return "AZURE_MACHINE_IDENTITY";
+    case core::AuthMethod::kGcpIdTokenAuth: return "GCP_ID_TOKEN_MACHINE_IDENTITY";
+    case core::AuthMethod::kGcpIamAuth: return "GCP_IAM_MACHINE_IDENTITY";
+    case core::AuthMethod::kServiceToken: return "SERVICE_TOKEN";
+  }
+  return "UNKNOWN";
+}
+
+std::map<std::string, std::string> string_map(const JsonValue* obj) {
+  std::map<std::string, std::string> out;
+  if (!obj || !obj->IsObject()) return out;
+  for (auto it = obj->MemberBegin(); it != obj->MemberEnd(); ++it)
+    if (it->value.IsString()) out[it->name.GetString()] = it->value.GetString();
+  return out;
+}
+
+// Secret data decoded; undecodable values are kept as a marker that never equals real data.
+std::map<std::string, std::string> secret_data(const JsonValue& secret) {
+  std::map<std::string, std::string> out;
+  const JsonValue* data = core::member(secret, "data");
+  if (!data || !data->IsObject()) return out;
+  for (auto it = data->MemberBegin(); it != data->MemberEnd(); ++it) {
+    if (!it->value.IsString()) continue;
+    auto decoded = core::base64_decode(it->value.GetString());
+    out[it->name.GetString()] = decoded ? *decoded : std::string("\0<undecodable>", 14);
+  }
+  return out;
+}
+
+JsonValue string_map_json(const std::map<std::string, std::string>& m, core::JsonAlloc& a) {
+  JsonValue obj(rapidjson::kObjectType);
+  for (const auto& [k, v] : m) obj.AddMember(core::json_string(k, a), core::json_string(v, a), a);
+  return obj;
+}
+
+std::string meta_string(const JsonValue& o, std::string_view field) {
+  const JsonValue* v = core::at_path(o, {"metadata", field});
+  return v && v->IsString() ? v->GetString() : "";
+}
+
+std::string key_of(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+std::chrono::sys_seconds wall_seconds(kube::Clock& clock) {
+  return std::chrono::time_point_cast<std::chrono::seconds>(clock.wall_now());
+}
+
+}  // namespace
+
+Reconciler::Reconciler(KubeApi& kube, SecretSource& source, Metrics& metrics, kube::Clock& clock, CacheLookups caches,
+                       ReconcilerOptions options, std::shared_ptr<spdlog::logger> log)
+    : kube_(kube),
+      source_(source),
+      metrics_(metrics),
+      clock_(clock),
+      caches_(std::move(caches)),
+      options_(std::move(options)),
+      log_(std::move(log)),
+      budget_(options_.infisical_requests_per_minute / 60.0, std::max(1, options_.infisical_requests_per_minute / 6),
+              clock),
+      rng_(options_.jitter_seed ? options_.jitter_seed : std::random_device{}()) {}
+
+void Reconciler::set_digest_key(std::string key) {
+  std::lock_guard lock(mu_);
+  digest_key_ = std::move(key);
+}
+
+std::string Reconciler::digest_key() const {
+  std::lock_guard lock(mu_);
+  return digest_key_;
+}
+
+std::chrono::milliseconds Reconciler::jittered(std::chrono::seconds interval) {
+  std::lock_guard lock(mu_);
+  std::uniform_real_distribution<double> d(0.9, 1.1);
+  return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(interval.count()) * 1000.0 * d(rng_)));
+}
+
+std::vector<std::string> Reconciler::owners_of_secret(const std::string& ns, const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = secret_owners_.find(key_of(ns, name));
+  if (it == secret_owners_.end()) return {};
+  return {it->second.begin(), it->second.end()};
+}
+
+std::vector<std::string> Reconciler::known_keys() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [k, _] : cr_targets_) out.push_back(k);
+  return out;
+}
+
+void Reconciler::forget_scope_data() {
+  std::lock_guard lock(mu_);
+  scopes_.clear();
+}
+
+void Reconciler::record_event(const Object& cr, std::string_view type, std::string_view reason,
+                              const std::string& message) {
+  const JsonValue& o = *cr;
+  std::string ns = meta_string(o, "namespace");
+  std::string name = meta_string(o, "name");
+  unsigned char rnd[8];
+  RAND_bytes(rnd, sizeof rnd);
+  std::string suffix;
+  for (unsigned char c : rnd) suffix += fmt::format("{:02x}", c);
+  std::string now = core::format_rfc3339(wall_seconds(clock_));
+  core::JsonDoc ev(rapidjson::kObjectType);
+  auto& a = ev.GetAllocator();
+  core::set_string(ev, "apiVersion", "v1", a);
+  core::set_string(ev, "kind", "Event", a);
+  auto& meta = core::ensure_object(ev, "metadata", a);
+  core::set_string(meta, "name", name + "." + suffix, a);
+  core::set_string(meta, "namespace", ns, a);
+  auto& inv = core::ensure_object(ev, "involvedObject", a);
+  core::set_string(inv, "apiVersion", core::kApiVersion, a);
+  core::set_string(inv, "kind", core::kKind, a);
+  core::set_string(inv, "name", name, a);
+  core::set_string(inv, "namespace", ns, a);
+  core::set_string(inv, "uid", meta_string(o, "uid"), a);
+  core::set_string(inv, "resourceVersion", meta_string(o, "resourceVersion"), a);
+  core::set_string(ev, "type", type, a);
+  core::set_string(ev, "reason", reason, a);
+  core::set_string(ev, "message", message, a);
+  core::ensure_object(ev, "source", a);
+  core::set_string(*core::member(ev, "source"), "component", core::kSyncerFieldManager, a);
+  core::set_string(ev, "reportingComponent", core::kSyncerFieldManager, a);
+  core::set_string(ev, "reportingInstance", options_.identity, a);
+  core::set_string(ev, "firstTimestamp", now, a);
+  core::set_string(ev, "lastTimestamp", now, a);
+  core::set_member(ev, "count", JsonValue(1), a);
+  try {
+    kube_.create(kube::kEvents, ns, ev);
+  } catch (const std::exception& e) {
+    log_->warn("event not recorded object={}/{} reason={} error=\"{}\"", ns, name, reason, e.what());
+  }
+}
+
+std::optional<Reconciler::Failure> Reconciler::build_request(const core::InfisicalSecret& model, SourceRequest& req,
+                                                             std::string& identity_key) {
+  const auto& spec = model.spec;
+  const auto& auth = *spec.authentication;
+  auto method = *auth.method();
+  req.method = method;
+  // Host: CR > ConfigMap > default; CA: CR tls.caRef > ConfigMap tls.caRef.* > system roots.
+  std::string cm_host;
+  std::optional<core::CaReference> ca_ref = spec.tls_ca_ref;
+  if (Object cm = caches_.global_config ? caches_.global_config() : nullptr) {
+    auto data = string_map(core::member(*cm, "data"));
+    cm_host = data[std::string(core::kGlobalConfigHostKey)];
+    if (!ca_ref) {
+      std::string n = data["tls.caRef.secretName"], ns = data["tls.caRef.secretNamespace"], k = data["tls.caRef.key"];
+      if (!n.empty() || !ns.empty() || !k.empty()) {
+        if (n.empty() || ns.empty() || k.empty())
+          return Failure{std::string(core::kReasonInvalidSpec),
+                         fmt::format("ConfigMap {}/{}: when tls.caRef is configured, all of tls.caRef.secretName, "
+                                     "tls.caRef.secretNamespace and tls.caRef.key must be set",
+                                     options_.operator_namespace, core::kGlobalConfigMapName),
+                         std::nullopt, false};
+        ca_ref = core::CaReference{n, ns, k};
+      }
+    }
+  }
+  req.host = core::resolve_host_api(spec.host_api, cm_host);
+  if (ca_ref) {
+    try {
+      Object s = kube_.get(kube::kSecrets, ca_ref->secret_namespace, ca_ref->secret_name);
+      auto data = secret_data(*s);
+      auto it = data.find(ca_ref->key);
+      if (it == data.end())
+        return Failure{std::string(core::kReasonCredentialsNotFound),
+                       fmt::format("CA Secret {}/{} has no key \"{}\"", ca_ref->secret_namespace, ca_ref->secret_name,
+                                   ca_ref->key),
+                       std::nullopt, false};
+      req.ca_pem = it->second;
+    } catch (const kube::ApiError& e) {
+      if (!e.is_not_found()) throw;
+      return Failure{std::string(core::kReasonCredentialsNotFound),
+                     fmt::format("CA Secret {}/{} not found", ca_ref->secret_namespace, ca_ref->secret_name),
+                     std::nullopt, false};
+    }
+  }
+
+  auto read_secret = [&](const core::SecretReference& ref, std::optional<Failure>& failure) {
+    std::map<std::string, std::string> data;
+    try {
+      data = secret_data(*kube_.get(kube::kSecrets, ref.secret_namespace, ref.secret_name));
+    } catch (const kube::ApiError& e) {
+      if (!e.is_not_found()) throw;
+      failure = Failure{std::string(core::kReasonCredentialsNotFound),
+                        fmt::format("credentials Secret {}/{} not found", ref.secret_namespace, ref.secret_name),
+                        std::nullopt, true};
+    }
+    return data;
+  };
+  auto missing_key = [](const core::SecretReference& ref, std::string_view key) {
+    return Failure{std::string(core::kReasonCredentialsNotFound),
+                   fmt::format("credentials Secret {}/{} has no non-empty key \"{}\"", ref.secret_namespace,
+                               ref.secret_name, key),
+                   std::nullopt, true};
+  };
+  const core::MachineIdentityScope* scope = auth.machine_identity_scope();
+  if (scope) {
+    req.project_slug = scope->project_slug;
+    req.project_id = scope->project_id;
+    req.env_slug = scope->env_slug;
+    req.secrets_path = scope->secrets_path;
+    req.recursive = scope->recursive;
+  }
+  std::string credential_fingerprint;
+  switch (method) {
+    case core::AuthMethod::kUniversalAuth: {
+      const auto& ref = *auth.universal_auth->credentials_ref;
+      std::optional<Failure> failure;
+      auto data = read_secret(ref, failure);
+      if (failure) return failure;
+      req.client_id = data[std::string(core::kClientIdKey)];
+      req.client_secret = data[std::string(core::kClientSecretKey)];
+      if (req.client_id.empty()) return missing_key(ref, core::kClientIdKey);
+      if (req.client_secret.empty()) return missing_key(ref, core::kClientSecretKey);
+      credential_fingerprint = sha256_hex(req.client_id + '\0' + req.client_secret);
+      break;
+    }
+    case core::AuthMethod::kServiceToken: {
+      const auto& st = *auth.service_token;
+      const auto& ref = *st.service_token_secret_reference;
+      std::optional<Failure> failure;
+      auto data = read_secret(ref, failure);
+      if (failure) return failure;
+      req.service_token = data[std::string(core::kServiceTokenKey)];
+      req.service_token.erase(std::remove(req.service_token.begin(), req.service_token.end(), ' '),
+                              req.service_token.end());
+      if (req.service_token.empty()) return missing_key(ref, core::kServiceTokenKey);
+      credential_fingerprint = sha256_hex(req.service_token);
+      if (st.secrets_scope) {
+        req.env_slug = st.secrets_scope->env_slug;
+        req.secrets_path = st.secrets_scope->secrets_path;
+        req.recursive = st.secrets_scope->recursive;
+      }
+      break;
+    }
+    case core::AuthMethod::kKubernetesAuth: {
+      const auto& k = *auth.kubernetes_auth;
+      req.identity_id = k.identity_id;
+      std::string sa_ns = k.service_account_ref->namespace_;
+      std::string sa_name = k.service_account_ref->name;
+      std::vector<std::string> audiences = k.service_account_token_audiences;
+      KubeApi* kube = &kube_;
+      req.kubernetes_jwt = [kube, sa_ns, sa_name, audiences]() {
+        return kube->create_token(sa_ns, sa_name, audiences, 600);
+      };
+      req.service_account = sa_ns + "/" + sa_name;
+      credential_fingerprint = sha256_hex(req.service_account);
+      break;
+    }
+    case core::AuthMethod::kAwsIamAuth: req.identity_id = auth.aws_iam_auth->identity_id; break;
+    case core::AuthMethod::kAzureAuth:
+      req.identity_id = auth.azure_auth->identity_id;
+      req.azure_resource = auth.azure_auth->effective_resource();
+      credential_fingerprint = req.azure_resource;
+      break;
+    case core::AuthMethod::kGcpIdTokenAuth: req.identity_id = auth.gcp_id_token_auth->identity_id; break;
+    case core::AuthMethod::kGcpIamAuth:
+      req.identity_id = auth.gcp_iam_auth->identity_id;
+      req.gcp_key_file = auth.gcp_iam_auth->service_account_key_file_path;
+      credential_fingerprint = req.gcp_key_file;
+      break;
+  }
+  identity_key = fmt::format("{}\n{}\n{}\n{}\n{}", req.host, method_name(method), req.identity_id,
+                             credential_fingerprint, sha256_hex(req.ca_pem));
+  return std::nullopt;
+}
+
+Reconciler::Fetched Reconciler::fetch_scope(const std::string& cr_key, const SourceRequest& base,
+                                            const std::string& scope_key, std::chrono::seconds resync) {
+  std::shared_ptr<ScopeEntry> entry;
+  {
+    std::lock_guard lock(mu_);
+    auto& e = scopes_[scope_key];
+    if (!e) e = std::make_shared<ScopeEntry>();
+    entry = e;
+  }
+  std::lock_guard scope_lock(entry->mu);
+  // CRs reading the same scope share one fetch per interval: data younger than 80% of the interval
+  // (the shortest jittered resync is 90%) is served from memory.
+  auto fresh_for = std::chrono::duration_cast<kube::Clock::duration>(resync) * 8 / 10;
+  if (entry->has_data && clock_.now() - entry->fetched_at < fresh_for) return {entry->values, false};
+  // The global request budget spreads work instead of failing it: a key that finds the budget spent
+  // reserves the next free slot and comes back exactly then, without touching its status.
+  {
+    std::lock_guard lock(mu_);
+    auto it = reservations_.find(cr_key);
+    if (it != reservations_.end() && clock_.now() >= it->second) {
+      reservations_.erase(it);
+    } else if (it == reservations_.end()) {
+      auto wait = budget_.reserve();
+      if (wait > kube::Clock::duration::zero()) {
+        reservations_[cr_key] = clock_.now() + wait;
+        throw Throttled{std::chrono::duration_cast<std::chrono::milliseconds>(wait) + std::chrono::milliseconds(1)};
+      }
+    } else {
+      throw Throttled{std::chrono::duration_cast<std::chrono::milliseconds>(it->second - clock_.now()) +
+                      std::chrono::milliseconds(1)};
+    }
+  }
+  SourceRequest req = base;
+  if (entry->has_data && !entry->etag.empty()) req.if_none_match = entry->etag;
+  SourceResult r = source_.fetch(req);
+  for (const auto& w : r.warnings) log_->warn("infisical scope warning: {}", w);
+  if (r.not_modified && entry->has_data) {
+    entry->fetched_at = clock_.now();
+    return {entry->values, true};
+  }
+  if (r.not_modified) {
+    // A 304 without data in memory cannot happen when no If-None-Match was sent; refetch plainly.
+    req.if_none_match.reset();
+    r = source_.fetch(req);
+  }
+  entry->values = std::move(r.values);
+  entry->etag = r.etag;
+  entry->has_data = true;
+  entry->fetched_at = clock_.now();
+  return {entry->values, true};
+}
+
+Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSecret& model,
+                                                         const core::ManagedSecretTarget& target,
+                                                         const std::map<std::string, std::string>& values,
+                                                         std::optional<Failure>& failure) {
+  SecretWrite out;
+  const std::string& ns = target.secret_namespace;
+  const std::string& name = target.secret_name;
+  const std::string hmac_key = digest_key();
+  core::KeyDigests digests = core::key_digests(hmac_key, values);
+
+  // Desired metadata.
+  std::map<std::string, std::string> labels, annotations;
+  for (const auto& [k, v] : model.metadata.labels)
+    if (propagated(k)) labels[k] = v;
+  for (const auto& [k, v] : model.metadata.annotations)
+    if (propagated(k)) annotations[k] = v;
+  labels[std::string(core::kManagedByLabel)] = std::string(core::kManagedByValue);
+  annotations[std::string(core::kVersionAnnotation)] = core::secret_version_digest(hmac_key, values);
+  annotations[std::string(core::kKeyDigestsAnnotation)] = core::encode_key_digests(digests);
+
+  Object existing = caches_.managed_secret ? caches_.managed_secret(ns, name) : nullptr;
+  if (!existing) {
+    try {
+      existing = kube_.get(kube::kSecrets, ns, name);
+    } catch (const kube::ApiError& e) {
+      if (!e.is_not_found()) throw;
+    }
+  }
+
+  core::JsonDoc doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  if (!existing) {
+    core::set_string(doc, "apiVersion", "v1", a);
+    core::set_string(doc, "kind", "Secret", a);
+    auto& meta = core::ensure_object(doc, "metadata", a);
+    core::set_string(meta, "name", name, a);
+    core::set_string(meta, "namespace", ns, a);
+    core::set_member(meta, "labels", string_map_json(labels, a), a);
+    core::set_member(meta, "annotations", string_map_json(annotations, a), a);
+    if (target.owner()) {
+      JsonValue refs(rapidjson::kArrayType);
+      JsonValue ref(rapidjson::kObjectType);
+      core::set_string(ref, "apiVersion", core::kApiVersion, a);
+      core::set_string(ref, "kind", core::kKind, a);
+      core::set_string(ref, "name", model.metadata.name, a);
+      core::set_string(ref, "uid", model.metadata.uid, a);
+      core::set_member(ref, "controller", JsonValue(true), a);
+      core::set_member(ref, "blockOwnerDeletion", JsonValue(true), a);
+      refs.PushBack(ref, a);
+      core::set_member(meta, "ownerReferences", std::move(refs), a);
+    }
+    core::set_string(doc, "type", target.secret_type.empty() ? "Opaque" : target.secret_type, a);
+    std::map<std::string, std::string> encoded;
+    for (const auto& [k, v] : values) encoded[k] = core::base64_encode(v);
+    core::set_member(doc, "data", string_map_json(encoded, a), a);
+    out.secret = kube_.create(kube::kSecrets, ns, doc);
+    out.written = out.data_changed = true;
+    metrics_.inc(kMetricSecretWrites, {{"operation", "create"}});
+    log_->info("managed secret created secret={}/{} keys={} object={}/{}", ns, name, values.size(),
+               model.metadata.namespace_, model.metadata.name);
+    return out;
+  }
+
+  const JsonValue& ex = *existing;
+  auto ex_labels = string_map(core::at_path(ex, {"metadata", "labels"}));
+  auto ex_annotations = string_map(core::at_path(ex, {"metadata", "annotations"}));
+  bool ours = ex_labels[std::string(core::kManagedByLabel)] == core::kManagedByValue;
+  if (!ours) {
+    bool opted_in = [&] {
+      auto it = model.metadata.annotations.find(std::string(core::kAdoptAnnotation));
+      return it != model.metadata.annotations.end() && it->second == "true";
+    }();
+    bool upstream = ex_annotations.count(std::string(core::kVersionAnnotation)) > 0;
+    if (!opted_in && !upstream) {
+      failure = Failure{std::string(core::kReasonSecretConflict),
+                        fmt::format("Secret {}/{} exists and was not created by this operator; set annotation {}: "
+                                    "\"true\" on the InfisicalSecret to adopt it",
+                                    ns, name, core::kAdoptAnnotation),
+                        std::nullopt, false};
+      return out;
+    }
+  }
+  auto ex_data = secret_data(ex);
+  bool data_same = ex_data == values;
+  bool meta_same = true;
+  for (const auto& [k, v] : labels)
+    if (auto it = ex_labels.find(k); it == ex_labels.end() || it->second != v) meta_same = false;
+  for (const auto& [k, v] : annotations)
+    if (auto it = ex_annotations.find(k); it == ex_annotations.end() || it->second != v) meta_same = false;
+  if (data_same && meta_same) {
+    out.secret = existing;
+    return out;
+  }
+  // Update: keep what others put on the Secret (other labels/annotations, type, owners), replace data.
+  doc.CopyFrom(ex, a);
+  auto& meta = core::ensure_object(doc, "metadata", a);
+  auto merged_labels = ex_labels;
+  for (const auto& [k, v] : labels) merged_labels[k] = v;
+  auto merged_annotations = ex_annotations;
+  for (const auto& [k, v] : annotations) merged_annotations[k] = v;
+  core::set_member(meta, "labels", string_map_json(merged_labels, a), a);
+  core::set_member(meta, "annotations", string_map_json(merged_annotations, a), a);
+  core::remove_member(meta, "managedFields");
+  std::map<std::string, std::string> encoded;
+  for (const auto& [k, v] : values) encoded[k] = core::base64_encode(v);
+  core::set_member(doc, "data", string_map_json(encoded, a), a);
+  core::remove_member(doc, "stringData");
+  out.secret = kube_.update(kube::kSecrets, ns, name, doc);
+  out.written = true;
+  out.data_changed = !data_same;
+  metrics_.inc(kMetricSecretWrites, {{"operation", "update"}});
+  log_->info("managed secret updated secret={}/{} data_changed={} adopted={} object={}/{}", ns, name, !data_same,
+             !ours, model.metadata.namespace_, model.metadata.name);
+  return out;
+}
+
+std::string Reconciler::rollout_hash_for(const std::string& ns, const JsonValue& pod_spec,
+                                         const std::map<std::string, Object>& fresh, bool& consumes_managed,
+                                         const std::set<std::string>* only_if_consumes) {
+  consumes_managed = false;
+  std::vector<core::ConsumedKey> consumed = core::consumed_secret_keys(pod_spec);
+  // The digests of every consumed managed Secret: just written ones first, else the watch cache.
+  // Secrets we do not manage count as missing, exactly as the webhook's cache sees them.
+  std::map<std::string, core::KeyDigests> known;
+  bool relevant = only_if_consumes == nullptr;
+  for (const auto& c : consumed) {
+    if (only_if_consumes && only_if_consumes->count(c.secret)) relevant = true;
+    if (known.count(c.secret)) continue;
+    Object s;
+    if (auto it = fresh.find(c.secret); it != fresh.end()) s = it->second;
+    else if (caches_.managed_secret) s = caches_.managed_secret(ns, c.secret);
+    if (!s) continue;
+    auto ann = string_map(core::at_path(*s, {"metadata", "annotations"}));
+    auto it = ann.find(std::string(core::kKeyDigestsAnnotation));
+    if (it == ann.end()) continue;
+    auto digests = core::decode_key_digests(it->second);
+    if (!digests) continue;
+    known.emplace(c.secret, std::move(*digests));
+  }
+  consumes_managed = relevant && !known.empty();
+  return core::rollout_hash(ns, consumed, [&known](std::string_view name) -> const core::KeyDigests* {
+    auto it = known.find(std::string(name));
+    return it == known.end() ? nullptr : &it->second;
+  });
+}
+
+int Reconciler::roll_consumers(const std::string& ns, const std::set<std::string>& changed_secrets,
+                               const std::map<std::string, Object>& fresh, const Object& cr) {
+  int patched = 0;
+  for (const kube::Resource* kind : {&kube::kDeployments, &kube::kStatefulSets, &kube::kDaemonSets}) {
+    std::vector<Object> items = kube_.list(*kind, ns, "");
+    for (const auto& w : items) {
+      auto ann = string_map(core::at_path(*w, {"metadata", "annotations"}));
+      if (ann[std::string(core::kAutoReloadAnnotation)] != "true") continue;
+      const JsonValue* pod_spec = core::at_path(*w, {"spec", "template", "spec"});
+      if (!pod_spec) continue;
+      bool consumes = false;
+      std::string hash = rollout_hash_for(ns, *pod_spec, fresh, consumes, &changed_secrets);
+      if (!consumes) continue;
+      auto tmpl_ann = string_map(core::at_path(*w, {"spec", "template", "metadata", "annotations"}));
+      if (tmpl_ann[std::string(core::kRolloutHashAnnotation)] == hash) continue;
+      std::string name = meta_string(*w, "name");
+      std::string patch = fmt::format(R"({{"spec":{{"template":{{"metadata":{{"annotations":{{"{}":"{}"}}}}}}}}}})",
+                                      core::kRolloutHashAnnotation, hash);
+      try {
+        kube_.merge_patch(*kind, ns, name, patch);
+      } catch (const kube::ApiError& e) {
+        if (e.is_not_found()) continue;  // deleted meanwhile
+        throw;
+      }
+      ++patched;
+      metrics_.inc(kMetricRollouts, {{"kind", std::string(kind->kind)}});
+      log_->info("rollout triggered workload={}/{}/{}", kind->kind, ns, name);
+      if (cr) record_event(cr, "Normal", "RolloutTriggered",
+                           fmt::format("{} {}/{} consumes a changed key; its pods are rolled", kind->kind, ns, name));
+    }
+  }
+  return patched;
+}
+
+int Reconciler::check_all_workloads(const std::vector<std::string>& namespaces) {
+  std::vector<std::string> scopes = namespaces.empty() ? std::vector<std::string>{""} : namespaces;
+  int patched = 0;
+  for (const auto& scope_ns : scopes) {
+    for (const kube::Resource* kind : {&kube::kDeployments, &kube::kStatefulSets, &kube::kDaemonSets}) {
+      for (const auto& w : kube_.list(*kind, scope_ns, "")) {
+        auto ann = string_map(core::at_path(*w, {"metadata", "annotations"}));
+        if (ann[std::string(core::kAutoReloadAnnotation)] != "true") continue;
+        const JsonValue* pod_spec = core::at_path(*w, {"spec", "template", "spec"});
+        if (!pod_spec) continue;
+        std::string ns = meta_string(*w, "namespace");
+        bool consumes = false;
+        std::string hash = rollout_hash_for(ns, *pod_spec, {}, consumes, nullptr);
+        if (!consumes) continue;
+        auto tmpl_ann = string_map(core::at_path(*w, {"spec", "template", "metadata", "annotations"}));
+        if (tmpl_ann[std::string(core::kRolloutHashAnnotation)] == hash) continue;
+        std::string name = meta_string(*w, "name");
+        std::string patch = fmt::format(R"({{"spec":{{"template":{{"metadata":{{"annotations":{{"{}":"{}"}}}}}}}}}})",
+                                        core::kRolloutHashAnnotation, hash);
+        kube_.merge_patch(*kind, ns, name, patch);
+        ++patched;
+        metrics_.inc(kMetricRollouts, {{"kind", std::string(kind->kind)}});
+        log_->info("start-up check: rollout hash corrected workload={}/{}/{}", kind->kind, ns, name);
+      }
+    }
+  }
+  return patched;
+}
+
+ReconcileOutcome Reconciler::reconcile(const std::string& key) {
+  auto slash = key.find('/');
+  std::string ns = key.substr(0, slash), name = slash == std::string::npos ? key : key.substr(slash + 1);
+  Object cr = caches_.infisical_secret ? caches_.infisical_secret(ns, name) : nullptr;
+  if (!cr) {
+    std::lock_guard lock(mu_);
+    if (auto it = cr_targets_.find(key); it != cr_targets_.end()) {
+      for (const auto& t : it->second) secret_owners_[t].erase(key);
+      cr_targets_.erase(it);
+    }
+    reservations_.erase(key);
+    return {ReconcileOutcome::Next::kForget, {}, "deleted"};
+  }
+  if (!meta_string(*cr, "deletionTimestamp").empty()) return {ReconcileOutcome::Next::kForget, {}, "deleted"};
+
+  core::ParsedInfisicalSecret parsed = core::parse_infisical_secret(*cr);
+  const core::InfisicalSecret& model = parsed.resource;
+  std::vector<core::Condition> conditions = model.status.conditions;
+  auto report = core::check_infisical_secret(*cr);
+  if (!report.ok()) {
+    Failure f{std::string(core::kReasonInvalidSpec), "invalid spec: " + report.message(), std::nullopt, false};
+    return finish(cr, model, conditions, f, 0, false, {});
+  }
+
+  // Remember which Secrets this resource writes, so watch events on them come back here.
+  std::vector<std::string> managed;
+  for (const auto& t : model.spec.targets()) managed.push_back(key_of(t.secret_namespace, t.secret_name));
+  {
+    std::lock_guard lock(mu_);
+    auto& old = cr_targets_[key];
+    for (const auto& t : old) secret_owners_[t].erase(key);
+    old = managed;
+    for (const auto& t : managed) secret_owners_[t].insert(key);
+  }
+
+  SourceRequest req;
+  std::string identity_key;
+  if (auto f = build_request(model, req, identity_key)) return finish(cr, model, conditions, f, 0, false, managed);
+  std::string scope_key = fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}", identity_key, req.project_slug, req.project_id,
+                                      req.env_slug, req.secrets_path, req.recursive, req.method == core::AuthMethod::kServiceToken);
+  auto resync = std::chrono::seconds(model.spec.resync_interval_seconds());
+
+  Fetched fetched;
+  try {
+    fetched = fetch_scope(key, req, scope_key, resync);
+  } catch (const Throttled& t) {
+    metrics_.inc(kMetricThrottled);
+    return {ReconcileOutcome::Next::kRequeueAfter, t.after, "throttled"};
+  } catch (const infisical::ApiError& e) {
+    Failure f;
+    f.message = e.what();
+    f.retry_after = e.retry_after();
+    if (e.kind() == infisical::ErrorKind::kRateLimited) {
+      f.reason = core::kReasonRateLimited;
+    } else if (e.kind() == infisical::ErrorKind::kUnauthorized || e.kind() == infisical::ErrorKind::kForbidden ||
+               e.kind() == infisical::ErrorKind::kCredentialSource || e.kind() == infisical::ErrorKind::kInvalidConfig) {
+      f.reason = core::kReasonAuthFailed;
+      f.auth = true;
+    } else {
+      f.reason = core::kReasonFetchFailed;
+    }
+    return finish(cr, model, conditions, f, 0, false, managed);
+  }
+  auto now = wall_seconds(clock_);
+  upsert_condition(conditions,
+                   {std::string(core::kConditionLoadedToken), std::string(core::kStatusTrue), "OK",
+                    fmt::format("Infisical controller has loaded the Infisical token in provided Kubernetes secret, "
+                                "using {} authentication strategy",
+                                method_name(req.method)),
+                    "", model.metadata.generation},
+                   now);
+
+  std::optional<Failure> failure;
+  bool any_written = false;
+  std::map<std::string, std::map<std::string, Object>> fresh_by_ns;
+  std::map<std::string, std::set<std::string>> changed_by_ns;
+  try {
+    for (const auto& target : model.spec.targets()) {
+      SecretWrite w = write_managed_secret(model, target, fetched.values, failure);
+      if (failure) break;
+      any_written = any_written || w.written;
+      if (w.secret) fresh_by_ns[target.secret_namespace][target.secret_name] = w.secret;
+      if (w.data_changed) changed_by_ns[target.secret_namespace].insert(target.secret_name);
+    }
+  } catch (const kube::ApiError& e) {
+    if (e.is_conflict()) return {ReconcileOutcome::Next::kBackoff, {}, "conflict"};
+    failure = Failure{std::string(core::kReasonWriteFailed), std::string("writing the managed Secret: ") + e.what(),
+                      e.retry_after(), false};
+  }
+  if (failure) return finish(cr, model, conditions, failure, 0, false, managed);
+
+  if (any_written)
+    record_event(cr, "Normal", "Synced",
+                 fmt::format("synced {} keys into Secret {}", fetched.values.size(), fmt::join(managed, ", ")));
+  int rolled = 0;
+  for (const auto& [wns, changed] : changed_by_ns) rolled += roll_consumers(wns, changed, fresh_by_ns[wns], cr);
+  if (!changed_by_ns.empty())
+    upsert_condition(conditions,
+                     {std::string(core::kConditionAutoRedeploy), std::string(core::kStatusTrue), "OK",
+                      fmt::format("Infisical has found {} deployments which are ready to be auto redeployed when "
+                                  "secrets change",
+                                  rolled),
+                      "", model.metadata.generation},
+                     now);
+  return finish(cr, model, conditions, std::nullopt, static_cast<int>(fetched.values.size()), any_written, managed);
+}
+
+ReconcileOutcome Reconciler::finish(const Object& cr, const core::InfisicalSecret& model,
+                                    std::vector<core::Condition> conditions, const std::optional<Failure>& failure,
+                                    int synced_keys, bool synced_now, const std::vector<std::string>& managed) {
+  auto now = wall_seconds(clock_);
+  int64_t gen = model.metadata.generation;
+  const core::Condition* prev_ready = core::find_condition(model.status.conditions, core::kConditionReady);
+  std::string prev_reason = prev_ready ? prev_ready->reason : "";
+  auto upsert = [&](std::string_view type, std::string_view status, std::string_view reason, std::string message) {
+    core::upsert_condition(conditions,
+                           {std::string(type), std::string(status), std::string(reason), std::move(message), "", gen},
+                           now);
+  };
+  int64_t keys = model.status.synced_keys;
+  std::string last_sync = model.status.last_sync_time;
+  ReconcileOutcome out;
+  if (failure) {
+    upsert(core::kConditionReady, core::kStatusFalse, failure->reason, failure->message);
+    if (failure->reason != core::kReasonInvalidSpec) {
+      if (failure->auth)
+        upsert(core::kConditionLoadedToken, core::kStatusFalse, "Error",
+               "Failed to load Infisical Token from the provided Kubernetes secret because: " + failure->message);
+      upsert(core::kConditionReadyToSync, core::kStatusFalse, "Error",
+             "Failed to sync secrets. This can be caused by invalid access token or an invalid API host that is "
+             "set. Error: " + failure->message);
+      upsert(core::kConditionAutoRedeploy, core::kStatusFalse, "Stopped",
+             "Auto redeployment has been stopped because the operator failed to sync secrets. Error: " +
+                 failure->message);
+    }
+    if (failure->reason != prev_reason)
+      record_event(cr, "Warning", failure->reason, failure->message);
+    log_->warn("reconcile failed object={}/{} reason={} error=\"{}\"", model.metadata.namespace_, model.metadata.name,
+               failure->reason, failure->message);
+    if (failure->reason == core::kReasonInvalidSpec) {
+      out = {ReconcileOutcome::Next::kForget, {}, "invalid"};
+    } else if (failure->reason == core::kReasonSecretConflict) {
+      out = {ReconcileOutcome::Next::kRequeueAfter, jittered(std::chrono::seconds(model.spec.resync_interval_seconds())),
+             "conflict"};
+    } else if (failure->retry_after) {
+      out = {ReconcileOutcome::Next::kRequeueAfter,
+             std::chrono::duration_cast<std::chrono::milliseconds>(*failure->retry_after) + jittered(std::chrono::seconds(1)),
+             "error"};
+    } else {
+      out = {ReconcileOutcome::Next::kBackoff, {}, "error"};
+    }
+  } else {
+    upsert(core::kConditionReady, core::kStatusTrue, core::kReasonSynced,
+           fmt::format("{} keys synced into Secret {}", synced_keys, fmt::join(managed, ", ")));
+    upsert(core::kConditionReadyToSync, core::kStatusTrue, "OK",
+           fmt::format("Infisical controller has started syncing your secrets. Last reconcile synced {} secrets",
+                       synced_keys));
+    if (!core::find_condition(conditions, core::kConditionAutoRedeploy) ||
+        !core::condition_is_true(conditions, core::kConditionAutoRedeploy))
+      upsert(core::kConditionAutoRedeploy, core::kStatusTrue, "OK",
+             "Infisical has found 0 deployments which are ready to be auto redeployed when secrets change");
+    keys = synced_keys;
+    // lastSyncTime moves when the managed Secret was written or the resource became ready, so that an
+    // unchanged resync writes nothing.
+    if (synced_now || last_sync.empty() || prev_reason != core::kReasonSynced) last_sync = core::format_rfc3339(now);
+    if (prev_reason != core::kReasonSynced && !synced_now && prev_ready)
+      record_event(cr, "Normal", "Synced", "secrets are in sync again");
+    out = {ReconcileOutcome::Next::kRequeueAfter, jittered(std::chrono::seconds(model.spec.resync_interval_seconds())),
+           synced_now ? "synced" : "unchanged"};
+  }
+
+  // One status write, only when something changed.
+  bool changed = conditions != model.status.conditions || gen != model.status.observed_generation ||
+                 keys != model.status.synced_keys || last_sync != model.status.last_sync_time ||
+                 (!failure && managed != model.status.managed_secrets);
+  if (!changed) return out;
+  core::JsonDoc patch(rapidjson::kObjectType);
+  auto& a = patch.GetAllocator();
+  auto& status = core::ensure_object(patch, "status", a);
+  core::set_member(status, "conditions", core::conditions_to_json(conditions, a), a);
+  core::set_member(status, "observedGeneration", JsonValue(static_cast<int64_t>(gen)), a);
+  if (!last_sync.empty()) core::set_string(status, "lastSyncTime", last_sync, a);
+  core::set_member(status, "syncedKeys", JsonValue(static_cast<int64_t>(keys)), a);
+  if (!failure) {
+    JsonValue list(rapidjson::kArrayType);
+    for (const auto& m : managed) list.PushBack(core::json_string(m, a), a);
+    core::set_member(status, "managedSecrets", std::move(list), a);
+  }
+  try {
+    kube_.patch_status(kube::kInfisicalSecrets, model.metadata.namespace_, model.metadata.name, core::to_json(patch));
+  } catch (const kube::ApiError& e) {
+    if (e.is_not_found()) return {ReconcileOutcome::Next::kForget, {}, "deleted"};
+    throw;
+  }
+  return out;
+}
+
+}  // namespace ifo::syncer

@@ -1,0 +1,135 @@
+// reconcile(namespace/name): level-based, idempotent sync of one InfisicalSecret into its managed
+// Secrets, with drift repair, precise rollouts of consuming workloads, status and events.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/infisical_secret.h"
+#include "kube/clock.h"
+#include "kube/rate_limiter.h"
+#include "syncer/kube_api.h"
+#include "syncer/metrics.h"
+#include "syncer/secret_source.h"
+
+namespace ifo::syncer {
+
+// What the worker loop does with the key after a reconcile.
+struct ReconcileOutcome {
+  enum class Next { kForget, kRequeueAfter, kBackoff };
+  Next next = Next::kForget;
+  std::chrono::milliseconds after{0};  // kRequeueAfter
+  std::string result;                   // metric label: synced, unchanged, invalid, error, conflict, deleted, throttled
+};
+
+// Reads from the watch caches (informer stores); each returns nullptr when the object is not cached.
+struct CacheLookups {
+  std::function<Object(const std::string& ns, const std::string& name)> infisical_secret;
+  std::function<Object(const std::string& ns, const std::string& name)> managed_secret;  // labelled Secrets only
+  std::function<Object()> global_config;  // the infisical-config ConfigMap
+};
+
+struct ReconcilerOptions {
+  std::string operator_namespace = "infisical-operator-system";
+  std::string identity = "infisical-syncer";  // reportingInstance of events
+  int infisical_requests_per_minute = 240;
+  uint64_t jitter_seed = 0;  // 0: random
+};
+
+class Reconciler {
+ public:
+  Reconciler(KubeApi& kube, SecretSource& source, Metrics& metrics, kube::Clock& clock, CacheLookups caches,
+             ReconcilerOptions options, std::shared_ptr<spdlog::logger> log);
+
+  // The HMAC key for per-key digests; must be set before the first reconcile.
+  void set_digest_key(std::string key);
+
+  ReconcileOutcome reconcile(const std::string& key);
+
+  // The InfisicalSecrets ("ns/name") that write the given Secret, as learnt by earlier reconciles.
+  std::vector<std::string> owners_of_secret(const std::string& ns, const std::string& name) const;
+  // Every InfisicalSecret key seen (for a global-config change).
+  std::vector<std::string> known_keys() const;
+
+  // Start-up: checks every opted-in workload in these namespaces ("" = all) and patches only those whose
+  // rollout hash is wrong. Returns the number patched.
+  int check_all_workloads(const std::vector<std::string>& namespaces);
+
+  // Drops the in-memory data of every scope (as after a restart); for tests.
+  void forget_scope_data();
+
+ private:
+  struct ScopeEntry {
+    std::mutex mu;  // one fetch per scope at a time
+    bool has_data = false;
+    std::map<std::string, std::string> values;
+    std::string etag;
+    kube::Clock::time_point fetched_at{};
+  };
+  struct Failure {
+    std::string reason;
+    std::string message;
+    std::optional<std::chrono::seconds> retry_after;
+    bool auth = false;  // LoadedInfisicalToken is false too
+  };
+  struct Fetched {
+    std::map<std::string, std::string> values;
+    bool fetched_now = false;
+  };
+  struct SecretWrite {
+    bool written = false;
+    bool data_changed = false;
+    Object secret;  // the managed Secret as it is now
+  };
+
+  ReconcileOutcome finish(const Object& cr, const core::InfisicalSecret& model, std::vector<core::Condition> conditions,
+                          const std::optional<Failure>& failure, int synced_keys, bool synced_now,
+                          const std::vector<std::string>& managed);
+  std::optional<Failure> build_request(const core::InfisicalSecret& model, SourceRequest& req, std::string& identity_key);
+  struct Throttled {
+    std::chrono::milliseconds after;
+  };
+  // Throws Throttled when the Infisical request budget has no slot now, infisical::ApiError on failure.
+  Fetched fetch_scope(const std::string& cr_key, const SourceRequest& req, const std::string& scope_key,
+                      std::chrono::seconds resync);
+  SecretWrite write_managed_secret(const core::InfisicalSecret& model,
+                                   const core::ManagedSecretTarget& target,
+                                   const std::map<std::string, std::string>& values, std::optional<Failure>& failure);
+  int roll_consumers(const std::string& ns, const std::set<std::string>& changed_secrets,
+                     const std::map<std::string, Object>& fresh, const Object& cr);
+  std::string rollout_hash_for(const std::string& ns, const core::JsonValue& pod_spec,
+                               const std::map<std::string, Object>& fresh, bool& consumes_managed,
+                               const std::set<std::string>* only_if_consumes);
+  void record_event(const Object& cr, std::string_view type, std::string_view reason, const std::string& message);
+  std::chrono::milliseconds jittered(std::chrono::seconds interval);
+  std::string digest_key() const;
+
+  KubeApi& kube_;
+  SecretSource& source_;
+  Metrics& metrics_;
+  kube::Clock& clock_;
+  CacheLookups caches_;
+  ReconcilerOptions options_;
+  std::shared_ptr<spdlog::logger> log_;
+  kube::TokenBucket budget_;
+
+  mutable std::mutex mu_;
+  std::string digest_key_;
+  std::map<std::string, std::shared_ptr<ScopeEntry>> scopes_;
+  std::map<std::string, std::set<std::string>> secret_owners_;  // "ns/secret" -> CR keys
+  std::map<std::string, std::vector<std::string>> cr_targets_;   // CR key -> "ns/secret"
+  std::map<std::string, kube::Clock::time_point> reservations_;  // CR key -> when its budget slot is due
+  std::mt19937_64 rng_;
+};
+
+}  // namespace ifo::syncer

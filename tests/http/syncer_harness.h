@@ -1,0 +1,253 @@
+// Test harness for the syncer: kube-sim and infisical-sim in-process, the real kube and Infisical
+// clients, a recording KubeApi, and helpers to create objects and read them back.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "core/json.h"
+#include "infisical/client.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/errors.h"
+#include "sim/infisical/infisical_sim.h"
+#include "sim/kube/modules.h"
+#include "sim/kube/server.h"
+#include "syncer/client_kube_api.h"
+#include "syncer/infisical_source.h"
+#include "syncer/logging.h"
+#include "syncer/metrics.h"
+#include "syncer/reconciler.h"
+
+namespace ifo::syncer::testing {
+
+inline core::JsonValue yaml_to_json(const YAML::Node& n, core::JsonAlloc& a) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: {
+      core::JsonValue o(rapidjson::kObjectType);
+      for (const auto& kv : n) o.AddMember(core::json_string(kv.first.as<std::string>(), a), yaml_to_json(kv.second, a), a);
+      return o;
+    }
+    case YAML::NodeType::Sequence: {
+      core::JsonValue arr(rapidjson::kArrayType);
+      for (const auto& item : n) arr.PushBack(yaml_to_json(item, a), a);
+      return arr;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& s = n.Scalar();
+      if (n.Tag() == "?") {  // plain scalar: YAML 1.2 core schema types
+        if (s == "true" || s == "True") return core::JsonValue(true);
+        if (s == "false" || s == "False") return core::JsonValue(false);
+        if (s == "null" || s == "~") return core::JsonValue(rapidjson::kNullType);
+        static const std::regex int_re("^-?[0-9]+$"), float_re("^-?[0-9]+\\.[0-9]+$");
+        if (std::regex_match(s, int_re)) return core::JsonValue(static_cast<int64_t>(std::stoll(s)));
+        if (std::regex_match(s, float_re)) return core::JsonValue(std::stod(s));
+      }
+      return core::json_string(s, a);
+    }
+    default: return core::JsonValue(rapidjson::kNullType);
+  }
+}
+
+inline std::string source_root() {
+  const char* r = std::getenv("IFO_SOURCE_ROOT");
+  return r ? r : ".";
+}
+
+inline std::shared_ptr<core::JsonDoc> load_yaml_file(const std::string& path) {
+  auto doc = std::make_shared<core::JsonDoc>();
+  YAML::Node n = YAML::LoadFile(path);
+  core::JsonValue v = yaml_to_json(n, doc->GetAllocator());
+  doc->CopyFrom(v, doc->GetAllocator());
+  return doc;
+}
+
+inline std::shared_ptr<core::JsonDoc> json(std::string_view text) {
+  auto r = core::parse_json(text);
+  if (!r) throw std::runtime_error("bad test JSON: " + r.error());
+  return *r;
+}
+
+// Polls cond every 10 ms until it holds or the deadline passes.
+template <typename F>
+bool eventually(F cond, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+  auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return cond();
+}
+
+inline std::string quiet_seed() {
+  return R"({
+  "projects": [{"slug": "proj", "name": "Proj",
+    "environments": [{"slug": "dev", "name": "Development"}],
+    "secrets": [
+      {"environment": "dev", "path": "/", "key": "DB_PASSWORD", "value": "hunter2-value"},
+      {"environment": "dev", "path": "/", "key": "API_KEY", "value": "api-key-value-1"}
+    ]}],
+  "identities": [{"id": "6b2f8a0e-0000-4000-8000-0000000000a1", "name": "syncer-test", "projects": ["proj"],
+    "accessTokenTTL": 3600, "accessTokenMaxTTL": 86400,
+    "universalAuth": {"clientId": "test-client-id", "clientSecret": "test-client-secret-value"}}]
+})";
+}
+
+// kube-sim + infisical-sim + the real clients, wired to one Reconciler.
+class SyncerHarness {
+ public:
+  explicit SyncerHarness(const std::string& seed = quiet_seed()) {
+    kubesim::Options ko;
+    kube_sim = std::make_unique<kubesim::KubeSim>(ko);
+    kube_modules = kubesim::install_modules(*kube_sim, kubesim::ModulesOptions{});
+    kube_sim->start();
+    sim::SimOptions so;
+    so.seed_json = seed;
+    so.tls = true;
+    inf_sim = sim::InfisicalSim::start(so);
+
+    kube::Config kc = kube::parse_kubeconfig(kube_sim->kubeconfig(), "kube-sim");
+    kc.qps = 0;
+    client = std::make_unique<kube::Client>(kc);
+    raw_api = std::make_unique<ClientKubeApi>(*client);
+    recording = std::make_unique<RecordingKubeApi>(*raw_api);
+
+    log = make_logger("syncer-test", LogFormat::kText, "warn");
+    inf_client = std::make_unique<infisical::Client>(infisical::ClientOptions{}, inf_clock, infisical::CloudEnv{}, log);
+    source = std::make_unique<InfisicalSource>(*inf_client);
+    describe_syncer_metrics(metrics);
+
+    install_crd();
+    create_namespace("default");
+    create_namespace("infisical-operator-system");
+    make_reconciler();
+  }
+
+  void make_reconciler(int requests_per_minute = 240) {
+    CacheLookups lookups;
+    lookups.infisical_secret = [this](const std::string& ns, const std::string& name) -> Object {
+      try {
+        return raw_api->get(kube::kInfisicalSecrets, ns, name);
+      } catch (const kube::ApiError& e) {
+        if (e.is_not_found()) return nullptr;
+        throw;
+      }
+    };
+    lookups.managed_secret = [this](const std::string& ns, const std::string& name) -> Object {
+      Object s;
+      try {
+        s = raw_api->get(kube::kSecrets, ns, name);
+      } catch (const kube::ApiError& e) {
+        if (e.is_not_found()) return nullptr;
+        throw;
+      }
+      const auto* l = core::at_path(*s, {"metadata", "labels", "app.kubernetes.io/managed-by"});
+      return l && l->IsString() && std::string(l->GetString()) == "infisical-secrets-operator" ? s : nullptr;
+    };
+    lookups.global_config = [] { return Object(); };
+    ReconcilerOptions ro;
+    ro.jitter_seed = 42;
+    ro.infisical_requests_per_minute = requests_per_minute;
+    reconciler = std::make_unique<Reconciler>(*recording, *source, metrics, clock, lookups, ro, log);
+    reconciler->set_digest_key("0123456789abcdef0123456789abcdef");
+  }
+
+  void install_crd() {
+    auto crd = load_yaml_file(source_root() + "/deploy/crds/infisicalsecrets.secrets.infisical.com.yaml");
+    client->create(kube::kCustomResourceDefinitions, "", *crd);
+    // Served as soon as it is established.
+    eventually([&] {
+      try {
+        client->list(kube::kInfisicalSecrets, "default");
+        return true;
+      } catch (const std::exception&) {
+        return false;
+      }
+    });
+  }
+
+  void create_namespace(const std::string& ns) {
+    try {
+      client->create(kube::kNamespaces, "", *json(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")" + ns + "\"}}"));
+    } catch (const kube::ApiError& e) {
+      if (!e.is_already_exists()) throw;
+    }
+  }
+
+  void create_credentials(const std::string& ns = "default", const std::string& name = "universal-creds") {
+    client->create(kube::kSecrets, ns, *json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":")" + name +
+                                            R"("},"stringData":{"clientId":"test-client-id","clientSecret":"test-client-secret-value"}})"));
+  }
+  void create_ca_secret(const std::string& ns = "default") {
+    core::JsonDoc d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    core::set_string(d, "apiVersion", "v1", a);
+    core::set_string(d, "kind", "Secret", a);
+    core::set_string(core::ensure_object(d, "metadata", a), "name", "infisical-ca", a);
+    core::set_string(core::ensure_object(d, "stringData", a), "ca.crt", inf_sim->ca_pem(), a);
+    client->create(kube::kSecrets, ns, d);
+  }
+
+  // An InfisicalSecret reading proj/dev/ with universal auth into Secret `target`.
+  std::string infisical_secret_json(const std::string& name, const std::string& target,
+                                    const std::string& policy = "Orphan", const std::string& extra_annotations = "") {
+    return R"({"apiVersion":"secrets.infisical.com/v1alpha1","kind":"InfisicalSecret",
+      "metadata":{"name":")" + name + R"(","namespace":"default","labels":{"team":"payments"},
+        "annotations":{"example.com/note":"copied")" + extra_annotations + R"(}},
+      "spec":{"hostAPI":")" + inf_sim->api_url() + R"(","resyncInterval":60,
+        "tls":{"caRef":{"secretName":"infisical-ca","secretNamespace":"default","key":"ca.crt"}},
+        "authentication":{"universalAuth":{"credentialsRef":{"secretName":"universal-creds","secretNamespace":"default"},
+          "secretsScope":{"projectSlug":"proj","envSlug":"dev","secretsPath":"/"}}},
+        "managedSecretReference":{"secretName":")" + target + R"(","secretNamespace":"default","creationPolicy":")" + policy + R"("}}})";
+  }
+
+  // POST to infisical-sim's admin endpoint (fault injection).
+  void inf_admin(const std::string& path, const std::string& body) {
+    net::TlsOptions tls;
+    tls.ca_pem = inf_sim->ca_pem();
+    net::HttpClient http(tls);
+    net::Request r;
+    r.method = "POST";
+    std::string base = inf_sim->api_url();
+    r.url = base.substr(0, base.size() - 4) + path;  // strip "/api"
+    r.headers = {{"Authorization", "Bearer " + inf_sim->admin_token()}, {"Content-Type", "application/json"}};
+    r.body = body;
+    auto res = http.perform(r);
+    if (res.status != 200) throw std::runtime_error("admin " + path + " answered " + std::to_string(res.status) + ": " + res.body);
+  }
+
+  kube::ObjectPtr create_cr(const std::string& text) { return client->create(kube::kInfisicalSecrets, "default", *json(text)); }
+
+  kube::ObjectPtr get(const kube::Resource& r, const std::string& name, const std::string& ns = "default") {
+    try {
+      return client->get(r, ns, name);
+    } catch (const kube::ApiError& e) {
+      if (e.is_not_found()) return nullptr;
+      throw;
+    }
+  }
+
+  std::unique_ptr<kubesim::KubeSim> kube_sim;
+  std::unique_ptr<kubesim::Modules> kube_modules;
+  std::unique_ptr<sim::InfisicalSim> inf_sim;
+  std::unique_ptr<kube::Client> client;
+  std::unique_ptr<ClientKubeApi> raw_api;
+  std::unique_ptr<RecordingKubeApi> recording;
+  std::shared_ptr<spdlog::logger> log;
+  infisical::SystemClock inf_clock;
+  std::unique_ptr<infisical::Client> inf_client;
+  std::unique_ptr<InfisicalSource> source;
+  Metrics metrics;
+  kube::FakeClock clock;
+  std::unique_ptr<Reconciler> reconciler;
+};
+
+}  // namespace ifo::syncer::testing

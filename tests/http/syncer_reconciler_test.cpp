@@ -1,0 +1,359 @@
+// Reconciler against kube-sim and infisical-sim: asserts the list of Kubernetes API actions a
+// reconcile performs, and what a user sees (Secret contents, status, rollouts).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "core/base64.h"
+#include "core/conditions.h"
+#include "syncer_harness.h"
+
+using namespace ifo;
+using namespace ifo::syncer;
+using namespace ifo::syncer::testing;
+
+namespace {
+
+int count_prefix(const std::vector<std::string>& actions, const std::string& prefix) {
+  return static_cast<int>(std::count_if(actions.begin(), actions.end(),
+                                        [&](const std::string& a) { return a.starts_with(prefix); }));
+}
+
+std::vector<std::string> without_events(const std::vector<std::string>& actions) {
+  std::vector<std::string> out;
+  for (const auto& a : actions)
+    if (!a.starts_with("create events ")) out.push_back(a);
+  return out;
+}
+
+std::string data_value(const core::JsonValue& secret, const std::string& key) {
+  const auto* v = core::at_path(secret, {"data", key});
+  if (!v || !v->IsString()) return "<absent>";
+  auto d = core::base64_decode(v->GetString());
+  return d ? *d : "<undecodable>";
+}
+
+core::Condition ready_condition(const core::JsonValue& cr) {
+  const auto* c = core::at_path(cr, {"status", "conditions"});
+  if (!c) return {};
+  auto conds = core::conditions_from_json(*c);
+  const auto* r = core::find_condition(conds, "Ready");
+  return r ? *r : core::Condition{};
+}
+
+std::string deployment_json(const std::string& name, const std::string& containers, bool opted_in = true) {
+  return R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":")" + name + R"(","annotations":{)" +
+         (opted_in ? R"("secrets.infisical.com/auto-reload":"true")" : "") +
+         R"(}},"spec":{"replicas":1,"selector":{"matchLabels":{"app":")" + name +
+         R"("}},"template":{"metadata":{"labels":{"app":")" + name + R"("}},"spec":{"containers":[)" + containers +
+         "]}}}}";
+}
+
+std::string env_key_container(const std::string& secret, const std::string& key) {
+  return R"({"name":"app","image":"busybox","env":[{"name":"X","valueFrom":{"secretKeyRef":{"name":")" + secret +
+         R"(","key":")" + key + R"("}}}]})";
+}
+
+std::string rollout_hash_of(SyncerHarness& h, const std::string& deployment) {
+  auto d = h.get(kube::kDeployments, deployment);
+  const auto* v = core::at_path(*d, {"spec", "template", "metadata", "annotations", "secrets.infisical.com/rollout-hash"});
+  return v && v->IsString() ? v->GetString() : "";
+}
+
+struct Fixture {
+  SyncerHarness h;
+  Fixture() {
+    h.create_credentials();
+    h.create_ca_secret();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("first sync creates the Secret and writes status once; an unchanged resync writes nothing") {
+  Fixture f;
+  auto& h = f.h;
+  h.create_cr(h.infisical_secret_json("app", "app-secrets"));
+  h.recording->clear();
+  auto out = h.reconciler->reconcile("default/app");
+  CHECK(out.result == "synced");
+  CHECK(out.next == ReconcileOutcome::Next::kRequeueAfter);
+  // Resync is jittered within +-10% of 60 s.
+  CHECK(out.after >= std::chrono::milliseconds(54000));
+  CHECK(out.after <= std::chrono::milliseconds(66000));
+  auto writes = without_events(h.recording->writes());
+  CHECK(writes == std::vector<std::string>{"create secrets default/app-secrets", "patch-status infisicalsecrets default/app"});
+  CHECK(count_prefix(h.recording->writes(), "create events default/") == 1);
+
+  auto s = h.get(kube::kSecrets, "app-secrets");
+  REQUIRE(s);
+  CHECK(data_value(*s, "DB_PASSWORD") == "hunter2-value");
+  CHECK(data_value(*s, "API_KEY") == "api-key-value-1");
+  CHECK(core::string_or(*s, "type", "") == "Opaque");
+  const auto* labels = core::at_path(*s, {"metadata", "labels"});
+  REQUIRE(labels);
+  CHECK(core::string_or(*labels, "team", "") == "payments");
+  CHECK(core::string_or(*labels, "app.kubernetes.io/managed-by", "") == "infisical-secrets-operator");
+  const auto* ann = core::at_path(*s, {"metadata", "annotations"});
+  REQUIRE(ann);
+  CHECK(core::string_or(*ann, "example.com/note", "") == "copied");
+  CHECK_FALSE(core::get_string(*ann, "kubectl.kubernetes.io/last-applied-configuration"));
+  CHECK(core::string_or(*ann, "secrets.infisical.com/version", "").size() == 64);
+  CHECK(core::string_or(*ann, "secrets.infisical.com/key-digests", "").find("DB_PASSWORD") != std::string::npos);
+  CHECK(core::string_or(*ann, "secrets.infisical.com/key-digests", "").find("hunter2") == std::string::npos);
+  CHECK_FALSE(core::at_path(*s, {"metadata", "ownerReferences"}));
+
+  auto cr = h.get(kube::kInfisicalSecrets, "app");
+  auto ready = ready_condition(*cr);
+  CHECK(ready.status == "True");
+  CHECK(ready.reason == "Synced");
+  CHECK(core::get_int(*core::member(*cr, "status"), "syncedKeys").value_or(-1) == 2);
+  CHECK(core::get_int(*core::member(*cr, "status"), "observedGeneration").value_or(-1) == 1);
+  CHECK(core::get_string(*core::member(*cr, "status"), "lastSyncTime"));
+
+  // Unchanged resync, served from the scope's shared fetch: reads only.
+  h.recording->clear();
+  out = h.reconciler->reconcile("default/app");
+  CHECK(out.result == "unchanged");
+  CHECK(h.recording->writes().empty());
+
+  // Past the sharing window it asks Infisical again (If-None-Match, 304): still no write.
+  auto fetches_before = h.inf_sim->counters().by_route["GET /api/v3/secrets/raw"];
+  h.clock.step(std::chrono::seconds(61));
+  h.recording->clear();
+  out = h.reconciler->reconcile("default/app");
+  CHECK(out.result == "unchanged");
+  CHECK(h.recording->writes().empty());
+  CHECK(h.inf_sim->counters().by_route["GET /api/v3/secrets/raw"] == fetches_before + 1);
+
+  // After a restart (no data in memory) it refetches and still writes nothing.
+  h.make_reconciler();
+  h.recording->clear();
+  out = h.reconciler->reconcile("default/app");
+  CHECK(out.result == "unchanged");
+  CHECK(h.recording->writes().empty());
+}
+
+TEST_CASE("a changed value updates the Secret and rolls only the workloads consuming that key") {
+  Fixture f;
+  auto& h = f.h;
+  h.create_cr(h.infisical_secret_json("app", "app-secrets"));
+  REQUIRE(h.reconciler->reconcile("default/app").result == "synced");
+  h.client->create(kube::kDeployments, "default", *json(deployment_json("uses-db", env_key_container("app-secrets", "DB_PASSWORD"))));
+  h.client->create(kube::kDeployments, "default", *json(deployment_json("uses-api", env_key_container("app-secrets", "API_KEY"))));
+  h.client->create(kube::kDeployments, "default",
+                   *json(deployment_json("uses-all", R"({"name":"app","image":"busybox","envFrom":[{"secretRef":{"name":"app-secrets"}}]})")));
+  h.client->create(kube::kDeployments, "default",
+                   *json(deployment_json("not-opted-in", env_key_container("app-secrets", "DB_PASSWORD"), false)));
+  // Start-up check stamps the current hash once (no webhook in this test); a second check patches nothing.
+  CHECK(h.reconciler->check_all_workloads({}) == 3);
+  h.recording->clear();
+  CHECK(h.reconciler->check_all_workloads({}) == 0);
+  CHECK(h.recording->writes().empty());
+  std::string uses_api_hash = rollout_hash_of(h, "uses-api");
+  std::string uses_db_hash = rollout_hash_of(h, "uses-db");
+  std::string uses_all_hash = rollout_hash_of(h, "uses-all");
+
+  h.inf_sim->set_secret("proj", "dev", "/", "DB_PASSWORD", "rotated-password-2");
+  h.clock.step(std::chrono::seconds(61));
+  h.recording->clear();
+  auto out = h.reconciler->reconcile("default/app");
+  CHECK(out.result == "synced");
+  auto writes = without_events(h.recording->writes());
+  std::sort(writes.begin(), writes.end());
+  CHECK(writes == std::vector<std::string>{"patch deployments default/uses-all", "patch deployments default/uses-db",
+                                           "patch-status infisicalsecrets default/app", "update secrets default/app-secrets"});
+  CHECK(data_value(*h.get(kube::kSecrets, "app-secrets"), "DB_PASSWORD") == "rotated-password-2");
+  CHECK(rollout_hash_of(h, "uses-api") == uses_api_hash);
+  CHECK(rollout_hash_of(h, "uses-db") != uses_db_hash);
+  CHECK(rollout_hash_of(h, "uses-all") != uses_all_hash);
+  CHECK(rollout_hash_of(h, "not-opted-in").empty());
+  CHECK(h.metrics.value(kMetricRollouts, {{"kind", "Deployment"}}) == 5);
+}
+
+TEST_CASE("an Infisical 500 or timeout leaves the Secret byte-for-byte and sets the condition") {
+  Fixture f;
+  auto& h = f.h;
+  h.create_cr(h.infisical_secret_json("app", "app-secrets"));
+  REQUIRE(h.reconciler->reconcile("default/app").result == "synced");
+  auto before = h.get(kube::kSecrets, "app-secrets");
+  std::string before_text = core::to_json(*before);
+
+  SUBCASE("500") {
+    h.inf_admin("/sim/errors", R"({"route":"GET /api/v3/secrets/raw","status":500})");
+    h.inf_sim->set_secret("proj", "dev", "/", "DB_PASSWORD", "never-seen-value");
+    h.clock.step(std::chrono::seconds(61));
+    h.recording->clear();
+    auto out = h.reconciler->reconcile("default/app");
+    CHECK(out.result == "error");
+    CHECK(out.next != ReconcileOutcome::Next::kForget);
+    auto writes = without_events(h.recording->writes());
+    CHECK(writes == std::vector<std::string>{"patch-status infisicalsecrets default/app"});
+    CHECK(count_prefix(h.recording->writes(), "create events") == 1);
+    CHECK(core::to_json(*h.get(kube::kSecrets, "app-secrets")) == before_text);
+    auto ready = ready_condition(*h.get(kube::kInfisicalSecrets, "app"));
+    CHECK(ready.status == "False");
+    CHECK(ready.reason == "FetchFailed");
+    // A retry with the same failure writes nothing and records no second event.
+    h.clock.step(std::chrono::seconds(61));
+    h.recording->clear();
+    h.reconciler->reconcile("default/app");
+    CHECK(h.recording->writes().empty());
+    // Recovery.
+    h.inf_admin("/sim/errors", R"({"route":"GET /api/v3/secrets/raw","status":0})");
+    h.clock.step(std::chrono::seconds(61));
+    CHECK(h.reconciler->reconcile("default/app").result == "synced");
+    CHECK(data_value(*h.get(kube::kSecrets, "app-secrets"), "DB_PASSWORD") == "never-seen-value");
+    CHECK(ready_condition(*h.get(kube::kInfisicalSecrets, "app")).reason == "Synced");
+  }
+  SUBCASE("timeout") {
+    // A server slower than the client's request timeout.
+    infisical::ClientOptions short_timeouts;
+    short_timeouts.connect_timeout = std::chrono::milliseconds(2000);
+    short_timeouts.request_timeout = std::chrono::milliseconds(500);
+    h.inf_client = std::make_unique<infisical::Client>(short_timeouts, h.inf_clock, infisical::CloudEnv{}, h.log);
+    h.source = std::make_unique<InfisicalSource>(*h.inf_client);
+    h.make_reconciler();
+    h.inf_admin("/sim/latency", R"({"route":"GET /api/v3/secrets/raw","ms":3000})");
+    h.recording->clear();
+    auto out = h.reconciler->reconcile("default/app");
+    CHECK(out.result == "error");
+    CHECK(core::to_json(*h.get(kube::kSecrets, "app-secrets")) == before_text);
+    auto ready = ready_condition(*h.get(kube::kInfisicalSecrets, "app"));
+    CHECK(ready.status == "False");
+    CHECK(ready.reason == "FetchFailed");
+    h.inf_admin("/sim/latency", R"({"route":"GET /api/v3/secrets/raw","ms":0})");
+  }
+}
+
+TEST_CASE("a deleted or edited managed Secret comes back, also when Infisical answers 304") {
+  Fixture f;
+  auto& h = f.h;
+  h.create_cr(h.infisical_secret_json("app", "app-secrets"));
+  REQUIRE(h.reconciler->reconcile("default/app").result == "synced");
+  CHECK(h.reconciler->owners_of_secret("default", "app-secrets") == std::vector<std::string>{"default/app"});
+
+  h.client->remove(kube::kSecrets, "default", "app-secrets");
+  h.clock.step(std::chrono::seconds(61));  // the fetch is conditional and answers 304
+  auto not_modified_before = h.inf_client->metrics().secrets_not_modified.load();
+  h.recording->clear();
+  CHECK(h.reconciler->reconcile("default/app").result == "synced");
+  CHECK(count_prefix(h.recording->writes(), "create secrets default/app-secrets") == 1);
+  CHECK(h.inf_client->metrics().secrets_not_modified.load() == not_modified_before + 1);
+  CHECK(data_value(*h.get(kube::kSecrets, "app-secrets"), "DB_PASSWORD") == "hunter2-value");
+
+  // Someone edits a value: restored from memory without asking Infisical.
+  auto s = h.get(kube::kSecrets, "app-secrets");
+  core::JsonDoc edited;
+  edited.CopyFrom(*s, edited.GetAllocator());
+  core::set_string(*core::member(edited, "data"), "DB_PASSWORD", core::base64_encode("tampered"), edited.GetAllocator());
+  h.client->update(kube::kSecrets, "default", edited);
+  auto fetches = h.inf_sim->counters().by_route["GET /api/v3/secrets/raw"];
+  h.recording->clear();
+  CHECK(h.reconciler->reconcile("default/app").result == "synced");
+  CHECK(without_events(h.recording->writes()) == std::vector<std::string>{"update secrets default/app-secrets"});
+  CHECK(data_value(*h.get(kube::kSecrets, "app-secrets"), "DB_PASSWORD") == "hunter2-value");
+  CHECK(h.inf_sim->counters().by_route["GET /api/v3/secrets/raw"] == fetches);
+}
+
+TEST_CASE("a foreign Secret is not touched and the condition says SecretConflict; adoption is opt-in") {
+  Fixture f;
+  auto& h = f.h;
+  h.client->create(kube::kSecrets, "default",
+                   *json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"someone-elses"},"stringData":{"K":"theirs"}})"));
+  std::string before = core::to_json(*h.get(kube::kSecrets, "someone-elses"));
+  h.create_cr(h.infisical_secret_json("app", "someone-elses"));
+  h.recording->clear();
+  auto out = h.reconciler->reconcile("default/app");
+  CHECK(out.result == "conflict");
+  CHECK(count_prefix(h.recording->writes(), "create secrets") == 0);
+  CHECK(count_prefix(h.recording->writes(), "update secrets") == 0);
+  CHECK(core::to_json(*h.get(kube::kSecrets, "someone-elses")) == before);
+  auto ready = ready_condition(*h.get(kube::kInfisicalSecrets, "app"));
+  CHECK(ready.status == "False");
+  CHECK(ready.reason == "SecretConflict");
+  CHECK(ready.message.find("secrets.infisical.com/adopt") != std::string::npos);
+
+  // Opting in adopts it.
+  auto cr = h.get(kube::kInfisicalSecrets, "app");
+  h.client->patch(kube::kInfisicalSecrets, "default", "app", kube::PatchType::kMerge,
+                  R"({"metadata":{"annotations":{"secrets.infisical.com/adopt":"true"}}})");
+  h.recording->clear();
+  CHECK(h.reconciler->reconcile("default/app").result == "synced");
+  CHECK(count_prefix(h.recording->writes(), "update secrets default/someone-elses") == 1);
+  auto s = h.get(kube::kSecrets, "someone-elses");
+  CHECK(data_value(*s, "DB_PASSWORD") == "hunter2-value");
+  CHECK(data_value(*s, "K") == "<absent>");
+}
+
+TEST_CASE("Owner sets the ownerReference and deleting the InfisicalSecret collects the Secret; Orphan keeps it") {
+  Fixture f;
+  auto& h = f.h;
+  h.create_cr(h.infisical_secret_json("owned", "owned-secret", "Owner"));
+  h.create_cr(h.infisical_secret_json("orphaned", "orphan-secret", "Orphan"));
+  REQUIRE(h.reconciler->reconcile("default/owned").result == "synced");
+  REQUIRE(h.reconciler->reconcile("default/orphaned").result == "synced");
+  auto owned = h.get(kube::kSecrets, "owned-secret");
+  const auto* refs = core::at_path(*owned, {"metadata", "ownerReferences"});
+  REQUIRE(refs);
+  REQUIRE(refs->IsArray());
+  REQUIRE(refs->Size() == 1);
+  auto cr = h.get(kube::kInfisicalSecrets, "owned");
+  CHECK(core::string_or((*refs)[0], "uid", "") == core::string_or(*core::member(*cr, "metadata"), "uid", "x"));
+  CHECK(core::string_or((*refs)[0], "kind", "") == "InfisicalSecret");
+  CHECK((*refs)[0]["controller"].IsTrue());
+
+  h.client->remove(kube::kInfisicalSecrets, "default", "owned");
+  h.client->remove(kube::kInfisicalSecrets, "default", "orphaned");
+  CHECK(eventually([&] { return h.get(kube::kSecrets, "owned-secret") == nullptr; }));
+  CHECK(h.get(kube::kSecrets, "orphan-secret") != nullptr);
+  // A reconcile of a deleted resource does nothing.
+  h.recording->clear();
+  CHECK(h.reconciler->reconcile("default/orphaned").result == "deleted");
+  CHECK(h.recording->writes().empty());
+}
+
+TEST_CASE("an invalid spec sets InvalidSpec with field paths and is not retried") {
+  Fixture f;
+  auto& h = f.h;
+  std::string text = h.infisical_secret_json("bad", "bad-secret");
+  // Two auth methods: admitted before the webhook existed.
+  auto pos = text.find("\"universalAuth\"");
+  text.insert(pos, R"("awsIamAuth":{"identityId":"id-1","secretsScope":{"projectSlug":"proj","envSlug":"dev","secretsPath":"/"}},)");
+  h.create_cr(text);
+  auto out = h.reconciler->reconcile("default/bad");
+  CHECK(out.result == "invalid");
+  CHECK(out.next == ReconcileOutcome::Next::kForget);
+  auto ready = ready_condition(*h.get(kube::kInfisicalSecrets, "bad"));
+  CHECK(ready.reason == "InvalidSpec");
+  CHECK(ready.message.find("spec.authentication") != std::string::npos);
+  CHECK(h.get(kube::kSecrets, "bad-secret") == nullptr);
+  h.recording->clear();
+  h.reconciler->reconcile("default/bad");
+  CHECK(h.recording->writes().empty());
+}
+
+TEST_CASE("the Infisical request budget defers work to the next free slot without failing it") {
+  Fixture f;
+  auto& h = f.h;
+  h.make_reconciler(6);  // 6 requests per minute: a burst of 1, then one every 10 s
+  h.inf_sim->set_secret("proj", "dev", "/other", "OTHER_KEY", "other-value");
+  h.create_cr(h.infisical_secret_json("first", "first-secret"));
+  std::string second = h.infisical_secret_json("second", "second-secret");
+  second.replace(second.find(R"("secretsPath":"/")"), 17, R"("secretsPath":"/other")");
+  h.create_cr(second);
+  CHECK(h.reconciler->reconcile("default/first").result == "synced");
+  h.recording->clear();
+  auto out = h.reconciler->reconcile("default/second");
+  CHECK(out.result == "throttled");
+  CHECK(out.next == ReconcileOutcome::Next::kRequeueAfter);
+  CHECK(out.after > std::chrono::milliseconds(9000));
+  CHECK(out.after <= std::chrono::milliseconds(10001));
+  CHECK(h.recording->writes().empty());  // no failure condition, no event
+  // Coming back early keeps waiting for its slot; at its slot it syncs.
+  h.clock.step(std::chrono::seconds(5));
+  CHECK(h.reconciler->reconcile("default/second").result == "throttled");
+  h.clock.step(std::chrono::seconds(5));
+  CHECK(h.reconciler->reconcile("default/second").result == "synced");
+  CHECK(data_value(*h.get(kube::kSecrets, "second-secret"), "OTHER_KEY") == "other-value");
+}
