@@ -72,9 +72,9 @@ const JsonValue* member(const JsonValue& obj, std::string_view name) {
 }
 
 JsonValue* member(JsonValue& obj, std::string_view name) {
-  if (!obj.IsObject()) return nullptr;
-  auto it = obj.FindMember(JsonValue(rapidjson::StringRef(name.data(), name.size())));
-  return it == obj.MemberEnd() ? nullptr : &it->value;
+  // Through the const overload: comparing RapidJSON's non-const member iterators is ambiguous in
+  // C++20 (clang's -Wambiguous-reversed-operator).
+  return const_cast<JsonValue*>(member(static_cast<const JsonValue&>(obj), name));
 }
 
 const JsonValue* at_path(const JsonValue& root, std::initializer_list<std::string_view> path) {

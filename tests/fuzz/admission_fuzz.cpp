@@ -1,16 +1,32 @@
-// libFuzzer target: arbitrary bytes as an AdmissionReview body for both handlers. Any crash, hang,
-// sanitizer report or a reply that is not 200/400 with a JSON body is a finding.
+// libFuzzer target: arbitrary bytes as an AdmissionReview body for both handlers (validate and
+// mutate), under each cross-namespace policy and with a synced and an unsynced digest cache.
+// Besides crashes, hangs and sanitizer reports, it checks what the API server relies on:
+//  - the reply is 200 or 400 with a JSON body; a 400 is a v1 Status with a message;
+//  - a 200 is an admission.k8s.io/v1 AdmissionReview whose response.uid is the request's uid;
+//  - a denial carries code 400/403/422, a reason and a message; validate never patches, mutate never
+//    denies; a patch is a base64 JSON Patch that applies to the object and sets the rollout hash;
+//  - no message or warning quotes a value outside the fields the handler may name (names,
+//    namespaces, user, kind, uid, map keys): the secret marker never comes back.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 
+#include "core/base64.h"
+#include "core/constants.h"
 #include "core/json.h"
+#include "core/json_patch.h"
+#include "fuzz_common.h"
 #include "webhook/admission.h"
 
 namespace {
 
 using namespace ifo;
+using fuzz::check;
 
 class Authorizer : public webhook::Authorizer {
  public:
@@ -22,27 +38,111 @@ class Authorizer : public webhook::Authorizer {
 
 class Digests : public webhook::DigestSource {
  public:
-  bool synced() const override { return true; }
+  explicit Digests(bool synced) : synced_(synced) {}
+  bool synced() const override { return synced_; }
   std::optional<std::map<std::string, std::string>> key_digests(const std::string& ns,
                                                                const std::string& name) const override {
     if (name.empty() || name[0] == 'm') return std::nullopt;
     return std::map<std::string, std::string>{{"KEY", std::string(64, 'a')}, {ns, std::string(64, 'b')}};
   }
+
+ private:
+  bool synced_;
 };
 
-void check(const webhook::Reply& r) {
-  if (r.status != 200 && r.status != 400) std::abort();
-  if (!core::parse_json(r.body).ok()) std::abort();
+bool may_be_echoed(std::string_view key) {
+  return key == "name" || key == "namespace" || key == "secretName" || key == "secretNamespace" ||
+         key == "generateName" || key == "username" || key == "uid" || key == "kind" || key == "group" ||
+         key == "apiVersion";
+}
+
+struct Request {
+  std::shared_ptr<core::JsonDoc> doc;  // null when the body is not JSON
+  std::string uid;
+  const core::JsonValue* object = nullptr;
+  bool echo_allowed = false;  // the marker sits in a field the handler may quote
+};
+
+void check_reply(const webhook::Reply& r, const Request& req, bool is_mutate) {
+  check(r.status == 200 || r.status == 400, "status is neither 200 nor 400", std::to_string(r.status));
+  auto body = core::parse_json(r.body);
+  check(body.ok() && (*body)->IsObject(), "reply body is not a JSON object", r.body);
+  const core::JsonValue& b = **body;
+  if (!req.echo_allowed) check(!fuzz::contains(r.body, fuzz::kSecretMarker), "reply quotes a value", r.body);
+  if (r.status == 400) {
+    check(core::get_string(b, "kind") == "Status", "400 body is not a Status", r.body);
+    check(!core::string_or(b, "message", "").empty(), "400 Status without message", r.body);
+    check(core::get_int(b, "code") == 400, "400 Status with another code", r.body);
+    return;
+  }
+  check(req.doc != nullptr && !req.uid.empty(), "200 for a body without a request uid", r.body);
+  check(core::get_string(b, "apiVersion") == core::kAdmissionApiVersion, "response apiVersion", r.body);
+  check(core::get_string(b, "kind") == core::kAdmissionReviewKind, "response kind", r.body);
+  const core::JsonValue* resp = core::member(b, "response");
+  check(resp != nullptr && resp->IsObject(), "response missing", r.body);
+  check(core::get_string(*resp, "uid") == req.uid, "response.uid differs from request.uid", r.body);
+  auto allowed = core::get_bool(*resp, "allowed");
+  check(allowed.has_value(), "response.allowed missing", r.body);
+  if (!*allowed) {
+    check(!is_mutate, "mutate denied a request", r.body);
+    const core::JsonValue* st = core::member(*resp, "status");
+    check(st != nullptr, "denial without status", r.body);
+    auto code = core::get_int(*st, "code");
+    check(code == 400 || code == 403 || code == 422, "denial code is not 400/403/422", r.body);
+    check(!core::string_or(*st, "reason", "").empty() && !core::string_or(*st, "message", "").empty(),
+          "denial without reason or message", r.body);
+  }
+  auto patch_type = core::get_string(*resp, "patchType");
+  auto patch = core::get_string(*resp, "patch");
+  check(patch_type.has_value() == patch.has_value(), "patch and patchType not together", r.body);
+  if (patch) {
+    check(is_mutate && *allowed, "validate (or a denial) carries a patch", r.body);
+    check(*patch_type == "JSONPatch", "patchType is not JSONPatch", r.body);
+    auto text = core::base64_decode(*patch);
+    check(text.ok(), "patch is not base64", *patch);
+    check(req.object != nullptr, "patch without an object");
+    auto patched = core::apply_json_patch(*req.object, *text);
+    check(patched.ok(), "patch does not apply to the object", *text);
+    const core::JsonValue* ann = core::at_path(**patched, {"spec", "template", "metadata", "annotations"});
+    check(ann != nullptr && core::get_string(*ann, core::kRolloutHashAnnotation).has_value(),
+          "patch does not set the rollout hash", *text);
+  }
+  if (const core::JsonValue* w = core::member(*resp, "warnings"))
+    check(w->IsArray(), "warnings is not an array", r.body);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Authorizer authorizer;
-  static Digests digests;
-  static const webhook::AdmissionHandler handler(webhook::CrossNamespacePolicy::kAuthorize, &authorizer, &digests);
+  static const Digests synced(true);
+  static const Digests unsynced(false);
+  static const webhook::AdmissionHandler handlers[] = {
+      webhook::AdmissionHandler(webhook::CrossNamespacePolicy::kAuthorize, &authorizer, &synced),
+      webhook::AdmissionHandler(webhook::CrossNamespacePolicy::kDeny, &authorizer, &unsynced),
+      webhook::AdmissionHandler(webhook::CrossNamespacePolicy::kAllow, nullptr, &synced),
+  };
   std::string_view body(reinterpret_cast<const char*>(data), size);
-  check(handler.validate(body));
-  check(handler.mutate(body));
+
+  Request req;
+  if (auto doc = core::parse_json(body); doc.ok()) {
+    req.doc = *doc;
+    if (const core::JsonValue* r = core::member(*req.doc, "request"); r && r->IsObject()) {
+      req.uid = core::string_or(*r, "uid", "");
+      req.object = core::member(*r, "object");
+    }
+    fuzz::walk_strings(
+        *req.doc, "",
+        [&](std::string_view key, std::string_view value) {
+          if (may_be_echoed(key) && fuzz::contains(value, fuzz::kSecretMarker)) req.echo_allowed = true;
+        },
+        [&](std::string_view key) {
+          if (fuzz::contains(key, fuzz::kSecretMarker)) req.echo_allowed = true;
+        });
+  }
+  // The handler quotes the authorizer's exception text; it holds no marker.
+  const auto& h = handlers[size % 3];
+  check_reply(h.validate(body), req, false);
+  check_reply(h.mutate(body), req, true);
   return 0;
 }
