@@ -140,9 +140,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           if (fuzz::contains(key, fuzz::kSecretMarker)) req.echo_allowed = true;
         });
   }
-  // The handler quotes the authorizer's exception text; it holds no marker.
-  const auto& h = handlers[size % 3];
-  check_reply(h.validate(body), req, false);
-  check_reply(h.mutate(body), req, true);
+  // The handler quotes the authorizer's exception text; it holds no marker. Every input goes through
+  // the production configuration (authorize, synced cache), and one of the others chosen by its size.
+  for (const auto* h : {&handlers[0], &handlers[1 + size % 2]}) {
+    check_reply(h->validate(body), req, false);
+    check_reply(h->mutate(body), req, true);
+  }
   return 0;
 }
