@@ -138,6 +138,7 @@ void InfisicalSim::Impl::serve(const httplib::Request& req, httplib::Response& r
       if (it == faults.end()) it = faults.find("*");
       if (it != faults.end() && it->second.remaining != 0) {
         if (it->second.remaining > 0) --it->second.remaining;
+        if (it->second.retry_after_s > 0) res.set_header("Retry-After", std::to_string(it->second.retry_after_s));
         send_error(res, it->second.status, it->second.message, it->second.error);
         handled = true;
       }
@@ -620,6 +621,10 @@ void InfisicalSim::Impl::add_admin_routes(httplib::Server& s) {
       f.remaining = core::get_int(b, "count").value_or(-1);
       f.message = str_or(b, "message", "Something went wrong");
       f.error = str_or(b, "error", *status >= 500 ? "InternalServerError" : "Error");
+      auto retry_after = core::get_int(b, "retryAfter");
+      if (core::member(b, "retryAfter") && (!retry_after || *retry_after < 1 || *retry_after > 86400))
+        throw std::runtime_error("\"retryAfter\" must be seconds between 1 and 86400");
+      f.retry_after_s = retry_after.value_or(0);
       faults[r] = f;
     }
     send_json(res, 200, JsonObject().str("route", r).num("status", *status).done());
@@ -736,6 +741,21 @@ InfisicalSim::InfisicalSim(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 
 InfisicalSim::~InfisicalSim() { stop(); }
 
+void InfisicalSim::Impl::configure_server(httplib::Server& s) {
+  s.set_keep_alive_timeout(2);
+  s.set_tcp_nodelay(true);  // otherwise Nagle + delayed ACK add ~40 ms to small responses
+  s.set_read_timeout(10, 0);
+  s.set_payload_max_length(4 * 1024 * 1024);
+}
+
+std::unique_ptr<httplib::Server> InfisicalSim::Impl::new_api_server() {
+  std::unique_ptr<httplib::Server> s = opts.tls ? make_tls_server(tls) : std::make_unique<httplib::Server>();
+  configure_server(*s);
+  add_api_routes(*s);
+  add_admin_routes(*s);
+  return s;
+}
+
 std::unique_ptr<InfisicalSim> InfisicalSim::start(const SimOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->opts = options;
@@ -747,22 +767,11 @@ std::unique_ptr<InfisicalSim> InfisicalSim::start(const SimOptions& options) {
   impl->rate_limit.limits = {{"secrets", 40}, {"reads", 60}, {"writes", 200}};
   impl->apply_seed_rate_limits(options.seed_json);
 
-  if (options.tls) {
-    auto tls = make_self_signed_tls(options.host);
-    impl->ca_pem = tls.ca_pem;
-    impl->api = make_tls_server(tls);
-  } else {
-    impl->api = std::make_unique<httplib::Server>();
-  }
+  if (options.tls) impl->tls = make_self_signed_tls(options.host);
+  impl->ca_pem = impl->tls.ca_pem;
+  impl->api = impl->new_api_server();
   impl->cloud = std::make_unique<httplib::Server>();
-  for (auto* s : {impl->api.get(), impl->cloud.get()}) {
-    s->set_keep_alive_timeout(2);
-    s->set_tcp_nodelay(true);  // otherwise Nagle + delayed ACK add ~40 ms to small responses
-    s->set_read_timeout(10, 0);
-    s->set_payload_max_length(4 * 1024 * 1024);
-  }
-  impl->add_api_routes(*impl->api);
-  impl->add_admin_routes(*impl->api);
+  Impl::configure_server(*impl->cloud);
   impl->add_cloud_routes(*impl->cloud);
 
   auto bind = [&](httplib::Server& s, int port) {
@@ -795,6 +804,25 @@ void InfisicalSim::stop() {
   impl_->cloud->stop();
   if (impl_->api_thread.joinable()) impl_->api_thread.join();
   if (impl_->cloud_thread.joinable()) impl_->cloud_thread.join();
+}
+
+void InfisicalSim::take_api_down() {
+  if (impl_->api_down) return;
+  impl_->api->stop();
+  if (impl_->api_thread.joinable()) impl_->api_thread.join();
+  impl_->api_down = true;
+}
+
+void InfisicalSim::bring_api_up() {
+  if (!impl_->api_down) return;
+  auto server = impl_->new_api_server();
+  if (!server->bind_to_port(impl_->opts.host.c_str(), impl_->api_port))
+    throw std::runtime_error("cannot bind the API port " + std::to_string(impl_->api_port) + " again on " + impl_->opts.host);
+  impl_->api = std::move(server);
+  Impl* raw = impl_.get();
+  impl_->api_thread = std::thread([raw] { raw->api->listen_after_bind(); });
+  for (int i = 0; i < 500 && !impl_->api->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  impl_->api_down = false;
 }
 
 int InfisicalSim::api_port() const { return impl_->api_port; }

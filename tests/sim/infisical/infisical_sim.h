@@ -34,6 +34,12 @@ class InfisicalSim {
   InfisicalSim& operator=(const InfisicalSim&) = delete;
 
   void stop();
+  // An outage: the API port is closed (connections refused) until bring_api_up() listens on the same
+  // port again with the same certificate. Everything else (secrets, identities, issued tokens, keys,
+  // counters, faults) is kept, as a real server's database survives its restart. Not thread safe
+  // against each other or stop(); call from the test's thread.
+  void take_api_down();
+  void bring_api_up();
 
   int api_port() const;
   int cloud_port() const;

@@ -20,6 +20,7 @@
 #include "infisical_sim.h"
 #include "sim_http.h"
 #include "sim_model.h"
+#include "tls_cert.h"
 
 namespace ifo::sim {
 
@@ -63,6 +64,7 @@ struct Fault {
   int64_t remaining = -1;  // -1: until cleared
   std::string message;
   std::string error;
+  int64_t retry_after_s = 0;  // > 0: sent as Retry-After (a 429 from the real server always has one)
 };
 
 enum class RateLimitMode { kOff, k429, k500 };
@@ -113,8 +115,10 @@ struct InfisicalSim::Impl {
   core::JsonDoc empty_object_doc{rapidjson::kObjectType};
   const core::JsonValue& empty_object = empty_object_doc;
 
+  TlsMaterial tls;  // HTTPS mode: kept so the API listener can come back with the same certificate
   std::unique_ptr<httplib::Server> api;
   std::unique_ptr<httplib::Server> cloud;
+  bool api_down = false;  // take_api_down() closed the API port
   std::thread api_thread;
   std::thread cloud_thread;
   int api_port = 0;
@@ -124,6 +128,9 @@ struct InfisicalSim::Impl {
   std::condition_variable stop_cv;
   bool stopping = false;
 
+  // A configured API server (HTTPS with `tls` when opts.tls) with every API and admin route.
+  std::unique_ptr<httplib::Server> new_api_server();
+  static void configure_server(httplib::Server& s);
   int64_t now_ms() const;
   bool sleep_ms(int64_t ms);  // false when the server is stopping
   static std::string client_ip(const httplib::Request& req);

@@ -1623,7 +1623,9 @@ void KubeSim::start() {
   if (im.opt.plain_http) {
     im.server = std::make_unique<httplib::Server>();
   } else {
-    im.cert = im.opt.cert_file.empty() ? make_self_signed_cert() : load_cert(im.opt.cert_file, im.opt.key_file);
+    // A restart (start() after stop()) keeps the certificate, so clients' kubeconfigs stay valid.
+    if (im.cert.cert_pem.empty())
+      im.cert = im.opt.cert_file.empty() ? make_self_signed_cert() : load_cert(im.opt.cert_file, im.opt.key_file);
     im.server = std::make_unique<httplib::SSLServer>(im.cert.cert.get(), im.cert.key.get());
   }
   if (!im.server->is_valid()) throw std::runtime_error("kube-sim: cannot set up the TLS server");
@@ -1631,7 +1633,7 @@ void KubeSim::start() {
   im.server->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   im.server->set_tcp_nodelay(true);  // else Nagle + delayed ACK add ~40 ms to every response
   im.server->set_keep_alive_max_count(1000000);
-  im.server->set_keep_alive_timeout(30);
+  im.server->set_keep_alive_timeout(im.opt.keep_alive_timeout_seconds);
   im.server->set_read_timeout(60);
   im.server->set_write_timeout(60);
   im.server->set_payload_max_length(16u << 20);
@@ -1641,12 +1643,14 @@ void KubeSim::start() {
   im.server->Put(".*", h);
   im.server->Patch(".*", h);
   im.server->Delete(".*", h);
-  if (im.opt.port == 0) {
+  // A restart binds the port it had, so clients reconnect to the same address.
+  const int want_port = im.port > 0 ? im.port : im.opt.port;
+  if (want_port == 0) {
     im.port = im.server->bind_to_any_port(im.opt.host);
   } else {
-    im.port = im.server->bind_to_port(im.opt.host, im.opt.port) ? im.opt.port : -1;
+    im.port = im.server->bind_to_port(im.opt.host, want_port) ? want_port : -1;
   }
-  if (im.port <= 0) throw std::runtime_error(fmt::format("kube-sim: cannot listen on {}:{}", im.opt.host, im.opt.port));
+  if (im.port <= 0) throw std::runtime_error(fmt::format("kube-sim: cannot listen on {}:{}", im.opt.host, want_port));
   im.running = true;
   im.thread = std::thread([&im] { im.server->listen_after_bind(); });
   if (!im.opt.kubeconfig_path.empty()) {

@@ -41,6 +41,9 @@ struct Options {
   int threads = 96;  // HTTP worker threads (each open watch holds one)
   std::chrono::milliseconds bookmark_interval{5000};
   size_t history_limit = 100000;  // watch events kept for resuming
+  // How long an idle keep-alive connection is held; stop() waits for idle connections to time out,
+  // so tests that restart the server set it low.
+  int keep_alive_timeout_seconds = 30;
   bool log_requests = false;
 };
 
@@ -63,6 +66,8 @@ class KubeSim {
   const std::vector<StaticToken>& static_tokens() const;
 
   // Binds, starts serving on background threads; throws std::runtime_error on failure.
+  // start() after stop() is a restart with the same data: the store (objects, resourceVersions, watch
+  // history), the port and the serving certificate are kept; open watches ended at stop().
   void start();
   void stop();
 
