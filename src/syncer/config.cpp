@@ -159,6 +159,11 @@ std::vector<FlagSpec> flag_specs() {
     if (n) c.infisical_requests_per_minute = static_cast<int>(*n);
     return err_of(n);
   });
+  add("infisical-request-timeout", false, {}, [](Config& c, const std::string& v) {
+    auto d = parse_duration("--infisical-request-timeout", v);
+    if (d) c.infisical_request_timeout = *d;
+    return err_of(d);
+  });
   add("kube-api-qps", false, {}, [](Config& c, const std::string& v) {
     auto n = parse_int("--kube-api-qps", v, 1, 100000);
     if (n) c.kube_qps = static_cast<double>(*n);
@@ -271,6 +276,7 @@ flags win over the environment):
   --operator-namespace NS              namespace of infisical-config and the digest key
                                        (default infisical-operator-system; env POD_NAMESPACE honoured)
   --infisical-requests-per-minute N    global budget of Infisical API requests (default 240)
+  --infisical-request-timeout D        give up on an Infisical request after this long (default 30s)
   --kube-api-qps N                     client-side limit of Kubernetes API requests per second (default 50)
   --log-level LEVEL                    trace, debug, info, warn or error (default info)
   --log-format FORMAT                  text or json (default text)

@@ -27,6 +27,7 @@ struct Config {
   int workers = 4;
   std::string operator_namespace = "infisical-operator-system";
   int infisical_requests_per_minute = 240;
+  std::chrono::milliseconds infisical_request_timeout{30000};  // whole request, connect included
   double kube_qps = 50;
   std::string log_level = "info";
   LogFormat log_format = LogFormat::kText;

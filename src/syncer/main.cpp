@@ -1,6 +1,7 @@
 // infisical-syncer: parses its configuration, wires the clients and the controller, runs until SIGTERM.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <iostream>
@@ -67,7 +68,10 @@ int main(int argc, char** argv) noexcept try {
   syncer::ClientKubeApi api(kube_client);
 
   infisical::SystemClock inf_clock;
-  infisical::Client inf_client(infisical::ClientOptions{}, inf_clock, infisical::CloudEnv::from_environment(), inf_log);
+  infisical::ClientOptions inf_options;
+  inf_options.request_timeout = config.infisical_request_timeout;
+  inf_options.connect_timeout = std::min(inf_options.connect_timeout, config.infisical_request_timeout);
+  infisical::Client inf_client(inf_options, inf_clock, infisical::CloudEnv::from_environment(), inf_log);
   syncer::InfisicalSource source(inf_client);
 
   syncer::Metrics metrics;

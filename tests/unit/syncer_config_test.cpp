@@ -97,3 +97,18 @@ TEST_CASE("bind addresses") {
   REQUIRE(eph.ok());
   CHECK((*eph)->port == 0);
 }
+
+TEST_CASE("the Infisical request timeout: 30s by default, a duration flag, refused when not one") {
+  auto d = parse_config({}, {});
+  REQUIRE(d.ok());
+  CHECK(d->infisical_request_timeout == std::chrono::seconds(30));
+  auto c = parse_config({"--infisical-request-timeout=750ms"}, {});
+  REQUIRE(c.ok());
+  CHECK(c->infisical_request_timeout == std::chrono::milliseconds(750));
+  auto e = parse_config({}, {{"IFO_SYNCER_INFISICAL_REQUEST_TIMEOUT", "2s"}});
+  REQUIRE(e.ok());
+  CHECK(e->infisical_request_timeout == std::chrono::seconds(2));
+  auto bad = parse_config({"--infisical-request-timeout=soon"}, {});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error() == "--infisical-request-timeout: expected a duration such as 15s or 500ms, got \"soon\"");
+}
