@@ -45,6 +45,10 @@ void WorkQueue::add_after(const std::string& key, Clock::duration delay) {
 
 void WorkQueue::add_rate_limited(const std::string& key) { add_after(key, backoff_.when(key)); }
 
+void WorkQueue::add_rate_limited(const std::string& key, Clock::duration cap) {
+  add_after(key, std::min(backoff_.when(key), cap));
+}
+
 void WorkQueue::forget(const std::string& key) { backoff_.forget(key); }
 
 int WorkQueue::num_requeues(const std::string& key) const { return backoff_.num_requeues(key); }

@@ -48,6 +48,9 @@ class WorkQueue {
   void add(const std::string& key);
   void add_after(const std::string& key, Clock::duration delay);
   void add_rate_limited(const std::string& key);
+  // The same, but never waiting longer than cap (e.g. the resource's own resync interval, so that a
+  // failure never delays it more than a resync would); the failure count still grows.
+  void add_rate_limited(const std::string& key, Clock::duration cap);
   void forget(const std::string& key);
   int num_requeues(const std::string& key) const;
 

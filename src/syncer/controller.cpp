@@ -213,7 +213,7 @@ void Controller::worker() {
         if (!queue_.shutting_down()) queue_.add_after(*key, out.after);
         break;
       case ReconcileOutcome::Next::kBackoff:
-        if (!queue_.shutting_down()) queue_.add_rate_limited(*key);
+        if (!queue_.shutting_down()) queue_.add_rate_limited(*key, reconciler_->retry_cap(*key));
         break;
     }
     queue_.done(*key);

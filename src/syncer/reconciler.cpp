@@ -129,6 +129,16 @@ std::chrono::milliseconds Reconciler::jittered(std::chrono::seconds interval) {
   return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(interval.count()) * 1000.0 * d(rng_)));
 }
 
+std::chrono::milliseconds Reconciler::retry_cap(const std::string& key) const {
+  auto slash = key.find('/');
+  std::string ns = key.substr(0, slash), name = slash == std::string::npos ? key : key.substr(slash + 1);
+  Object cr = caches_.infisical_secret ? caches_.infisical_secret(ns, name) : nullptr;
+  int64_t seconds = core::kDefaultResyncIntervalSeconds;
+  if (cr) seconds = core::parse_infisical_secret(*cr).resource.spec.resync_interval_seconds();
+  seconds = std::clamp<int64_t>(seconds, core::kMinResyncIntervalSeconds, core::kMaxResyncIntervalSeconds);
+  return std::chrono::seconds(seconds);
+}
+
 std::vector<std::string> Reconciler::owners_of_secret(const std::string& ns, const std::string& name) const {
   std::lock_guard lock(mu_);
   auto it = secret_owners_.find(key_of(ns, name));
@@ -325,7 +335,8 @@ std::optional<Reconciler::Failure> Reconciler::build_request(const core::Infisic
 }
 
 Reconciler::Fetched Reconciler::fetch_scope(const std::string& cr_key, const SourceRequest& base,
-                                            const std::string& scope_key, std::chrono::seconds resync) {
+                                            const std::string& scope_key, std::chrono::seconds resync,
+                                            kube::Clock::time_point* retry_at) {
   std::shared_ptr<ScopeEntry> entry;
   {
     std::lock_guard lock(mu_);
@@ -338,6 +349,11 @@ Reconciler::Fetched Reconciler::fetch_scope(const std::string& cr_key, const Sou
   // (the shortest jittered resync is 90%) is served from memory.
   auto fresh_for = std::chrono::duration_cast<kube::Clock::duration>(resync) * 8 / 10;
   if (entry->has_data && clock_.now() - entry->fetched_at < fresh_for) return {entry->values, false};
+  // A scope that just failed is not asked again before its retry time: the same error, no request.
+  if (entry->failure && clock_.now() < entry->retry_at) {
+    *retry_at = entry->retry_at;
+    std::rethrow_exception(entry->failure);
+  }
   // The global request budget spreads work instead of failing it: a key that finds the budget spent
   // reserves the next free slot and comes back exactly then, without touching its status.
   {
@@ -358,16 +374,30 @@ Reconciler::Fetched Reconciler::fetch_scope(const std::string& cr_key, const Sou
   }
   SourceRequest req = base;
   if (entry->has_data && !entry->etag.empty()) req.if_none_match = entry->etag;
-  SourceResult r = source_.fetch(req);
+  SourceResult r;
+  try {
+    r = source_.fetch(req);
+    if (r.not_modified && !entry->has_data) {
+      // A 304 without data in memory cannot happen when no If-None-Match was sent; refetch plainly.
+      req.if_none_match.reset();
+      r = source_.fetch(req);
+    }
+  } catch (const infisical::ApiError& e) {
+    ++entry->failures;
+    auto backoff = std::min<kube::Clock::duration>(
+        std::chrono::milliseconds(500) * (int64_t{1} << std::min(entry->failures - 1, 20)), resync);
+    if (e.retry_after()) backoff = std::max<kube::Clock::duration>(backoff, *e.retry_after());
+    entry->retry_at = clock_.now() + backoff;
+    entry->failure = std::current_exception();
+    *retry_at = entry->retry_at;
+    throw;
+  }
+  entry->failure = nullptr;
+  entry->failures = 0;
   for (const auto& w : r.warnings) log_->warn("infisical scope warning: {}", w);
   if (r.not_modified && entry->has_data) {
     entry->fetched_at = clock_.now();
     return {entry->values, true};
-  }
-  if (r.not_modified) {
-    // A 304 without data in memory cannot happen when no If-None-Match was sent; refetch plainly.
-    req.if_none_match.reset();
-    r = source_.fetch(req);
   }
   entry->values = std::move(r.values);
   entry->etag = r.etag;
@@ -379,7 +409,7 @@ Reconciler::Fetched Reconciler::fetch_scope(const std::string& cr_key, const Sou
 Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSecret& model,
                                                          const core::ManagedSecretTarget& target,
                                                          const std::map<std::string, std::string>& values,
-                                                         std::optional<Failure>& failure) {
+                                                         std::optional<Failure>& failure, bool fresh_read) {
   SecretWrite out;
   const std::string& ns = target.secret_namespace;
   const std::string& name = target.secret_name;
@@ -396,7 +426,8 @@ Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSe
   annotations[std::string(core::kVersionAnnotation)] = core::secret_version_digest(hmac_key, values);
   annotations[std::string(core::kKeyDigestsAnnotation)] = core::encode_key_digests(digests);
 
-  Object existing = caches_.managed_secret ? caches_.managed_secret(ns, name) : nullptr;
+  // The watch cache first; fresh_read (after the cache proved stale) asks the API server.
+  Object existing = caches_.managed_secret && !fresh_read ? caches_.managed_secret(ns, name) : nullptr;
   if (!existing) {
     try {
       existing = kube_.get(kube::kSecrets, ns, name);
@@ -431,7 +462,13 @@ Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSe
     std::map<std::string, std::string> encoded;
     for (const auto& [k, v] : values) encoded[k] = core::base64_encode(v);
     core::set_member(doc, "data", string_map_json(encoded, a), a);
-    out.secret = kube_.create(kube::kSecrets, ns, doc);
+    try {
+      out.secret = kube_.create(kube::kSecrets, ns, doc);
+    } catch (const kube::ApiError& e) {
+      // The cache had not seen it yet (e.g. its watch is reconnecting): read it and update it instead.
+      if (!e.is_already_exists() || fresh_read) throw;
+      return write_managed_secret(model, target, values, failure, true);
+    }
     out.written = out.data_changed = true;
     metrics_.inc(kMetricSecretWrites, {{"operation", "create"}});
     log_->info("managed secret created secret={}/{} keys={} object={}/{}", ns, name, values.size(),
@@ -483,7 +520,14 @@ Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSe
   for (const auto& [k, v] : values) encoded[k] = core::base64_encode(v);
   core::set_member(doc, "data", string_map_json(encoded, a), a);
   core::remove_member(doc, "stringData");
-  out.secret = kube_.update(kube::kSecrets, ns, name, doc);
+  try {
+    out.secret = kube_.update(kube::kSecrets, ns, name, doc);
+  } catch (const kube::ApiError& e) {
+    // Deleted since the cached read (the watch has not told us yet): create it afresh now rather
+    // than failing until the cache catches up.
+    if (!e.is_not_found() || fresh_read) throw;
+    return write_managed_secret(model, target, values, failure, true);
+  }
   out.written = true;
   out.data_changed = !data_same;
   metrics_.inc(kMetricSecretWrites, {{"operation", "update"}});
@@ -596,6 +640,7 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
       cr_targets_.erase(it);
     }
     reservations_.erase(key);
+    pending_rollouts_.erase(key);
     return {ReconcileOutcome::Next::kForget, {}, "deleted"};
   }
   if (!meta_string(*cr, "deletionTimestamp").empty()) return {ReconcileOutcome::Next::kForget, {}, "deleted"};
@@ -628,8 +673,9 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   auto resync = std::chrono::seconds(model.spec.resync_interval_seconds());
 
   Fetched fetched;
+  kube::Clock::time_point scope_retry_at{};
   try {
-    fetched = fetch_scope(key, req, scope_key, resync);
+    fetched = fetch_scope(key, req, scope_key, resync, &scope_retry_at);
   } catch (const Throttled& t) {
     metrics_.inc(kMetricThrottled);
     return {ReconcileOutcome::Next::kRequeueAfter, t.after, "throttled"};
@@ -646,7 +692,15 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
     } else {
       f.reason = core::kReasonFetchFailed;
     }
-    return finish(cr, model, conditions, f, 0, false, managed);
+    ReconcileOutcome out = finish(cr, model, conditions, f, 0, false, managed);
+    // Come back exactly when the scope may be asked again (every resource reading it does the same,
+    // and the first one asks for all).
+    if (out.result == "error" && scope_retry_at != kube::Clock::time_point{}) {
+      auto wait = std::chrono::ceil<std::chrono::milliseconds>(scope_retry_at - clock_.now());
+      out = {ReconcileOutcome::Next::kRequeueAfter, std::max(wait, std::chrono::milliseconds(0)) + std::chrono::milliseconds(5),
+             "error"};
+    }
+    return out;
   }
   auto now = wall_seconds(clock_);
   upsert_condition(conditions,
@@ -679,8 +733,24 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   if (any_written)
     record_event(cr, "Normal", "Synced",
                  fmt::format("synced {} keys into Secret {}", fetched.values.size(), fmt::join(managed, ", ")));
+  // Rollouts still owed from an earlier reconcile whose workload patch failed, for current targets.
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = pending_rollouts_.find(key); it != pending_rollouts_.end()) {
+      for (const auto& [wns, secrets] : it->second)
+        for (const auto& sname : secrets)
+          if (std::find(managed.begin(), managed.end(), key_of(wns, sname)) != managed.end())
+            changed_by_ns[wns].insert(sname);
+    }
+    if (changed_by_ns.empty()) pending_rollouts_.erase(key);
+    else pending_rollouts_[key] = changed_by_ns;
+  }
   int rolled = 0;
   for (const auto& [wns, changed] : changed_by_ns) rolled += roll_consumers(wns, changed, fresh_by_ns[wns], cr);
+  if (!changed_by_ns.empty()) {
+    std::lock_guard lock(mu_);
+    pending_rollouts_.erase(key);
+  }
   if (!changed_by_ns.empty())
     upsert_condition(conditions,
                      {std::string(core::kConditionAutoRedeploy), std::string(core::kStatusTrue), "OK",

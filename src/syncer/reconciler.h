@@ -5,6 +5,7 @@
 #include <spdlog/logger.h>
 
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -61,6 +62,10 @@ class Reconciler {
   // Every InfisicalSecret key seen (for a global-config change).
   std::vector<std::string> known_keys() const;
 
+  // The longest a failed key may wait before its retry: its own resync interval (a failure must not
+  // delay a resource longer than a resync would; the work queue's backoff is capped by this).
+  std::chrono::milliseconds retry_cap(const std::string& key) const;
+
   // Start-up: checks every opted-in workload in these namespaces ("" = all) and patches only those whose
   // rollout hash is wrong. Returns the number patched.
   int check_all_workloads(const std::vector<std::string>& namespaces);
@@ -71,6 +76,12 @@ class Reconciler {
  private:
   struct ScopeEntry {
     std::mutex mu;  // one fetch per scope at a time
+    // The last failure of this scope: until retry_at every resource reading the scope gets it again
+    // without asking Infisical, so a failing scope costs one request per backoff step however many
+    // resources read it (backoff doubles from 500 ms up to the resync interval; Retry-After wins).
+    std::exception_ptr failure;
+    int failures = 0;
+    kube::Clock::time_point retry_at{};
     bool has_data = false;
     std::map<std::string, std::string> values;
     std::string etag;
@@ -100,11 +111,13 @@ class Reconciler {
     std::chrono::milliseconds after;
   };
   // Throws Throttled when the Infisical request budget has no slot now, infisical::ApiError on failure.
+  // On failure, *retry_at is when the scope may be asked again (the resource is requeued for then).
   Fetched fetch_scope(const std::string& cr_key, const SourceRequest& req, const std::string& scope_key,
-                      std::chrono::seconds resync);
+                      std::chrono::seconds resync, kube::Clock::time_point* retry_at);
   SecretWrite write_managed_secret(const core::InfisicalSecret& model,
                                    const core::ManagedSecretTarget& target,
-                                   const std::map<std::string, std::string>& values, std::optional<Failure>& failure);
+                                   const std::map<std::string, std::string>& values, std::optional<Failure>& failure,
+                                   bool fresh_read = false);
   int roll_consumers(const std::string& ns, const std::set<std::string>& changed_secrets,
                      const std::map<std::string, Object>& fresh, const Object& cr);
   std::string rollout_hash_for(const std::string& ns, const core::JsonValue& pod_spec,
@@ -129,6 +142,9 @@ class Reconciler {
   std::map<std::string, std::set<std::string>> secret_owners_;  // "ns/secret" -> CR keys
   std::map<std::string, std::vector<std::string>> cr_targets_;   // CR key -> "ns/secret"
   std::map<std::string, kube::Clock::time_point> reservations_;  // CR key -> when its budget slot is due
+  // CR key -> namespace -> Secrets whose data changed but whose consumers may not all be rolled yet
+  // (a failed workload patch): the next reconcile rolls them even though the data is now unchanged.
+  std::map<std::string, std::map<std::string, std::set<std::string>>> pending_rollouts_;
   std::mt19937_64 rng_;
 };
 

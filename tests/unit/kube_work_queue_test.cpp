@@ -127,6 +127,32 @@ TEST_CASE("per-key backoff doubles from the base to the cap, forget() resets it,
   CHECK(q.get_until(clock.now()));
 }
 
+TEST_CASE("add_rate_limited with a cap: doubles up to the cap, never past it, while the failure count grows") {
+  FakeClock clock;
+  WorkQueueOptions opt;
+  opt.base_delay = 500ms;
+  opt.max_delay = std::chrono::minutes(5);
+  WorkQueue q(opt, clock);
+  std::vector<std::chrono::milliseconds> expected = {500ms, 1000ms, 2000ms, 4000ms, 5000ms, 5000ms, 5000ms};
+  for (auto want : expected) {
+    CAPTURE(want.count());
+    q.add_rate_limited("a", 5s);
+    clock.step(want - 1ms);
+    CHECK_FALSE(q.get_until(clock.now()));
+    clock.step(1ms);
+    auto k = q.get_until(clock.now());
+    REQUIRE(k);
+    q.done("a");
+  }
+  CHECK(q.num_requeues("a") == 7);
+  // Without the cap the next wait is the uncapped exponential one (500 ms * 2^7 = 64 s).
+  q.add_rate_limited("a");
+  clock.step(63s);
+  CHECK_FALSE(q.get_until(clock.now()));
+  clock.step(1s);
+  CHECK(q.get_until(clock.now()));
+}
+
 TEST_CASE("add_after hands the key out only once the fake clock reaches its time; the earliest time wins") {
   FakeClock clock;
   WorkQueue q({}, clock);
