@@ -104,8 +104,7 @@ inline std::string quiet_seed() {
 // kube-sim + infisical-sim + the real clients, wired to one Reconciler.
 class SyncerHarness {
  public:
-  explicit SyncerHarness(const std::string& seed = quiet_seed()) {
-    kubesim::Options ko;
+  explicit SyncerHarness(const std::string& seed = quiet_seed(), kubesim::Options ko = {}) {
     kube_sim = std::make_unique<kubesim::KubeSim>(ko);
     kube_modules = kubesim::install_modules(*kube_sim, kubesim::ModulesOptions{});
     kube_sim->start();
