@@ -175,8 +175,11 @@ TEST_CASE("kube-sim restarting with the same data: a change made during the outa
   MESSAGE("after the restart: update secrets=", delta(counters, counters_before, "update secrets"),
           " create secrets=", delta(counters, counters_before, "create secrets"),
           " patch deployments=", delta(counters, counters_before, "patch deployments"));
+  // Attempts: the syncer's Secret watch may still be reconnecting (its backoff grows during the
+  // outage, up to 30 s as client-go's), so an update from the stale cache can meet a 409 or a 404
+  // (then it re-reads); those commit nothing and stay few.
   CHECK(delta(counters, counters_before, "update secrets") >= 2);
-  CHECK(delta(counters, counters_before, "update secrets") <= 3);
+  CHECK(delta(counters, counters_before, "update secrets") <= 2 + 4);
   CHECK(delta(counters, counters_before, "create secrets") == 1);
   CHECK(rig.committed->secret_writes() - committed_before == 3);
   CHECK(delta(counters, counters_before, "patch deployments") == 1);
