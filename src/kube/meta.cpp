@@ -5,6 +5,7 @@
 
 #include <cctype>
 
+#include "core/civil_date.h"
 #include "kube/resource.h"
 
 namespace ifo::kube {
@@ -16,32 +17,6 @@ std::string metadata_string(const core::JsonValue& obj, std::string_view field) 
   return core::string_or(*md, field, "");
 }
 
-// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm), to stay clear of gmtime's statics.
-struct Civil {
-  int64_t y;
-  unsigned m, d;
-};
-Civil civil_from_days(int64_t z) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return {y + (m <= 2), m, d};
-}
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
 std::string format(std::chrono::system_clock::time_point t, bool micro) {
   using namespace std::chrono;
   const auto us = duration_cast<microseconds>(t.time_since_epoch()).count();
@@ -49,7 +24,7 @@ std::string format(std::chrono::system_clock::time_point t, bool micro) {
   const int64_t frac = us - secs * 1000000;
   int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
   int64_t sod = secs - days * 86400;
-  Civil c = civil_from_days(days);
+  core::CivilDate c = core::civil_from_days(days);
   std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", c.y, c.m, c.d, sod / 3600, (sod / 60) % 60, sod % 60);
   if (micro) out += fmt::format(".{:06}", frac);
   out += 'Z';
@@ -106,7 +81,7 @@ std::optional<std::chrono::system_clock::time_point> parse_time(std::string_view
     return std::nullopt;
   }
   if (pos != s.size()) return std::nullopt;
-  int64_t secs = days_from_civil(*y, static_cast<unsigned>(*mo), static_cast<unsigned>(*d)) * 86400 + *h * 3600 +
+  int64_t secs = core::days_from_civil(*y, static_cast<unsigned>(*mo), static_cast<unsigned>(*d)) * 86400 + *h * 3600 +
                  *mi * 60 + *se - offset;
   return std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::microseconds(secs * 1000000 + micros)));
