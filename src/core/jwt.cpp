@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/base64.h"
 #include "core/json.h"
 
 namespace ifo::core {
@@ -32,8 +33,6 @@ using BioPtr = std::unique_ptr<BIO, BioFree>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
-
-constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 int b64url_value(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -112,30 +111,13 @@ Result<JwtParts> split_and_decode(std::string_view token, std::string_view* sign
 
 }  // namespace
 
+// The standard encoding re-spelt in the URL-safe alphabet (RFC 4648 section 5) without padding, as JWS wants.
 std::string base64url_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    uint32_t n = (static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16) |
-                 (static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8) |
-                 static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 2]));
-    out.push_back(kB64Url[(n >> 18) & 63]);
-    out.push_back(kB64Url[(n >> 12) & 63]);
-    out.push_back(kB64Url[(n >> 6) & 63]);
-    out.push_back(kB64Url[n & 63]);
-  }
-  size_t rest = bytes.size() - i;
-  if (rest == 1) {
-    uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
-    out.push_back(kB64Url[(n >> 18) & 63]);
-    out.push_back(kB64Url[(n >> 12) & 63]);
-  } else if (rest == 2) {
-    uint32_t n = (static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16) |
-                 (static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8);
-    out.push_back(kB64Url[(n >> 18) & 63]);
-    out.push_back(kB64Url[(n >> 12) & 63]);
-    out.push_back(kB64Url[(n >> 6) & 63]);
+  std::string out = base64_encode(bytes);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
   }
   return out;
 }
