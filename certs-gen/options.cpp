@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/constants.h"
+#include "core/flags.h"
 
 namespace ifo::certsgen {
 
@@ -99,19 +100,13 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
   const bool ensure = o.command == Options::Command::kEnsure;
   std::vector<std::string> extra_dns;
   for (size_t i = 1; i < args.size(); ++i) {
-    std::string flag = args[i];
-    if (flag == "--help" || flag == "-h") { o.command = Options::Command::kHelp; return o; }
-    if (flag.rfind("--", 0) != 0) return R::fail(fmt::format("unexpected argument {:?}", flag));
-    std::string value;
-    bool has_value = false;
-    if (auto eq = flag.find('='); eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-      has_value = true;
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-      has_value = true;
-    }
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") { o.command = Options::Command::kHelp; return o; }
+    auto next = core::next_flag(args, i);
+    if (!next) return R::fail(next.error());
+    const std::string& flag = next->name;
+    const std::string& value = next->value;
+    const bool has_value = next->has_value;
     auto need = [&]() -> std::string {
       if (!has_value) return fmt::format("flag {} needs a value", flag);
       if (value.empty()) return fmt::format("flag {} needs a non-empty value", flag);

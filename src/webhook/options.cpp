@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "core/constants.h"
+#include "core/flags.h"
 
 namespace ifo::webhook {
 
@@ -55,20 +56,14 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
   Options o;
   o.operator_namespace = std::string(core::kDefaultOperatorNamespace);
   for (size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i];
-    if (flag == "--help" || flag == "-h") { o.help = true; return o; }
-    if (flag == "--version") { o.version = true; return o; }
-    if (flag.rfind("--", 0) != 0) return R::fail(fmt::format("unexpected argument {:?}", flag));
-    std::string value;
-    bool has_value = false;
-    if (auto eq = flag.find('='); eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-      has_value = true;
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-      has_value = true;
-    }
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") { o.help = true; return o; }
+    if (arg == "--version") { o.version = true; return o; }
+    auto next = core::next_flag(args, i);
+    if (!next) return R::fail(next.error());
+    const std::string& flag = next->name;
+    const std::string& value = next->value;
+    const bool has_value = next->has_value;
     if (!has_value || value.empty()) return R::fail(fmt::format("flag {} needs a value", flag));
     auto port = [&](int& into, int min) -> std::string {
       int n = -1;
