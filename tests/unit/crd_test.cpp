@@ -5,11 +5,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
-// GCC 12 reports a false -Wmaybe-uninitialized inside <regex> when optimising with sanitizers
-// (a known GCC 12 false positive); the warning is in the library header, not in this test.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include <regex>
 #include <set>
 #include <string>

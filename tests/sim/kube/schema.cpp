@@ -1,8 +1,4 @@
 // CRD schema pruning, defaulting, validation.
-// GCC 12 reports a false -Wmaybe-uninitialized inside <regex>'s std::function at -O2 with sanitizers.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include "sim/kube/schema.h"
 
 #include <fmt/format.h>
