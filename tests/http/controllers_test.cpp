@@ -234,4 +234,17 @@ TEST_CASE("garbage collection of owned Secrets: background, orphan, foreground, 
   c.store.remove(c.configmaps, "app", "o7");
   c.store.wait_idle();
   CHECK_FALSE(c.store.get("", "secrets", "app", "s7"));
+  c.store.wait_idle();
+  CHECK_FALSE(c.store.get("", "secrets", "app", "s6"));  // written dangling: collected on arrival
+
+  // A dependent recreated after its owner went (a controller with a stale cache) is collected too;
+  // one whose owner is of a kind the server does not serve is left alone.
+  std::string u8 = owner("o8");
+  c.store.remove(c.configmaps, "app", "o8");
+  c.store.wait_idle();
+  owned_secret("s8", {{"o8", u8}});
+  c.store.create(c.secrets, "app", doc(R"({"metadata":{"name":"s9","ownerReferences":[{"apiVersion":"example.com/v1","kind":"Widget","name":"w","uid":"u9"}]}})"));
+  c.store.wait_idle();
+  CHECK_FALSE(c.store.get("", "secrets", "app", "s8"));
+  CHECK(c.store.get("", "secrets", "app", "s9"));
 }

@@ -87,6 +87,7 @@ void GarbageCollector::on_event(const WriteEvent& ev) {
     process_owner(uid, ev.propagation_policy == "Orphan");
     return;
   }
+  collect_if_dangling(ev);
   // Foreground: collect the dependents, then let the owner go.
   const JsonValue* ts = core::at_path(obj, {"metadata", "deletionTimestamp"});
   if (ts != nullptr && !ts->IsNull() && has_finalizer(obj, kForegroundFinalizer)) {
@@ -127,6 +128,35 @@ bool GarbageCollector::owner_alive(const JsonValue& ref, const std::string& depe
   if (!t) return false;  // an unknown kind cannot be looked up: the real GC treats it as absent too
   ObjectPtr owner = store_.get(t->group, t->resource, t->namespaced ? dependent_ns : "", core::string_or(ref, "name", ""));
   return owner && meta(owner->value(), "uid") == uid;
+}
+
+void GarbageCollector::collect_if_dangling(const WriteEvent& ev) {
+  // A dependent written after its owner went (a controller acting on a stale cache) is collected as
+  // the real garbage collector's graph builder does: when every owner it names is of a known kind and
+  // absent (or has another uid), it is deleted; owners of kinds the server does not serve are never
+  // judged absent.
+  const JsonValue& obj = ev.object->value();
+  const JsonValue* refs = core::at_path(obj, {"metadata", "ownerReferences"});
+  if (refs == nullptr || !refs->IsArray() || refs->Empty()) return;
+  const JsonValue* ts = core::at_path(obj, {"metadata", "deletionTimestamp"});
+  if (ts != nullptr && !ts->IsNull()) return;
+  for (const auto& r : refs->GetArray()) {
+    std::string api_version = core::string_or(r, "apiVersion", "");
+    auto slash = api_version.find('/');
+    std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
+    if (!store_.find_type_by_kind(group, core::string_or(r, "kind", ""))) return;
+    if (owner_alive(r, ev.ns, "")) return;
+  }
+  auto t = store_.find_type(ev.group, ev.resource);
+  if (!t) return;
+  try {
+    DeleteOptions o;
+    o.propagation_policy = "Background";
+    store_.remove(*t, ev.ns, meta(obj, "name"), o);
+    collected_.fetch_add(1);
+  } catch (const StatusError&) {
+    // Already gone, or refused: nothing to collect.
+  }
 }
 
 void GarbageCollector::drop_reference(const Ref& dep, const std::string& owner_uid) {

@@ -9,6 +9,8 @@
 //     finalizer) has its dependents deleted first, then the finalizer is removed and the owner goes.
 //     Simplification: the dependents themselves are deleted in the background (their own dependents
 //     are collected after them, not before), and blockOwnerDeletion is not consulted.
+//   - Dangling: an object created or updated while every owner it names (of a served kind) is absent
+//     is deleted at once (a controller that recreates a dependent from a stale cache loses it again).
 // Collection happens on the store's observer thread right after the owner's delete is committed, so
 // it is seen by watches within milliseconds; it does not run admission (see store.h).
 #pragma once
@@ -49,6 +51,7 @@ class GarbageCollector : public std::enable_shared_from_this<GarbageCollector> {
   void process_owner(const std::string& owner_uid, bool orphan);
   bool owner_alive(const core::JsonValue& ref, const std::string& dependent_ns, const std::string& except_uid) const;
   void drop_reference(const Ref& dep, const std::string& owner_uid);
+  void collect_if_dangling(const WriteEvent& ev);
 
   Store& store_;
   std::mutex mu_;
