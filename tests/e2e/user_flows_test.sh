@@ -16,7 +16,7 @@ check() {
   local name="$1"; shift
   if "$@" >"$work/case.out" 2>&1; then passed=$((passed + 1)); echo "ok   $name"
   else failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/     /' "$work/case.out" | tail -30
-    for l in syncer webhook; do echo "     --- $l.log (tail)"; tail -5 "$work/$l.log" 2>/dev/null | sed 's/^/     /'; done
+    for l in syncer webhook; do echo "     --- $l.log (tail)"; grep -v " debug " "$work/sandbox/$l.log" | tail -8 2>/dev/null | sed 's/^/     /'; done
   fi
 }
 k() { sandbox_kubectl "$@"; }
