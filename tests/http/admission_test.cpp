@@ -19,7 +19,7 @@
 #include "core/base64.h"
 #include "core/json.h"
 #include "sim/kube/admission.h"
-#include "tls_fixture.h"
+#include "test_tls.h"
 
 using namespace ifo;
 using namespace ifo::kubesim;

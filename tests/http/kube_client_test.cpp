@@ -19,7 +19,7 @@
 
 #include "kube/client.h"
 #include "kube/meta.h"
-#include "tls_fixture.h"
+#include "test_tls.h"
 
 using namespace std::chrono_literals;
 namespace kube = ifo::kube;

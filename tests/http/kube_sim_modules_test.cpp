@@ -12,7 +12,7 @@
 #include "net/http_client.h"
 #include "sim/kube/modules.h"
 #include "sim/kube/server.h"
-#include "tls_fixture.h"
+#include "test_tls.h"
 
 using namespace ifo;
 using namespace ifo::kubesim;

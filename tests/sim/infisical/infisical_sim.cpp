@@ -749,7 +749,9 @@ void InfisicalSim::Impl::configure_server(httplib::Server& s) {
 }
 
 std::unique_ptr<httplib::Server> InfisicalSim::Impl::new_api_server() {
-  std::unique_ptr<httplib::Server> s = opts.tls ? make_tls_server(tls) : std::make_unique<httplib::Server>();
+  std::unique_ptr<httplib::Server> s;
+  if (opts.tls) s = testing::make_tls_server(tls);
+  else s = std::make_unique<httplib::Server>();
   configure_server(*s);
   add_api_routes(*s);
   add_admin_routes(*s);

@@ -2,23 +2,17 @@
 // tested with a custom CA bundle (tls.caRef) exactly as against a self-hosted Infisical.
 #pragma once
 
-#include <httplib.h>
+#include "test_tls.h"
 
-#include <memory>
 #include <string>
 
 namespace ifo::sim {
 
-struct TlsMaterial {
-  std::string ca_pem;          // what a client must trust
-  std::string cert_pem;        // serving certificate (SAN: the host IP, 127.0.0.1, localhost)
-  std::string key_pem;         // its private key
-};
+// ca_pem: what a client must trust; cert_pem: the serving certificate; key_pem: its private key.
+using TlsMaterial = testing::TestCertificate;
 
-// ECDSA P-256 CA (valid one day) and a serving certificate it signs. Throws std::runtime_error.
+// ECDSA P-256 CA (valid one day) and a serving certificate it signs, with subjectAltNames 127.0.0.1,
+// localhost and `host` (as an IP or DNS name). Throws std::runtime_error.
 TlsMaterial make_self_signed_tls(const std::string& host);
-
-// An HTTPS cpp-httplib server presenting that certificate.
-std::unique_ptr<httplib::Server> make_tls_server(const TlsMaterial& tls);
 
 }  // namespace ifo::sim

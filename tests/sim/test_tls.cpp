@@ -1,5 +1,5 @@
-// OpenSSL 3 certificate generation for tests.
-#include "tls_fixture.h"
+// OpenSSL 3 certificate generation for tests and the simulators' HTTPS modes: every handle owned by a unique_ptr.
+#include "test_tls.h"
 
 #include <openssl/bio.h>
 #include <openssl/ec.h>
@@ -58,7 +58,7 @@ Cert new_cert(EVP_PKEY* key, const std::string& cn, X509* issuer, EVP_PKEY* issu
   BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
   BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c.get()));
   BN_free(bn);
-  X509_gmtime_adj(X509_getm_notBefore(c.get()), -60);
+  X509_gmtime_adj(X509_getm_notBefore(c.get()), -300);
   X509_gmtime_adj(X509_getm_notAfter(c.get()), 24 * 3600);
   X509_set_pubkey(c.get(), key);
   X509_NAME* name = X509_get_subject_name(c.get());
@@ -86,12 +86,13 @@ std::string key_pem(EVP_PKEY* k) {
 
 }  // namespace
 
-TestCertificate make_test_certificate(const std::vector<std::string>& dns_names, const std::vector<std::string>& ips) {
+TestCertificate make_test_certificate(const std::vector<std::string>& dns_names, const std::vector<std::string>& ips,
+                                      std::string_view ca_name_prefix) {
   Pkey ca_key = new_key();
   // A unique CA name, so that two test CAs are never mistaken for each other by name.
   unsigned char nonce[6];
   RAND_bytes(nonce, sizeof nonce);
-  std::string ca_name = "kube-sim test CA ";
+  std::string ca_name = std::string(ca_name_prefix) + " ";
   for (unsigned char c : nonce) ca_name += "0123456789abcdef"[c >> 4], ca_name += "0123456789abcdef"[c & 15];
   Cert ca = new_cert(ca_key.get(), ca_name, nullptr, nullptr);
   add_ext(ca.get(), ca.get(), NID_basic_constraints, "critical,CA:TRUE");
@@ -108,6 +109,7 @@ TestCertificate make_test_certificate(const std::vector<std::string>& dns_names,
   add_ext(leaf.get(), ca.get(), NID_key_usage, "critical,digitalSignature,keyEncipherment");
   add_ext(leaf.get(), ca.get(), NID_ext_key_usage, "serverAuth");
   if (!san.empty()) add_ext(leaf.get(), ca.get(), NID_subject_alt_name, san);
+  add_ext(leaf.get(), ca.get(), NID_authority_key_identifier, "keyid:always");
   check(X509_sign(leaf.get(), ca_key.get(), EVP_sha256()) > 0, "leaf signature");
 
   return TestCertificate{cert_pem(ca.get()), cert_pem(leaf.get()), key_pem(key.get())};
