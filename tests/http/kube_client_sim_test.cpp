@@ -13,7 +13,9 @@
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/leader_election.h"
+#include "leader_test_util.h"
 #include "kube/meta.h"
+#include "test_helpers.h"
 #include "sim/kube/modules.h"
 #include "sim/kube/server.h"
 
@@ -23,15 +25,7 @@ namespace core = ifo::core;
 
 namespace {
 
-template <typename F>
-bool eventually(F f, std::chrono::milliseconds limit = 10000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return f();
-}
+using ifo::test::eventually;
 
 struct Sim {
   std::unique_ptr<ifo::kubesim::KubeSim> sim;
@@ -205,7 +199,7 @@ TEST_CASE("kube-sim: an informer sees adds, updates and deletes, and survives cl
 TEST_CASE("kube-sim: two leader electors, only one leads; the other takes over on release and on expiry") {
   Sim s;
   auto& c = *s.client;
-  std::atomic<int> leaders{0}, max_leaders{0};
+  ifo::test::LeaderCount count;
   auto make = [&](const std::string& id, std::atomic<bool>& flag) {
     kube::LeaderElectionConfig cfg;
     cfg.namespace_ = "ops";
@@ -214,17 +208,7 @@ TEST_CASE("kube-sim: two leader electors, only one leads; the other takes over o
     cfg.lease_duration = 2s;
     cfg.renew_deadline = 1500ms;
     cfg.retry_period = 200ms;
-    cfg.on_started_leading = [&] {
-      flag = true;
-      int n = ++leaders;
-      int m = max_leaders.load();
-      while (n > m && !max_leaders.compare_exchange_weak(m, n)) {
-      }
-    };
-    cfg.on_stopped_leading = [&] {
-      flag = false;
-      --leaders;
-    };
+    count.track(cfg, flag);
     return std::make_unique<kube::LeaderElector>(c, cfg);
   };
   std::atomic<bool> a_leads{false}, b_leads{false};
@@ -234,7 +218,7 @@ TEST_CASE("kube-sim: two leader electors, only one leads; the other takes over o
   b->start();
   REQUIRE(eventually([&] { return a_leads || b_leads; }));
   std::this_thread::sleep_for(2500ms);  // more than a lease duration: renewals keep the follower out
-  CHECK(max_leaders.load() == 1);
+  CHECK(count.max_leaders.load() == 1);
   auto& first = a_leads ? a : b;
   auto& second = a_leads ? b : a;
   std::atomic<bool>& second_flag = a_leads ? b_leads : a_leads;
@@ -242,7 +226,7 @@ TEST_CASE("kube-sim: two leader electors, only one leads; the other takes over o
   first->stop();  // releases
   REQUIRE(eventually([&] { return second_flag.load(); }));
   CHECK(std::chrono::steady_clock::now() - t0 < 2s);
-  CHECK(max_leaders.load() == 1);
+  CHECK(count.max_leaders.load() == 1);
   auto lease = c.get(kube::kLeases, "ops", "syncer");
   CHECK(core::at_path(*lease, {"spec", "leaseTransitions"})->GetInt() == 1);
   second->stop();

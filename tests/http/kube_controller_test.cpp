@@ -13,7 +13,9 @@
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/leader_election.h"
+#include "leader_test_util.h"
 #include "kube/meta.h"
+#include "test_helpers.h"
 #include "kube_fake_apiserver.h"
 
 using namespace std::chrono_literals;
@@ -21,15 +23,7 @@ namespace kube = ifo::kube;
 
 namespace {
 
-template <typename F>
-bool eventually(F f, std::chrono::milliseconds limit = 10000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return f();
-}
+using ifo::test::eventually;
 
 kube::Config config_for(const kubetest::FakeApiServer& s) {
   kube::Config c;
@@ -203,7 +197,7 @@ TEST_CASE("informer: stop() returns promptly while a watch is open, and the serv
 TEST_CASE("leader election: one of two candidates leads; release hands over at once; expiry hands over later") {
   kubetest::FakeApiServer s;
   kube::Client c(config_for(s));
-  std::atomic<int> leaders{0}, max_leaders{0};
+  ifo::test::LeaderCount count;
   auto make = [&](const std::string& id, std::atomic<bool>& leading) {
     kube::LeaderElectionConfig cfg;
     cfg.namespace_ = "ops";
@@ -212,17 +206,7 @@ TEST_CASE("leader election: one of two candidates leads; release hands over at o
     cfg.lease_duration = 1500ms;
     cfg.renew_deadline = 1000ms;
     cfg.retry_period = 100ms;
-    cfg.on_started_leading = [&] {
-      leading = true;
-      int n = ++leaders;
-      int m = max_leaders.load();
-      while (n > m && !max_leaders.compare_exchange_weak(m, n)) {
-      }
-    };
-    cfg.on_stopped_leading = [&] {
-      leading = false;
-      --leaders;
-    };
+    count.track(cfg, leading);
     return std::make_unique<kube::LeaderElector>(c, cfg);
   };
   std::atomic<bool> a_leads{false}, b_leads{false};
@@ -249,7 +233,7 @@ TEST_CASE("leader election: one of two candidates leads; release hands over at o
   lease = s.object("leases", "ops", "syncer-lock");
   CHECK(lease->find(R"("holderIdentity":"b")") != std::string::npos);
   CHECK(lease->find(R"("leaseTransitions":1)") != std::string::npos);
-  CHECK(max_leaders.load() == 1);
+  CHECK(count.max_leaders.load() == 1);
 }
 
 TEST_CASE("leader election: a leader that stops renewing (crashed) is replaced after the lease duration") {

@@ -14,6 +14,7 @@
 #include "core/digest.h"
 #include "core/json_patch.h"
 #include "core/validation.h"
+#include "test_helpers.h"
 
 using namespace ifo::core;
 
@@ -63,11 +64,7 @@ const char* kDeployment = R"({"kind": "Deployment", "spec": {"template": {"spec"
 const char* kWrongValues[] = {"null", "0", "-1", "1.5", "1e300", "18446744073709551615", "-9223372036854775808",
                               "true", "\"\"", "\"x\"", "[]", "[[]]", "{}", "{\"a\":{}}", "[null,1,\"s\"]"};
 
-std::shared_ptr<JsonDoc> parse(std::string_view text) {
-  auto d = parse_json(text);
-  REQUIRE(d.ok());
-  return *d;
-}
+using ifo::test::parse_doc;
 
 // Every error is for a field of the object (or the whole document) and stays readable in size.
 void check_report(const ValidationReport& r) {
@@ -169,7 +166,7 @@ TEST_CASE("documents that are not InfisicalSecrets get errors, not crashes") {
 }
 
 TEST_CASE("every field of a full resource, set to every wrong type") {
-  auto base = parse(kFullResource);
+  auto base = parse_doc(kFullResource);
   std::vector<std::string> ptrs;
   collect_pointers(*base, "", ptrs);
   REQUIRE(ptrs.size() > 80);
@@ -179,7 +176,7 @@ TEST_CASE("every field of a full resource, set to every wrong type") {
     for (const char* wrong : kWrongValues) {
       auto d = std::make_shared<JsonDoc>();
       d->CopyFrom(*base, d->GetAllocator());
-      auto v = parse(wrong);
+      auto v = parse_doc(wrong);
       JsonValue copy(*v, d->GetAllocator());
       rapidjson::Pointer(at.c_str(), at.size()).Set(*d, copy, d->GetAllocator());
       auto r = check_infisical_secret(*d, "apps");
@@ -192,7 +189,7 @@ TEST_CASE("every field of a full resource, set to every wrong type") {
 
 TEST_CASE("huge strings give bounded messages") {
   const std::string huge(1 << 20, 'A');
-  auto d = parse(kFullResource);
+  auto d = parse_doc(kFullResource);
   auto& a = d->GetAllocator();
   for (const char* at : {"/spec/hostAPI", "/spec/managedSecretReference/secretName", "/spec/managedKubeSecretReferences/0/secretName",
                          "/spec/managedKubeSecretReferences/0/secretNamespace", "/metadata/namespace", "/spec/tls/caRef/key",
@@ -230,20 +227,20 @@ TEST_CASE("deep nesting is refused at parse time or handled within the limit") {
   std::string deep_obj;
   for (int i = 0; i < 120; ++i) deep_obj += R"({"a":)";
   deep_obj += "1" + std::string(120, '}');
-  auto target = parse(deep_obj);
+  auto target = parse_doc(deep_obj);
   auto merged = apply_merge_patch(*target, *target);
   CHECK(*merged == *target);
-  auto deploy = parse(R"({"kind":"Deployment","spec":{"template":{"spec":{"containers":[{"env":[{"valueFrom":{"secretKeyRef":)" + deep +
+  auto deploy = parse_doc(R"({"kind":"Deployment","spec":{"template":{"spec":{"containers":[{"env":[{"valueFrom":{"secretKeyRef":)" + deep +
                       "}}]}]}}}}");
   CHECK(consumed_secret_keys_of_object(*deploy)->empty());
 }
 
 TEST_CASE("bounded random mutations of valid documents never crash any entry point") {
   std::mt19937 rng(20261130);  // fixed seed: failures reproduce
-  auto full = parse(kFullResource);
-  auto valid_base = parse(kValidResource);
+  auto full = parse_doc(kFullResource);
+  auto valid_base = parse_doc(kValidResource);
   REQUIRE(check_infisical_secret(*valid_base).ok());
-  auto deployment = parse(kDeployment);
+  auto deployment = parse_doc(kDeployment);
   KeyDigests digests = {{"k", std::string(64, 'a')}};
   DigestLookup lookup = [&](std::string_view name) -> const KeyDigests* { return name.size() % 2 == 0 ? &digests : nullptr; };
   int valid = 0, invalid = 0, patches_ok = 0, patches_failed = 0;

@@ -2,16 +2,13 @@
 #include <doctest/doctest.h>
 
 #include "core/consumed_keys.h"
+#include "test_helpers.h"
 
 using namespace ifo::core;
 
 namespace {
 
-std::shared_ptr<JsonDoc> doc(std::string_view text) {
-  auto d = parse_json(text);
-  REQUIRE(d.ok());
-  return *d;
-}
+using ifo::test::parse_doc;
 
 const char* kDeployment = R"({
   "apiVersion": "apps/v1", "kind": "Deployment",
@@ -64,7 +61,7 @@ const char* kDeployment = R"({
 }  // namespace
 
 TEST_CASE("a realistic Deployment: every reference kind, optional ones included, canonical order") {
-  auto d = doc(kDeployment);
+  auto d = parse_doc(kDeployment);
   auto r = consumed_secret_keys_of_object(*d);
   REQUIRE(r.ok());
   std::vector<ConsumedKey> want = {
@@ -92,30 +89,30 @@ TEST_CASE("StatefulSet, DaemonSet, Pod, CronJob and ephemeral containers") {
   std::vector<ConsumedKey> want = {{"dbg", "t"}, {"s", std::nullopt}};
   for (const char* kind : {"StatefulSet", "DaemonSet", "ReplicaSet", "Job"}) {
     CAPTURE(std::string(kind));
-    auto d = doc(std::string(R"({"kind":")") + kind + R"(","spec":{"template":{"spec":)" + pod_spec + "}}}");
+    auto d = parse_doc(std::string(R"({"kind":")") + kind + R"(","spec":{"template":{"spec":)" + pod_spec + "}}}");
     auto r = consumed_secret_keys_of_object(*d);
     REQUIRE(r.ok());
     CHECK(*r == want);
   }
-  auto pod = doc(std::string(R"({"kind":"Pod","spec":)") + pod_spec + "}");
+  auto pod = parse_doc(std::string(R"({"kind":"Pod","spec":)") + pod_spec + "}");
   CHECK(*consumed_secret_keys_of_object(*pod) == want);
-  auto cron = doc(std::string(R"({"kind":"CronJob","spec":{"jobTemplate":{"spec":{"template":{"spec":)") + pod_spec + "}}}}}");
+  auto cron = parse_doc(std::string(R"({"kind":"CronJob","spec":{"jobTemplate":{"spec":{"template":{"spec":)") + pod_spec + "}}}}}");
   CHECK(*consumed_secret_keys_of_object(*cron) == want);
 }
 
 TEST_CASE("objects without a pod template are refused with a message") {
-  auto r1 = consumed_secret_keys_of_object(*doc(R"({"kind":"ConfigMap","data":{}})"));
+  auto r1 = consumed_secret_keys_of_object(*parse_doc(R"({"kind":"ConfigMap","data":{}})"));
   REQUIRE_FALSE(r1.ok());
   CHECK(r1.error() == "kind ConfigMap has no pod template");
-  auto r2 = consumed_secret_keys_of_object(*doc(R"({"kind":"Deployment","spec":{"template":{}}})"));
+  auto r2 = consumed_secret_keys_of_object(*parse_doc(R"({"kind":"Deployment","spec":{"template":{}}})"));
   REQUIRE_FALSE(r2.ok());
   CHECK(r2.error() == "Deployment has no pod spec");
-  CHECK_FALSE(consumed_secret_keys_of_object(*doc(R"({"spec":{}})")).ok());
-  CHECK_FALSE(consumed_secret_keys_of_object(*doc("[]")).ok());
+  CHECK_FALSE(consumed_secret_keys_of_object(*parse_doc(R"({"spec":{}})")).ok());
+  CHECK_FALSE(consumed_secret_keys_of_object(*parse_doc("[]")).ok());
 }
 
 TEST_CASE("malformed references are skipped, never fatal") {
-  auto d = doc(R"({"containers":[
+  auto d = parse_doc(R"({"containers":[
       "not-an-object",
       {"env": {"not": "a list"}, "envFrom": [{"secretRef": "x"}, {"secretRef": {"name": 3}}, {"secretRef": {"name": ""}}]},
       {"env": [{"valueFrom": {"secretKeyRef": {"name": "only-name"}}}, {"valueFrom": {"secretKeyRef": {"key": "only-key"}}},

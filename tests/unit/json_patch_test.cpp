@@ -3,29 +3,26 @@
 #include <doctest/doctest.h>
 
 #include "core/json_patch.h"
+#include "test_helpers.h"
 
 using namespace ifo::core;
 
 namespace {
 
-std::shared_ptr<JsonDoc> doc(std::string_view text) {
-  auto d = parse_json(text);
-  REQUIRE(d.ok());
-  return *d;
-}
+using ifo::test::parse_doc;
 
 // Applies and compares with the expected document (order-independent object comparison).
 void expect_patch(std::string_view target, std::string_view patch, std::string_view want) {
   CAPTURE(std::string(patch));
-  auto r = apply_json_patch(*doc(target), patch);
+  auto r = apply_json_patch(*parse_doc(target), patch);
   REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error()));
-  auto w = doc(want);
+  auto w = parse_doc(want);
   CHECK_MESSAGE(**r == *w, to_json(**r));
 }
 
 std::string expect_error(std::string_view target, std::string_view patch) {
   CAPTURE(std::string(patch));
-  auto t = doc(target);
+  auto t = parse_doc(target);
   std::string before = to_json(*t);
   auto r = apply_json_patch(*t, patch);
   REQUIRE_FALSE(r.ok());
@@ -60,10 +57,10 @@ TEST_CASE("RFC 6901 section 5 examples resolve") {
                                                       {"/m~0n", "8"}};
   for (const auto& [ptr, val] : rows) {
     JsonPatchBuilder b;
-    b.test(ptr, *doc(val));
+    b.test(ptr, *parse_doc(val));
     std::string pointer = ptr;  // clang 14 cannot capture a structured binding in CAPTURE's lambda
     CAPTURE(pointer);
-    CHECK(apply_json_patch(*doc(d), b.operations()).ok());
+    CHECK(apply_json_patch(*parse_doc(d), b.operations()).ok());
   }
 }
 
@@ -126,7 +123,7 @@ TEST_CASE("RFC 6902 errors name the operation and leave the target untouched") {
 }
 
 TEST_CASE("the builder emits the ops the webhook needs, escaping annotation keys") {
-  auto deploy = doc(R"({"spec":{"template":{"metadata":{"labels":{"app":"web"}}}}})");
+  auto deploy = parse_doc(R"({"spec":{"template":{"metadata":{"labels":{"app":"web"}}}}})");
   JsonPatchBuilder b;
   b.set_member(*deploy, {"spec", "template", "metadata", "annotations"}, "secrets.infisical.com/rollout-hash", "abc");
   CHECK(b.to_json() ==
@@ -146,16 +143,16 @@ TEST_CASE("the builder emits the ops the webhook needs, escaping annotation keys
   CHECK(change.size() == 1);
   // Missing parents all the way up.
   JsonPatchBuilder deep;
-  deep.set_member(*doc("{}"), {"spec", "template"}, "k", "v");
+  deep.set_member(*parse_doc("{}"), {"spec", "template"}, "k", "v");
   CHECK(deep.to_json() == R"([{"op":"add","path":"/spec","value":{}},{"op":"add","path":"/spec/template","value":{}},)"
                           R"({"op":"add","path":"/spec/template/k","value":"v"}])");
-  CHECK(apply_json_patch(*doc("{}"), deep.operations()).ok());
+  CHECK(apply_json_patch(*parse_doc("{}"), deep.operations()).ok());
 
   JsonPatchBuilder all;
   all.add("/a", "1").replace("/a", "2").test("/a", "2").remove("/a");
   JsonValue n(5);
   all.add("/n", n).replace("/n", JsonValue(6)).test("/n", JsonValue(6));
-  auto r = apply_json_patch(*doc("{}"), all.operations());
+  auto r = apply_json_patch(*parse_doc("{}"), all.operations());
   REQUIRE(r.ok());
   CHECK(to_json(**r) == R"({"n":6})");
 }
@@ -181,7 +178,7 @@ TEST_CASE("RFC 7386 Appendix A merge patch table") {
   for (const auto& [target, patch, want] : rows) {
     std::string patch_text = patch;  // clang 14 cannot capture a structured binding in CAPTURE's lambda
     CAPTURE(patch_text);
-    auto r = apply_merge_patch(*doc(target), *doc(patch));
-    CHECK(*r == *doc(want));
+    auto r = apply_merge_patch(*parse_doc(target), *parse_doc(patch));
+    CHECK(*r == *parse_doc(want));
   }
 }

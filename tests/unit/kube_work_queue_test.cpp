@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kube/work_queue.h"
+#include "test_helpers.h"
 
 using namespace std::chrono_literals;
 using ifo::kube::FakeClock;
@@ -19,13 +20,8 @@ using ifo::kube::WorkQueueOptions;
 namespace {
 // Polls a condition with a real-time deadline (threads are involved), never a fixed sleep.
 template <typename F>
-bool eventually(F f, std::chrono::milliseconds limit = 5000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return f();
+bool eventually(F f) {
+  return ifo::test::eventually(f, 5s, 1ms);
 }
 }  // namespace
 
