@@ -6,6 +6,7 @@
 
 #include "core/json.h"
 #include "core/jwt.h"
+#include "kube_sim_types.h"
 #include "sim/kube/auth.h"
 
 using namespace ifo;
@@ -13,36 +14,21 @@ using namespace ifo::kubesim;
 
 namespace {
 
-ResourceType type(const std::string& group, const std::string& resource, const std::string& kind, bool namespaced) {
-  ResourceType t;
-  t.group = group;
-  t.version = "v1";
-  t.resource = resource;
-  t.kind = kind;
-  t.namespaced = namespaced;
-  t.tracks_generation = false;
-  return t;
-}
-
-core::JsonDoc doc(const std::string& text) {
-  core::JsonDoc d;
-  d.Parse(text.c_str());
-  REQUIRE_FALSE(d.HasParseError());
-  return d;
-}
+using test::sim_type;
+using test::body_doc;
 
 struct Fixture {
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
   Store store{[this] { return now; }};
-  ResourceType ns_type = type("", "namespaces", "Namespace", false);
-  ResourceType sa_type = type("", "serviceaccounts", "ServiceAccount", true);
+  ResourceType ns_type = sim_type("", "namespaces", "Namespace", false);
+  ResourceType sa_type = sim_type("", "serviceaccounts", "ServiceAccount", true);
   std::unique_ptr<ServiceAccountAuth> auth;
 
   explicit Fixture(std::vector<AccessRule> rules = {}) {
     store.register_type(ns_type);
     store.register_type(sa_type);
-    store.create(ns_type, "", doc(R"({"metadata":{"name":"team"}})"));
-    store.create(sa_type, "team", doc(R"({"metadata":{"name":"syncer"}})"));
+    store.create(ns_type, "", body_doc(R"({"metadata":{"name":"team"}})"));
+    store.create(sa_type, "team", body_doc(R"({"metadata":{"name":"syncer"}})"));
     AuthOptions o;
     o.clock = [this] { return now; };
     o.rules = std::move(rules);
@@ -50,7 +36,7 @@ struct Fixture {
   }
 
   core::JsonDoc request_token(const std::string& body, const std::string& name = "syncer") {
-    core::JsonDoc b = doc(body);
+    core::JsonDoc b = body_doc(body);
     CreateCall call;
     call.type = sa_type;
     call.subresource = "token";
@@ -61,10 +47,10 @@ struct Fixture {
   }
 
   core::JsonDoc review(const std::string& token, const std::string& audiences_json) {
-    core::JsonDoc b = doc(R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":")" + token +
+    core::JsonDoc b = body_doc(R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":")" + token +
                           R"(","audiences":)" + audiences_json + "}}");
     CreateCall call;
-    call.type = type("authentication.k8s.io", "tokenreviews", "TokenReview", false);
+    call.type = sim_type("authentication.k8s.io", "tokenreviews", "TokenReview", false);
     call.body = &b;
     return auth->token_review(call);
   }
@@ -138,7 +124,7 @@ TEST_CASE("TokenReview rejects a wrong audience, an expired token and a deleted 
   CHECK_FALSE(authenticated(deleted));
   CHECK(review_error(deleted) == R"([invalid bearer token, serviceaccounts "syncer" not found])");
   // Re-created with the same name: a new uid, the old token stays invalid.
-  f.store.create(f.sa_type, "team", doc(R"({"metadata":{"name":"syncer"}})"));
+  f.store.create(f.sa_type, "team", body_doc(R"({"metadata":{"name":"syncer"}})"));
   CHECK(review_error(f.review(fresh, R"(["infisical"])")).find("does not match claim") != std::string::npos);
 
   // A token signed by another key.
@@ -179,7 +165,7 @@ TEST_CASE("TokenRequest checks the service account and expirationSeconds") {
 
 TEST_CASE("SubjectAccessReview answers from the rule table, allow-all without one") {
   auto sar = [](Fixture& f, const std::string& spec) {
-    core::JsonDoc b = doc(R"({"spec":)" + spec + "}");
+    core::JsonDoc b = body_doc(R"({"spec":)" + spec + "}");
     CreateCall call;
     call.body = &b;
     core::JsonDoc out = f.auth->subject_access_review(call);

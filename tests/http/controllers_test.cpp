@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "core/json.h"
+#include "kube_sim_types.h"
 #include "sim/kube/gc.h"
 #include "sim/kube/rollout.h"
 
@@ -11,35 +12,18 @@ using namespace ifo::kubesim;
 
 namespace {
 
-ResourceType type(const std::string& group, const std::string& resource, const std::string& kind, bool namespaced,
-                  bool status, bool generation) {
-  ResourceType t;
-  t.group = group;
-  t.version = "v1";
-  t.resource = resource;
-  t.kind = kind;
-  t.namespaced = namespaced;
-  if (status) t.subresources = {"status"};
-  t.tracks_generation = generation;
-  return t;
-}
-
-core::JsonDoc doc(const std::string& text) {
-  core::JsonDoc d;
-  d.Parse(text.c_str());
-  REQUIRE_MESSAGE(!d.HasParseError(), text);
-  return d;
-}
+using test::sim_type;
+using test::body_doc;
 
 struct Cluster {
   Store store;
-  ResourceType ns = type("", "namespaces", "Namespace", false, false, false);
-  ResourceType secrets = type("", "secrets", "Secret", true, false, false);
-  ResourceType configmaps = type("", "configmaps", "ConfigMap", true, false, false);
-  ResourceType deployments = type("apps", "deployments", "Deployment", true, true, true);
-  ResourceType replicasets = type("apps", "replicasets", "ReplicaSet", true, true, true);
-  ResourceType statefulsets = type("apps", "statefulsets", "StatefulSet", true, true, true);
-  ResourceType daemonsets = type("apps", "daemonsets", "DaemonSet", true, true, true);
+  ResourceType ns = sim_type("", "namespaces", "Namespace", false, false, false);
+  ResourceType secrets = sim_type("", "secrets", "Secret", true, false, false);
+  ResourceType configmaps = sim_type("", "configmaps", "ConfigMap", true, false, false);
+  ResourceType deployments = sim_type("apps", "deployments", "Deployment", true, true, true);
+  ResourceType replicasets = sim_type("apps", "replicasets", "ReplicaSet", true, true, true);
+  ResourceType statefulsets = sim_type("apps", "statefulsets", "StatefulSet", true, true, true);
+  ResourceType daemonsets = sim_type("apps", "daemonsets", "DaemonSet", true, true, true);
   std::shared_ptr<RolloutSimulator> rollout_ptr = std::make_shared<RolloutSimulator>(store, RolloutSimulator::Options{2});
   std::shared_ptr<GarbageCollector> gc_ptr = std::make_shared<GarbageCollector>(store);
   RolloutSimulator& rollout = *rollout_ptr;
@@ -49,7 +33,7 @@ struct Cluster {
     for (const auto& t : {ns, secrets, configmaps, deployments, replicasets, statefulsets, daemonsets}) store.register_type(t);
     rollout.install();
     gc.install();
-    store.create(ns, "", doc(R"({"metadata":{"name":"app"}})"));
+    store.create(ns, "", body_doc(R"({"metadata":{"name":"app"}})"));
   }
   const core::JsonValue& get(const std::string& group, const std::string& resource, const std::string& name) {
     store.wait_idle();
@@ -97,7 +81,7 @@ bool rollout_done(const core::JsonValue& d) {
 
 TEST_CASE("a Deployment gets a ReplicaSet per template and a revision per rollout") {
   Cluster c;
-  c.store.create(c.deployments, "app", doc(workload("Deployment", "web", "nginx:1", 3)));
+  c.store.create(c.deployments, "app", body_doc(workload("Deployment", "web", "nginx:1", 3)));
   const core::JsonValue& d1 = c.get("apps", "deployments", "web");
   CHECK(annotation(d1, "deployment.kubernetes.io/revision") == "1");
   CHECK(rollout_done(d1));
@@ -114,14 +98,14 @@ TEST_CASE("a Deployment gets a ReplicaSet per template and a revision per rollou
   CHECK(core::string_or(*core::at_path(rs1, {"spec", "selector", "matchLabels"}), "pod-template-hash", "") == hash);
 
   // A scale change is not a rollout.
-  c.store.update(c.deployments, "app", doc(workload("Deployment", "web", "nginx:1", 5)));
+  c.store.update(c.deployments, "app", body_doc(workload("Deployment", "web", "nginx:1", 5)));
   const core::JsonValue& d_scaled = c.get("apps", "deployments", "web");
   CHECK(annotation(d_scaled, "deployment.kubernetes.io/revision") == "1");
   CHECK(status_int(d_scaled, "availableReplicas") == 5);
   CHECK(rollout_done(d_scaled));
 
   // A template change is revision 2, with the old ReplicaSet scaled down.
-  c.store.update(c.deployments, "app", doc(workload("Deployment", "web", "nginx:2", 5)));
+  c.store.update(c.deployments, "app", body_doc(workload("Deployment", "web", "nginx:2", 5)));
   const core::JsonValue& d2 = c.get("apps", "deployments", "web");
   CHECK(annotation(d2, "deployment.kubernetes.io/revision") == "2");
   CHECK(rollout_done(d2));
@@ -130,7 +114,7 @@ TEST_CASE("a Deployment gets a ReplicaSet per template and a revision per rollou
   CHECK(core::get_int(*core::member(old_rs, "spec"), "replicas") == 0);
 
   // Back to the first template: its ReplicaSet returns as revision 3.
-  c.store.update(c.deployments, "app", doc(workload("Deployment", "web", "nginx:1", 5)));
+  c.store.update(c.deployments, "app", body_doc(workload("Deployment", "web", "nginx:1", 5)));
   const core::JsonValue& d3 = c.get("apps", "deployments", "web");
   CHECK(annotation(d3, "deployment.kubernetes.io/revision") == "3");
   CHECK(annotation(c.get("apps", "replicasets", "web-" + hash), "deployment.kubernetes.io/revision") == "3");
@@ -146,26 +130,26 @@ TEST_CASE("a Deployment gets a ReplicaSet per template and a revision per rollou
 
 TEST_CASE("StatefulSet and DaemonSet revisions and the counts kubectl rollout status reads") {
   Cluster c;
-  c.store.create(c.statefulsets, "app", doc(workload("StatefulSet", "db", "pg:1", 2)));
+  c.store.create(c.statefulsets, "app", body_doc(workload("StatefulSet", "db", "pg:1", 2)));
   const core::JsonValue& s1 = c.get("apps", "statefulsets", "db");
   std::string rev1 = core::string_or(*core::member(s1, "status"), "updateRevision", "");
   CHECK(rev1.rfind("db-", 0) == 0);
   CHECK(core::string_or(*core::member(s1, "status"), "currentRevision", "") == rev1);
   CHECK(status_int(s1, "readyReplicas") == 2);
   CHECK(status_int(s1, "observedGeneration") == 1);
-  c.store.update(c.statefulsets, "app", doc(workload("StatefulSet", "db", "pg:2", 2)));
+  c.store.update(c.statefulsets, "app", body_doc(workload("StatefulSet", "db", "pg:2", 2)));
   const core::JsonValue& s2 = c.get("apps", "statefulsets", "db");
   CHECK(core::string_or(*core::member(s2, "status"), "updateRevision", "") != rev1);
   CHECK(status_int(s2, "observedGeneration") == 2);
   CHECK(c.rollout.rollouts_of("statefulsets", "app", "db") == 2);
 
-  c.store.create(c.daemonsets, "app", doc(workload("DaemonSet", "agent", "a:1", 1)));
+  c.store.create(c.daemonsets, "app", body_doc(workload("DaemonSet", "agent", "a:1", 1)));
   const core::JsonValue& ds1 = c.get("apps", "daemonsets", "agent");
   CHECK(status_int(ds1, "desiredNumberScheduled") == 2);
   CHECK(status_int(ds1, "numberAvailable") == 2);
   CHECK(status_int(ds1, "updatedNumberScheduled") == 2);
   CHECK(annotation(ds1, "deprecated.daemonset.template.generation") == "1");
-  c.store.update(c.daemonsets, "app", doc(workload("DaemonSet", "agent", "a:2", 1)));
+  c.store.update(c.daemonsets, "app", body_doc(workload("DaemonSet", "agent", "a:2", 1)));
   const core::JsonValue& ds2 = c.get("apps", "daemonsets", "agent");
   CHECK(annotation(ds2, "deprecated.daemonset.template.generation") == "2");
   CHECK(c.rollout.rollouts_of("daemonsets", "app", "agent") == 2);
@@ -174,7 +158,7 @@ TEST_CASE("StatefulSet and DaemonSet revisions and the counts kubectl rollout st
 TEST_CASE("garbage collection of owned Secrets: background, orphan, foreground, several owners") {
   Cluster c;
   auto owner = [&](const std::string& name) {
-    ObjectPtr o = c.store.create(c.configmaps, "app", doc(R"({"metadata":{"name":")" + name + R"("}})"));
+    ObjectPtr o = c.store.create(c.configmaps, "app", body_doc(R"({"metadata":{"name":")" + name + R"("}})"));
     return core::string_or(*core::member(o->value(), "metadata"), "uid", "");
   };
   auto owned_secret = [&](const std::string& name, const std::vector<std::pair<std::string, std::string>>& owners) {
@@ -183,12 +167,12 @@ TEST_CASE("garbage collection of owned Secrets: background, orphan, foreground, 
       refs += std::string(refs.empty() ? "" : ",") + R"({"apiVersion":"v1","kind":"ConfigMap","name":")" + oname +
               R"(","uid":")" + uid + R"("})";
     }
-    c.store.create(c.secrets, "app", doc(R"({"metadata":{"name":")" + name + R"(","ownerReferences":[)" + refs + "]}}"));
+    c.store.create(c.secrets, "app", body_doc(R"({"metadata":{"name":")" + name + R"(","ownerReferences":[)" + refs + "]}}"));
   };
 
   std::string u1 = owner("o1");
   owned_secret("s1", {{"o1", u1}});
-  c.store.create(c.secrets, "app", doc(R"({"metadata":{"name":"unrelated"}})"));
+  c.store.create(c.secrets, "app", body_doc(R"({"metadata":{"name":"unrelated"}})"));
   c.store.remove(c.configmaps, "app", "o1");
   c.store.wait_idle();
   CHECK_FALSE(c.store.get("", "secrets", "app", "s1"));
@@ -243,7 +227,7 @@ TEST_CASE("garbage collection of owned Secrets: background, orphan, foreground, 
   c.store.remove(c.configmaps, "app", "o8");
   c.store.wait_idle();
   owned_secret("s8", {{"o8", u8}});
-  c.store.create(c.secrets, "app", doc(R"({"metadata":{"name":"s9","ownerReferences":[{"apiVersion":"example.com/v1","kind":"Widget","name":"w","uid":"u9"}]}})"));
+  c.store.create(c.secrets, "app", body_doc(R"({"metadata":{"name":"s9","ownerReferences":[{"apiVersion":"example.com/v1","kind":"Widget","name":"w","uid":"u9"}]}})"));
   c.store.wait_idle();
   CHECK_FALSE(c.store.get("", "secrets", "app", "s8"));
   CHECK(c.store.get("", "secrets", "app", "s9"));
