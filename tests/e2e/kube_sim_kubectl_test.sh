@@ -10,31 +10,15 @@ build="${IFO_BUILD_ROOT:?IFO_BUILD_ROOT is not set}"
 sim="$build/tests/sim/kube/kube-sim"
 data="$src/tests/e2e/testdata/kube_sim"
 crd="$src/deploy/crds/infisicalsecrets.secrets.infisical.com.yaml"
-kubectl_bin=/usr/lib/google-cloud-sdk/bin/kubectl.1.32
-[ -x "$kubectl_bin" ] || kubectl_bin="$(command -v kubectl)"
+# shellcheck source=lib.sh
+source "$src/tests/e2e/lib.sh"
 
 work="$(mktemp -d)"
-sim_pid=""
 cleanup() {
   if [ -n "$sim_pid" ]; then kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-
-# Polls a command until it succeeds or the deadline (seconds) passes.
-eventually() {
-  local deadline=$(($(date +%s) + $1)); shift
-  while :; do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    [ "$(date +%s)" -ge "$deadline" ] && return 1
-    sleep 0.1
-  done
-}
 
 # --- kube-sim's own command line ----------------------------------------------------------------
 help_out="$("$sim" --help)"; rc=$?
@@ -51,15 +35,7 @@ else
 fi
 
 # --- start kube-sim -------------------------------------------------------------------------------
-"$sim" --kubeconfig "$work/kubeconfig" --port-file "$work/port" --namespace e2e >"$work/sim.out" 2>"$work/sim.err" &
-sim_pid=$!
-if ! eventually 20 test -s "$work/kubeconfig" -a -s "$work/port"; then
-  fail "kube-sim starts" "$(cat "$work/sim.err")"
-  echo "# cases: $passed passed, $failed failed"
-  exit 1
-fi
-export KUBECONFIG="$work/kubeconfig"
-k() { "$kubectl_bin" --cache-dir "$work/cache" --request-timeout=20s "$@"; }
+e2e_start_kube_sim 20 --namespace e2e
 
 if grep -q "certificate-authority-data:" "$work/kubeconfig" && grep -q "server: https://127.0.0.1:" "$work/kubeconfig"; then
   pass "the kubeconfig names an https loopback server and its CA"
@@ -180,5 +156,4 @@ else
   fail "delete -f removes the InfisicalSecret" "$out"
 fi
 
-echo "# cases: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

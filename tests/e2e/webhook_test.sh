@@ -14,12 +14,11 @@ webhook="$build/src/webhook/infisical-webhook"
 certsgen="$build/certs-gen/certs-gen"
 data="$src/tests/e2e/testdata/webhook"
 crd="$src/deploy/crds/infisicalsecrets.secrets.infisical.com.yaml"
-kubectl_bin=/usr/lib/google-cloud-sdk/bin/kubectl.1.32
-[ -x "$kubectl_bin" ] || kubectl_bin="$(command -v kubectl)"
 ns=infisical-operator-system
+# shellcheck source=lib.sh
+source "$src/tests/e2e/lib.sh"
 
 work="$(mktemp -d)"
-sim_pid=""
 hook_pid=""
 cleanup() {
   for p in $hook_pid $sim_pid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
@@ -27,19 +26,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-finish() { echo "# cases: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
-eventually() {
-  local deadline=$(($(date +%s) + $1)); shift
-  while :; do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    [ "$(date +%s)" -ge "$deadline" ] && return 1
-    sleep 0.1
-  done
-}
 for f in "$sim" "$webhook" "$certsgen"; do
   [ -x "$f" ] || { fail "prerequisite $f is built"; finish; }
 done
@@ -48,17 +34,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # --- kube-sim with a webhook Service mapping, two users and a SubjectAccessReview rule table -----
 wport="$(free_port)"
 hport="$(free_port)"
-"$sim" --kubeconfig "$work/kubeconfig" --port-file "$work/port" \
+e2e_start_kube_sim 30 \
   --token "admin-token=admin:system:masters" --token "alice-token=alice:devs" \
   --access-rules-file "$data/access-rules.txt" \
-  --webhook-service "$ns/infisical-webhook:443=127.0.0.1:$wport" >"$work/sim.out" 2>"$work/sim.err" &
-sim_pid=$!
-if ! eventually 30 test -s "$work/kubeconfig" -a -s "$work/port"; then
-  fail "kube-sim starts" "$(tail -3 "$work/sim.err")"
-  finish
-fi
-export KUBECONFIG="$work/kubeconfig"
-k() { "$kubectl_bin" --cache-dir "$work/cache" --request-timeout=20s "$@"; }
+  --webhook-service "$ns/infisical-webhook:443=127.0.0.1:$wport"
 
 # (kubectl create sends protobuf, which kube-sim refuses: namespaces go through apply.)
 out="$( { k apply -f "$crd" &&

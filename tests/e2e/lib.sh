@@ -1,0 +1,40 @@
+# Sourced by the e2e shell tests that drive the real kubectl against kube-sim: case counting (and the
+# "# cases: N passed, N failed" line), polling with a deadline, the kubectl binary, and starting kube-sim.
+# The test sets `work` (a scratch directory) and `sim` (the kube-sim executable) before using k or
+# e2e_start_kube_sim, and kills $sim_pid in its cleanup.
+
+kubectl_bin=/usr/lib/google-cloud-sdk/bin/kubectl.1.32  # the direct binary, past the gcloud dispatcher
+[ -x "$kubectl_bin" ] || kubectl_bin="$(command -v kubectl)"
+
+passed=0
+failed=0
+sim_pid=""
+pass() { passed=$((passed + 1)); echo "ok - $1"; }
+fail() { failed=$((failed + 1)); echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+finish() { echo "# cases: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
+
+# eventually SECONDS COMMAND...: polls COMMAND until it succeeds or the deadline passes.
+eventually() {
+  local deadline=$(($(date +%s) + $1)); shift
+  while :; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    [ "$(date +%s)" -ge "$deadline" ] && return 1
+    sleep 0.1
+  done
+}
+
+k() { "$kubectl_bin" --cache-dir "$work/cache" --request-timeout=20s "$@"; }
+
+# e2e_start_kube_sim SECONDS [FLAG]...: starts kube-sim writing $work/kubeconfig (exported as KUBECONFIG)
+# and $work/port, output in $work/sim.out and sim.err; when it is not up within SECONDS the case
+# "kube-sim starts" fails and the test finishes.
+e2e_start_kube_sim() {
+  local limit="$1"; shift
+  "$sim" --kubeconfig "$work/kubeconfig" --port-file "$work/port" "$@" >"$work/sim.out" 2>"$work/sim.err" &
+  sim_pid=$!
+  if ! eventually "$limit" test -s "$work/kubeconfig" -a -s "$work/port"; then
+    fail "kube-sim starts" "$(tail -5 "$work/sim.err")"
+    finish
+  fi
+  export KUBECONFIG="$work/kubeconfig"
+}
