@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <initializer_list>
+#include <optional>
 #include <vector>
 
 #include "sim/kube/sim_util.h"
@@ -134,6 +136,36 @@ std::string pod_template_hash(const JsonValue& pod_template) {
   return out;
 }
 
+namespace {
+
+// What each workload reconcile starts from; nullopt when there is nothing to do (the type is not
+// installed, the object is absent or being deleted, or it has no pod template).
+struct Templated {
+  ResourceType type;
+  ObjectPtr obj;                   // keeps tmpl alive
+  const JsonValue* tmpl = nullptr;  // spec.template
+  std::string hash;                // pod_template_hash(*tmpl)
+};
+
+std::optional<Templated> load_templated(const Store& store, const char* resource, const std::string& ns,
+                                        const std::string& name) {
+  auto type = store.find_type(kApps, resource);
+  if (!type) return std::nullopt;
+  ObjectPtr obj = store.get(kApps, resource, ns, name);
+  if (!obj || being_deleted(obj->value())) return std::nullopt;
+  const JsonValue* tmpl = core::at_path(obj->value(), {"spec", "template"});
+  if (tmpl == nullptr) return std::nullopt;
+  std::string hash = pod_template_hash(*tmpl);
+  return Templated{std::move(*type), std::move(obj), tmpl, std::move(hash)};
+}
+
+// Adds each named count to a status object, all equal to n (a finished rollout).
+void add_counts(JsonValue& status, std::initializer_list<const char*> fields, int64_t n, JsonAlloc& a) {
+  for (const char* f : fields) status.AddMember(rapidjson::StringRef(f), JsonValue(n), a);
+}
+
+}  // namespace
+
 RolloutSimulator::RolloutSimulator(Store& store, Options options) : store_(store), options_(options) {}
 
 void RolloutSimulator::install() {
@@ -169,15 +201,12 @@ void RolloutSimulator::reconcile(const std::string& resource, const std::string&
 }
 
 void RolloutSimulator::reconcile_deployment(const std::string& ns, const std::string& name) {
-  auto dtype = store_.find_type(kApps, "deployments");
-  if (!dtype) return;
-  ObjectPtr dep = store_.get(kApps, "deployments", ns, name);
-  if (!dep || being_deleted(dep->value())) return;
-  const JsonValue& d = dep->value();
-  const JsonValue* tmpl = core::at_path(d, {"spec", "template"});
-  if (tmpl == nullptr) return;
+  auto loaded = load_templated(store_, "deployments", ns, name);
+  if (!loaded) return;
+  const JsonValue& d = loaded->obj->value();
+  const JsonValue* tmpl = loaded->tmpl;
+  const std::string& hash = loaded->hash;
   std::string uid = meta_string(d, "uid");
-  std::string hash = pod_template_hash(*tmpl);
   int64_t replicas = replicas_of(d);
   std::string now = sim_rfc3339(std::chrono::system_clock::now());
   int64_t revision = revision_of(d);
@@ -275,10 +304,7 @@ void RolloutSimulator::reconcile_deployment(const std::string& ns, const std::st
       core::set_string(ann, kDesiredReplicasAnnotation, std::to_string(replicas), a);
       core::set_member(core::ensure_object(want, "spec", a), "replicas", JsonValue(replicas), a);
       JsonValue st(rapidjson::kObjectType);
-      st.AddMember("replicas", JsonValue(replicas), a);
-      st.AddMember("fullyLabeledReplicas", JsonValue(replicas), a);
-      st.AddMember("readyReplicas", JsonValue(replicas), a);
-      st.AddMember("availableReplicas", JsonValue(replicas), a);
+      add_counts(st, {"replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas"}, replicas, a);
       st.AddMember("observedGeneration", JsonValue(generation_of(cur->value())), a);
       core::set_member(want, "status", std::move(st), a);
       write_if_changed(store_, *rstype, ns, cur->value(), std::move(want));
@@ -295,10 +321,7 @@ void RolloutSimulator::reconcile_deployment(const std::string& ns, const std::st
   core::set_string(core::ensure_object(md, "annotations", a), kRevisionAnnotation, std::to_string(revision), a);
   JsonValue st(rapidjson::kObjectType);
   st.AddMember("observedGeneration", JsonValue(generation_of(d)), a);
-  st.AddMember("replicas", JsonValue(replicas), a);
-  st.AddMember("updatedReplicas", JsonValue(replicas), a);
-  st.AddMember("readyReplicas", JsonValue(replicas), a);
-  st.AddMember("availableReplicas", JsonValue(replicas), a);
+  add_counts(st, {"replicas", "updatedReplicas", "readyReplicas", "availableReplicas"}, replicas, a);
   JsonValue conds(rapidjson::kArrayType);
   conds.PushBack(condition(find_condition(d, "Available"), "Available", "MinimumReplicasAvailable",
                            "Deployment has minimum availability.", now, a),
@@ -308,18 +331,14 @@ void RolloutSimulator::reconcile_deployment(const std::string& ns, const std::st
                  a);
   st.AddMember("conditions", std::move(conds), a);
   core::set_member(want, "status", std::move(st), a);
-  write_if_changed(store_, *dtype, ns, d, std::move(want));
+  write_if_changed(store_, loaded->type, ns, d, std::move(want));
 }
 
 void RolloutSimulator::reconcile_statefulset(const std::string& ns, const std::string& name) {
-  auto t = store_.find_type(kApps, "statefulsets");
-  if (!t) return;
-  ObjectPtr obj = store_.get(kApps, "statefulsets", ns, name);
-  if (!obj || being_deleted(obj->value())) return;
-  const JsonValue& s = obj->value();
-  const JsonValue* tmpl = core::at_path(s, {"spec", "template"});
-  if (tmpl == nullptr) return;
-  std::string revision = fmt::format("{}-{}", name, pod_template_hash(*tmpl));
+  auto loaded = load_templated(store_, "statefulsets", ns, name);
+  if (!loaded) return;
+  const JsonValue& s = loaded->obj->value();
+  std::string revision = fmt::format("{}-{}", name, loaded->hash);
   const JsonValue* status = core::member(s, "status");
   if (!status || core::string_or(*status, "updateRevision", "") != revision) count("statefulsets", ns, name);
   int64_t replicas = replicas_of(s);
@@ -327,27 +346,19 @@ void RolloutSimulator::reconcile_statefulset(const std::string& ns, const std::s
   auto& a = want.GetAllocator();
   JsonValue st(rapidjson::kObjectType);
   st.AddMember("observedGeneration", JsonValue(generation_of(s)), a);
-  st.AddMember("replicas", JsonValue(replicas), a);
-  st.AddMember("readyReplicas", JsonValue(replicas), a);
-  st.AddMember("currentReplicas", JsonValue(replicas), a);
-  st.AddMember("updatedReplicas", JsonValue(replicas), a);
-  st.AddMember("availableReplicas", JsonValue(replicas), a);
+  add_counts(st, {"replicas", "readyReplicas", "currentReplicas", "updatedReplicas", "availableReplicas"}, replicas, a);
   core::set_string(st, "currentRevision", revision, a);
   core::set_string(st, "updateRevision", revision, a);
   st.AddMember("collisionCount", 0, a);
   core::set_member(want, "status", std::move(st), a);
-  write_if_changed(store_, *t, ns, s, std::move(want));
+  write_if_changed(store_, loaded->type, ns, s, std::move(want));
 }
 
 void RolloutSimulator::reconcile_daemonset(const std::string& ns, const std::string& name) {
-  auto t = store_.find_type(kApps, "daemonsets");
-  if (!t) return;
-  ObjectPtr obj = store_.get(kApps, "daemonsets", ns, name);
-  if (!obj || being_deleted(obj->value())) return;
-  const JsonValue& s = obj->value();
-  const JsonValue* tmpl = core::at_path(s, {"spec", "template"});
-  if (tmpl == nullptr) return;
-  std::string revision = fmt::format("{}-{}", name, pod_template_hash(*tmpl));
+  auto loaded = load_templated(store_, "daemonsets", ns, name);
+  if (!loaded) return;
+  const JsonValue& s = loaded->obj->value();
+  std::string revision = fmt::format("{}-{}", name, loaded->hash);
   const JsonValue* status = core::member(s, "status");
   std::string stored = status ? core::string_or(*status, "updateRevision", "") : "";
   int64_t template_generation = 1;
@@ -374,16 +385,13 @@ void RolloutSimulator::reconcile_daemonset(const std::string& ns, const std::str
                    std::to_string(template_generation), a);
   JsonValue st(rapidjson::kObjectType);
   st.AddMember("observedGeneration", JsonValue(generation_of(s)), a);
-  st.AddMember("desiredNumberScheduled", JsonValue(nodes), a);
-  st.AddMember("currentNumberScheduled", JsonValue(nodes), a);
-  st.AddMember("updatedNumberScheduled", JsonValue(nodes), a);
-  st.AddMember("numberReady", JsonValue(nodes), a);
-  st.AddMember("numberAvailable", JsonValue(nodes), a);
+  add_counts(st, {"desiredNumberScheduled", "currentNumberScheduled", "updatedNumberScheduled", "numberReady", "numberAvailable"},
+             nodes, a);
   st.AddMember("numberMisscheduled", 0, a);
   core::set_string(st, "currentRevision", revision, a);
   core::set_string(st, "updateRevision", revision, a);
   core::set_member(want, "status", std::move(st), a);
-  write_if_changed(store_, *t, ns, s, std::move(want));
+  write_if_changed(store_, loaded->type, ns, s, std::move(want));
 }
 
 }  // namespace ifo::kubesim
