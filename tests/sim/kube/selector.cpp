@@ -59,6 +59,25 @@ StatusError selector_error(std::string_view text, std::string_view why) {
   return bad_request(fmt::format("unable to parse requirement: {}", why.empty() ? std::string(text) : std::string(why)));
 }
 
+// "key!=value", "key==value" or "key=value" (the forms label and field selectors share) into r;
+// false when s holds none of these operators.
+bool parse_equality(const std::string& s, Requirement& r) {
+  if (auto ne = s.find("!="); ne != std::string::npos) {
+    r.key = trim(s.substr(0, ne));
+    r.op = Requirement::Op::kNotEquals;
+    r.values.push_back(trim(s.substr(ne + 2)));
+  } else if (auto eq2 = s.find("=="); eq2 != std::string::npos) {
+    r.key = trim(s.substr(0, eq2));
+    r.values.push_back(trim(s.substr(eq2 + 2)));
+  } else if (auto eq = s.find('='); eq != std::string::npos) {
+    r.key = trim(s.substr(0, eq));
+    r.values.push_back(trim(s.substr(eq + 1)));
+  } else {
+    return false;
+  }
+  return true;
+}
+
 Requirement parse_label_requirement(const std::string& raw) {
   std::string s = trim(raw);
   Requirement r;
@@ -84,17 +103,7 @@ Requirement parse_label_requirement(const std::string& raw) {
         if (!valid_label_value(tv)) throw selector_error(s, fmt::format("invalid label value: \"{}\"", tv));
         r.values.push_back(tv);
       }
-    } else if (auto ne = s.find("!="); ne != std::string::npos) {
-      r.key = trim(s.substr(0, ne));
-      r.op = Requirement::Op::kNotEquals;
-      r.values.push_back(trim(s.substr(ne + 2)));
-    } else if (auto eq2 = s.find("=="); eq2 != std::string::npos) {
-      r.key = trim(s.substr(0, eq2));
-      r.values.push_back(trim(s.substr(eq2 + 2)));
-    } else if (auto eq = s.find('='); eq != std::string::npos) {
-      r.key = trim(s.substr(0, eq));
-      r.values.push_back(trim(s.substr(eq + 1)));
-    } else {
+    } else if (!parse_equality(s, r)) {
       r.key = s;
       r.op = Requirement::Op::kExists;
     }
@@ -191,19 +200,7 @@ FieldSelector FieldSelector::parse(std::string_view text, const std::vector<std:
   for (auto& raw : split_top(text)) {
     std::string s = trim(raw);
     Requirement r;
-    if (auto ne = s.find("!="); ne != std::string::npos) {
-      r.key = trim(s.substr(0, ne));
-      r.op = Requirement::Op::kNotEquals;
-      r.values.push_back(trim(s.substr(ne + 2)));
-    } else if (auto eq2 = s.find("=="); eq2 != std::string::npos) {
-      r.key = trim(s.substr(0, eq2));
-      r.values.push_back(trim(s.substr(eq2 + 2)));
-    } else if (auto eq = s.find('='); eq != std::string::npos) {
-      r.key = trim(s.substr(0, eq));
-      r.values.push_back(trim(s.substr(eq + 1)));
-    } else {
-      throw bad_request(fmt::format("invalid selector: '{}'; can't understand '{}'", text, s));
-    }
+    if (!parse_equality(s, r)) throw bad_request(fmt::format("invalid selector: '{}'; can't understand '{}'", text, s));
     bool ok = r.key == "metadata.name" || r.key == "metadata.namespace";
     for (auto& a : allowed) ok = ok || a == r.key;
     if (!ok) {
