@@ -74,6 +74,19 @@ std::string to_text(const JsonValue& v) { return core::to_json(v); }
 
 bool field_matches(const std::string& pattern, const std::string& value) { return pattern == "*" || pattern == value; }
 
+// The lines of a rules or token file without their '\n' (line i+1 at index i; a final newline yields
+// one last empty line).
+std::vector<std::string_view> lines_of(std::string_view text) {
+  std::vector<std::string_view> lines;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find('\n', pos);
+    lines.push_back(text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
+    pos = end == std::string_view::npos ? text.size() + 1 : end + 1;
+  }
+  return lines;
+}
+
 std::vector<std::string> split_ws(std::string_view line) {
   std::vector<std::string> out;
   std::istringstream in{std::string(line)};
@@ -87,13 +100,10 @@ std::vector<std::string> split_ws(std::string_view line) {
 core::Result<std::vector<AccessRule>> parse_access_rules(std::string_view text) {
   using R = core::Result<std::vector<AccessRule>>;
   std::vector<AccessRule> rules;
-  int line_no = 0;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t end = text.find('\n', pos);
-    std::string_view line = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
-    pos = end == std::string_view::npos ? text.size() + 1 : end + 1;
-    ++line_no;
+  const std::vector<std::string_view> lines = lines_of(text);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const int line_no = static_cast<int>(i) + 1;
+    std::string_view line = lines[i];
     if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
     auto f = split_ws(line);
     if (f.empty()) continue;
@@ -122,13 +132,10 @@ core::Result<std::vector<AccessRule>> parse_access_rules(std::string_view text) 
 core::Result<std::vector<StaticToken>> parse_token_file(std::string_view text) {
   using R = core::Result<std::vector<StaticToken>>;
   std::vector<StaticToken> out;
-  int line_no = 0;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t end = text.find('\n', pos);
-    std::string_view line = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
-    pos = end == std::string_view::npos ? text.size() + 1 : end + 1;
-    ++line_no;
+  const std::vector<std::string_view> lines = lines_of(text);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const int line_no = static_cast<int>(i) + 1;
+    std::string_view line = lines[i];
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
     if (line.empty() || line.front() == '#') continue;
     // CSV with one optional quoted last field.
