@@ -9,45 +9,16 @@
 
 namespace ifo::sim {
 
-namespace {
-
-std::vector<std::string> split_list(const std::string& csv) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= csv.size()) {
-    size_t comma = csv.find(',', start);
-    std::string item = csv.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    item.erase(0, item.find_first_not_of(" \t"));
-    auto last = item.find_last_not_of(" \t");
-    item.erase(last == std::string::npos ? 0 : last + 1);
-    if (!item.empty()) out.push_back(item);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
-bool in_list(const std::string& csv, const std::string& value) {
-  auto items = split_list(csv);
-  return std::find(items.begin(), items.end(), value) != items.end();
-}
-
-}  // namespace
-
 // ---------------------------------------------------------------------------------------------
 // Kubernetes auth: the real server POSTs a TokenReview with the reviewer JWT and checks the answer.
 
 void InfisicalSim::Impl::login_kubernetes(const httplib::Request& req, httplib::Response& res, Ctx& ctx) {
-  auto body = json_body(req, res);
-  if (!body) return;
-  auto identity_id = core::get_string(*body, "identityId");
-  if (!identity_id) return send_validation_failure(res, "identityId");
-  auto jwt = core::get_string(*body, "jwt");
-  if (!jwt) return send_validation_failure(res, "jwt");
+  auto login = read_jwt_login(req, res);
+  if (!login) return;
   KubernetesAuthConfig cfg;
   {
     std::lock_guard<std::mutex> lock(mu);
-    Identity* id = model.identity_by_id(*identity_id);
+    Identity* id = model.identity_by_id(login->identity_id);
     if (id == nullptr || !id->kubernetes)
       return send_error(res, 404, "Kubernetes auth method not found for identity, did you configure Kubernetes auth?", "NotFound");
     ctx.identity = id->id;
@@ -69,7 +40,7 @@ void InfisicalSim::Impl::login_kubernetes(const httplib::Request& req, httplib::
   w.Key("spec");
   w.StartObject();
   w.Key("token");
-  w.String(jwt->c_str(), static_cast<rapidjson::SizeType>(jwt->size()));
+  w.String(login->jwt.c_str(), static_cast<rapidjson::SizeType>(login->jwt.size()));
   // Newer servers pass the allowed audience, so the API server checks the token against it (a
   // TokenReview without audiences checks the API server's own audiences instead).
   if (!cfg.allowed_audience.empty()) {
@@ -126,9 +97,9 @@ void InfisicalSim::Impl::login_kubernetes(const httplib::Request& req, httplib::
       name = rest.substr(colon + 1);
     }
   }
-  if (!cfg.allowed_namespaces.empty() && !in_list(cfg.allowed_namespaces, ns))
+  if (!cfg.allowed_namespaces.empty() && !csv_contains(cfg.allowed_namespaces, ns))
     return send_error(res, 401, "Access denied: K8s namespace not allowed.", "UnauthorizedError");
-  if (!cfg.allowed_names.empty() && !in_list(cfg.allowed_names, name))
+  if (!cfg.allowed_names.empty() && !csv_contains(cfg.allowed_names, name))
     return send_error(res, 401, "Access denied: K8s name not allowed.", "UnauthorizedError");
   if (!cfg.allowed_audience.empty()) {
     bool ok = false;
@@ -138,7 +109,7 @@ void InfisicalSim::Impl::login_kubernetes(const httplib::Request& req, httplib::
     if (!ok) return send_error(res, 401, "Access denied: K8s audience not allowed.", "UnauthorizedError");
   }
   std::lock_guard<std::mutex> lock(mu);
-  Identity* id = model.identity_by_id(*identity_id);
+  Identity* id = model.identity_by_id(login->identity_id);
   if (id == nullptr) return send_error(res, 404, "Kubernetes auth method not found for identity, did you configure Kubernetes auth?", "NotFound");
   send_json(res, 200, issue_token(*id, "kubernetes-auth"));
 }

@@ -199,22 +199,6 @@ bool wildcard_match(const std::string& pattern, const std::string& s) {
   return p == pattern.size();
 }
 
-std::vector<std::string> csv(const std::string& list) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t c = list.find(',', start);
-    std::string item = list.substr(start, c == std::string::npos ? std::string::npos : c - start);
-    item.erase(0, item.find_first_not_of(" \t"));
-    auto last = item.find_last_not_of(" \t");
-    item.erase(last == std::string::npos ? 0 : last + 1);
-    if (!item.empty()) out.push_back(item);
-    if (c == std::string::npos) break;
-    start = c + 1;
-  }
-  return out;
-}
-
 std::string upper_alnum(IdSource& ids, size_t n) {
   static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
   std::string out;
@@ -240,7 +224,7 @@ std::variant<CallerIdentity, StsError> InfisicalSim::Impl::verify_sigv4(const st
   const std::string algo = "AWS4-HMAC-SHA256 ";
   if (auth.rfind(algo, 0) != 0) return StsError{400, "IncompleteSignature", "Unsupported AWS 'algorithm'"};
   std::string credential, signed_headers, signature;
-  for (const auto& part : csv(auth.substr(algo.size()))) {
+  for (const auto& part : split_csv(auth.substr(algo.size()))) {
     auto eq = part.find('=');
     if (eq == std::string::npos) continue;
     std::string k = part.substr(0, eq), v = part.substr(eq + 1);
@@ -683,33 +667,28 @@ void InfisicalSim::Impl::login_aws(const httplib::Request& req, httplib::Respons
   if (!cfg.allowed_principal_arns.empty()) {
     std::string principal = principal_arn(who.arn);
     bool ok = false;
-    for (const auto& pattern : csv(cfg.allowed_principal_arns))
+    for (const auto& pattern : split_csv(cfg.allowed_principal_arns))
       if (wildcard_match(pattern, principal)) ok = true;
     if (!ok) return send_error(res, 401, "Access denied: AWS principal ARN not allowed. [principal-arn=" + principal + "]", "UnauthorizedError");
   }
   if (!cfg.allowed_account_ids.empty()) {
-    auto accounts = csv(cfg.allowed_account_ids);
-    if (std::find(accounts.begin(), accounts.end(), who.account) == accounts.end())
+    if (!csv_contains(cfg.allowed_account_ids, who.account))
       return send_error(res, 401, "Access denied: AWS account ID not allowed.", "UnauthorizedError");
   }
   send_json(res, 200, issue_token(*id, "aws-auth"));
 }
 
 void InfisicalSim::Impl::login_azure(const httplib::Request& req, httplib::Response& res, Ctx& ctx) {
-  auto body = json_body(req, res);
-  if (!body) return;
-  auto identity_id = core::get_string(*body, "identityId");
-  if (!identity_id) return send_validation_failure(res, "identityId");
-  auto jwt = core::get_string(*body, "jwt");
-  if (!jwt) return send_validation_failure(res, "jwt");
+  auto login = read_jwt_login(req, res);
+  if (!login) return;
   std::lock_guard<std::mutex> lock(mu);
-  Identity* id = model.identity_by_id(*identity_id);
+  Identity* id = model.identity_by_id(login->identity_id);
   if (id == nullptr || !id->azure)
     return send_error(res, 404, "Azure auth method not found for identity, did you configure Azure auth?", "NotFound");
   ctx.identity = id->id;
   const AzureAuthConfig& cfg = *id->azure;
   // The real server verifies with the tenant's JWKS; the sim's key plays Microsoft's signing key.
-  auto verified = core::jwt_verify_rs256(*jwt, key.public_pem);
+  auto verified = core::jwt_verify_rs256(login->jwt, key.public_pem);
   if (!verified) return send_error(res, 401, "invalid signature", "UnauthorizedError");
   auto hdr = core::parse_json(verified->header_json);
   if (core::string_or(**hdr, "kid", "") != kAzureKid) return send_error(res, 401, "Unauthorized", "UnauthorizedError");
@@ -724,27 +703,22 @@ void InfisicalSim::Impl::login_azure(const httplib::Request& req, httplib::Respo
     return send_error(res, 401, "jwt issuer invalid. expected: https://sts.windows.net/" + cfg.tenant_id + "/", "UnauthorizedError");
   if (core::string_or(c, "tid", "") != cfg.tenant_id) return send_error(res, 401, "Unauthorized", "UnauthorizedError");
   if (!cfg.allowed_service_principal_ids.empty()) {
-    auto allowed = csv(cfg.allowed_service_principal_ids);
-    if (std::find(allowed.begin(), allowed.end(), core::string_or(c, "oid", "")) == allowed.end())
+    if (!csv_contains(cfg.allowed_service_principal_ids, core::string_or(c, "oid", "")))
       return send_error(res, 401, "Access denied: Azure service principal not allowed.", "UnauthorizedError");
   }
   send_json(res, 200, issue_token(*id, "azure-auth"));
 }
 
 void InfisicalSim::Impl::login_gcp(const httplib::Request& req, httplib::Response& res, Ctx& ctx) {
-  auto body = json_body(req, res);
-  if (!body) return;
-  auto identity_id = core::get_string(*body, "identityId");
-  if (!identity_id) return send_validation_failure(res, "identityId");
-  auto jwt = core::get_string(*body, "jwt");
-  if (!jwt) return send_validation_failure(res, "jwt");
+  auto login = read_jwt_login(req, res);
+  if (!login) return;
   std::lock_guard<std::mutex> lock(mu);
-  Identity* id = model.identity_by_id(*identity_id);
+  Identity* id = model.identity_by_id(login->identity_id);
   if (id == nullptr || !id->gcp)
     return send_error(res, 404, "GCP auth method not found for identity, did you configure GCP auth?", "NotFound");
   ctx.identity = id->id;
   const GcpAuthConfig& cfg = *id->gcp;
-  auto verified = core::jwt_verify_rs256(*jwt, key.public_pem);
+  auto verified = core::jwt_verify_rs256(login->jwt, key.public_pem);
   if (!verified) return send_error(res, 401, "Invalid token signature: " + verified.error(), "UnauthorizedError");
   auto hdr = core::parse_json(verified->header_json);
   std::string kid = core::string_or(**hdr, "kid", "");
@@ -768,21 +742,18 @@ void InfisicalSim::Impl::login_gcp(const httplib::Request& req, httplib::Respons
     if (sa == nullptr || sa->key_id != kid) return send_error(res, 401, "Unauthorized", "UnauthorizedError");
   }
   if (!cfg.allowed_service_accounts.empty()) {
-    auto allowed = csv(cfg.allowed_service_accounts);
-    if (std::find(allowed.begin(), allowed.end(), email) == allowed.end())
+    if (!csv_contains(cfg.allowed_service_accounts, email))
       return send_error(res, 401, "Access denied: GCP service account not allowed.", "UnauthorizedError");
   }
   if (cfg.type == "gce" && (!cfg.allowed_projects.empty() || !cfg.allowed_zones.empty())) {
     const auto* ce = core::at_path(c, {"google", "compute_engine"});
     if (ce == nullptr) return send_error(res, 401, "Access denied: the ID token has no compute_engine claims (format=full)", "UnauthorizedError");
     if (!cfg.allowed_projects.empty()) {
-      auto allowed = csv(cfg.allowed_projects);
-      if (std::find(allowed.begin(), allowed.end(), core::string_or(*ce, "project_id", "")) == allowed.end())
+      if (!csv_contains(cfg.allowed_projects, core::string_or(*ce, "project_id", "")))
         return send_error(res, 401, "Access denied: GCP project not allowed.", "UnauthorizedError");
     }
     if (!cfg.allowed_zones.empty()) {
-      auto allowed = csv(cfg.allowed_zones);
-      if (std::find(allowed.begin(), allowed.end(), core::string_or(*ce, "zone", "")) == allowed.end())
+      if (!csv_contains(cfg.allowed_zones, core::string_or(*ce, "zone", "")))
         return send_error(res, 401, "Access denied: GCP zone not allowed.", "UnauthorizedError");
     }
   }

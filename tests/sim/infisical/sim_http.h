@@ -1,5 +1,5 @@
 // Small helpers shared by infisical-sim's route handlers: JSON bodies, the real server's error shape,
-// query/body access and digests.
+// query/body access, digests and comma-separated allow-lists.
 #pragma once
 
 #include <httplib.h>
@@ -8,9 +8,11 @@
 
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/json.h"
 
@@ -67,6 +69,31 @@ inline void send_error(httplib::Response& res, int status, std::string_view mess
   send_json(res, status, JsonObject().num("statusCode", status).str("message", message).str("error", error).done());
 }
 
+// The non-empty items of a comma-separated list, blanks around each trimmed ("a, b,,c" -> a, b, c).
+inline std::vector<std::string> split_csv(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    auto last = item.find_last_not_of(" \t");
+    item.erase(last == std::string::npos ? 0 : last + 1);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// Whether value is one of the items of a comma-separated allow-list.
+inline bool csv_contains(const std::string& list, const std::string& value) {
+  for (const auto& item : split_csv(list)) {
+    if (item == value) return true;
+  }
+  return false;
+}
+
 // The request body as a JSON object, or an error response (the real server validates with zod and
 // answers 401 ValidationFailure for a missing field; a body that is not JSON is a 400).
 inline std::shared_ptr<core::JsonDoc> json_body(const httplib::Request& req, httplib::Response& res) {
@@ -106,6 +133,28 @@ inline void send_validation_failure(httplib::Response& res, const std::string& f
   w.String("ValidationFailure");
   w.EndObject();
   send_json(res, 401, std::string(buf.GetString(), buf.GetSize()));
+}
+
+// The body of a JWT-based login ({identityId, jwt}: Kubernetes, Azure and GCP auth); on a bad body or a
+// missing field the error is sent and nullopt returned.
+struct JwtLogin {
+  std::string identity_id;
+  std::string jwt;
+};
+inline std::optional<JwtLogin> read_jwt_login(const httplib::Request& req, httplib::Response& res) {
+  auto body = json_body(req, res);
+  if (!body) return std::nullopt;
+  auto identity_id = core::get_string(*body, "identityId");
+  if (!identity_id) {
+    send_validation_failure(res, "identityId");
+    return std::nullopt;
+  }
+  auto jwt = core::get_string(*body, "jwt");
+  if (!jwt) {
+    send_validation_failure(res, "jwt");
+    return std::nullopt;
+  }
+  return JwtLogin{std::move(*identity_id), std::move(*jwt)};
 }
 
 inline std::string query(const httplib::Request& req, const char* name) {
