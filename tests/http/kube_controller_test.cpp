@@ -74,6 +74,13 @@ kube::InformerOptions fast_options() {
   return o;
 }
 
+// Starts the informer with rec's handlers and waits for its initial list.
+void start_synced(kube::Informer& inf, Recorder& rec) {
+  inf.add_handlers(rec.handlers());
+  inf.start();
+  REQUIRE(inf.wait_for_sync(10s));
+}
+
 }  // namespace
 
 TEST_CASE("informer: paged initial list, then adds, updates and deletes from the watch") {
@@ -82,9 +89,7 @@ TEST_CASE("informer: paged initial list, then adds, updates and deletes from the
   kube::Client c(config_for(s));
   Recorder rec;
   kube::Informer inf(c, kube::kSecrets, fast_options());
-  inf.add_handlers(rec.handlers());
-  inf.start();
-  REQUIRE(inf.wait_for_sync(10s));
+  start_synced(inf, rec);
   CHECK(inf.store().size() == 5);
   CHECK(rec.count("add ns/s0") == 1);
   CHECK(s.requests("GET") >= 3);  // 5 objects in pages of 2
@@ -109,9 +114,7 @@ TEST_CASE("informer: a closed watch resumes from the last resourceVersion withou
   kube::Client c(config_for(s));
   Recorder rec;
   kube::Informer inf(c, kube::kSecrets, fast_options());
-  inf.add_handlers(rec.handlers());
-  inf.start();
-  REQUIRE(inf.wait_for_sync(10s));
+  start_synced(inf, rec);
   REQUIRE(eventually([&] { return s.open_watches() == 1; }));
   s.close_watches();
   REQUIRE(eventually([&] { return inf.watches() >= 2 && s.open_watches() == 1; }));
@@ -128,9 +131,7 @@ TEST_CASE("informer: an ERROR 410 in the watch makes it relist; changes missed m
   kube::Client c(config_for(s));
   Recorder rec;
   kube::Informer inf(c, kube::kSecrets, fast_options());
-  inf.add_handlers(rec.handlers());
-  inf.start();
-  REQUIRE(inf.wait_for_sync(10s));
+  start_synced(inf, rec);
   REQUIRE(eventually([&] { return s.open_watches() == 1; }));
   // While the informer is disconnected (the server compacts and expires the watch), objects change.
   s.close_watches();
@@ -159,9 +160,7 @@ TEST_CASE("informer: bookmarks advance the resourceVersion; label selector and n
   opts.label_selector = "owner=mine";
   Recorder rec;
   kube::Informer inf(c, kube::kSecrets, opts);
-  inf.add_handlers(rec.handlers());
-  inf.start();
-  REQUIRE(inf.wait_for_sync(10s));
+  start_synced(inf, rec);
   CHECK(inf.store().keys() == std::vector<std::string>{"ns/mine"});
   REQUIRE(eventually([&] { return s.open_watches() == 1; }));
   s.put_object("secrets", "ns", secret("theirs2", "djA=", "other"));
