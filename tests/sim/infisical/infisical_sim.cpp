@@ -163,6 +163,7 @@ void InfisicalSim::Impl::serve(const httplib::Request& req, httplib::Response& r
   }
   std::lock_guard<std::mutex> lock(mu);
   counters.by_route[ctx.route] += 1;
+  counters.by_route_status[ctx.route + " " + std::to_string(res.status)] += 1;
   counters.by_identity[ctx.identity][ctx.route] += 1;
   counters.total += 1;
 }
@@ -714,6 +715,13 @@ std::string InfisicalSim::Impl::render_counters() const {
   w.Key("byRoute");
   w.StartObject();
   for (const auto& [r, n] : counters.by_route) {
+    w.Key(r.c_str());
+    w.Int64(n);
+  }
+  w.EndObject();
+  w.Key("byRouteStatus");
+  w.StartObject();
+  for (const auto& [r, n] : counters.by_route_status) {
     w.Key(r.c_str());
     w.Int64(n);
   }

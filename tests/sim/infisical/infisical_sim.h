@@ -21,6 +21,7 @@ struct SimOptions {
 struct Counters {
   std::map<std::string, int64_t> by_route;                                 // "GET /api/v3/secrets/raw" -> n
   std::map<std::string, std::map<std::string, int64_t>> by_identity;      // identity id -> route -> n
+  std::map<std::string, int64_t> by_route_status;  // "GET /api/v3/secrets/raw 304" -> n (the answered status)
   int64_t total = 0;
 };
 
