@@ -1,6 +1,8 @@
 // Small helpers over RapidJSON.
 #include "core/json.h"
 
+#include <algorithm>
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
@@ -35,6 +37,28 @@ bool nesting_within_limit(std::string_view text) {
 }
 
 }  // namespace
+
+namespace {
+struct CompactDoc {
+  explicit CompactDoc(size_t chunk) : allocator(chunk), doc(&allocator) {}
+  rapidjson::MemoryPoolAllocator<> allocator;
+  JsonDoc doc;
+};
+}  // namespace
+
+std::shared_ptr<JsonDoc> copy_compact(const JsonValue& v) {
+  // A first copy into a scratch pool measures the bytes the copy needs; the kept copy then lives in
+  // one chunk of exactly that size (one malloc, no unused tail).
+  size_t needed = 0;
+  {
+    rapidjson::MemoryPoolAllocator<> scratch(4096);
+    JsonValue measure(v, scratch);
+    needed = scratch.Size();
+  }
+  auto holder = std::make_shared<CompactDoc>(std::max<size_t>(needed, 64));
+  holder->doc.CopyFrom(v, holder->doc.GetAllocator());
+  return std::shared_ptr<JsonDoc>(holder, &holder->doc);
+}
 
 Result<std::shared_ptr<JsonDoc>> parse_json(std::string_view text) {
   if (!nesting_within_limit(text)) {

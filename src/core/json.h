@@ -23,6 +23,12 @@ using JsonAlloc = rapidjson::Document::AllocatorType;
 inline constexpr unsigned kMaxJsonDepth = 128;
 Result<std::shared_ptr<JsonDoc>> parse_json(std::string_view text);
 
+// A deep copy of v in a document whose allocator grows in 1 KiB chunks. A parsed or default-built
+// JsonDoc owns a pool allocator whose first chunk is 64 KiB however small the object; objects that
+// are kept (list items, watch events, informer stores) are held this way so that 10,000 of them
+// cost about their own size rather than 10,000 chunks.
+std::shared_ptr<JsonDoc> copy_compact(const JsonValue& v);
+
 std::string to_json(const JsonValue& v);
 std::string to_pretty_json(const JsonValue& v);
 

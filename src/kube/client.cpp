@@ -65,8 +65,7 @@ Query write_query(const WriteOptions& o) {
 
 // Items of a List lack apiVersion/kind; fill them in so that objects look the same from get, list and watch.
 ObjectPtr item_document(const core::JsonValue& item, const Resource& r) {
-  auto doc = std::make_shared<core::JsonDoc>();
-  doc->CopyFrom(item, doc->GetAllocator());
+  auto doc = core::copy_compact(item);
   if (doc->IsObject()) {
     auto& a = doc->GetAllocator();
     if (core::member(*doc, "apiVersion") == nullptr) core::set_string(*doc, "apiVersion", r.api_version(), a);

@@ -47,9 +47,7 @@ core::Result<WatchEvent> decode_watch_event(std::string_view line) {
   if (obj == nullptr || !obj->IsObject())
     return core::Result<WatchEvent>::fail(fmt::format("{} watch event has no \"object\" map", *type));
   // Move the object into its own document so the event holds no wrapper.
-  auto object = std::make_shared<core::JsonDoc>();
-  object->CopyFrom(*obj, object->GetAllocator());
-  ev.object = std::move(object);
+  ev.object = core::copy_compact(*obj);
   if (ev.type == WatchEvent::Type::kError) {
     ev.error_code = static_cast<int>(core::get_int(*ev.object, "code").value_or(0));
     ev.error_reason = core::string_or(*ev.object, "reason", "");

@@ -30,6 +30,29 @@ bool same_member(const core::JsonValue& a, const core::JsonValue& b, std::string
   return *x == *y;
 }
 
+// What the workload caches keep of an opted-in workload: kind, name, namespace, the opt-in and
+// rollout-hash annotations and the pod spec. Workloads that did not opt in are not kept.
+Object compact_workload(const core::JsonValue& o) {
+  const core::JsonValue* opt_in = core::at_path(o, {"metadata", "annotations", core::kAutoReloadAnnotation});
+  if (!opt_in || !opt_in->IsString() || std::string_view(opt_in->GetString()) != "true") return nullptr;
+  const core::JsonValue* pod_spec = core::at_path(o, {"spec", "template", "spec"});
+  if (!pod_spec || !pod_spec->IsObject()) return nullptr;
+  core::JsonDoc d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  core::set_string(d, "kind", core::string_or(o, "kind", ""), a);
+  auto& m = core::ensure_object(d, "metadata", a);
+  core::set_string(m, "name", meta(o, "name"), a);
+  core::set_string(m, "namespace", meta(o, "namespace"), a);
+  core::set_string(core::ensure_object(m, "annotations", a), core::kAutoReloadAnnotation, "true", a);
+  auto& tmpl = core::ensure_object(core::ensure_object(d, "spec", a), "template", a);
+  auto& tmpl_ann = core::ensure_object(core::ensure_object(tmpl, "metadata", a), "annotations", a);
+  const core::JsonValue* hash =
+      core::at_path(o, {"spec", "template", "metadata", "annotations", core::kRolloutHashAnnotation});
+  if (hash && hash->IsString()) core::set_string(tmpl_ann, core::kRolloutHashAnnotation, hash->GetString(), a);
+  core::set_member(tmpl, "spec", core::JsonValue(*pod_spec, a), a);
+  return compact_copy(d);
+}
+
 void wait_ms(kube::Clock& clock, int ms, const std::atomic<bool>& stop) {
   std::mutex mu;
   std::condition_variable cv;
@@ -64,6 +87,15 @@ Controller::Controller(Config config, kube::Client& client, KubeApi& api, Secret
   lookups.managed_secret = [this](const std::string& ns, const std::string& name) {
     return lookup(secret_caches_, ns, name);
   };
+  lookups.workloads = [this](const kube::Resource& kind, const std::string& ns) {
+    std::vector<Object> out;
+    for (const auto& [k, cache] : workload_caches_) {
+      if (k->resource != kind.resource || k->group != kind.group) continue;
+      auto part = cache->list_namespace(ns);
+      out.insert(out.end(), part.begin(), part.end());
+    }
+    return out;
+  };
   lookups.global_config = [this]() -> Object {
     return config_cache_ ? config_cache_->get(config_.operator_namespace, std::string(core::kGlobalConfigMapName))
                          : nullptr;
@@ -88,6 +120,7 @@ Controller::~Controller() {
     if (w.joinable()) w.join();
   for (auto& c : cr_caches_) c->stop();
   for (auto& c : secret_caches_) c->stop();
+  for (auto& [_, c] : workload_caches_) c->stop();
   if (config_cache_) config_cache_->stop();
 }
 
@@ -170,6 +203,13 @@ void Controller::start_caches() {
     secrets->start({requeue_owners, [requeue_owners](const Object&, const Object& n) { requeue_owners(n); },
                     requeue_owners});
     secret_caches_.push_back(std::move(secrets));
+    for (const kube::Resource* kind : {&kube::kDeployments, &kube::kStatefulSets, &kube::kDaemonSets}) {
+      auto w = std::make_unique<WatchCache>(client_, *kind, ns, "", "", log_);
+      w->set_transform(compact_workload);
+      w->set_keep_parsed(true);  // small, and a rollout reads every workload of a namespace
+      w->start({});
+      workload_caches_.emplace_back(kind, std::move(w));
+    }
   }
   config_cache_ = std::make_unique<WatchCache>(client_, kube::kConfigMaps, config_.operator_namespace, "",
                                                fmt::format("metadata.name={}", core::kGlobalConfigMapName), log_);
@@ -186,6 +226,7 @@ bool Controller::wait_synced(const std::atomic<bool>& stop) {
     bool all = config_cache_->synced();
     for (const auto& c : cr_caches_) all = all && c->synced();
     for (const auto& c : secret_caches_) all = all && c->synced();
+    for (const auto& [_, c] : workload_caches_) all = all && c->synced();
     if (all) return true;
     wait_ms(clock_, 50, stop);
   }
@@ -269,6 +310,7 @@ int Controller::run(const std::atomic<bool>& stop) {
   workers_.clear();
   for (auto& c : cr_caches_) c->stop();
   for (auto& c : secret_caches_) c->stop();
+  for (auto& [_, c] : workload_caches_) c->stop();
   if (config_cache_) config_cache_->stop();
   if (elector && !lost) elector->release();
   leading_ = false;

@@ -59,6 +59,8 @@ class Controller {
   std::vector<std::unique_ptr<WatchCache>> cr_caches_;
   std::vector<std::unique_ptr<WatchCache>> secret_caches_;
   std::unique_ptr<WatchCache> config_cache_;
+  // Opted-in Deployments, StatefulSets and DaemonSets, kept as only what a rollout needs.
+  std::vector<std::pair<const kube::Resource*, std::unique_ptr<WatchCache>>> workload_caches_;
   std::vector<std::thread> workers_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> leading_{false};

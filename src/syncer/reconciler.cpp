@@ -94,6 +94,9 @@ std::string meta_string(const JsonValue& o, std::string_view field) {
 
 std::string key_of(const std::string& ns, const std::string& name) { return ns + "/" + name; }
 
+// How long the data of a referenced Secret (credentials, CA) is reused before it is read again.
+constexpr std::chrono::seconds kReferencedSecretTtl{30};
+
 std::chrono::sys_seconds wall_seconds(kube::Clock& clock) {
   return std::chrono::time_point_cast<std::chrono::seconds>(clock.wall_now());
 }
@@ -139,6 +142,12 @@ std::chrono::milliseconds Reconciler::retry_cap(const std::string& key) const {
   return std::chrono::seconds(seconds);
 }
 
+std::chrono::milliseconds Reconciler::spread(std::chrono::seconds interval) {
+  std::lock_guard lock(mu_);
+  std::uniform_real_distribution<double> d(0.0, 0.1);
+  return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(interval.count()) * 1000.0 * d(rng_)));
+}
+
 std::vector<std::string> Reconciler::owners_of_secret(const std::string& ns, const std::string& name) const {
   std::lock_guard lock(mu_);
   auto it = secret_owners_.find(key_of(ns, name));
@@ -156,6 +165,36 @@ std::vector<std::string> Reconciler::known_keys() const {
 void Reconciler::forget_scope_data() {
   std::lock_guard lock(mu_);
   scopes_.clear();
+  referenced_secrets_.clear();
+}
+
+std::map<std::string, std::string> Reconciler::referenced_secret_data(const std::string& ns, const std::string& name) {
+  std::string k = key_of(ns, name);
+  {
+    std::lock_guard lock(mu_);
+    auto it = referenced_secrets_.find(k);
+    if (it != referenced_secrets_.end() && clock_.now() - it->second.read_at < kReferencedSecretTtl)
+      return it->second.data;
+  }
+  CachedSecret c;
+  try {
+    c.data = secret_data(*kube_.get(kube::kSecrets, ns, name));
+  } catch (const kube::ApiError& e) {
+    if (e.is_not_found()) {
+      std::lock_guard lock(mu_);
+      referenced_secrets_.erase(k);
+    }
+    throw;
+  }
+  c.read_at = clock_.now();
+  std::lock_guard lock(mu_);
+  referenced_secrets_[k] = c;
+  return c.data;
+}
+
+std::vector<Object> Reconciler::workloads_of(const kube::Resource& kind, const std::string& ns) {
+  if (caches_.workloads) return caches_.workloads(kind, ns);
+  return kube_.list(kind, ns, "");
 }
 
 void Reconciler::record_event(const Object& cr, std::string_view type, std::string_view reason,
@@ -227,8 +266,7 @@ std::optional<Reconciler::Failure> Reconciler::build_request(const core::Infisic
   req.host = core::resolve_host_api(spec.host_api, cm_host);
   if (ca_ref) {
     try {
-      Object s = kube_.get(kube::kSecrets, ca_ref->secret_namespace, ca_ref->secret_name);
-      auto data = secret_data(*s);
+      auto data = referenced_secret_data(ca_ref->secret_namespace, ca_ref->secret_name);
       auto it = data.find(ca_ref->key);
       if (it == data.end())
         return Failure{std::string(core::kReasonCredentialsNotFound),
@@ -247,7 +285,7 @@ std::optional<Reconciler::Failure> Reconciler::build_request(const core::Infisic
   auto read_secret = [&](const core::SecretReference& ref, std::optional<Failure>& failure) {
     std::map<std::string, std::string> data;
     try {
-      data = secret_data(*kube_.get(kube::kSecrets, ref.secret_namespace, ref.secret_name));
+      data = referenced_secret_data(ref.secret_namespace, ref.secret_name);
     } catch (const kube::ApiError& e) {
       if (!e.is_not_found()) throw;
       failure = Failure{std::string(core::kReasonCredentialsNotFound),
@@ -334,9 +372,8 @@ std::optional<Reconciler::Failure> Reconciler::build_request(const core::Infisic
   return std::nullopt;
 }
 
-Reconciler::Fetched Reconciler::fetch_scope(const std::string& cr_key, const SourceRequest& base,
-                                            const std::string& scope_key, std::chrono::seconds resync,
-                                            kube::Clock::time_point* retry_at) {
+Reconciler::Fetched Reconciler::fetch_scope(const SourceRequest& base, const std::string& scope_key,
+                                            std::chrono::seconds resync, kube::Clock::time_point* retry_at) {
   std::shared_ptr<ScopeEntry> entry;
   {
     std::lock_guard lock(mu_);
@@ -348,28 +385,28 @@ Reconciler::Fetched Reconciler::fetch_scope(const std::string& cr_key, const Sou
   // CRs reading the same scope share one fetch per interval: data younger than 80% of the interval
   // (the shortest jittered resync is 90%) is served from memory.
   auto fresh_for = std::chrono::duration_cast<kube::Clock::duration>(resync) * 8 / 10;
-  if (entry->has_data && clock_.now() - entry->fetched_at < fresh_for) return {entry->values, false};
+  if (entry->has_data && clock_.now() - entry->fetched_at < fresh_for)
+    return {entry->values, false, entry->fetched_at};
   // A scope that just failed is not asked again before its retry time: the same error, no request.
   if (entry->failure && clock_.now() < entry->retry_at) {
     *retry_at = entry->retry_at;
     std::rethrow_exception(entry->failure);
   }
-  // The global request budget spreads work instead of failing it: a key that finds the budget spent
-  // reserves the next free slot and comes back exactly then, without touching its status.
-  {
-    std::lock_guard lock(mu_);
-    auto it = reservations_.find(cr_key);
-    if (it != reservations_.end() && clock_.now() >= it->second) {
-      reservations_.erase(it);
-    } else if (it == reservations_.end()) {
-      auto wait = budget_.reserve();
-      if (wait > kube::Clock::duration::zero()) {
-        reservations_[cr_key] = clock_.now() + wait;
-        throw Throttled{std::chrono::duration_cast<std::chrono::milliseconds>(wait) + std::chrono::milliseconds(1)};
-      }
-    } else {
-      throw Throttled{std::chrono::duration_cast<std::chrono::milliseconds>(it->second - clock_.now()) +
+  // The global request budget spreads work instead of failing it: a scope that finds the budget
+  // spent reserves the next free slot, and every resource that needs the scope comes back exactly
+  // then, without touching its status. The slot belongs to the scope, not to the resource that
+  // asked first: ten resources waiting for one scope cost one slot, and the first of them back
+  // uses it for all.
+  if (entry->reserved_slot) {
+    if (clock_.now() < *entry->reserved_slot)
+      throw Throttled{std::chrono::duration_cast<std::chrono::milliseconds>(*entry->reserved_slot - clock_.now()) +
                       std::chrono::milliseconds(1)};
+    entry->reserved_slot.reset();
+  } else {
+    auto wait = budget_.reserve();
+    if (wait > kube::Clock::duration::zero()) {
+      entry->reserved_slot = clock_.now() + wait;
+      throw Throttled{std::chrono::duration_cast<std::chrono::milliseconds>(wait) + std::chrono::milliseconds(1)};
     }
   }
   SourceRequest req = base;
@@ -397,13 +434,13 @@ Reconciler::Fetched Reconciler::fetch_scope(const std::string& cr_key, const Sou
   for (const auto& w : r.warnings) log_->warn("infisical scope warning: {}", w);
   if (r.not_modified && entry->has_data) {
     entry->fetched_at = clock_.now();
-    return {entry->values, true};
+    return {entry->values, true, entry->fetched_at};
   }
   entry->values = std::move(r.values);
   entry->etag = r.etag;
   entry->has_data = true;
   entry->fetched_at = clock_.now();
-  return {entry->values, true};
+  return {entry->values, true, entry->fetched_at};
 }
 
 Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSecret& model,
@@ -570,7 +607,7 @@ int Reconciler::roll_consumers(const std::string& ns, const std::set<std::string
                                const std::map<std::string, Object>& fresh, const Object& cr) {
   int patched = 0;
   for (const kube::Resource* kind : {&kube::kDeployments, &kube::kStatefulSets, &kube::kDaemonSets}) {
-    std::vector<Object> items = kube_.list(*kind, ns, "");
+    std::vector<Object> items = workloads_of(*kind, ns);
     for (const auto& w : items) {
       auto ann = string_map(core::at_path(*w, {"metadata", "annotations"}));
       if (ann[std::string(core::kAutoReloadAnnotation)] != "true") continue;
@@ -605,7 +642,7 @@ int Reconciler::check_all_workloads(const std::vector<std::string>& namespaces) 
   int patched = 0;
   for (const auto& scope_ns : scopes) {
     for (const kube::Resource* kind : {&kube::kDeployments, &kube::kStatefulSets, &kube::kDaemonSets}) {
-      for (const auto& w : kube_.list(*kind, scope_ns, "")) {
+      for (const auto& w : workloads_of(*kind, scope_ns)) {
         auto ann = string_map(core::at_path(*w, {"metadata", "annotations"}));
         if (ann[std::string(core::kAutoReloadAnnotation)] != "true") continue;
         const JsonValue* pod_spec = core::at_path(*w, {"spec", "template", "spec"});
@@ -639,7 +676,6 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
       for (const auto& t : it->second) secret_owners_[t].erase(key);
       cr_targets_.erase(it);
     }
-    reservations_.erase(key);
     pending_rollouts_.erase(key);
     return {ReconcileOutcome::Next::kForget, {}, "deleted"};
   }
@@ -675,7 +711,7 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   Fetched fetched;
   kube::Clock::time_point scope_retry_at{};
   try {
-    fetched = fetch_scope(key, req, scope_key, resync, &scope_retry_at);
+    fetched = fetch_scope(req, scope_key, resync, &scope_retry_at);
   } catch (const Throttled& t) {
     metrics_.inc(kMetricThrottled);
     return {ReconcileOutcome::Next::kRequeueAfter, t.after, "throttled"};
@@ -759,12 +795,23 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
                                   rolled),
                       "", model.metadata.generation},
                      now);
-  return finish(cr, model, conditions, std::nullopt, static_cast<int>(fetched.values.size()), any_written, managed);
+  // The next sync is due when the scope's data turns one interval old, plus a spread of up to 10% so
+  // the resources of a scope do not come back at once. The first one back refreshes the scope and
+  // the others share that answer, so each scope costs one request per interval however many
+  // resources read it (requeueing each resource one interval after its own reconcile would let
+  // their phases drift apart and refresh a busy scope every 80% of an interval).
+  auto due = fetched.fetched_at + std::chrono::duration_cast<kube::Clock::duration>(resync) - clock_.now();
+  auto next_sync = std::max<std::chrono::milliseconds>(std::chrono::duration_cast<std::chrono::milliseconds>(due),
+                                                       std::chrono::seconds(1)) +
+                   spread(resync);
+  return finish(cr, model, conditions, std::nullopt, static_cast<int>(fetched.values.size()), any_written, managed,
+                next_sync);
 }
 
 ReconcileOutcome Reconciler::finish(const Object& cr, const core::InfisicalSecret& model,
                                     std::vector<core::Condition> conditions, const std::optional<Failure>& failure,
-                                    int synced_keys, bool synced_now, const std::vector<std::string>& managed) {
+                                    int synced_keys, bool synced_now, const std::vector<std::string>& managed,
+                                    std::optional<std::chrono::milliseconds> next_sync) {
   auto now = wall_seconds(clock_);
   int64_t gen = model.metadata.generation;
   const core::Condition* prev_ready = core::find_condition(model.status.conditions, core::kConditionReady);
@@ -822,7 +869,8 @@ ReconcileOutcome Reconciler::finish(const Object& cr, const core::InfisicalSecre
     if (synced_now || last_sync.empty() || prev_reason != core::kReasonSynced) last_sync = core::format_rfc3339(now);
     if (prev_reason != core::kReasonSynced && !synced_now && prev_ready)
       record_event(cr, "Normal", "Synced", "secrets are in sync again");
-    out = {ReconcileOutcome::Next::kRequeueAfter, jittered(std::chrono::seconds(model.spec.resync_interval_seconds())),
+    out = {ReconcileOutcome::Next::kRequeueAfter,
+           next_sync ? *next_sync : jittered(std::chrono::seconds(model.spec.resync_interval_seconds())),
            synced_now ? "synced" : "unchanged"};
   }
 

@@ -38,6 +38,9 @@ struct CacheLookups {
   std::function<Object(const std::string& ns, const std::string& name)> infisical_secret;
   std::function<Object(const std::string& ns, const std::string& name)> managed_secret;  // labelled Secrets only
   std::function<Object()> global_config;  // the infisical-config ConfigMap
+  // Opted-in workloads of one kind in a namespace ("" = all), as the workload caches keep them (only
+  // the fields a rollout needs). Unset: the reconciler lists them from the API server.
+  std::function<std::vector<Object>(const kube::Resource& kind, const std::string& ns)> workloads;
 };
 
 struct ReconcilerOptions {
@@ -86,6 +89,7 @@ class Reconciler {
     std::map<std::string, std::string> values;
     std::string etag;
     kube::Clock::time_point fetched_at{};
+    std::optional<kube::Clock::time_point> reserved_slot;  // a budget slot this scope holds
   };
   struct Failure {
     std::string reason;
@@ -96,6 +100,11 @@ class Reconciler {
   struct Fetched {
     std::map<std::string, std::string> values;
     bool fetched_now = false;
+    kube::Clock::time_point fetched_at{};  // when the scope's data was last confirmed by Infisical
+  };
+  struct CachedSecret {
+    std::map<std::string, std::string> data;
+    kube::Clock::time_point read_at{};
   };
   struct SecretWrite {
     bool written = false;
@@ -105,15 +114,21 @@ class Reconciler {
 
   ReconcileOutcome finish(const Object& cr, const core::InfisicalSecret& model, std::vector<core::Condition> conditions,
                           const std::optional<Failure>& failure, int synced_keys, bool synced_now,
-                          const std::vector<std::string>& managed);
+                          const std::vector<std::string>& managed,
+                          std::optional<std::chrono::milliseconds> next_sync = std::nullopt);
+  // The data of a Secret that a spec references (credentials, CA), read at most every
+  // kReferencedSecretTtl per Secret: N resources over I credentials cost I reads, not N. Throws
+  // kube::ApiError (not found is never cached).
+  std::map<std::string, std::string> referenced_secret_data(const std::string& ns, const std::string& name);
+  std::vector<Object> workloads_of(const kube::Resource& kind, const std::string& ns);
   std::optional<Failure> build_request(const core::InfisicalSecret& model, SourceRequest& req, std::string& identity_key);
   struct Throttled {
     std::chrono::milliseconds after;
   };
   // Throws Throttled when the Infisical request budget has no slot now, infisical::ApiError on failure.
   // On failure, *retry_at is when the scope may be asked again (the resource is requeued for then).
-  Fetched fetch_scope(const std::string& cr_key, const SourceRequest& req, const std::string& scope_key,
-                      std::chrono::seconds resync, kube::Clock::time_point* retry_at);
+  Fetched fetch_scope(const SourceRequest& req, const std::string& scope_key, std::chrono::seconds resync,
+                      kube::Clock::time_point* retry_at);
   SecretWrite write_managed_secret(const core::InfisicalSecret& model,
                                    const core::ManagedSecretTarget& target,
                                    const std::map<std::string, std::string>& values, std::optional<Failure>& failure,
@@ -125,6 +140,7 @@ class Reconciler {
                                const std::set<std::string>* only_if_consumes);
   void record_event(const Object& cr, std::string_view type, std::string_view reason, const std::string& message);
   std::chrono::milliseconds jittered(std::chrono::seconds interval);
+  std::chrono::milliseconds spread(std::chrono::seconds interval);  // uniform in [0, 10%] of interval
   std::string digest_key() const;
 
   KubeApi& kube_;
@@ -141,10 +157,10 @@ class Reconciler {
   std::map<std::string, std::shared_ptr<ScopeEntry>> scopes_;
   std::map<std::string, std::set<std::string>> secret_owners_;  // "ns/secret" -> CR keys
   std::map<std::string, std::vector<std::string>> cr_targets_;   // CR key -> "ns/secret"
-  std::map<std::string, kube::Clock::time_point> reservations_;  // CR key -> when its budget slot is due
   // CR key -> namespace -> Secrets whose data changed but whose consumers may not all be rolled yet
   // (a failed workload patch): the next reconcile rolls them even though the data is now unchanged.
   std::map<std::string, std::map<std::string, std::set<std::string>>> pending_rollouts_;
+  std::map<std::string, CachedSecret> referenced_secrets_;        // "ns/name" -> data
   std::mt19937_64 rng_;
 };
 

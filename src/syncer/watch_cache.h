@@ -20,6 +20,11 @@
 
 namespace ifo::syncer {
 
+// A copy of v in a document whose allocator grows in small chunks. A parsed or copied JsonDoc owns a
+// pool allocator whose first chunk is 64 KiB however small the object; a cache of 10,000 objects held
+// that way costs hundreds of MiB, held this way it costs about the objects' size.
+Object compact_copy(const core::JsonValue& v);
+
 class WatchCache {
  public:
   struct Handlers {
@@ -33,17 +38,29 @@ class WatchCache {
   WatchCache(const WatchCache&) = delete;
   WatchCache& operator=(const WatchCache&) = delete;
 
+  // Maps each listed or watched object to what the store keeps (e.g. only the fields a reader needs);
+  // nullptr keeps nothing, as if the object did not exist. Set before start(). Without one the store
+  // keeps a compact copy of the whole object.
+  using Transform = std::function<Object(const core::JsonValue&)>;
+  void set_transform(Transform t) { transform_ = std::move(t); }
+  // Keep parsed trees instead of JSON text: for small objects read in bulk (list_namespace), where
+  // parsing on every read would cost more CPU than the memory saved. Set before start().
+  void set_keep_parsed(bool keep) { keep_parsed_ = keep; }
+
   void start(Handlers handlers);
   void stop();
   bool synced() const { return synced_.load(); }
 
   Object get(const std::string& ns, const std::string& name) const;
   std::vector<Object> list() const;
+  // The objects of one namespace ("" = all), in name order.
+  std::vector<Object> list_namespace(const std::string& ns) const;
   size_t size() const;
 
  private:
   void run();
-  void replace(const std::vector<kube::ObjectPtr>& items);
+  void replace(std::map<std::string, Object> fresh);
+  Object keep(const kube::ObjectPtr& o) const;  // what the store keeps of an object (nullptr: nothing)
   void apply(kube::WatchEvent& ev);
   void sleep_backoff(int failures);
 
@@ -52,12 +69,23 @@ class WatchCache {
   std::string ns_, label_selector_, field_selector_;
   std::shared_ptr<spdlog::logger> log_;
   Handlers handlers_;
+  Transform transform_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> synced_{false};
   std::thread thread_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, Object> store_;  // "ns/name"
+  // An object as the store keeps it: its JSON text (the default), or the parsed tree when reads are
+  // many and the objects small (set_keep_parsed).
+  struct Stored {
+    std::shared_ptr<const std::string> text;
+    Object parsed;
+    bool kept() const { return text || parsed; }
+  };
+  Stored serialize(const Object& o) const;
+  static Object materialize(const Stored& s);
+  bool keep_parsed_ = false;
+  std::map<std::string, Stored> store_;  // "ns/name"
   std::string resource_version_;
 };
 
