@@ -1,0 +1,958 @@
+// bench/syncer-scale: the syncer at scale against kube-sim and infisical-sim.
+//
+// Starts both simulators (infisical-sim over TLS with 20 ms added latency per request), seeds I
+// universal-auth identities and S scopes (project/env/path, 4 keys each), creates N InfisicalSecrets
+// and N consuming Deployments through the API (concurrently, no kubectl), starts the syncer and
+// prints: time until all are Ready, Infisical requests by kind, Kubernetes requests by verb, the
+// syncer's peak RSS and CPU seconds; then the same counters for three resync intervals with nothing
+// changed; then, after one secret of one scope changes, the time until every Deployment that
+// consumes that key has a new revision and the number of rollouts. Last, what the upstream
+// operator's documented behaviour would cost on the same work, and PASS/FAIL against the targets.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+
+#include "core/json.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/errors.h"
+#include "net/http_client.h"
+
+namespace {
+
+using namespace ifo;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kKeysPerScope = 4;
+constexpr int kScopesPerProject = 10;
+constexpr int kResourcesPerNamespace = 100;
+constexpr const char* kCredentialsNamespace = "bench-credentials";
+constexpr const char* kOperatorNamespace = "infisical-operator-system";
+constexpr int kTokenTtlSeconds = 7200;
+
+struct Options {
+  int resources = 1000;
+  int identities = 50;
+  int scopes = 100;
+  int interval = 60;
+  int workers = 16;
+  int kube_qps = 2000;
+  int infisical_rpm = 240;
+  int latency_ms = 20;
+  int ready_timeout = 600;
+  std::string build_dir;
+  std::string source_dir;
+  std::string work_dir;
+  std::vector<std::string> syncer_args;
+};
+
+[[noreturn]] void die(const std::string& msg) {
+  std::fprintf(stderr, "syncer-scale: %s\n", msg.c_str());
+  std::exit(1);
+}
+
+double secs_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out) die("cannot write " + path);
+}
+
+// Polls `cond` every 100 ms until it holds or `seconds` pass.
+bool wait_until(double seconds, const std::function<bool()>& cond) {
+  auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return cond();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes and /proc figures.
+
+struct Child {
+  std::string name;
+  pid_t pid = -1;
+};
+
+std::vector<Child> g_children;
+
+Child spawn(const std::string& name, const std::string& binary, const std::vector<std::string>& args,
+            const std::string& log_path) {
+  std::vector<std::string> argv_s{binary};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  pid_t pid = fork();
+  if (pid < 0) die("fork failed");
+  if (pid == 0) {
+    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    std::vector<char*> argv;
+    for (auto& s : argv_s) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    std::fprintf(stderr, "exec %s failed\n", binary.c_str());
+    _exit(127);
+  }
+  Child c{name, pid};
+  g_children.push_back(c);
+  return c;
+}
+
+// Stops the children last-started first (the syncer before the simulators it talks to), each one
+// waited for before the next gets its signal.
+void stop_children() {
+  for (auto it = g_children.rbegin(); it != g_children.rend(); ++it) {
+    Child& c = *it;
+    if (c.pid <= 0) continue;
+    kill(c.pid, SIGTERM);
+    for (int i = 0; i < 100; ++i) {
+      if (waitpid(c.pid, nullptr, WNOHANG) == c.pid) {
+        c.pid = -1;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (c.pid > 0) {
+      kill(c.pid, SIGKILL);
+      waitpid(c.pid, nullptr, 0);
+      c.pid = -1;
+    }
+  }
+}
+
+bool alive(pid_t pid) { return waitpid(pid, nullptr, WNOHANG) == 0; }
+
+struct ProcFigures {
+  double cpu_seconds = 0;  // utime + stime
+  long hwm_kib = 0;        // VmHWM
+  long rss_kib = 0;        // VmRSS
+};
+
+ProcFigures proc_figures(pid_t pid) {
+  ProcFigures f;
+  std::string stat = read_file(fmt::format("/proc/{}/stat", pid));
+  auto close_paren = stat.rfind(')');
+  if (close_paren != std::string::npos) {
+    std::istringstream in(stat.substr(close_paren + 2));
+    std::vector<std::string> fields;
+    std::string tok;
+    while (in >> tok) fields.push_back(tok);
+    // After "pid (comm) ": state is field 3; utime/stime are fields 14/15 (indices 11/12 here).
+    if (fields.size() > 12)
+      f.cpu_seconds = static_cast<double>(std::stoll(fields[11]) + std::stoll(fields[12])) /
+                      static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  std::istringstream status(read_file(fmt::format("/proc/{}/status", pid)));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) f.hwm_kib = std::stol(line.substr(6));
+    if (line.rfind("VmRSS:", 0) == 0) f.rss_kib = std::stol(line.substr(6));
+  }
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON helpers.
+
+core::JsonValue yaml_to_json(const YAML::Node& n, core::JsonAlloc& a) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: {
+      core::JsonValue o(rapidjson::kObjectType);
+      for (const auto& kv : n)
+        o.AddMember(core::json_string(kv.first.as<std::string>(), a), yaml_to_json(kv.second, a), a);
+      return o;
+    }
+    case YAML::NodeType::Sequence: {
+      core::JsonValue arr(rapidjson::kArrayType);
+      for (const auto& item : n) arr.PushBack(yaml_to_json(item, a), a);
+      return arr;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& s = n.Scalar();
+      if (n.Tag() == "?") {  // a plain scalar: typed as YAML 1.2's core schema does
+        if (s == "true") return core::JsonValue(true);
+        if (s == "false") return core::JsonValue(false);
+        if (s == "null" || s == "~") return core::JsonValue(rapidjson::kNullType);
+        bool digits = !s.empty() && std::all_of(s.begin() + (s[0] == '-' ? 1 : 0), s.end(),
+                                                [](char c) { return c >= '0' && c <= '9'; });
+        if (digits && s != "-") return core::JsonValue(static_cast<int64_t>(std::stoll(s)));
+      }
+      return core::json_string(s, a);
+    }
+    default: return core::JsonValue(rapidjson::kNullType);
+  }
+}
+
+std::shared_ptr<core::JsonDoc> parse(const std::string& text) {
+  auto r = core::parse_json(text);
+  if (!r) die("internal JSON error: " + r.error());
+  return *r;
+}
+
+std::string json_quote(std::string_view s) {
+  core::JsonDoc d;
+  core::JsonValue v = core::json_string(s, d.GetAllocator());
+  return core::to_json(v);
+}
+
+std::map<std::string, int64_t> int_map(const core::JsonValue* obj) {
+  std::map<std::string, int64_t> out;
+  if (!obj || !obj->IsObject()) return out;
+  for (auto it = obj->MemberBegin(); it != obj->MemberEnd(); ++it)
+    if (it->value.IsInt64()) out[it->name.GetString()] = it->value.GetInt64();
+  return out;
+}
+
+std::map<std::string, int64_t> diff(const std::map<std::string, int64_t>& after,
+                                    const std::map<std::string, int64_t>& before) {
+  std::map<std::string, int64_t> out;
+  for (const auto& [k, v] : after) {
+    auto it = before.find(k);
+    int64_t d = v - (it == before.end() ? 0 : it->second);
+    if (d != 0) out[k] = d;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scenario's names.
+
+struct Layout {
+  int n, identities, scopes;
+  int namespaces() const { return (n + kResourcesPerNamespace - 1) / kResourcesPerNamespace; }
+  static std::string ns_name(int j) { return fmt::format("bench-{}", j); }
+  std::string ns_of(int i) const { return ns_name(i / kResourcesPerNamespace); }
+  int scope_of(int i) const { return i % scopes; }
+  int identity_of_scope(int s) const { return s % identities; }
+  static std::string project_of(int s) { return fmt::format("proj-{}", s / kScopesPerProject); }
+  static std::string path_of(int s) { return fmt::format("/svc-{}", s % kScopesPerProject); }
+  static std::string key_name(int k) { return fmt::format("KEY_{}", k); }
+  // Deployment i reads two of its scope's four keys, varying within a scope.
+  std::pair<int, int> consumed_keys(int i) const {
+    int a = (i / scopes) % kKeysPerScope;
+    return {a, (a + 1) % kKeysPerScope};
+  }
+  static std::string name_of(int i) { return fmt::format("app-{}", i); }
+  static std::string secret_of(int i) { return fmt::format("app-{}-env", i); }
+  static std::string identity_id(int j) { return fmt::format("00000000-0000-4000-8000-{:012d}", j); }
+  static std::string client_id(int j) { return fmt::format("bench-client-{}", j); }
+  static std::string client_secret(int j) { return fmt::format("bench-secret-{}-7f3a9c2e5b1d", j); }
+  static std::string credentials_secret(int j) { return fmt::format("identity-{}", j); }
+};
+
+std::string seed_json(const Layout& l) {
+  std::string out = R"({"rateLimits":{"mode":"off"},"projects":[)";
+  int projects = (l.scopes + kScopesPerProject - 1) / kScopesPerProject;
+  for (int p = 0; p < projects; ++p) {
+    if (p) out += ",";
+    out += fmt::format(R"({{"slug":"proj-{}","name":"Bench project {}","environments":[{{"slug":"prod","name":"Production"}}],"secrets":[)", p, p);
+    bool first = true;
+    for (int s = p * kScopesPerProject; s < std::min(l.scopes, (p + 1) * kScopesPerProject); ++s) {
+      for (int k = 0; k < kKeysPerScope; ++k) {
+        if (!first) out += ",";
+        first = false;
+        out += fmt::format(R"({{"environment":"prod","path":"{}","key":"{}","value":"value-{}-{}-v1"}})",
+                           Layout::path_of(s), Layout::key_name(k), s, k);
+      }
+    }
+    out += "]}";
+  }
+  out += R"(],"identities":[)";
+  for (int j = 0; j < l.identities; ++j) {
+    if (j) out += ",";
+    out += fmt::format(R"({{"id":"{}","name":"bench-identity-{}","projects":[)", Layout::identity_id(j), j);
+    for (int p = 0; p < projects; ++p) out += fmt::format("{}\"proj-{}\"", p ? "," : "", p);
+    out += fmt::format(R"(],"accessTokenTTL":{},"accessTokenMaxTTL":86400,"universalAuth":{{"clientId":"{}","clientSecret":"{}"}}}})",
+                       kTokenTtlSeconds, Layout::client_id(j), Layout::client_secret(j));
+  }
+  out += "]}";
+  return out;
+}
+
+std::string infisical_secret_json(const Layout& l, int i, const std::string& host_api, int interval) {
+  int s = l.scope_of(i);
+  return fmt::format(
+      R"({{"apiVersion":"secrets.infisical.com/v1alpha1","kind":"InfisicalSecret","metadata":{{"name":"{}","namespace":"{}"}},)"
+      R"("spec":{{"hostAPI":{},"resyncInterval":{},"tls":{{"caRef":{{"secretName":"infisical-ca","secretNamespace":"{}","key":"ca.crt"}}}},)"
+      R"("authentication":{{"universalAuth":{{"credentialsRef":{{"secretName":"{}","secretNamespace":"{}"}},)"
+      R"("secretsScope":{{"projectSlug":"{}","envSlug":"prod","secretsPath":"{}"}}}}}},)"
+      R"("managedSecretReference":{{"secretName":"{}","secretNamespace":"{}"}}}}}})",
+      Layout::name_of(i), l.ns_of(i), json_quote(host_api), interval, kCredentialsNamespace,
+      Layout::credentials_secret(l.identity_of_scope(s)), kCredentialsNamespace, Layout::project_of(s),
+      Layout::path_of(s), Layout::secret_of(i), l.ns_of(i));
+}
+
+std::string deployment_json(const Layout& l, int i) {
+  auto [a, b] = l.consumed_keys(i);
+  std::string name = Layout::name_of(i);
+  return fmt::format(
+      R"({{"apiVersion":"apps/v1","kind":"Deployment","metadata":{{"name":"{0}","namespace":"{1}","annotations":{{"secrets.infisical.com/auto-reload":"true"}}}},)"
+      R"("spec":{{"replicas":1,"selector":{{"matchLabels":{{"app":"{0}"}}}},"template":{{"metadata":{{"labels":{{"app":"{0}"}}}},)"
+      R"("spec":{{"containers":[{{"name":"app","image":"registry.example/app:1.0","env":[)"
+      R"({{"name":"{3}","valueFrom":{{"secretKeyRef":{{"name":"{2}","key":"{3}"}}}}}},)"
+      R"({{"name":"{4}","valueFrom":{{"secretKeyRef":{{"name":"{2}","key":"{4}"}}}}}}]}}]}}}}}}}})",
+      name, l.ns_of(i), Layout::secret_of(i), Layout::key_name(a), Layout::key_name(b));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counters of the three processes.
+
+struct Snapshot {
+  Clock::time_point at;
+  std::map<std::string, int64_t> kube;       // "verb resource" -> n
+  std::map<std::string, int64_t> infisical;  // "METHOD /route STATUS" -> n
+  ProcFigures syncer, kube_sim, infisical_sim;
+};
+
+struct Sims {
+  kube::Client* kube = nullptr;
+  net::HttpClient* http = nullptr;
+  std::string infisical_api;  // https://127.0.0.1:PORT/api
+  std::string infisical_admin;
+  std::string infisical_ca;
+  pid_t syncer = -1, kube_sim = -1, infisical_sim = -1;
+
+  net::Response infisical_admin_call(const std::string& method, const std::string& path, const std::string& body) {
+    net::Request r;
+    r.method = method;
+    r.url = infisical_api.substr(0, infisical_api.size() - 4) + path;
+    r.headers.push_back({"Authorization", "Bearer " + infisical_admin});
+    if (!body.empty()) {
+      r.headers.push_back({"Content-Type", "application/json"});
+      r.body = body;
+    }
+    auto res = http->perform(r);
+    if (res.status != 200) die(fmt::format("infisical-sim {} {} answered {}", method, path, res.status));
+    return res;
+  }
+
+  Snapshot snapshot() {
+    Snapshot s;
+    s.at = Clock::now();
+    auto k = kube->request("GET", "/sim/counters");
+    s.kube = int_map(core::member(*k, "counters"));
+    auto inf = parse(infisical_admin_call("GET", "/sim/counters", "").body);
+    s.infisical = int_map(core::member(*inf, "byRouteStatus"));
+    if (syncer > 0) s.syncer = proc_figures(syncer);
+    s.kube_sim = proc_figures(kube_sim);
+    s.infisical_sim = proc_figures(infisical_sim);
+    return s;
+  }
+};
+
+struct InfisicalKinds {
+  int64_t logins = 0, renewals = 0, project_lookups = 0, fetch_200 = 0, fetch_304 = 0, other = 0, errors = 0;
+  int64_t fetches() const { return fetch_200 + fetch_304; }
+  int64_t total() const { return logins + renewals + project_lookups + fetches() + other; }
+};
+
+InfisicalKinds classify(const std::map<std::string, int64_t>& by_route_status) {
+  InfisicalKinds k;
+  for (const auto& [label, n] : by_route_status) {
+    auto sp = label.rfind(' ');
+    std::string route = label.substr(0, sp);
+    int status = std::atoi(label.c_str() + sp + 1);
+    if (status >= 400) k.errors += n;
+    if (route.find("/auth/token/renew") != std::string::npos) k.renewals += n;
+    else if (route.find("/login") != std::string::npos) k.logins += n;
+    else if (route.find("/workspace/") != std::string::npos || route.find("/projects/") != std::string::npos)
+      k.project_lookups += n;
+    else if (route.find("/secrets/raw") != std::string::npos) {
+      if (status == 304) k.fetch_304 += n;
+      else k.fetch_200 += n;
+    } else k.other += n;
+  }
+  return k;
+}
+
+struct KubeVerbs {
+  std::map<std::string, int64_t> by_verb;
+  int64_t writes = 0, total = 0;
+};
+
+KubeVerbs kube_verbs(const std::map<std::string, int64_t>& d) {
+  KubeVerbs v;
+  for (const auto& [label, n] : d) {
+    auto sp = label.find(' ');
+    if (sp == std::string::npos) continue;  // simulator-internal counts such as "rollouts"
+    std::string verb = label.substr(0, sp);
+    v.by_verb[verb] += n;
+    v.total += n;
+    if (verb == "create" || verb == "update" || verb == "patch" || verb == "delete" || verb == "deletecollection" ||
+        verb == "apply")
+      v.writes += n;
+  }
+  return v;
+}
+
+std::string fmt_map(const std::map<std::string, int64_t>& m) {
+  std::string out;
+  for (const auto& [k, v] : m) out += fmt::format("{}{} {}", out.empty() ? "" : ", ", k, v);
+  return out.empty() ? "none" : out;
+}
+
+void print_window(const std::string& title, const Snapshot& a, const Snapshot& b) {
+  auto inf = classify(diff(b.infisical, a.infisical));
+  auto kd = diff(b.kube, a.kube);
+  auto kv = kube_verbs(kd);
+  std::map<std::string, int64_t> requests;
+  for (const auto& [k, n] : kd)
+    if (k.find(' ') != std::string::npos) requests[k] = n;
+  std::printf("%s (%.1f s)\n", title.c_str(), std::chrono::duration<double>(b.at - a.at).count());
+  std::printf("  Infisical requests: %lld total; logins %lld, token renewals %lld, project lookups %lld, "
+              "fetches %lld (200: %lld, 304: %lld), other %lld, errors %lld\n",
+              (long long)inf.total(), (long long)inf.logins, (long long)inf.renewals, (long long)inf.project_lookups,
+              (long long)inf.fetches(), (long long)inf.fetch_200, (long long)inf.fetch_304, (long long)inf.other,
+              (long long)inf.errors);
+  std::printf("  Kubernetes requests: %lld total, %lld writes; by verb: %s\n", (long long)kv.total,
+              (long long)kv.writes, fmt_map(kv.by_verb).c_str());
+  std::printf("    by verb and resource: %s\n", fmt_map(requests).c_str());
+  std::printf("  CPU seconds: syncer %.2f, kube-sim %.2f, infisical-sim %.2f\n", b.syncer.cpu_seconds - a.syncer.cpu_seconds,
+              b.kube_sim.cpu_seconds - a.kube_sim.cpu_seconds, b.infisical_sim.cpu_seconds - a.infisical_sim.cpu_seconds);
+  std::fflush(stdout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watches the driver keeps open (opened before the counters are reset, so they cost nothing in
+// the measured windows).
+
+class Tracker {
+ public:
+  Tracker(kube::Client& client, const kube::Resource& resource, std::function<std::string(const core::JsonValue&)> value)
+      : client_(client), resource_(resource), value_(std::move(value)) {}
+  ~Tracker() { stop(); }
+
+  void start() {
+    auto l = client_.list_all(resource_, "", {});
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& o : l.items) record(*o);
+    }
+    rv_ = l.resource_version;
+    thread_ = std::thread([this] { run(); });
+  }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::map<std::string, std::string> values() const {
+    std::lock_guard lock(mu_);
+    return values_;
+  }
+  std::map<std::string, Clock::time_point> changed_at() const {
+    std::lock_guard lock(mu_);
+    return changed_at_;
+  }
+  int64_t count_equal(const std::string& v) const {
+    std::lock_guard lock(mu_);
+    return std::count_if(values_.begin(), values_.end(), [&](const auto& kv) { return kv.second == v; });
+  }
+
+ private:
+  void record(const core::JsonValue& o) {
+    std::string ns = core::string_or(*core::at_path(o, {"metadata"}), "namespace", "");
+    std::string name = core::string_or(*core::at_path(o, {"metadata"}), "name", "");
+    std::string v = value_(o);
+    std::string key = ns + "/" + name;
+    auto it = values_.find(key);
+    if (it == values_.end() || it->second != v) {
+      values_[key] = v;
+      changed_at_[key] = Clock::now();
+    }
+  }
+  void run() {
+    while (!stop_) {
+      try {
+        kube::WatchOptions wo;
+        wo.resource_version = rv_;
+        wo.timeout_seconds = 3600;
+        wo.cancel = &stop_;
+        client_.watch(resource_, "", wo, [&](kube::WatchEvent& ev) {
+          if (ev.type == kube::WatchEvent::Type::kError) return false;
+          std::string rv = ev.resource_version();
+          if (!rv.empty()) rv_ = rv;
+          if (ev.type == kube::WatchEvent::Type::kAdded || ev.type == kube::WatchEvent::Type::kModified) {
+            std::lock_guard lock(mu_);
+            record(*ev.object);
+          }
+          return !stop_.load();
+        });
+      } catch (const std::exception& e) {
+        if (stop_) return;
+        std::fprintf(stderr, "syncer-scale: watch %s: %s (resuming)\n", std::string(resource_.resource).c_str(), e.what());
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    }
+  }
+
+  kube::Client& client_;
+  const kube::Resource& resource_;
+  std::function<std::string(const core::JsonValue&)> value_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::string> values_;
+  std::map<std::string, Clock::time_point> changed_at_;
+  std::string rv_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+std::string ready_status(const core::JsonValue& o) {
+  const core::JsonValue* conds = core::at_path(o, {"status", "conditions"});
+  if (!conds || !conds->IsArray()) return "";
+  for (const auto& c : conds->GetArray())
+    if (core::string_or(c, "type", "") == "Ready") return core::string_or(c, "status", "");
+  return "";
+}
+
+std::string revision(const core::JsonValue& o) {
+  const core::JsonValue* r = core::at_path(o, {"metadata", "annotations", "deployment.kubernetes.io/revision"});
+  return r && r->IsString() ? r->GetString() : "";
+}
+
+// Runs fn(i) for i in [0, n) on `threads` threads; the first exception is rethrown.
+void parallel_for(int n, int threads, const std::function<void(int)>& fn) {
+  std::atomic<int> next{0};
+  std::mutex mu;
+  std::exception_ptr error;
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      for (int i = next++; i < n; i = next++) {
+        try {
+          fn(i);
+        } catch (...) {
+          std::lock_guard lock(mu);
+          if (!error) error = std::current_exception();
+          next = n;
+        }
+      }
+    });
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+void create_ignoring_exists(kube::Client& c, const kube::Resource& r, const std::string& ns, const std::string& json) {
+  try {
+    c.create(r, ns, *parse(json));
+  } catch (const kube::ApiError& e) {
+    if (!e.is_already_exists()) throw;
+  }
+}
+
+int parse_int_flag(const std::string& flag, const std::string& v, int min, int max) {
+  char* end = nullptr;
+  long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || n < min || n > max)
+    die(fmt::format("{}: expected an integer in [{}, {}], got \"{}\"", flag, min, max, v));
+  return static_cast<int>(n);
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) die(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--resources") o.resources = parse_int_flag(a, value(), 1, 100000);
+    else if (a == "--identities") o.identities = parse_int_flag(a, value(), 1, 10000);
+    else if (a == "--scopes") o.scopes = parse_int_flag(a, value(), 1, 10000);
+    else if (a == "--interval") o.interval = parse_int_flag(a, value(), 5, 3600);
+    else if (a == "--workers") o.workers = parse_int_flag(a, value(), 1, 256);
+    else if (a == "--kube-api-qps") o.kube_qps = parse_int_flag(a, value(), 1, 100000);
+    else if (a == "--infisical-requests-per-minute") o.infisical_rpm = parse_int_flag(a, value(), 1, 1000000);
+    else if (a == "--latency-ms") o.latency_ms = parse_int_flag(a, value(), 0, 10000);
+    else if (a == "--ready-timeout") o.ready_timeout = parse_int_flag(a, value(), 1, 7200);
+    else if (a == "--build-dir") o.build_dir = value();
+    else if (a == "--source-dir") o.source_dir = value();
+    else if (a == "--work-dir") o.work_dir = value();
+    else if (a == "--syncer-arg") o.syncer_args.push_back(value());
+    else die("unknown flag " + a + " (see bench/syncer-scale/README.md)");
+  }
+  if (o.build_dir.empty() || o.source_dir.empty() || o.work_dir.empty())
+    die("--build-dir, --source-dir and --work-dir are required (bench/syncer-scale/run sets them)");
+  if (o.scopes > o.resources) die("--scopes must not exceed --resources");
+  if (o.identities > o.scopes) die("--identities must not exceed --scopes (each scope is read by one identity)");
+  return o;
+}
+
+std::string machine_line() {
+  std::string model;
+  std::istringstream cpu(read_file("/proc/cpuinfo"));
+  std::string line;
+  while (std::getline(cpu, line))
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  long mem_kib = 0;
+  std::istringstream mem(read_file("/proc/meminfo"));
+  while (std::getline(mem, line))
+    if (line.rfind("MemTotal:", 0) == 0) mem_kib = std::stol(line.substr(9));
+  std::string load = read_file("/proc/loadavg");
+  load = load.substr(0, load.find(' ', load.find(' ', load.find(' ') + 1) + 1));
+  return fmt::format("machine: {} CPUs ({}), {:.1f} GiB RAM, load average {}", sysconf(_SC_NPROCESSORS_ONLN), model,
+                     static_cast<double>(mem_kib) / 1048576.0, load);
+}
+
+int run(const Options& o) {
+  Layout l{o.resources, o.identities, o.scopes};
+  std::printf("syncer-scale: N=%d InfisicalSecrets (+%d Deployments) in %d namespaces, I=%d identities, S=%d scopes "
+              "(%d keys each), resync interval %d s, %d ms added per Infisical request\n",
+              l.n, l.n, l.namespaces(), l.identities, l.scopes, kKeysPerScope, o.interval, o.latency_ms);
+  std::printf("%s\n", machine_line().c_str());
+  std::fflush(stdout);
+  mkdir(o.work_dir.c_str(), 0755);
+
+  // --- kube-sim
+  std::string kubeconfig = o.work_dir + "/kubeconfig";
+  unlink(kubeconfig.c_str());
+  Child kube_sim = spawn("kube-sim", o.build_dir + "/tests/sim/kube/kube-sim",
+                         {"--kubeconfig", kubeconfig, "--port-file", o.work_dir + "/kube.port", "--history", "2000000",
+                          "--threads", "64"},
+                         o.work_dir + "/kube-sim.log");
+  if (!wait_until(30, [&] { return !read_file(kubeconfig).empty() && !read_file(o.work_dir + "/kube.port").empty(); }))
+    die("kube-sim did not start (" + o.work_dir + "/kube-sim.log)");
+  kube::Config kc = kube::load_config(kubeconfig);
+  kc.qps = 0;  // the driver is not what is measured
+  kube::ClientOptions kopts;
+  kopts.logger = std::make_shared<spdlog::logger>("bench-kube", std::make_shared<spdlog::sinks::null_sink_mt>());
+  kube::Client client(kc, kopts);
+
+  // --- infisical-sim (TLS, as Infisical Cloud)
+  std::string seed_path = o.work_dir + "/seed.json";
+  write_file(seed_path, seed_json(l));
+  std::string ports = o.work_dir + "/infisical.json";
+  unlink(ports.c_str());
+  Child inf_sim = spawn("infisical-sim", o.build_dir + "/tests/sim/infisical/infisical-sim",
+                        {"--seed", seed_path, "--ports-file", ports, "--tls", "--ca-file", o.work_dir + "/infisical-ca.pem"},
+                        o.work_dir + "/infisical-sim.log");
+  if (!wait_until(60, [&] { return !read_file(ports).empty(); }))
+    die("infisical-sim did not start (" + o.work_dir + "/infisical-sim.log)");
+  auto ports_doc = parse(read_file(ports));
+  Sims sims;
+  sims.kube = &client;
+  sims.infisical_api = core::string_or(*ports_doc, "apiUrl", "");
+  sims.infisical_admin = core::string_or(*ports_doc, "adminToken", "");
+  sims.infisical_ca = read_file(core::string_or(*ports_doc, "caFile", ""));
+  net::TlsOptions tls;
+  tls.ca_pem = sims.infisical_ca;
+  net::HttpClient http(tls);
+  sims.http = &http;
+  sims.kube_sim = kube_sim.pid;
+  sims.infisical_sim = inf_sim.pid;
+  sims.infisical_admin_call("POST", "/sim/latency", fmt::format(R"({{"route":"*","ms":{}}})", o.latency_ms));
+
+  // --- the cluster's content
+  auto t_setup = Clock::now();
+  auto crd_yaml = YAML::LoadFile(o.source_dir + "/deploy/crds/infisicalsecrets.secrets.infisical.com.yaml");
+  core::JsonDoc crd;
+  core::JsonValue crd_v = yaml_to_json(crd_yaml, crd.GetAllocator());
+  crd.CopyFrom(crd_v, crd.GetAllocator());
+  client.create(kube::kCustomResourceDefinitions, "", crd);
+  if (!wait_until(30, [&] {
+        try {
+          client.list(kube::kInfisicalSecrets, "default");
+          return true;
+        } catch (const std::exception&) {
+          return false;
+        }
+      }))
+    die("the InfisicalSecret CRD is not served");
+  std::vector<std::string> namespaces{kOperatorNamespace, kCredentialsNamespace};
+  for (int j = 0; j < l.namespaces(); ++j) namespaces.push_back(Layout::ns_name(j));
+  for (const auto& ns : namespaces)
+    create_ignoring_exists(client, kube::kNamespaces, "",
+                           fmt::format(R"({{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{}"}}}})", ns));
+  create_ignoring_exists(client, kube::kSecrets, kCredentialsNamespace,
+                         fmt::format(R"({{"apiVersion":"v1","kind":"Secret","metadata":{{"name":"infisical-ca"}},"stringData":{{"ca.crt":{}}}}})",
+                                     json_quote(sims.infisical_ca)));
+  for (int j = 0; j < l.identities; ++j)
+    create_ignoring_exists(client, kube::kSecrets, kCredentialsNamespace,
+                           fmt::format(R"({{"apiVersion":"v1","kind":"Secret","metadata":{{"name":"{}"}},"stringData":{{"clientId":"{}","clientSecret":"{}"}}}})",
+                                       Layout::credentials_secret(j), Layout::client_id(j), Layout::client_secret(j)));
+  parallel_for(l.n, 8, [&](int i) {
+    create_ignoring_exists(client, kube::kDeployments, l.ns_of(i), deployment_json(l, i));
+    create_ignoring_exists(client, kube::kInfisicalSecrets, l.ns_of(i),
+                           infisical_secret_json(l, i, sims.infisical_api, o.interval));
+  });
+  std::printf("setup: %d InfisicalSecrets, %d Deployments, %d credential Secrets created through the API in %.1f s\n",
+              l.n, l.n, l.identities + 1, secs_since(t_setup));
+  std::fflush(stdout);
+
+  Tracker ready(client, kube::kInfisicalSecrets, ready_status);
+  Tracker revisions(client, kube::kDeployments, revision);
+  ready.start();
+  revisions.start();
+  auto initial_revisions = revisions.values();
+
+  client.request("DELETE", "/sim/counters");
+  sims.infisical_admin_call("POST", "/sim/counters/reset", "{}");
+
+  // --- the syncer
+  std::vector<std::string> sargs{"--kubeconfig=" + kubeconfig,
+                                 "--metrics-bind-address=0",
+                                 "--health-probe-bind-address=0",
+                                 "--operator-namespace=" + std::string(kOperatorNamespace),
+                                 fmt::format("--workers={}", o.workers),
+                                 fmt::format("--kube-api-qps={}", o.kube_qps),
+                                 fmt::format("--infisical-requests-per-minute={}", o.infisical_rpm)};
+  sargs.insert(sargs.end(), o.syncer_args.begin(), o.syncer_args.end());
+  std::printf("syncer: infisical-syncer %s\n", fmt::format("{}", fmt::join(sargs, " ")).c_str());
+  Snapshot s0 = sims.snapshot();
+  Child syncer = spawn("infisical-syncer", o.build_dir + "/src/syncer/infisical-syncer", sargs,
+                       o.work_dir + "/syncer.log");
+  sims.syncer = syncer.pid;
+  s0.syncer = ProcFigures{};
+
+  // --- phase 1: until every InfisicalSecret is Ready. Meanwhile note when the first and the S-th
+  // fetch happened: every scope is refreshed once per interval at the phase of its first fetch.
+  std::optional<Clock::time_point> first_fetch, all_fetched;
+  bool all_ready = wait_until(o.ready_timeout, [&] {
+    if (!alive(syncer.pid)) die("the syncer exited (" + o.work_dir + "/syncer.log)");
+    if (!all_fetched) {
+      auto inf = parse(sims.infisical_admin_call("GET", "/sim/counters", "").body);
+      int64_t fetches = classify(int_map(core::member(*inf, "byRouteStatus"))).fetches();
+      if (fetches > 0 && !first_fetch) first_fetch = Clock::now();
+      if (fetches >= l.scopes) all_fetched = Clock::now();
+    }
+    return ready.count_equal("True") >= l.n;
+  });
+  auto ready_times = ready.changed_at();
+  Clock::time_point last_ready = s0.at;
+  for (const auto& [k, t] : ready_times) last_ready = std::max(last_ready, t);
+  double ready_seconds = all_ready ? std::chrono::duration<double>(last_ready - s0.at).count() : -1;
+  Snapshot s1 = sims.snapshot();
+  std::printf("\n== Initial sync\n");
+  if (all_ready) std::printf("  all %d InfisicalSecrets Ready after %.2f s (from the syncer's start)\n", l.n, ready_seconds);
+  else
+    std::printf("  NOT all Ready after %d s: %lld of %d Ready\n", o.ready_timeout, (long long)ready.count_equal("True"), l.n);
+  print_window("  initial sync window", s0, s1);
+  std::printf("  syncer memory: peak RSS (VmHWM) %.1f MiB, RSS now %.1f MiB\n", s1.syncer.hwm_kib / 1024.0,
+              s1.syncer.rss_kib / 1024.0);
+  std::fflush(stdout);
+  auto init_inf = classify(diff(s1.infisical, s0.infisical));
+  auto init_kube = kube_verbs(diff(s1.kube, s0.kube));
+
+  // --- phase 2: three resync intervals with nothing changed
+  // Each scope is refreshed once per interval at the phase of its first fetch, and those phases lie
+  // between the first and the S-th fetch of the initial sync. The windows start in the middle of the
+  // quiet part of the interval, so no refresh falls on a window's edge.
+  auto interval = std::chrono::seconds(o.interval);
+  Clock::time_point start = s1.at + interval / 2;
+  double spread_s = -1;
+  if (first_fetch && all_fetched) {
+    spread_s = std::chrono::duration<double>(*all_fetched - *first_fetch).count();
+    double mid = spread_s + std::max(0.0, o.interval - spread_s) / 2;
+    start = *first_fetch + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(mid));
+    while (start < s1.at + std::chrono::seconds(1)) start += interval;
+  }
+  std::printf("\n== Steady state: three resync intervals of %d s, nothing changed\n"
+              "  (the scopes' refresh phases span %.1f s of each interval; the windows start %.1f s after the last Ready,\n"
+              "   in the middle of the quiet part, so that no refresh falls on a window's edge)\n",
+              o.interval, spread_s, std::chrono::duration<double>(start - s1.at).count());
+  std::this_thread::sleep_until(start);
+  std::vector<Snapshot> marks{sims.snapshot()};
+  std::vector<InfisicalKinds> win_inf;
+  std::vector<KubeVerbs> win_kube;
+  for (int w = 0; w < 3; ++w) {
+    std::this_thread::sleep_until(marks.back().at + std::chrono::seconds(o.interval));
+    if (!alive(syncer.pid)) die("the syncer exited (" + o.work_dir + "/syncer.log)");
+    marks.push_back(sims.snapshot());
+    print_window(fmt::format("  interval {}", w + 1), marks[marks.size() - 2], marks.back());
+    win_inf.push_back(classify(diff(marks.back().infisical, marks[marks.size() - 2].infisical)));
+    win_kube.push_back(kube_verbs(diff(marks.back().kube, marks[marks.size() - 2].kube)));
+  }
+  int64_t ready_after_steady = ready.count_equal("True");
+
+  // --- phase 3: one secret of one scope changes
+  int changed_scope = 0, changed_key = 0;
+  std::set<std::string> consumers;
+  for (int i = 0; i < l.n; ++i) {
+    if (l.scope_of(i) != changed_scope) continue;
+    auto [a, b] = l.consumed_keys(i);
+    if (a == changed_key || b == changed_key) consumers.insert(l.ns_of(i) + "/" + Layout::name_of(i));
+  }
+  auto before_change = revisions.values();
+  Snapshot c0 = sims.snapshot();
+  sims.infisical_admin_call("POST", "/sim/secrets",
+                            fmt::format(R"({{"project":"{}","environment":"prod","path":"{}","key":"{}","value":"value-changed"}})",
+                                        Layout::project_of(changed_scope), Layout::path_of(changed_scope),
+                                        Layout::key_name(changed_key)));
+  std::printf("\n== Change: %s in %s prod %s changed; %zu Deployments consume it\n",
+              Layout::key_name(changed_key).c_str(), Layout::project_of(changed_scope).c_str(),
+              Layout::path_of(changed_scope).c_str(), consumers.size());
+  auto rolled = [&] {
+    std::set<std::string> out;
+    for (const auto& [k, v] : revisions.values()) {
+      auto it = before_change.find(k);
+      if (it == before_change.end() || it->second != v) out.insert(k);
+    }
+    return out;
+  };
+  bool all_rolled = wait_until(2.0 * o.interval + 30, [&] {
+    auto r = rolled();
+    return std::includes(r.begin(), r.end(), consumers.begin(), consumers.end());
+  });
+  auto roll_times = revisions.changed_at();
+  Clock::time_point last_roll = c0.at;
+  for (const auto& k : consumers)
+    if (auto it = roll_times.find(k); it != roll_times.end()) last_roll = std::max(last_roll, it->second);
+  // Let stragglers (wrong rollouts) show up for a few more seconds before counting.
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  Snapshot c1 = sims.snapshot();
+  auto rolled_set = rolled();
+  size_t wrong = 0;
+  for (const auto& k : rolled_set)
+    if (!consumers.count(k)) ++wrong;
+  double change_seconds = all_rolled ? std::chrono::duration<double>(last_roll - c0.at).count() : -1;
+  if (all_rolled)
+    std::printf("  every consuming Deployment has a new revision after %.2f s (one resync interval is %d s)\n",
+                change_seconds, o.interval);
+  else
+    std::printf("  NOT every consumer rolled within %d s\n", 2 * o.interval + 30);
+  int64_t sim_rollouts = 0;
+  if (auto it = c1.kube.find("rollouts"); it != c1.kube.end()) sim_rollouts = it->second;
+  if (auto it = c0.kube.find("rollouts"); it != c0.kube.end()) sim_rollouts -= it->second;
+  std::printf("  rollouts: %zu Deployments got a new revision (%zu consume the key, %zu do not); kube-sim counted %lld\n",
+              rolled_set.size(), rolled_set.size() - wrong, wrong, (long long)sim_rollouts);
+  print_window("  change window (until the last consumer rolled, +5 s)", c0, c1);
+
+  ProcFigures final_fig = proc_figures(syncer.pid);
+  std::printf("\n== Syncer process\n  peak RSS (VmHWM) %.1f MiB, RSS %.1f MiB, CPU %.2f s (user+system) over %.0f s\n",
+              final_fig.hwm_kib / 1024.0, final_fig.rss_kib / 1024.0, final_fig.cpu_seconds, secs_since(s0.at));
+  ProcFigures ks = proc_figures(kube_sim.pid), is = proc_figures(inf_sim.pid);
+  std::printf("  simulators: kube-sim CPU %.2f s, peak RSS %.1f MiB; infisical-sim CPU %.2f s, peak RSS %.1f MiB\n",
+              ks.cpu_seconds, ks.hwm_kib / 1024.0, is.cpu_seconds, is.hwm_kib / 1024.0);
+
+  // --- upstream's documented behaviour on the same work
+  // One client and login per InfisicalSecret, a project lookup (GET /v2/workspace/{slug}, uncached for
+  // v1alpha1) and a list call per InfisicalSecret per reconcile, i.e. per resync interval.
+  int64_t up_initial = 3LL * l.n, up_interval = 2LL * l.n;
+  int64_t our_interval_max = 0;
+  for (const auto& w : win_inf) our_interval_max = std::max(our_interval_max, w.total());
+  std::printf("\n== Against the upstream operator's documented behaviour (same N, I, S)\n");
+  std::printf("  initial sync: upstream %lld Infisical requests (%d logins + %d project lookups + %d fetches); "
+              "ours %lld (%lld logins + %lld lookups + %lld fetches): ratio %.4f\n",
+              (long long)up_initial, l.n, l.n, l.n, (long long)init_inf.total(), (long long)init_inf.logins,
+              (long long)init_inf.project_lookups, (long long)init_inf.fetches(),
+              static_cast<double>(init_inf.total()) / static_cast<double>(up_initial));
+  for (size_t w = 0; w < win_inf.size(); ++w)
+    std::printf("  interval %zu: upstream %lld (%d lookups + %d fetches, each a full 200); ours %lld "
+                "(%lld fetches: %lld x 304, %lld x 200; %lld logins; %lld lookups): ratio %.4f\n",
+                w + 1, (long long)up_interval, l.n, l.n, (long long)win_inf[w].total(), (long long)win_inf[w].fetches(),
+                (long long)win_inf[w].fetch_304, (long long)win_inf[w].fetch_200, (long long)win_inf[w].logins,
+                (long long)win_inf[w].project_lookups,
+                static_cast<double>(win_inf[w].total()) / static_cast<double>(up_interval));
+  std::printf("  logins: upstream %d (one per InfisicalSecret); ours %lld (identities: %d)\n", l.n,
+              (long long)init_inf.logins, l.identities);
+
+  // --- targets
+  std::printf("\n== Targets\n");
+  int failed = 0;
+  auto verdict = [&](bool ok, const std::string& text) {
+    std::printf("  %s  %s\n", ok ? "PASS" : "FAIL", text.c_str());
+    if (!ok) ++failed;
+  };
+  verdict(all_ready && ready_seconds <= 30.0,
+          fmt::format("all {} InfisicalSecrets Ready within 30 s: {}", l.n,
+                      all_ready ? fmt::format("{:.2f} s", ready_seconds) : std::string("not all Ready")));
+  {
+    std::string figures;
+    bool ok = true;
+    for (size_t w = 0; w < win_inf.size(); ++w) {
+      figures += fmt::format("{}{} ({} x 304, {} x 200)", w ? ", " : "", win_inf[w].fetches(), win_inf[w].fetch_304,
+                             win_inf[w].fetch_200);
+      ok = ok && win_inf[w].fetches() == l.scopes;
+    }
+    verdict(ok, fmt::format("fetches per interval == S = {} (conditional: 304 when unchanged): {}", l.scopes, figures));
+  }
+  {
+    int64_t logins = init_inf.logins;
+    for (const auto& w : win_inf) logins += w.logins;
+    verdict(logins <= l.identities,
+            fmt::format("logins <= I = {} per token lifetime ({} s; the run is shorter): {} logins, {} renewals", l.identities,
+                        kTokenTtlSeconds, logins, init_inf.renewals + [&] {
+                          int64_t r = 0;
+                          for (const auto& w : win_inf) r += w.renewals;
+                          return r;
+                        }()));
+  }
+  {
+    std::string figures;
+    bool ok = true;
+    for (size_t w = 0; w < win_kube.size(); ++w) {
+      figures += fmt::format("{}{}", w ? ", " : "", win_kube[w].writes);
+      ok = ok && win_kube[w].writes == 0;
+    }
+    verdict(ok, "zero Kubernetes writes per interval when nothing changed: " + figures);
+  }
+  verdict(all_rolled && wrong == 0 && rolled_set.size() == consumers.size(),
+          fmt::format("rollouts after the change == consumers of the changed key ({}): {}", consumers.size(),
+                      rolled_set.size()));
+  verdict(ready_after_steady == l.n, fmt::format("still {} Ready after the steady intervals: {}", l.n, ready_after_steady));
+  double hwm_mib = final_fig.hwm_kib / 1024.0;
+  verdict(hwm_mib < 64.0, fmt::format("syncer peak RSS < 64 MiB (target stated for 10,000 resources): {:.1f} MiB", hwm_mib));
+  std::printf("\nsyncer-scale: %s (logs in %s)\n", failed ? fmt::format("{} target(s) missed", failed).c_str() : "all targets met",
+              o.work_dir.c_str());
+  std::fflush(stdout);
+  ready.stop();
+  revisions.stop();
+  stop_children();
+  return failed ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o = parse_options(argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+  try {
+    int rc = run(o);
+    return rc;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "syncer-scale: %s\n", e.what());
+    stop_children();
+    return 1;
+  }
+}
