@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <httplib.h>
+
 #include <chrono>
 #include <fstream>
 #include <optional>
@@ -88,5 +90,21 @@ class ChildProcess {
   bool exited_ = false;
   int code_ = -1;
 };
+
+// Sums the values of every sample of a metric series (name or name{labels} prefix) on a syncer's
+// /metrics endpoint; -1 when the endpoint does not answer.
+inline double scrape(int port, const std::string& series) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(2);
+  c.set_read_timeout(5);
+  auto res = c.Get("/metrics");
+  if (!res || res->status != 200) return -1;
+  double total = 0;
+  std::istringstream in(res->body);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with(series)) total += std::stod(line.substr(line.rfind(' ') + 1));
+  return total;
+}
 
 }  // namespace ifo::syncer::testing

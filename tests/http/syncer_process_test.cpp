@@ -87,18 +87,6 @@ int ready_count(SyncerHarness& h, const std::string& ns) {
   return n;
 }
 
-double scrape(int port, const std::string& series) {
-  httplib::Client c("127.0.0.1", port);
-  auto res = c.Get("/metrics");
-  if (!res || res->status != 200) return -1;
-  double total = 0;
-  std::istringstream in(res->body);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.starts_with(series)) total += std::stod(line.substr(line.rfind(' ') + 1));
-  return total;
-}
-
 std::map<std::string, std::string> resource_versions(SyncerHarness& h, const kube::Resource& r, const std::string& ns) {
   std::map<std::string, std::string> out;
   for (const auto& o : h.client->list(r, ns).items)

@@ -7,11 +7,6 @@
 // about it at most once per resync interval after a short exponential ramp, i.e. within a window of
 // W seconds at most W / resyncInterval + 6 requests, however many InfisicalSecrets read that scope;
 // after a 429 it asks no sooner than Retry-After.
-// GCC 12 reports a false -Wmaybe-uninitialized inside <regex> (via httplib.h and the harness) when
-// optimising with sanitizers; the warning is in the library header, not in this test.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include "reliability.h"
 
 using namespace ifo;

@@ -1,11 +1,6 @@
 // kube-sim closing every watch, forcing 410 Expired, answering 409 and 500 on writes, and restarting
 // with the same data: no event is lost (a change made while the syncer could not see it is applied
 // after) and nothing is written twice (kube-sim's request counters).
-// GCC 12 reports a false -Wmaybe-uninitialized inside <regex> (via httplib.h and the harness) when
-// optimising with sanitizers; the warning is in the library header, not in this test.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include "reliability.h"
 
 using namespace ifo;

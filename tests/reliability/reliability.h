@@ -93,20 +93,6 @@ struct ConditionView {
   std::string status, reason, message;
 };
 
-inline double scrape(int port, const std::string& series) {
-  httplib::Client c("127.0.0.1", port);
-  c.set_connection_timeout(2);
-  c.set_read_timeout(5);
-  auto res = c.Get("/metrics");
-  if (!res || res->status != 200) return -1;
-  double total = 0;
-  std::istringstream in(res->body);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.starts_with(series)) total += std::stod(line.substr(line.rfind(' ') + 1));
-  return total;
-}
-
 // Writes kube-sim committed (not attempts: a 409 or an injected error commits nothing), counted as
 // "ADDED secrets default/managed-0" -> n, from the store's observer.
 class CommittedWrites {

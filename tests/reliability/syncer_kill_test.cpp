@@ -1,11 +1,6 @@
 // The syncer killed with SIGKILL in the middle of a sync loop (a changed secret being written into
 // many managed Secrets) and started again: no managed Secret is lost or emptied at any moment, the
 // change reaches every Secret, and workloads roll only when a key they consume changed, exactly once.
-// GCC 12 reports a false -Wmaybe-uninitialized inside <regex> (via httplib.h and the harness) when
-// optimising with sanitizers; the warning is in the library header, not in this test.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include "reliability.h"
 
 using namespace ifo;

@@ -3,11 +3,6 @@
 // apiserver's caBundle is updated first (certs-gen ensure patches it), then the kubelet swaps the
 // mounted Secret files atomically (a `..data` symlink switch). Clients trust whatever the caBundle
 // holds at the time, as the apiserver does. Every admission request must succeed.
-// GCC 12 reports a false -Wmaybe-uninitialized inside <regex> (via httplib.h and the harness) when
-// optimising with sanitizers; the warning is in the library header, not in this test.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <httplib.h>
