@@ -2,6 +2,10 @@
 // change, the status kubectl's rollout-status logic needs, and ownerReference cascades.
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
 #include "core/json.h"
 #include "kube_sim_types.h"
 #include "sim/kube/gc.h"
@@ -29,8 +33,10 @@ struct Cluster {
   RolloutSimulator& rollout = *rollout_ptr;
   GarbageCollector& gc = *gc_ptr;
 
-  Cluster() {
+  // `first_observer` runs before the simulators on the store's dispatcher thread (a test can stall it).
+  explicit Cluster(Store::Observer first_observer = {}) {
     for (const auto& t : {ns, secrets, configmaps, deployments, replicasets, statefulsets, daemonsets}) store.register_type(t);
+    if (first_observer) store.add_observer(std::move(first_observer));
     rollout.install();
     gc.install();
     store.create(ns, "", body_doc(R"({"metadata":{"name":"app"}})"));
@@ -231,4 +237,35 @@ TEST_CASE("garbage collection of owned Secrets: background, orphan, foreground, 
   c.store.wait_idle();
   CHECK_FALSE(c.store.get("", "secrets", "app", "s8"));
   CHECK(c.store.get("", "secrets", "app", "s9"));
+}
+
+TEST_CASE("garbage collection judges an owner by event order: a dependent created just before its owner's Orphan delete stays") {
+  // The dispatcher is stalled on the dependent's create event until the owner's delete is committed,
+  // the interleaving a busy server produces: the collector must not take the committed delete as
+  // "owner already gone" and collect the dependent the Orphan policy was meant to keep.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool owner_deleted = false;
+  Cluster c([&](const WriteEvent& ev) {
+    if (ev.type != EventType::kAdded || ev.resource != "secrets") return;
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(10), [&] { return owner_deleted; });
+  });
+  ObjectPtr o = c.store.create(c.configmaps, "app", body_doc(R"({"metadata":{"name":"owner"}})"));
+  std::string uid = core::string_or(*core::member(o->value(), "metadata"), "uid", "");
+  c.store.create(c.secrets, "app", body_doc(R"({"metadata":{"name":"kept","ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"owner","uid":")" + uid + R"("}]}})"));
+  DeleteOptions orphan;
+  orphan.propagation_policy = "Orphan";
+  c.store.remove(c.configmaps, "app", "owner", orphan);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    owner_deleted = true;
+  }
+  cv.notify_all();
+  c.store.wait_idle();
+  ObjectPtr kept = c.store.get("", "secrets", "app", "kept");
+  REQUIRE(kept);
+  CHECK(core::at_path(kept->value(), {"metadata", "ownerReferences"}) == nullptr);
+  CHECK(c.gc.collected() == 0);
+  CHECK(c.gc.orphaned() == 1);
 }

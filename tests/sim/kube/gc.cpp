@@ -56,7 +56,12 @@ void GarbageCollector::install() {
 void GarbageCollector::index(const WriteEvent& ev) {
   if (!ev.object) return;
   Ref self{ev.group, ev.resource, ev.ns, meta(ev.object->value(), "name")};
+  std::string uid = meta(ev.object->value(), "uid");
   std::lock_guard<std::mutex> lock(mu_);
+  if (!uid.empty()) {
+    if (ev.type == EventType::kDeleted) live_uids_.erase(uid);
+    else live_uids_.insert(uid);
+  }
   for (const auto& uid : owner_uids(ev.old_object ? &ev.old_object->value() : nullptr)) {
     auto it = dependents_.find(uid);
     if (it != dependents_.end()) {
@@ -134,7 +139,9 @@ void GarbageCollector::collect_if_dangling(const WriteEvent& ev) {
   // A dependent written after its owner went (a controller acting on a stale cache) is collected as
   // the real garbage collector's graph builder does: when every owner it names is of a known kind and
   // absent (or has another uid), it is deleted; owners of kinds the server does not serve are never
-  // judged absent.
+  // judged absent. Presence is judged in event order (live_uids_), not by reading the store now: an
+  // owner deleted after this write was committed is handled by its own delete event, which honours
+  // its propagation policy.
   const JsonValue& obj = ev.object->value();
   const JsonValue* refs = core::at_path(obj, {"metadata", "ownerReferences"});
   if (refs == nullptr || !refs->IsArray() || refs->Empty()) return;
@@ -145,7 +152,8 @@ void GarbageCollector::collect_if_dangling(const WriteEvent& ev) {
     auto slash = api_version.find('/');
     std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
     if (!store_.find_type_by_kind(group, core::string_or(r, "kind", ""))) return;
-    if (owner_alive(r, ev.ns, "")) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (live_uids_.count(core::string_or(r, "uid", "")) != 0) return;
   }
   auto t = store_.find_type(ev.group, ev.resource);
   if (!t) return;

@@ -11,6 +11,9 @@
 //     are collected after them, not before), and blockOwnerDeletion is not consulted.
 //   - Dangling: an object created or updated while every owner it names (of a served kind) is absent
 //     is deleted at once (a controller that recreates a dependent from a stale cache loses it again).
+//     "Absent" is judged in event order, like the real collector's dependency graph: an owner whose
+//     deletion is committed but not yet processed still counts as present, so its own delete event
+//     decides (an Orphan delete then keeps the dependent).
 // Collection happens on the store's observer thread right after the owner's delete is committed, so
 // it is seen by watches within milliseconds; it does not run admission (see store.h).
 #pragma once
@@ -23,6 +26,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <unordered_set>
 
 #include "sim/kube/store.h"
 
@@ -56,6 +60,7 @@ class GarbageCollector : public std::enable_shared_from_this<GarbageCollector> {
   Store& store_;
   std::mutex mu_;
   std::map<std::string, std::set<Ref>> dependents_;  // owner uid -> dependents
+  std::unordered_set<std::string> live_uids_;          // uids of objects present, in event order
   std::atomic<uint64_t> collected_{0};
   std::atomic<uint64_t> orphaned_{0};
 };
