@@ -7,11 +7,14 @@
 
 #include "core/base64.h"
 #include "core/constants.h"
+#include "core/consumed_keys.h"
 #include "kube/errors.h"
 
 namespace ifo::syncer {
 
 namespace {
+
+constexpr std::string_view kLastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration";
 
 std::string meta(const core::JsonValue& o, std::string_view field) {
   const core::JsonValue* v = core::at_path(o, {"metadata", field});
@@ -30,13 +33,45 @@ bool same_member(const core::JsonValue& a, const core::JsonValue& b, std::string
   return *x == *y;
 }
 
+// The smallest pod spec that consumes exactly `keys` (consumed_secret_keys of it gives them back): a
+// single container with an env secretKeyRef per single key and an envFrom secretRef per whole Secret.
+core::JsonValue consuming_pod_spec(const std::vector<core::ConsumedKey>& keys, core::JsonDoc::AllocatorType& a) {
+  core::JsonValue env(rapidjson::kArrayType), env_from(rapidjson::kArrayType);
+  for (const auto& k : keys) {
+    core::JsonValue ref(rapidjson::kObjectType);
+    core::set_string(ref, "name", k.secret, a);
+    if (k.key) {
+      core::set_string(ref, "key", *k.key, a);
+      core::JsonValue value_from(rapidjson::kObjectType), e(rapidjson::kObjectType);
+      core::set_member(value_from, "secretKeyRef", std::move(ref), a);
+      core::set_member(e, "valueFrom", std::move(value_from), a);
+      env.PushBack(e, a);
+    } else {
+      core::JsonValue e(rapidjson::kObjectType);
+      core::set_member(e, "secretRef", std::move(ref), a);
+      env_from.PushBack(e, a);
+    }
+  }
+  core::JsonValue container(rapidjson::kObjectType), containers(rapidjson::kArrayType), spec(rapidjson::kObjectType);
+  core::set_member(container, "env", std::move(env), a);
+  core::set_member(container, "envFrom", std::move(env_from), a);
+  containers.PushBack(container, a);
+  core::set_member(spec, "containers", std::move(containers), a);
+  return spec;
+}
+
 // What the workload caches keep of an opted-in workload: kind, name, namespace, the opt-in and
-// rollout-hash annotations and the pod spec. Workloads that did not opt in are not kept.
+// rollout-hash annotations, and in place of its pod spec the smallest one that consumes the same
+// Secret keys (all a rollout decision reads: the hash is a function of the consumed keys). Workloads
+// that did not opt in, or consume no Secret at all, are not kept: no Secret change can roll them.
+// bench/syncer-scale keeps 10,000 of these.
 Object compact_workload(const core::JsonValue& o) {
   const core::JsonValue* opt_in = core::at_path(o, {"metadata", "annotations", core::kAutoReloadAnnotation});
   if (!opt_in || !opt_in->IsString() || std::string_view(opt_in->GetString()) != "true") return nullptr;
   const core::JsonValue* pod_spec = core::at_path(o, {"spec", "template", "spec"});
   if (!pod_spec || !pod_spec->IsObject()) return nullptr;
+  std::vector<core::ConsumedKey> consumed = core::consumed_secret_keys(*pod_spec);
+  if (consumed.empty()) return nullptr;
   core::JsonDoc d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   core::set_string(d, "kind", core::string_or(o, "kind", ""), a);
@@ -49,7 +84,20 @@ Object compact_workload(const core::JsonValue& o) {
   const core::JsonValue* hash =
       core::at_path(o, {"spec", "template", "metadata", "annotations", core::kRolloutHashAnnotation});
   if (hash && hash->IsString()) core::set_string(tmpl_ann, core::kRolloutHashAnnotation, hash->GetString(), a);
-  core::set_member(tmpl, "spec", core::JsonValue(*pod_spec, a), a);
+  core::set_member(tmpl, "spec", consuming_pod_spec(consumed, a), a);
+  return compact_copy(d);
+}
+
+// What the InfisicalSecret caches keep: the object without managedFields and without kubectl's
+// last-applied-configuration annotation (a second copy of the whole spec on every resource applied
+// with `kubectl apply`; never propagated to the managed Secret and never read).
+Object compact_infisical_secret(const core::JsonValue& o) {
+  core::JsonDoc d;
+  d.CopyFrom(o, d.GetAllocator());
+  if (core::JsonValue* m = core::member(d, "metadata")) {
+    core::remove_member(*m, "managedFields");
+    if (core::JsonValue* ann = core::member(*m, "annotations")) core::remove_member(*ann, kLastAppliedAnnotation);
+  }
   return compact_copy(d);
 }
 
@@ -186,6 +234,7 @@ void Controller::start_caches() {
   std::string managed_selector = fmt::format("{}={}", core::kManagedByLabel, core::kManagedByValue);
   for (const auto& ns : namespaces) {
     auto crs = std::make_unique<WatchCache>(client_, kube::kInfisicalSecrets, ns, "", "", log_);
+    crs->set_transform(compact_infisical_secret);
     crs->start({[this](const Object& o) { queue_.add(meta(*o, "namespace") + "/" + meta(*o, "name")); },
                 [this](const Object& old_obj, const Object& new_obj) {
                   // Our own status writes do not bring the resource back; spec and metadata changes do.

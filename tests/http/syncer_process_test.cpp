@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <set>
 
+#include "core/consumed_keys.h"
+#include "core/digest.h"
 #include "syncer_harness.h"
 #include "syncer_process.h"
 
@@ -162,7 +164,11 @@ TEST_CASE("100 InfisicalSecrets over 5 identities and 10 scopes: 5 logins, 10 fe
   h.client->create(kube::kDeployments, "default", *json(R"({"apiVersion":"apps/v1","kind":"Deployment",
     "metadata":{"name":"consumer","annotations":{"secrets.infisical.com/auto-reload":"true"}},
     "spec":{"replicas":1,"selector":{"matchLabels":{"app":"consumer"}},"template":{"metadata":{"labels":{"app":"consumer"}},
-    "spec":{"containers":[{"name":"app","image":"busybox","env":[{"name":"X","valueFrom":{"secretKeyRef":{"name":"managed-7","key":"KEY_1"}}}]}]}}}})"));
+    "spec":{"initContainers":[{"name":"init","image":"busybox","envFrom":[{"secretRef":{"name":"managed-3"}}]}],
+      "containers":[{"name":"app","image":"busybox","env":[{"name":"X","valueFrom":{"secretKeyRef":{"name":"managed-7","key":"KEY_1"}}},
+        {"name":"PLAIN","value":"not a secret"}]}],
+      "volumes":[{"name":"v","secret":{"secretName":"managed-5","items":[{"key":"KEY_0","path":"k0"}]}},
+        {"name":"p","projected":{"sources":[{"secret":{"name":"not-managed"}}]}}]}}}})"));
   h.inf_sim->reset_counters();
 
   std::string log1 = temp_path("syncer-1.log"), log2 = temp_path("syncer-2.log");
@@ -192,7 +198,29 @@ TEST_CASE("100 InfisicalSecrets over 5 identities and 10 scopes: 5 logins, 10 fe
   auto deployments_before = resource_versions(h, kube::kDeployments, "default");
   auto crs_before = resource_versions(h, kube::kInfisicalSecrets, "default");
   auto consumer = h.get(kube::kDeployments, "consumer");
-  CHECK(core::at_path(*consumer, {"spec", "template", "metadata", "annotations", "secrets.infisical.com/rollout-hash"}));
+  const core::JsonValue* stamped =
+      core::at_path(*consumer, {"spec", "template", "metadata", "annotations", "secrets.infisical.com/rollout-hash"});
+  REQUIRE(stamped);
+  // The syncer caches only what each workload consumes, not its pod spec; the hash it stamped must be
+  // the one computed from the whole pod spec (as the webhook computes it).
+  {
+    std::map<std::string, core::KeyDigests> digests;
+    for (const char* name : {"managed-3", "managed-5", "managed-7"}) {
+      auto s = h.get(kube::kSecrets, name);
+      REQUIRE(s);
+      auto d = core::decode_key_digests(
+          core::string_or(*core::at_path(*s, {"metadata", "annotations"}), "secrets.infisical.com/key-digests", ""));
+      REQUIRE(d);
+      digests[name] = *d;
+    }
+    auto consumed = core::consumed_secret_keys(*core::at_path(*consumer, {"spec", "template", "spec"}));
+    CHECK(consumed.size() == 4);
+    std::string expected = core::rollout_hash("default", consumed, [&](std::string_view n) -> const core::KeyDigests* {
+      auto it = digests.find(std::string(n));
+      return it == digests.end() ? nullptr : &it->second;
+    });
+    CHECK(std::string(stamped->GetString()) == expected);
+  }
   int64_t generation_before = core::get_int(*core::member(*consumer, "metadata"), "generation").value_or(0);
 
   {

@@ -84,6 +84,8 @@ TEST_CASE("first sync creates the Secret and writes status once; an unchanged re
   auto writes = without_events(h.recording->writes());
   CHECK(writes == std::vector<std::string>{"create secrets default/app-secrets", "patch-status infisicalsecrets default/app"});
   CHECK(count_prefix(h.recording->writes(), "create events default/") == 1);
+  // Absent from the managed-Secret cache: created without a GET first.
+  CHECK(count_prefix(h.recording->actions(), "get secrets default/app-secrets") == 0);
 
   auto s = h.get(kube::kSecrets, "app-secrets");
   REQUIRE(s);
@@ -266,7 +268,10 @@ TEST_CASE("a foreign Secret is not touched and the condition says SecretConflict
   h.recording->clear();
   auto out = h.reconciler->reconcile("default/app");
   CHECK(out.result == "conflict");
-  CHECK(count_prefix(h.recording->writes(), "create secrets") == 0);
+  // The managed-Secret cache holds only labelled Secrets, so the syncer learns of the foreign one from
+  // its create being refused (409 AlreadyExists); it then reads it and stops. Never an update.
+  CHECK(count_prefix(h.recording->writes(), "create secrets") == 1);
+  CHECK(count_prefix(h.recording->actions(), "get secrets default/someone-elses") == 1);
   CHECK(count_prefix(h.recording->writes(), "update secrets") == 0);
   CHECK(core::to_json(*h.get(kube::kSecrets, "someone-elses")) == before);
   auto ready = ready_condition(*h.get(kube::kInfisicalSecrets, "app"));
