@@ -39,6 +39,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/json.h"
+#include "yaml_json.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/errors.h"
@@ -193,34 +194,7 @@ ProcFigures proc_figures(pid_t pid) {
 // ---------------------------------------------------------------------------------------------
 // JSON helpers.
 
-core::JsonValue yaml_to_json(const YAML::Node& n, core::JsonAlloc& a) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map: {
-      core::JsonValue o(rapidjson::kObjectType);
-      for (const auto& kv : n)
-        o.AddMember(core::json_string(kv.first.as<std::string>(), a), yaml_to_json(kv.second, a), a);
-      return o;
-    }
-    case YAML::NodeType::Sequence: {
-      core::JsonValue arr(rapidjson::kArrayType);
-      for (const auto& item : n) arr.PushBack(yaml_to_json(item, a), a);
-      return arr;
-    }
-    case YAML::NodeType::Scalar: {
-      const std::string& s = n.Scalar();
-      if (n.Tag() == "?") {  // a plain scalar: typed as YAML 1.2's core schema does
-        if (s == "true") return core::JsonValue(true);
-        if (s == "false") return core::JsonValue(false);
-        if (s == "null" || s == "~") return core::JsonValue(rapidjson::kNullType);
-        bool digits = !s.empty() && std::all_of(s.begin() + (s[0] == '-' ? 1 : 0), s.end(),
-                                                [](char c) { return c >= '0' && c <= '9'; });
-        if (digits && s != "-") return core::JsonValue(static_cast<int64_t>(std::stoll(s)));
-      }
-      return core::json_string(s, a);
-    }
-    default: return core::JsonValue(rapidjson::kNullType);
-  }
-}
+using test::yaml_to_json;
 
 std::shared_ptr<core::JsonDoc> parse(const std::string& text) {
   auto r = core::parse_json(text);

@@ -2,18 +2,17 @@
 // clients, a recording KubeApi, and helpers to create objects and read them back.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
 
 #include "core/json.h"
+#include "yaml_json.h"
 #include "infisical/client.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -29,46 +28,12 @@
 
 namespace ifo::syncer::testing {
 
-inline core::JsonValue yaml_to_json(const YAML::Node& n, core::JsonAlloc& a) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map: {
-      core::JsonValue o(rapidjson::kObjectType);
-      for (const auto& kv : n) o.AddMember(core::json_string(kv.first.as<std::string>(), a), yaml_to_json(kv.second, a), a);
-      return o;
-    }
-    case YAML::NodeType::Sequence: {
-      core::JsonValue arr(rapidjson::kArrayType);
-      for (const auto& item : n) arr.PushBack(yaml_to_json(item, a), a);
-      return arr;
-    }
-    case YAML::NodeType::Scalar: {
-      const std::string& s = n.Scalar();
-      if (n.Tag() == "?") {  // plain scalar: YAML 1.2 core schema types
-        if (s == "true" || s == "True") return core::JsonValue(true);
-        if (s == "false" || s == "False") return core::JsonValue(false);
-        if (s == "null" || s == "~") return core::JsonValue(rapidjson::kNullType);
-        static const std::regex int_re("^-?[0-9]+$"), float_re("^-?[0-9]+\\.[0-9]+$");
-        if (std::regex_match(s, int_re)) return core::JsonValue(static_cast<int64_t>(std::stoll(s)));
-        if (std::regex_match(s, float_re)) return core::JsonValue(std::stod(s));
-      }
-      return core::json_string(s, a);
-    }
-    default: return core::JsonValue(rapidjson::kNullType);
-  }
-}
-
 inline std::string source_root() {
   const char* r = std::getenv("IFO_SOURCE_ROOT");
   return r ? r : ".";
 }
 
-inline std::shared_ptr<core::JsonDoc> load_yaml_file(const std::string& path) {
-  auto doc = std::make_shared<core::JsonDoc>();
-  YAML::Node n = YAML::LoadFile(path);
-  core::JsonValue v = yaml_to_json(n, doc->GetAllocator());
-  doc->CopyFrom(v, doc->GetAllocator());
-  return doc;
-}
+using test::load_yaml_file;
 
 inline std::shared_ptr<core::JsonDoc> json(std::string_view text) {
   auto r = core::parse_json(text);
