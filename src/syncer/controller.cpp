@@ -249,8 +249,14 @@ void Controller::start_caches() {
     auto requeue_owners = [this](const Object& o) {
       for (const auto& k : reconciler_->owners_of_secret(meta(*o, "namespace"), meta(*o, "name"))) queue_.add(k);
     };
-    secrets->start({requeue_owners, [requeue_owners](const Object&, const Object& n) { requeue_owners(n); },
-                    requeue_owners});
+    // The echo of our own write brings nobody back; any other change (someone edits or deletes the
+    // Secret) has another resourceVersion and requeues its owners, which repair it.
+    auto requeue_unless_own = [this, requeue_owners](const Object& o) {
+      if (!reconciler_->is_own_write(meta(*o, "namespace"), meta(*o, "name"), meta(*o, "resourceVersion")))
+        requeue_owners(o);
+    };
+    secrets->start({requeue_unless_own,
+                    [requeue_unless_own](const Object&, const Object& n) { requeue_unless_own(n); }, requeue_owners});
     secret_caches_.push_back(std::move(secrets));
     for (const kube::Resource* kind : {&kube::kDeployments, &kube::kStatefulSets, &kube::kDaemonSets}) {
       auto w = std::make_unique<WatchCache>(client_, *kind, ns, "", "", log_);

@@ -162,6 +162,21 @@ std::vector<std::string> Reconciler::known_keys() const {
   return out;
 }
 
+void Reconciler::remember_own_write(const std::string& ns, const std::string& name, const Object& written) {
+  const JsonValue* rv = written ? core::at_path(*written, {"metadata", "resourceVersion"}) : nullptr;
+  if (rv == nullptr || !rv->IsString()) return;
+  std::lock_guard lock(mu_);
+  own_writes_[key_of(ns, name)] = rv->GetString();
+}
+
+bool Reconciler::is_own_write(const std::string& ns, const std::string& name, const std::string& resource_version) {
+  std::lock_guard lock(mu_);
+  auto it = own_writes_.find(key_of(ns, name));
+  if (it == own_writes_.end() || it->second != resource_version) return false;
+  own_writes_.erase(it);
+  return true;
+}
+
 void Reconciler::forget_scope_data() {
   std::lock_guard lock(mu_);
   scopes_.clear();
@@ -511,6 +526,7 @@ Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSe
       return write_managed_secret(model, target, values, failure, true);
     }
     out.written = out.data_changed = true;
+    remember_own_write(ns, name, out.secret);
     metrics_.inc(kMetricSecretWrites, {{"operation", "create"}});
     log_->info("managed secret created secret={}/{} keys={} object={}/{}", ns, name, values.size(),
                model.metadata.namespace_, model.metadata.name);
@@ -571,6 +587,7 @@ Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSe
   }
   out.written = true;
   out.data_changed = !data_same;
+  remember_own_write(ns, name, out.secret);
   metrics_.inc(kMetricSecretWrites, {{"operation", "update"}});
   log_->info("managed secret updated secret={}/{} data_changed={} adopted={} object={}/{}", ns, name, !data_same,
              !ours, model.metadata.namespace_, model.metadata.name);

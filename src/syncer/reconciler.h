@@ -14,6 +14,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/infisical_secret.h"
@@ -64,6 +65,10 @@ class Reconciler {
   std::vector<std::string> owners_of_secret(const std::string& ns, const std::string& name) const;
   // Every InfisicalSecret key seen (for a global-config change).
   std::vector<std::string> known_keys() const;
+  // True when this Secret version (resourceVersion) is the one this reconciler just wrote, i.e. its
+  // watch event is only the echo of our own write and need not bring the owners back (the first sync
+  // of N resources would otherwise reconcile each twice). Each written version is answered once.
+  bool is_own_write(const std::string& ns, const std::string& name, const std::string& resource_version);
 
   // The longest a failed key may wait before its retry: its own resync interval (a failure must not
   // delay a resource longer than a resync would; the work queue's backoff is capped by this).
@@ -138,6 +143,7 @@ class Reconciler {
   std::string rollout_hash_for(const std::string& ns, const core::JsonValue& pod_spec,
                                const std::map<std::string, Object>& fresh, bool& consumes_managed,
                                const std::set<std::string>* only_if_consumes);
+  void remember_own_write(const std::string& ns, const std::string& name, const Object& written);
   void record_event(const Object& cr, std::string_view type, std::string_view reason, const std::string& message);
   std::chrono::milliseconds jittered(std::chrono::seconds interval);
   std::chrono::milliseconds spread(std::chrono::seconds interval);  // uniform in [0, 10%] of interval
@@ -161,6 +167,9 @@ class Reconciler {
   // (a failed workload patch): the next reconcile rolls them even though the data is now unchanged.
   std::map<std::string, std::map<std::string, std::set<std::string>>> pending_rollouts_;
   std::map<std::string, CachedSecret> referenced_secrets_;        // "ns/name" -> data
+  // "ns/name" -> resourceVersion of our last write of that managed Secret whose watch event has not
+  // been seen yet (at most one entry per Secret).
+  std::unordered_map<std::string, std::string> own_writes_;
   std::mt19937_64 rng_;
 };
 

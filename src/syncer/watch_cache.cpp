@@ -1,6 +1,8 @@
 // List + watch loop of WatchCache.
 #include "syncer/watch_cache.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <random>
 
@@ -27,8 +29,6 @@ WatchCache::WatchCache(kube::Client& client, const kube::Resource& resource, std
       field_selector_(std::move(field_selector)),
       log_(std::move(log)) {}
 
-WatchCache::~WatchCache() { stop(); }
-
 void WatchCache::start(Handlers handlers) {
   handlers_ = std::move(handlers);
   thread_ = std::thread([this] { run(); });
@@ -40,32 +40,116 @@ void WatchCache::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-// By default the store keeps each object as its JSON text and parses it again on every read. Text
-// takes about half the memory of RapidJSON's tree (16 bytes per value, a member is two values), and
-// a reconcile parses only a few KiB. bench/syncer-scale at 10,000 InfisicalSecrets: peak RSS 123 MiB
-// with trees, 90 MiB with text.
-WatchCache::Stored WatchCache::serialize(const Object& o) const {
-  Stored s;
-  if (keep_parsed_) s.parsed = o;
-  else s.text = std::make_shared<const std::string>(core::to_json(*o));
-  return s;
-}
-
+// By default the store keeps each object as its JSON text, deflated against a dictionary (a typical
+// object of the same cache), and inflates and parses it on every read. A reconcile reads a few KiB;
+// inflating costs microseconds. bench/syncer-scale at 10,000 InfisicalSecrets, syncer peak RSS:
+// 123 MiB with parsed trees, 83 MiB with plain text, and see bench/RESULTS.md for this form.
 namespace {
-// A document parsed into a pool sized for it (about twice the text), not RapidJSON's default 64 KiB
-// first chunk: sixteen workers each holding a few parsed objects stay small.
+
+constexpr int kWindowBits = -12;  // raw deflate, 4 KiB window: covers a dictionary and an object
+constexpr int kMemLevel = 6;
+constexpr size_t kMaxDictionary = 4096;
+
+// A parsed document whose pool is sized for it (about twice the text), not RapidJSON's default
+// 64 KiB first chunk: sixteen workers each holding a few parsed objects stay small.
 struct ParsedDoc {
   explicit ParsedDoc(size_t chunk) : allocator(chunk), doc(&allocator) {}
   rapidjson::MemoryPoolAllocator<> allocator;
   core::JsonDoc doc;
 };
+
 }  // namespace
+
+// One deflate stream per cache, reset for each object: initialising a stream allocates and clears its
+// window and hash tables, which cost more than compressing a 2 KiB object. Used by the watch thread only.
+class WatchCache::Deflater {
+ public:
+  Deflater() { ok_ = deflateInit2(&z_, Z_BEST_SPEED, Z_DEFLATED, kWindowBits, kMemLevel, Z_DEFAULT_STRATEGY) == Z_OK; }
+  ~Deflater() {
+    if (ok_) deflateEnd(&z_);
+  }
+  Deflater(const Deflater&) = delete;
+  Deflater& operator=(const Deflater&) = delete;
+
+  std::shared_ptr<const std::string> pack(const std::string& text, const std::string& dictionary) {
+    if (!ok_ || deflateReset(&z_) != Z_OK) return nullptr;
+    if (!dictionary.empty() && deflateSetDictionary(&z_, reinterpret_cast<const Bytef*>(dictionary.data()),
+                                                    static_cast<uInt>(dictionary.size())) != Z_OK)
+      return nullptr;
+    buffer_.resize(deflateBound(&z_, text.size()) + 64);
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+    z_.avail_in = static_cast<uInt>(text.size());
+    z_.next_out = reinterpret_cast<Bytef*>(buffer_.data());
+    z_.avail_out = static_cast<uInt>(buffer_.size());
+    if (deflate(&z_, Z_FINISH) != Z_STREAM_END) return nullptr;
+    return std::make_shared<const std::string>(buffer_.data(), buffer_.size() - z_.avail_out);  // exactly sized
+  }
+
+ private:
+  z_stream z_{};
+  bool ok_ = false;
+  std::string buffer_;
+};
+
+WatchCache::~WatchCache() { stop(); }
+
+namespace {
+
+bool inflate_text(const std::string& packed, const std::string* dictionary, std::string& out) {
+  z_stream z{};
+  if (inflateInit2(&z, kWindowBits) != Z_OK) return false;
+  // A raw stream takes its dictionary before the first inflate call.
+  int rc = dictionary && !dictionary->empty()
+               ? inflateSetDictionary(&z, reinterpret_cast<const Bytef*>(dictionary->data()),
+                                      static_cast<uInt>(dictionary->size()))
+               : Z_OK;
+  if (rc == Z_OK) {
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(packed.data()));
+    z.avail_in = static_cast<uInt>(packed.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    rc = inflate(&z, Z_FINISH);
+  }
+  bool ok = rc == Z_STREAM_END && z.avail_out == 0;
+  inflateEnd(&z);
+  return ok;
+}
+
+}  // namespace
+
+WatchCache::Stored WatchCache::serialize(const Object& o) {
+  Stored s;
+  if (keep_parsed_) {
+    s.parsed = o;
+    return s;
+  }
+  std::string text = core::to_json(*o);
+  if (text.size() <= kMaxDictionary && (!dictionary_ || dictionary_->size() * 4 < text.size() * 3))
+    dictionary_ = std::make_shared<const std::string>(text);
+  s.dictionary = dictionary_;
+  if (!deflater_) deflater_ = std::make_unique<Deflater>();
+  s.packed = deflater_->pack(text, dictionary_ ? *dictionary_ : std::string());
+  s.text_size = static_cast<uint32_t>(text.size());
+  s.deflated = s.packed != nullptr;
+  if (!s.deflated) {  // cannot happen short of running out of memory: keep the text itself
+    s.dictionary = nullptr;
+    s.packed = std::make_shared<const std::string>(std::move(text));
+  }
+  return s;
+}
 
 Object WatchCache::materialize(const Stored& s) {
   if (s.parsed) return s.parsed;
-  if (!s.text) return nullptr;
-  auto holder = std::make_shared<ParsedDoc>(std::max<size_t>(1024, s.text->size() * 2));
-  holder->doc.Parse(s.text->data(), s.text->size());
+  if (!s.packed) return nullptr;
+  std::string text;
+  if (s.deflated) {
+    text.resize(s.text_size);
+    if (!inflate_text(*s.packed, s.dictionary.get(), text)) return nullptr;  // cannot happen: our own stream
+  } else {
+    text = *s.packed;  // kept uncompressed (see serialize)
+  }
+  auto holder = std::make_shared<ParsedDoc>(std::max<size_t>(1024, text.size() * 2));
+  holder->doc.Parse(text.data(), text.size());
   if (holder->doc.HasParseError()) return nullptr;  // cannot happen: the text is our own serialisation
   return Object(holder, &holder->doc);
 }
@@ -114,28 +198,31 @@ Object WatchCache::keep(const kube::ObjectPtr& o) const {
   return o;
 }
 
-void WatchCache::replace(std::map<std::string, Object> fresh) {
-  std::map<std::string, Stored> fresh_stored;
-  for (const auto& [k, o] : fresh) fresh_stored[k] = serialize(o);
-  std::vector<Object> added;
+// `fresh` is already in stored form: a relist of 10,000 objects never holds 10,000 parsed trees at
+// once (that was the syncer's peak memory at bench/syncer-scale's start), and handlers get each
+// object parsed one at a time.
+void WatchCache::replace(std::map<std::string, Stored> fresh) {
+  std::vector<std::string> added;
   std::vector<Stored> deleted;
-  std::vector<std::pair<Stored, Object>> updated;
+  std::vector<std::pair<Stored, Stored>> updated;
   {
     std::lock_guard lock(mu_);
     for (const auto& [k, o] : fresh) {
       auto it = store_.find(k);
-      if (it == store_.end()) added.push_back(o);
+      if (it == store_.end()) added.push_back(k);
       else updated.emplace_back(it->second, o);
     }
     for (const auto& [k, o] : store_)
       if (!fresh.count(k)) deleted.push_back(o);
-    store_ = std::move(fresh_stored);
+    store_ = fresh;
   }
-  for (const auto& o : added)
-    if (handlers_.on_add) handlers_.on_add(o);
+  if (handlers_.on_add)
+    for (const auto& k : added)
+      if (Object o = materialize(fresh[k])) handlers_.on_add(o);
   if (handlers_.on_update)
     for (const auto& [a, b] : updated)
-      if (Object old = materialize(a)) handlers_.on_update(old, b);
+      if (Object old = materialize(a))
+        if (Object now = materialize(b)) handlers_.on_update(old, now);
   if (handlers_.on_delete)
     for (const auto& o : deleted)
       if (Object old = materialize(o)) handlers_.on_delete(old);
@@ -192,7 +279,7 @@ void WatchCache::run() {
         lo.label_selector = label_selector_;
         lo.field_selector = field_selector_;
         lo.limit = 500;
-        std::map<std::string, Object> fresh;
+        std::map<std::string, Stored> fresh;
         std::string rv;
         for (int page = 0; page < 100000; ++page) {
           kube::ObjectList part;
@@ -206,7 +293,7 @@ void WatchCache::run() {
             continue;
           }
           for (const auto& item : part.items)
-            if (Object kept = keep(item)) fresh[key_of(*item)] = std::move(kept);
+            if (Object kept = keep(item)) fresh[key_of(*item)] = serialize(kept);
           rv = part.resource_version;
           if (part.continue_token.empty()) break;
           lo.continue_token = part.continue_token;

@@ -6,6 +6,7 @@
 #include <spdlog/logger.h>
 
 #include <atomic>
+#include <cstdint>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -59,7 +60,6 @@ class WatchCache {
 
  private:
   void run();
-  void replace(std::map<std::string, Object> fresh);
   Object keep(const kube::ObjectPtr& o) const;  // what the store keeps of an object (nullptr: nothing)
   void apply(kube::WatchEvent& ev);
   void sleep_backoff(int failures);
@@ -75,16 +75,26 @@ class WatchCache {
   std::thread thread_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  // An object as the store keeps it: its JSON text (the default), or the parsed tree when reads are
-  // many and the objects small (set_keep_parsed).
+  // An object as the store keeps it: its JSON text deflated against a dictionary (the default), or
+  // the parsed tree when reads are many and the objects small (set_keep_parsed).
   struct Stored {
-    std::shared_ptr<const std::string> text;
+    std::shared_ptr<const std::string> packed;      // raw deflate stream of the JSON text
+    std::shared_ptr<const std::string> dictionary;  // the preset dictionary it was deflated with
+    uint32_t text_size = 0;                         // length of the JSON text
+    bool deflated = false;                          // false: packed is the text itself
     Object parsed;
-    bool kept() const { return text || parsed; }
+    bool kept() const { return packed || parsed; }
   };
-  Stored serialize(const Object& o) const;
+  Stored serialize(const Object& o);  // watch thread only
   static Object materialize(const Stored& s);
+  void replace(std::map<std::string, Stored> fresh);
   bool keep_parsed_ = false;
+  // The text of a typical object of this cache, used as deflate's preset dictionary: objects of one
+  // resource share nearly all field names and many values, so each compresses to its differences.
+  // Replaced by a larger object's text when one is seen (entries keep the dictionary they used).
+  std::shared_ptr<const std::string> dictionary_;
+  class Deflater;
+  std::unique_ptr<Deflater> deflater_;
   std::map<std::string, Stored> store_;  // "ns/name"
   std::string resource_version_;
 };
