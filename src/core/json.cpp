@@ -2,8 +2,12 @@
 #include "core/json.h"
 
 #include <algorithm>
+#include <array>
 
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -14,24 +18,63 @@ namespace ifo::core {
 
 namespace {
 
-// Rejects documents nested deeper than kMaxJsonDepth before RapidJSON's recursive parser sees them.
-bool nesting_within_limit(std::string_view text) {
+// Builds the document as RapidJSON's reader drives it, refusing nesting deeper than kMaxJsonDepth as
+// soon as it is reached, so the recursive parser never goes deeper (no separate pass over the text).
+struct DepthLimitedBuilder {
+  JsonDoc& doc;
   unsigned depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') {
-      if (++depth > kMaxJsonDepth) return false;
-    } else if (c == '}' || c == ']') {
-      if (depth > 0) --depth;
-    }
+  bool too_deep = false;
+  using SizeType = rapidjson::SizeType;
+  bool Null() { return doc.Null(); }
+  bool Bool(bool b) { return doc.Bool(b); }
+  bool Int(int i) { return doc.Int(i); }
+  bool Uint(unsigned i) { return doc.Uint(i); }
+  bool Int64(int64_t i) { return doc.Int64(i); }
+  bool Uint64(uint64_t i) { return doc.Uint64(i); }
+  bool Double(double d) { return doc.Double(d); }
+  bool RawNumber(const char* str, SizeType length, bool copy) { return doc.RawNumber(str, length, copy); }
+  bool String(const char* str, SizeType length, bool copy) { return doc.String(str, length, copy); }
+  bool Key(const char* str, SizeType length, bool copy) { return doc.Key(str, length, copy); }
+  bool enter() {
+    if (++depth <= kMaxJsonDepth) return true;
+    too_deep = true;
+    return false;
+  }
+  bool StartObject() { return enter() && doc.StartObject(); }
+  bool EndObject(SizeType members) {
+    --depth;
+    return doc.EndObject(members);
+  }
+  bool StartArray() { return enter() && doc.StartArray(); }
+  bool EndArray(SizeType elements) {
+    --depth;
+    return doc.EndArray(elements);
+  }
+};
+
+// Feeds a stream to a document through DepthLimitedBuilder (GenericDocument::Populate's generator).
+template <unsigned kFlags, typename Stream>
+struct DepthLimitedParse {
+  Stream& in;
+  rapidjson::ParseResult result{};
+  bool too_deep = false;
+  bool operator()(JsonDoc& doc) {
+    DepthLimitedBuilder builder{doc};
+    rapidjson::Reader reader;
+    result = reader.Parse<kFlags>(in, builder);
+    too_deep = builder.too_deep;
+    return !result.IsError();
+  }
+};
+
+template <unsigned kFlags, typename Stream>
+Result<bool> populate(JsonDoc& doc, Stream& in) {
+  DepthLimitedParse<kFlags, Stream> parse{in};
+  doc.Populate(parse);
+  if (parse.too_deep) return Result<bool>::fail(fmt::format("JSON nested deeper than {} levels", kMaxJsonDepth));
+  if (parse.result.IsError()) {
+    return Result<bool>::fail(fmt::format("invalid JSON at offset {}: {}", parse.result.Offset(),
+                                          rapidjson::GetParseError_En(parse.result.Code())));
   }
   return true;
 }
@@ -60,18 +103,56 @@ std::shared_ptr<JsonDoc> copy_compact(const JsonValue& v) {
   return std::shared_ptr<JsonDoc>(holder, &holder->doc);
 }
 
+Result<bool> parse_json_into(JsonDoc& doc, std::string_view text) {
+  rapidjson::MemoryStream memory(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(memory);
+  return populate<rapidjson::kParseDefaultFlags>(doc, in);
+}
+
+Result<bool> parse_json_in_place(JsonDoc& doc, char* text) {
+  rapidjson::InsituStringStream in(text);
+  return populate<rapidjson::kParseInsituFlag>(doc, in);
+}
+
 Result<std::shared_ptr<JsonDoc>> parse_json(std::string_view text) {
-  if (!nesting_within_limit(text)) {
-    return Result<std::shared_ptr<JsonDoc>>::fail(
-        fmt::format("JSON nested deeper than {} levels", kMaxJsonDepth));
-  }
   auto doc = std::make_shared<JsonDoc>();
-  doc->Parse(text.data(), text.size());
-  if (doc->HasParseError()) {
-    return Result<std::shared_ptr<JsonDoc>>::fail(fmt::format(
-        "invalid JSON at offset {}: {}", doc->GetErrorOffset(), rapidjson::GetParseError_En(doc->GetParseError())));
-  }
+  auto parsed = parse_json_into(*doc, text);
+  if (!parsed) return Result<std::shared_ptr<JsonDoc>>::fail(parsed.error());
   return doc;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  out.reserve(out.size() + s.size() + 2);
+  out.push_back('"');
+  static constexpr auto kEscaped = [] {
+    std::array<bool, 256> t{};
+    for (int ch = 0; ch < 0x20; ++ch) t[static_cast<size_t>(ch)] = true;
+    t['"'] = t['\\'] = true;
+    return t;
+  }();
+  size_t plain = 0;  // start of the run not yet appended
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto ch = static_cast<unsigned char>(s[i]);
+    if (!kEscaped[ch]) continue;
+    out.append(s.data() + plain, i - plain);
+    plain = i + 1;
+    switch (ch) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\b': out.append("\\b"); break;
+      case '\f': out.append("\\f"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      default:
+        out.append("\\u00");
+        out.push_back(kHex[ch >> 4]);
+        out.push_back(kHex[ch & 15]);
+    }
+  }
+  out.append(s.data() + plain, s.size() - plain);
+  out.push_back('"');
 }
 
 std::string to_json(const JsonValue& v) {

@@ -22,6 +22,12 @@ using JsonAlloc = rapidjson::Document::AllocatorType;
 // Nesting deeper than kMaxJsonDepth is refused, so hostile input cannot exhaust the stack.
 inline constexpr unsigned kMaxJsonDepth = 128;
 Result<std::shared_ptr<JsonDoc>> parse_json(std::string_view text);
+// The same into a document the caller made (e.g. one whose pool allocator starts in a buffer it
+// owns, for a document read and dropped within one request); on failure `doc` is unchanged.
+Result<bool> parse_json_into(JsonDoc& doc, std::string_view text);
+// The same, parsing `text` in place: its strings are unescaped where they stand and the document
+// points into it, so nothing is copied. `text` must be NUL-terminated, writable, and outlive `doc`.
+Result<bool> parse_json_in_place(JsonDoc& doc, char* text);
 
 // A deep copy of v in a document whose allocator grows in 1 KiB chunks. A parsed or default-built
 // JsonDoc owns a pool allocator whose first chunk is 64 KiB however small the object; objects that
@@ -49,6 +55,10 @@ void set_string(JsonValue& obj, std::string_view name, std::string_view value, J
 // Returns obj[name], creating it as an empty object when absent.
 JsonValue& ensure_object(JsonValue& obj, std::string_view name, JsonAlloc& a);
 bool remove_member(JsonValue& obj, std::string_view name);
+
+// Appends `s` as a JSON string literal (quoted; `"`, `\` and control characters escaped), as
+// RapidJSON's Writer would write it; for answers written straight to text.
+void append_json_string(std::string& out, std::string_view s);
 
 inline JsonValue json_string(std::string_view s, JsonAlloc& a) {
   return JsonValue(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
