@@ -1,4 +1,4 @@
-// HMAC/SHA-256 over OpenSSL 3 (one-shot EVP APIs, no state kept between calls).
+// HMAC/SHA-256 over OpenSSL 3.
 #include "core/digest.h"
 
 #include <openssl/evp.h>
@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <tuple>
 
@@ -23,18 +24,19 @@ namespace {
 
 std::string to_hex(const unsigned char* bytes, size_t n) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
+  std::string out(n * 2, '0');
   for (size_t i = 0; i < n; ++i) {
-    out += kHex[bytes[i] >> 4];
-    out += kHex[bytes[i] & 15];
+    out[2 * i] = kHex[bytes[i] >> 4];
+    out[2 * i + 1] = kHex[bytes[i] & 15];
   }
   return out;
 }
 
 void append_lp(std::string& out, std::string_view s) {
   const uint64_t n = s.size();
-  for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((n >> shift) & 0xff);
+  char length[8];
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<char>((n >> (56 - 8 * i)) & 0xff);
+  out.append(length, sizeof length);
   out.append(s.data(), s.size());
 }
 
@@ -45,9 +47,20 @@ bool is_hex_digest(std::string_view s) {
 }  // namespace
 
 std::string sha256_hex(std::string_view bytes) {
+  // The algorithm is fetched once and each thread keeps one context: OpenSSL 3's one-shot SHA256()
+  // looks the algorithm up by name on every call, which cost more than hashing a short message.
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+  struct CtxFree {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
   unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), md);
-  return to_hex(md, sizeof md);
+  unsigned int len = 0;
+  if (kSha256 == nullptr || !ctx || EVP_DigestInit_ex2(ctx.get(), kSha256, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size()) != 1 || EVP_DigestFinal_ex(ctx.get(), md, &len) != 1) {
+    throw std::runtime_error("SHA-256 failed");  // only when OpenSSL cannot allocate
+  }
+  return to_hex(md, len);
 }
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
@@ -121,7 +134,9 @@ std::vector<RolloutTriple> rollout_triples(std::string_view namespace_, const st
                                            const DigestLookup& lookup) {
   std::vector<RolloutTriple> out;
   for (const auto& c : consumed) {
-    std::string ref = fmt::format("{}/{}", namespace_, c.secret);
+    std::string ref;
+    ref.reserve(namespace_.size() + 1 + c.secret.size());
+    ref.append(namespace_).append(1, '/').append(c.secret);
     const KeyDigests* digests = lookup ? lookup(c.secret) : nullptr;
     if (digests == nullptr) {
       out.push_back({ref, "", TripleKind::kMissingSecret, ""});
@@ -140,7 +155,10 @@ std::string rollout_hash(std::vector<RolloutTriple> triples) {
   auto tie = [](const RolloutTriple& t) { return std::tie(t.secret, t.key, t.kind, t.digest); };
   std::sort(triples.begin(), triples.end(), [&](const RolloutTriple& a, const RolloutTriple& b) { return tie(a) < tie(b); });
   triples.erase(std::unique(triples.begin(), triples.end()), triples.end());
+  size_t size = 0;
+  for (const auto& t : triples) size += 1 + 3 * 8 + t.secret.size() + t.key.size() + t.digest.size();
   std::string msg;
+  msg.reserve(size);
   for (const auto& t : triples) {
     msg += static_cast<char>(t.kind);
     append_lp(msg, t.secret);

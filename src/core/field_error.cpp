@@ -20,7 +20,9 @@ std::string format_field_errors(const std::vector<FieldError>& errors) {
 
 std::string child_path(std::string_view parent, std::string_view name) {
   if (parent.empty()) return std::string(name);
-  return fmt::format("{}.{}", parent, name);
+  std::string path;
+  path.reserve(parent.size() + 1 + name.size());
+  return path.append(parent).append(1, '.').append(name);
 }
 
 std::string index_path(std::string_view parent, size_t index) { return fmt::format("{}[{}]", parent, index); }

@@ -59,8 +59,15 @@ class Reader {
     return std::string(v->GetString(), v->GetStringLength());
   }
 
+  // The path is built only for an error: this runs for every string field of every spec read.
   std::string str_or_empty(const JsonValue& parent, std::string_view name, const std::string& parent_path) {
-    return str(parent, name, child_path(parent_path, name)).value_or("");
+    const JsonValue* v = member(parent, name);
+    if (v == nullptr || v->IsNull()) return {};
+    if (!v->IsString()) {
+      type_error(child_path(parent_path, name), "a string", *v);
+      return {};
+    }
+    return std::string(v->GetString(), v->GetStringLength());
   }
 
   std::optional<bool> boolean(const JsonValue& parent, std::string_view name, const std::string& path) {
