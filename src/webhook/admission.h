@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,9 +33,10 @@ class DigestSource {
  public:
   virtual ~DigestSource() = default;
   virtual bool synced() const = 0;
-  // nullopt when no managed Secret of that name is known.
-  virtual std::optional<std::map<std::string, std::string>> key_digests(const std::string& ns,
-                                                                       const std::string& name) const = 0;
+  // Data key -> digest of one managed Secret, shared and immutable (no copy per request); nullptr
+  // when no managed Secret of that name is known.
+  virtual std::shared_ptr<const std::map<std::string, std::string>> key_digests(const std::string& ns,
+                                                                              const std::string& name) const = 0;
 };
 
 enum class CrossNamespacePolicy { kDeny, kAuthorize, kAllow };

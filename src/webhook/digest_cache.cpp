@@ -27,7 +27,7 @@ void DigestCache::upsert_locked(const c::JsonValue& secret) {
     entries_.erase({*ns, *name});
     return;
   }
-  entries_[{*ns, *name}] = std::move(*digests);
+  entries_[{*ns, *name}] = std::make_shared<const std::map<std::string, std::string>>(std::move(*digests));
 }
 
 void DigestCache::upsert(const c::JsonValue& secret, TimePoint now) {
@@ -61,26 +61,23 @@ void DigestCache::set_unsynced() {
   synced_ = false;
 }
 
-bool DigestCache::synced() const {
-  std::lock_guard lock(mu_);
-  return synced_;
-}
+bool DigestCache::synced() const { return synced_.load(); }
 
-std::optional<std::map<std::string, std::string>> DigestCache::key_digests(const std::string& ns,
-                                                                          const std::string& name) const {
-  std::lock_guard lock(mu_);
+std::shared_ptr<const std::map<std::string, std::string>> DigestCache::key_digests(const std::string& ns,
+                                                                                  const std::string& name) const {
+  std::shared_lock lock(mu_);
   auto it = entries_.find({ns, name});
-  if (it == entries_.end()) return std::nullopt;
+  if (it == entries_.end()) return nullptr;
   return it->second;
 }
 
 size_t DigestCache::size() const {
-  std::lock_guard lock(mu_);
+  std::shared_lock lock(mu_);
   return entries_.size();
 }
 
 double DigestCache::age_seconds(TimePoint now) const {
-  std::lock_guard lock(mu_);
+  std::shared_lock lock(mu_);
   if (!last_activity_) return -1;
   return std::chrono::duration<double>(now - *last_activity_).count();
 }

@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <map>
+#include <atomic>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 
@@ -28,8 +30,8 @@ class DigestCache : public DigestSource {
   void set_unsynced();
 
   bool synced() const override;
-  std::optional<std::map<std::string, std::string>> key_digests(const std::string& ns,
-                                                               const std::string& name) const override;
+  std::shared_ptr<const std::map<std::string, std::string>> key_digests(const std::string& ns,
+                                                                       const std::string& name) const override;
   size_t size() const;
   // Seconds since the last list or watch activity; -1 before the first sync.
   double age_seconds(TimePoint now) const;
@@ -38,9 +40,10 @@ class DigestCache : public DigestSource {
 
  private:
   void upsert_locked(const core::JsonValue& secret);
-  mutable std::mutex mu_;
-  std::map<std::pair<std::string, std::string>, std::map<std::string, std::string>> entries_;
-  bool synced_ = false;
+  // Every admission request reads; only the watch writes: readers share the lock.
+  mutable std::shared_mutex mu_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<const std::map<std::string, std::string>>> entries_;
+  std::atomic<bool> synced_{false};
   std::optional<TimePoint> last_activity_;
 };
 

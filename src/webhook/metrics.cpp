@@ -3,12 +3,30 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+
 namespace ifo::webhook {
 
-void Metrics::record(const std::string& path, const std::string& result, double seconds) {
-  std::lock_guard lock(mu_);
-  requests_[{path, result}] += 1;
-  auto& h = latency_[path];
+namespace {
+template <typename Map>
+typename Map::mapped_type& entry(Map& map, std::string_view key) {
+  auto it = map.find(key);
+  if (it == map.end()) it = map.emplace(std::string(key), typename Map::mapped_type{}).first;
+  return it->second;
+}
+}  // namespace
+
+Metrics::Shard& Metrics::my_shard() {
+  static std::atomic<size_t> next{0};
+  thread_local const size_t index = next.fetch_add(1) % kShards;
+  return shards_[index];
+}
+
+void Metrics::record(std::string_view path, std::string_view result, double seconds) {
+  Shard& shard = my_shard();
+  std::lock_guard lock(shard.mu);
+  entry(entry(shard.requests, path), result) += 1;
+  auto& h = entry(shard.latency, path);
   for (size_t i = 0; i < kBuckets.size(); ++i)
     if (seconds <= kBuckets[i]) ++h.buckets[i];
   ++h.count;
@@ -16,35 +34,55 @@ void Metrics::record(const std::string& path, const std::string& result, double 
 }
 
 double Metrics::count(const std::string& path, const std::string& result) const {
-  std::lock_guard lock(mu_);
-  auto it = requests_.find({path, result});
-  return it == requests_.end() ? 0 : it->second;
+  double total = 0;
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    auto by_path = shard.requests.find(path);
+    if (by_path == shard.requests.end()) continue;
+    auto it = by_path->second.find(result);
+    if (it != by_path->second.end()) total += it->second;
+  }
+  return total;
 }
 
 void Metrics::set_gauge_source(std::function<std::map<std::string, double>()> source) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(gauges_mu_);
   gauges_ = std::move(source);
 }
 
 std::string Metrics::render() const {
-  std::function<std::map<std::string, double>()> gauges;
-  std::string out;
-  {
-    std::lock_guard lock(mu_);
-    gauges = gauges_;
-    out += fmt::format("# HELP {} Admission requests by path and result.\n# TYPE {} counter\n", kMetricRequests,
-                       kMetricRequests);
-    for (const auto& [k, v] : requests_)
-      out += fmt::format("{}{{path=\"{}\",result=\"{}\"}} {}\n", kMetricRequests, k.first, k.second, v);
-    out += fmt::format("# HELP {} Time from request routing to response, by path.\n# TYPE {} histogram\n",
-                       kMetricLatency, kMetricLatency);
-    for (const auto& [path, h] : latency_) {
-      for (size_t i = 0; i < kBuckets.size(); ++i)
-        out += fmt::format("{}_bucket{{path=\"{}\",le=\"{}\"}} {}\n", kMetricLatency, path, kBuckets[i], h.buckets[i]);
-      out += fmt::format("{}_bucket{{path=\"{}\",le=\"+Inf\"}} {}\n", kMetricLatency, path, h.count);
-      out += fmt::format("{}_sum{{path=\"{}\"}} {}\n{}_count{{path=\"{}\"}} {}\n", kMetricLatency, path, h.sum,
-                         kMetricLatency, path, h.count);
+  Requests requests;
+  Latency latency;
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    for (const auto& [path, by_result] : shard.requests)
+      for (const auto& [result, v] : by_result) entry(entry(requests, path), result) += v;
+    for (const auto& [path, h] : shard.latency) {
+      auto& sum = entry(latency, path);
+      for (size_t i = 0; i < kBuckets.size(); ++i) sum.buckets[i] += h.buckets[i];
+      sum.count += h.count;
+      sum.sum += h.sum;
     }
+  }
+  std::function<std::map<std::string, double>()> gauges;
+  {
+    std::lock_guard lock(gauges_mu_);
+    gauges = gauges_;
+  }
+  std::string out;
+  out += fmt::format("# HELP {} Admission requests by path and result.\n# TYPE {} counter\n", kMetricRequests,
+                     kMetricRequests);
+  for (const auto& [path, by_result] : requests)
+    for (const auto& [result, v] : by_result)
+      out += fmt::format("{}{{path=\"{}\",result=\"{}\"}} {}\n", kMetricRequests, path, result, v);
+  out += fmt::format("# HELP {} Time from request routing to response, by path.\n# TYPE {} histogram\n",
+                     kMetricLatency, kMetricLatency);
+  for (const auto& [path, h] : latency) {
+    for (size_t i = 0; i < kBuckets.size(); ++i)
+      out += fmt::format("{}_bucket{{path=\"{}\",le=\"{}\"}} {}\n", kMetricLatency, path, kBuckets[i], h.buckets[i]);
+    out += fmt::format("{}_bucket{{path=\"{}\",le=\"+Inf\"}} {}\n", kMetricLatency, path, h.count);
+    out += fmt::format("{}_sum{{path=\"{}\"}} {}\n{}_count{{path=\"{}\"}} {}\n", kMetricLatency, path, h.sum,
+                       kMetricLatency, path, h.count);
   }
   if (gauges) {
     for (const auto& [name, value] : gauges()) out += fmt::format("# TYPE {} {}\n{} {}\n", name,

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace ifo::webhook {
@@ -25,7 +26,7 @@ class Metrics {
                                                       0.05,   0.1,   0.25,   0.5,   1,    2.5};
 
   // path is normalised by the caller to a known route or "other".
-  void record(const std::string& path, const std::string& result, double seconds);
+  void record(std::string_view path, std::string_view result, double seconds);
   double count(const std::string& path, const std::string& result) const;
 
   // Gauges read at scrape time.
@@ -39,9 +40,20 @@ class Metrics {
     uint64_t count = 0;
     double sum = 0;
   };
-  mutable std::mutex mu_;
-  std::map<std::pair<std::string, std::string>, double> requests_;
-  std::map<std::string, Histogram> latency_;
+  // path -> result -> count; transparent comparators, so recording a known pair allocates nothing.
+  using Requests = std::map<std::string, std::map<std::string, double, std::less<>>, std::less<>>;
+  using Latency = std::map<std::string, Histogram, std::less<>>;
+  // Each event-loop thread records into a shard of its own, so the loops never wait for each
+  // other's lock on the request path; a scrape adds the shards up.
+  struct alignas(64) Shard {
+    mutable std::mutex mu;
+    Requests requests;
+    Latency latency;
+  };
+  static constexpr size_t kShards = 8;
+  Shard& my_shard();
+  std::array<Shard, kShards> shards_;
+  mutable std::mutex gauges_mu_;
   std::function<std::map<std::string, double>()> gauges_;
 };
 

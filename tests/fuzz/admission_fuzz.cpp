@@ -40,10 +40,11 @@ class Digests : public webhook::DigestSource {
  public:
   explicit Digests(bool synced) : synced_(synced) {}
   bool synced() const override { return synced_; }
-  std::optional<std::map<std::string, std::string>> key_digests(const std::string& ns,
-                                                               const std::string& name) const override {
-    if (name.empty() || name[0] == 'm') return std::nullopt;
-    return std::map<std::string, std::string>{{"KEY", std::string(64, 'a')}, {ns, std::string(64, 'b')}};
+  std::shared_ptr<const std::map<std::string, std::string>> key_digests(const std::string& ns,
+                                                                       const std::string& name) const override {
+    if (name.empty() || name[0] == 'm') return nullptr;
+    return std::make_shared<const std::map<std::string, std::string>>(
+        std::map<std::string, std::string>{{"KEY", std::string(64, 'a')}, {ns, std::string(64, 'b')}});
   }
 
  private:

@@ -93,11 +93,11 @@ class FakeDigests : public DigestSource {
   bool is_synced = true;
   std::map<std::string, std::map<std::string, std::string>> secrets;  // "ns/name"
   bool synced() const override { return is_synced; }
-  std::optional<std::map<std::string, std::string>> key_digests(const std::string& ns,
-                                                               const std::string& name) const override {
+  std::shared_ptr<const std::map<std::string, std::string>> key_digests(const std::string& ns,
+                                                                       const std::string& name) const override {
     auto it = secrets.find(ns + "/" + name);
-    if (it == secrets.end()) return std::nullopt;
-    return it->second;
+    if (it == secrets.end()) return nullptr;
+    return std::make_shared<const std::map<std::string, std::string>>(it->second);
   }
 };
 
@@ -355,10 +355,11 @@ TEST_CASE("digest cache keeps only managed Secrets' digests, syncs on replace") 
   cache.replace({s1.get(), s2.get(), bad.get()}, now);
   CHECK(cache.synced());
   CHECK(cache.size() == 1);
-  CHECK(cache.key_digests("apps", "m") == std::map<std::string, std::string>{{"A", std::string(64, 'a')}});
-  CHECK_FALSE(cache.key_digests("apps", "plain"));
+  REQUIRE(cache.key_digests("apps", "m") != nullptr);
+  CHECK(*cache.key_digests("apps", "m") == std::map<std::string, std::string>{{"A", std::string(64, 'a')}});
+  CHECK(cache.key_digests("apps", "plain") == nullptr);
   cache.remove("apps", "m", now + std::chrono::seconds(3));
-  CHECK_FALSE(cache.key_digests("apps", "m"));
+  CHECK(cache.key_digests("apps", "m") == nullptr);
   CHECK(cache.age_seconds(now + std::chrono::seconds(5)) == doctest::Approx(2.0));
 }
 
