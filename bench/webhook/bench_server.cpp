@@ -1,6 +1,6 @@
 // The webhook's TLS server and admission handler exactly as infisical-webhook runs them, with a
 // pre-filled digest cache instead of the API-server informer, for load measurements.
-// Usage: webhook_bench_server CERT KEY WORKERS  -> prints "port=N" and serves until stdin closes.
+// Usage: webhook_bench_server CERT KEY THREADS  -> prints "port=N" and serves until stdin closes.
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -15,7 +15,7 @@
 int main(int argc, char** argv) noexcept try {
   using namespace ifo::webhook;
   if (argc != 4) {
-    std::fprintf(stderr, "usage: webhook_bench_server CERT KEY WORKERS\n");
+    std::fprintf(stderr, "usage: webhook_bench_server CERT KEY THREADS\n");
     return 2;
   }
   DigestCache cache;

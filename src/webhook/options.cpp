@@ -24,7 +24,7 @@ Usage: infisical-webhook --tls-cert-file FILE --tls-private-key-file FILE [flags
   --cross-namespace-policy P      deny | authorize | allow (default authorize: a SubjectAccessReview
                                   for the requesting user decides references into other namespaces)
   --operator-namespace NS         the operator's namespace (default infisical-operator-system)
-  --workers N                     size of the request thread pool (default 32; each keep-alive connection holds one while open)
+  --workers N                     event-loop threads serving HTTPS, each serving many connections (default 4)
   --cert-reload-interval DURATION how often the certificate files are checked (default 2s)
   --authorization-cache-ttl DUR   how long SubjectAccessReview answers are reused (default 1s)
   --log-level LEVEL               debug | info | warn | error (default info)

@@ -1,5 +1,6 @@
-// The webhook's two listeners: HTTPS for AdmissionReviews (fixed thread pool, body limit, timeouts,
-// certificate hot reload) and plain HTTP for /healthz, /readyz and /metrics.
+// The webhook's two listeners: HTTPS for AdmissionReviews (an EventServer: a fixed set of event-loop
+// threads, body limit, timeouts, certificate hot reload) and plain HTTP for /healthz, /readyz and
+// /metrics (cpp-httplib: a handful of probe requests).
 #pragma once
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include "core/result.h"
 #include "webhook/admission.h"
 #include "webhook/cert_store.h"
+#include "webhook/event_server.h"
 #include "webhook/metrics.h"
 
 namespace spdlog {
@@ -21,7 +23,6 @@ class logger;
 }
 namespace httplib {
 class Server;
-class SSLServer;
 }  // namespace httplib
 
 namespace ifo::webhook {
@@ -32,9 +33,13 @@ struct ServerOptions {
   std::string bind_address = "0.0.0.0";
   int port = 9443;         // 0: an ephemeral port (read back with port())
   int health_port = 8081;  // 0: ephemeral; -1: no health listener
-  int workers = 32;
+  // Event-loop threads serving HTTPS; each serves many keep-alive connections. A request that needs
+  // a SubjectAccessReview holds its loop for that call (answers are cached), so more loops than
+  // cores keep the other connections moving meanwhile.
+  int workers = 4;
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds write_timeout{10};
+  std::chrono::seconds idle_timeout{120};  // longer than Go's 90 s, so the API server closes first
   std::chrono::milliseconds cert_poll_interval{2000};
 };
 
@@ -58,6 +63,8 @@ class WebhookServer {
  private:
   void poll_certificates();
   void install_routes();
+  void answer(const HttpRequest& req, HttpResponse& res);
+  void refuse(std::string_view path, int status, std::string_view message, HttpResponse& res);
 
   ServerOptions options_;
   const AdmissionHandler& handler_;
@@ -65,9 +72,8 @@ class WebhookServer {
   Metrics& metrics_;
   std::function<std::string()> readiness_;
   std::shared_ptr<spdlog::logger> log_;
-  std::unique_ptr<httplib::SSLServer> https_;
+  std::unique_ptr<EventServer> https_;
   std::unique_ptr<httplib::Server> health_;
-  std::thread https_thread_;
   std::thread health_thread_;
   std::thread poll_thread_;
   std::mutex poll_mu_;
