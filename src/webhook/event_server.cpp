@@ -67,9 +67,16 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// RFC 9110 tchar.
 bool is_token_char(char ch) {
-  const auto u = static_cast<unsigned char>(ch);
-  return std::isalnum(u) || std::strchr("!#$%&'*+-.^_`|~", ch) != nullptr;
+  static constexpr auto kToken = [] {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[static_cast<size_t>(c)] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[static_cast<size_t>(c)] = t[static_cast<size_t>(c - 'a' + 'A')] = true;
+    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+  }();
+  return kToken[static_cast<unsigned char>(ch)];
 }
 
 // Parses the request line and headers in text[0, end) (the head without its closing blank line).
@@ -445,7 +452,6 @@ void EventServer::drive(Loop& loop, Connection& c, bool readable, bool writable)
   for (;;) {
     if (c.writing()) {
       size_t written = 0;
-      ERR_clear_error();
       const int rc = SSL_write_ex(c.ssl, c.out.data() + c.out_off, c.out.size() - c.out_off, &written);
       if (rc == 1) {
         c.out_off += written;
@@ -471,7 +477,6 @@ void EventServer::drive(Loop& loop, Connection& c, bool readable, bool writable)
     if (!try_read && SSL_has_pending(c.ssl) == 0) break;
     try_read = false;
     size_t got = 0;
-    ERR_clear_error();
     const int rc = SSL_read_ex(c.ssl, loop.buf.data(), loop.buf.size(), &got);
     if (rc == 1) {
       if (c.in.empty() && !c.head_done) c.deadline = loop.now + options_.read_timeout;  // a request begins
@@ -533,6 +538,10 @@ bool EventServer::answer_buffered(Loop& loop, Connection& c) {
   } catch (...) {
     response = HttpResponse{500, "text/plain", "internal error\n"};
   }
+  // SSL_get_error() reads this thread's error queue: whatever the handler left there (a TLS client
+  // of its own, say) must not be mistaken for this connection's failure. Every failed SSL call here
+  // ends in close_connection(), which clears the queue too, so no clear is needed before each call.
+  ERR_clear_error();
   const bool close = c.head.close || c.close_after || stopping_.load(std::memory_order_relaxed);
   if (used == c.in.size()) {
     c.in.clear();
