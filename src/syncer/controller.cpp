@@ -88,17 +88,16 @@ Object compact_workload(const core::JsonValue& o) {
   return compact_copy(d);
 }
 
-// What the InfisicalSecret caches keep: the object without managedFields and without kubectl's
-// last-applied-configuration annotation (a second copy of the whole spec on every resource applied
-// with `kubectl apply`; never propagated to the managed Secret and never read).
+// What the InfisicalSecret caches keep: the object (WatchCache has dropped managedFields) without
+// kubectl's last-applied-configuration annotation (a second copy of the whole spec on every resource
+// applied with `kubectl apply`; never propagated to the managed Secret and never read). One copy:
+// the cache turns it into stored text at once.
 Object compact_infisical_secret(const core::JsonValue& o) {
   core::JsonDoc d;
   d.CopyFrom(o, d.GetAllocator());
-  if (core::JsonValue* m = core::member(d, "metadata")) {
-    core::remove_member(*m, "managedFields");
+  if (core::JsonValue* m = core::member(d, "metadata"))
     if (core::JsonValue* ann = core::member(*m, "annotations")) core::remove_member(*ann, kLastAppliedAnnotation);
-  }
-  return compact_copy(d);
+  return std::make_shared<const core::JsonDoc>(std::move(d));
 }
 
 void wait_ms(kube::Clock& clock, int ms, const std::atomic<bool>& stop) {

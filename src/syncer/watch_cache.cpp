@@ -192,9 +192,9 @@ size_t WatchCache::size() const {
 }
 
 Object WatchCache::keep(const kube::ObjectPtr& o) const {
-  if (transform_) return transform_(*o);
   // managedFields are never read and are often the largest part of an object on a real API server.
   if (core::JsonValue* m = core::member(*o, "metadata")) core::remove_member(*m, "managedFields");
+  if (transform_) return transform_(*o);
   return o;
 }
 

@@ -41,7 +41,7 @@ class WatchCache {
 
   // Maps each listed or watched object to what the store keeps (e.g. only the fields a reader needs);
   // nullptr keeps nothing, as if the object did not exist. Set before start(). Without one the store
-  // keeps a compact copy of the whole object.
+  // keeps a compact copy of the whole object. Either way managedFields are dropped first.
   using Transform = std::function<Object(const core::JsonValue&)>;
   void set_transform(Transform t) { transform_ = std::move(t); }
   // Keep parsed trees instead of JSON text: for small objects read in bulk (list_namespace), where
