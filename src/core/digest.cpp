@@ -6,7 +6,6 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
-#include <memory>
 #include <stdexcept>
 #include <tuple>
 
@@ -47,19 +46,13 @@ bool is_hex_digest(std::string_view s) {
 }  // namespace
 
 std::string sha256_hex(std::string_view bytes) {
-  // The algorithm is fetched once and each thread keeps one context: OpenSSL 3's one-shot SHA256()
-  // looks the algorithm up by name on every call, which cost more than hashing a short message.
-  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
-  struct CtxFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-  };
-  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
+  // The algorithm is fetched once (an immutable handle, never freed): OpenSSL 3's one-shot SHA256()
+  // looks it up by name on every call, which cost more than hashing a short message.
+  static const EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
   unsigned char md[SHA256_DIGEST_LENGTH];
   unsigned int len = 0;
-  if (kSha256 == nullptr || !ctx || EVP_DigestInit_ex2(ctx.get(), kSha256, nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size()) != 1 || EVP_DigestFinal_ex(ctx.get(), md, &len) != 1) {
+  if (kSha256 == nullptr || EVP_Digest(bytes.data(), bytes.size(), md, &len, kSha256, nullptr) != 1)
     throw std::runtime_error("SHA-256 failed");  // only when OpenSSL cannot allocate
-  }
   return to_hex(md, len);
 }
 

@@ -302,8 +302,11 @@ void EventServer::stop() {
     const uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(loop->wake_fd, &one, sizeof one);
   }
-  for (auto& loop : loops_) {
+  // All loops end before any inbox is emptied: a loop still accepting may hand a connection to a
+  // loop that has already ended.
+  for (auto& loop : loops_)
     if (loop->thread.joinable()) loop->thread.join();
+  for (auto& loop : loops_) {
     for (int fd : loop->inbox) ::close(fd);
     loop->inbox.clear();
     ::close(loop->epoll_fd);

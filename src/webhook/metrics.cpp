@@ -17,8 +17,8 @@ typename Map::mapped_type& entry(Map& map, std::string_view key) {
 }  // namespace
 
 Metrics::Shard& Metrics::my_shard() {
-  static std::atomic<size_t> next{0};
-  thread_local const size_t index = next.fetch_add(1) % kShards;
+  // Each thread picks its shard on its first request; any shard is correct, distinct ones avoid waits.
+  thread_local const size_t index = next_shard_.fetch_add(1) % kShards;
   return shards_[index];
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -53,6 +54,7 @@ class Metrics {
   static constexpr size_t kShards = 8;
   Shard& my_shard();
   std::array<Shard, kShards> shards_;
+  std::atomic<size_t> next_shard_{0};
   mutable std::mutex gauges_mu_;
   std::function<std::map<std::string, double>()> gauges_;
 };
