@@ -55,18 +55,13 @@ class RawClient {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("connect failed");
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) fail("connect failed");
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
     X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), "127.0.0.1");
-    if (SSL_connect(ssl_) != 1) throw std::runtime_error("TLS handshake failed");
+    if (SSL_connect(ssl_) != 1) fail("TLS handshake failed");
   }
-  ~RawClient() {
-    SSL_free(ssl_);
-    ::close(fd_);
-    SSL_CTX_free(ctx_);
-    ERR_clear_error();
-  }
+  ~RawClient() { release(); }
   RawClient(const RawClient&) = delete;
   RawClient& operator=(const RawClient&) = delete;
 
@@ -125,6 +120,20 @@ class RawClient {
   }
 
  private:
+  void release() {
+    if (ssl_) SSL_free(ssl_);
+    if (fd_ >= 0) ::close(fd_);
+    if (ctx_) SSL_CTX_free(ctx_);
+    ssl_ = nullptr;
+    fd_ = -1;
+    ctx_ = nullptr;
+    ERR_clear_error();
+  }
+  // A constructor that throws runs no destructor: release first.
+  [[noreturn]] void fail(const char* what) {
+    release();
+    throw std::runtime_error(what);
+  }
   bool fill() {
     char chunk[16384];
     size_t n = 0;
