@@ -2,7 +2,6 @@
 #include "core/consumed_keys.h"
 
 #include <algorithm>
-#include <set>
 
 #include <fmt/format.h>
 
@@ -17,21 +16,21 @@ const JsonValue* array_member(const JsonValue& obj, std::string_view name) {
   return v != nullptr && v->IsArray() ? v : nullptr;
 }
 
-std::optional<std::string> nonempty_string(const JsonValue& obj, std::string_view name) {
-  auto s = get_string(obj, name);
+std::optional<std::string_view> nonempty_string(const JsonValue& obj, std::string_view name) {
+  auto s = get_string_view(obj, name);
   if (!s || s->empty()) return std::nullopt;
   return s;
 }
 
 // A Secret consumed whole, or only the keys in `items` (when `items` is a non-empty list).
-void whole_or_items(const JsonValue& src, const std::string& secret, std::vector<ConsumedKey>& out) {
+void whole_or_items(const JsonValue& src, std::string_view secret, std::vector<ConsumedKey>& out) {
   const JsonValue* items = array_member(src, "items");
   if (items == nullptr || items->Empty()) {
-    out.push_back({secret, std::nullopt});
+    out.push_back({std::string(secret), std::nullopt});
     return;
   }
   for (const auto& item : items->GetArray()) {
-    if (auto key = nonempty_string(item, "key")) out.push_back({secret, *key});
+    if (auto key = nonempty_string(item, "key")) out.push_back({std::string(secret), std::string(*key)});
   }
 }
 
@@ -45,14 +44,14 @@ void from_containers(const JsonValue& pod_spec, std::string_view field, std::vec
         if (ref == nullptr) continue;
         auto name = nonempty_string(*ref, "name");
         auto key = nonempty_string(*ref, "key");
-        if (name && key) out.push_back({*name, *key});
+        if (name && key) out.push_back({std::string(*name), std::string(*key)});
       }
     }
     if (const JsonValue* env_from = array_member(c, "envFrom")) {
       for (const auto& e : env_from->GetArray()) {
         const JsonValue* ref = member(e, "secretRef");
         if (ref == nullptr) continue;
-        if (auto name = nonempty_string(*ref, "name")) out.push_back({*name, std::nullopt});
+        if (auto name = nonempty_string(*ref, "name")) out.push_back({std::string(*name), std::nullopt});
       }
     }
   }
@@ -85,18 +84,19 @@ std::vector<ConsumedKey> consumed_secret_keys(const JsonValue& pod_spec) {
   from_containers(pod_spec, "ephemeralContainers", all);
   from_volumes(pod_spec, all);
 
-  std::set<std::string> whole;
-  for (const auto& k : all) {
-    if (!k.key) whole.insert(k.secret);
+  // Sorted, a Secret's whole-Secret entry (no key) comes before its single keys, which it covers.
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  size_t kept = 0;
+  std::optional<size_t> whole;  // where the last kept whole-Secret entry is
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (all[i].key && whole && all[*whole].secret == all[i].secret) continue;
+    if (kept != i) all[kept] = std::move(all[i]);
+    if (!all[kept].key) whole = kept;
+    ++kept;
   }
-  std::vector<ConsumedKey> out;
-  for (auto& k : all) {
-    if (k.key && whole.count(k.secret) != 0) continue;
-    out.push_back(std::move(k));
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
+  all.resize(kept);
+  return all;
 }
 
 Result<std::vector<ConsumedKey>> consumed_secret_keys_of_object(const JsonValue& object) {

@@ -31,11 +31,14 @@ std::string to_hex(const unsigned char* bytes, size_t n) {
   return out;
 }
 
-void append_lp(std::string& out, std::string_view s) {
-  const uint64_t n = s.size();
+void append_lp_length(std::string& out, uint64_t n) {
   char length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<char>((n >> (56 - 8 * i)) & 0xff);
   out.append(length, sizeof length);
+}
+
+void append_lp(std::string& out, std::string_view s) {
+  append_lp_length(out, s.size());
   out.append(s.data(), s.size());
 }
 
@@ -144,26 +147,75 @@ std::vector<RolloutTriple> rollout_triples(std::string_view namespace_, const st
   return out;
 }
 
-std::string rollout_hash(std::vector<RolloutTriple> triples) {
-  auto tie = [](const RolloutTriple& t) { return std::tie(t.secret, t.key, t.kind, t.digest); };
-  std::sort(triples.begin(), triples.end(), [&](const RolloutTriple& a, const RolloutTriple& b) { return tie(a) < tie(b); });
-  triples.erase(std::unique(triples.begin(), triples.end()), triples.end());
+namespace {
+
+// A rollout triple as views into its inputs, so hashing copies no names or digests. The Secret is
+// `ns` + "/" + `secret`, or `secret` alone when `joined` (it already holds "namespace/name"). Within
+// one hash every triple has the same `ns` and `joined`, so ordering by (ns, secret) orders exactly as
+// by the joined text.
+struct TripleView {
+  std::string_view ns;
+  std::string_view secret;
+  std::string_view key;
+  TripleKind kind = TripleKind::kPresent;
+  std::string_view digest;
+  bool joined = false;
+  auto tie() const { return std::tie(ns, secret, key, kind, digest); }
+};
+
+// SHA-256 over the sorted, deduplicated triples, each written as its kind byte then the
+// length-prefixed "namespace/name", key and digest.
+std::string hash_triples(std::vector<TripleView>& triples) {
+  std::sort(triples.begin(), triples.end(), [](const TripleView& a, const TripleView& b) { return a.tie() < b.tie(); });
+  triples.erase(std::unique(triples.begin(), triples.end(),
+                            [](const TripleView& a, const TripleView& b) { return a.tie() == b.tie(); }),
+                triples.end());
   size_t size = 0;
-  for (const auto& t : triples) size += 1 + 3 * 8 + t.secret.size() + t.key.size() + t.digest.size();
+  for (const auto& t : triples) size += 1 + 3 * 8 + t.ns.size() + 1 + t.secret.size() + t.key.size() + t.digest.size();
   std::string msg;
   msg.reserve(size);
   for (const auto& t : triples) {
     msg += static_cast<char>(t.kind);
-    append_lp(msg, t.secret);
+    if (t.joined) {
+      append_lp(msg, t.secret);
+    } else {
+      append_lp_length(msg, t.ns.size() + 1 + t.secret.size());
+      msg.append(t.ns).append(1, '/').append(t.secret);
+    }
     append_lp(msg, t.key);
     append_lp(msg, t.digest);
   }
   return sha256_hex(msg);
 }
 
+}  // namespace
+
+std::string rollout_hash(std::vector<RolloutTriple> triples) {
+  std::vector<TripleView> views;
+  views.reserve(triples.size());
+  for (const auto& t : triples) views.push_back({{}, t.secret, t.key, t.kind, t.digest, /*joined=*/true});
+  return hash_triples(views);
+}
+
+// The same triples as rollout_triples() would give, as views into `consumed` and the looked-up
+// digests (which the lookup keeps valid for the whole call).
 std::string rollout_hash(std::string_view namespace_, const std::vector<ConsumedKey>& consumed,
                          const DigestLookup& lookup) {
-  return rollout_hash(rollout_triples(namespace_, consumed, lookup));
+  std::vector<TripleView> views;
+  views.reserve(consumed.size() * 2);
+  for (const auto& c : consumed) {
+    const KeyDigests* digests = lookup ? lookup(c.secret) : nullptr;
+    if (digests == nullptr) {
+      views.push_back({namespace_, c.secret, {}, TripleKind::kMissingSecret, {}});
+    } else if (!c.key) {
+      for (const auto& [k, d] : *digests) views.push_back({namespace_, c.secret, k, TripleKind::kPresent, d});
+    } else if (auto it = digests->find(*c.key); it != digests->end()) {
+      views.push_back({namespace_, c.secret, it->first, TripleKind::kPresent, it->second});
+    } else {
+      views.push_back({namespace_, c.secret, *c.key, TripleKind::kMissingKey, {}});
+    }
+  }
+  return hash_triples(views);
 }
 
 }  // namespace ifo::core

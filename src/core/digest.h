@@ -56,7 +56,8 @@ struct RolloutTriple {
 };
 
 // Looks up the key digests of a Secret in the workload's namespace; nullptr when the Secret does not
-// exist (or is not known to the caller's cache).
+// exist (or is not known to the caller's cache). What it returns must stay valid until the
+// rollout_triples / rollout_hash call that asked has returned.
 using DigestLookup = std::function<const KeyDigests*(std::string_view secret_name)>;
 
 // Expands the consumed keys of a workload in `namespace_` into triples: a whole-Secret reference

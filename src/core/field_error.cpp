@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+
 namespace ifo::core {
 
 std::string format_field_errors(const std::vector<FieldError>& errors) {
@@ -18,14 +20,21 @@ std::string format_field_errors(const std::vector<FieldError>& errors) {
   return out;
 }
 
-std::string child_path(std::string_view parent, std::string_view name) {
-  if (parent.empty()) return std::string(name);
-  std::string path;
-  path.reserve(parent.size() + 1 + name.size());
-  return path.append(parent).append(1, '.').append(name);
+std::string FieldPath::str() const {
+  std::string out;
+  append_to(out);
+  return out;
 }
 
-std::string index_path(std::string_view parent, size_t index) { return fmt::format("{}[{}]", parent, index); }
+void FieldPath::append_to(std::string& out) const {
+  if (parent_ != nullptr) parent_->append_to(out);
+  if (index_ != kNoIndex) {
+    fmt::format_to(std::back_inserter(out), "[{}]", index_);
+    return;
+  }
+  if (!out.empty()) out.push_back('.');
+  out.append(name_);
+}
 
 std::string key_path(std::string_view parent, std::string_view key) {
   return fmt::format("{}[{}]", parent, abbreviate(key, 253));

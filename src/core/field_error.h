@@ -16,10 +16,29 @@ struct FieldError {
 // "spec.x: msg; spec.y: msg" (a path-less error is rendered as its message alone).
 std::string format_field_errors(const std::vector<FieldError>& errors);
 
-// Path builders following Kubernetes' field.Path rendering.
-std::string child_path(std::string_view parent, std::string_view name);  // parent.name
-std::string index_path(std::string_view parent, size_t index);          // parent[3]
-std::string key_path(std::string_view parent, std::string_view key);    // parent[key]
+// A field path kept as a chain of pieces on the stack and rendered to text (Kubernetes' field.Path
+// form: `spec.authentication.universalAuth`, `spec.list[2]`) only when an error needs it, so that
+// reading and checking a spec without errors builds no path strings (it runs per admission request).
+// A FieldPath refers to its parent and to the text of its pieces: it must not outlive them.
+class FieldPath {
+ public:
+  explicit FieldPath(std::string_view root) : name_(root) {}
+  FieldPath(const FieldPath& parent, std::string_view name) : parent_(&parent), name_(name) {}
+  FieldPath(const FieldPath& parent, size_t index) : parent_(&parent), index_(index) {}
+  FieldPath(const FieldPath&) = delete;
+  FieldPath& operator=(const FieldPath&) = delete;
+
+  std::string str() const;
+
+ private:
+  void append_to(std::string& out) const;
+  static constexpr size_t kNoIndex = static_cast<size_t>(-1);
+  const FieldPath* parent_ = nullptr;
+  std::string_view name_;
+  size_t index_ = kNoIndex;
+};
+
+std::string key_path(std::string_view parent, std::string_view key);  // parent[key]
 
 // User text quoted in a message, cut to `max` bytes ("abc…(+1234 bytes)"), so hostile input cannot
 // blow up error messages, logs or AdmissionReview responses.

@@ -23,21 +23,25 @@ std::string_view json_type_name(const JsonValue& v) {
 }
 
 // Reads typed members and records a FieldError for each wrong type. A null member reads as absent,
-// as the API server treats it.
+// as the API server treats it. Each reader takes the parent object and its path; the member's own
+// path is rendered only for an error.
 class Reader {
  public:
   explicit Reader(std::vector<FieldError>& errors) : errors_(errors) {}
 
-  void type_error(const std::string& path, std::string_view want, const JsonValue& got) {
-    errors_.push_back({path, fmt::format("must be {}, not {}", want, json_type_name(got))});
+  void type_error(const FieldPath& path, std::string_view want, const JsonValue& got) {
+    type_error(path.str(), want, got);
+  }
+  void type_error(std::string path, std::string_view want, const JsonValue& got) {
+    errors_.push_back({std::move(path), fmt::format("must be {}, not {}", want, json_type_name(got))});
   }
 
   // The member when it is an object; nullptr when absent/null (no error) or of another type (error).
-  const JsonValue* object(const JsonValue& parent, std::string_view name, const std::string& path) {
+  const JsonValue* object(const JsonValue& parent, std::string_view name, const FieldPath& parent_path) {
     const JsonValue* v = member(parent, name);
     if (v == nullptr || v->IsNull()) return nullptr;
     if (!v->IsObject()) {
-      type_error(path, "an object", *v);
+      type_error(FieldPath(parent_path, name), "an object", *v);
       return nullptr;
     }
     return v;
@@ -49,58 +53,51 @@ class Reader {
     return v != nullptr && !v->IsNull();
   }
 
-  std::optional<std::string> str(const JsonValue& parent, std::string_view name, const std::string& path) {
+  std::optional<std::string> str(const JsonValue& parent, std::string_view name, const FieldPath& parent_path) {
     const JsonValue* v = member(parent, name);
     if (v == nullptr || v->IsNull()) return std::nullopt;
     if (!v->IsString()) {
-      type_error(path, "a string", *v);
+      type_error(FieldPath(parent_path, name), "a string", *v);
       return std::nullopt;
     }
     return std::string(v->GetString(), v->GetStringLength());
   }
 
-  // The path is built only for an error: this runs for every string field of every spec read.
-  std::string str_or_empty(const JsonValue& parent, std::string_view name, const std::string& parent_path) {
-    const JsonValue* v = member(parent, name);
-    if (v == nullptr || v->IsNull()) return {};
-    if (!v->IsString()) {
-      type_error(child_path(parent_path, name), "a string", *v);
-      return {};
-    }
-    return std::string(v->GetString(), v->GetStringLength());
+  std::string str_or_empty(const JsonValue& parent, std::string_view name, const FieldPath& parent_path) {
+    return str(parent, name, parent_path).value_or(std::string());
   }
 
-  std::optional<bool> boolean(const JsonValue& parent, std::string_view name, const std::string& path) {
+  std::optional<bool> boolean(const JsonValue& parent, std::string_view name, const FieldPath& parent_path) {
     const JsonValue* v = member(parent, name);
     if (v == nullptr || v->IsNull()) return std::nullopt;
     if (!v->IsBool()) {
-      type_error(path, "a boolean", *v);
+      type_error(FieldPath(parent_path, name), "a boolean", *v);
       return std::nullopt;
     }
     return v->GetBool();
   }
 
-  std::optional<int64_t> integer(const JsonValue& parent, std::string_view name, const std::string& path) {
+  std::optional<int64_t> integer(const JsonValue& parent, std::string_view name, const FieldPath& parent_path) {
     const JsonValue* v = member(parent, name);
     if (v == nullptr || v->IsNull()) return std::nullopt;
     if (v->IsInt64()) return v->GetInt64();
     if (v->IsNumber() && !v->IsDouble()) {
-      errors_.push_back({path, "integer out of range"});
+      errors_.push_back({FieldPath(parent_path, name).str(), "integer out of range"});
     } else {
-      type_error(path, "an integer", *v);
+      type_error(FieldPath(parent_path, name), "an integer", *v);
     }
     return std::nullopt;
   }
 
   std::map<std::string, std::string> string_map(const JsonValue& parent, std::string_view name,
-                                                const std::string& path) {
+                                                const FieldPath& parent_path) {
     std::map<std::string, std::string> out;
-    const JsonValue* obj = object(parent, name, path);
+    const JsonValue* obj = object(parent, name, parent_path);
     if (obj == nullptr) return out;
     for (const auto& m : obj->GetObject()) {
       std::string key(m.name.GetString(), m.name.GetStringLength());
       if (!m.value.IsString()) {
-        type_error(key_path(path, key), "a string", m.value);
+        type_error(key_path(FieldPath(parent_path, name).str(), key), "a string", m.value);
         continue;
       }
       out[key] = std::string(m.value.GetString(), m.value.GetStringLength());
@@ -108,10 +105,11 @@ class Reader {
     return out;
   }
 
-  std::vector<std::string> string_list(const JsonValue& parent, std::string_view name, const std::string& path) {
+  std::vector<std::string> string_list(const JsonValue& parent, std::string_view name, const FieldPath& parent_path) {
     std::vector<std::string> out;
     const JsonValue* v = member(parent, name);
     if (v == nullptr || v->IsNull()) return out;
+    const FieldPath path(parent_path, name);
     if (!v->IsArray()) {
       type_error(path, "an array", *v);
       return out;
@@ -119,7 +117,7 @@ class Reader {
     size_t i = 0;
     for (const auto& item : v->GetArray()) {
       if (item.IsString()) out.emplace_back(item.GetString(), item.GetStringLength());
-      else type_error(index_path(path, i), "a string", item);
+      else type_error(FieldPath(path, i), "a string", item);
       ++i;
     }
     return out;
@@ -127,11 +125,10 @@ class Reader {
 
   // A sub-object that is present (even with a wrong type, so "exactly one" still counts it).
   template <typename T, typename Fn>
-  std::optional<T> block(const JsonValue& parent, std::string_view name, const std::string& parent_path, Fn read) {
+  std::optional<T> block(const JsonValue& parent, std::string_view name, const FieldPath& parent_path, Fn read) {
     if (!present(parent, name)) return std::nullopt;
-    std::string path = child_path(parent_path, name);
     T out{};
-    if (const JsonValue* obj = object(parent, name, path)) read(*obj, path, out);
+    if (const JsonValue* obj = object(parent, name, parent_path)) read(*obj, FieldPath(parent_path, name), out);
     return out;
   }
 
@@ -140,96 +137,94 @@ class Reader {
 };
 
 std::optional<SecretReference> read_secret_ref(Reader& r, const JsonValue& parent, std::string_view name,
-                                               const std::string& parent_path) {
+                                               const FieldPath& parent_path) {
   return r.block<SecretReference>(parent, name, parent_path,
-                                  [&](const JsonValue& o, const std::string& p, SecretReference& out) {
+                                  [&](const JsonValue& o, const FieldPath& p, SecretReference& out) {
                                     out.secret_name = r.str_or_empty(o, "secretName", p);
                                     out.secret_namespace = r.str_or_empty(o, "secretNamespace", p);
                                   });
 }
 
-std::optional<MachineIdentityScope> read_mi_scope(Reader& r, const JsonValue& parent, const std::string& parent_path) {
+std::optional<MachineIdentityScope> read_mi_scope(Reader& r, const JsonValue& parent, const FieldPath& parent_path) {
   return r.block<MachineIdentityScope>(
-      parent, "secretsScope", parent_path, [&](const JsonValue& o, const std::string& p, MachineIdentityScope& out) {
+      parent, "secretsScope", parent_path, [&](const JsonValue& o, const FieldPath& p, MachineIdentityScope& out) {
         out.project_slug = r.str_or_empty(o, "projectSlug", p);
         out.project_id = r.str_or_empty(o, "projectId", p);
         out.env_slug = r.str_or_empty(o, "envSlug", p);
         out.secrets_path = r.str_or_empty(o, "secretsPath", p);
-        out.recursive = r.boolean(o, "recursive", child_path(p, "recursive")).value_or(false);
+        out.recursive = r.boolean(o, "recursive", p).value_or(false);
       });
 }
 
-Authentication read_authentication(Reader& r, const JsonValue& a, const std::string& p) {
+Authentication read_authentication(Reader& r, const JsonValue& a, const FieldPath& p) {
   Authentication out;
-  out.universal_auth = r.block<UniversalAuth>(a, "universalAuth", p, [&](const JsonValue& o, const std::string& mp, UniversalAuth& m) {
+  out.universal_auth = r.block<UniversalAuth>(a, "universalAuth", p, [&](const JsonValue& o, const FieldPath& mp, UniversalAuth& m) {
     m.credentials_ref = read_secret_ref(r, o, "credentialsRef", mp);
     m.secrets_scope = read_mi_scope(r, o, mp);
   });
-  out.kubernetes_auth = r.block<KubernetesAuth>(a, "kubernetesAuth", p, [&](const JsonValue& o, const std::string& mp, KubernetesAuth& m) {
+  out.kubernetes_auth = r.block<KubernetesAuth>(a, "kubernetesAuth", p, [&](const JsonValue& o, const FieldPath& mp, KubernetesAuth& m) {
     m.identity_id = r.str_or_empty(o, "identityId", mp);
     m.service_account_ref = r.block<ServiceAccountReference>(
-        o, "serviceAccountRef", mp, [&](const JsonValue& so, const std::string& sp, ServiceAccountReference& sa) {
+        o, "serviceAccountRef", mp, [&](const JsonValue& so, const FieldPath& sp, ServiceAccountReference& sa) {
           sa.name = r.str_or_empty(so, "name", sp);
           sa.namespace_ = r.str_or_empty(so, "namespace", sp);
         });
-    m.auto_create_service_account_token =
-        r.boolean(o, "autoCreateServiceAccountToken", child_path(mp, "autoCreateServiceAccountToken")).value_or(false);
-    m.service_account_token_audiences =
-        r.string_list(o, "serviceAccountTokenAudiences", child_path(mp, "serviceAccountTokenAudiences"));
+    m.auto_create_service_account_token = r.boolean(o, "autoCreateServiceAccountToken", mp).value_or(false);
+    m.service_account_token_audiences = r.string_list(o, "serviceAccountTokenAudiences", mp);
     m.secrets_scope = read_mi_scope(r, o, mp);
   });
-  out.aws_iam_auth = r.block<AwsIamAuth>(a, "awsIamAuth", p, [&](const JsonValue& o, const std::string& mp, AwsIamAuth& m) {
+  out.aws_iam_auth = r.block<AwsIamAuth>(a, "awsIamAuth", p, [&](const JsonValue& o, const FieldPath& mp, AwsIamAuth& m) {
     m.identity_id = r.str_or_empty(o, "identityId", mp);
     m.secrets_scope = read_mi_scope(r, o, mp);
   });
-  out.azure_auth = r.block<AzureAuth>(a, "azureAuth", p, [&](const JsonValue& o, const std::string& mp, AzureAuth& m) {
+  out.azure_auth = r.block<AzureAuth>(a, "azureAuth", p, [&](const JsonValue& o, const FieldPath& mp, AzureAuth& m) {
     m.identity_id = r.str_or_empty(o, "identityId", mp);
     m.resource = r.str_or_empty(o, "resource", mp);
     m.secrets_scope = read_mi_scope(r, o, mp);
   });
-  out.gcp_id_token_auth = r.block<GcpIdTokenAuth>(a, "gcpIdTokenAuth", p, [&](const JsonValue& o, const std::string& mp, GcpIdTokenAuth& m) {
+  out.gcp_id_token_auth = r.block<GcpIdTokenAuth>(a, "gcpIdTokenAuth", p, [&](const JsonValue& o, const FieldPath& mp, GcpIdTokenAuth& m) {
     m.identity_id = r.str_or_empty(o, "identityId", mp);
     m.secrets_scope = read_mi_scope(r, o, mp);
   });
-  out.gcp_iam_auth = r.block<GcpIamAuth>(a, "gcpIamAuth", p, [&](const JsonValue& o, const std::string& mp, GcpIamAuth& m) {
+  out.gcp_iam_auth = r.block<GcpIamAuth>(a, "gcpIamAuth", p, [&](const JsonValue& o, const FieldPath& mp, GcpIamAuth& m) {
     m.identity_id = r.str_or_empty(o, "identityId", mp);
     m.service_account_key_file_path = r.str_or_empty(o, "serviceAccountKeyFilePath", mp);
     m.secrets_scope = read_mi_scope(r, o, mp);
   });
-  out.service_token = r.block<ServiceTokenAuth>(a, "serviceToken", p, [&](const JsonValue& o, const std::string& mp, ServiceTokenAuth& m) {
+  out.service_token = r.block<ServiceTokenAuth>(a, "serviceToken", p, [&](const JsonValue& o, const FieldPath& mp, ServiceTokenAuth& m) {
     m.service_token_secret_reference = read_secret_ref(r, o, "serviceTokenSecretReference", mp);
-    m.secrets_scope = r.block<ServiceTokenScope>(o, "secretsScope", mp, [&](const JsonValue& so, const std::string& sp, ServiceTokenScope& sc) {
+    m.secrets_scope = r.block<ServiceTokenScope>(o, "secretsScope", mp, [&](const JsonValue& so, const FieldPath& sp, ServiceTokenScope& sc) {
       sc.env_slug = r.str_or_empty(so, "envSlug", sp);
       sc.secrets_path = r.str_or_empty(so, "secretsPath", sp);
-      sc.recursive = r.boolean(so, "recursive", child_path(sp, "recursive")).value_or(false);
+      sc.recursive = r.boolean(so, "recursive", sp).value_or(false);
     });
   });
   return out;
 }
 
-void read_target(Reader& r, const JsonValue& o, const std::string& p, ManagedSecretTarget& t) {
-  t.path = p;
+// `t.path` is set by the caller (it is kept, and set even when the target is not an object).
+void read_target(Reader& r, const JsonValue& o, const FieldPath& p, ManagedSecretTarget& t) {
   t.secret_name = r.str_or_empty(o, "secretName", p);
   t.secret_namespace = r.str_or_empty(o, "secretNamespace", p);
   std::string type = r.str_or_empty(o, "secretType", p);
-  if (!type.empty()) t.secret_type = type;
-  if (auto cp = r.str(o, "creationPolicy", child_path(p, "creationPolicy"))) t.creation_policy = *cp;
+  if (!type.empty()) t.secret_type = std::move(type);
+  if (auto cp = r.str(o, "creationPolicy", p)) t.creation_policy = std::move(*cp);
 }
 
-InfisicalSecretSpec read_spec(Reader& r, const JsonValue& s, const std::string& p) {
+InfisicalSecretSpec read_spec(Reader& r, const JsonValue& s, const FieldPath& p) {
   InfisicalSecretSpec spec;
   spec.host_api = r.str_or_empty(s, "hostAPI", p);
-  spec.resync_interval = r.integer(s, "resyncInterval", child_path(p, "resyncInterval"));
-  spec.authentication = r.block<Authentication>(s, "authentication", p, [&](const JsonValue& o, const std::string& ap, Authentication& a) {
+  spec.resync_interval = r.integer(s, "resyncInterval", p);
+  spec.authentication = r.block<Authentication>(s, "authentication", p, [&](const JsonValue& o, const FieldPath& ap, Authentication& a) {
     a = read_authentication(r, o, ap);
   });
   spec.managed_secret_reference = r.block<ManagedSecretTarget>(
-      s, "managedSecretReference", p, [&](const JsonValue& o, const std::string& tp, ManagedSecretTarget& t) {
+      s, "managedSecretReference", p, [&](const JsonValue& o, const FieldPath& tp, ManagedSecretTarget& t) {
         read_target(r, o, tp, t);
       });
-  if (spec.managed_secret_reference) spec.managed_secret_reference->path = child_path(p, "managedSecretReference");
+  if (spec.managed_secret_reference) spec.managed_secret_reference->path = FieldPath(p, "managedSecretReference").str();
   if (Reader::present(s, "managedKubeSecretReferences")) {
-    std::string lp = child_path(p, "managedKubeSecretReferences");
+    const FieldPath lp(p, "managedKubeSecretReferences");
     spec.managed_kube_secret_references.emplace();
     const JsonValue* list = member(s, "managedKubeSecretReferences");
     if (!list->IsArray()) {
@@ -237,17 +232,18 @@ InfisicalSecretSpec read_spec(Reader& r, const JsonValue& s, const std::string& 
     } else {
       size_t i = 0;
       for (const auto& item : list->GetArray()) {
-        std::string ip = index_path(lp, i++);
+        const FieldPath ip(lp, i++);
         ManagedSecretTarget t;
-        t.path = ip;
+        t.path = ip.str();
         if (item.IsObject()) read_target(r, item, ip, t);
-        else r.type_error(ip, "an object", item);
+        else r.type_error(t.path, "an object", item);
         spec.managed_kube_secret_references->push_back(std::move(t));
       }
     }
   }
-  if (const JsonValue* tls = r.object(s, "tls", child_path(p, "tls"))) {
-    spec.tls_ca_ref = r.block<CaReference>(*tls, "caRef", child_path(p, "tls"), [&](const JsonValue& o, const std::string& cp, CaReference& c) {
+  if (const JsonValue* tls = r.object(s, "tls", p)) {
+    const FieldPath tls_path(p, "tls");
+    spec.tls_ca_ref = r.block<CaReference>(*tls, "caRef", tls_path, [&](const JsonValue& o, const FieldPath& cp, CaReference& c) {
       c.secret_name = r.str_or_empty(o, "secretName", cp);
       c.secret_namespace = r.str_or_empty(o, "secretNamespace", cp);
       c.key = r.str_or_empty(o, "key", cp);
@@ -256,15 +252,15 @@ InfisicalSecretSpec read_spec(Reader& r, const JsonValue& s, const std::string& 
   return spec;
 }
 
-ObjectMeta read_metadata(Reader& r, const JsonValue& m, const std::string& p) {
+ObjectMeta read_metadata(Reader& r, const JsonValue& m, const FieldPath& p) {
   ObjectMeta meta;
   meta.name = r.str_or_empty(m, "name", p);
   meta.namespace_ = r.str_or_empty(m, "namespace", p);
   meta.uid = r.str_or_empty(m, "uid", p);
   meta.resource_version = r.str_or_empty(m, "resourceVersion", p);
-  meta.generation = r.integer(m, "generation", child_path(p, "generation")).value_or(0);
-  meta.labels = r.string_map(m, "labels", child_path(p, "labels"));
-  meta.annotations = r.string_map(m, "annotations", child_path(p, "annotations"));
+  meta.generation = r.integer(m, "generation", p).value_or(0);
+  meta.labels = r.string_map(m, "labels", p);
+  meta.annotations = r.string_map(m, "annotations", p);
   meta.deletion_timestamp = r.str_or_empty(m, "deletionTimestamp", p);
   return meta;
 }
@@ -349,9 +345,10 @@ ParsedInfisicalSecret parse_infisical_secret(const JsonValue& object) {
     r.type_error("", "an object", object);
     return out;
   }
-  if (const JsonValue* m = r.object(object, "metadata", "metadata")) out.resource.metadata = read_metadata(r, *m, "metadata");
-  if (const JsonValue* s = r.object(object, "spec", "spec")) {
-    out.resource.spec = read_spec(r, *s, "spec");
+  const FieldPath root("");
+  if (const JsonValue* m = r.object(object, "metadata", root)) out.resource.metadata = read_metadata(r, *m, FieldPath(root, "metadata"));
+  if (const JsonValue* s = r.object(object, "spec", root)) {
+    out.resource.spec = read_spec(r, *s, FieldPath(root, "spec"));
   } else if (!Reader::present(object, "spec")) {
     out.errors.push_back({"spec", "required"});
   }

@@ -191,10 +191,20 @@ const JsonValue* at_path(const JsonValue& root, std::initializer_list<std::strin
   return cur;
 }
 
-std::optional<std::string> get_string(const JsonValue& obj, std::string_view name) {
+std::optional<std::string_view> get_string_view(const JsonValue& obj, std::string_view name) {
   const JsonValue* v = member(obj, name);
   if (v == nullptr || !v->IsString()) return std::nullopt;
-  return std::string(v->GetString(), v->GetStringLength());
+  return std::string_view(v->GetString(), v->GetStringLength());
+}
+
+std::string_view string_view_or(const JsonValue& obj, std::string_view name, std::string_view fallback) {
+  return get_string_view(obj, name).value_or(fallback);
+}
+
+std::optional<std::string> get_string(const JsonValue& obj, std::string_view name) {
+  auto v = get_string_view(obj, name);
+  if (!v) return std::nullopt;
+  return std::string(*v);
 }
 
 std::string string_or(const JsonValue& obj, std::string_view name, std::string_view fallback) {

@@ -45,6 +45,9 @@ JsonValue* member(JsonValue& obj, std::string_view name);
 const JsonValue* at_path(const JsonValue& root, std::initializer_list<std::string_view> path);
 
 std::optional<std::string> get_string(const JsonValue& obj, std::string_view name);
+// The same without a copy: the view points into the document and lives as long as it does.
+std::optional<std::string_view> get_string_view(const JsonValue& obj, std::string_view name);
+std::string_view string_view_or(const JsonValue& obj, std::string_view name, std::string_view fallback);
 std::string string_or(const JsonValue& obj, std::string_view name, std::string_view fallback);
 std::optional<int64_t> get_int(const JsonValue& obj, std::string_view name);
 std::optional<bool> get_bool(const JsonValue& obj, std::string_view name);

@@ -71,50 +71,52 @@ class Validator {
   }
 
  private:
+  // Paths are FieldPaths, rendered only here: a valid spec builds no path strings.
   void error(std::string path, std::string message) { report_.errors.push_back({std::move(path), std::move(message)}); }
+  void error(const FieldPath& path, std::string message) { error(path.str(), std::move(message)); }
 
-  void cross(ReferenceKind kind, const std::string& ns, const std::string& name, const std::string& path) {
+  void cross(ReferenceKind kind, const std::string& ns, const std::string& name, const FieldPath& path) {
     if (ns.empty() || ns == ns_) return;
-    CrossNamespaceReference ref{kind, ns, name, path};
+    CrossNamespaceReference ref{kind, ns, name, path.str()};
     auto& refs = report_.cross_namespace_references;
     if (std::find(refs.begin(), refs.end(), ref) == refs.end()) refs.push_back(std::move(ref));
   }
 
-  void required(const std::string& value, const std::string& path) {
+  void required(const std::string& value, const FieldPath& path) {
     if (value.empty()) error(path, "required");
   }
 
-  void namespace_field(const std::string& value, const std::string& path) {
+  void namespace_field(const std::string& value, const FieldPath& path) {
     if (value.empty()) error(path, "required");
     else if (!is_dns1123_label(value)) {
       error(path, "must be a valid namespace name (lowercase letters, digits and '-', at most 63 characters)");
     }
   }
 
-  void name_field(const std::string& value, const std::string& path) {
+  void name_field(const std::string& value, const FieldPath& path) {
     if (value.empty()) error(path, "required");
     else if (!is_dns1123_subdomain(value)) {
       error(path, "must be a valid name (lowercase letters, digits, '-' and '.', at most 253 characters)");
     }
   }
 
-  void secret_ref(const std::optional<SecretReference>& ref, const std::string& path, ReferenceKind kind) {
+  void secret_ref(const std::optional<SecretReference>& ref, const FieldPath& path, ReferenceKind kind) {
     if (!ref) {
       error(path, "required");
       return;
     }
-    name_field(ref->secret_name, path + ".secretName");
-    namespace_field(ref->secret_namespace, path + ".secretNamespace");
+    name_field(ref->secret_name, FieldPath(path, "secretName"));
+    namespace_field(ref->secret_namespace, FieldPath(path, "secretNamespace"));
     cross(kind, ref->secret_namespace, ref->secret_name, path);
   }
 
-  void secrets_path(const std::string& value, const std::string& path) {
+  void secrets_path(const std::string& value, const FieldPath& path) {
     if (value.empty()) error(path, "required");
     else if (value.front() != '/') error(path, "must start with '/'");
   }
 
-  void mi_scope(const std::optional<MachineIdentityScope>& scope, const std::string& method_path) {
-    std::string p = method_path + ".secretsScope";
+  void mi_scope(const std::optional<MachineIdentityScope>& scope, const FieldPath& method_path) {
+    const FieldPath p(method_path, "secretsScope");
     if (!scope) {
       error(p, "required");
       return;
@@ -124,106 +126,121 @@ class Validator {
     } else if (!scope->project_slug.empty() && !scope->project_id.empty()) {
       error(p, "exactly one of projectSlug or projectId is required; both are set");
     }
-    required(scope->env_slug, p + ".envSlug");
-    secrets_path(scope->secrets_path, p + ".secretsPath");
+    required(scope->env_slug, FieldPath(p, "envSlug"));
+    secrets_path(scope->secrets_path, FieldPath(p, "secretsPath"));
   }
 
   void authentication() {
-    const std::string p = "spec.authentication";
+    const FieldPath p("spec.authentication");
     const auto& auth = r_.spec.authentication;
-    std::vector<AuthMethod> present = auth ? auth->present_methods() : std::vector<AuthMethod>{};
-    if (present.size() != 1) {
+    const size_t present = auth ? auth->present_methods().size() : 0;
+    if (present != 1) {
       std::vector<std::string_view> all;
       for (auto m : kAllAuthMethods) all.push_back(auth_method_field(m));
-      if (present.empty()) {
+      if (present == 0) {
         error(p, fmt::format("exactly one authentication method is required ({}); none is set", quoted_list(all)));
       } else {
         std::vector<std::string_view> names;
-        for (auto m : present) names.push_back(auth_method_field(m));
+        for (auto m : auth->present_methods()) names.push_back(auth_method_field(m));
         error(p, fmt::format("exactly one authentication method is required; {} are set", quoted_list(names)));
       }
     }
     if (!auth) return;
     // Every present block is checked, so one round of fixes resolves all reported problems.
     if (const auto& m = auth->universal_auth) {
-      std::string mp = p + ".universalAuth";
-      secret_ref(m->credentials_ref, mp + ".credentialsRef", ReferenceKind::kCredentialsSecret);
+      const FieldPath mp(p, "universalAuth");
+      secret_ref(m->credentials_ref, FieldPath(mp, "credentialsRef"), ReferenceKind::kCredentialsSecret);
       mi_scope(m->secrets_scope, mp);
     }
     if (const auto& m = auth->kubernetes_auth) {
-      std::string mp = p + ".kubernetesAuth";
-      required(m->identity_id, mp + ".identityId");
-      std::string sp = mp + ".serviceAccountRef";
+      const FieldPath mp(p, "kubernetesAuth");
+      required(m->identity_id, FieldPath(mp, "identityId"));
+      const FieldPath sp(mp, "serviceAccountRef");
       if (!m->service_account_ref) {
         error(sp, "required");
       } else {
-        name_field(m->service_account_ref->name, sp + ".name");
-        namespace_field(m->service_account_ref->namespace_, sp + ".namespace");
+        name_field(m->service_account_ref->name, FieldPath(sp, "name"));
+        namespace_field(m->service_account_ref->namespace_, FieldPath(sp, "namespace"));
         cross(ReferenceKind::kServiceAccount, m->service_account_ref->namespace_, m->service_account_ref->name, sp);
       }
+      const FieldPath audiences(mp, "serviceAccountTokenAudiences");
       for (size_t i = 0; i < m->service_account_token_audiences.size(); ++i) {
-        if (m->service_account_token_audiences[i].empty()) {
-          error(index_path(mp + ".serviceAccountTokenAudiences", i), "must not be empty");
-        }
+        if (m->service_account_token_audiences[i].empty()) error(FieldPath(audiences, i), "must not be empty");
       }
       mi_scope(m->secrets_scope, mp);
     }
     if (const auto& m = auth->aws_iam_auth) {
-      required(m->identity_id, p + ".awsIamAuth.identityId");
-      mi_scope(m->secrets_scope, p + ".awsIamAuth");
+      const FieldPath mp(p, "awsIamAuth");
+      required(m->identity_id, FieldPath(mp, "identityId"));
+      mi_scope(m->secrets_scope, mp);
     }
     if (const auto& m = auth->azure_auth) {
-      required(m->identity_id, p + ".azureAuth.identityId");
-      mi_scope(m->secrets_scope, p + ".azureAuth");
+      const FieldPath mp(p, "azureAuth");
+      required(m->identity_id, FieldPath(mp, "identityId"));
+      mi_scope(m->secrets_scope, mp);
     }
     if (const auto& m = auth->gcp_id_token_auth) {
-      required(m->identity_id, p + ".gcpIdTokenAuth.identityId");
-      mi_scope(m->secrets_scope, p + ".gcpIdTokenAuth");
+      const FieldPath mp(p, "gcpIdTokenAuth");
+      required(m->identity_id, FieldPath(mp, "identityId"));
+      mi_scope(m->secrets_scope, mp);
     }
     if (const auto& m = auth->gcp_iam_auth) {
-      required(m->identity_id, p + ".gcpIamAuth.identityId");
-      required(m->service_account_key_file_path, p + ".gcpIamAuth.serviceAccountKeyFilePath");
-      mi_scope(m->secrets_scope, p + ".gcpIamAuth");
+      const FieldPath mp(p, "gcpIamAuth");
+      required(m->identity_id, FieldPath(mp, "identityId"));
+      required(m->service_account_key_file_path, FieldPath(mp, "serviceAccountKeyFilePath"));
+      mi_scope(m->secrets_scope, mp);
     }
     if (const auto& m = auth->service_token) {
-      std::string mp = p + ".serviceToken";
-      secret_ref(m->service_token_secret_reference, mp + ".serviceTokenSecretReference",
+      const FieldPath mp(p, "serviceToken");
+      secret_ref(m->service_token_secret_reference, FieldPath(mp, "serviceTokenSecretReference"),
                  ReferenceKind::kCredentialsSecret);
+      const FieldPath sp(mp, "secretsScope");
       if (!m->secrets_scope) {
-        error(mp + ".secretsScope", "required");
+        error(sp, "required");
       } else {
-        required(m->secrets_scope->env_slug, mp + ".secretsScope.envSlug");
-        secrets_path(m->secrets_scope->secrets_path, mp + ".secretsScope.secretsPath");
+        required(m->secrets_scope->env_slug, FieldPath(sp, "envSlug"));
+        secrets_path(m->secrets_scope->secrets_path, FieldPath(sp, "secretsPath"));
       }
     }
   }
 
   void target(const ManagedSecretTarget& t) {
-    name_field(t.secret_name, t.path + ".secretName");
-    namespace_field(t.secret_namespace, t.path + ".secretNamespace");
+    const FieldPath p(t.path);
+    name_field(t.secret_name, FieldPath(p, "secretName"));
+    namespace_field(t.secret_namespace, FieldPath(p, "secretNamespace"));
     const std::string& type = t.secret_type;
     if (std::find(std::begin(kForbiddenSecretTypes), std::end(kForbiddenSecretTypes), type) !=
         std::end(kForbiddenSecretTypes)) {
-      error(t.path + ".secretType", fmt::format("{} is not allowed for a managed Secret", type));
+      error(FieldPath(p, "secretType"), fmt::format("{} is not allowed for a managed Secret", type));
     } else if (std::find(std::begin(kAllowedBuiltinSecretTypes), std::end(kAllowedBuiltinSecretTypes), type) ==
                std::end(kAllowedBuiltinSecretTypes)) {
       if (reserved_type_prefix(type)) {
         std::vector<std::string_view> allowed(std::begin(kAllowedBuiltinSecretTypes), std::end(kAllowedBuiltinSecretTypes));
-        error(t.path + ".secretType", fmt::format("unknown built-in Secret type; use one of {} or a custom type",
-                                                  quoted_list(allowed)));
+        error(FieldPath(p, "secretType"), fmt::format("unknown built-in Secret type; use one of {} or a custom type",
+                                                      quoted_list(allowed)));
       } else if (!is_custom_secret_type(type)) {
-        error(t.path + ".secretType", "must be a valid Secret type such as Opaque or example.com/my-type");
+        error(FieldPath(p, "secretType"), "must be a valid Secret type such as Opaque or example.com/my-type");
       }
     }
     if (t.creation_policy != kCreationPolicyOrphan && t.creation_policy != kCreationPolicyOwner) {
-      error(t.path + ".creationPolicy", fmt::format("must be {} or {}", kCreationPolicyOrphan, kCreationPolicyOwner));
+      error(FieldPath(p, "creationPolicy"), fmt::format("must be {} or {}", kCreationPolicyOrphan, kCreationPolicyOwner));
     } else if (t.owner() && !t.secret_namespace.empty() && !ns_.empty() && t.secret_namespace != ns_) {
-      error(t.path + ".secretNamespace",
+      error(FieldPath(p, "secretNamespace"),
             fmt::format("must be the InfisicalSecret's own namespace \"{}\" when creationPolicy is Owner "
                         "(Kubernetes forbids cross-namespace owner references)",
                         abbreviate(ns_)));
     }
-    cross(ReferenceKind::kManagedSecret, t.secret_namespace, t.secret_name, t.path);
+    cross(ReferenceKind::kManagedSecret, t.secret_namespace, t.secret_name, p);
+  }
+
+  // The singular target first, then the plural list, in order (InfisicalSecretSpec::targets),
+  // visited in place rather than copied.
+  template <typename Fn>
+  void for_each_target(Fn fn) const {
+    const auto& spec = r_.spec;
+    if (spec.managed_secret_reference) fn(*spec.managed_secret_reference);
+    if (spec.managed_kube_secret_references)
+      for (const auto& t : *spec.managed_kube_secret_references) fn(t);
   }
 
   void targets() {
@@ -238,26 +255,27 @@ class Validator {
         error("spec.managedSecretReference", "required (or a non-empty spec.managedKubeSecretReferences)");
       }
     }
-    std::vector<ManagedSecretTarget> all = spec.targets();
-    for (size_t i = 0; i < all.size(); ++i) {
-      target(all[i]);
-      for (size_t j = 0; j < i; ++j) {
-        if (!all[i].secret_name.empty() && all[i].secret_name == all[j].secret_name &&
-            all[i].secret_namespace == all[j].secret_namespace) {
-          error(all[i].path, fmt::format("duplicate target {}/{} (also {})", abbreviate(all[i].secret_namespace),
-                                         abbreviate(all[i].secret_name), all[j].path));
+    std::vector<const ManagedSecretTarget*> seen;
+    for_each_target([&](const ManagedSecretTarget& t) {
+      target(t);
+      for (const ManagedSecretTarget* earlier : seen) {
+        if (!t.secret_name.empty() && t.secret_name == earlier->secret_name &&
+            t.secret_namespace == earlier->secret_namespace) {
+          error(t.path, fmt::format("duplicate target {}/{} (also {})", abbreviate(t.secret_namespace),
+                                    abbreviate(t.secret_name), earlier->path));
           break;
         }
       }
-    }
+      seen.push_back(&t);
+    });
   }
 
   void ca_ref(const CaReference& c) {
-    const std::string p = "spec.tls.caRef";
-    name_field(c.secret_name, p + ".secretName");
-    namespace_field(c.secret_namespace, p + ".secretNamespace");
-    if (c.key.empty()) error(p + ".key", "required");
-    else if (!is_secret_key(c.key)) error(p + ".key", "must be a valid Secret key ([-._a-zA-Z0-9]+)");
+    const FieldPath p("spec.tls.caRef");
+    name_field(c.secret_name, FieldPath(p, "secretName"));
+    namespace_field(c.secret_namespace, FieldPath(p, "secretNamespace"));
+    if (c.key.empty()) error(FieldPath(p, "key"), "required");
+    else if (!is_secret_key(c.key)) error(FieldPath(p, "key"), "must be a valid Secret key ([-._a-zA-Z0-9]+)");
     cross(ReferenceKind::kCaSecret, c.secret_namespace, c.secret_name, p);
   }
 

@@ -32,20 +32,40 @@ struct ReviewDoc {
   c::JsonDoc doc{&pool};
 };
 
+// The envelope's fields as views into the parsed document, which the Review owns.
 struct Review {
   std::unique_ptr<ReviewDoc> doc;
-  std::string uid;
-  std::string operation;
-  std::string ns;
-  std::string name;
-  std::string kind_group;
-  std::string kind;
+  std::string_view uid;
+  std::string_view operation;
+  std::string_view ns;
+  std::string_view name;
+  std::string_view kind_group;
+  std::string_view kind;
   const c::JsonValue* object = nullptr;
   const c::JsonValue* old_object = nullptr;
-  UserInfo user;
+  const c::JsonValue* user_info = nullptr;  // read into a UserInfo only when an authorizer needs it
 };
 
 Reply bad_request(std::string_view message) { return Reply{400, status_body(400, message), "bad_request"}; }
+
+UserInfo user_of(const Review& r) {
+  UserInfo user;
+  if (!r.user_info) return user;
+  const c::JsonValue& u = *r.user_info;
+  user.username = c::string_or(u, "username", "");
+  user.uid = c::string_or(u, "uid", "");
+  if (const c::JsonValue* g = c::member(u, "groups"); g && g->IsArray())
+    for (const auto& v : g->GetArray())
+      if (v.IsString()) user.groups.emplace_back(v.GetString(), v.GetStringLength());
+  if (const c::JsonValue* e = c::member(u, "extra"); e && e->IsObject())
+    for (const auto& m : e->GetObject()) {
+      auto& vals = user.extra[std::string(m.name.GetString(), m.name.GetStringLength())];
+      if (m.value.IsArray())
+        for (const auto& v : m.value.GetArray())
+          if (v.IsString()) vals.emplace_back(v.GetString(), v.GetStringLength());
+    }
+  return user;
+}
 
 // Parses and checks the envelope; on failure the Reply is the 400 to send.
 std::variant<Review, Reply> parse_review(std::string_view body) {
@@ -59,50 +79,37 @@ std::variant<Review, Reply> parse_review(std::string_view body) {
   if (!parsed) return bad_request("request body is not JSON: " + parsed.error());
   const c::JsonValue& root = r.doc->doc;
   if (!root.IsObject()) return bad_request("request body is not a JSON object");
-  auto api_version = c::get_string(root, "apiVersion");
+  auto api_version = c::get_string_view(root, "apiVersion");
   if (api_version != c::kAdmissionApiVersion)
     return bad_request(fmt::format("apiVersion must be {} (got {:?}); set admissionReviewVersions: [\"v1\"]",
                                    c::kAdmissionApiVersion, api_version.value_or("")));
-  auto kind = c::get_string(root, "kind");
+  auto kind = c::get_string_view(root, "kind");
   if (kind != c::kAdmissionReviewKind)
     return bad_request(fmt::format("kind must be AdmissionReview (got {:?})", kind.value_or("")));
   const c::JsonValue* req = c::member(root, "request");
   if (!req || !req->IsObject()) return bad_request("request: required object is missing");
-  auto uid = c::get_string(*req, "uid");
+  auto uid = c::get_string_view(*req, "uid");
   if (!uid || uid->empty()) return bad_request("request.uid: required string is missing");
   r.uid = *uid;
-  r.operation = c::string_or(*req, "operation", "");
-  r.ns = c::string_or(*req, "namespace", "");
-  r.name = c::string_or(*req, "name", "");
+  r.operation = c::string_view_or(*req, "operation", "");
+  r.ns = c::string_view_or(*req, "namespace", "");
+  r.name = c::string_view_or(*req, "name", "");
   if (const c::JsonValue* k = c::member(*req, "kind"); k && k->IsObject()) {
-    r.kind_group = c::string_or(*k, "group", "");
-    r.kind = c::string_or(*k, "kind", "");
+    r.kind_group = c::string_view_or(*k, "group", "");
+    r.kind = c::string_view_or(*k, "kind", "");
   }
   r.object = c::member(*req, "object");
   if (r.object && r.object->IsNull()) r.object = nullptr;
   r.old_object = c::member(*req, "oldObject");
   if (r.old_object && r.old_object->IsNull()) r.old_object = nullptr;
-  if (const c::JsonValue* u = c::member(*req, "userInfo"); u && u->IsObject()) {
-    r.user.username = c::string_or(*u, "username", "");
-    r.user.uid = c::string_or(*u, "uid", "");
-    if (const c::JsonValue* g = c::member(*u, "groups"); g && g->IsArray())
-      for (const auto& v : g->GetArray())
-        if (v.IsString()) r.user.groups.emplace_back(v.GetString(), v.GetStringLength());
-    if (const c::JsonValue* e = c::member(*u, "extra"); e && e->IsObject())
-      for (const auto& m : e->GetObject()) {
-        auto& vals = r.user.extra[std::string(m.name.GetString(), m.name.GetStringLength())];
-        if (m.value.IsArray())
-          for (const auto& v : m.value.GetArray())
-            if (v.IsString()) vals.emplace_back(v.GetString(), v.GetStringLength());
-      }
-  }
+  if (const c::JsonValue* u = c::member(*req, "userInfo"); u && u->IsObject()) r.user_info = u;
   if ((r.operation == "CREATE" || r.operation == "UPDATE") && (!r.object || !r.object->IsObject()))
-    return bad_request("request.object: required object is missing for " + r.operation);
+    return bad_request(fmt::format("request.object: required object is missing for {}", r.operation));
   if (r.operation == "UPDATE" && r.old_object && !r.old_object->IsObject())
     return bad_request("request.oldObject: must be an object");
   if (r.name.empty() && r.object && r.object->IsObject())
     if (const c::JsonValue* md = c::member(*r.object, "metadata"); md && md->IsObject())
-      r.name = c::string_or(*md, "name", c::string_or(*md, "generateName", ""));
+      r.name = c::string_view_or(*md, "name", c::string_view_or(*md, "generateName", ""));
   return r;
 }
 
@@ -265,7 +272,8 @@ Reply AdmissionHandler::validate(std::string_view body) const {
     std::erase_if(refs, [&](const auto& ref) { return std::find(old_refs.begin(), old_refs.end(), ref) != old_refs.end(); });
   }
   bool forbidden = false;
-  if (policy_ != CrossNamespacePolicy::kAllow) {
+  if (policy_ != CrossNamespacePolicy::kAllow && !refs.empty()) {
+    const UserInfo user = user_of(r);
     for (const auto& ref : refs) {
       if (policy_ == CrossNamespacePolicy::kDeny) {
         errors.push_back({ref.path, fmt::format("refers to the {} in another namespace, which the webhook's "
@@ -276,16 +284,16 @@ Reply AdmissionHandler::validate(std::string_view body) const {
       const c::AccessCheck check = c::access_check_for(ref);
       bool ok = false;
       try {
-        ok = authorizer_ && authorizer_->allowed(r.user, check);
+        ok = authorizer_ && authorizer_->allowed(user, check);
       } catch (const std::exception& e) {
-        errors.push_back({ref.path, fmt::format("could not check whether user {:?} may {}: {}", r.user.username,
+        errors.push_back({ref.path, fmt::format("could not check whether user {:?} may {}: {}", user.username,
                                                 access_text(check), e.what())});
         forbidden = true;
         continue;
       }
       if (!ok) {
         errors.push_back({ref.path, fmt::format("user {:?} may not {} (required to refer to the {} from namespace {})",
-                                                r.user.username, access_text(check), describe(ref), r.ns)});
+                                                user.username, access_text(check), describe(ref), r.ns)});
         forbidden = true;
       }
     }
@@ -314,7 +322,7 @@ Reply AdmissionHandler::mutate(std::string_view body) const {
                          "the syncer will set it");
     return respond(r, v, "not_synced");
   }
-  const std::string ns = !r.ns.empty() ? r.ns : c::string_or(*md, "namespace", "");
+  const std::string ns(!r.ns.empty() ? r.ns : c::string_view_or(*md, "namespace", ""));
   const auto consumed = consumed_keys(*spec);
   const auto given = template_annotation(r.object, c::kRolloutHashAnnotation);
   std::optional<std::string> desired;

@@ -35,8 +35,8 @@ class DigestSource {
   virtual bool synced() const = 0;
   // Data key -> digest of one managed Secret, shared and immutable (no copy per request); nullptr
   // when no managed Secret of that name is known.
-  virtual std::shared_ptr<const std::map<std::string, std::string>> key_digests(const std::string& ns,
-                                                                              const std::string& name) const = 0;
+  virtual std::shared_ptr<const std::map<std::string, std::string>> key_digests(std::string_view ns,
+                                                                              std::string_view name) const = 0;
 };
 
 enum class CrossNamespacePolicy { kDeny, kAuthorize, kAllow };

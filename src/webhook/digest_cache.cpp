@@ -63,10 +63,10 @@ void DigestCache::set_unsynced() {
 
 bool DigestCache::synced() const { return synced_.load(); }
 
-std::shared_ptr<const std::map<std::string, std::string>> DigestCache::key_digests(const std::string& ns,
-                                                                                  const std::string& name) const {
+std::shared_ptr<const std::map<std::string, std::string>> DigestCache::key_digests(std::string_view ns,
+                                                                                  std::string_view name) const {
   std::shared_lock lock(mu_);
-  auto it = entries_.find({ns, name});
+  auto it = entries_.find(std::pair<std::string_view, std::string_view>(ns, name));
   if (it == entries_.end()) return nullptr;
   return it->second;
 }

@@ -9,6 +9,8 @@
 #include <shared_mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "core/json.h"
 #include "webhook/admission.h"
@@ -30,8 +32,8 @@ class DigestCache : public DigestSource {
   void set_unsynced();
 
   bool synced() const override;
-  std::shared_ptr<const std::map<std::string, std::string>> key_digests(const std::string& ns,
-                                                                       const std::string& name) const override;
+  std::shared_ptr<const std::map<std::string, std::string>> key_digests(std::string_view ns,
+                                                                       std::string_view name) const override;
   size_t size() const;
   // Seconds since the last list or watch activity; -1 before the first sync.
   double age_seconds(TimePoint now) const;
@@ -42,7 +44,17 @@ class DigestCache : public DigestSource {
   void upsert_locked(const core::JsonValue& secret);
   // Every admission request reads; only the watch writes: readers share the lock.
   mutable std::shared_mutex mu_;
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<const std::map<std::string, std::string>>> entries_;
+  // (namespace, name), looked up by views without copying them.
+  struct NsNameLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return std::pair<std::string_view, std::string_view>(a.first, a.second) <
+             std::pair<std::string_view, std::string_view>(b.first, b.second);
+    }
+  };
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<const std::map<std::string, std::string>>, NsNameLess>
+      entries_;
   std::atomic<bool> synced_{false};
   std::optional<TimePoint> last_activity_;
 };

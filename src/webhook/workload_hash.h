@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/consumed_keys.h"
@@ -15,6 +16,6 @@ using Consumed = std::vector<core::ConsumedKey>;
 inline Consumed consumed_keys(const core::JsonValue& pod_spec) { return core::consumed_secret_keys(pod_spec); }
 
 // A Secret the cache does not know is core's "missing Secret" input, so creating it later changes the hash.
-std::string rollout_hash(const std::string& ns, const Consumed& consumed, const DigestSource& digests);
+std::string rollout_hash(std::string_view ns, const Consumed& consumed, const DigestSource& digests);
 
 }  // namespace ifo::webhook

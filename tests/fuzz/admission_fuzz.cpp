@@ -40,11 +40,11 @@ class Digests : public webhook::DigestSource {
  public:
   explicit Digests(bool synced) : synced_(synced) {}
   bool synced() const override { return synced_; }
-  std::shared_ptr<const std::map<std::string, std::string>> key_digests(const std::string& ns,
-                                                                       const std::string& name) const override {
+  std::shared_ptr<const std::map<std::string, std::string>> key_digests(std::string_view ns,
+                                                                       std::string_view name) const override {
     if (name.empty() || name[0] == 'm') return nullptr;
     return std::make_shared<const std::map<std::string, std::string>>(
-        std::map<std::string, std::string>{{"KEY", std::string(64, 'a')}, {ns, std::string(64, 'b')}});
+        std::map<std::string, std::string>{{"KEY", std::string(64, 'a')}, {std::string(ns), std::string(64, 'b')}});
   }
 
  private:

@@ -86,6 +86,9 @@ TEST_CASE("rollout hash: golden vector with present keys, a missing key and a mi
   REQUIRE(triples.size() == 5);
   CHECK(triples[3] == RolloutTriple{"apps/other", "TOKEN", TripleKind::kMissingKey, ""});
   CHECK(triples[4] == RolloutTriple{"apps/gone", "", TripleKind::kMissingSecret, ""});
+  // The lookup form hashes views of its inputs; it must give the bytes the triples give.
+  CHECK(rollout_hash(triples) == rollout_hash("apps", consumed, lookup));
+  CHECK(rollout_hash(rollout_triples("", consumed, lookup)) == rollout_hash("", consumed, lookup));
   // Nothing consumed hashes to SHA-256 of nothing.
   CHECK(rollout_hash("apps", {}, lookup) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }

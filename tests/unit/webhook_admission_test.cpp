@@ -93,9 +93,9 @@ class FakeDigests : public DigestSource {
   bool is_synced = true;
   std::map<std::string, std::map<std::string, std::string>> secrets;  // "ns/name"
   bool synced() const override { return is_synced; }
-  std::shared_ptr<const std::map<std::string, std::string>> key_digests(const std::string& ns,
-                                                                       const std::string& name) const override {
-    auto it = secrets.find(ns + "/" + name);
+  std::shared_ptr<const std::map<std::string, std::string>> key_digests(std::string_view ns,
+                                                                       std::string_view name) const override {
+    auto it = secrets.find(std::string(ns) + "/" + std::string(name));
     if (it == secrets.end()) return nullptr;
     return std::make_shared<const std::map<std::string, std::string>>(it->second);
   }
