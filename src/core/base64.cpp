@@ -30,8 +30,15 @@ std::string describe(char c) {
 }  // namespace
 
 std::string base64_encode(std::string_view bytes) {
-  std::string out((bytes.size() + 2) / 3 * 4, '=');  // sized once, padding included
-  char* o = out.data();
+  std::string out;
+  base64_append(out, bytes);
+  return out;
+}
+
+void base64_append(std::string& out, std::string_view bytes) {
+  const size_t start = out.size();
+  out.resize(start + (bytes.size() + 2) / 3 * 4, '=');  // sized once, padding included
+  char* o = out.data() + start;
   auto byte = [&bytes](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k])); };
   size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
@@ -48,7 +55,6 @@ std::string base64_encode(std::string_view bytes) {
     *o++ = kAlphabet[(n >> 12) & 63];
     if (rest == 2) *o = kAlphabet[(n >> 6) & 63];
   }
-  return out;
 }
 
 Result<std::string> base64_decode(std::string_view text) {

@@ -10,6 +10,8 @@ namespace ifo::core {
 
 // Encodes arbitrary bytes (NUL included) with '=' padding and no line breaks.
 std::string base64_encode(std::string_view bytes);
+// The same, appended to `out` (for answers written straight to text).
+void base64_append(std::string& out, std::string_view bytes);
 
 // Strict decoding: the length must be a multiple of 4, only the standard alphabet is accepted,
 // '=' may appear only as the last one or two characters, and the unused bits before the padding

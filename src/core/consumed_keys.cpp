@@ -79,6 +79,7 @@ void from_volumes(const JsonValue& pod_spec, std::vector<ConsumedKey>& out) {
 std::vector<ConsumedKey> consumed_secret_keys(const JsonValue& pod_spec) {
   std::vector<ConsumedKey> all;
   if (!pod_spec.IsObject()) return all;
+  all.reserve(8);
   from_containers(pod_spec, "initContainers", all);
   from_containers(pod_spec, "containers", all);
   from_containers(pod_spec, "ephemeralContainers", all);

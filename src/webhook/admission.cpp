@@ -125,7 +125,9 @@ struct Verdict {
 // Written straight to text (no document tree, no writer): it runs once per admission request.
 Reply respond(const Review& r, const Verdict& v, std::string result) {
   std::string out;
-  out.reserve(256 + r.uid.size() + v.message.size() + v.patch.size() * 4 / 3);
+  size_t size = 256 + r.uid.size() + v.message.size() + (v.patch.size() + 2) / 3 * 4;
+  for (const auto& w : v.warnings) size += w.size() + 3;
+  out.reserve(size);
   out.append(R"({"apiVersion":)");
   c::append_json_string(out, c::kAdmissionApiVersion);
   out.append(R"(,"kind":)");
@@ -152,7 +154,7 @@ Reply respond(const Review& r, const Verdict& v, std::string result) {
   }
   if (!v.patch.empty()) {
     out.append(R"(,"patchType":"JSONPatch","patch":")");
-    out.append(c::base64_encode(v.patch));  // the base64 alphabet needs no escaping
+    c::base64_append(out, v.patch);  // the base64 alphabet needs no escaping
     out.push_back('"');
   }
   out.append("}}");
@@ -203,7 +205,9 @@ std::string hash_patch(const c::JsonValue& object, const std::string& value) {
     out.append(R"(,"value":)");
     annotation();
   } else {
-    c::append_json_string(out, "/spec/template/metadata/annotations/" + c::json_pointer_escape(c::kRolloutHashAnnotation));
+    static const std::string kAnnotationPointer =
+        "/spec/template/metadata/annotations/" + c::json_pointer_escape(c::kRolloutHashAnnotation);
+    c::append_json_string(out, kAnnotationPointer);
     out.append(R"(,"value":)");
     c::append_json_string(out, value);
   }
