@@ -11,6 +11,7 @@
 
 #include "core/base64.h"
 #include "core/json.h"
+#include "core/text.h"
 
 namespace ifo::infisical {
 
@@ -27,13 +28,6 @@ std::optional<std::string> read_file(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-  return s.substr(i);
 }
 
 std::string strip_slash(std::string s) {
@@ -130,12 +124,12 @@ AwsCredentials AwsCredentialProvider::from_web_identity(const HttpCall& http) {
   req.url = sts_endpoint() + "/";
   req.headers = {{"Content-Type", kFormContentType}, {"Accept", "application/xml"}};
   req.body = fmt::format("Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn={}&RoleSessionName={}&WebIdentityToken={}",
-                         net::url_encode(env_.aws_role_arn), net::url_encode(session), net::url_encode(trim(*jwt)));
+                         net::url_encode(env_.aws_role_arn), net::url_encode(session), net::url_encode(core::trim(*jwt)));
   auto r = http.send(req, "POST sts:AssumeRoleWithWebIdentity", "AWS STS AssumeRoleWithWebIdentity");
   if (r.status != 200) {
     auto msg = xml_text(r.body, "Message").value_or("");
     throw source_error(fmt::format("AWS STS AssumeRoleWithWebIdentity for role {}: HTTP {} {}", env_.aws_role_arn,
-                                   r.status, redact(msg, {trim(*jwt)})));
+                                   r.status, redact(msg, {std::string(core::trim(*jwt))})));
   }
   AwsCredentials c;
   c.access_key_id = xml_text(r.body, "AccessKeyId").value_or("");
@@ -164,7 +158,7 @@ AwsCredentials AwsCredentialProvider::from_container(const HttpCall& http) {
   if (!env_.aws_container_auth_token_file.empty()) {
     auto f = read_file(env_.aws_container_auth_token_file);
     if (!f) throw source_error(fmt::format("AWS container credentials: cannot read {}", env_.aws_container_auth_token_file));
-    auth = trim(*f);
+    auth = std::string(core::trim(*f));
   }
   if (!auth.empty()) req.headers.emplace_back("Authorization", auth);
   auto r = http.send(req, "GET ecs:credentials", "AWS container credentials");
@@ -194,7 +188,7 @@ AwsCredentials AwsCredentialProvider::from_imds(const HttpCall& http) {
   req.total_timeout = env_.metadata_timeout;
   auto r = http.send(req, "GET imds:security-credentials", "EC2 instance metadata (role name)");
   if (r.status != 200) throw source_error(fmt::format("EC2 instance metadata: no instance role (HTTP {})", r.status));
-  std::string role = trim(r.body.substr(0, r.body.find('\n')));
+  std::string role(core::trim(std::string_view(r.body).substr(0, r.body.find('\n'))));
   if (role.empty()) throw source_error("EC2 instance metadata: no instance role attached");
   req.url = base + role;
   r = http.send(req, "GET imds:security-credentials", "EC2 instance metadata (role credentials)");

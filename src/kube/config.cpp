@@ -11,6 +11,7 @@
 #include <sstream>
 #include <vector>
 
+#include "core/text.h"
 #include "kube/errors.h"
 
 namespace ifo::kube {
@@ -31,14 +32,6 @@ std::optional<std::string> read_file(const std::string& path) {
 std::string env_or_empty(const char* name) {
   const char* v = std::getenv(name);
   return v == nullptr ? std::string() : std::string(v);
-}
-
-std::string trim(std::string s) {
-  const char* ws = " \t\r\n";
-  s.erase(0, s.find_first_not_of(ws));
-  auto end = s.find_last_not_of(ws);
-  s.erase(end == std::string::npos ? 0 : end + 1);
-  return s;
 }
 
 // Standard base64 with optional padding and ignored whitespace, as Kubernetes writes *-data fields.
@@ -246,7 +239,7 @@ class Loader {
         throw ConfigError(fmt::format("kubeconfig {}: {}.{}: basic authentication is not supported", n.source->path,
                                       n.where, unsupported));
     }
-    cfg.token = trim(scalar(n, "token", false));
+    cfg.token = std::string(core::trim(scalar(n, "token", false)));
     std::string token_file = scalar(n, "tokenFile", false);
     if (!token_file.empty()) {
       cfg.token_file = resolve(n, token_file);
@@ -312,7 +305,7 @@ Config in_cluster_config(const InClusterSource& source) {
     throw ConfigError(fmt::format("in-cluster configuration: no PEM certificate in {}", source.ca_path));
   cfg.tls.ca_pem = *ca;
   if (auto ns = read_file(source.namespace_path)) {
-    std::string n = trim(*ns);
+    std::string n(core::trim(*ns));
     if (!n.empty()) cfg.namespace_ = n;
   }
   return cfg;

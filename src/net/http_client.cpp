@@ -7,15 +7,12 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/text.h"
+
 namespace ifo::net {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 // curl_global_init is not thread safe; run it once before the first handle.
 void global_init_once() {
@@ -53,11 +50,8 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   }
   auto colon = line.find(':');
   if (colon != std::string_view::npos) {
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
-      value.remove_suffix(1);
-    t->response->headers.emplace_back(lower(line.substr(0, colon)), std::string(value));
+    t->response->headers.emplace_back(core::to_lower_ascii(line.substr(0, colon)),
+                                      std::string(core::trim(line.substr(colon + 1))));
   }
   return size * n;
 }
@@ -118,7 +112,7 @@ struct HttpClient::Handle {
 };
 
 std::optional<std::string> Response::header(std::string_view name) const {
-  std::string key = lower(name);
+  std::string key = core::to_lower_ascii(name);
   for (const auto& [k, v] : headers)
     if (k == key) return v;
   return std::nullopt;
@@ -208,7 +202,7 @@ Response HttpClient::run(Handle& h, const Request& request, const std::function<
   Slist headers;
   bool has_content_type = false;
   for (const auto& [k, v] : request.headers) {
-    if (lower(k) == "content-type") has_content_type = true;
+    if (core::iequals_ascii(k, "content-type")) has_content_type = true;
     headers.reset(curl_slist_append(headers.release(), fmt::format("{}: {}", k, v).c_str()));
   }
   // curl adds "Expect: 100-continue" for large bodies; servers such as ours would then wait a second.

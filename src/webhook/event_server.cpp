@@ -24,6 +24,8 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/text.h"
+
 namespace ifo::webhook {
 namespace {
 
@@ -54,18 +56,10 @@ struct Head {
   uint64_t content_length = 0;
 };
 
-char ascii_lower(char ch) { return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch; }
+using core::iequals_ascii;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+// HTTP's optional whitespace around header values and list items (RFC 9110 OWS).
+std::string_view trim_ows(std::string_view s) { return core::trim(s, " \t"); }
 
 // RFC 9110 tchar.
 bool is_token_char(char ch) {
@@ -128,37 +122,38 @@ int parse_head(std::string_view text, Head& h, std::string& why) {
       why = fmt::format("malformed header name {:?}", name.substr(0, 64));
       return 400;
     }
-    std::string_view value = trim(header.substr(colon + 1));
-    if (iequals(name, "content-length")) {
+    std::string_view value = trim_ows(header.substr(colon + 1));
+    if (iequals_ascii(name, "content-length")) {
       if (value.empty() || value.size() > 18 || !std::all_of(value.begin(), value.end(), [](char ch) {
             return ch >= '0' && ch <= '9';
           })) {
         why = "Content-Length is not a number";
         return 400;
       }
-      const uint64_t n = std::stoull(std::string(value));
+      uint64_t n = 0;
+      std::from_chars(value.data(), value.data() + value.size(), n);  // at most 18 digits: it fits
       if (length && *length != n) {
         why = "conflicting Content-Length headers";
         return 400;
       }
       length = n;
-    } else if (iequals(name, "transfer-encoding")) {
+    } else if (iequals_ascii(name, "transfer-encoding")) {
       transfer_encoding = true;
-    } else if (iequals(name, "connection")) {
+    } else if (iequals_ascii(name, "connection")) {
       size_t from = 0;
       while (from <= value.size()) {
         size_t comma = value.find(',', from);
         if (comma == std::string_view::npos) comma = value.size();
-        if (iequals(trim(value.substr(from, comma - from)), "close")) h.close = true;
+        if (iequals_ascii(trim_ows(value.substr(from, comma - from)), "close")) h.close = true;
         from = comma + 1;
       }
-    } else if (iequals(name, "expect")) {
-      if (!iequals(value, "100-continue")) {
+    } else if (iequals_ascii(name, "expect")) {
+      if (!iequals_ascii(value, "100-continue")) {
         why = fmt::format("Expect {:?} is not supported", value.substr(0, 64));
         return 417;
       }
       h.expect_continue = true;
-    } else if (iequals(name, "content-type") && h.content_type.len == 0) {
+    } else if (iequals_ascii(name, "content-type") && h.content_type.len == 0) {
       h.content_type = {static_cast<size_t>(value.data() - text.data()), value.size()};
     }
     pos = end + 2;

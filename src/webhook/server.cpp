@@ -8,18 +8,14 @@
 #include <fmt/format.h>
 
 #include "core/constants.h"
+#include "core/text.h"
 
 namespace ifo::webhook {
 namespace {
 
+// The media type, parameters (charset) ignored; media types compare case-insensitively.
 bool is_json_content_type(std::string_view value) {
-  std::string media(value.substr(0, value.find(';')));
-  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();
-  size_t i = 0;
-  while (i < media.size() && (media[i] == ' ' || media[i] == '\t')) ++i;
-  media = media.substr(i);
-  for (auto& ch : media) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return media == "application/json";
+  return core::iequals_ascii(core::trim(value.substr(0, value.find(';')), " \t"), "application/json");
 }
 
 std::string_view route_label(std::string_view path) {

@@ -7,6 +7,14 @@
 
 using namespace ifo::core;
 
+TEST_CASE("base64_append adds the encoding after what the text already holds") {
+  std::string out = R"({"patch":")";
+  base64_append(out, "foob");
+  CHECK(out == R"({"patch":"Zm9vYg==)");
+  base64_append(out, "");
+  CHECK(out == R"({"patch":"Zm9vYg==)");
+}
+
 TEST_CASE("base64_encode matches the RFC 4648 test vectors") {
   CHECK(base64_encode("") == "");
   CHECK(base64_encode("f") == "Zg==");
