@@ -126,28 +126,25 @@ std::string secret_version_digest(std::string_view digest_key, const SecretData&
   return hmac_sha256_hex(digest_key, msg);
 }
 
-std::vector<RolloutTriple> rollout_triples(std::string_view namespace_, const std::vector<ConsumedKey>& consumed,
-                                           const DigestLookup& lookup) {
-  std::vector<RolloutTriple> out;
+namespace {
+
+// The triples of `consumed` (see rollout_triples), handed to `emit(secret_name, key, kind, digest)`
+// as views into `consumed` and the looked-up digests.
+template <typename Emit>
+void expand_triples(const std::vector<ConsumedKey>& consumed, const DigestLookup& lookup, Emit emit) {
   for (const auto& c : consumed) {
-    std::string ref;
-    ref.reserve(namespace_.size() + 1 + c.secret.size());
-    ref.append(namespace_).append(1, '/').append(c.secret);
     const KeyDigests* digests = lookup ? lookup(c.secret) : nullptr;
     if (digests == nullptr) {
-      out.push_back({ref, "", TripleKind::kMissingSecret, ""});
+      emit(c.secret, std::string_view(), TripleKind::kMissingSecret, std::string_view());
     } else if (!c.key) {
-      for (const auto& [k, d] : *digests) out.push_back({ref, k, TripleKind::kPresent, d});
+      for (const auto& [k, d] : *digests) emit(c.secret, k, TripleKind::kPresent, d);
     } else if (auto it = digests->find(*c.key); it != digests->end()) {
-      out.push_back({ref, it->first, TripleKind::kPresent, it->second});
+      emit(c.secret, it->first, TripleKind::kPresent, it->second);
     } else {
-      out.push_back({ref, *c.key, TripleKind::kMissingKey, ""});
+      emit(c.secret, *c.key, TripleKind::kMissingKey, std::string_view());
     }
   }
-  return out;
 }
-
-namespace {
 
 // A rollout triple as views into its inputs, so hashing copies no names or digests. The Secret is
 // `ns` + "/" + `secret`, or `secret` alone when `joined` (it already holds "namespace/name"). Within
@@ -190,6 +187,18 @@ std::string hash_triples(std::vector<TripleView>& triples) {
 
 }  // namespace
 
+std::vector<RolloutTriple> rollout_triples(std::string_view namespace_, const std::vector<ConsumedKey>& consumed,
+                                           const DigestLookup& lookup) {
+  std::vector<RolloutTriple> out;
+  expand_triples(consumed, lookup, [&](std::string_view secret, std::string_view key, TripleKind kind, std::string_view digest) {
+    std::string ref;
+    ref.reserve(namespace_.size() + 1 + secret.size());
+    ref.append(namespace_).append(1, '/').append(secret);
+    out.push_back({std::move(ref), std::string(key), kind, std::string(digest)});
+  });
+  return out;
+}
+
 std::string rollout_hash(std::vector<RolloutTriple> triples) {
   std::vector<TripleView> views;
   views.reserve(triples.size());
@@ -197,24 +206,14 @@ std::string rollout_hash(std::vector<RolloutTriple> triples) {
   return hash_triples(views);
 }
 
-// The same triples as rollout_triples() would give, as views into `consumed` and the looked-up
-// digests (which the lookup keeps valid for the whole call).
+// Hashes the triples as views: the lookup keeps what it returns valid for the whole call.
 std::string rollout_hash(std::string_view namespace_, const std::vector<ConsumedKey>& consumed,
                          const DigestLookup& lookup) {
   std::vector<TripleView> views;
   views.reserve(consumed.size() * 2);
-  for (const auto& c : consumed) {
-    const KeyDigests* digests = lookup ? lookup(c.secret) : nullptr;
-    if (digests == nullptr) {
-      views.push_back({namespace_, c.secret, {}, TripleKind::kMissingSecret, {}});
-    } else if (!c.key) {
-      for (const auto& [k, d] : *digests) views.push_back({namespace_, c.secret, k, TripleKind::kPresent, d});
-    } else if (auto it = digests->find(*c.key); it != digests->end()) {
-      views.push_back({namespace_, c.secret, it->first, TripleKind::kPresent, it->second});
-    } else {
-      views.push_back({namespace_, c.secret, *c.key, TripleKind::kMissingKey, {}});
-    }
-  }
+  expand_triples(consumed, lookup, [&](std::string_view secret, std::string_view key, TripleKind kind, std::string_view digest) {
+    views.push_back({namespace_, secret, key, kind, digest});
+  });
   return hash_triples(views);
 }
 
