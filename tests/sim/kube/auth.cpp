@@ -10,6 +10,8 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <memory>
 #include <sstream>
 
@@ -28,6 +30,11 @@ constexpr int64_t kMinExpirationSeconds = 600;
 constexpr int64_t kMaxExpirationSeconds = int64_t{1} << 32;
 constexpr int64_t kLeewaySeconds = 60;  // go-jose jwt.DefaultLeeway
 constexpr const char* kServiceAccountPrefix = "system:serviceaccount:";
+constexpr std::string_view kMastersGroup = "system:masters";
+constexpr std::string_view kAuthenticatedGroup = "system:authenticated";
+// The nonResourceURLs of the bootstrap ClusterRoles system:public-info-viewer and system:discovery.
+constexpr std::array<std::string_view, 5> kPublicInfoPaths = {"/healthz", "/livez", "/readyz", "/version", "/version/"};
+constexpr std::array<std::string_view, 6> kDiscoveryPaths = {"/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*"};
 
 // kid as kube-apiserver computes it: base64url(SHA-256(DER SubjectPublicKeyInfo)).
 std::string key_id(const std::string& public_pem) {
@@ -70,7 +77,20 @@ JsonValue string_list_value(const std::vector<std::string>& v, core::JsonAlloc& 
   return arr;
 }
 
+// RBAC's reason for a request one of the bootstrap ClusterRoleBindings allows.
+std::string bootstrap_reason(std::string_view role) {
+  return fmt::format("RBAC: allowed by ClusterRoleBinding \"{}\" of ClusterRole \"{}\" to Group \"system:authenticated\"",
+                     role, role);
+}
+
 std::string to_text(const JsonValue& v) { return core::to_json(v); }
+
+// "SubjectAccessReview" -> "subjectaccessreview" (a kind's resource name, less the plural s).
+std::string lower_ascii(const std::string& kind) {
+  std::string out = kind;
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 bool field_matches(const std::string& pattern, const std::string& value) { return pattern == "*" || pattern == value; }
 
@@ -169,26 +189,54 @@ core::Result<std::vector<StaticToken>> parse_token_file(std::string_view text) {
   return out;
 }
 
-AccessDecision decide_access(const std::vector<AccessRule>& rules, const std::string& user,
-                             const std::vector<std::string>& groups, const std::string& verb,
-                             const std::string& group, const std::string& resource, const std::string& subresource,
-                             const std::string& ns, const std::string& name) {
-  if (rules.empty()) return AccessDecision{true, "kube-sim allows every request (no access rule table given)"};
-  std::string qualified = group.empty() ? resource : resource + "." + group;
-  if (!subresource.empty()) qualified += "/" + subresource;
+AccessDecision decide_access(const std::vector<AccessRule>& rules, const RequestAttributes& attrs) {
+  if (rules.empty()) return AccessDecision{true, false, "kube-sim allows every request (no access rule table given)"};
+  std::string qualified = attrs.path;
+  if (attrs.resource_request) {
+    qualified = attrs.api_group.empty() ? attrs.resource : attrs.resource + "." + attrs.api_group;
+    if (!attrs.subresource.empty()) qualified += "/" + attrs.subresource;
+  }
+  const std::vector<std::string>& groups = attrs.user.groups;
   for (const auto& r : rules) {
     bool subject_ok = r.subject == "*";
-    if (!subject_ok && r.subject.rfind("user:", 0) == 0) subject_ok = r.subject.substr(5) == user;
+    if (!subject_ok && r.subject.rfind("user:", 0) == 0) subject_ok = r.subject.substr(5) == attrs.user.username;
     if (!subject_ok && r.subject.rfind("group:", 0) == 0) {
       subject_ok = std::find(groups.begin(), groups.end(), r.subject.substr(6)) != groups.end();
     }
-    if (!subject_ok || !field_matches(r.verb, verb) || !field_matches(r.resource, qualified) ||
-        !field_matches(r.ns, ns) || !field_matches(r.name, name)) {
+    if (!subject_ok || !field_matches(r.verb, attrs.verb) || !field_matches(r.resource, qualified) ||
+        !field_matches(r.ns, attrs.ns) || !field_matches(r.name, attrs.name)) {
       continue;
     }
-    return AccessDecision{r.allow, fmt::format("kube-sim access rule on line {} {} it", r.line, r.allow ? "allows" : "denies")};
+    return AccessDecision{r.allow, !r.allow,
+                          fmt::format("kube-sim access rule on line {} {} it", r.line, r.allow ? "allows" : "denies")};
   }
-  return AccessDecision{false, "no kube-sim access rule allows it"};
+  return AccessDecision{false, false, ""};
+}
+
+AccessDecision authorize(const std::vector<AccessRule>& rules, const RequestAttributes& attrs) {
+  const auto& groups = attrs.user.groups;
+  auto in_group = [&](std::string_view g) { return std::find(groups.begin(), groups.end(), g) != groups.end(); };
+  // The privileged-group authorizer kube-apiserver puts before every other one.
+  if (in_group(kMastersGroup)) return AccessDecision{true, false, ""};
+  if (!attrs.resource_request && attrs.verb == "get") {
+    // RBAC nonResourceURLs: exact, or a prefix ending in '*'.
+    auto matches = [&](const auto& urls) {
+      for (std::string_view u : urls) {
+        if (u.back() == '*' ? attrs.path.rfind(u.substr(0, u.size() - 1), 0) == 0 : attrs.path == u) return true;
+      }
+      return false;
+    };
+    if (matches(kPublicInfoPaths)) return AccessDecision{true, false, bootstrap_reason("system:public-info-viewer")};
+    if (in_group(kAuthenticatedGroup) && matches(kDiscoveryPaths))
+      return AccessDecision{true, false, bootstrap_reason("system:discovery")};
+  }
+  if (attrs.resource_request && attrs.verb == "create" && attrs.subresource.empty() && in_group(kAuthenticatedGroup) &&
+      ((attrs.api_group == "authorization.k8s.io" &&
+        (attrs.resource == "selfsubjectaccessreviews" || attrs.resource == "selfsubjectrulesreviews")) ||
+       (attrs.api_group == "authentication.k8s.io" && attrs.resource == "selfsubjectreviews"))) {
+    return AccessDecision{true, false, bootstrap_reason("system:basic-user")};
+  }
+  return decide_access(rules, attrs);
 }
 
 ServiceAccountAuth::ServiceAccountAuth(Store& store, AuthOptions options) : store_(store), options_(std::move(options)) {
@@ -443,52 +491,91 @@ std::optional<UserInfo> ServiceAccountAuth::authenticate(std::string_view token)
   return r.user;
 }
 
+AccessDecision ServiceAccountAuth::authorize(const RequestAttributes& attrs) const {
+  return kubesim::authorize(options_.rules, attrs);
+}
+
 JsonDoc ServiceAccountAuth::subject_access_review(const CreateCall& call) {
+  return access_review(call, "SubjectAccessReview", "");
+}
+
+JsonDoc ServiceAccountAuth::local_subject_access_review(const CreateCall& call) {
+  return access_review(call, "LocalSubjectAccessReview", call.ns);
+}
+
+JsonDoc ServiceAccountAuth::self_subject_access_review(const CreateCall& call) {
+  return access_review(call, "SelfSubjectAccessReview", "");
+}
+
+// The three access reviews of pkg/registry/authorization: a SubjectAccessReview names the user and
+// groups in its spec, a Local one also its namespace (which must be the path's), a Self one is about the
+// requesting user.
+JsonDoc ServiceAccountAuth::access_review(const CreateCall& call, const std::string& kind,
+                                          const std::string& path_namespace) {
+  const bool self = kind == "SelfSubjectAccessReview";
+  const bool local = kind == "LocalSubjectAccessReview";
   const JsonValue* spec = call.body ? core::member(*call.body, "spec") : nullptr;
-  if (spec == nullptr || !spec->IsObject()) throw bad_request("SubjectAccessReview: spec is required");
-  std::string user = core::string_or(*spec, "user", "");
-  std::vector<std::string> groups = string_array(core::member(*spec, "groups"));
+  if (spec == nullptr || !spec->IsObject()) throw bad_request(kind + ": spec is required");
+  RequestAttributes attrs;
+  if (self) {
+    attrs.user = call.user;
+  } else {
+    attrs.user.username = core::string_or(*spec, "user", "");
+    attrs.user.groups = string_array(core::member(*spec, "groups"));
+  }
   const JsonValue* ra = core::member(*spec, "resourceAttributes");
   const JsonValue* nra = core::member(*spec, "nonResourceAttributes");
-  ResourceType sar_type;
-  sar_type.group = "authorization.k8s.io";
-  sar_type.version = "v1";
-  sar_type.resource = "subjectaccessreviews";
-  sar_type.kind = "SubjectAccessReview";
-  if (user.empty() && groups.empty()) {
-    throw invalid(sar_type, "", {StatusCause{"FieldValueRequired", "Invalid value: \"\": at least one of user or group must be specified",
+  ResourceType review_type;
+  review_type.group = "authorization.k8s.io";
+  review_type.version = "v1";
+  review_type.resource = lower_ascii(kind) + "s";
+  review_type.kind = kind;
+  if (!self && attrs.user.username.empty() && attrs.user.groups.empty()) {
+    throw invalid(review_type, "", {StatusCause{"FieldValueRequired", "Invalid value: \"\": at least one of user or group must be specified",
                                              "spec.user"}});
   }
   if ((ra == nullptr || !ra->IsObject()) == (nra == nullptr || !nra->IsObject())) {
-    throw invalid(sar_type, "", {StatusCause{"FieldValueRequired",
+    throw invalid(review_type, "", {StatusCause{"FieldValueRequired",
                                              "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified",
                                              "spec.resourceAttributes"}});
   }
-  AccessDecision d;
   if (ra && ra->IsObject()) {
-    d = decide_access(options_.rules, user, groups, core::string_or(*ra, "verb", ""), core::string_or(*ra, "group", ""),
-                      core::string_or(*ra, "resource", ""), core::string_or(*ra, "subresource", ""),
-                      core::string_or(*ra, "namespace", ""), core::string_or(*ra, "name", ""));
+    attrs.resource_request = true;
+    attrs.verb = core::string_or(*ra, "verb", "");
+    attrs.api_group = core::string_or(*ra, "group", "");
+    attrs.api_version = core::string_or(*ra, "version", "");
+    attrs.resource = core::string_or(*ra, "resource", "");
+    attrs.subresource = core::string_or(*ra, "subresource", "");
+    attrs.ns = core::string_or(*ra, "namespace", "");
+    attrs.name = core::string_or(*ra, "name", "");
   } else {
-    d = decide_access(options_.rules, user, groups, core::string_or(*nra, "verb", ""), "",
-                      core::string_or(*nra, "path", ""), "", "", "");
+    attrs.verb = core::string_or(*nra, "verb", "");
+    attrs.path = core::string_or(*nra, "path", "");
   }
+  if (local) {
+    if (!attrs.resource_request) {
+      throw invalid(review_type, "", {StatusCause{"FieldValueInvalid", "Invalid value: \"\": disallowed on this kind of request",
+                                               "spec.nonResourceAttributes"}});
+    }
+    if (attrs.ns != path_namespace) {
+      throw bad_request(fmt::format("spec.resourceAttributes.namespace must match namespace: {}", path_namespace));
+    }
+  }
+  AccessDecision d = authorize(attrs);
 
   JsonDoc out(rapidjson::kObjectType);
   auto& a = out.GetAllocator();
-  core::set_string(out, "kind", "SubjectAccessReview", a);
+  core::set_string(out, "kind", kind, a);
   core::set_string(out, "apiVersion", "authorization.k8s.io/v1", a);
   JsonValue md(rapidjson::kObjectType);
+  if (local) core::set_string(md, "namespace", path_namespace, a);
   md.AddMember("creationTimestamp", JsonValue(), a);
   out.AddMember("metadata", std::move(md), a);
   out.AddMember("spec", JsonValue(*spec, a), a);
   JsonValue status(rapidjson::kObjectType);
   status.AddMember("allowed", d.allowed, a);
-  if (!d.allowed && !options_.rules.empty()) {
-    // An explicit deny rule sets denied, as an authorizer that denies outright does.
-    if (d.reason.find("denies") != std::string::npos) status.AddMember("denied", true, a);
-  }
-  core::set_string(status, "reason", d.reason, a);
+  if (d.denied) status.AddMember("denied", true, a);
+  if (!d.reason.empty()) core::set_string(status, "reason", d.reason, a);
   out.AddMember("status", std::move(status), a);
   return out;
 }

@@ -17,8 +17,10 @@
 //   - Bearer authentication: a TokenRequest JWT authenticates as the service account (groups
 //     system:serviceaccounts, system:serviceaccounts:NS, system:authenticated) when its audiences
 //     include the API audience, exactly as in a real cluster.
-//   - SubjectAccessReview (POST /apis/authorization.k8s.io/v1/subjectaccessreviews): rules from a table
-//     given at start-up (see parse_access_rules); an empty table allows everything.
+//   - SubjectAccessReview (POST /apis/authorization.k8s.io/v1/subjectaccessreviews), its Local and Self
+//     forms, and (AuthOptions::authorize_requests) every API request: answered by authorize(), i.e. the
+//     bootstrap policy of a real cluster (system:masters; discovery and self-reviews for everyone) and
+//     then a rule table given at start-up (see parse_access_rules); an empty table allows everything.
 // Not simulated: bound Pod/Secret objects (boundObjectRef is echoed into the claims but not checked),
 // legacy Secret-based tokens, JWKS/OIDC discovery endpoints.
 #pragma once
@@ -37,12 +39,15 @@
 
 namespace ifo::kubesim {
 
-// One line of the SubjectAccessReview rule table. Every field is "*" (any) or an exact value.
+// One line of the access rule table. Every field is "*" (any) or an exact value.
 struct AccessRule {
   bool allow = true;
   std::string subject = "*";  // "*", "user:NAME" or "group:NAME"
-  std::string verb = "*";
-  std::string resource = "*";  // "secrets", "deployments.apps" (resource.group), or with subresource "pods/log"
+  std::string verb = "*";     // get list watch create update patch delete deletecollection (non-resource: get, post, ...)
+  // "secrets", "deployments.apps" (resource.group), with subresource "pods/log" or "deployments.apps/status";
+  // for a non-resource request the path ("/metrics"). "secrets" does not match "secrets/status".
+  std::string resource = "*";
+  // "*" matches cluster-scoped requests (ns "") too; "team-a" only requests in namespace team-a.
   std::string ns = "*";
   std::string name = "*";
   int line = 0;  // where it came from, for reasons and errors
@@ -63,6 +68,9 @@ struct AuthOptions {
   std::string issuer = "https://kubernetes.default.svc.cluster.local";
   std::vector<std::string> api_audiences;  // empty: {issuer}
   std::vector<AccessRule> rules;           // empty: allow everything
+  // Authorize every API request with authorize() (kube-sim --authorize-requests); off: only the
+  // access reviews consult it.
+  bool authorize_requests = false;
   // The server's static user tokens, so that TokenReview also authenticates them (audience-agnostic
   // tokens count only for the API audiences, as kube-apiserver wraps them).
   std::vector<StaticToken> static_tokens;
@@ -78,8 +86,14 @@ class ServiceAccountAuth {
   core::JsonDoc token_request(const CreateCall& call);
   // CreateHandler for ("authentication.k8s.io", "tokenreviews", "").
   core::JsonDoc token_review(const CreateCall& call);
-  // CreateHandler for ("authorization.k8s.io", "subjectaccessreviews", "").
+  // CreateHandlers for ("authorization.k8s.io", "subjectaccessreviews" | "localsubjectaccessreviews" |
+  // "selfsubjectaccessreviews", ""): answered by authorize() over the table; a SelfSubjectAccessReview
+  // for the requesting user (so `kubectl auth can-i` works), a Local one in the path's namespace.
   core::JsonDoc subject_access_review(const CreateCall& call);
+  core::JsonDoc local_subject_access_review(const CreateCall& call);
+  core::JsonDoc self_subject_access_review(const CreateCall& call);
+  // authorize() over this module's table (the KubeSim authorizer when authorize_requests is set).
+  AccessDecision authorize(const RequestAttributes& attrs) const;
   // Authenticator: a valid service-account JWT for the API audience -> its user; nullopt otherwise.
   std::optional<UserInfo> authenticate(std::string_view token) const;
 
@@ -97,6 +111,7 @@ class ServiceAccountAuth {
 
  private:
   std::chrono::system_clock::time_point now() const;
+  core::JsonDoc access_review(const CreateCall& call, const std::string& kind, const std::string& path_namespace);
 
   Store& store_;
   AuthOptions options_;
@@ -106,14 +121,16 @@ class ServiceAccountAuth {
   std::atomic<uint64_t> issued_{0};
 };
 
-// SubjectAccessReview decision over a rule table (pure; `rules` empty allows all).
-struct AccessDecision {
-  bool allowed = false;
-  std::string reason;
-};
-AccessDecision decide_access(const std::vector<AccessRule>& rules, const std::string& user,
-                             const std::vector<std::string>& groups, const std::string& verb,
-                             const std::string& group, const std::string& resource, const std::string& subresource,
-                             const std::string& ns, const std::string& name);
+// The rule table alone (pure): the first rule matching attrs' user or one of its groups, verb,
+// "resource[.group][/subresource]" (or the path of a non-resource request), namespace and name decides;
+// no match is no (reason "", as RBAC); `rules` empty allows all.
+AccessDecision decide_access(const std::vector<AccessRule>& rules, const RequestAttributes& attrs);
+
+// A cluster's authorizer chain over the table (pure): group system:masters may do everything; the
+// bootstrap ClusterRoles every cluster binds allow GET of /healthz /livez /readyz /version to anyone,
+// GET of /api* /apis* /openapi* (system:discovery) and creating selfsubjectaccessreviews,
+// selfsubjectrulesreviews and selfsubjectreviews (system:basic-user) to group system:authenticated;
+// everything else is decide_access.
+AccessDecision authorize(const std::vector<AccessRule>& rules, const RequestAttributes& attrs);
 
 }  // namespace ifo::kubesim

@@ -46,8 +46,9 @@ Admin endpoints (Authorization: Bearer ADMIN_TOKEN):
   POST /sim/watches/expire-next      the next watch gets 410 Expired
   POST /sim/compact[?resourceVersion=N]  forget watch history up to N (default: now)
 
-Not supported: protobuf (415), multiple stored versions of a CRD, CEL validation rules,
-field ownership of server-side apply (an apply is a merge of the applied fields).
+Not supported: protobuf (415; only the SelfSubjectAccessReview of kubectl auth can-i is read),
+multiple stored versions of a CRD, CEL validation rules, field ownership of server-side apply (an
+apply is a merge of the applied fields).
 )";
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -169,8 +170,12 @@ int main(int argc, char** argv) noexcept try {
       opt.bookmark_interval = std::chrono::milliseconds(parse_number(a, need(), 10, 3600000));
     else if (a == "--history") opt.history_limit = static_cast<size_t>(parse_number(a, need(), 1, 100000000));
     else if (a == "--log-requests") opt.log_requests = true;
+    else if (a == "--authorize-requests") {
+      if (has_value) usage_error("--authorize-requests takes no value");
+      modules_opt.auth.authorize_requests = true;
+    }
     else if (a.rfind("--", 0) == 0 && a != "--") {
-      // The admission/auth/rollout modules' flags all take a value.
+      // The admission/auth/rollout modules' flags all take a value (--authorize-requests, above, none).
       std::string v = has_value ? value : (i + 1 < args.size() ? args[i + 1] : std::string());
       auto r = ifo::kubesim::parse_module_flag(a, v, modules_opt);
       if (!r.ok()) usage_error(r.error());

@@ -73,6 +73,7 @@ std::unique_ptr<Modules> install_modules(KubeSim& sim, ModulesOptions options) {
   m->admission = std::make_shared<WebhookAdmissionHook>(store, std::move(options.admission));
   sim.add_admission(m->admission);
   if (options.auth.static_tokens.empty()) options.auth.static_tokens = sim.static_tokens();
+  const bool auth_requests = options.auth.authorize_requests;
   m->auth = std::make_shared<ServiceAccountAuth>(store, std::move(options.auth));
   auto auth = m->auth;
   sim.add_authenticator([auth](std::string_view token) { return auth->authenticate(token); });
@@ -81,6 +82,11 @@ std::unique_ptr<Modules> install_modules(KubeSim& sim, ModulesOptions options) {
                          [auth](const CreateCall& c) { return auth->token_review(c); });
   sim.add_create_handler("authorization.k8s.io", "subjectaccessreviews", "",
                          [auth](const CreateCall& c) { return auth->subject_access_review(c); });
+  sim.add_create_handler("authorization.k8s.io", "localsubjectaccessreviews", "",
+                         [auth](const CreateCall& c) { return auth->local_subject_access_review(c); });
+  sim.add_create_handler("authorization.k8s.io", "selfsubjectaccessreviews", "",
+                         [auth](const CreateCall& c) { return auth->self_subject_access_review(c); });
+  if (auth_requests) sim.set_authorizer([auth](const RequestAttributes& a) { return auth->authorize(a); });
   m->rollout = std::make_shared<RolloutSimulator>(store, options.rollout);
   m->rollout->install();
   m->gc = std::make_shared<GarbageCollector>(store);

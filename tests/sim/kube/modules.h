@@ -26,7 +26,7 @@ namespace ifo::kubesim {
 
 struct ModulesOptions {
   AdmissionOptions admission;  // --webhook-service entries
-  AuthOptions auth;            // --service-account-issuer, --api-audiences, --access-rules-file
+  AuthOptions auth;            // --service-account-issuer, --api-audiences, --access-rules-file, --authorize-requests
   RolloutSimulator::Options rollout;  // --daemonset-nodes
 };
 
@@ -35,9 +35,16 @@ inline constexpr const char* kModulesUsage =
     R"(  --webhook-service NS/NAME:PORT=127.0.0.1:PORT
                               where a webhook clientConfig.service is reached (repeatable); the URL and
                               TLS server name stay https://NAME.NS.svc:PORT as in a cluster
-  --access-rules-file PATH    SubjectAccessReview rules, one per line: allow|deny SUBJECT VERB RESOURCE
-                              NAMESPACE NAME (SUBJECT *, user:NAME or group:NAME; * matches anything);
-                              first match wins; default: everything allowed
+  --access-rules-file PATH    access rules for SubjectAccessReviews (and, with --authorize-requests, every
+                              request), one per line: allow|deny SUBJECT VERB RESOURCE NAMESPACE NAME
+                              (SUBJECT *, user:NAME or group:NAME; RESOURCE secrets, deployments.apps,
+                              serviceaccounts/token, or a path for non-resource requests; * matches
+                              anything, NAMESPACE * also cluster scope); first match wins, no match is
+                              no; without a file everything is allowed
+  --authorize-requests        authorize every API request as kube-apiserver with RBAC does: system:masters
+                              and the admin token may do everything, everyone may read discovery
+                              (/api*, /apis*, /openapi*, /version) and create selfsubjectaccessreviews;
+                              the rest needs an allow rule, else 403 Forbidden with the real message
   --service-account-issuer URL
                               iss of TokenRequest JWTs (default https://kubernetes.default.svc.cluster.local)
   --api-audiences A,B         audiences a token needs to authenticate to the API (default: the issuer)
@@ -58,10 +65,11 @@ struct Modules {
   std::map<std::string, uint64_t> counters() const;
 };
 
-// Registers the admission hook, the authenticator, the TokenRequest/TokenReview/SubjectAccessReview
-// handlers and the store observers. Call before sim.start(). The modules stay alive as long as the
-// KubeSim holds them, whatever happens to the returned handle; add its counters() to /sim/counters
-// with sim.add_counter_source while the handle lives.
+// Registers the admission hook, the authenticator, the TokenRequest/TokenReview/(Local, Self)
+// SubjectAccessReview handlers, the authorizer (options.auth.authorize_requests) and the store
+// observers. Call before sim.start(). The modules stay alive as long as the KubeSim holds them,
+// whatever happens to the returned handle; add its counters() to /sim/counters with
+// sim.add_counter_source while the handle lives.
 // options.auth.static_tokens empty: the KubeSim's static tokens (so TokenReview accepts them too).
 std::unique_ptr<Modules> install_modules(KubeSim& sim, ModulesOptions options);
 

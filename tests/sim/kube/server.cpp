@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -14,6 +15,7 @@
 #include "core/base64.h"
 #include "sim/kube/builtin.h"
 #include "sim/kube/patch.h"
+#include "sim/kube/protobuf_review.h"
 #include "sim/kube/schema.h"
 #include "sim/kube/selector.h"
 #include "sim/kube/table.h"
@@ -115,6 +117,7 @@ struct KubeSim::Impl {
   std::atomic<bool> running{false};
   std::vector<std::shared_ptr<AdmissionHook>> admission;
   std::vector<Authenticator> authenticators;
+  Authorizer authorizer;
   std::map<std::tuple<std::string, std::string, std::string>, CreateHandler> create_handlers;
   std::map<std::string, UserInfo> tokens;
 
@@ -200,15 +203,32 @@ struct KubeSim::Impl {
     if (err) throw *err;
   }
 
+  // Every authenticated user is in group system:authenticated, as kube-apiserver's
+  // AuthenticatedGroupAdder makes it.
   std::optional<UserInfo> authenticate(const httplib::Request& req) {
     std::string auth = req.get_header_value("Authorization");
     if (auth.rfind("Bearer ", 0) != 0) return std::nullopt;
     std::string token = auth.substr(7);
     while (!token.empty() && token.back() == ' ') token.pop_back();
-    if (auto it = tokens.find(token); it != tokens.end()) return it->second;
-    for (auto& a : authenticators)
-      if (auto u = a(token)) return u;
-    return std::nullopt;
+    std::optional<UserInfo> user;
+    if (auto it = tokens.find(token); it != tokens.end()) user = it->second;
+    for (auto& a : authenticators) {
+      if (user) break;
+      user = a(token);
+    }
+    if (user && std::find(user->groups.begin(), user->groups.end(), "system:authenticated") == user->groups.end())
+      user->groups.push_back("system:authenticated");
+    return user;
+  }
+
+  // kube-apiserver's authorization filter: it runs before the request is routed, so a refused user
+  // learns nothing about what exists (403 for an unknown resource too).
+  void authorize(const httplib::Request& req, const UserInfo& user) {
+    if (!authorizer || is_admin(req)) return;
+    RequestAttributes attrs = request_attributes(req.method, req.path, param(req, "watch"), param(req, "fieldSelector"));
+    attrs.user = user;
+    AccessDecision d = authorizer(attrs);
+    if (!d.allowed) throw request_forbidden(attrs, d.reason);
   }
 
   bool is_admin(const httplib::Request& req) {
@@ -249,8 +269,20 @@ struct KubeSim::Impl {
       } else {
         throw StatusError(401, "Unauthorized", "Unauthorized");
       }
+    } else {
+      authorize(req, *user);
     }
     std::string ctype = req.get_header_value("Content-Type");
+    if (ctype.find("application/vnd.kubernetes.protobuf") != std::string::npos && req.method == "POST" &&
+        path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") {
+      if (auto json = self_subject_access_review_json(req.body)) {
+        httplib::Request as_json = req;
+        as_json.body = std::move(*json);
+        as_json.headers.erase("Content-Type");
+        as_json.headers.emplace("Content-Type", std::string(kJson));
+        return dispatch(as_json, res);
+      }
+    }
     if (ctype.find("application/vnd.kubernetes.protobuf") != std::string::npos)
       throw StatusError(415, "UnsupportedMediaType",
                         fmt::format("the body of the request was in an unknown format - accepted media types "
@@ -655,7 +687,7 @@ struct KubeSim::Impl {
     const std::string& m = req.method;
     std::string res_name = t.sub.empty() ? t.type.resource : t.type.resource + "/" + t.sub;
     std::string verb;
-    bool watch = t.watch_path || param(req, "watch") == "true" || param(req, "watch") == "1";
+    bool watch = t.watch_path || watch_requested(param(req, "watch"));
     if (m == "GET") verb = t.name.empty() ? (watch ? "watch" : "list") : "get";
     else if (m == "POST") verb = "create";
     else if (m == "PUT") verb = "update";
@@ -1607,6 +1639,7 @@ KubeSim::~KubeSim() { stop(); }
 
 void KubeSim::add_admission(std::shared_ptr<AdmissionHook> hook) { impl_->admission.push_back(std::move(hook)); }
 void KubeSim::add_authenticator(Authenticator a) { impl_->authenticators.push_back(std::move(a)); }
+void KubeSim::set_authorizer(Authorizer a) { impl_->authorizer = std::move(a); }
 void KubeSim::add_create_handler(const std::string& group, const std::string& resource, const std::string& subresource,
                                  CreateHandler handler) {
   impl_->create_handlers[{group, resource, subresource}] = std::move(handler);

@@ -6,6 +6,7 @@
 //   sim.add_authenticator([](std::string_view token) {...});  // e.g. service-account JWTs
 //   sim.add_create_handler("authentication.k8s.io", "tokenreviews", "", handler);
 //   sim.add_create_handler("", "serviceaccounts", "token", handler);
+//   sim.set_authorizer([](const RequestAttributes& a) {...});  // e.g. the auth module's rule table
 //   sim.store().add_observer(...);                            // rollout / garbage collection
 //   sim.start();
 // Hooks must be added before start(). All hooks are called on HTTP worker threads, concurrently.
@@ -20,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/kube/request_info.h"
 #include "sim/kube/store.h"
 
 namespace ifo::kubesim {
@@ -56,6 +58,11 @@ class KubeSim {
 
   void add_admission(std::shared_ptr<AdmissionHook> hook);
   void add_authenticator(Authenticator a);
+  // Authorization of every authenticated request before it is served, as kube-apiserver's
+  // authorization filter does (a refusal is request_forbidden's 403). The admin token is always
+  // allowed; /healthz, /livez, /readyz, /sim/... and anonymous /version are not asked about. Without
+  // one every authenticated user may do everything.
+  void set_authorizer(Authorizer a);
   // group "" = core; subresource "" for create-only resources.
   void add_create_handler(const std::string& group, const std::string& resource, const std::string& subresource,
                           CreateHandler handler);
