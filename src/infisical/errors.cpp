@@ -30,6 +30,27 @@ std::string printable(std::string_view s) {
   return out;
 }
 
+// A 3xx: never followed, since the server must not be able to send the request, and the credentials in
+// it, elsewhere. Pointing at another host is the trust boundary's business (kHostNotAllowed); on the same
+// host the answer is simply unusable (often a hostAPI missing its /api path, or http that wants https).
+ApiError redirect_error(std::string_view what, const net::Response& response, int status) {
+  auto location = response.header("location");
+  auto from = response.url.empty() ? std::nullopt : net::url_origin(response.url);
+  auto to = location ? net::url_origin(*location, response.url) : std::nullopt;
+  if (!to)
+    return ApiError(ErrorKind::kInvalidResponse,
+                    fmt::format("{}: HTTP {} redirect without a usable Location; redirects are not followed",
+                                what, status),
+                    status);
+  // Without the request's URL (a test transport), an absolute Location counts as another host.
+  const bool other_host = !from || from->host != to->host;
+  return ApiError(other_host ? ErrorKind::kHostNotAllowed : ErrorKind::kInvalidResponse,
+                  fmt::format("{}: HTTP {}: the redirect to {} was not followed (the operator never follows "
+                              "redirects; hostAPI must name the server that answers)",
+                              what, status, printable(to->display())),
+                  status);
+}
+
 }  // namespace
 
 std::string_view to_string(ErrorKind kind) {
@@ -46,6 +67,7 @@ std::string_view to_string(ErrorKind kind) {
     case ErrorKind::kInvalidResponse: return "InvalidResponse";
     case ErrorKind::kCredentialSource: return "CredentialSource";
     case ErrorKind::kInvalidConfig: return "InvalidConfig";
+    case ErrorKind::kHostNotAllowed: return "HostNotAllowed";
   }
   return "Unknown";
 }
@@ -127,6 +149,7 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
 ApiError error_from_response(std::string_view what, const net::Response& response, bool secrets_route,
                              std::chrono::system_clock::time_point now, const std::vector<std::string>& sensitive) {
   const int status = static_cast<int>(response.status);
+  if (status >= 300 && status < 400) return redirect_error(what, response, status);
   std::string server = server_message_of(response.body, sensitive);
   std::string detail = server.empty() ? fmt::format("HTTP {}", status) : fmt::format("{} (HTTP {})", server, status);
   std::optional<std::chrono::seconds> retry_after;
@@ -156,6 +179,8 @@ ApiError error_from_response(std::string_view what, const net::Response& respons
 }
 
 ApiError error_from_transport(std::string_view what, const net::TransportError& error) {
+  if (dynamic_cast<const net::AddressRefusedError*>(&error) != nullptr)
+    return ApiError(ErrorKind::kHostNotAllowed, fmt::format("{}: {}", what, error.what()));
   ErrorKind kind = ErrorKind::kNetwork;
   switch (error.kind()) {
     case net::TransportError::Kind::kTimeout: kind = ErrorKind::kTimeout; break;

@@ -25,6 +25,7 @@ enum class ErrorKind {
   kInvalidResponse,   // a 2xx whose body we cannot use
   kCredentialSource,  // the local credential source failed (key file, cloud metadata, callback)
   kInvalidConfig,     // the caller's configuration is unusable (e.g. a malformed service token)
+  kHostNotAllowed,    // the host resolved into a refused address range, or redirected to another host
 };
 
 std::string_view to_string(ErrorKind kind);
@@ -67,10 +68,12 @@ std::string server_message_of(std::string_view body, const std::vector<std::stri
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
                                                       std::chrono::system_clock::time_point now);
 
-// Maps a non-2xx response. `what` says what was attempted ("universal-auth login for client id X").
+// Maps a non-2xx response; a 3xx (never followed) names where it pointed. `what` says what was
+// attempted ("universal-auth login for client id X").
 ApiError error_from_response(std::string_view what, const net::Response& response, bool secrets_route,
                              std::chrono::system_clock::time_point now,
                              const std::vector<std::string>& sensitive = {});
+// net::AddressRefusedError becomes kHostNotAllowed.
 ApiError error_from_transport(std::string_view what, const net::TransportError& error);
 
 // Replaces every occurrence of each non-empty sensitive string by "[redacted]".

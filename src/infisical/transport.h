@@ -15,11 +15,13 @@ class Transport {
   virtual net::Response perform(const net::Request& request) = 0;
 };
 
-// One pooled libcurl client (connections and TLS sessions reused across requests).
+// One pooled libcurl client (connections and TLS sessions reused across requests). With an enabled
+// address policy, a host that resolves into a refused range fails with net::AddressRefusedError.
 class CurlTransport final : public Transport {
  public:
-  explicit CurlTransport(net::TlsOptions tls = {}, std::string user_agent = net::HttpClient::default_user_agent())
-      : client_(std::move(tls), std::move(user_agent)) {}
+  explicit CurlTransport(net::TlsOptions tls = {}, std::string user_agent = net::HttpClient::default_user_agent(),
+                         net::AddressPolicy policy = {})
+      : client_(std::move(tls), std::move(user_agent), std::move(policy)) {}
   net::Response perform(const net::Request& request) override { return client_.perform(request); }
 
  private:

@@ -3,16 +3,19 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstddef>
+#include <cstring>
 
 #include "core/text.h"
 
 namespace ifo::net {
 
 namespace {
-
 
 // curl_global_init is not thread safe; run it once before the first handle.
 void global_init_once() {
@@ -28,13 +31,60 @@ struct SlistDeleter {
 };
 using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
 
+struct UrlDeleter {
+  void operator()(CURLU* u) const { curl_url_cleanup(u); }
+};
+using Url = std::unique_ptr<CURLU, UrlDeleter>;
+
+// One part of a parsed URL; empty when absent.
+std::string url_part(CURLU* u, CURLUPart part, unsigned flags = 0) {
+  char* out = nullptr;
+  if (curl_url_get(u, part, &out, flags) != CURLUE_OK || out == nullptr) return {};
+  std::string s(out);
+  curl_free(out);
+  return s;
+}
+
+// The first address the AddressPolicy refused during one transfer.
+struct Refusal {
+  std::string address;
+  core::AddressRange range;
+};
+
 struct Transfer {
   CURL* curl;
   Response* response;
   const std::function<bool(std::string_view)>* on_chunk;
   const std::atomic<bool>* cancel = nullptr;
   bool stopped_by_caller = false;
+  const AddressPolicy* policy = nullptr;  // set when the policy is enabled
+  std::optional<Refusal> refusal = std::nullopt;
 };
+
+// CURLOPT_OPENSOCKETFUNCTION: called with the resolved address of every connection attempt (each
+// address of a multi-address name, both families of happy eyeballs), so this is where the address
+// policy sees the address that would really be connected to. CURL_SOCKET_BAD fails only this attempt;
+// curl goes on with the name's next address.
+curl_socket_t on_open_socket(void* user, curlsocktype, curl_sockaddr* a) {
+  auto* t = static_cast<Transfer*>(user);
+  sockaddr_storage ss{};
+  std::memcpy(&ss, &a->addr, std::min<size_t>(a->addrlen, sizeof ss));
+  const auto* raw = reinterpret_cast<const uint8_t*>(&ss);
+  std::span<const uint8_t> bytes;
+  if (a->family == AF_INET && a->addrlen >= sizeof(sockaddr_in)) {
+    bytes = std::span(raw + offsetof(sockaddr_in, sin_addr), 4);
+  } else if (a->family == AF_INET6 && a->addrlen >= sizeof(sockaddr_in6)) {
+    bytes = std::span(raw + offsetof(sockaddr_in6, sin6_addr), 16);
+  } else {
+    return CURL_SOCKET_BAD;  // not an IP address (never asked for): nothing to judge, so nothing to connect
+  }
+  if (auto range = core::refused_by(bytes, t->policy->allowed)) {
+    if (!t->refusal) t->refusal = Refusal{core::address_to_string(bytes), std::move(*range)};
+    return CURL_SOCKET_BAD;
+  }
+  int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
 
 int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(user);
@@ -118,8 +168,8 @@ std::optional<std::string> Response::header(std::string_view name) const {
   return std::nullopt;
 }
 
-HttpClient::HttpClient(TlsOptions tls, std::string user_agent)
-    : tls_(std::move(tls)), user_agent_(std::move(user_agent)) {
+HttpClient::HttpClient(TlsOptions tls, std::string user_agent, AddressPolicy policy)
+    : tls_(std::move(tls)), user_agent_(std::move(user_agent)), policy_(std::move(policy)) {
   global_init_once();
 }
 
@@ -163,6 +213,7 @@ Response HttpClient::run(Handle& h, const Request& request, const std::function<
   CURL* c = h.curl;
   curl_easy_reset(c);
   Response response;
+  response.url = request.url;
   Transfer transfer{c, &response, on_chunk, request.cancel};
 
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
@@ -176,6 +227,16 @@ Response HttpClient::run(Handle& h, const Request& request, const std::function<
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  // Redirects are never followed (a 3xx is returned to the caller): a server must not be able to send
+  // the request, and its credentials, somewhere else. curl_easy_reset restores this default; it is
+  // spelled out because the trust boundary depends on it.
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
+  if (policy_.enabled) {
+    transfer.policy = &policy_;
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &transfer);
+  }
   if (request.cancel != nullptr) {
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &transfer);
@@ -231,11 +292,42 @@ Response HttpClient::run(Handle& h, const Request& request, const std::function<
   if (request.cancel != nullptr && request.cancel->load() && rc != CURLE_OK)
     throw TransportError(TransportError::Kind::kAborted,
                          fmt::format("{} {}: cancelled", request.method, redact_url(request.url)));
+  if (rc != CURLE_OK && transfer.refusal) {
+    auto origin = url_origin(request.url);
+    std::string host = origin ? origin->host : redact_url(request.url);
+    const auto& range = transfer.refusal->range;
+    throw AddressRefusedError(
+        fmt::format("connection to {} refused: its address {} is in {}{}, which the operator does not connect to; "
+                    "an admin may allow the range with --allowed-address-ranges",
+                    host, transfer.refusal->address, range.to_string(),
+                    range.label.empty() ? "" : fmt::format(" ({})", range.label)),
+        host, transfer.refusal->address, range);
+  }
   if (rc != CURLE_OK) {
     std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
     throw TransportError(classify(rc), fmt::format("{} {}: {}", request.method, redact_url(request.url), detail));
   }
   return response;
+}
+
+std::string UrlOrigin::display() const {
+  const bool default_port = (scheme == "https" && port == 443) || (scheme == "http" && port == 80);
+  return default_port ? host : fmt::format("{}:{}", host, port);
+}
+
+std::optional<UrlOrigin> url_origin(const std::string& url, const std::string& base) {
+  Url u(curl_url());
+  if (!u) return std::nullopt;
+  if (!base.empty() && curl_url_set(u.get(), CURLUPART_URL, base.c_str(), 0) != CURLUE_OK) return std::nullopt;
+  // With a base set, a relative URL resolves against it; without one, only an absolute URL parses.
+  if (curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return std::nullopt;
+  UrlOrigin o;
+  o.scheme = core::to_lower_ascii(url_part(u.get(), CURLUPART_SCHEME));
+  o.host = core::to_lower_ascii(url_part(u.get(), CURLUPART_HOST));
+  std::string port = url_part(u.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  if (o.scheme.empty() || o.host.empty() || port.empty()) return std::nullopt;
+  o.port = std::strtol(port.c_str(), nullptr, 10);
+  return o;
 }
 
 std::string url_encode(std::string_view s) {

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/address_range.h"
+
 namespace ifo::net {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -22,6 +24,16 @@ struct TlsOptions {
   std::string client_cert_pem;  // client certificate authentication (kubeconfig)
   std::string client_key_pem;
   bool insecure_skip_verify = false;
+};
+
+// Where a client may connect (DESIGN.md §8): when enabled, every connection attempt is checked after
+// name resolution, each address of a multi-address name on its own, so a name that resolves (or
+// re-resolves: DNS rebinding) to a refused address never gets a connection. Through a proxy
+// (HTTPS_PROXY) the address checked is the proxy's: the proxy resolves the host.
+struct AddressPolicy {
+  bool enabled = false;
+  // Ranges of core::default_refused_ranges() the admin allows (--allowed-address-ranges).
+  std::vector<core::AddressRange> allowed;
 };
 
 struct Request {
@@ -38,6 +50,7 @@ struct Request {
 
 struct Response {
   long status = 0;
+  std::string url;  // the request's URL (redirects are never followed); set by HttpClient
   Headers headers;  // names lower-cased
   std::string body;
 
@@ -57,10 +70,31 @@ class TransportError : public std::runtime_error {
   Kind kind_;
 };
 
+// The AddressPolicy refused every address the host resolved to: no connection was made. Its kind is
+// kConnect, so callers that only know TransportError treat it as a failed connection.
+class AddressRefusedError final : public TransportError {
+ public:
+  AddressRefusedError(const std::string& what, std::string host, std::string address,
+                      core::AddressRange range)
+      : TransportError(Kind::kConnect, what),
+        host_(std::move(host)),
+        address_(std::move(address)),
+        range_(std::move(range)) {}
+  const std::string& host() const { return host_; }
+  const std::string& address() const { return address_; }  // the (first) refused address
+  const core::AddressRange& range() const { return range_; }  // the refused range it is in
+
+ private:
+  std::string host_;
+  std::string address_;
+  core::AddressRange range_;
+};
+
 // Thread safe: each call borrows a pooled libcurl handle, so concurrent callers reuse connections.
 class HttpClient {
  public:
-  explicit HttpClient(TlsOptions tls = {}, std::string user_agent = default_user_agent());
+  explicit HttpClient(TlsOptions tls = {}, std::string user_agent = default_user_agent(),
+                      AddressPolicy policy = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -81,9 +115,23 @@ class HttpClient {
 
   TlsOptions tls_;
   std::string user_agent_;
+  AddressPolicy policy_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Handle>> idle_;
 };
+
+// Where a URL points: scheme and host lower-cased, the port made explicit.
+struct UrlOrigin {
+  std::string scheme;
+  std::string host;  // an IPv6 literal keeps its brackets
+  long port = 0;
+  // "host", or "host:port" when the port is not the scheme's default.
+  std::string display() const;
+};
+
+// The origin of an absolute URL, or of `url` resolved against `base` when `base` is given (a Location
+// header may be relative); nullopt when it is not a usable URL.
+std::optional<UrlOrigin> url_origin(const std::string& url, const std::string& base = {});
 
 // Percent-encodes a query parameter value or path segment.
 std::string url_encode(std::string_view s);
