@@ -664,15 +664,24 @@ int run(const Options& o) {
   core::JsonValue crd_v = yaml_to_json(crd_yaml, crd.GetAllocator());
   crd.CopyFrom(crd_v, crd.GetAllocator());
   client.create(kube::kCustomResourceDefinitions, "", crd);
+  // The credentials and the CA live in their own namespace: InfisicalReferenceGrants there let each
+  // tenant namespace refer to them (docs/security.md), as a platform team would set it up.
+  auto grant_crd_yaml =
+      YAML::LoadFile(o.source_dir + "/deploy/crds/infisicalreferencegrants.secrets.infisical.com.yaml");
+  core::JsonDoc grant_crd;
+  core::JsonValue grant_crd_v = yaml_to_json(grant_crd_yaml, grant_crd.GetAllocator());
+  grant_crd.CopyFrom(grant_crd_v, grant_crd.GetAllocator());
+  client.create(kube::kCustomResourceDefinitions, "", grant_crd);
   if (!wait_until(30, [&] {
         try {
           client.list(kube::kInfisicalSecrets, "default");
+          client.list(kube::kInfisicalReferenceGrants, "default");
           return true;
         } catch (const std::exception&) {
           return false;
         }
       }))
-    die("the InfisicalSecret CRD is not served");
+    die("the InfisicalSecret and InfisicalReferenceGrant CRDs are not served");
   std::vector<std::string> namespaces{kOperatorNamespace, kCredentialsNamespace};
   for (int j = 0; j < l.namespaces(); ++j) namespaces.push_back(Layout::ns_name(j));
   for (const auto& ns : namespaces)
@@ -681,6 +690,12 @@ int run(const Options& o) {
   create_ignoring_exists(client, kube::kSecrets, kCredentialsNamespace,
                          fmt::format(R"({{"apiVersion":"v1","kind":"Secret","metadata":{{"name":"infisical-ca"}},"stringData":{{"ca.crt":{}}}}})",
                                      json_quote(sims.infisical_ca)));
+  for (int j = 0; j < l.namespaces(); ++j)
+    create_ignoring_exists(
+        client, kube::kInfisicalReferenceGrants, kCredentialsNamespace,
+        fmt::format(R"({{"apiVersion":"secrets.infisical.com/v1alpha1","kind":"InfisicalReferenceGrant",)"
+                    R"("metadata":{{"name":"{0}"}},"spec":{{"from":[{{"namespace":"{0}"}}],"to":[{{"kind":"Secret"}}]}}}})",
+                    Layout::ns_name(j)));
   for (int j = 0; j < l.identities; ++j)
     create_ignoring_exists(client, kube::kSecrets, kCredentialsNamespace,
                            fmt::format(R"({{"apiVersion":"v1","kind":"Secret","metadata":{{"name":"{}"}},"stringData":{{"clientId":"{}","clientSecret":"{}"}}}})",
@@ -710,7 +725,9 @@ int run(const Options& o) {
                                  "--operator-namespace=" + std::string(kOperatorNamespace),
                                  fmt::format("--workers={}", o.workers),
                                  fmt::format("--kube-api-qps={}", o.kube_qps),
-                                 fmt::format("--infisical-requests-per-minute={}", o.infisical_rpm)};
+                                 fmt::format("--infisical-requests-per-minute={}", o.infisical_rpm),
+                                 // infisical-sim listens on loopback: allowed by configuration.
+                                 "--allowed-hosts=127.0.0.1", "--allowed-address-ranges=127.0.0.0/8"};
   sargs.insert(sargs.end(), o.syncer_args.begin(), o.syncer_args.end());
   std::printf("syncer: infisical-syncer %s\n", fmt::format("{}", fmt::join(sargs, " ")).c_str());
   Snapshot s0 = sims.snapshot();

@@ -10,6 +10,10 @@
 #
 # Variables set: SANDBOX_DIR, INFISICAL_API (hostAPI), INFISICAL_ADMIN_TOKEN, WEBHOOK_PORT,
 # SYNCER_HEALTH, WEBHOOK_HEALTH, KUBE_SIM_URL.
+# Optional inputs: SANDBOX_ACCESS_RULES (kube-sim's access-rule table), SANDBOX_KUBE_SIM_ARGS and
+# SANDBOX_HELM_ARGS (extra words for kube-sim and for helm template).
+# infisical-sim listens on loopback, which the operator refuses to connect to unless an admin allows
+# it: the chart is rendered with security.allowedAddressRanges={127.0.0.0/8}, as such an admin would.
 
 SANDBOX_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SANDBOX_NS=infisical-operator-system
@@ -115,16 +119,22 @@ sandbox_start() {
 
   sandbox_log "starting kube-sim (the Kubernetes API server stand-in)"
   # A user without rights outside their own namespace, for the cross-namespace admission checks.
-  cat >"$SANDBOX_DIR/access-rules" <<RULES
+  # SANDBOX_ACCESS_RULES replaces this table (a test's own tenant model).
+  if [ -n "${SANDBOX_ACCESS_RULES:-}" ]; then
+    printf '%s\n' "$SANDBOX_ACCESS_RULES" >"$SANDBOX_DIR/access-rules"
+  else
+    cat >"$SANDBOX_DIR/access-rules" <<RULES
 allow user:dev * * team-dev *
 deny user:dev * * * *
 allow * * * * *
 RULES
+  fi
   sandbox_spawn kube-sim "$(sandbox_bin kube-sim)" --port-file "$SANDBOX_DIR/kube.port" \
     --kubeconfig "$KUBECONFIG" \
     --token "admin-$RANDOM$RANDOM=admin:system:masters" --token "dev-token=dev:developers" \
     --access-rules-file "$SANDBOX_DIR/access-rules" \
-    --webhook-service "$SANDBOX_NS/$SANDBOX_RELEASE-webhook:443=127.0.0.1:$WEBHOOK_PORT"
+    --webhook-service "$SANDBOX_NS/$SANDBOX_RELEASE-webhook:443=127.0.0.1:$WEBHOOK_PORT" \
+    ${SANDBOX_KUBE_SIM_ARGS:-}
   sandbox_wait_for 30 "kube-sim ($SANDBOX_DIR/kube-sim.log)" test -s "$KUBECONFIG" || return 1
   KUBE_SIM_URL="https://127.0.0.1:$(cat "$SANDBOX_DIR/kube.port")"
   sandbox_wait_for 30 "kube-sim to answer" sandbox_kubectl get namespaces || return 1
@@ -139,7 +149,8 @@ RULES
   sandbox_log "installing the chart: helm template | kubectl apply (hostAPI=$INFISICAL_API)"
   sandbox_kubectl create namespace "$SANDBOX_NS" --dry-run=client -o yaml | sandbox_kubectl apply -f - >/dev/null
   sandbox_helm template "$SANDBOX_RELEASE" "$SANDBOX_ROOT/charts/infisical-secrets-operator" -n "$SANDBOX_NS" \
-    --set hostAPI="$INFISICAL_API" --set syncer.replicas=1 2>/dev/null >"$SANDBOX_DIR/chart.yaml"
+    --set hostAPI="$INFISICAL_API" --set syncer.replicas=1 \
+    --set 'security.allowedAddressRanges={127.0.0.0/8}' ${SANDBOX_HELM_ARGS:-} 2>/dev/null >"$SANDBOX_DIR/chart.yaml"
   # cert-manager's and prometheus-operator's kinds are not in the default render; everything is applied.
   sandbox_kubectl apply -f "$SANDBOX_DIR/chart.yaml" >"$SANDBOX_DIR/apply.log" || { cat "$SANDBOX_DIR/apply.log"; return 1; }
   sandbox_wait_for 30 "the CRD to be served" sandbox_kubectl get infisicalsecrets -A || return 1

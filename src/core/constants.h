@@ -12,6 +12,10 @@ inline constexpr std::string_view kApiVersion = "secrets.infisical.com/v1alpha1"
 inline constexpr std::string_view kKind = "InfisicalSecret";
 inline constexpr std::string_view kResource = "infisicalsecrets";
 inline constexpr std::string_view kCrdName = "infisicalsecrets.secrets.infisical.com";
+// InfisicalReferenceGrant: lets InfisicalSecrets of other namespaces refer to objects of its own.
+inline constexpr std::string_view kGrantKind = "InfisicalReferenceGrant";
+inline constexpr std::string_view kGrantResource = "infisicalreferencegrants";
+inline constexpr std::string_view kGrantCrdName = "infisicalreferencegrants.secrets.infisical.com";
 
 // Annotations and labels.
 inline constexpr std::string_view kAutoReloadAnnotation = "secrets.infisical.com/auto-reload";
@@ -21,6 +25,12 @@ inline constexpr std::string_view kRolloutHashAnnotation = "secrets.infisical.co
 inline constexpr std::string_view kAdoptAnnotation = "secrets.infisical.com/adopt";
 inline constexpr std::string_view kManagedByLabel = "app.kubernetes.io/managed-by";
 inline constexpr std::string_view kManagedByValue = "infisical-secrets-operator";
+// On a ServiceAccount: the Infisical identity ids (comma separated, or "*") that Kubernetes auth may
+// log in as with a token minted for it. Without it the syncer mints no token for that account.
+inline constexpr std::string_view kKubernetesAuthIdentitiesAnnotation = "secrets.infisical.com/kubernetes-auth-identity-ids";
+// On a managed Secret: the InfisicalSecret it is bound to ("namespace/name") and that object's UID.
+inline constexpr std::string_view kOwnerAnnotation = "secrets.infisical.com/owner";
+inline constexpr std::string_view kOwnerUidAnnotation = "secrets.infisical.com/owner-uid";
 inline constexpr std::string_view kLastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration";
 
 // Condition types: the upstream ones, plus the standard Ready.
@@ -39,6 +49,11 @@ inline constexpr std::string_view kReasonCredentialsNotFound = "CredentialsNotFo
 inline constexpr std::string_view kReasonRateLimited = "RateLimited";
 inline constexpr std::string_view kReasonWriteFailed = "WriteFailed";
 inline constexpr std::string_view kReasonProgressing = "Progressing";
+// The trust boundary (DESIGN.md section 8, docs/security.md): a refused reference is never read,
+// minted, sent or written.
+inline constexpr std::string_view kReasonReferenceNotGranted = "ReferenceNotGranted";
+inline constexpr std::string_view kReasonHostNotAllowed = "HostNotAllowed";
+inline constexpr std::string_view kReasonServiceAccountNotOptedIn = "ServiceAccountNotOptedIn";
 
 // Credential Secret keys (upstream compatible).
 inline constexpr std::string_view kClientIdKey = "clientId";

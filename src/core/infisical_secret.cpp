@@ -215,6 +215,11 @@ InfisicalSecretSpec read_spec(Reader& r, const JsonValue& s, const FieldPath& p)
   InfisicalSecretSpec spec;
   spec.host_api = r.str_or_empty(s, "hostAPI", p);
   spec.resync_interval = r.integer(s, "resyncInterval", p);
+  spec.instant_updates = r.boolean(s, "instantUpdates", p).value_or(false);
+  spec.sync_config = r.block<SyncConfig>(s, "syncConfig", p, [&](const JsonValue& o, const FieldPath& sp, SyncConfig& c) {
+    c.resync_interval = r.str_or_empty(o, "resyncInterval", sp);
+    c.instant_updates = r.boolean(o, "instantUpdates", sp).value_or(false);
+  });
   spec.authentication = r.block<Authentication>(s, "authentication", p, [&](const JsonValue& o, const FieldPath& ap, Authentication& a) {
     a = read_authentication(r, o, ap);
   });
@@ -327,6 +332,32 @@ const MachineIdentityScope* Authentication::machine_identity_scope() const {
     case AuthMethod::kServiceToken: return nullptr;
   }
   return s != nullptr && s->has_value() ? &**s : nullptr;
+}
+
+std::optional<int64_t> parse_resync_interval(std::string_view text) {
+  if (text.size() < 2) return std::nullopt;
+  int64_t unit = 0;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    case 'w': unit = 7 * 86400; break;
+    default: return std::nullopt;
+  }
+  int64_t n = 0;
+  for (char c : text.substr(0, text.size() - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+    if (n > kMaxResyncIntervalSeconds) return std::nullopt;
+  }
+  return n * unit;
+}
+
+int64_t InfisicalSecretSpec::resync_interval_seconds() const {
+  if (sync_config && !sync_config->resync_interval.empty())
+    if (auto s = parse_resync_interval(sync_config->resync_interval)) return *s;
+  return resync_interval.value_or(kDefaultResyncIntervalSeconds);
 }
 
 std::vector<ManagedSecretTarget> InfisicalSecretSpec::targets() const {

@@ -141,15 +141,30 @@ inline constexpr int64_t kDefaultResyncIntervalSeconds = 60;
 inline constexpr int64_t kMinResyncIntervalSeconds = 5;
 inline constexpr int64_t kMaxResyncIntervalSeconds = 7 * 24 * 3600;  // 604800
 
+// spec.syncConfig (upstream v0.11): when present it wins over resyncInterval and instantUpdates.
+struct SyncConfig {
+  std::string resync_interval;  // "<number><s|m|h|d|w>", e.g. "30s", "5m"; "" = unset
+  bool instant_updates = false;
+};
+// "<number><s|m|h|d|w>" (upstream's syncConfig.resyncInterval syntax) as seconds; nullopt when it is
+// not of that form or overflows.
+std::optional<int64_t> parse_resync_interval(std::string_view text);
+
 struct InfisicalSecretSpec {
   std::string host_api;                   // as written; see normalize_host_api / resolve_host_api
   std::optional<int64_t> resync_interval;  // seconds; absent = kDefaultResyncIntervalSeconds
+  std::optional<SyncConfig> sync_config;
+  bool instant_updates = false;  // deprecated top-level form, used only without syncConfig
   std::optional<Authentication> authentication;
   std::optional<ManagedSecretTarget> managed_secret_reference;
   std::optional<std::vector<ManagedSecretTarget>> managed_kube_secret_references;
   std::optional<CaReference> tls_ca_ref;
 
-  int64_t resync_interval_seconds() const { return resync_interval.value_or(kDefaultResyncIntervalSeconds); }
+  // syncConfig.resyncInterval when set (validation refuses one it cannot read), else resyncInterval,
+  // else the default.
+  int64_t resync_interval_seconds() const;
+  // Whether the spec asks for instant updates (syncConfig.instantUpdates, else instantUpdates).
+  bool wants_instant_updates() const { return sync_config ? sync_config->instant_updates : instant_updates; }
   // Every managed Secret target: the singular form (if any) first, then the plural list, in order.
   std::vector<ManagedSecretTarget> targets() const;
 };

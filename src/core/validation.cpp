@@ -64,6 +64,18 @@ class Validator {
         error("spec.resyncInterval", fmt::format("must be at most {} seconds (7 days)", kMaxResyncIntervalSeconds));
       }
     }
+    if (spec.sync_config && !spec.sync_config->resync_interval.empty()) {
+      auto v = parse_resync_interval(spec.sync_config->resync_interval);
+      if (!v) {
+        error("spec.syncConfig.resyncInterval",
+              fmt::format("{:?} is not a number followed by s, m, h, d or w (for example 30s or 5m)",
+                          spec.sync_config->resync_interval));
+      } else if (*v < kMinResyncIntervalSeconds) {
+        error("spec.syncConfig.resyncInterval", fmt::format("must be at least {}s", kMinResyncIntervalSeconds));
+      } else if (*v > kMaxResyncIntervalSeconds) {
+        error("spec.syncConfig.resyncInterval", "must be at most 7d");
+      }
+    }
     authentication();
     targets();
     if (spec.tls_ca_ref) ca_ref(*spec.tls_ca_ref);
@@ -310,6 +322,51 @@ ValidationReport validate_infisical_secret(const InfisicalSecret& resource, std:
   return Validator(resource, request_namespace).run();
 }
 
+namespace {
+
+// Upstream v0.11 fields that the CRD stores (so nothing is pruned) but this version does not act on
+// yet. Syncing such a spec without them would write a different Secret than upstream did (a template's
+// keys replaced by every raw key, say), so the spec is refused with the field named instead, and the
+// managed Secret is left exactly as it is.
+void refuse_unimplemented(const JsonValue& object, std::vector<FieldError>& errors) {
+  const JsonValue* spec = member(object, "spec");
+  if (spec == nullptr || !spec->IsObject()) return;
+  auto present = [](const JsonValue* v) { return v != nullptr && !v->IsNull(); };
+  auto refuse = [&](std::string path, std::string_view what) {
+    errors.push_back({std::move(path), fmt::format("{} (upstream v0.11) is not supported by this version of the operator "
+                                                   "yet; the resource is not synced, so nothing is written without it",
+                                                   what)});
+  };
+  if (const JsonValue* t = member(*spec, "managedSecretReference"); t && t->IsObject() && present(member(*t, "template")))
+    refuse("spec.managedSecretReference.template", "template");
+  if (const JsonValue* list = member(*spec, "managedKubeSecretReferences"); list && list->IsArray()) {
+    for (rapidjson::SizeType i = 0; i < list->Size(); ++i)
+      if ((*list)[i].IsObject() && present(member((*list)[i], "template")))
+        refuse(fmt::format("spec.managedKubeSecretReferences[{}].template", i), "template");
+  }
+  if (present(member(*spec, "managedKubeConfigMapReferences")))
+    refuse("spec.managedKubeConfigMapReferences", "a ConfigMap target");
+  if (present(member(*spec, "tokenSecretReference"))) refuse("spec.tokenSecretReference", "tokenSecretReference");
+  if (const JsonValue* auth = member(*spec, "authentication"); auth && auth->IsObject()) {
+    if (present(member(*auth, "ldapAuth"))) refuse("spec.authentication.ldapAuth", "LDAP authentication");
+    if (present(member(*auth, "serviceAccount")))
+      refuse("spec.authentication.serviceAccount", "the legacy Infisical service account (retired by Infisical)");
+    if (const JsonValue* az = member(*auth, "azureAuth"); az && az->IsObject() &&
+                                                          present(member(*az, "azureManagedIdentityClientId")))
+      refuse("spec.authentication.azureAuth.azureManagedIdentityClientId", "a user-assigned managed identity");
+    for (const auto& m : auth->GetObject()) {
+      if (!m.value.IsObject()) continue;
+      const JsonValue* scope = member(m.value, "secretsScope");
+      if (scope && scope->IsObject() && present(member(*scope, "secretName")))
+        refuse(fmt::format("spec.authentication.{}.secretsScope.secretName",
+                           std::string_view(m.name.GetString(), m.name.GetStringLength())),
+               "fetching a single secret by name");
+    }
+  }
+}
+
+}  // namespace
+
 ValidationReport check_infisical_secret(const JsonValue& object, std::string_view request_namespace) {
   ParsedInfisicalSecret parsed = parse_infisical_secret(object);
   if (!object.IsObject()) {
@@ -319,6 +376,7 @@ ValidationReport check_infisical_secret(const JsonValue& object, std::string_vie
   }
   ValidationReport report = validate_infisical_secret(parsed.resource, request_namespace);
   std::vector<FieldError> rules = std::move(report.errors);
+  refuse_unimplemented(object, rules);
   report.errors = parsed.errors;
   for (auto& e : rules) {
     bool shadowed = std::any_of(parsed.errors.begin(), parsed.errors.end(),

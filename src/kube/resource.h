@@ -38,6 +38,8 @@ inline constexpr Resource kStatefulSets{"apps", "v1", "statefulsets", true, "Sta
 inline constexpr Resource kDaemonSets{"apps", "v1", "daemonsets", true, "DaemonSet"};
 inline constexpr Resource kLeases{"coordination.k8s.io", "v1", "leases", true, "Lease"};
 inline constexpr Resource kInfisicalSecrets{core::kGroup, core::kVersion, core::kResource, true, core::kKind};
+inline constexpr Resource kInfisicalReferenceGrants{core::kGroup, core::kVersion, core::kGrantResource, true,
+                                                    core::kGrantKind};
 inline constexpr Resource kSubjectAccessReviews{"authorization.k8s.io", "v1", "subjectaccessreviews", false,
                                                 "SubjectAccessReview"};
 inline constexpr Resource kTokenReviews{"authentication.k8s.io", "v1", "tokenreviews", false, "TokenReview"};

@@ -8,6 +8,8 @@
 #include <charconv>
 #include <functional>
 
+#include "core/address_range.h"
+
 namespace ifo::syncer {
 
 namespace {
@@ -182,6 +184,32 @@ std::vector<FlagSpec> flag_specs() {
     else return fmt::format("--log-format: expected text or json, got \"{}\"", v);
     return std::nullopt;
   });
+  add("cross-namespace-references", false, {}, [](Config& c, const std::string& v) -> std::optional<std::string> {
+    if (v == "grant") c.trust.cross_namespace_without_grant = false;
+    else if (v == "allow") c.trust.cross_namespace_without_grant = true;
+    else return fmt::format("--cross-namespace-references: expected grant or allow, got \"{}\"", v);
+    return std::nullopt;
+  });
+  add("allowed-hosts", false, {}, [](Config& c, const std::string& v) -> std::optional<std::string> {
+    c.trust.allowed_hosts = split_list(v);
+    for (const auto& h : c.trust.allowed_hosts) {
+      if (h.find("://") != std::string::npos || h.find('/') != std::string::npos)
+        return fmt::format("--allowed-hosts: \"{}\" must be a host name such as app.infisical.com or "
+                           "*.example.com (optionally with :port), not a URL", h);
+    }
+    return std::nullopt;
+  });
+  add("allow-insecure-http", true, {}, [](Config& c, const std::string& v) {
+    auto b = parse_bool("--allow-insecure-http", v);
+    if (b) c.trust.allow_http = *b;
+    return err_of(b);
+  });
+  add("allowed-address-ranges", false, {}, [](Config& c, const std::string& v) -> std::optional<std::string> {
+    c.allowed_address_ranges = split_list(v);
+    auto ranges = core::parse_address_ranges(c.allowed_address_ranges);
+    if (!ranges) return fmt::format("--allowed-address-ranges: {}", ranges.error());
+    return std::nullopt;
+  });
   add("identity", false, {"POD_NAME"}, [](Config& c, const std::string& v) -> std::optional<std::string> {
     c.identity = v;
     return std::nullopt;
@@ -258,6 +286,15 @@ std::string usage() {
   return R"(infisical-syncer: keeps Kubernetes Secrets in sync with Infisical for InfisicalSecret resources.
 
 Usage: infisical-syncer [flags]
+       infisical-syncer preflight [--kubeconfig FILE] [--operator-namespace NS] [trust boundary flags]
+
+Subcommand:
+  preflight                            list every InfisicalSecret and print each one the trust boundary
+                                       would refuse under the given flags, as
+                                       "NAMESPACE/NAME: REASON at PATH: message" with the grant or
+                                       annotation that admits it indented below, then
+                                       "N InfisicalSecrets checked, M would be refused"; reads only.
+                                       Exit 0: none refused, 1: some would be, 2: usage or API error
 
 Flags (each may also be given as environment variable IFO_SYNCER_<FLAG_NAME>, e.g. IFO_SYNCER_WORKERS;
 flags win over the environment):
@@ -281,6 +318,18 @@ flags win over the environment):
   --log-level LEVEL                    trace, debug, info, warn or error (default info)
   --log-format FORMAT                  text or json (default text)
   --identity NAME                      leader-election identity (default: env POD_NAME, else host name + pid)
+
+Trust boundary (docs/security.md):
+  --cross-namespace-references MODE    grant: a reference into another namespace needs an
+                                       InfisicalReferenceGrant there, and Kubernetes auth needs the
+                                       ServiceAccount's opt-in annotation (default); allow: the upstream
+                                       operator's behaviour, neither is needed (logged at start, metric)
+  --allowed-hosts a,b                  hosts a spec's hostAPI may name ("*.example.com" for subdomains,
+                                       "*" for any; the infisical-config host is always allowed)
+                                       (default app.infisical.com,us.infisical.com,eu.infisical.com)
+  --allow-insecure-http[=true|false]   let a spec's hostAPI use http:// (default false)
+  --allowed-address-ranges CIDR,...    address ranges otherwise refused for Infisical hosts (loopback,
+                                       link-local, cloud metadata) that may be connected to (default none)
   --help                               print this help
 )";
 }

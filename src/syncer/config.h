@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/trust_policy.h"
 
 namespace ifo::syncer {
 
@@ -32,6 +33,11 @@ struct Config {
   std::string log_level = "info";
   LogFormat log_format = LogFormat::kText;
   std::string identity;  // leader-election identity; empty: hostname + pid
+  // The trust boundary (docs/security.md): grants, the hostAPI allow-list, http, ServiceAccount opt-in.
+  core::TrustPolicy trust;
+  // Address ranges that are normally refused for Infisical hosts (loopback, link-local, cloud metadata)
+  // but that the admin allows, as CIDRs ("127.0.0.0/8"); checked at connect time.
+  std::vector<std::string> allowed_address_ranges;
   bool help = false;
 };
 

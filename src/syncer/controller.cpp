@@ -151,6 +151,7 @@ Controller::Controller(Config config, kube::Client& client, KubeApi& api, Secret
   ro.operator_namespace = config_.operator_namespace;
   ro.identity = config_.identity;
   ro.infisical_requests_per_minute = config_.infisical_requests_per_minute;
+  ro.trust = config_.trust;
   reconciler_ = std::make_unique<Reconciler>(api_, source, metrics_, clock_, std::move(lookups), ro, log_);
   metrics_.add_collector([this] {
     metrics_.set(kMetricQueueDepth, {}, static_cast<double>(queue_.len()));

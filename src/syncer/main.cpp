@@ -18,6 +18,7 @@
 #include "syncer/http_endpoints.h"
 #include "syncer/infisical_source.h"
 #include "syncer/logging.h"
+#include "syncer/preflight.h"
 
 extern char** environ;
 
@@ -35,6 +36,9 @@ int main(int argc, char** argv) noexcept try {
     auto eq = kv.find('=');
     if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
+  // `infisical-syncer preflight [flags]`: what the trust boundary would refuse, then exit.
+  if (!args.empty() && args.front() == "preflight")
+    return syncer::preflight_main({args.begin() + 1, args.end()}, env, std::cout, std::cerr);
   auto parsed = syncer::parse_config(args, env);
   if (!parsed) {
     std::fprintf(stderr, "infisical-syncer: %s\n", parsed.error().c_str());
@@ -77,11 +81,28 @@ int main(int argc, char** argv) noexcept try {
   infisical::ClientOptions inf_options;
   inf_options.request_timeout = config.infisical_request_timeout;
   inf_options.connect_timeout = std::min(inf_options.connect_timeout, config.infisical_request_timeout);
-  infisical::Client inf_client(inf_options, inf_clock, infisical::CloudEnv::from_environment(), inf_log);
+  // The Infisical hosts are tenant input (spec.hostAPI): their connections are address-checked. The
+  // cloud-metadata transport (the client's default) and the Kubernetes client are the admin's and are not.
+  net::AddressPolicy address_policy{true, {}};
+  if (auto ranges = core::parse_address_ranges(config.allowed_address_ranges)) {
+    address_policy.allowed = std::move(*ranges);
+  } else {
+    std::fprintf(stderr, "infisical-syncer: --allowed-address-ranges: %s\n", ranges.error().c_str());
+    return 2;
+  }
+  infisical::TransportFactory infisical_transports = [ua = inf_options.user_agent, address_policy](
+                                                         const std::string&, const std::string& ca_pem) {
+    net::TlsOptions tls;
+    tls.ca_pem = ca_pem;
+    return std::make_shared<infisical::CurlTransport>(tls, ua, address_policy);
+  };
+  infisical::Client inf_client(inf_options, inf_clock, infisical::CloudEnv::from_environment(), inf_log,
+                               infisical_transports);
   syncer::InfisicalSource source(inf_client);
 
   syncer::Metrics metrics;
   syncer::describe_syncer_metrics(metrics);
+  metrics.set(syncer::kMetricUpstreamCompatibleMode, {}, config.trust.cross_namespace_without_grant ? 1 : 0);
   metrics.add_collector([&] { syncer::InfisicalSource::export_metrics(inf_client, metrics); });
 
   syncer::Controller controller(config, kube_client, api, source, metrics, kube::real_clock(), log);
@@ -112,6 +133,19 @@ int main(int argc, char** argv) noexcept try {
   if (health_server) log->info("serving probes address={}:{}", health_server->host(), health_server->port());
   log->info("starting version={} kube={} identity={} leader_elect={} workers={}", IFO_VERSION, kube_config.source,
             config.identity, config.leader_elect, config.workers);
+  // The trust boundary (DESIGN.md section 8) loosened on purpose by the admin: said once, loudly.
+  if (config.trust.cross_namespace_without_grant)
+    log->warn("upstream-compatible mode: the trust boundary is off (--cross-namespace-references=allow): an "
+              "InfisicalSecret may use credentials, CA and ServiceAccounts of any namespace and write Secrets into "
+              "any namespace without an InfisicalReferenceGrant, and Kubernetes auth mints tokens for "
+              "ServiceAccounts that did not opt in");
+  if (std::find(config.trust.allowed_hosts.begin(), config.trust.allowed_hosts.end(), "*") !=
+      config.trust.allowed_hosts.end())
+    log->warn("--allowed-hosts contains \"*\": a spec's hostAPI may name any host, and the syncer sends the "
+              "credentials it reads to that host");
+  if (config.trust.allow_http)
+    log->warn("--allow-insecure-http: a spec's hostAPI may use http://, so credentials and secret values may "
+              "cross the network unencrypted");
 
   std::atomic<bool> stop{false};
   std::thread signal_thread([&] {

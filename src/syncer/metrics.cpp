@@ -162,6 +162,12 @@ void describe_syncer_metrics(Metrics& m) {
   m.describe(kMetricThrottled, Metrics::Type::kCounter,
              "Reconciles deferred because the Infisical request budget had no free slot.");
   m.describe(kMetricIsLeader, Metrics::Type::kGauge, "1 when this replica holds the leader lease.");
+  m.describe(kMetricTrustRefusals, Metrics::Type::kCounter,
+             "Reconciles refused by the trust boundary, by reason (a reconcile refused for two reasons counts "
+             "under both).");
+  m.describe(kMetricUpstreamCompatibleMode, Metrics::Type::kGauge,
+             "1 when cross-namespace references need no InfisicalReferenceGrant and Kubernetes auth no "
+             "ServiceAccount opt-in (--cross-namespace-references=allow).");
 }
 
 }  // namespace ifo::syncer

@@ -65,6 +65,8 @@ inline constexpr const char* kMetricManagedSecrets = "infisical_syncer_managed_s
 inline constexpr const char* kMetricSecretWrites = "infisical_syncer_secret_writes_total";
 inline constexpr const char* kMetricThrottled = "infisical_syncer_budget_deferrals_total";
 inline constexpr const char* kMetricIsLeader = "infisical_syncer_leader";
+inline constexpr const char* kMetricTrustRefusals = "infisical_syncer_trust_refusals_total";
+inline constexpr const char* kMetricUpstreamCompatibleMode = "infisical_syncer_upstream_compatible_mode";
 
 // Declares every syncer metric family on a registry.
 void describe_syncer_metrics(Metrics& m);

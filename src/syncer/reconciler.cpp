@@ -114,6 +114,7 @@ Reconciler::Reconciler(KubeApi& kube, SecretSource& source, Metrics& metrics, ku
       log_(std::move(log)),
       budget_(options_.infisical_requests_per_minute / 60.0, std::max(1, options_.infisical_requests_per_minute / 6),
               clock),
+      trust_inputs_(kube, clock),
       rng_(options_.jitter_seed ? options_.jitter_seed : std::random_device{}()) {}
 
 void Reconciler::set_digest_key(std::string key) {
@@ -181,6 +182,7 @@ void Reconciler::forget_scope_data() {
   std::lock_guard lock(mu_);
   scopes_.clear();
   referenced_secrets_.clear();
+  trust_inputs_.forget();
 }
 
 std::map<std::string, std::string> Reconciler::referenced_secret_data(const std::string& ns, const std::string& name) {
@@ -253,6 +255,33 @@ void Reconciler::record_event(const Object& cr, std::string_view type, std::stri
   }
 }
 
+std::optional<Reconciler::Failure> Reconciler::check_trust(const core::InfisicalSecret& model) {
+  std::string global_host = global_host_api_of(caches_.global_config ? caches_.global_config() : nullptr);
+  core::TrustInputs inputs = trust_inputs_.gather(model, options_.trust, std::move(global_host));
+  std::vector<core::TrustRefusal> refusals = core::check_trust(model, options_.trust, inputs);
+  if (refusals.empty()) return std::nullopt;
+  std::set<std::string> reasons;
+  for (const auto& r : refusals) reasons.insert(r.reason);
+  for (const auto& r : reasons) metrics_.inc(kMetricTrustRefusals, {{"reason", r}});
+  Failure f{refusals.front().reason, describe_refusals(refusals), std::nullopt, false};
+  f.refused = true;
+  return f;
+}
+
+bool Reconciler::owner_alive(const std::string& ns, const std::string& name, const std::string& uid) {
+  Object owner;
+  if (caches_.infisical_secret) {
+    owner = caches_.infisical_secret(ns, name);
+  } else {
+    try {
+      owner = kube_.get(kube::kInfisicalSecrets, ns, name);
+    } catch (const kube::ApiError& e) {
+      if (!e.is_not_found()) throw;
+    }
+  }
+  return owner && meta_string(*owner, "uid") == uid;
+}
+
 std::optional<Reconciler::Failure> Reconciler::build_request(const core::InfisicalSecret& model, SourceRequest& req,
                                                              std::string& identity_key) {
   const auto& spec = model.spec;
@@ -264,7 +293,7 @@ std::optional<Reconciler::Failure> Reconciler::build_request(const core::Infisic
   std::optional<core::CaReference> ca_ref = spec.tls_ca_ref;
   if (Object cm = caches_.global_config ? caches_.global_config() : nullptr) {
     auto data = string_map(core::member(*cm, "data"));
-    cm_host = data[std::string(core::kGlobalConfigHostKey)];
+    cm_host = global_host_api_of(cm);
     if (!ca_ref) {
       std::string n = data["tls.caRef.secretName"], ns = data["tls.caRef.secretNamespace"], k = data["tls.caRef.key"];
       if (!n.empty() || !ns.empty() || !k.empty()) {
@@ -477,6 +506,9 @@ Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSe
   labels[std::string(core::kManagedByLabel)] = std::string(core::kManagedByValue);
   annotations[std::string(core::kVersionAnnotation)] = core::secret_version_digest(hmac_key, values);
   annotations[std::string(core::kKeyDigestsAnnotation)] = core::encode_key_digests(digests);
+  // The binding (DESIGN.md section 8): the Secret belongs to this InfisicalSecret, by UID.
+  annotations[std::string(core::kOwnerAnnotation)] = key_of(model.metadata.namespace_, model.metadata.name);
+  annotations[std::string(core::kOwnerUidAnnotation)] = model.metadata.uid;
 
   // The watch cache first; fresh_read (after the cache proved stale) asks the API server. Without a
   // cache (tests of the reconciler alone) every reconcile reads. With one, a Secret the cache does not
@@ -536,21 +568,16 @@ Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSe
   const JsonValue& ex = *existing;
   auto ex_labels = string_map(core::at_path(ex, {"metadata", "labels"}));
   auto ex_annotations = string_map(core::at_path(ex, {"metadata", "annotations"}));
-  bool ours = ex_labels[std::string(core::kManagedByLabel)] == core::kManagedByValue;
-  if (!ours) {
-    bool opted_in = [&] {
-      auto it = model.metadata.annotations.find(std::string(core::kAdoptAnnotation));
-      return it != model.metadata.annotations.end() && it->second == "true";
-    }();
-    bool upstream = ex_annotations.count(std::string(core::kVersionAnnotation)) > 0;
-    if (!opted_in && !upstream) {
-      failure = Failure{std::string(core::kReasonSecretConflict),
-                        fmt::format("Secret {}/{} exists and was not created by this operator; set annotation {}: "
-                                    "\"true\" on the InfisicalSecret to adopt it",
-                                    ns, name, core::kAdoptAnnotation),
-                        std::nullopt, false};
-      return out;
-    }
+  // Bound to this resource, or claimable (ours from before the binding, upstream's, adopted on
+  // purpose): written, and the write stamps the binding. Bound to another live resource, or foreign:
+  // never written.
+  core::Claim claim = core::claim_managed_secret(
+      ex, model, [this](const std::string& owner_ns, const std::string& owner_name, const std::string& owner_uid) {
+        return owner_alive(owner_ns, owner_name, owner_uid);
+      });
+  if (claim.decision == core::ClaimDecision::kConflict) {
+    failure = Failure{std::string(core::kReasonSecretConflict), claim.message, std::nullopt, false};
+    return out;
   }
   auto ex_data = secret_data(ex);
   bool data_same = ex_data == values;
@@ -589,8 +616,8 @@ Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSe
   out.data_changed = !data_same;
   remember_own_write(ns, name, out.secret);
   metrics_.inc(kMetricSecretWrites, {{"operation", "update"}});
-  log_->info("managed secret updated secret={}/{} data_changed={} adopted={} object={}/{}", ns, name, !data_same,
-             !ours, model.metadata.namespace_, model.metadata.name);
+  log_->info("managed secret updated secret={}/{} data_changed={} claimed={} object={}/{}", ns, name, !data_same,
+             claim.decision == core::ClaimDecision::kClaim, model.metadata.namespace_, model.metadata.name);
   return out;
 }
 
@@ -727,6 +754,10 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
     for (const auto& t : managed) secret_owners_[t].insert(key);
   }
 
+  // The trust boundary, before anything it governs is read (credentials, CA), minted (a token), sent
+  // (to Infisical) or written (the managed Secrets).
+  if (auto f = check_trust(model)) return finish(cr, model, conditions, f, 0, false, managed);
+
   SourceRequest req;
   std::string identity_key;
   if (auto f = build_request(model, req, identity_key)) return finish(cr, model, conditions, f, 0, false, managed);
@@ -747,6 +778,10 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
     f.retry_after = e.retry_after();
     if (e.kind() == infisical::ErrorKind::kRateLimited) {
       f.reason = core::kReasonRateLimited;
+    } else if (e.kind() == infisical::ErrorKind::kHostNotAllowed) {
+      // Refused at connect time (a refused address range) or a redirect to another host: nothing was sent.
+      f.reason = core::kReasonHostNotAllowed;
+      metrics_.inc(kMetricTrustRefusals, {{"reason", f.reason}});
     } else if (e.kind() == infisical::ErrorKind::kUnauthorized || e.kind() == infisical::ErrorKind::kForbidden ||
                e.kind() == infisical::ErrorKind::kCredentialSource || e.kind() == infisical::ErrorKind::kInvalidConfig) {
       f.reason = core::kReasonAuthFailed;
@@ -869,6 +904,11 @@ ReconcileOutcome Reconciler::finish(const Object& cr, const core::InfisicalSecre
                failure->reason, failure->message);
     if (failure->reason == core::kReasonInvalidSpec) {
       out = {ReconcileOutcome::Next::kForget, {}, "invalid"};
+    } else if (failure->refused) {
+      // Not a generation change but a grant, an annotation or the admin's policy admits it: look again
+      // at the resync interval.
+      out = {ReconcileOutcome::Next::kRequeueAfter,
+             jittered(std::chrono::seconds(model.spec.resync_interval_seconds())), "refused"};
     } else if (failure->reason == core::kReasonSecretConflict) {
       out = {ReconcileOutcome::Next::kRequeueAfter, jittered(std::chrono::seconds(model.spec.resync_interval_seconds())),
              "conflict"};

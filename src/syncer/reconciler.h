@@ -18,11 +18,13 @@
 #include <vector>
 
 #include "core/infisical_secret.h"
+#include "core/trust_policy.h"
 #include "kube/clock.h"
 #include "kube/rate_limiter.h"
 #include "syncer/kube_api.h"
 #include "syncer/metrics.h"
 #include "syncer/secret_source.h"
+#include "syncer/trust_inputs.h"
 
 namespace ifo::syncer {
 
@@ -31,7 +33,7 @@ struct ReconcileOutcome {
   enum class Next { kForget, kRequeueAfter, kBackoff };
   Next next = Next::kForget;
   std::chrono::milliseconds after{0};  // kRequeueAfter
-  std::string result;                   // metric label: synced, unchanged, invalid, error, conflict, deleted, throttled
+  std::string result;  // metric label: synced, unchanged, invalid, refused, error, conflict, deleted, throttled
 };
 
 // Reads from the watch caches (informer stores); each returns nullptr when the object is not cached.
@@ -49,6 +51,9 @@ struct ReconcilerOptions {
   std::string identity = "infisical-syncer";  // reportingInstance of events
   int infisical_requests_per_minute = 240;
   uint64_t jitter_seed = 0;  // 0: random
+  // The trust boundary (DESIGN.md section 8), enforced on every reconcile before anything is read,
+  // minted, sent or written. The default is the product default: grants, opt-in, the default hosts.
+  core::TrustPolicy trust;
 };
 
 class Reconciler {
@@ -100,7 +105,8 @@ class Reconciler {
     std::string reason;
     std::string message;
     std::optional<std::chrono::seconds> retry_after;
-    bool auth = false;  // LoadedInfisicalToken is false too
+    bool auth = false;     // LoadedInfisicalToken is false too
+    bool refused = false;  // by the trust boundary: retried at the resync interval (a grant may appear)
   };
   struct Fetched {
     std::map<std::string, std::string> values;
@@ -126,6 +132,11 @@ class Reconciler {
   // kube::ApiError (not found is never cached).
   std::map<std::string, std::string> referenced_secret_data(const std::string& ns, const std::string& name);
   std::vector<Object> workloads_of(const kube::Resource& kind, const std::string& ns);
+  // The trust boundary for this resource: a failure (the first refusal's reason, every refusal listed)
+  // when anything it refers to, the host or the token it would mint is not admitted.
+  std::optional<Failure> check_trust(const core::InfisicalSecret& model);
+  // Whether InfisicalSecret ns/name exists with this UID (the owner a managed Secret is bound to).
+  bool owner_alive(const std::string& ns, const std::string& name, const std::string& uid);
   std::optional<Failure> build_request(const core::InfisicalSecret& model, SourceRequest& req, std::string& identity_key);
   struct Throttled {
     std::chrono::milliseconds after;
@@ -157,6 +168,7 @@ class Reconciler {
   ReconcilerOptions options_;
   std::shared_ptr<spdlog::logger> log_;
   kube::TokenBucket budget_;
+  TrustInputsReader trust_inputs_;
 
   mutable std::mutex mu_;
   std::string digest_key_;

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cstring>
 #include <cstddef>
+#include <iterator>
 #include <memory>
+#include <stdexcept>
 #include <set>
 #include <variant>
 
@@ -215,6 +217,116 @@ std::string hash_patch(const c::JsonValue& object, const std::string& value) {
   return out;
 }
 
+// Where the kubernetesAuth ServiceAccount is named (the path core::trust_references gives it).
+constexpr std::string_view kServiceAccountRefPath = "spec.authentication.kubernetesAuth.serviceAccountRef";
+
+// The spec fields that decide where credentials come from and where secrets go (DESIGN.md section 8:
+// host, TLS, auth block and identity, targets); a change to any of them is re-authorised.
+constexpr std::string_view kTrustFields[] = {"hostAPI",
+                                             "tls",
+                                             "authentication",
+                                             "managedSecretReference",
+                                             "managedKubeSecretReferences",
+                                             "managedKubeConfigMapReferences"};
+
+bool trust_fields_changed(const c::JsonValue& old_object, const c::JsonValue& object) {
+  const c::JsonValue* old_spec = c::member(old_object, "spec");
+  const c::JsonValue* spec = c::member(object, "spec");
+  if (!old_spec || !spec || !old_spec->IsObject() || !spec->IsObject()) return true;  // nothing to compare: check all
+  for (std::string_view field : kTrustFields) {
+    const c::JsonValue* before = c::member(*old_spec, field);
+    const c::JsonValue* after = c::member(*spec, field);
+    if ((before == nullptr) != (after == nullptr) || (before && *before != *after)) return true;
+  }
+  return false;
+}
+
+// What deciding on a spec's hostAPI takes: nothing (an allowed https host, or http where http is
+// allowed), the admin's global host (which is always allowed, http or not), or nothing because it is
+// refused whatever the global host is (not a URL).
+enum class HostDecision { kAdmitted, kNeedsGlobalHost, kRefused };
+HostDecision decide_host(const std::string& host_api, const c::TrustPolicy& policy) {
+  auto host = c::parse_host_api(c::normalize_host_api(host_api));
+  if (!host) return HostDecision::kRefused;
+  if (host->scheme == "http" && !policy.allow_http) return HostDecision::kNeedsGlobalHost;
+  return c::host_allowed(policy.allowed_hosts, *host) ? HostDecision::kAdmitted : HostDecision::kNeedsGlobalHost;
+}
+
+struct TrustOutcome {
+  std::vector<c::FieldError> errors;
+  bool refused = false;  // the policy refused something (not only lookups that failed)
+  bool asked = false;    // the lookup was asked something
+};
+
+// The trust policy's refusals, and lookups that failed, as field errors; asks `lookup` only for what
+// the resource needs (grants of the namespaces it refers into, its ServiceAccount, the global host).
+TrustOutcome evaluate_trust(const c::InfisicalSecret& resource, const c::TrustPolicy& policy, TrustLookup* lookup,
+                            HostDecision host, bool fresh) {
+  TrustOutcome out;
+  std::set<std::string> unverified;  // paths whose lookup failed: reported as such, not as refused
+  auto ask = [&]() -> TrustLookup& {
+    if (!lookup) throw std::runtime_error("the webhook has no trust lookup configured");
+    out.asked = true;
+    return *lookup;
+  };
+  const std::string& own = resource.metadata.namespace_;
+  const std::vector<c::TrustReference> refs = c::trust_references(resource);
+  c::TrustInputs inputs;
+  if (!policy.cross_namespace_without_grant) {
+    std::set<std::string> asked;
+    for (const auto& ref : refs) {
+      if (ref.namespace_ == own || !asked.insert(ref.namespace_).second) continue;
+      try {
+        auto grants = ask().grants(ref.namespace_, fresh);
+        std::move(grants.begin(), grants.end(), std::back_inserter(inputs.grants));
+      } catch (const std::exception& e) {
+        for (const auto& other : refs) {
+          if (other.namespace_ != ref.namespace_ || !unverified.insert(other.path).second) continue;
+          out.errors.push_back({other.path, fmt::format("could not verify that namespace {} grants the {} {}/{} to "
+                                                        "namespace {} (reading its {}s): {}",
+                                                        ref.namespace_, other.role, other.namespace_, other.name, own,
+                                                        c::kGrantKind, e.what())});
+        }
+      }
+    }
+  }
+  if (host == HostDecision::kNeedsGlobalHost) {
+    try {
+      inputs.global_host_api = ask().global_host_api(fresh);
+    } catch (const std::exception& e) {
+      unverified.insert("spec.hostAPI");
+      out.errors.push_back({"spec.hostAPI", fmt::format("could not verify that the host is allowed (reading the "
+                                                        "operator's ConfigMap {}): {}",
+                                                        c::kGlobalConfigMapName, e.what())});
+    }
+  }
+  std::vector<c::TrustRefusal> refusals = c::check_trust(resource, policy, inputs);
+  // Kubernetes auth: the ServiceAccount's opt-in, unless the policy does not ask for it or the
+  // reference to the account is refused anyway (then it is not read at all), as the syncer does.
+  auto sa = std::find_if(refs.begin(), refs.end(), [](const c::TrustReference& t) { return t.kind == "ServiceAccount"; });
+  if (!policy.cross_namespace_without_grant && sa != refs.end() && !unverified.count(sa->path) &&
+      std::none_of(refusals.begin(), refusals.end(), [&](const c::TrustRefusal& t) {
+        return t.path == sa->path && t.reason == c::kReasonReferenceNotGranted;
+      })) {
+    try {
+      inputs.service_account_annotations = ask().service_account_annotations(sa->namespace_, sa->name, fresh);
+      refusals = c::check_trust(resource, policy, inputs);
+    } catch (const std::exception& e) {
+      unverified.insert(sa->path);
+      out.errors.push_back({sa->path, fmt::format("could not verify that the ServiceAccount {}/{} opted in to "
+                                                  "Kubernetes auth (annotation {}): {}",
+                                                  sa->namespace_, sa->name, c::kKubernetesAuthIdentitiesAnnotation,
+                                                  e.what())});
+    }
+  }
+  for (auto& t : refusals) {
+    if (unverified.count(t.path)) continue;
+    out.errors.push_back({std::move(t.path), std::move(t.message)});
+    out.refused = true;
+  }
+  return out;
+}
+
 bool is_workload(const Review& r) {
   return r.kind_group == "apps" && (r.kind == "Deployment" || r.kind == "StatefulSet" || r.kind == "DaemonSet");
 }
@@ -263,43 +375,70 @@ Reply AdmissionHandler::validate(std::string_view body) const {
                             c::kGroup, c::kKind, r.kind, r.kind_group);
     return respond(r, v, "denied");
   }
-  c::ValidationReport report = c::check_infisical_secret(*r.object, r.ns);
+  // One parse serves validation and the trust policy; a spec with type errors is checked again the
+  // way check_infisical_secret reports it (type errors shadow rule errors below them).
+  c::ParsedInfisicalSecret model = c::parse_infisical_secret(*r.object);
+  const c::ValidationReport report = model.ok() ? c::validate_infisical_secret(model.resource, r.ns)
+                                                : c::check_infisical_secret(*r.object, r.ns);
+  c::InfisicalSecret& resource = model.resource;
+  if (resource.metadata.namespace_.empty()) resource.metadata.namespace_ = std::string(r.ns);
   if (c::at_path(*r.object, {"spec", "authentication", "serviceToken"}))
     v.warnings.push_back(
         "spec.authentication.serviceToken is deprecated: Infisical service tokens are being retired; "
         "use a machine identity (universalAuth or kubernetesAuth)");
   std::vector<c::FieldError> errors = report.errors;
-  // Cross-namespace references: on UPDATE only those the old object did not already have.
-  std::vector<c::CrossNamespaceReference> refs = report.cross_namespace_references;
-  if (r.operation == "UPDATE" && r.old_object) {
-    auto old_refs = c::check_infisical_secret(*r.old_object, r.ns).cross_namespace_references;
-    std::erase_if(refs, [&](const auto& ref) { return std::find(old_refs.begin(), old_refs.end(), ref) != old_refs.end(); });
-  }
+  // Every reference is (re-)authorised on CREATE and whenever a field that decides where credentials
+  // come from or go to changed: against the user making the change, who may not be the one whose
+  // rights admitted the references before. An UPDATE of anything else asks nothing.
+  const bool recheck = r.operation == "CREATE" || !r.old_object || trust_fields_changed(*r.old_object, *r.object);
   bool forbidden = false;
-  if (policy_ != CrossNamespacePolicy::kAllow && !refs.empty()) {
-    const UserInfo user = user_of(r);
-    for (const auto& ref : refs) {
+  if (recheck && policy_ != CrossNamespacePolicy::kAllow) {
+    // The user's own rights: each cross-namespace reference, and minting tokens for a Kubernetes-auth
+    // ServiceAccount of the same namespace (cross-namespace ones are among the references).
+    std::optional<c::CrossNamespaceReference> own_account;
+    if (resource.spec.authentication && resource.spec.authentication->kubernetes_auth &&
+        resource.spec.authentication->kubernetes_auth->service_account_ref) {
+      const auto& sa = *resource.spec.authentication->kubernetes_auth->service_account_ref;
+      if (!sa.name.empty() && (sa.namespace_.empty() || sa.namespace_ == resource.metadata.namespace_))
+        own_account = c::CrossNamespaceReference{c::ReferenceKind::kServiceAccount, resource.metadata.namespace_,
+                                                 sa.name, std::string(kServiceAccountRefPath)};
+    }
+    std::optional<UserInfo> user;
+    auto authorize = [&](const c::CrossNamespaceReference& ref, std::string_view why) {
+      if (!user) user = user_of(r);
+      const c::AccessCheck check = c::access_check_for(ref);
+      bool ok = false;
+      try {
+        ok = authorizer_ && authorizer_->allowed(*user, check);
+      } catch (const std::exception& e) {
+        errors.push_back({ref.path, fmt::format("could not check whether user {:?} may {}: {}", user->username,
+                                                access_text(check), e.what())});
+        forbidden = true;
+        return;
+      }
+      if (!ok) {
+        errors.push_back({ref.path, fmt::format("user {:?} may not {} ({})", user->username, access_text(check), why)});
+        forbidden = true;
+      }
+    };
+    for (const auto& ref : report.cross_namespace_references) {
       if (policy_ == CrossNamespacePolicy::kDeny) {
         errors.push_back({ref.path, fmt::format("refers to the {} in another namespace, which the webhook's "
                                                 "cross-namespace policy (deny) forbids", describe(ref))});
         forbidden = true;
         continue;
       }
-      const c::AccessCheck check = c::access_check_for(ref);
-      bool ok = false;
-      try {
-        ok = authorizer_ && authorizer_->allowed(user, check);
-      } catch (const std::exception& e) {
-        errors.push_back({ref.path, fmt::format("could not check whether user {:?} may {}: {}", user.username,
-                                                access_text(check), e.what())});
-        forbidden = true;
-        continue;
-      }
-      if (!ok) {
-        errors.push_back({ref.path, fmt::format("user {:?} may not {} (required to refer to the {} from namespace {})",
-                                                user.username, access_text(check), describe(ref), r.ns)});
-        forbidden = true;
-      }
+      authorize(ref, fmt::format("required to refer to the {} from namespace {}", describe(ref), r.ns));
+    }
+    if (own_account)
+      authorize(*own_account, fmt::format("required to have the operator mint tokens for the service account {}/{}",
+                                          own_account->namespace_, own_account->name));
+  }
+  // The trust boundary, as the syncer will enforce it; a spec with errors is not looked up for.
+  if (recheck && report.errors.empty()) {
+    for (auto& e : trust_errors(resource, report)) {
+      errors.push_back(std::move(e));
+      forbidden = true;
     }
   }
   if (errors.empty()) return respond(r, v, "allowed");
@@ -308,6 +447,20 @@ Reply AdmissionHandler::validate(std::string_view body) const {
   v.reason = v.code == 403 ? "Forbidden" : "Invalid";
   v.message = fmt::format("{} {:?} is invalid: {}", c::kKind, r.name, c::format_field_errors(errors));
   return respond(r, v, "denied");
+}
+
+std::vector<c::FieldError> AdmissionHandler::trust_errors(const c::InfisicalSecret& resource,
+                                                          const c::ValidationReport& report) const {
+  // The fast path: references only into the own namespace, no Kubernetes auth, no host or one allowed
+  // on its own. The policy has nothing to refuse, so nothing is asked or built. (Validation lists
+  // every reference core::trust_references governs that leaves the namespace.)
+  const auto host = resource.spec.host_api.empty() ? HostDecision::kAdmitted : decide_host(resource.spec.host_api, trust_);
+  const bool kubernetes_auth = resource.spec.authentication && resource.spec.authentication->kubernetes_auth;
+  if (report.cross_namespace_references.empty() && !kubernetes_auth && host == HostDecision::kAdmitted) return {};
+  TrustOutcome outcome = evaluate_trust(resource, trust_, trust_lookup_, host, false);
+  // A refusal that rests on cached answers is confirmed against the cluster as it is now.
+  if (outcome.refused && outcome.asked) outcome = evaluate_trust(resource, trust_, trust_lookup_, host, true);
+  return std::move(outcome.errors);
 }
 
 Reply AdmissionHandler::mutate(std::string_view body) const {

@@ -1,6 +1,6 @@
 // AdmissionReview v1 handling for /validate-infisicalsecret and /mutate-workload, over injected
-// dependencies (an authorizer for cross-namespace references, a digest cache for rollout hashes), so
-// the whole decision logic runs in unit tests on JSON inputs.
+// dependencies (an authorizer for the requesting user's own rights, a lookup of what the trust policy
+// needs, a digest cache for rollout hashes), so the whole decision logic runs in unit tests on JSON inputs.
 #pragma once
 
 #include <map>
@@ -8,8 +8,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "core/trust_policy.h"
 #include "core/validation.h"
 
 namespace ifo::webhook {
@@ -26,6 +28,24 @@ class Authorizer {
  public:
   virtual ~Authorizer() = default;
   virtual bool allowed(const UserInfo& user, const core::AccessCheck& check) = 0;
+};
+
+// What the trust policy (DESIGN.md section 8) needs from the cluster, asked only when a spec needs it:
+// a spec without hostAPI, without references into other namespaces and without kubernetesAuth asks
+// nothing. Each call throws when it cannot ask (the handler then denies: fail closed). An
+// implementation may answer from a short cache unless `fresh`: the handler asks again with `fresh`
+// before it refuses, so a grant or opt-in made a moment ago counts.
+class TrustLookup {
+ public:
+  virtual ~TrustLookup() = default;
+  // The valid InfisicalReferenceGrants of a namespace (none when the grant kind is not served).
+  virtual std::vector<core::ReferenceGrant> grants(std::string_view ns, bool fresh) = 0;
+  // The annotations of a ServiceAccount; nullopt when it does not exist.
+  virtual std::optional<std::map<std::string, std::string>> service_account_annotations(std::string_view ns,
+                                                                                        std::string_view name,
+                                                                                        bool fresh) = 0;
+  // The infisical-config ConfigMap's hostAPI in the operator's namespace; "" when it or the key is absent.
+  virtual std::string global_host_api(bool fresh) = 0;
 };
 
 // Per-key digests of managed Secrets, fed by a watch; no API call behind it.
@@ -50,18 +70,31 @@ struct Reply {
   std::string result;
 };
 
+// `policy` decides whether the requesting user's own rights are checked (SubjectAccessReview) for
+// references into other namespaces; `trust` is the trust boundary the syncer enforces, said here at
+// apply time. Without a `trust_lookup` every spec that needs one is denied (fail closed).
 class AdmissionHandler {
  public:
-  AdmissionHandler(CrossNamespacePolicy policy, Authorizer* authorizer, const DigestSource* digests)
-      : policy_(policy), authorizer_(authorizer), digests_(digests) {}
+  AdmissionHandler(CrossNamespacePolicy policy, Authorizer* authorizer, const DigestSource* digests,
+                   core::TrustPolicy trust = {}, TrustLookup* trust_lookup = nullptr)
+      : policy_(policy), authorizer_(authorizer), digests_(digests), trust_(std::move(trust)),
+        trust_lookup_(trust_lookup) {}
 
   Reply validate(std::string_view body) const;
   Reply mutate(std::string_view body) const;
 
  private:
+  // The trust policy's refusals (and lookups that failed) as field errors; asks trust_lookup_ only
+  // for what this resource needs, and confirms a refusal with fresh answers. `report` is the
+  // resource's validation (without errors).
+  std::vector<core::FieldError> trust_errors(const core::InfisicalSecret& resource,
+                                             const core::ValidationReport& report) const;
+
   CrossNamespacePolicy policy_;
   Authorizer* authorizer_;
   const DigestSource* digests_;
+  core::TrustPolicy trust_;
+  TrustLookup* trust_lookup_;
 };
 
 // A 400/413/415/500 body: a v1 Status with the message (what kube-apiserver logs when a webhook fails).

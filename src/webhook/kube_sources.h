@@ -1,6 +1,6 @@
-// The webhook's two uses of the API server: a SubjectAccessReview authorizer with a short answer
+// Two of the webhook's uses of the API server: a SubjectAccessReview authorizer with a short answer
 // cache, and the list+watch loop that feeds the digest cache with managed Secrets (label-selected,
-// metadata only is read; values are never kept).
+// metadata only is read; values are never kept). The trust policy's lookups are in trust_lookup.h.
 #pragma once
 
 #include <atomic>

@@ -3,9 +3,12 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <ctime>
 
+#include "core/constants.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "webhook/admission.h"
@@ -15,6 +18,7 @@
 #include "webhook/metrics.h"
 #include "webhook/options.h"
 #include "webhook/server.h"
+#include "webhook/trust_lookup.h"
 
 int main(int argc, char** argv) noexcept try {
   using namespace ifo::webhook;
@@ -61,7 +65,8 @@ int main(int argc, char** argv) noexcept try {
   ifo::kube::Client client(std::move(config));
   DigestCache cache;
   SarAuthorizer authorizer(client, opts->authorization_cache_ttl);
-  AdmissionHandler handler(opts->policy, &authorizer, &cache);
+  KubeTrustLookup trust_lookup(client, opts->operator_namespace, opts->authorization_cache_ttl);
+  AdmissionHandler handler(opts->policy, &authorizer, &cache, opts->trust, &trust_lookup);
   Metrics metrics;
   metrics.set_gauge_source([&] {
     const auto now = std::chrono::steady_clock::now();
@@ -81,7 +86,14 @@ int main(int argc, char** argv) noexcept try {
     log->error("cannot serve: {}", started.error());
     return 1;
   }
-  log->info("started policy={} operator_namespace={}", policy_name(opts->policy), opts->operator_namespace);
+  log->info("started policy={} cross_namespace_references={} allowed_hosts={} allow_insecure_http={} "
+            "operator_namespace={}",
+            policy_name(opts->policy), opts->trust.cross_namespace_without_grant ? "allow" : "grant",
+            fmt::join(opts->trust.allowed_hosts, ","), opts->trust.allow_http, opts->operator_namespace);
+  if (opts->trust.cross_namespace_without_grant)
+    log->warn("upstream-compatible mode: references into other namespaces need no {} and Kubernetes auth needs "
+              "no ServiceAccount opt-in (--cross-namespace-references=allow)",
+              ifo::core::kGrantKind);
   watcher.start();
   int sig = 0;
   sigwait(&signals, &sig);

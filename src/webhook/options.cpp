@@ -3,10 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/constants.h"
 #include "core/flags.h"
+#include "core/text.h"
 
 namespace ifo::webhook {
 
@@ -22,14 +24,27 @@ Usage: infisical-webhook --tls-cert-file FILE --tls-private-key-file FILE [flags
   --bind-address ADDR             address both listeners bind (default 0.0.0.0)
   --kubeconfig FILE               kubeconfig (default: in-cluster service account, else $KUBECONFIG)
   --cross-namespace-policy P      deny | authorize | allow (default authorize: a SubjectAccessReview
-                                  for the requesting user decides references into other namespaces)
+                                  for the requesting user decides references into other namespaces;
+                                  unless allow, the user also needs create serviceaccounts/token for
+                                  a kubernetesAuth ServiceAccount of the resource's own namespace)
   --operator-namespace NS         the operator's namespace (default infisical-operator-system)
   --workers N                     event-loop threads serving HTTPS, each serving many connections (default 4)
   --cert-reload-interval DURATION how often the certificate files are checked (default 2s)
-  --authorization-cache-ttl DUR   how long SubjectAccessReview answers are reused (default 1s)
+  --authorization-cache-ttl DUR   how long SubjectAccessReview answers, grants, ServiceAccounts and
+                                  the infisical-config host are reused (default 1s)
   --log-level LEVEL               debug | info | warn | error (default info)
   --log-format FORMAT             text | json (default text)
   --help, --version
+
+Trust boundary (the syncer's flags, same defaults; docs/security.md):
+  --cross-namespace-references M  grant: a reference into another namespace needs an
+                                  InfisicalReferenceGrant there, and Kubernetes auth needs the
+                                  ServiceAccount's opt-in annotation (default); allow: neither is
+                                  needed (the upstream operator's behaviour)
+  --allowed-hosts a,b             hosts a spec's hostAPI may name ("*.example.com" for subdomains, "*"
+                                  for any; the infisical-config host is always allowed; empty: only it)
+                                  (default app.infisical.com,us.infisical.com,eu.infisical.com)
+  --allow-insecure-http BOOL      true | false: let a spec's hostAPI use http:// (default false)
 
 Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when serving fails, 2 for wrong usage.
 )";
@@ -49,6 +64,19 @@ core::Result<std::chrono::milliseconds> parse_ms_duration(const std::string& tex
   return R::fail(fmt::format("invalid duration {:?} (use ms, s or m, e.g. 2s)", text));
 }
 
+// "a, b,,c" -> {"a", "b", "c"}
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = std::min(text.find(',', start), text.size());
+    std::string_view item = core::trim(std::string_view(text).substr(start, comma - start));
+    if (!item.empty()) out.emplace_back(item);
+    start = comma + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 core::Result<Options> parse_options(const std::vector<std::string>& args) {
@@ -64,7 +92,9 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
     const std::string& flag = next->name;
     const std::string& value = next->value;
     const bool has_value = next->has_value;
-    if (!has_value || value.empty()) return R::fail(fmt::format("flag {} needs a value", flag));
+    // An empty allow-list is a choice (only the infisical-config host), so "--allowed-hosts=" is one.
+    if (!has_value || (value.empty() && flag != "--allowed-hosts"))
+      return R::fail(fmt::format("flag {} needs a value", flag));
     auto port = [&](int& into, int min) -> std::string {
       int n = -1;
       auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -85,6 +115,22 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
       auto p = parse_policy(value);
       if (!p) err = fmt::format("flag --cross-namespace-policy: {:?} is not deny, authorize or allow", value);
       else o.policy = *p;
+    } else if (flag == "--cross-namespace-references") {
+      if (value == "grant") o.trust.cross_namespace_without_grant = false;
+      else if (value == "allow") o.trust.cross_namespace_without_grant = true;
+      else err = fmt::format("flag --cross-namespace-references: {:?} is not grant or allow", value);
+    } else if (flag == "--allowed-hosts") {
+      o.trust.allowed_hosts = split_list(value);
+      for (const auto& h : o.trust.allowed_hosts)
+        if (h.find('/') != std::string::npos) {
+          err = fmt::format("flag --allowed-hosts: {:?} must be a host name such as app.infisical.com or "
+                            "*.example.com (optionally with :port), not a URL", h);
+          break;
+        }
+    } else if (flag == "--allow-insecure-http") {
+      if (value == "true") o.trust.allow_http = true;
+      else if (value == "false") o.trust.allow_http = false;
+      else err = fmt::format("flag --allow-insecure-http: {:?} is not true or false", value);
     } else if (flag == "--workers") {
       int n = 0;
       auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);

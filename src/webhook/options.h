@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/trust_policy.h"
 #include "webhook/admission.h"
 #include "webhook/server.h"
 
@@ -18,7 +19,10 @@ struct Options {
   std::string tls_key_file;
   ServerOptions server;
   std::string kubeconfig;
+  // Whether the requesting user's own rights are checked for references into other namespaces.
   CrossNamespacePolicy policy = CrossNamespacePolicy::kAuthorize;
+  // The trust boundary the syncer enforces (same flags, same defaults), said at apply time.
+  core::TrustPolicy trust;
   std::string operator_namespace;
   std::string log_level = "info";
   std::string log_format = "text";

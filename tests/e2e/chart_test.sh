@@ -31,22 +31,41 @@ check "helm template output is stable and uses no Helm hooks" stable_and_hook_fr
 default_objects() {
   local kinds
   kinds="$(render | grep '^kind:' | sort | uniq -c | tr -s ' ')"
-  for want in "1 kind: CustomResourceDefinition" "2 kind: Deployment" "1 kind: CronJob" \
+  for want in "2 kind: CustomResourceDefinition" "2 kind: Deployment" "1 kind: CronJob" \
               "1 kind: ValidatingWebhookConfiguration" "1 kind: MutatingWebhookConfiguration" \
               "1 kind: PodDisruptionBudget" "3 kind: ServiceAccount"; do
     grep -qF "$want" <<<"$kinds" || { echo "missing: $want"; echo "$kinds"; return 1; }
   done
 }
-check "default render has the CRD, both Deployments, the renewal CronJob, webhooks and PDB" default_objects
+check "default render has both CRDs, both Deployments, the renewal CronJob, webhooks and PDB" default_objects
 
-crd_kept_on_uninstall() { render --show-only templates/crd.yaml | grep -q 'helm.sh/resource-policy: keep'; }
-check "the CRD is kept on uninstall" crd_kept_on_uninstall
+crds_kept_on_uninstall() {
+  local out; out="$(render --show-only templates/crd.yaml)"
+  [ "$(grep -c 'helm.sh/resource-policy: keep' <<<"$out")" -eq 2 ] &&
+    grep -q 'name: infisicalsecrets.secrets.infisical.com$' <<<"$out" &&
+    grep -q 'name: infisicalreferencegrants.secrets.infisical.com$' <<<"$out"
+}
+check "both CRDs (InfisicalSecret, InfisicalReferenceGrant) are kept on uninstall" crds_kept_on_uninstall
+
+crds_single_source() {  # every CRD of deploy/crds is the chart's file, byte for byte, and is rendered
+  local f n=0 out; out="$(render --show-only templates/crd.yaml)"
+  for f in "$root"/deploy/crds/*.yaml; do
+    n=$((n + 1))
+    cmp "$f" "$chart/files/$(basename "$f")" || return 1
+    grep -q "name: $(basename "$f" .yaml)\$" <<<"$out" || { echo "not rendered: $f"; return 1; }
+  done
+  [ "$n" -eq "$(ls "$chart"/files/*.yaml | wc -l)" ]
+}
+check "the chart's CRDs are deploy/crds (single source) and all are rendered" crds_single_source
 
 schema_rejects() {
   ! render --set webhook.crossNamespacePolicy=sometimes >/dev/null &&
     ! render --set notAValue=1 >/dev/null &&
     ! render --set hostAPI=ftp://x >/dev/null &&
-    ! render --set 'namespaces={Bad_Name}' >/dev/null
+    ! render --set 'namespaces={Bad_Name}' >/dev/null &&
+    ! render --set security.crossNamespaceReferences=sometimes >/dev/null &&
+    ! render --set 'security.allowedHosts={https://app.infisical.com}' >/dev/null &&
+    ! render --set 'security.allowedAddressRanges={localhost}' >/dev/null
 }
 check "values.schema.json rejects unknown keys, bad enums, URLs and namespace names" schema_rejects
 
@@ -65,6 +84,52 @@ least_privilege() {
     ! grep -n '^  - delete' <<<"$rbac" && grep -q 'resourceNames:' <<<"$rbac"
 }
 check "RBAC has no wildcards, no delete, and certs-gen is limited by resource name" least_privilege
+
+# The args of the container named $1 in a render, one per line.
+container_args() {
+  awk -v c="$1" '$0 ~ "- name: "c"$" {on=1; next} on && /^ +- name: / {on=0} on && /^ +- --/ {sub(/^ +- /, ""); print}'
+}
+
+trust_boundary_flags() {
+  local out syncer webhook
+  out="$(render)"; syncer="$(container_args syncer <<<"$out")"; webhook="$(container_args webhook <<<"$out")"
+  for a in --cross-namespace-references=grant --allowed-hosts=app.infisical.com,us.infisical.com,eu.infisical.com \
+           --allow-insecure-http=false; do
+    grep -qx -- "$a" <<<"$syncer" && grep -qx -- "$a" <<<"$webhook" || { echo "missing $a"; return 1; }
+  done
+  ! grep -q -- --allowed-address-ranges <<<"$syncer$webhook" || return 1
+  out="$(render --set security.crossNamespaceReferences=allow --set security.allowInsecureHttp=true \
+    --set 'security.allowedHosts={*.example.com,infisical.internal:8443}' --set 'security.allowedAddressRanges={127.0.0.0/8}')"
+  syncer="$(container_args syncer <<<"$out")"; webhook="$(container_args webhook <<<"$out")"
+  for a in --cross-namespace-references=allow --allowed-hosts=*.example.com,infisical.internal:8443 \
+           --allow-insecure-http=true; do
+    grep -qxF -- "$a" <<<"$syncer" && grep -qxF -- "$a" <<<"$webhook" || { echo "missing $a"; return 1; }
+  done
+  grep -qx -- --allowed-address-ranges=127.0.0.0/8 <<<"$syncer" && ! grep -q -- --allowed-address-ranges <<<"$webhook"
+}
+check "security.* values reach the syncer (all four) and the webhook (three), grants by default" trust_boundary_flags
+
+trust_boundary_rbac() {
+  local syncer webhook
+  syncer="$(render --show-only templates/syncer-rbac.yaml)"
+  webhook="$(render --show-only templates/webhook-rbac.yaml)"
+  rule() { grep -A1 -F "resources: [\"$2\"]" <<<"$1" | grep -qF "verbs: [$3]" || { echo "no $2 $3"; return 1; }; }
+  rule "$syncer" serviceaccounts '"get"' && rule "$syncer" infisicalreferencegrants '"get", "list", "watch"' &&
+    rule "$webhook" serviceaccounts '"get"' && rule "$webhook" infisicalreferencegrants '"list"'
+}
+check "RBAC lets syncer and webhook read grants and ServiceAccount opt-ins (read only)" trust_boundary_rbac
+
+upstream_mode_warned() {  # NOTES.txt is not rendered by helm template: render it as a template
+  local c="$tmp/notes-chart"
+  rm -rf "$c" && cp -rL "$chart" "$c" &&
+    { echo '{{- define "test.notes" }}'; cat "$chart/templates/NOTES.txt"; echo '{{- end }}'; } >"$c/templates/_notes.tpl" &&
+    printf 'notes: |\n  {{- include "test.notes" . | nindent 2 }}\n' >"$c/templates/notes.yaml" &&
+    "$helm" template rel "$c" -n ops --show-only templates/notes.yaml 2>/dev/null >"$tmp/notes-grant" &&
+    "$helm" template rel "$c" -n ops --show-only templates/notes.yaml \
+      --set security.crossNamespaceReferences=allow 2>/dev/null >"$tmp/notes-allow" &&
+    ! grep -q 'trust boundary is off' "$tmp/notes-grant" && grep -q 'WARNING: .*trust boundary is off' "$tmp/notes-allow"
+}
+check "NOTES.txt warns when security.crossNamespaceReferences=allow, and only then" upstream_mode_warned
 
 scoped_namespaces() {
   local out; out="$(render --set 'namespaces={team-a,team-b}')"

@@ -14,6 +14,7 @@ webhook="$build/src/webhook/infisical-webhook"
 certsgen="$build/certs-gen/certs-gen"
 data="$src/tests/e2e/testdata/webhook"
 crd="$src/deploy/crds/infisicalsecrets.secrets.infisical.com.yaml"
+grant_crd="$src/deploy/crds/infisicalreferencegrants.secrets.infisical.com.yaml"
 ns=infisical-operator-system
 # shellcheck source=lib.sh
 source "$src/tests/e2e/lib.sh"
@@ -40,7 +41,7 @@ e2e_start_kube_sim 30 \
   --webhook-service "$ns/infisical-webhook:443=127.0.0.1:$wport"
 
 # (kubectl create sends protobuf, which kube-sim refuses: namespaces go through apply.)
-out="$( { k apply -f "$crd" &&
+out="$( { k apply -f "$crd" -f "$grant_crd" &&
           for n in $ns apps vault shared; do k create namespace "$n" --dry-run=client -o yaml | k apply -f - || exit 1; done &&
           k apply -f "$src/deploy/webhook-config/validating.yaml" -f "$src/deploy/webhook-config/mutating.yaml"; } 2>&1)"
 if [ $? -eq 0 ]; then pass "CRD, namespaces and webhook configurations applied"; else fail "setup applied" "$out"; fi
@@ -74,7 +75,7 @@ k apply -f "$data/managed-secret.yaml" >/dev/null 2>&1
 start_webhook() {
   "$webhook" --tls-cert-file "$work/pki/tls.crt" --tls-private-key-file "$work/pki/tls.key" \
     --bind-address 127.0.0.1 --port "$wport" --health-port "$hport" --kubeconfig "$work/kubeconfig" \
-    --operator-namespace $ns >>"$work/webhook.log" 2>&1 &
+    --operator-namespace $ns --allowed-hosts infisical.example.com >>"$work/webhook.log" 2>&1 &
   hook_pid=$!
   eventually 30 curl -sf "http://127.0.0.1:$hport/readyz"
 }
@@ -104,8 +105,35 @@ else
   fail "authorize: a user without rights in another namespace cannot point there" "rc=$rc" "$out"
 fi
 out="$(k apply -f "$data/cross-ns.yaml" 2>&1)"; rc=$?
-if [ $rc -eq 0 ]; then pass "authorize: a user with those rights (system:masters) may"
-else fail "authorize: a user with those rights (system:masters) may" "$out"; fi
+if [ $rc -ne 0 ] && grep -q "no InfisicalReferenceGrant in namespace vault" <<<"$out" &&
+   grep -q "spec.authentication.universalAuth.credentialsRef" <<<"$out"; then
+  pass "grants: even a user with those rights cannot point there until namespace vault grants it"
+else
+  fail "grants: even a user with those rights cannot point there until namespace vault grants it" "rc=$rc" "$out"
+fi
+out="$( { k apply -f "$data/grant-vault-to-apps.yaml" && k apply -f "$data/cross-ns.yaml"; } 2>&1)"; rc=$?
+if [ $rc -eq 0 ]; then pass "authorize + grant: a user with those rights (system:masters) may, once vault grants it"
+else fail "authorize + grant: a user with those rights (system:masters) may, once vault grants it" "$out"; fi
+
+# Re-authorisation on UPDATE: changing the host of a resource whose credentials live in another
+# namespace is checked against the user making the change; a harmless change is not.
+out="$(k --token alice-token -n apps patch infisicalsecret cross-ns --type merge \
+        -p '{"spec":{"hostAPI":"https://app.infisical.com/api"}}' 2>&1)"; rc=$?
+if [ $rc -ne 0 ] && grep -q 'may not get secrets' <<<"$out" &&
+   [ "$(k -n apps get infisicalsecret cross-ns -o jsonpath='{.spec.hostAPI}')" = https://infisical.example.com/api ]; then
+  pass "UPDATE: a user without rights in the referenced namespace cannot change the host"
+else
+  fail "UPDATE: a user without rights in the referenced namespace cannot change the host" "rc=$rc" "$out"
+fi
+out="$(k --token alice-token -n apps patch infisicalsecret cross-ns --type merge -p '{"spec":{"resyncInterval":300}}' 2>&1)"; rc=$?
+if [ $rc -eq 0 ]; then pass "UPDATE: a change that touches no reference, host, auth or target is admitted"
+else fail "UPDATE: a change that touches no reference, host, auth or target is admitted" "$out"; fi
+out="$(sed 's#https://infisical.example.com/api#https://collector.evil.example/api#' "$data/valid.yaml" | k apply -f - 2>&1)"; rc=$?
+if [ $rc -ne 0 ] && grep -q 'spec.hostAPI: hostAPI host collector.evil.example is not on' <<<"$out"; then
+  pass "a hostAPI that is not on the allow-list is refused at apply"
+else
+  fail "a hostAPI that is not on the allow-list is refused at apply" "rc=$rc" "$out"
+fi
 
 out="$(k --token alice-token apply -f "$data/valid.yaml" 2>&1)"; rc=$?
 if [ $rc -eq 0 ] && k -n apps get infisicalsecret valid >/dev/null 2>&1; then pass "a valid spec is admitted"

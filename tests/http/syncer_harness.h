@@ -3,6 +3,7 @@
 #pragma once
 
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -11,7 +12,10 @@
 #include <string>
 #include <thread>
 
+#include "core/base64.h"
+#include "core/conditions.h"
 #include "core/json.h"
+#include "core/trust_policy.h"
 #include "yaml_json.h"
 #include "infisical/client.h"
 #include "kube/client.h"
@@ -52,6 +56,34 @@ bool eventually(F cond, std::chrono::milliseconds deadline = std::chrono::second
   return cond();
 }
 
+// Reading recorded actions and objects back.
+inline int count_prefix(const std::vector<std::string>& actions, const std::string& prefix) {
+  return static_cast<int>(std::count_if(actions.begin(), actions.end(),
+                                        [&](const std::string& a) { return a.starts_with(prefix); }));
+}
+
+inline std::vector<std::string> without_events(const std::vector<std::string>& actions) {
+  std::vector<std::string> out;
+  for (const auto& a : actions)
+    if (!a.starts_with("create events ")) out.push_back(a);
+  return out;
+}
+
+inline std::string data_value(const core::JsonValue& secret, const std::string& key) {
+  const auto* v = core::at_path(secret, {"data", key});
+  if (!v || !v->IsString()) return "<absent>";
+  auto d = core::base64_decode(v->GetString());
+  return d ? *d : "<undecodable>";
+}
+
+inline core::Condition ready_condition(const core::JsonValue& cr) {
+  const auto* c = core::at_path(cr, {"status", "conditions"});
+  if (!c) return {};
+  auto conds = core::conditions_from_json(*c);
+  const auto* r = core::find_condition(conds, "Ready");
+  return r ? *r : core::Condition{};
+}
+
 inline std::string quiet_seed() {
   return R"({
   "projects": [{"slug": "proj", "name": "Proj",
@@ -88,6 +120,9 @@ class SyncerHarness {
     inf_client = std::make_unique<infisical::Client>(infisical::ClientOptions{}, inf_clock, infisical::CloudEnv{}, log);
     source = std::make_unique<InfisicalSource>(*inf_client);
     describe_syncer_metrics(metrics);
+    // The product's trust policy, with infisical-sim's host (loopback, a test-only port) on the
+    // allow-list as an admin would add their own Infisical host.
+    trust.allowed_hosts.push_back(core::parse_host_api(inf_sim->api_url())->host);
 
     install_crd();
     create_namespace("default");
@@ -120,22 +155,43 @@ class SyncerHarness {
     ReconcilerOptions ro;
     ro.jitter_seed = 42;
     ro.infisical_requests_per_minute = requests_per_minute;
+    ro.trust = trust;
     reconciler = std::make_unique<Reconciler>(*recording, *source, metrics, clock, lookups, ro, log);
     reconciler->set_digest_key("0123456789abcdef0123456789abcdef");
   }
 
   void install_crd() {
-    auto crd = load_yaml_file(source_root() + "/deploy/crds/infisicalsecrets.secrets.infisical.com.yaml");
-    client->create(kube::kCustomResourceDefinitions, "", *crd);
-    // Served as soon as it is established.
+    for (const char* file : {"infisicalsecrets.secrets.infisical.com.yaml", "infisicalreferencegrants.secrets.infisical.com.yaml"}) {
+      auto crd = load_yaml_file(source_root() + "/deploy/crds/" + file);
+      client->create(kube::kCustomResourceDefinitions, "", *crd);
+    }
+    // Served as soon as they are established.
     eventually([&] {
       try {
         client->list(kube::kInfisicalSecrets, "default");
+        client->list(kube::kInfisicalReferenceGrants, "default");
         return true;
       } catch (const std::exception&) {
         return false;
       }
     });
+  }
+
+  // An InfisicalReferenceGrant in `ns` letting InfisicalSecrets of `from_ns` refer to `kind` `name`
+  // ("" = any) of `ns`.
+  void create_grant(const std::string& ns, const std::string& grant_name, const std::string& from_ns,
+                    const std::string& kind, const std::string& name = "") {
+    std::string to = R"({"kind":")" + kind + "\"" + (name.empty() ? "" : R"(,"name":")" + name + "\"") + "}";
+    client->create(kube::kInfisicalReferenceGrants, ns,
+                   *json(R"({"apiVersion":"secrets.infisical.com/v1alpha1","kind":"InfisicalReferenceGrant",
+                     "metadata":{"name":")" + grant_name + R"("},
+                     "spec":{"from":[{"namespace":")" + from_ns + R"("}],"to":[)" + to + "]}}"));
+  }
+
+  void create_service_account(const std::string& ns, const std::string& name, const std::string& annotations = "") {
+    client->create(kube::kServiceAccounts, ns,
+                   *json(R"({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":")" + name +
+                         R"(","annotations":{)" + annotations + "}}}"));
   }
 
   void create_namespace(const std::string& ns) {
@@ -211,6 +267,7 @@ class SyncerHarness {
   std::unique_ptr<InfisicalSource> source;
   Metrics metrics;
   kube::FakeClock clock;
+  core::TrustPolicy trust;  // used by make_reconciler
   std::unique_ptr<Reconciler> reconciler;
 };
 

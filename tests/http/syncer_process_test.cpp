@@ -129,7 +129,9 @@ struct World {
   std::vector<std::string> args(const std::vector<std::string>& extra) {
     std::vector<std::string> a{"--kubeconfig=" + kubeconfig, "--metrics-bind-address=127.0.0.1:0",
                                "--health-probe-bind-address=127.0.0.1:0", "--workers=4", "--log-format=json",
-                               "--log-level=debug"};
+                               "--log-level=debug",
+                               // infisical-sim listens on loopback: allowed by configuration, as an admin would.
+                               "--allowed-hosts=127.0.0.1", "--allowed-address-ranges=127.0.0.0/8"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }

@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "core/base64.h"
-#include "core/conditions.h"
 #include "syncer_harness.h"
 
 using namespace ifo;
@@ -13,33 +12,6 @@ using namespace ifo::syncer;
 using namespace ifo::syncer::testing;
 
 namespace {
-
-int count_prefix(const std::vector<std::string>& actions, const std::string& prefix) {
-  return static_cast<int>(std::count_if(actions.begin(), actions.end(),
-                                        [&](const std::string& a) { return a.starts_with(prefix); }));
-}
-
-std::vector<std::string> without_events(const std::vector<std::string>& actions) {
-  std::vector<std::string> out;
-  for (const auto& a : actions)
-    if (!a.starts_with("create events ")) out.push_back(a);
-  return out;
-}
-
-std::string data_value(const core::JsonValue& secret, const std::string& key) {
-  const auto* v = core::at_path(secret, {"data", key});
-  if (!v || !v->IsString()) return "<absent>";
-  auto d = core::base64_decode(v->GetString());
-  return d ? *d : "<undecodable>";
-}
-
-core::Condition ready_condition(const core::JsonValue& cr) {
-  const auto* c = core::at_path(cr, {"status", "conditions"});
-  if (!c) return {};
-  auto conds = core::conditions_from_json(*c);
-  const auto* r = core::find_condition(conds, "Ready");
-  return r ? *r : core::Condition{};
-}
 
 std::string deployment_json(const std::string& name, const std::string& containers, bool opted_in = true) {
   return R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":")" + name + R"(","annotations":{)" +

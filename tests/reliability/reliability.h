@@ -169,7 +169,9 @@ class Rig {
     std::remove(log_path.c_str());
     std::vector<std::string> a{"--kubeconfig=" + kubeconfig, "--metrics-bind-address=127.0.0.1:0",
                                "--health-probe-bind-address=127.0.0.1:0", "--workers=4", "--log-format=json",
-                               "--log-level=info", "--infisical-request-timeout=1s"};
+                               "--log-level=info", "--infisical-request-timeout=1s",
+                               // infisical-sim listens on loopback: allowed by configuration, as an admin would.
+                               "--allowed-hosts=127.0.0.1", "--allowed-address-ranges=127.0.0.0/8"};
     a.insert(a.end(), extra.begin(), extra.end());
     syncer = std::make_unique<ChildProcess>(syncer_binary(), a, log_path);
     REQUIRE(eventually([&] { return syncer->port_of("metrics").has_value(); }, std::chrono::seconds(30)));

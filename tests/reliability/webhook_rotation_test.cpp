@@ -123,7 +123,8 @@ TEST_CASE("the webhook under load while its serving certificate and then its CA 
   ChildProcess webhook(env_or("IFO_BUILD_ROOT", ".") + "/src/webhook/infisical-webhook",
                        {"--tls-cert-file", (work / "mount" / "tls.crt").string(), "--tls-private-key-file",
                         (work / "mount" / "tls.key").string(), "--port", "0", "--health-port", "0", "--bind-address",
-                        "127.0.0.1", "--kubeconfig", kubeconfig, "--cert-reload-interval", "100ms", "--workers", "16"},
+                        "127.0.0.1", "--kubeconfig", kubeconfig, "--cert-reload-interval", "100ms", "--workers", "16",
+                        "--allowed-hosts", "infisical.example.com"},
                        log);
   int port = 0;
   REQUIRE(eventually([&] {

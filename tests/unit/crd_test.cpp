@@ -11,16 +11,17 @@
 
 #include "core/constants.h"
 #include "core/infisical_secret.h"
+#include "core/trust_policy.h"
 #include "core/validation.h"
 
 using namespace ifo::core;
 
 namespace {
 
-YAML::Node load_crd() {
+YAML::Node load_crd(std::string_view name = kCrdName) {
   const char* root = std::getenv("IFO_SOURCE_ROOT");
   REQUIRE_MESSAGE(root != nullptr, "IFO_SOURCE_ROOT is not set");
-  return YAML::LoadFile(std::string(root) + "/deploy/crds/" + std::string(kCrdName) + ".yaml");
+  return YAML::LoadFile(std::string(root) + "/deploy/crds/" + std::string(name) + ".yaml");
 }
 
 YAML::Node version(const YAML::Node& crd) { return crd["spec"]["versions"][0]; }
@@ -194,4 +195,56 @@ TEST_CASE("schema patterns accept exactly what the validation helpers accept") {
   CHECK(std::regex_match(std::string("https://app.infisical.com/api"), host));
   CHECK(std::string(field(s, "spec.managedSecretReference.secretNamespace")["maxLength"].as<std::string>()) == "63");
   CHECK(std::string(field(s, "spec.managedSecretReference.secretName")["maxLength"].as<std::string>()) == "253");
+}
+
+TEST_CASE("the InfisicalReferenceGrant CRD is the grant the trust policy reads") {
+  YAML::Node crd = load_crd(kGrantCrdName);
+  CHECK(crd["metadata"]["name"].as<std::string>() == kGrantCrdName);
+  CHECK(crd["spec"]["group"].as<std::string>() == kGroup);
+  CHECK(crd["spec"]["names"]["kind"].as<std::string>() == kGrantKind);
+  CHECK(crd["spec"]["names"]["plural"].as<std::string>() == kGrantResource);
+  CHECK(crd["spec"]["scope"].as<std::string>() == "Namespaced");
+  REQUIRE(crd["spec"]["versions"].size() == 1);
+  CHECK(version(crd)["name"].as<std::string>() == kVersion);
+  YAML::Node s = schema(crd);
+  CHECK(string_set(field(s, "spec")["required"]) == std::set<std::string>{"from", "to"});
+  CHECK(string_set(field(s, "spec.from[]")["required"]) == std::set<std::string>{"namespace"});
+  CHECK(string_set(field(s, "spec.to[]")["required"]) == std::set<std::string>{"kind"});
+  CHECK(field(s, "spec.to[].name").IsDefined());
+  CHECK(string_set(field(s, "spec.to[].kind")["enum"]) ==
+        std::set<std::string>(std::begin(kGrantableKinds), std::end(kGrantableKinds)));
+  std::vector<std::string> undescribed, preserve_unknown;
+  walk(s, "", undescribed, preserve_unknown);
+  CHECK(undescribed == std::vector<std::string>{});
+  CHECK(preserve_unknown == std::vector<std::string>{});
+}
+
+TEST_CASE("every field of upstream v0.11's InfisicalSecret is in the schema, so none is ever pruned") {
+  // ../shared/reference/upstream-v0.11-infisicalsecret.md section 1: a field missing here would be
+  // dropped by the API server from objects upstream users stored (their templates, their syncConfig).
+  YAML::Node s = schema(load_crd());
+  std::vector<std::string> paths = {
+      "spec.instantUpdates", "spec.syncConfig.resyncInterval", "spec.syncConfig.instantUpdates",
+      "spec.tokenSecretReference.secretName", "spec.tokenSecretReference.secretNamespace",
+      "spec.authentication.azureAuth.azureManagedIdentityClientId",
+      "spec.authentication.ldapAuth.identityId", "spec.authentication.ldapAuth.credentialsRef.secretName",
+      "spec.authentication.ldapAuth.credentialsRef.secretNamespace", "spec.authentication.ldapAuth.secretsScope.envSlug",
+      "spec.authentication.ldapAuth.secretsScope.secretName",
+      "spec.authentication.serviceAccount.serviceAccountSecretReference.secretName",
+      "spec.authentication.serviceAccount.projectId", "spec.authentication.serviceAccount.environmentName",
+      "spec.managedKubeConfigMapReferences[].configMapName", "spec.managedKubeConfigMapReferences[].configMapNamespace",
+      "spec.managedKubeConfigMapReferences[].creationPolicy",
+  };
+  for (std::string m : {"universalAuth", "kubernetesAuth", "awsIamAuth", "azureAuth", "gcpIdTokenAuth", "gcpIamAuth", "ldapAuth"})
+    paths.push_back("spec.authentication." + m + ".secretsScope.secretName");
+  for (std::string t : {"spec.managedSecretReference", "spec.managedKubeSecretReferences[]", "spec.managedKubeConfigMapReferences[]"}) {
+    for (std::string f : {"includeAllSecrets", "data", "metadata.labels", "metadata.annotations"})
+      paths.push_back(t + ".template." + f);
+    CHECK(field(s, t + ".template.includeAllSecrets")["default"].as<bool>() == false);
+    CHECK(field(s, t + ".template.data")["additionalProperties"]["type"].as<std::string>() == "string");
+  }
+  for (const auto& p : paths) {
+    CAPTURE(p);
+    CHECK(field(s, p).IsDefined());
+  }
 }

@@ -82,6 +82,7 @@ TEST_CASE("help and durations") {
   CHECK(c->lease_duration == std::chrono::seconds(4));
   CHECK(c->retry_period == std::chrono::milliseconds(500));
   CHECK(ifo::syncer::usage().find("--health-probe-bind-address") != std::string::npos);
+  CHECK(ifo::syncer::usage().find("infisical-syncer preflight") != std::string::npos);
 }
 
 TEST_CASE("bind addresses") {

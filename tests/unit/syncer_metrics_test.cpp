@@ -36,3 +36,15 @@ TEST_CASE("using an undeclared metric is a programming error, not silent") {
   m.describe("g", Metrics::Type::kGauge, "G.");
   CHECK_THROWS(m.observe("g", {}, 1));
 }
+
+TEST_CASE("the trust boundary's metrics are declared: refusals by reason, upstream-compatible mode") {
+  Metrics m;
+  ifo::syncer::describe_syncer_metrics(m);
+  m.inc(ifo::syncer::kMetricTrustRefusals, {{"reason", "ReferenceNotGranted"}});
+  m.set(ifo::syncer::kMetricUpstreamCompatibleMode, {}, 1);
+  std::string text = m.render();
+  CHECK(text.find("# TYPE infisical_syncer_trust_refusals_total counter\n") != std::string::npos);
+  CHECK(text.find("infisical_syncer_trust_refusals_total{reason=\"ReferenceNotGranted\"} 1\n") != std::string::npos);
+  CHECK(text.find("# TYPE infisical_syncer_upstream_compatible_mode gauge\n") != std::string::npos);
+  CHECK(text.find("infisical_syncer_upstream_compatible_mode 1\n") != std::string::npos);
+}

@@ -1,10 +1,15 @@
 // The admission handler on JSON inputs: envelope errors, validation denials naming every path, the
-// cross-namespace policy, and the rollout-hash rules of DESIGN.md §5 including the fixed point.
+// cross-namespace policy, the trust boundary of DESIGN.md §8 (grants, hosts, ServiceAccount opt-in,
+// re-authorisation on UPDATE, no lookup on the fast path), and the rollout-hash rules of DESIGN.md §5
+// including the fixed point.
 #include <doctest/doctest.h>
 
 #include <map>
+#include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "core/base64.h"
 #include "core/json.h"
@@ -52,7 +57,10 @@ struct Parsed {
     auto* st = core::member(response(), "status");
     return st ? core::string_or(*st, "message", "") : "";
   }
-  int code() const { return static_cast<int>(core::get_int(response()["status"], "code").value_or(0)); }
+  int code() const {
+    auto* st = core::member(response(), "status");
+    return st ? static_cast<int>(core::get_int(*st, "code").value_or(0)) : 0;
+  }
   std::string patch() const {
     auto p = core::get_string(response(), "patch");
     return p ? core::base64_decode(*p).value() : "";
@@ -87,6 +95,61 @@ class FakeAuthorizer : public Authorizer {
     return grants.count(q) > 0;
   }
 };
+
+// The cluster as the trust policy sees it; records every question ("(fresh)" when the cache must
+// not answer), and can fail like an API outage.
+class FakeTrustLookup : public TrustLookup {
+ public:
+  std::vector<core::ReferenceGrant> all_grants;
+  std::map<std::string, std::map<std::string, std::string>> accounts;  // "ns/name" -> annotations
+  std::string global_host;
+  bool fail = false;
+  std::vector<std::string> asked;  // "grants ns", "serviceaccount ns/name", "global host"
+  std::vector<core::ReferenceGrant> grants(std::string_view ns, bool fresh) override {
+    record("grants " + std::string(ns), fresh);
+    if (fail) throw std::runtime_error("list infisicalreferencegrants: connection refused");
+    std::vector<core::ReferenceGrant> out;
+    for (const auto& g : all_grants)
+      if (g.namespace_ == ns) out.push_back(g);
+    return out;
+  }
+  std::optional<std::map<std::string, std::string>> service_account_annotations(std::string_view ns,
+                                                                               std::string_view name,
+                                                                               bool fresh) override {
+    std::string key = std::string(ns) + "/" + std::string(name);
+    record("serviceaccount " + key, fresh);
+    if (fail) throw std::runtime_error("get serviceaccounts: connection refused");
+    auto it = accounts.find(key);
+    if (it == accounts.end()) return std::nullopt;
+    return it->second;
+  }
+  std::string global_host_api(bool fresh) override {
+    record("global host", fresh);
+    if (fail) throw std::runtime_error("get configmaps: connection refused");
+    return global_host;
+  }
+
+ private:
+  void record(std::string question, bool fresh) { asked.push_back(fresh ? question + " (fresh)" : question); }
+};
+
+// An InfisicalReferenceGrant in `ns` letting namespace `from` refer to `kind` `name` ("" for any).
+core::ReferenceGrant grant(const std::string& ns, const std::string& from, const std::string& kind,
+                           const std::string& name = "") {
+  core::ReferenceGrant g;
+  g.namespace_ = ns;
+  g.name = "grant";
+  g.from_namespaces = {from};
+  g.to = {{kind, name}};
+  return g;
+}
+
+// The default trust policy, with the fixtures' host added to the allow-list as an admin would.
+core::TrustPolicy example_host_allowed() {
+  core::TrustPolicy p;
+  p.allowed_hosts.push_back("infisical.example.com");
+  return p;
+}
 
 class FakeDigests : public DigestSource {
  public:
@@ -153,7 +216,7 @@ TEST_CASE("an invalid InfisicalSecret is denied with every offending field path 
 }
 
 TEST_CASE("a valid spec is admitted; deletes are not inspected; serviceToken gets a deprecation warning") {
-  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, nullptr, nullptr);
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, nullptr, nullptr, example_host_allowed());
   auto p = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", infisical_secret(universal()))));
   CHECK(p.allowed());
   CHECK(p.warnings().empty());
@@ -168,8 +231,11 @@ TEST_CASE("a valid spec is admitted; deletes are not inspected; serviceToken get
 
 TEST_CASE("cross-namespace references follow the policy: deny, authorize (per requesting user), allow") {
   const std::string obj = infisical_secret(universal("vault"), "shared");
+  // Both namespaces grant the references, so only the requesting user's rights decide here.
+  FakeTrustLookup lookup;
+  lookup.all_grants = {grant("vault", "apps", "Secret", "creds"), grant("shared", "apps", "Secret", "managed")};
   {
-    AdmissionHandler h(CrossNamespacePolicy::kDeny, nullptr, nullptr);
+    AdmissionHandler h(CrossNamespacePolicy::kDeny, nullptr, nullptr, example_host_allowed(), &lookup);
     auto p = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj)));
     CHECK_FALSE(p.allowed());
     CHECK(p.code() == 403);
@@ -177,11 +243,11 @@ TEST_CASE("cross-namespace references follow the policy: deny, authorize (per re
     CHECK(p.message().find("spec.managedSecretReference") != std::string::npos);
   }
   {
-    AdmissionHandler h(CrossNamespacePolicy::kAllow, nullptr, nullptr);
+    AdmissionHandler h(CrossNamespacePolicy::kAllow, nullptr, nullptr, example_host_allowed(), &lookup);
     CHECK(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj))).allowed());
   }
   FakeAuthorizer auth;
-  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, &auth, nullptr);
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, &auth, nullptr, example_host_allowed(), &lookup);
   auto denied = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj, "null", "mallory")));
   CHECK_FALSE(denied.allowed());
   CHECK(denied.message().find("user \"mallory\" may not get secrets \"creds\" in namespace vault") != std::string::npos);
@@ -196,13 +262,229 @@ TEST_CASE("cross-namespace references follow the policy: deny, authorize (per re
   CHECK(half.message().find("vault") == std::string::npos);
   // An UPDATE by someone else that keeps the same references is not re-authorised.
   auth.asked.clear();
+  lookup.asked.clear();
   CHECK(ok_reply(h.validate(review(kIsKind, "UPDATE", "apps", obj, obj, "syncer"))).allowed());
   CHECK(auth.asked.empty());
+  CHECK(lookup.asked.empty());
   // If the SubjectAccessReview cannot be made, the request is denied (fail closed) with the reason.
   auth.fail = true;
   auto err = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj, "null", "alice")));
   CHECK_FALSE(err.allowed());
   CHECK(err.message().find("connection refused") != std::string::npos);
+}
+
+namespace {
+
+constexpr auto npos = std::string::npos;
+const std::string kFixtureHost = R"("hostAPI":"https://infisical.example.com")";
+
+// The fixture with another hostAPI, or ("") none.
+std::string with_host(std::string obj, const std::string& host) {
+  auto at = obj.find(kFixtureHost);
+  REQUIRE(at != npos);
+  obj.replace(at, kFixtureHost.size() + 1, host.empty() ? "" : R"("hostAPI":")" + host + R"(",)");
+  return obj;
+}
+
+std::string replaced(std::string obj, const std::string& from, const std::string& to) {
+  auto at = obj.find(from);
+  REQUIRE(at != npos);
+  return obj.replace(at, from.size(), to);
+}
+
+const std::string kKubernetesAuth = R"({"kubernetesAuth":{"identityId":"id-1",
+    "serviceAccountRef":{"name":"app","namespace":"apps"},
+    "secretsScope":{"projectSlug":"proj","envSlug":"dev","secretsPath":"/"}}})";
+const std::string kOptInAnnotation = "secrets.infisical.com/kubernetes-auth-identity-ids";
+
+}  // namespace
+
+TEST_CASE("trust: a reference into another namespace needs an InfisicalReferenceGrant there") {
+  FakeAuthorizer auth;
+  auth.grants = {"alice get secrets vault"};  // the user's own right is not what is missing
+  FakeTrustLookup lookup;
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, &auth, nullptr, example_host_allowed(), &lookup);
+  const std::string obj = infisical_secret(universal("vault"));
+  auto denied = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj)));
+  CHECK_FALSE(denied.allowed());
+  CHECK(denied.code() == 403);
+  CHECK(denied.message().find("spec.authentication.universalAuth.credentialsRef: the credentials Secret vault/creds is "
+                              "in another namespace, and no InfisicalReferenceGrant in namespace vault lets "
+                              "InfisicalSecrets of namespace apps refer to it") != npos);
+  // A refusal is confirmed with a fresh read: a grant made a moment ago counts.
+  CHECK(lookup.asked == std::vector<std::string>{"grants vault", "grants vault (fresh)"});
+  // A grant for another Secret, or to another namespace, does not admit it; the matching one does.
+  lookup.all_grants = {grant("vault", "apps", "Secret", "other"), grant("vault", "team-b", "Secret", "creds"),
+                       grant("vault", "apps", "ConfigMap")};
+  CHECK_FALSE(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj))).allowed());
+  lookup.all_grants.push_back(grant("vault", "apps", "Secret", "creds"));
+  CHECK(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj))).allowed());
+  // --cross-namespace-references=allow (upstream-compatible): no grant needed, none read.
+  core::TrustPolicy upstream = example_host_allowed();
+  upstream.cross_namespace_without_grant = true;
+  FakeTrustLookup unused;
+  AdmissionHandler compat(CrossNamespacePolicy::kAuthorize, &auth, nullptr, upstream, &unused);
+  CHECK(ok_reply(compat.validate(review(kIsKind, "CREATE", "apps", obj))).allowed());
+  CHECK(unused.asked.empty());
+  // The grants cannot be read: denied (fail closed), saying why, not that nothing was granted; an
+  // outage is not asked twice.
+  lookup.fail = true;
+  lookup.asked.clear();
+  auto err = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj)));
+  CHECK(lookup.asked == std::vector<std::string>{"grants vault"});
+  CHECK_FALSE(err.allowed());
+  CHECK(err.code() == 403);
+  CHECK(err.message().find("spec.authentication.universalAuth.credentialsRef: could not verify that namespace vault "
+                           "grants") != npos);
+  CHECK(err.message().find("connection refused") != npos);
+  CHECK(err.message().find("no InfisicalReferenceGrant") == npos);
+}
+
+TEST_CASE("trust: hostAPI must be on the allow-list or the global host, and https unless http is allowed") {
+  FakeTrustLookup lookup;
+  AdmissionHandler h(CrossNamespacePolicy::kAllow, nullptr, nullptr, core::TrustPolicy{}, &lookup);
+  const std::string obj = infisical_secret(universal());  // https://infisical.example.com: not on the default list
+  auto denied = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj)));
+  CHECK_FALSE(denied.allowed());
+  CHECK(denied.code() == 403);
+  CHECK(denied.message().find("spec.hostAPI: hostAPI host infisical.example.com is not on the operator's list of "
+                              "allowed Infisical hosts") != npos);
+  CHECK(lookup.asked == std::vector<std::string>{"global host", "global host (fresh)"});
+  // The admin's global host (ConfigMap infisical-config) is always allowed.
+  lookup.global_host = "https://infisical.example.com/api";
+  CHECK(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj))).allowed());
+  // A host on the list needs no lookup.
+  lookup.asked.clear();
+  CHECK(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", with_host(obj, "https://eu.infisical.com")))).allowed());
+  CHECK(lookup.asked.empty());
+  // http:// is refused even for a listed host, unless the admin allows http.
+  const std::string plain = with_host(obj, "http://infisical.example.com");
+  AdmissionHandler strict(CrossNamespacePolicy::kAllow, nullptr, nullptr, example_host_allowed(), &lookup);
+  auto http = ok_reply(strict.validate(review(kIsKind, "CREATE", "apps", plain)));
+  CHECK_FALSE(http.allowed());
+  CHECK(http.message().find("spec.hostAPI: hostAPI infisical.example.com uses http://") != npos);
+  core::TrustPolicy lax_policy = example_host_allowed();
+  lax_policy.allow_http = true;
+  AdmissionHandler lax(CrossNamespacePolicy::kAllow, nullptr, nullptr, lax_policy, &lookup);
+  CHECK(ok_reply(lax.validate(review(kIsKind, "CREATE", "apps", plain))).allowed());
+  // The global host cannot be read: denied (fail closed).
+  lookup.fail = true;
+  auto err = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj)));
+  CHECK_FALSE(err.allowed());
+  CHECK(err.message().find("spec.hostAPI: could not verify that the host is allowed") != npos);
+  CHECK(err.message().find("connection refused") != npos);
+}
+
+TEST_CASE("trust: an UPDATE of host, TLS, auth or targets re-authorises every reference against its user") {
+  // An admin created an InfisicalSecret that uses a granted Secret of namespace vault. A tenant of
+  // namespace apps, who may not read that Secret, must not redirect it by patching hostAPI.
+  FakeAuthorizer auth;
+  auth.grants = {"admin get secrets vault"};
+  FakeTrustLookup lookup;
+  lookup.all_grants = {grant("vault", "apps", "Secret", "creds")};
+  core::TrustPolicy any_host;
+  any_host.allowed_hosts = {"*"};
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, &auth, nullptr, any_host, &lookup);
+  const std::string by_admin = infisical_secret(universal("vault"));
+  REQUIRE(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", by_admin, "null", "admin"))).allowed());
+
+  auth.asked.clear();
+  const std::string moved = with_host(by_admin, "https://collector.tenant.example");
+  auto denied = ok_reply(h.validate(review(kIsKind, "UPDATE", "apps", moved, by_admin, "tenant")));
+  CHECK_FALSE(denied.allowed());
+  CHECK(denied.code() == 403);
+  CHECK(denied.message().find("spec.authentication.universalAuth.credentialsRef: user \"tenant\" may not get secrets "
+                              "\"creds\" in namespace vault") != npos);
+  CHECK(auth.asked == std::vector<std::string>{"tenant get secrets vault"});
+  // The same change by the admin, and a change of the auth block's scope by the tenant.
+  CHECK(ok_reply(h.validate(review(kIsKind, "UPDATE", "apps", moved, by_admin, "admin"))).allowed());
+  const std::string rescoped = replaced(by_admin, R"("projectSlug":"proj")", R"("projectSlug":"other")");
+  CHECK_FALSE(ok_reply(h.validate(review(kIsKind, "UPDATE", "apps", rescoped, by_admin, "tenant"))).allowed());
+
+  // Changes that do not touch where credentials come from or go to ask nothing.
+  auth.asked.clear();
+  lookup.asked.clear();
+  const std::string resynced = replaced(by_admin, R"("resyncInterval":60)", R"("resyncInterval":300)");
+  CHECK(ok_reply(h.validate(review(kIsKind, "UPDATE", "apps", resynced, by_admin, "tenant"))).allowed());
+  const std::string labelled = replaced(by_admin, R"("metadata":{"name":"demo","namespace":"apps"})",
+                                        R"("metadata":{"name":"demo","namespace":"apps","labels":{"team":"a"}})");
+  CHECK(ok_reply(h.validate(review(kIsKind, "UPDATE", "apps", labelled, by_admin, "tenant"))).allowed());
+  CHECK(auth.asked.empty());
+  CHECK(lookup.asked.empty());
+}
+
+TEST_CASE("trust: kubernetesAuth needs the user's create serviceaccounts/token and the ServiceAccount's opt-in") {
+  const std::string obj = infisical_secret(kKubernetesAuth);
+  FakeAuthorizer auth;
+  FakeTrustLookup lookup;
+  lookup.accounts["apps/app"] = {{kOptInAnnotation, "id-1"}};
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, &auth, nullptr, example_host_allowed(), &lookup);
+
+  // The ServiceAccount is in the resource's own namespace; the user still needs the right to mint for it.
+  auto no_right = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj, "null", "bob")));
+  CHECK_FALSE(no_right.allowed());
+  CHECK(no_right.code() == 403);
+  CHECK(no_right.message().find("spec.authentication.kubernetesAuth.serviceAccountRef: user \"bob\" may not create "
+                                "serviceaccounts/token \"app\" in namespace apps") != npos);
+  CHECK(auth.asked == std::vector<std::string>{"bob create serviceaccounts/token apps"});
+
+  auth.grants = {"alice create serviceaccounts/token apps"};
+  lookup.asked.clear();
+  CHECK(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj))).allowed());
+  CHECK(lookup.asked == std::vector<std::string>{"serviceaccount apps/app"});
+
+  // Without the opt-in for this identity no token would be minted: refused now.
+  for (auto annotations : {std::map<std::string, std::string>{{"other", "x"}},
+                           std::map<std::string, std::string>{{kOptInAnnotation, "id-2"}}}) {
+    lookup.accounts["apps/app"] = annotations;
+    auto denied = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj)));
+    CHECK_FALSE(denied.allowed());
+    CHECK(denied.message().find("spec.authentication.kubernetesAuth.serviceAccountRef: ServiceAccount apps/app has no "
+                                "annotation secrets.infisical.com/kubernetes-auth-identity-ids naming identity id-1") !=
+          npos);
+  }
+  lookup.accounts.clear();
+  auto missing = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj)));
+  CHECK_FALSE(missing.allowed());
+  CHECK(missing.message().find("ServiceAccount apps/app was not found, or has no annotation") != npos);
+  lookup.accounts["apps/app"] = {{kOptInAnnotation, "id-0, id-1"}};
+  CHECK(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj))).allowed());
+
+  // --cross-namespace-policy deny still asks for the user's right; allow does not (the opt-in still counts).
+  AdmissionHandler deny(CrossNamespacePolicy::kDeny, &auth, nullptr, example_host_allowed(), &lookup);
+  CHECK_FALSE(ok_reply(deny.validate(review(kIsKind, "CREATE", "apps", obj, "null", "bob"))).allowed());
+  CHECK(ok_reply(deny.validate(review(kIsKind, "CREATE", "apps", obj))).allowed());
+  FakeAuthorizer never;
+  AdmissionHandler open(CrossNamespacePolicy::kAllow, &never, nullptr, example_host_allowed(), &lookup);
+  CHECK(ok_reply(open.validate(review(kIsKind, "CREATE", "apps", obj, "null", "bob"))).allowed());
+  CHECK(never.asked.empty());
+  lookup.accounts.clear();
+  CHECK_FALSE(ok_reply(open.validate(review(kIsKind, "CREATE", "apps", obj, "null", "bob"))).allowed());
+
+  // The ServiceAccount cannot be read: denied (fail closed).
+  lookup.fail = true;
+  auto err = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj)));
+  CHECK_FALSE(err.allowed());
+  CHECK(err.message().find("could not verify that the ServiceAccount apps/app opted in") != npos);
+}
+
+TEST_CASE("trust: the fast path asks nothing; without a lookup a spec that needs one is denied") {
+  FakeAuthorizer auth;
+  FakeTrustLookup lookup;
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, &auth, nullptr, core::TrustPolicy{}, &lookup);
+  const std::string same_ns = infisical_secret(universal());
+  for (const std::string& obj : {with_host(same_ns, ""), with_host(same_ns, "https://app.infisical.com/api")}) {
+    CAPTURE(obj);
+    CHECK(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", obj))).allowed());
+  }
+  CHECK(lookup.asked.empty());
+  CHECK(auth.asked.empty());
+
+  AdmissionHandler bare(CrossNamespacePolicy::kAuthorize, &auth, nullptr);
+  CHECK(ok_reply(bare.validate(review(kIsKind, "CREATE", "apps", with_host(same_ns, "")))).allowed());
+  auto needs = ok_reply(bare.validate(review(kIsKind, "CREATE", "apps", same_ns)));
+  CHECK_FALSE(needs.allowed());
+  CHECK(needs.message().find("spec.hostAPI: could not verify") != npos);
 }
 
 namespace {
@@ -388,4 +670,34 @@ TEST_CASE("webhook flags: Kubernetes style, defaults, and one-line errors naming
                                      "maybe"}).error().find("maybe") != std::string::npos);
   CHECK(ifo::webhook::parse_options({"--tls-cert-file"}).error().find("needs a value") != std::string::npos);
   CHECK(ifo::webhook::parse_options({"--help"})->help);
+}
+
+TEST_CASE("webhook flags: the trust boundary, with the syncer's defaults") {
+  auto d = ifo::webhook::parse_options({"--tls-cert-file", "c", "--tls-private-key-file", "k"});
+  REQUIRE(d.ok());
+  CHECK_FALSE(d->trust.cross_namespace_without_grant);
+  CHECK(d->trust.allowed_hosts == core::TrustPolicy{}.allowed_hosts);
+  CHECK_FALSE(d->trust.allow_http);
+  auto o = ifo::webhook::parse_options({"--tls-cert-file", "c", "--tls-private-key-file", "k",
+                                        "--cross-namespace-references", "allow", "--allowed-hosts",
+                                        "infisical.example.com, *.corp.example:8443", "--allow-insecure-http=true",
+                                        "--cross-namespace-policy", "deny"});
+  REQUIRE(o.ok());
+  CHECK(o->trust.cross_namespace_without_grant);
+  CHECK(o->trust.allowed_hosts == std::vector<std::string>{"infisical.example.com", "*.corp.example:8443"});
+  CHECK(o->trust.allow_http);
+  CHECK(o->policy == CrossNamespacePolicy::kDeny);
+  auto empty = ifo::webhook::parse_options({"--tls-cert-file", "c", "--tls-private-key-file", "k", "--allowed-hosts="});
+  REQUIRE(empty.ok());
+  CHECK(empty->trust.allowed_hosts.empty());
+  auto err = [](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--tls-cert-file", "c", "--tls-private-key-file", "k"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = ifo::webhook::parse_options(args);
+    return r.ok() ? std::string() : r.error();
+  };
+  CHECK(err({"--cross-namespace-references", "maybe"}).find("--cross-namespace-references") != npos);
+  CHECK(err({"--allowed-hosts", "https://app.infisical.com"}).find("not a URL") != npos);
+  CHECK(err({"--allow-insecure-http", "yes please"}).find("--allow-insecure-http") != npos);
+  CHECK(ifo::webhook::usage().find("--allowed-hosts") != npos);
 }

@@ -1,0 +1,119 @@
+// Reading grants and ServiceAccount opt-ins for the trust policy, with a short per-object cache.
+#include "syncer/trust_inputs.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "core/constants.h"
+#include "kube/errors.h"
+#include "kube/resource.h"
+
+namespace ifo::syncer {
+
+namespace {
+
+std::map<std::string, std::string> string_map(const core::JsonValue* obj) {
+  std::map<std::string, std::string> out;
+  if (obj == nullptr || !obj->IsObject()) return out;
+  for (auto it = obj->MemberBegin(); it != obj->MemberEnd(); ++it)
+    if (it->value.IsString()) out[it->name.GetString()] = it->value.GetString();
+  return out;
+}
+
+}  // namespace
+
+std::string global_host_api_of(const Object& config_map) {
+  if (!config_map) return "";
+  auto data = string_map(core::member(*config_map, "data"));
+  auto it = data.find(std::string(core::kGlobalConfigHostKey));
+  return it == data.end() ? "" : it->second;
+}
+
+std::string describe_refusals(const std::vector<core::TrustRefusal>& refusals) {
+  std::vector<std::string> parts;
+  for (const auto& r : refusals) parts.push_back(fmt::format("{}: {}", r.path, r.message));
+  return fmt::format("{}", fmt::join(parts, "; "));
+}
+
+TrustInputsReader::TrustInputsReader(KubeApi& kube, kube::Clock& clock, std::chrono::milliseconds ttl)
+    : kube_(kube), clock_(clock), ttl_(ttl) {}
+
+void TrustInputsReader::forget() {
+  std::lock_guard lock(mu_);
+  grants_.clear();
+  service_accounts_.clear();
+}
+
+std::vector<core::ReferenceGrant> TrustInputsReader::grants_in(const std::string& ns) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = grants_.find(ns);
+    if (it != grants_.end() && clock_.now() - it->second.read_at < ttl_) return it->second.value;
+  }
+  std::vector<core::ReferenceGrant> grants;
+  try {
+    for (const Object& o : kube_.list(kube::kInfisicalReferenceGrants, ns, "")) {
+      auto parsed = core::parse_reference_grant(*o);
+      if (!parsed.ok()) continue;  // an invalid grant grants nothing
+      if (parsed.grant.namespace_.empty()) parsed.grant.namespace_ = ns;
+      grants.push_back(std::move(parsed.grant));
+    }
+  } catch (const kube::ApiError& e) {
+    // The grant kind not served (its CRD not installed): nothing is granted.
+    if (!e.is_not_found()) throw;
+  }
+  std::lock_guard lock(mu_);
+  grants_[ns] = {grants, clock_.now()};
+  return grants;
+}
+
+std::optional<std::map<std::string, std::string>> TrustInputsReader::service_account_annotations(
+    const std::string& ns, const std::string& name) {
+  std::string key = ns + "/" + name;
+  {
+    std::lock_guard lock(mu_);
+    auto it = service_accounts_.find(key);
+    if (it != service_accounts_.end() && clock_.now() - it->second.read_at < ttl_) return it->second.value;
+  }
+  std::optional<std::map<std::string, std::string>> annotations;
+  try {
+    Object sa = kube_.get(kube::kServiceAccounts, ns, name);
+    annotations = string_map(core::at_path(*sa, {"metadata", "annotations"}));
+  } catch (const kube::ApiError& e) {
+    if (!e.is_not_found()) throw;
+  }
+  std::lock_guard lock(mu_);
+  service_accounts_[key] = {annotations, clock_.now()};
+  return annotations;
+}
+
+core::TrustInputs TrustInputsReader::gather(const core::InfisicalSecret& resource,
+                                            const core::TrustPolicy& policy, std::string global_host_api) {
+  core::TrustInputs inputs;
+  inputs.global_host_api = std::move(global_host_api);
+  const std::string& own = resource.metadata.namespace_;
+  std::vector<core::TrustReference> refs = core::trust_references(resource);
+  if (!policy.cross_namespace_without_grant) {
+    std::set<std::string> namespaces;
+    for (const auto& r : refs)
+      if (r.namespace_ != own) namespaces.insert(r.namespace_);
+    for (const auto& ns : namespaces) {
+      auto g = grants_in(ns);
+      inputs.grants.insert(inputs.grants.end(), g.begin(), g.end());
+    }
+  }
+  // Kubernetes auth: the ServiceAccount's opt-in, unless the policy does not ask for it or the reference
+  // to the account is refused anyway (then it is not read at all).
+  if (policy.cross_namespace_without_grant) return inputs;
+  auto sa = std::find_if(refs.begin(), refs.end(),
+                         [](const core::TrustReference& r) { return r.kind == "ServiceAccount"; });
+  if (sa == refs.end()) return inputs;
+  for (const auto& refusal : core::check_trust(resource, policy, inputs))
+    if (refusal.path == sa->path && refusal.reason == core::kReasonReferenceNotGranted) return inputs;
+  inputs.service_account_annotations = service_account_annotations(sa->namespace_, sa->name);
+  return inputs;
+}
+
+}  // namespace ifo::syncer

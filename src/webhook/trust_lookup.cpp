@@ -1,0 +1,80 @@
+// Grants, ServiceAccount opt-ins and the global host for the trust policy, with a short cache.
+#include "webhook/trust_lookup.h"
+
+#include "core/constants.h"
+#include "core/json.h"
+#include "kube/client.h"
+#include "kube/errors.h"
+#include "kube/resource.h"
+
+namespace ifo::webhook {
+
+template <typename T, typename Fetch>
+T KubeTrustLookup::cached(std::map<std::string, Entry<T>, std::less<>>& cache, const std::string& key,
+                          bool fresh, Fetch fetch) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!fresh) {
+    std::lock_guard lock(mu_);
+    if (auto it = cache.find(key); it != cache.end() && it->second.expires > now) return it->second.value;
+  }
+  T value = fetch();
+  std::lock_guard lock(mu_);
+  if (cache.size() > 10000) cache.clear();  // bounded: answers live only ttl_ anyway
+  cache[key] = Entry<T>{value, now + ttl_};
+  return value;
+}
+
+std::vector<core::ReferenceGrant> KubeTrustLookup::grants(std::string_view ns, bool fresh) {
+  return cached(grants_, std::string(ns), fresh, [&] {
+    std::vector<core::ReferenceGrant> out;
+    try {
+      for (const auto& item : client_.list_all(kube::kInfisicalReferenceGrants, ns).items) {
+        auto parsed = core::parse_reference_grant(*item);
+        if (!parsed.ok()) continue;  // an invalid grant grants nothing
+        if (parsed.grant.namespace_.empty()) parsed.grant.namespace_ = std::string(ns);
+        out.push_back(std::move(parsed.grant));
+      }
+    } catch (const kube::ApiError& e) {
+      // The grant kind is not served (its CRD is not installed): nothing is granted, as in the syncer.
+      if (!e.is_not_found()) throw;
+    }
+    return out;
+  });
+}
+
+std::optional<std::map<std::string, std::string>> KubeTrustLookup::service_account_annotations(
+    std::string_view ns, std::string_view name, bool fresh) {
+  std::string key = std::string(ns) + "/" + std::string(name);
+  return cached(accounts_, key, fresh, [&]() -> std::optional<std::map<std::string, std::string>> {
+    kube::ObjectPtr sa;
+    try {
+      sa = client_.get(kube::kServiceAccounts, ns, name);
+    } catch (const kube::ApiError& e) {
+      if (e.is_not_found()) return std::nullopt;
+      throw;
+    }
+    std::map<std::string, std::string> out;
+    if (const core::JsonValue* ann = core::at_path(*sa, {"metadata", "annotations"}); ann && ann->IsObject())
+      for (const auto& m : ann->GetObject())
+        if (m.value.IsString())
+          out.emplace(std::string(m.name.GetString(), m.name.GetStringLength()),
+                      std::string(m.value.GetString(), m.value.GetStringLength()));
+    return out;
+  });
+}
+
+std::string KubeTrustLookup::global_host_api(bool fresh) {
+  return cached(config_, operator_namespace_, fresh, [&]() -> std::string {
+    kube::ObjectPtr cm;
+    try {
+      cm = client_.get(kube::kConfigMaps, operator_namespace_, core::kGlobalConfigMapName);
+    } catch (const kube::ApiError& e) {
+      if (e.is_not_found()) return "";
+      throw;
+    }
+    const core::JsonValue* data = core::member(*cm, "data");
+    return data ? core::string_or(*data, core::kGlobalConfigHostKey, "") : "";
+  });
+}
+
+}  // namespace ifo::webhook
