@@ -149,6 +149,23 @@ TEST_CASE("a name resolving to loopback is refused the same way, every address o
   CHECK(listener.connections() == 0);
 }
 
+TEST_CASE("the cloud metadata address is refused before any connection attempt") {
+  // Nothing can listen on 169.254.169.254 here; an unguarded client would try to connect and time out
+  // (a plain TransportError), the guarded one refuses at once with the range named.
+  net::HttpClient client({}, net::HttpClient::default_user_agent(), guarded());
+  auto started = std::chrono::steady_clock::now();
+  try {
+    client.perform(get("http://169.254.169.254/latest/meta-data/iam/security-credentials/"));
+    FAIL("the request went through");
+  } catch (const net::AddressRefusedError& e) {
+    CHECK(e.address() == "169.254.169.254");
+    CHECK(e.range().to_string() == "169.254.0.0/16");
+    CHECK(std::string(e.what()).find("cloud metadata") != std::string::npos);
+  }
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+  // (Not tried with the range allowed: on a cloud machine something may really answer there.)
+}
+
 TEST_CASE("an allowed range admits the address; a refused address of the same name is still skipped") {
   Server server(answer_ok);
   net::HttpClient client({}, net::HttpClient::default_user_agent(), guarded({"127.0.0.0/8"}));
