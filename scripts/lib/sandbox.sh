@@ -189,3 +189,20 @@ sandbox_revision() {  # DEPLOYMENT [NAMESPACE]: the deployment.kubernetes.io/rev
   sandbox_kubectl -n "${2:-default}" get deployment "$1" \
     -o 'jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}'
 }
+
+# Test cases over a sandbox (the e2e user-flow and trust-boundary tests): sandbox_check NAME COMMAND...
+# runs one case, prints "ok" or "FAIL" with the case's output and the components' log tails, and
+# counts it; sandbox_finish prints "# cases: N passed, N failed" and fails when any case failed.
+SANDBOX_PASSED=0
+SANDBOX_FAILED=0
+sandbox_check() {
+  local name="$1" out="$SANDBOX_DIR/case.out" l; shift
+  if "$@" >"$out" 2>&1; then SANDBOX_PASSED=$((SANDBOX_PASSED + 1)); echo "ok   $name"
+  else SANDBOX_FAILED=$((SANDBOX_FAILED + 1)); echo "FAIL $name"; sed 's/^/     /' "$out" | tail -30
+    for l in syncer webhook; do echo "     --- $l.log (tail)"; grep -v " debug " "$SANDBOX_DIR/$l.log" 2>/dev/null | tail -8 | sed 's/^/     /'; done
+  fi
+}
+sandbox_finish() {
+  echo "# cases: $SANDBOX_PASSED passed, $SANDBOX_FAILED failed"
+  [ "$SANDBOX_FAILED" -eq 0 ]
+}

@@ -16,14 +16,6 @@ work="$(mktemp -d /tmp/ifo-e2e-trust.XXXXXX)"
 listener_pid=""
 trap 'kill $listener_pid 2>/dev/null; sandbox_stop; rm -rf "$work"' EXIT
 
-passed=0 failed=0
-check() {
-  local name="$1"; shift
-  if "$@" >"$work/case.out" 2>&1; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/     /' "$work/case.out" | tail -30
-    for l in syncer webhook; do echo "     --- $l.log (tail)"; grep -v " debug " "$work/sandbox/$l.log" | tail -8 2>/dev/null | sed 's/^/     /'; done
-  fi
-}
 k() { sandbox_kubectl "$@"; }
 tenant_token="tenant-$RANDOM$RANDOM"
 kt() { sandbox_kubectl --token="$tenant_token" "$@"; }  # kubectl as the tenant
@@ -88,10 +80,10 @@ EOF
     [[ "$(kt auth can-i create serviceaccounts --subresource=token -n team-a)" == no* ]] &&
     [ "$(kt auth can-i create infisicalsecrets.secrets.infisical.com -n team-a)" = yes ]
 }
-check "setup: the tenant may use team-a only, and may not mint tokens (kube-sim enforces RBAC)" setup
+sandbox_check "setup: the tenant may use team-a only, and may not mint tokens (kube-sim enforces RBAC)" setup
 
-# 1: another namespace's credentials.
-spec_cross_ns() {
+# Universal auth with credentials in namespace shared: NAME CREDENTIALS-SECRET.
+spec_universal() {
   cat <<EOF
 apiVersion: secrets.infisical.com/v1alpha1
 kind: InfisicalSecret
@@ -100,11 +92,13 @@ spec:
   resyncInterval: 5
   authentication:
     universalAuth:
-      credentialsRef: {secretName: other-team-creds, secretNamespace: shared}
+      credentialsRef: {secretName: $2, secretNamespace: shared}
       secretsScope: {projectSlug: demo-project, envSlug: dev, secretsPath: /app}
   managedSecretReference: {secretName: $1, secretNamespace: team-a}
 EOF
 }
+# 1: another namespace's credentials (not granted).
+spec_cross_ns() { spec_universal "$1" other-team-creds; }
 # 2: Kubernetes auth for a powerful ServiceAccount, token sent to the tenant's host.
 spec_token_theft() {
   cat <<EOF
@@ -123,20 +117,7 @@ spec:
 EOF
 }
 # 3: the admin's resource using shared credentials (granted), which the tenant then points elsewhere.
-spec_admin() {
-  cat <<EOF
-apiVersion: secrets.infisical.com/v1alpha1
-kind: InfisicalSecret
-metadata: {name: $1, namespace: team-a}
-spec:
-  resyncInterval: 5
-  authentication:
-    universalAuth:
-      credentialsRef: {secretName: team-a-creds, secretNamespace: shared}
-      secretsScope: {projectSlug: demo-project, envSlug: dev, secretsPath: /app}
-  managedSecretReference: {secretName: $1, secretNamespace: team-a}
-EOF
-}
+spec_admin() { spec_universal "$1" team-a-creds; }
 hostapi_patch="{\"spec\":{\"hostAPI\":\"$tenant_host\"}}"
 
 admin_resource_syncs() {
@@ -144,7 +125,7 @@ admin_resource_syncs() {
     sandbox_wait_for 60 "admin-app Ready" k -n team-a wait --for=condition=Ready infisicalsecret/admin-app --timeout=1s &&
     [ "$(k -n team-a get secret admin-app -o jsonpath='{.data.API_KEY}' | base64 -d)" = initial-api-key ]
 }
-check "the admin's resource with granted cross-namespace credentials syncs" admin_resource_syncs
+sandbox_check "the admin's resource with granted cross-namespace credentials syncs" admin_resource_syncs
 
 # --- With the webhook: each escalation is refused at kubectl apply/patch.
 refused_at_apply() {  # NAME SPEC-FUNCTION EXPECTED-TEXT...
@@ -155,9 +136,9 @@ refused_at_apply() {  # NAME SPEC-FUNCTION EXPECTED-TEXT...
   local t; for t in "$@"; do grep -qF -- "$t" "$work/apply.out" || { echo "missing: $t"; return 1; }; done
   ! k -n team-a get infisicalsecret "$name" 2>/dev/null
 }
-check "1 (webhook): another namespace's credentials are refused at kubectl apply" \
+sandbox_check "1 (webhook): another namespace's credentials are refused at kubectl apply" \
   refused_at_apply esc1 spec_cross_ns spec.authentication.universalAuth.credentialsRef
-check "2 (webhook): Kubernetes auth for a ServiceAccount the tenant may not mint, to its own host, is refused" \
+sandbox_check "2 (webhook): Kubernetes auth for a ServiceAccount the tenant may not mint, to its own host, is refused" \
   refused_at_apply esc2 spec_token_theft spec.authentication.kubernetesAuth.serviceAccountRef spec.hostAPI
 patch_refused() {
   ! kt -n team-a patch infisicalsecret admin-app --type=merge -p "$hostapi_patch" >"$work/patch.out" 2>&1 ||
@@ -166,8 +147,8 @@ patch_refused() {
   grep -q 'denied the request' "$work/patch.out" && grep -q 'spec.hostAPI' "$work/patch.out" &&
     [ -z "$(k -n team-a get infisicalsecret admin-app -o jsonpath='{.spec.hostAPI}')" ]
 }
-check "3 (webhook): the tenant's patch of hostAPI on the admin's resource is refused" patch_refused
-check "the tenant's host received no connection (webhook phase)" listener_untouched
+sandbox_check "3 (webhook): the tenant's patch of hostAPI on the admin's resource is refused" patch_refused
+sandbox_check "the tenant's host received no connection (webhook phase)" listener_untouched
 
 # --- Without the webhook (as before install, while it is down, or with webhook.enabled=false): the
 # same specs are stored, and the syncer refuses each itself.
@@ -175,7 +156,7 @@ webhook_removed() {
   local name; name="$(k get validatingwebhookconfigurations -o name)"
   [ -n "$name" ] && k delete $name && [ -z "$(k get validatingwebhookconfigurations -o name)" ]
 }
-check "the validating webhook is removed" webhook_removed
+sandbox_check "the validating webhook is removed" webhook_removed
 tokens_before="$(token_requests)"
 stored_and_refused() {  # NAME SPEC-FUNCTION REASON
   "$2" "$1" | kt apply -f - || return 1
@@ -184,16 +165,16 @@ stored_and_refused() {  # NAME SPEC-FUNCTION REASON
   # The reason shows where a user looks first.
   kt -n team-a get infisicalsecrets | tee /dev/stderr | grep -E "^$1 +False +$3"
 }
-check "1 (no webhook): the syncer refuses another namespace's credentials: ReferenceNotGranted" \
+sandbox_check "1 (no webhook): the syncer refuses another namespace's credentials: ReferenceNotGranted" \
   stored_and_refused esc1 spec_cross_ns ReferenceNotGranted
-check "2 (no webhook): the syncer mints no token and sends nothing to a host that is not allowed: HostNotAllowed" \
+sandbox_check "2 (no webhook): the syncer mints no token and sends nothing to a host that is not allowed: HostNotAllowed" \
   stored_and_refused esc2 spec_token_theft HostNotAllowed
 no_token_minted() {
   k -n team-a get infisicalsecret esc2 -o 'jsonpath={.status.conditions[?(@.type=="Ready")].message}' | tee /dev/stderr |
     grep -q ServiceAccount &&
     [ "$(token_requests)" = "$tokens_before" ]
 }
-check "2 (no webhook): the ServiceAccount's missing opt-in is named too, and no TokenRequest was made" no_token_minted
+sandbox_check "2 (no webhook): the ServiceAccount's missing opt-in is named too, and no TokenRequest was made" no_token_minted
 patched_and_refused() {
   local before; before="$(k -n team-a get secret admin-app -o jsonpath='{.data}')"
   kt -n team-a patch infisicalsecret admin-app --type=merge -p "$hostapi_patch" || return 1
@@ -201,9 +182,9 @@ patched_and_refused() {
   kt -n team-a get infisicalsecrets | tee /dev/stderr | grep -E "^admin-app +False +HostNotAllowed" &&
     [ "$(k -n team-a get secret admin-app -o jsonpath='{.data}')" = "$before" ]
 }
-check "3 (no webhook): after the tenant's hostAPI patch the syncer sends nothing and keeps the Secret: HostNotAllowed" \
+sandbox_check "3 (no webhook): after the tenant's hostAPI patch the syncer sends nothing and keeps the Secret: HostNotAllowed" \
   patched_and_refused
-check "the tenant's host received no connection (no-webhook phase)" listener_untouched
+sandbox_check "the tenant's host received no connection (no-webhook phase)" listener_untouched
 
 # --- The granted path: the admin grants team-a the other credentials; the same spec syncs.
 granted_syncs() {
@@ -220,7 +201,7 @@ EOF
     sandbox_wait_for 20 "esc1 Ready" k -n team-a wait --for=condition=Ready infisicalsecret/esc1 --timeout=1s &&
     [ "$(k -n team-a get secret esc1 -o jsonpath='{.data.API_KEY}' | base64 -d)" = initial-api-key ]
 }
-check "granted: after an InfisicalReferenceGrant is added the same spec syncs within one resync" granted_syncs
+sandbox_check "granted: after an InfisicalReferenceGrant is added the same spec syncs within one resync" granted_syncs
 
 preflight_lists() {
   "$(sandbox_bin infisical-syncer)" preflight --kubeconfig="$KUBECONFIG" >"$work/preflight.out" 2>&1
@@ -229,14 +210,13 @@ preflight_lists() {
   [ "$rc" = 1 ] && grep -q 'team-a/esc2' "$work/preflight.out" && grep -q 'team-a/admin-app' "$work/preflight.out" &&
     ! grep -q 'team-a/esc1' "$work/preflight.out"
 }
-check "infisical-syncer preflight lists the resources the rules refuse" preflight_lists
+sandbox_check "infisical-syncer preflight lists the resources the rules refuse" preflight_lists
 
 # Control: the listener does count a connection, so its zero above means none was made.
 listener_counts() {
   curl -sk --max-time 2 "$tenant_host/v1/auth/universal-auth/login" >/dev/null 2>&1
   sandbox_wait_for 5 "the listener to count" bash -c "[ \"\$(cat '$work/listener.count')\" = 1 ]"
 }
-check "control: a connection to the tenant's listener is counted" listener_counts
+sandbox_check "control: a connection to the tenant's listener is counted" listener_counts
 
-echo "# cases: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+sandbox_finish

@@ -11,14 +11,6 @@ source "$root/scripts/lib/sandbox.sh"
 work="$(mktemp -d /tmp/ifo-e2e.XXXXXX)"
 trap 'sandbox_stop; rm -rf "$work"' EXIT
 
-passed=0 failed=0
-check() {
-  local name="$1"; shift
-  if "$@" >"$work/case.out" 2>&1; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/     /' "$work/case.out" | tail -30
-    for l in syncer webhook; do echo "     --- $l.log (tail)"; grep -v " debug " "$work/sandbox/$l.log" | tail -8 2>/dev/null | sed 's/^/     /'; done
-  fi
-}
 k() { sandbox_kubectl "$@"; }
 secret_value() { k -n "${2:-default}" get secret "${3:-app-secrets}" -o "jsonpath={.data.$1}" | base64 -d; }
 ready_reason() { k get infisicalsecret "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].reason}'; }
@@ -36,7 +28,7 @@ invalid_rejected() {
     grep -q 'spec.managedSecretReference.secretNamespace' "$work/invalid.out" &&
     ! k get infisicalsecret broken
 }
-check "kubectl apply of an invalid InfisicalSecret is rejected with the field paths" invalid_rejected
+sandbox_check "kubectl apply of an invalid InfisicalSecret is rejected with the field paths" invalid_rejected
 
 valid_synced() {
   k apply -f "$root/examples/credentials.yaml" -f "$root/examples/infisicalsecret.yaml" &&
@@ -47,7 +39,7 @@ valid_synced() {
     sandbox_wait_for 30 "Ready=True" k wait --for=condition=Ready infisicalsecret/app-secrets --timeout=1s &&
     k get infisicalsecrets | tee /dev/stderr | grep -E '^app-secrets +True +Synced +app-secrets'
 }
-check "a valid InfisicalSecret (universal auth) produces the managed Secret with Infisical's values" valid_synced
+sandbox_check "a valid InfisicalSecret (universal auth) produces the managed Secret with Infisical's values" valid_synced
 
 rolls_on_consumed_key_only() {
   k apply -f "$root/examples/deployment.yaml" && k rollout status deployment/web --timeout=30s &&
@@ -60,7 +52,7 @@ rolls_on_consumed_key_only() {
   sandbox_wait_for 60 "revision 2" bash -c "[ \"\$(kubectl --cache-dir '$SANDBOX_DIR/kube-cache' get deploy web -o 'jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}')\" = 2 ]" &&
     k rollout status deployment/web --timeout=30s
 }
-check "an opted-in Deployment rolls when a consumed key changes, not when another key does" rolls_on_consumed_key_only
+sandbox_check "an opted-in Deployment rolls when a consumed key changes, not when another key does" rolls_on_consumed_key_only
 
 no_roll_on_restart_or_reapply() {
   local before; before="$(sandbox_revision web)"
@@ -69,7 +61,7 @@ no_roll_on_restart_or_reapply() {
   sleep 3
   [ "$(sandbox_revision web)" = "$before" ] || { echo "revision moved from $before to $(sandbox_revision web)"; return 1; }
 }
-check "restarting the syncer or re-applying the Deployment rolls nothing" no_roll_on_restart_or_reapply
+sandbox_check "restarting the syncer or re-applying the Deployment rolls nothing" no_roll_on_restart_or_reapply
 
 outage_keeps_secret() {
   local before; before="$(k get secret app-secrets -o jsonpath='{.data}')"
@@ -81,7 +73,7 @@ outage_keeps_secret() {
   sandbox_infisical_admin POST /sim/errors '{"status":0}' >/dev/null
   sandbox_wait_for 60 "recovery" bash -c "[ \"\$(kubectl --cache-dir '$SANDBOX_DIR/kube-cache' get secret app-secrets -o jsonpath='{.data.API_KEY}' | base64 -d)\" = changed-during-outage ]"
 }
-check "an Infisical outage leaves the Secret unchanged and kubectl get shows why; recovery syncs" outage_keeps_secret
+sandbox_check "an Infisical outage leaves the Secret unchanged and kubectl get shows why; recovery syncs" outage_keeps_secret
 
 orphan_kept_owner_collected() {
   k delete infisicalsecret app-secrets --wait=true && sleep 1 && k get secret app-secrets || return 1
@@ -92,7 +84,7 @@ orphan_kept_owner_collected() {
   k delete infisicalsecret owned --wait=true &&
     sandbox_wait_for 30 "the owned Secret to be collected" bash -c "! kubectl --cache-dir '$SANDBOX_DIR/kube-cache' get secret owned-secrets"
 }
-check "deleting an Orphan InfisicalSecret keeps its Secret; an Owner one's Secret is collected" orphan_kept_owner_collected
+sandbox_check "deleting an Orphan InfisicalSecret keeps its Secret; an Owner one's Secret is collected" orphan_kept_owner_collected
 
 uninstall_keeps_secrets() {
   # kubectl delete of the whole manifest also deletes the CRD (helm would keep it by policy): the
@@ -102,7 +94,6 @@ uninstall_keeps_secrets() {
   sandbox_wait_for 30 "the CRD to go" bash -c "! kubectl --cache-dir '$SANDBOX_DIR/kube-cache' get crd infisicalsecrets.secrets.infisical.com" &&
     [ "$(secret_value DB_PASSWORD)" = rotated-db-password ]
 }
-check "uninstalling the operator keeps the managed Secrets" uninstall_keeps_secrets
+sandbox_check "uninstalling the operator keeps the managed Secrets" uninstall_keeps_secrets
 
-echo "# cases: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+sandbox_finish
