@@ -67,45 +67,84 @@ std::string number_text(const JsonValue& v) {
   return fmt::format("{}", d);
 }
 
-void prune_value(JsonValue& v, const JsonValue& schema, const std::string& path, std::vector<std::string>& unknown);
+// `path` is a buffer holding the current field path ("spec.items[0]"); children append to it and cut it
+// back, so a path string is built only for the fields that are dropped.
+void prune_value(JsonValue& v, const JsonValue& schema, std::string& path, std::vector<std::string>& unknown);
 
-void prune_object(JsonValue& v, const JsonValue& schema, const std::string& path, std::vector<std::string>& unknown,
+// ObjectMeta (meta/v1, 1.32) as a structural schema: decoding metadata into it drops everything else.
+const JsonValue& object_meta_schema() {
+  static const std::shared_ptr<const core::JsonDoc> schema = *core::parse_json(R"({"type":"object","properties":{
+      "name":{"type":"string"},"generateName":{"type":"string"},"namespace":{"type":"string"},
+      "selfLink":{"type":"string"},"uid":{"type":"string"},"resourceVersion":{"type":"string"},
+      "generation":{"type":"integer"},"creationTimestamp":{"type":"string"},
+      "deletionTimestamp":{"type":"string"},"deletionGracePeriodSeconds":{"type":"integer"},
+      "labels":{"type":"object","additionalProperties":{"type":"string"}},
+      "annotations":{"type":"object","additionalProperties":{"type":"string"}},
+      "ownerReferences":{"type":"array","items":{"type":"object","properties":{
+        "apiVersion":{"type":"string"},"kind":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},
+        "controller":{"type":"boolean"},"blockOwnerDeletion":{"type":"boolean"}}}},
+      "finalizers":{"type":"array","items":{"type":"string"}},
+      "managedFields":{"type":"array","items":{"type":"object","properties":{
+        "manager":{"type":"string"},"operation":{"type":"string"},"apiVersion":{"type":"string"},
+        "time":{"type":"string"},"fieldsType":{"type":"string"},"subresource":{"type":"string"},
+        "fieldsV1":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}}}})");
+  return *schema;
+}
+
+void prune_object(JsonValue& v, const JsonValue& schema, std::string& path, std::vector<std::string>& unknown,
                   bool root) {
   const JsonValue* props = properties_of(schema);
   const JsonValue* addl = core::member(schema, "additionalProperties");
   bool preserve = flag(schema, "x-kubernetes-preserve-unknown-fields");
   bool embedded = flag(schema, "x-kubernetes-embedded-resource");
+  const size_t mark = path.size();
   for (auto it = v.MemberBegin(); it != v.MemberEnd();) {
     std::string_view name = sv(it->name);
-    std::string child = join(path, name);
-    if ((root || embedded) && (name == "apiVersion" || name == "kind" || name == "metadata")) {
+    auto child = [&]() -> std::string& {
+      if (mark) path += '.';
+      path.append(name);
+      return path;
+    };
+    if ((root || embedded) && (name == "apiVersion" || name == "kind")) {
+      ++it;
+      continue;
+    }
+    if ((root || embedded) && name == "metadata") {
+      if (it->value.IsObject()) prune_object(it->value, object_meta_schema(), child(), unknown, false);
+      path.resize(mark);
       ++it;
       continue;
     }
     const JsonValue* ps = props ? core::member(*props, name) : nullptr;
+    if (!ps && addl && addl->IsObject()) ps = addl;
     if (ps) {
-      prune_value(it->value, *ps, child, unknown);
-      ++it;
-    } else if (addl && addl->IsObject()) {
-      prune_value(it->value, *addl, child, unknown);
+      if (it->value.IsObject() || it->value.IsArray()) prune_value(it->value, *ps, child(), unknown);
       ++it;
     } else if (preserve || (addl && addl->IsBool() && addl->GetBool())) {
       ++it;
     } else {
-      unknown.push_back(child);
+      unknown.push_back(child());
       it = v.EraseMember(it);
     }
+    path.resize(mark);
   }
 }
 
-void prune_value(JsonValue& v, const JsonValue& schema, const std::string& path, std::vector<std::string>& unknown) {
+void prune_value(JsonValue& v, const JsonValue& schema, std::string& path, std::vector<std::string>& unknown) {
   if (v.IsObject()) {
     prune_object(v, schema, path, unknown, false);
   } else if (v.IsArray()) {
     const JsonValue* items = core::member(schema, "items");
     if (!items || !items->IsObject()) return;
-    for (rapidjson::SizeType i = 0; i < v.Size(); ++i)
-      prune_value(v[i], *items, fmt::format("{}[{}]", path, i), unknown);
+    const size_t mark = path.size();
+    for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+      if (!v[i].IsObject() && !v[i].IsArray()) continue;
+      path += '[';
+      path += std::to_string(i);
+      path += ']';
+      prune_value(v[i], *items, path, unknown);
+      path.resize(mark);
+    }
   }
 }
 
@@ -222,7 +261,13 @@ void validate_value(const JsonValue& v, const JsonValue& schema, const std::stri
 
 void prune_unknown(JsonValue& obj, const JsonValue& schema, std::vector<std::string>& unknown) {
   if (!obj.IsObject()) return;
-  prune_object(obj, schema, "", unknown, true);
+  std::string path;
+  prune_object(obj, schema, path, unknown, true);
+}
+
+void prune_and_default(JsonValue& obj, const JsonValue& schema, JsonAlloc& a, std::vector<std::string>& unknown) {
+  prune_unknown(obj, schema, unknown);
+  apply_defaults(obj, schema, a);
 }
 
 void apply_defaults(JsonValue& obj, const JsonValue& schema, JsonAlloc& a) {

@@ -11,12 +11,21 @@
 
 namespace ifo::kubesim {
 
-// Drops fields the schema does not declare (apiVersion, kind, metadata are always kept at the root);
-// the dropped paths ("spec.foo", "spec.items[0].bar") are appended to `unknown`.
+// Drops fields the schema does not declare, as structural pruning does: every level, except under
+// x-kubernetes-preserve-unknown-fields (whose declared properties are still pruned) and the keys of
+// additionalProperties maps. apiVersion and kind are kept at the root (and in embedded resources);
+// metadata keeps only ObjectMeta's fields (ownerReferences and managedFields entries theirs), as decoding
+// into ObjectMeta does. The dropped paths ("spec.foo", "spec.items[0].bar", "metadata.foo") are
+// appended to `unknown`.
 void prune_unknown(core::JsonValue& obj, const core::JsonValue& schema, std::vector<std::string>& unknown);
 
 // Fills `default`s of absent properties, top-down.
 void apply_defaults(core::JsonValue& obj, const core::JsonValue& schema, core::JsonAlloc& a);
+
+// What kube-apiserver's decoder does to a custom resource, to a request body and to every object it
+// reads from storage alike: prune_unknown, then apply_defaults.
+void prune_and_default(core::JsonValue& obj, const core::JsonValue& schema, core::JsonAlloc& a,
+                       std::vector<std::string>& unknown);
 
 // Type, required, enum, pattern, minimum/maximum (exclusive), minLength/maxLength, minItems/maxItems,
 // nullable, x-kubernetes-int-or-string. Paths as the apiserver writes them ("spec.x", "spec.l[0]").

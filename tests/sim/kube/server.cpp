@@ -996,8 +996,7 @@ struct KubeSim::Impl {
     std::vector<std::string> unknown;
     CrdView cv = crd_view(t.type);
     if (cv.present && cv.schema) {
-      prune_unknown(obj, *cv.schema, unknown);
-      apply_defaults(obj, *cv.schema, a);
+      prune_and_default(obj, *cv.schema, a, unknown);
     } else if (cv.present) {
       // no schema: keep everything
     } else {
@@ -1142,8 +1141,7 @@ struct KubeSim::Impl {
     CrdView cv = crd_view(t.type);
     if (cv.present && cv.schema) {
       std::vector<std::string> ignored;
-      prune_unknown(obj, *cv.schema, ignored);
-      apply_defaults(obj, *cv.schema, obj.GetAllocator());
+      prune_and_default(obj, *cv.schema, obj.GetAllocator(), ignored);
     }
     apply_builtin_defaults(t.type, obj, obj.GetAllocator());
   }
@@ -1496,11 +1494,17 @@ struct KubeSim::Impl {
       info.columns = std::make_shared<JsonDoc>();
       info.columns->CopyFrom(*c, info.columns->GetAllocator());
     }
+    bool schema_changed = true;
     {
       std::lock_guard lk(crd_mu);
-      crds[{t.group, t.resource}] = info;
+      auto& slot = crds[{t.group, t.resource}];
+      schema_changed = !slot.schema || !info.schema || !(*slot.schema == *info.schema);
+      slot = info;
     }
     store.register_type(t);
+    // Stored objects are read under the current schema from now on (kube-apiserver rebuilds the
+    // resource's storage, whose codec prunes and defaults what it reads from etcd).
+    if (schema_changed) store.set_decoder(t.group, t.resource, read_decoder(info.schema));
     // status: NamesAccepted + Established, acceptedNames, storedVersions
     JsonDoc upd;
     upd.CopyFrom(crd, upd.GetAllocator());
@@ -1535,6 +1539,14 @@ struct KubeSim::Impl {
     } catch (const StatusError&) {
       return crd_obj;
     }
+  }
+
+  static Decoder read_decoder(std::shared_ptr<const JsonDoc> schema) {
+    if (!schema) return nullptr;
+    return [schema](JsonDoc& obj) {
+      std::vector<std::string> ignored;
+      prune_and_default(obj, *schema, obj.GetAllocator(), ignored);
+    };
   }
 
   void drop_crd(const JsonValue& crd) {

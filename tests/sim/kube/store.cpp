@@ -147,14 +147,76 @@ std::string_view operation_name(Operation op) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// TypeDecoder: decoding on read, memoized per stored object and decoder epoch
+
+class TypeDecoder {
+ public:
+  void set(Decoder decode, uint64_t epoch) {
+    std::lock_guard lk(mu_);
+    fn_ = decode ? std::make_shared<const Decoder>(std::move(decode)) : nullptr;
+    epoch_ = epoch;
+  }
+
+  // The object as readers get it. Decoding runs outside the lock; two readers racing on the same
+  // object may both decode it (same result), after which every reader finds the memo.
+  ObjectPtr serve(const ObjectPtr& stored) {
+    if (!stored) return stored;
+    std::shared_ptr<const Decoder> fn;
+    uint64_t epoch = 0;
+    {
+      std::lock_guard lk(mu_);
+      if (!fn_) return stored;
+      if (stored->decoded_epoch == epoch_) return stored->decoded ? stored->decoded : stored;
+      fn = fn_;
+      epoch = epoch_;
+    }
+    auto doc = std::make_shared<JsonDoc>();
+    doc->CopyFrom(stored->value(), doc->GetAllocator());
+    (*fn)(*doc);
+    std::shared_ptr<Object> copy;
+    if (!(*doc == stored->value())) {
+      copy = std::make_shared<Object>();
+      copy->json = core::to_json(*doc);
+      copy->doc = std::move(doc);
+      copy->rv = stored->rv;
+      copy->decoded_epoch = epoch;  // a served copy serves itself
+    }
+    std::lock_guard lk(mu_);
+    if (stored->decoded_epoch < epoch) {
+      stored->decoded_epoch = epoch;
+      stored->decoded = copy;
+    }
+    if (copy) return copy;
+    return stored;
+  }
+
+  void serve_all(std::vector<ObjectPtr>& objects) {
+    {
+      std::lock_guard lk(mu_);
+      if (!fn_) return;
+    }
+    for (auto& o : objects) o = serve(o);
+  }
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<const Decoder> fn_;  // null: served as stored
+  uint64_t epoch_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
 // Watch
 
 std::optional<WriteEvent> Watch::next(std::chrono::milliseconds timeout) {
-  std::unique_lock lk(mu_);
-  cv_.wait_for(lk, timeout, [&] { return closed_ || !queue_.empty(); });
-  if (queue_.empty()) return std::nullopt;
-  WriteEvent e = std::move(queue_.front());
-  queue_.pop_front();
+  std::optional<WriteEvent> e;
+  {
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, timeout, [&] { return closed_ || !queue_.empty(); });
+    if (queue_.empty()) return std::nullopt;
+    e = std::move(queue_.front());
+    queue_.pop_front();
+  }
+  if (decoder_) e->object = decoder_->serve(e->object);
   return e;
 }
 
@@ -246,7 +308,8 @@ bool has_finalizers(const JsonValue& obj) {
 
 struct Store::Table {
   ResourceType type;
-  std::map<std::string, ObjectPtr> objects;  // "ns/name" -> object, sorted (continue tokens)
+  std::map<std::string, ObjectPtr> objects;  // "ns/name" -> object as stored, sorted (continue tokens)
+  std::shared_ptr<TypeDecoder> decoder = std::make_shared<TypeDecoder>();  // shared with watches
 };
 
 struct Store::Impl {
@@ -260,12 +323,13 @@ struct Store::Impl {
   std::deque<WriteEvent> history;
   std::vector<std::weak_ptr<Watch>> watches;
   bool force_gone = false;
+  uint64_t decoder_epoch = 0;  // bumps on every set_decoder (memos from older epochs are stale)
 
   // observers
   std::mutex obs_mu;
   std::condition_variable obs_cv;
   std::condition_variable idle_cv;
-  std::deque<WriteEvent> obs_queue;
+  std::deque<std::pair<WriteEvent, std::shared_ptr<TypeDecoder>>> obs_queue;  // events as stored
   std::vector<Observer> observers;
   bool obs_busy = false;
   bool stopping = false;
@@ -280,6 +344,7 @@ struct Store::Impl {
   }
 
   // Called with mu held exclusively. Stamps rv, stores, records history, feeds watches and observers.
+  // `old` is the previous object as served. Returns the new object as stored (serve it to hand it out).
   ObjectPtr commit(Table& tb, EventType type, std::string ns, std::string name, std::shared_ptr<JsonDoc> doc,
                    ObjectPtr old, std::string propagation = {}) {
     uint64_t new_rv = ++rv;
@@ -312,7 +377,7 @@ struct Store::Impl {
     {
       std::lock_guard lk(obs_mu);
       if (!observers.empty()) {
-        obs_queue.push_back(ev);
+        obs_queue.emplace_back(ev, tb.decoder);
         obs_cv.notify_one();
       }
     }
@@ -342,11 +407,12 @@ struct Store::Impl {
     for (;;) {
       obs_cv.wait(lk, [&] { return stopping || !obs_queue.empty(); });
       if (obs_queue.empty() && stopping) return;
-      WriteEvent ev = std::move(obs_queue.front());
+      auto [ev, decoder] = std::move(obs_queue.front());
       obs_queue.pop_front();
       obs_busy = true;
       auto obs = observers;
       lk.unlock();
+      ev.object = decoder->serve(ev.object);
       for (auto& o : obs) {
         try {
           o(ev);
@@ -413,8 +479,31 @@ std::vector<ResourceType> Store::types() const {
 
 uint64_t Store::types_generation() const { return impl_->types_gen.load(); }
 
+void Store::set_decoder(const std::string& group, const std::string& resource, Decoder decode) {
+  std::unique_lock lk(impl_->mu);
+  auto it = impl_->tables.find({group, resource});
+  if (it == impl_->tables.end()) return;
+  it->second.decoder->set(std::move(decode), ++impl_->decoder_epoch);
+}
+
 ObjectPtr Store::get(std::string_view group, std::string_view resource, std::string_view ns,
                      std::string_view name) const {
+  ObjectPtr stored;
+  std::shared_ptr<TypeDecoder> decoder;
+  {
+    std::shared_lock lk(impl_->mu);
+    auto it = impl_->tables.find({std::string(group), std::string(resource)});
+    if (it == impl_->tables.end()) return nullptr;
+    auto o = it->second.objects.find(obj_key(ns, name));
+    if (o == it->second.objects.end()) return nullptr;
+    stored = o->second;
+    decoder = it->second.decoder;
+  }
+  return decoder->serve(stored);
+}
+
+ObjectPtr Store::get_stored(std::string_view group, std::string_view resource, std::string_view ns,
+                            std::string_view name) const {
   std::shared_lock lk(impl_->mu);
   auto it = impl_->tables.find({std::string(group), std::string(resource)});
   if (it == impl_->tables.end()) return nullptr;
@@ -448,6 +537,7 @@ ListResult Store::list(std::string_view group, std::string_view resource, std::s
     start_after = opts.continue_token.substr(colon + 1);
   }
   std::shared_lock lk(impl_->mu);
+  std::shared_ptr<TypeDecoder> decoder;
   if (token_rv && token_rv < impl_->compacted_rv)
     throw gone(
         "The provided continue parameter is too old to display a consistent list result. You can start a new list "
@@ -459,6 +549,7 @@ ListResult Store::list(std::string_view group, std::string_view resource, std::s
   ListResult r;
   r.resource_version = token_rv ? token_rv : impl_->rv;
   if (it == impl_->tables.end()) return r;
+  decoder = it->second.decoder;
   auto& objects = it->second.objects;
   std::string prefix = ns.empty() ? std::string() : std::string(ns) + "/";
   std::string exact = fs.exact_name();
@@ -484,6 +575,8 @@ ListResult Store::list(std::string_view group, std::string_view resource, std::s
     last_key = o->first;
   }
   if (more) r.continue_token = fmt::format("{}:{}", r.resource_version, last_key);
+  lk.unlock();
+  decoder->serve_all(r.items);
   return r;
 }
 
@@ -532,14 +625,19 @@ ObjectPtr Store::create(const ResourceType& t, std::string_view ns, JsonDoc obj,
     }
   }
   if (tb.objects.count(obj_key(t.namespaced ? ns : "", name))) throw already_exists(t, name);
+  auto decoder = tb.decoder;
+  ObjectPtr out;
   if (dry_run) {
     auto o = std::make_shared<Object>();
     o->json = core::to_json(*doc);
     o->doc = std::move(doc);
-    return o;
+    out = o;
+  } else {
+    out = impl_->commit(tb, EventType::kAdded, t.namespaced ? std::string(ns) : std::string(), name, std::move(doc),
+                        nullptr);
   }
-  return impl_->commit(tb, EventType::kAdded, t.namespaced ? std::string(ns) : std::string(), name, std::move(doc),
-                       nullptr);
+  lk.unlock();
+  return decoder->serve(out);
 }
 
 ObjectPtr Store::update(const ResourceType& t, std::string_view ns_in, JsonDoc obj, UpdateScope scope, bool dry_run) {
@@ -556,7 +654,11 @@ ObjectPtr Store::update(const ResourceType& t, std::string_view ns_in, JsonDoc o
   auto& tb = impl_->table(t);
   auto it = tb.objects.find(obj_key(ns, name));
   if (it == tb.objects.end()) throw not_found(t, name);
-  ObjectPtr old = it->second;
+  // The update starts from the object as decoded (GuaranteedUpdate decodes what etcd holds): status
+  // kept, generation compared; only the no-op check below compares with the stored form.
+  ObjectPtr stored = it->second;
+  auto decoder = tb.decoder;
+  ObjectPtr old = decoder->serve(stored);
   const JsonValue& ov = old->value();
   if (!want_rv.empty() && want_rv != std::to_string(old->rv)) throw conflict_modified(t, name);
 
@@ -588,20 +690,24 @@ ObjectPtr Store::update(const ResourceType& t, std::string_view ns_in, JsonDoc o
       core::set_member(m, "generation", JsonValue(g), a);
     }
   }
-  // A no-op write keeps the resourceVersion and sends no event, as etcd3's GuaranteedUpdate does.
+  // A write of exactly the stored bytes keeps the resourceVersion and sends no event, as etcd3's
+  // GuaranteedUpdate does; a write of the decoded form of an object stored with more is a real write.
   core::set_string(core::ensure_object(*doc, "metadata", doc->GetAllocator()), "resourceVersion",
                    std::to_string(old->rv), doc->GetAllocator());
-  if (*doc == ov) return old;
+  if (*doc == stored->value()) return old;
+  ObjectPtr out;
   if (dry_run) {
     auto o = std::make_shared<Object>();
     o->json = core::to_json(*doc);
     o->doc = std::move(doc);
-    return o;
+    out = o;
+  } else {
+    bool deleting = core::at_path(*doc, {"metadata", "deletionTimestamp"}) != nullptr;
+    EventType type = deleting && !has_finalizers(*doc) ? EventType::kDeleted : EventType::kModified;
+    out = impl_->commit(tb, type, ns, name, std::move(doc), old);
   }
-  bool deleting = core::at_path(*doc, {"metadata", "deletionTimestamp"}) != nullptr;
-  if (deleting && !has_finalizers(*doc))
-    return impl_->commit(tb, EventType::kDeleted, ns, name, std::move(doc), old);
-  return impl_->commit(tb, EventType::kModified, ns, name, std::move(doc), old);
+  lk.unlock();
+  return decoder->serve(out);
 }
 
 ObjectPtr Store::remove(const ResourceType& t, std::string_view ns_in, std::string_view name, const DeleteOptions& opts) {
@@ -619,7 +725,9 @@ ObjectPtr Store::remove(const ResourceType& t, std::string_view ns_in, std::stri
     auto& tb = impl_->table(t);
     auto it = tb.objects.find(obj_key(ns, name));
     if (it == tb.objects.end()) throw not_found(t, name);
-    ObjectPtr old = it->second;
+    // Deletion too starts from the decoded object (the DELETED event and a deletionTimestamp write carry it).
+    auto decoder = tb.decoder;
+    ObjectPtr old = decoder->serve(it->second);
     const JsonValue& ov = old->value();
     if (opts.precondition_uid && *opts.precondition_uid != meta_string(ov, "uid"))
       throw conflict(t, name,
@@ -637,7 +745,9 @@ ObjectPtr Store::remove(const ResourceType& t, std::string_view ns_in, std::stri
       if (!is_namespace) {
         auto doc = std::make_shared<JsonDoc>();
         doc->CopyFrom(ov, doc->GetAllocator());
-        return impl_->commit(tb, EventType::kDeleted, ns, std::string(name), std::move(doc), old, policy);
+        ObjectPtr out = impl_->commit(tb, EventType::kDeleted, ns, std::string(name), std::move(doc), old, policy);
+        lk.unlock();
+        return decoder->serve(out);
       }
       for (auto& [k, other] : impl_->tables) {
         if (!other.type.namespaced) continue;
@@ -670,7 +780,9 @@ ObjectPtr Store::remove(const ResourceType& t, std::string_view ns_in, std::stri
         o->doc = std::move(doc);
         return o;
       }
-      return impl_->commit(tb, EventType::kModified, ns, std::string(name), std::move(doc), old, policy);
+      ObjectPtr out = impl_->commit(tb, EventType::kModified, ns, std::string(name), std::move(doc), old, policy);
+      lk.unlock();
+      return decoder->serve(out);
     }
   }
   // Namespace: its content goes first (the namespace controller's job, done synchronously here).
@@ -686,10 +798,13 @@ ObjectPtr Store::remove(const ResourceType& t, std::string_view ns_in, std::stri
   auto& tb = impl_->table(t);
   auto it = tb.objects.find(obj_key(ns, name));
   if (it == tb.objects.end()) throw not_found(t, name);
-  ObjectPtr old = it->second;
+  auto decoder = tb.decoder;
+  ObjectPtr old = decoder->serve(it->second);
   auto doc = std::make_shared<JsonDoc>();
   doc->CopyFrom(old->value(), doc->GetAllocator());
-  return impl_->commit(tb, EventType::kDeleted, ns, std::string(name), std::move(doc), old, policy);
+  ObjectPtr out = impl_->commit(tb, EventType::kDeleted, ns, std::string(name), std::move(doc), old, policy);
+  lk.unlock();
+  return decoder->serve(out);
 }
 
 std::shared_ptr<Watch> Store::watch(std::string_view group, std::string_view resource, std::string_view ns,
@@ -705,6 +820,7 @@ std::shared_ptr<Watch> Store::watch(std::string_view group, std::string_view res
                            impl_->rv));
   }
   auto tit = impl_->tables.find({w->group_, w->resource_});
+  if (tit != impl_->tables.end()) w->decoder_ = tit->second.decoder;
   if (from_rv.empty() || from_rv == "0") {
     if (tit != impl_->tables.end()) {
       for (auto& [k, o] : tit->second.objects) {

@@ -117,8 +117,20 @@ struct Object {
   std::string json;  // doc serialized (lists and watches send this text as is)
   uint64_t rv = 0;   // == metadata.resourceVersion
   const core::JsonValue& value() const { return *doc; }
+
+  // The Store's memo of how this stored object is served under its type's Decoder (see
+  // Store::set_decoder): valid for decoded_epoch; decoded == nullptr means "served as stored".
+  // Guarded by the type's decoder lock in store.cpp; nothing else reads or writes these.
+  mutable uint64_t decoded_epoch = 0;
+  mutable std::shared_ptr<const Object> decoded;
 };
 using ObjectPtr = std::shared_ptr<const Object>;
+
+// How a type's stored objects are decoded whenever they are read, as kube-apiserver's storage codec
+// decodes custom resources read from etcd (prune to the CRD's current structural schema, default).
+// It edits a copy of the stored object; the stored object is never changed by a read.
+using Decoder = std::function<void(core::JsonDoc&)>;
+class TypeDecoder;  // store.cpp: a type's Decoder, its epoch, and the lock over the objects' memos
 
 enum class EventType { kAdded, kModified, kDeleted, kBookmark, kError };
 std::string_view event_type_name(EventType t);  // "ADDED", ...
@@ -174,9 +186,10 @@ class Watch {
   friend class Store;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<WriteEvent> queue_;
+  std::deque<WriteEvent> queue_;  // as stored; next() decodes
   bool closed_ = false;
   std::string group_, resource_, ns_;
+  std::shared_ptr<TypeDecoder> decoder_;
 };
 
 class Store {
@@ -197,9 +210,21 @@ class Store {
   std::vector<ResourceType> types() const;
   uint64_t types_generation() const;  // bumps whenever types change (discovery caches)
 
+  // ---- Decoding on read ----------------------------------------------------------------------
+  // From now on the type's objects are served as `decode` leaves a copy of the stored object: by
+  // get, list, watch events (also those queued before this call), observers, the objects writes
+  // return, and the old object an update starts from (so the next write stores the decoded form).
+  // The stored object stays as written until its next write: a later decoder sees it whole again.
+  // Each stored object is decoded at most once per set_decoder call, on its first read; when decoding
+  // changes nothing it is served as stored (no copy kept). A null `decode` serves objects as stored.
+  void set_decoder(const std::string& group, const std::string& resource, Decoder decode);
+
   // ---- Reads --------------------------------------------------------------------------------
   ObjectPtr get(std::string_view group, std::string_view resource, std::string_view ns,
                 std::string_view name) const;  // nullptr when absent
+  // What the store holds, not decoded (what etcd has; tests).
+  ObjectPtr get_stored(std::string_view group, std::string_view resource, std::string_view ns,
+                       std::string_view name) const;
   // ns "" on a namespaced type lists all namespaces. Throws StatusError (bad selector, 410 on an
   // expired continue token).
   ListResult list(std::string_view group, std::string_view resource, std::string_view ns,
