@@ -48,6 +48,8 @@ inline constexpr std::string_view kReasonSecretConflict = "SecretConflict";
 inline constexpr std::string_view kReasonCredentialsNotFound = "CredentialsNotFound";
 inline constexpr std::string_view kReasonRateLimited = "RateLimited";
 inline constexpr std::string_view kReasonWriteFailed = "WriteFailed";
+// A template.data entry failed to render (the managed Secrets are left as they are).
+inline constexpr std::string_view kReasonTemplateFailed = "TemplateFailed";
 inline constexpr std::string_view kReasonProgressing = "Progressing";
 // The trust boundary (DESIGN.md section 8, docs/security.md): a refused reference is never read,
 // minted, sent or written.

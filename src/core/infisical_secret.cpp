@@ -209,6 +209,16 @@ void read_target(Reader& r, const JsonValue& o, const FieldPath& p, ManagedSecre
   std::string type = r.str_or_empty(o, "secretType", p);
   if (!type.empty()) t.secret_type = std::move(type);
   if (auto cp = r.str(o, "creationPolicy", p)) t.creation_policy = std::move(*cp);
+  t.template_ = r.block<SecretTemplate>(o, "template", p, [&](const JsonValue& to, const FieldPath& tp, SecretTemplate& tm) {
+    tm.include_all_secrets = r.boolean(to, "includeAllSecrets", tp).value_or(false);
+    tm.data = r.string_map(to, "data", tp);
+    tm.has_metadata = Reader::present(to, "metadata");
+    if (const JsonValue* m = r.object(to, "metadata", tp)) {
+      const FieldPath mp(tp, "metadata");
+      tm.labels = r.string_map(*m, "labels", mp);
+      tm.annotations = r.string_map(*m, "annotations", mp);
+    }
+  });
 }
 
 InfisicalSecretSpec read_spec(Reader& r, const JsonValue& s, const FieldPath& p) {

@@ -120,6 +120,16 @@ inline constexpr std::string_view kCreationPolicyOrphan = "Orphan";
 inline constexpr std::string_view kCreationPolicyOwner = "Owner";
 inline constexpr std::string_view kDefaultSecretType = "Opaque";
 
+// A target's `template` (upstream v0.11): which keys the managed Secret gets and how each is made.
+// Rendering: core/rendered_secret.h.
+struct SecretTemplate {
+  bool include_all_secrets = false;           // every fetched secret too, then `data` (data wins)
+  std::map<std::string, std::string> data;    // Secret key -> Go text/template
+  bool has_metadata = false;                  // `metadata` present (even `{}`): labels/annotations are exactly these
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+};
+
 // One managed Secret the operator writes (upstream ManagedKubeSecretConfig).
 struct ManagedSecretTarget {
   std::string secret_name;
@@ -127,6 +137,7 @@ struct ManagedSecretTarget {
   std::string secret_type = std::string(kDefaultSecretType);          // absent or "" reads as Opaque
   std::string creation_policy = std::string(kCreationPolicyOrphan);  // absent reads as Orphan
   std::string path;  // where it was declared: "spec.managedSecretReference" or "spec.managedKubeSecretReferences[2]"
+  std::optional<SecretTemplate> template_;  // at path + ".template"
   bool owner() const { return creation_policy == kCreationPolicyOwner; }
 };
 

@@ -7,6 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "core/go_template.h"
+#include "core/rendered_secret.h"
+
 namespace ifo::core {
 
 namespace {
@@ -243,6 +246,21 @@ class Validator {
                         abbreviate(ns_)));
     }
     cross(ReferenceKind::kManagedSecret, t.secret_namespace, t.secret_name, p);
+    if (t.template_) secret_template(*t.template_, t.path);
+  }
+
+  // Each data entry must name a valid Secret key and parse, so a broken template is refused at
+  // `kubectl apply` with its key and Go's line instead of failing at every sync.
+  void secret_template(const SecretTemplate& tmpl, const std::string& target_path) {
+    for (const auto& [key, text] : tmpl.data) {
+      if (!is_secret_key(key)) {
+        error(template_entry_path(target_path, key),
+              "must be a valid Secret key ([-._a-zA-Z0-9]+, at most 253 characters, not \".\" or \"..\")");
+        continue;
+      }
+      if (auto parsed = GoTemplate::parse(text, kSecretTemplateName); !parsed)
+        error(template_entry_path(target_path, key), parsed.error());
+    }
   }
 
   // The singular target first, then the plural list, in order (InfisicalSecretSpec::targets),
@@ -325,9 +343,9 @@ ValidationReport validate_infisical_secret(const InfisicalSecret& resource, std:
 namespace {
 
 // Upstream v0.11 fields that the CRD stores (so nothing is pruned) but this version does not act on
-// yet. Syncing such a spec without them would write a different Secret than upstream did (a template's
-// keys replaced by every raw key, say), so the spec is refused with the field named instead, and the
-// managed Secret is left exactly as it is.
+// yet. Syncing such a spec without them would write a different Secret than upstream did (every key
+// of the folder instead of the one secretName names, say), so the spec is refused with the field
+// named instead, and the managed Secret is left exactly as it is.
 void refuse_unimplemented(const JsonValue& object, std::vector<FieldError>& errors) {
   const JsonValue* spec = member(object, "spec");
   if (spec == nullptr || !spec->IsObject()) return;
@@ -337,13 +355,6 @@ void refuse_unimplemented(const JsonValue& object, std::vector<FieldError>& erro
                                                    "yet; the resource is not synced, so nothing is written without it",
                                                    what)});
   };
-  if (const JsonValue* t = member(*spec, "managedSecretReference"); t && t->IsObject() && present(member(*t, "template")))
-    refuse("spec.managedSecretReference.template", "template");
-  if (const JsonValue* list = member(*spec, "managedKubeSecretReferences"); list && list->IsArray()) {
-    for (rapidjson::SizeType i = 0; i < list->Size(); ++i)
-      if ((*list)[i].IsObject() && present(member((*list)[i], "template")))
-        refuse(fmt::format("spec.managedKubeSecretReferences[{}].template", i), "template");
-  }
   if (present(member(*spec, "managedKubeConfigMapReferences")))
     refuse("spec.managedKubeConfigMapReferences", "a ConfigMap target");
   if (present(member(*spec, "tokenSecretReference"))) refuse("spec.tokenSecretReference", "tokenSecretReference");

@@ -12,8 +12,10 @@
 #include "core/constants.h"
 #include "core/consumed_keys.h"
 #include "core/digest.h"
+#include "core/rendered_secret.h"
 #include "core/validation.h"
 #include "infisical/errors.h"
+#include "infisical/secrets.h"
 #include "kube/errors.h"
 
 namespace ifo::syncer {
@@ -22,8 +24,9 @@ namespace {
 
 using core::JsonValue;
 
+constexpr std::string_view kOwnAnnotationPrefix = "secrets.infisical.com/";
 constexpr std::string_view kPropagationExcludedPrefixes[] = {"kubectl.kubernetes.io/", "kubernetes.io/", "k8s.io/",
-                                                             "helm.sh/", "secrets.infisical.com/"};
+                                                             "helm.sh/", kOwnAnnotationPrefix};
 
 bool propagated(const std::string& key) {
   for (auto prefix : kPropagationExcludedPrefixes) {
@@ -487,6 +490,55 @@ Reconciler::Fetched Reconciler::fetch_scope(const SourceRequest& base, const std
   return {entry->values, true, entry->fetched_at};
 }
 
+std::shared_ptr<const Reconciler::CheckedSpec> Reconciler::checked_spec(const std::string& key, const JsonValue& cr,
+                                                                        const core::InfisicalSecret& model) {
+  const int64_t generation = model.metadata.generation;
+  {
+    std::lock_guard lock(mu_);
+    auto it = checked_specs_.find(key);
+    if (it != checked_specs_.end() && generation > 0 && it->second->uid == model.metadata.uid &&
+        it->second->generation == generation)
+      return it->second;
+  }
+  auto checked = std::make_shared<CheckedSpec>();
+  checked->uid = model.metadata.uid;
+  checked->generation = generation;
+  auto report = core::check_infisical_secret(cr);
+  checked->ok = report.ok();
+  if (!checked->ok) checked->message = "invalid spec: " + report.message();
+  for (const auto& t : model.spec.targets()) {
+    auto& slot = checked->templates.emplace_back();
+    if (!checked->ok || !t.template_) continue;
+    // Validation has just parsed the same text, so this cannot fail; if it ever did, it is the spec's fault.
+    auto compiled = core::compile_template(*t.template_, t.path);
+    if (!compiled) {
+      checked->ok = false;
+      checked->message = "invalid spec: " + compiled.error();
+      continue;
+    }
+    slot = std::move(*compiled);
+  }
+  std::lock_guard lock(mu_);
+  if (generation > 0) checked_specs_[key] = checked;
+  return checked;
+}
+
+std::optional<Reconciler::Failure> Reconciler::render_targets(
+    const std::vector<std::optional<core::CompiledTemplate>>& templates, const std::map<std::string, std::string>& values,
+    const std::string& secrets_path, std::chrono::sys_seconds now, std::vector<std::map<std::string, std::string>>& out) {
+  std::optional<core::TemplateData> secrets;  // built once, and only when a target has a template
+  for (size_t i = 0; i < templates.size() && i < out.size(); ++i) {
+    if (!templates[i]) continue;
+    // Every key gets the scope's folder: the fetch keeps one value per key, not its folder, so in a
+    // recursive scope `.KEY.SecretPath` is the scope's path rather than the sub-folder's.
+    if (!secrets) secrets = core::template_data(values, infisical::normalize_secret_path(secrets_path));
+    auto data = core::render_secret_data(*secrets, &*templates[i], now.time_since_epoch().count());
+    if (!data) return Failure{std::string(core::kReasonTemplateFailed), data.error(), std::nullopt, false};
+    out[i] = std::move(*data);
+  }
+  return std::nullopt;
+}
+
 Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSecret& model,
                                                          const core::ManagedSecretTarget& target,
                                                          const std::map<std::string, std::string>& values,
@@ -497,12 +549,21 @@ Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSe
   const std::string hmac_key = digest_key();
   core::KeyDigests digests = core::key_digests(hmac_key, values);
 
-  // Desired metadata.
+  // Desired metadata. With template.metadata (even `{}`) the labels and annotations are exactly the
+  // template's, as upstream makes them (on update other labels are dropped, and other annotations but
+  // system ones); ours are added either way: the managed-by label our watch selects on, the version,
+  // digests and binding annotations. Without it the resource's own are copied, except system ones.
+  const bool exact_meta = target.template_ && target.template_->has_metadata;
   std::map<std::string, std::string> labels, annotations;
-  for (const auto& [k, v] : model.metadata.labels)
-    if (propagated(k)) labels[k] = v;
-  for (const auto& [k, v] : model.metadata.annotations)
-    if (propagated(k)) annotations[k] = v;
+  if (exact_meta) {
+    labels = target.template_->labels;
+    annotations = target.template_->annotations;
+  } else {
+    for (const auto& [k, v] : model.metadata.labels)
+      if (propagated(k)) labels[k] = v;
+    for (const auto& [k, v] : model.metadata.annotations)
+      if (propagated(k)) annotations[k] = v;
+  }
   labels[std::string(core::kManagedByLabel)] = std::string(core::kManagedByValue);
   annotations[std::string(core::kVersionAnnotation)] = core::secret_version_digest(hmac_key, values);
   annotations[std::string(core::kKeyDigestsAnnotation)] = core::encode_key_digests(digests);
@@ -581,22 +642,25 @@ Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSe
   }
   auto ex_data = secret_data(ex);
   bool data_same = ex_data == values;
-  bool meta_same = true;
-  for (const auto& [k, v] : labels)
-    if (auto it = ex_labels.find(k); it == ex_labels.end() || it->second != v) meta_same = false;
-  for (const auto& [k, v] : annotations)
-    if (auto it = ex_annotations.find(k); it == ex_annotations.end() || it->second != v) meta_same = false;
+  // Update: keep what others put on the Secret (type, owners; other labels and annotations unless
+  // template.metadata says exactly which), replace data.
+  std::map<std::string, std::string> merged_labels, merged_annotations;
+  if (exact_meta) {
+    for (const auto& [k, v] : ex_annotations)
+      if (!propagated(k) && !k.starts_with(kOwnAnnotationPrefix)) merged_annotations[k] = v;
+  } else {
+    merged_labels = ex_labels;
+    merged_annotations = ex_annotations;
+  }
+  for (const auto& [k, v] : labels) merged_labels[k] = v;
+  for (const auto& [k, v] : annotations) merged_annotations[k] = v;
+  bool meta_same = merged_labels == ex_labels && merged_annotations == ex_annotations;
   if (data_same && meta_same) {
     out.secret = existing;
     return out;
   }
-  // Update: keep what others put on the Secret (other labels/annotations, type, owners), replace data.
   doc.CopyFrom(ex, a);
   auto& meta = core::ensure_object(doc, "metadata", a);
-  auto merged_labels = ex_labels;
-  for (const auto& [k, v] : labels) merged_labels[k] = v;
-  auto merged_annotations = ex_annotations;
-  for (const auto& [k, v] : annotations) merged_annotations[k] = v;
   core::set_member(meta, "labels", string_map_json(merged_labels, a), a);
   core::set_member(meta, "annotations", string_map_json(merged_annotations, a), a);
   core::remove_member(meta, "managedFields");
@@ -730,6 +794,7 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
       cr_targets_.erase(it);
     }
     pending_rollouts_.erase(key);
+    checked_specs_.erase(key);
     return {ReconcileOutcome::Next::kForget, {}, "deleted"};
   }
   if (!meta_string(*cr, "deletionTimestamp").empty()) return {ReconcileOutcome::Next::kForget, {}, "deleted"};
@@ -737,9 +802,9 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   core::ParsedInfisicalSecret parsed = core::parse_infisical_secret(*cr);
   const core::InfisicalSecret& model = parsed.resource;
   std::vector<core::Condition> conditions = model.status.conditions;
-  auto report = core::check_infisical_secret(*cr);
-  if (!report.ok()) {
-    Failure f{std::string(core::kReasonInvalidSpec), "invalid spec: " + report.message(), std::nullopt, false};
+  std::shared_ptr<const CheckedSpec> checked = checked_spec(key, *cr, model);
+  if (!checked->ok) {
+    Failure f{std::string(core::kReasonInvalidSpec), checked->message, std::nullopt, false};
     return finish(cr, model, conditions, f, 0, false, {});
   }
 
@@ -808,13 +873,23 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
                     "", model.metadata.generation},
                    now);
 
+  // Every target's data before any write: a template that fails to render leaves all of this
+  // resource's Secrets exactly as they are. (Upstream writes the targets before the failing one and
+  // skips the rest; we are stricter, so a resource never ends half-synced.)
+  const std::vector<core::ManagedSecretTarget> targets = model.spec.targets();
+  std::vector<std::map<std::string, std::string>> rendered(targets.size());
+  if (auto f = render_targets(checked->templates, fetched.values, req.secrets_path, now, rendered))
+    return finish(cr, model, conditions, f, 0, false, managed);
+
   std::optional<Failure> failure;
   bool any_written = false;
   std::map<std::string, std::map<std::string, Object>> fresh_by_ns;
   std::map<std::string, std::set<std::string>> changed_by_ns;
   try {
-    for (const auto& target : model.spec.targets()) {
-      SecretWrite w = write_managed_secret(model, target, fetched.values, failure);
+    for (size_t i = 0; i < targets.size(); ++i) {
+      const core::ManagedSecretTarget& target = targets[i];
+      const auto& data = i < checked->templates.size() && checked->templates[i] ? rendered[i] : fetched.values;
+      SecretWrite w = write_managed_secret(model, target, data, failure);
       if (failure) break;
       any_written = any_written || w.written;
       if (w.secret) fresh_by_ns[target.secret_namespace][target.secret_name] = w.secret;
@@ -912,6 +987,10 @@ ReconcileOutcome Reconciler::finish(const Object& cr, const core::InfisicalSecre
     } else if (failure->reason == core::kReasonSecretConflict) {
       out = {ReconcileOutcome::Next::kRequeueAfter, jittered(std::chrono::seconds(model.spec.resync_interval_seconds())),
              "conflict"};
+    } else if (failure->reason == core::kReasonTemplateFailed) {
+      // Only a change of the secrets it reads (or of the spec, which requeues at once) can mend it.
+      out = {ReconcileOutcome::Next::kRequeueAfter, jittered(std::chrono::seconds(model.spec.resync_interval_seconds())),
+             "error"};
     } else if (failure->retry_after) {
       out = {ReconcileOutcome::Next::kRequeueAfter,
              std::chrono::duration_cast<std::chrono::milliseconds>(*failure->retry_after) + jittered(std::chrono::seconds(1)),

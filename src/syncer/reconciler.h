@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/infisical_secret.h"
+#include "core/rendered_secret.h"
 #include "core/trust_policy.h"
 #include "kube/clock.h"
 #include "kube/rate_limiter.h"
@@ -145,6 +146,26 @@ class Reconciler {
   // On failure, *retry_at is when the scope may be asked again (the resource is requeued for then).
   Fetched fetch_scope(const SourceRequest& req, const std::string& scope_key, std::chrono::seconds resync,
                       kube::Clock::time_point* retry_at);
+  // The validation of one spec generation, with its templates parsed. Validating and parsing cost
+  // about as much as rendering (bench/template), so they run once per generation (a spec change bumps
+  // it), not at every reconcile.
+  struct CheckedSpec {
+    std::string uid;
+    int64_t generation = 0;
+    bool ok = false;
+    std::string message;  // "invalid spec: ..." unless ok
+    std::vector<std::optional<core::CompiledTemplate>> templates;  // per target, in targets() order
+  };
+  // From the cache when uid and generation match (a generation of 0, never set by an API server, is
+  // never cached).
+  std::shared_ptr<const CheckedSpec> checked_spec(const std::string& key, const core::JsonValue& cr,
+                                                  const core::InfisicalSecret& model);
+  // Renders the data of every target that has a template into out[i] (the others get the fetched
+  // values as they are). A template that fails is a TemplateFailed failure naming the entry.
+  std::optional<Failure> render_targets(const std::vector<std::optional<core::CompiledTemplate>>& templates,
+                                        const std::map<std::string, std::string>& values,
+                                        const std::string& secrets_path, std::chrono::sys_seconds now,
+                                        std::vector<std::map<std::string, std::string>>& out);
   SecretWrite write_managed_secret(const core::InfisicalSecret& model,
                                    const core::ManagedSecretTarget& target,
                                    const std::map<std::string, std::string>& values, std::optional<Failure>& failure,
@@ -179,6 +200,7 @@ class Reconciler {
   // (a failed workload patch): the next reconcile rolls them even though the data is now unchanged.
   std::map<std::string, std::map<std::string, std::set<std::string>>> pending_rollouts_;
   std::map<std::string, CachedSecret> referenced_secrets_;        // "ns/name" -> data
+  std::map<std::string, std::shared_ptr<const CheckedSpec>> checked_specs_;  // CR key -> its current generation
   // "ns/name" -> resourceVersion of our last write of that managed Secret whose watch event has not
   // been seen yet (at most one entry per Secret).
   std::unordered_map<std::string, std::string> own_writes_;
