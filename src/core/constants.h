@@ -31,6 +31,9 @@ inline constexpr std::string_view kKubernetesAuthIdentitiesAnnotation = "secrets
 // On a managed Secret: the InfisicalSecret it is bound to ("namespace/name") and that object's UID.
 inline constexpr std::string_view kOwnerAnnotation = "secrets.infisical.com/owner";
 inline constexpr std::string_view kOwnerUidAnnotation = "secrets.infisical.com/owner-uid";
+// The upstream operator's finalizer on InfisicalSecrets. Once upstream is gone nothing would remove
+// it and deleting the resource would hang, so the syncer removes it (docs/migration.md).
+inline constexpr std::string_view kUpstreamFinalizer = "secrets.finalizers.infisical.com";
 inline constexpr std::string_view kLastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration";
 
 // Condition types: the upstream ones, plus the standard Ready.

@@ -783,6 +783,37 @@ int Reconciler::check_all_workloads(const std::vector<std::string>& namespaces) 
   return patched;
 }
 
+bool Reconciler::drop_upstream_finalizer(const JsonValue& cr, const std::string& ns, const std::string& name) {
+  const JsonValue* finalizers = core::at_path(cr, {"metadata", "finalizers"});
+  if (finalizers == nullptr || !finalizers->IsArray()) return false;
+  std::string kept;
+  bool found = false;
+  for (const auto& f : finalizers->GetArray()) {
+    if (!f.IsString()) continue;
+    std::string_view v(f.GetString(), f.GetStringLength());
+    if (v == core::kUpstreamFinalizer) {
+      found = true;
+      continue;
+    }
+    if (!kept.empty()) kept += ',';
+    core::append_json_string(kept, v);
+  }
+  if (!found) return false;
+  // The resourceVersion makes the patch conditional: a finalizer added meanwhile is never lost (a
+  // 409 brings the resource back with backoff).
+  std::string patch = R"({"metadata":{"finalizers":[)" + kept + R"(],"resourceVersion":)";
+  core::append_json_string(patch, meta_string(cr, "resourceVersion"));
+  patch += "}}";
+  try {
+    kube_.merge_patch(kube::kInfisicalSecrets, ns, name, patch);
+  } catch (const kube::ApiError& e) {
+    if (e.is_not_found()) return true;
+    throw;
+  }
+  log_->info("upstream finalizer removed object={}/{} finalizer={}", ns, name, core::kUpstreamFinalizer);
+  return true;
+}
+
 ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   auto slash = key.find('/');
   std::string ns = key.substr(0, slash), name = slash == std::string::npos ? key : key.substr(slash + 1);
@@ -797,6 +828,8 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
     checked_specs_.erase(key);
     return {ReconcileOutcome::Next::kForget, {}, "deleted"};
   }
+  if (drop_upstream_finalizer(*cr, ns, name) && !meta_string(*cr, "deletionTimestamp").empty())
+    return {ReconcileOutcome::Next::kForget, {}, "deleted"};
   if (!meta_string(*cr, "deletionTimestamp").empty()) return {ReconcileOutcome::Next::kForget, {}, "deleted"};
 
   core::ParsedInfisicalSecret parsed = core::parse_infisical_secret(*cr);

@@ -175,6 +175,8 @@ class Reconciler {
   std::string rollout_hash_for(const std::string& ns, const core::JsonValue& pod_spec,
                                const std::map<std::string, Object>& fresh, bool& consumes_managed,
                                const std::set<std::string>* only_if_consumes);
+  // Removes the upstream operator's finalizer when the resource carries it; true when it did.
+  bool drop_upstream_finalizer(const core::JsonValue& cr, const std::string& ns, const std::string& name);
   void remember_own_write(const std::string& ns, const std::string& name, const Object& written);
   void record_event(const Object& cr, std::string_view type, std::string_view reason, const std::string& message);
   std::chrono::milliseconds jittered(std::chrono::seconds interval);

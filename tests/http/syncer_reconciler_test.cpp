@@ -334,3 +334,37 @@ TEST_CASE("the Infisical request budget defers work to the next free slot withou
   CHECK(h.reconciler->reconcile("default/second").result == "synced");
   CHECK(data_value(*h.get(kube::kSecrets, "second-secret"), "OTHER_KEY") == "other-value");
 }
+
+TEST_CASE("the upstream operator's finalizer is removed, so deleting a migrated resource completes") {
+  Fixture f;
+  auto& h = f.h;
+  auto doc = core::parse_json(h.infisical_secret_json("migrated", "migrated-secret")).value();
+  auto& a = doc->GetAllocator();
+  core::JsonValue fins(rapidjson::kArrayType);
+  fins.PushBack(core::json_string("example.com/keep-me", a), a);
+  fins.PushBack(core::json_string(core::kUpstreamFinalizer, a), a);
+  core::set_member(core::ensure_object(*doc, "metadata", a), "finalizers", std::move(fins), a);
+  h.create_cr(core::to_json(*doc));
+  REQUIRE(h.reconciler->reconcile("default/migrated").result == "synced");
+  auto cr = h.get(kube::kInfisicalSecrets, "migrated");
+  const auto* left = core::at_path(*cr, {"metadata", "finalizers"});
+  REQUIRE(left);
+  REQUIRE(left->Size() == 1);
+  CHECK(std::string((*left)[0].GetString()) == "example.com/keep-me");  // another controller's stays
+  CHECK(h.get(kube::kSecrets, "migrated-secret") != nullptr);
+
+  // Deleted while upstream's finalizer is still on it (the syncer was not running): the next
+  // reconcile removes it and the deletion completes once the other finalizer's owner is done.
+  auto doc2 = core::parse_json(h.infisical_secret_json("stuck", "stuck-secret")).value();
+  auto& a2 = doc2->GetAllocator();
+  core::JsonValue fins2(rapidjson::kArrayType);
+  fins2.PushBack(core::json_string(core::kUpstreamFinalizer, a2), a2);
+  core::set_member(core::ensure_object(*doc2, "metadata", a2), "finalizers", std::move(fins2), a2);
+  h.create_cr(core::to_json(*doc2));
+  h.client->remove(kube::kInfisicalSecrets, "default", "stuck");
+  REQUIRE(h.get(kube::kInfisicalSecrets, "stuck") != nullptr);  // held by the finalizer
+  CHECK(eventually([&] {
+    h.reconciler->reconcile("default/stuck");
+    return h.get(kube::kInfisicalSecrets, "stuck") == nullptr;
+  }));
+}
