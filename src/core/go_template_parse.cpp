@@ -575,7 +575,8 @@ class Parser {
     }
     n->float_syntax = true;
     n->float_value = f;
-    if (f == static_cast<double>(static_cast<int64_t>(f)) && f < 9.2e18 && f > -9.2e18) {
+    // The range first: converting a double outside int64's range is undefined behaviour.
+    if (f < 9.2e18 && f > -9.2e18 && f == static_cast<double>(static_cast<int64_t>(f))) {
       n->is_int = true;
       n->int_value = static_cast<int64_t>(f);
     }
