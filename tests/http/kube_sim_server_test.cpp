@@ -1,6 +1,7 @@
 // kube-sim's API server over real HTTPS: auth, create/update semantics, watch resume/bookmarks/410,
 // patches, selectors and paging, Secrets decoding, fault injection.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <atomic>
 #include <chrono>
@@ -327,6 +328,37 @@ TEST_CASE("fault injection: chosen verb/resource errors, latency, and request co
   CHECK(r.status == 201);
   auto c = json(s.call("GET", "/sim/counters", "", "", admin));
   CHECK(int_at(*c, {"counters", "create secrets"}) == 2);
+}
+
+TEST_CASE("fault injection: a stall lets the first K writes through and holds the rest until the faults are cleared") {
+  Sim s;
+  std::string admin = s.sim.admin_token();
+  for (const char* n : {"a", "b"})
+    REQUIRE(s.call("POST", "/api/v1/namespaces/default/secrets", fmt::format(R"({{"metadata":{{"name":"{}"}}}})", n))
+                .status == 201);
+  CHECK(s.call("POST", "/sim/faults", R"({"errors":[{"verb":"update","resource":"secrets","stallAfter":-1}]})",
+               "application/json", admin)
+            .status == 400);
+  REQUIRE(s.call("POST", "/sim/faults", R"({"errors":[{"verb":"update","resource":"secrets","stallAfter":1}]})",
+                 "application/json", admin)
+              .status == 200);
+  auto put = [&](const char* n) {
+    return s.call("PUT", fmt::format("/api/v1/namespaces/default/secrets/{}", n),
+                  fmt::format(R"({{"metadata":{{"name":"{}"}},"data":{{"k":"dg=="}}}})", n));
+  };
+  CHECK(put("a").status == 200);
+  std::atomic<int> stalled_status{0};
+  std::thread writer([&] { stalled_status = put("b").status; });
+  // Reads are not stalled, and the held write has not landed.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(stalled_status == 0);
+  auto b = json(s.call("GET", "/api/v1/namespaces/default/secrets/b"));
+  CHECK(ifo::core::at_path(*b, {"data", "k"}) == nullptr);
+  REQUIRE(s.call("DELETE", "/sim/faults", "", "", admin).status == 200);
+  writer.join();
+  CHECK(stalled_status == 200);
+  b = json(s.call("GET", "/api/v1/namespaces/default/secrets/b"));
+  CHECK(str_at(*b, {"data", "k"}) == "dg==");
 }
 
 TEST_CASE("watches end when the admin closes them") {

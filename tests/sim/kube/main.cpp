@@ -41,6 +41,8 @@ Admin endpoints (Authorization: Bearer ADMIN_TOKEN):
   DELETE /sim/counters               reset the counts
   POST /sim/faults                   {"latencyMs":N,"errors":[{"verb":"update","resource":"secrets","code":500,
                                       "count":3,"message":"..."}]}  (verb/resource "*" = any; count -1 = until cleared)
+                                     {"errors":[{"verb":"update","resource":"secrets","stallAfter":K}]}: the first K
+                                      such requests pass, later ones wait until DELETE /sim/faults (504 after 60 s)
   DELETE /sim/faults                 clear latency and errors
   POST /sim/watches/close            end every open watch
   POST /sim/watches/expire-next      the next watch gets 410 Expired

@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -86,7 +87,13 @@ struct Fault {
   int code = 500;
   std::string message;
   long remaining = -1;  // -1: until cleared
+  // A stall instead of an error: the first `stall_after` matching requests pass, every later one
+  // waits until the faults are cleared (then it proceeds, as a request the apiserver had already
+  // received would) or until kStallTimeout passes (then 504, as the apiserver's request timeout).
+  long stall_after = -1;  // -1: an error fault, not a stall
 };
+
+constexpr auto kStallTimeout = std::chrono::seconds(60);
 
 // What a resource request addresses.
 struct Target {
@@ -127,6 +134,8 @@ struct KubeSim::Impl {
   std::mutex fault_mu;
   long latency_ms = 0;
   std::vector<Fault> faults;
+  std::condition_variable faults_cleared;  // wakes stalled requests
+  uint64_t fault_epoch = 0;                // bumped when faults are cleared or the server stops
   std::map<std::string, uint64_t> counters;
   std::vector<std::function<std::map<std::string, uint64_t>()>> counter_sources;
 
@@ -177,14 +186,23 @@ struct KubeSim::Impl {
   void apply_faults(const std::string& verb, const std::string& resource) {
     long latency = 0;
     std::optional<StatusError> err;
+    bool stall = false;
     {
-      std::lock_guard lk(fault_mu);
+      std::unique_lock lk(fault_mu);
       latency = latency_ms;
       for (auto& f : faults) {
         if (f.remaining == 0) continue;
         bool verb_ok = f.verb.empty() || f.verb == "*" || f.verb == verb;
         bool res_ok = f.resource.empty() || f.resource == "*" || f.resource == resource;
         if (!verb_ok || !res_ok) continue;
+        if (f.stall_after >= 0) {
+          if (f.stall_after > 0) {
+            --f.stall_after;
+            continue;
+          }
+          stall = true;
+          break;
+        }
         if (f.remaining > 0) --f.remaining;
         std::string reason = f.code == 409   ? "Conflict"
                              : f.code == 429 ? "TooManyRequests"
@@ -197,6 +215,12 @@ struct KubeSim::Impl {
         err = StatusError(f.code, reason, msg);
         if (f.code == 429) err->retry_after_seconds = 1;
         break;
+      }
+      if (stall) {
+        uint64_t epoch = fault_epoch;
+        if (!faults_cleared.wait_for(lk, kStallTimeout, [&] { return fault_epoch != epoch; }))
+          throw StatusError(504, "Timeout",
+                            "Timeout: request did not complete within the allotted timeout (injected stall)");
       }
     }
     if (latency > 0) std::this_thread::sleep_for(std::chrono::milliseconds(latency));
@@ -1608,6 +1632,10 @@ struct KubeSim::Impl {
           f.code = static_cast<int>(core::get_int(e, "code").value_or(500));
           f.message = core::string_or(e, "message", "");
           f.remaining = static_cast<long>(core::get_int(e, "count").value_or(-1));
+          if (auto k = core::get_int(e, "stallAfter")) {
+            if (*k < 0) return send_json(res, 400, R"({"message":"errors[].stallAfter must be >= 0"})");
+            f.stall_after = static_cast<long>(*k);
+          }
           faults.push_back(f);
         }
       }
@@ -1617,6 +1645,8 @@ struct KubeSim::Impl {
       std::lock_guard lk(fault_mu);
       latency_ms = 0;
       faults.clear();
+      ++fault_epoch;
+      faults_cleared.notify_all();
       return send_json(res, 200, "{}");
     }
     if (p == "/sim/watches/close" && req.method == "POST") {
@@ -1711,6 +1741,11 @@ void KubeSim::stop() {
   auto& im = *impl_;
   if (!im.server) return;
   im.running = false;
+  {
+    std::lock_guard lk(im.fault_mu);  // stalled requests end, so the server can stop
+    ++im.fault_epoch;
+    im.faults_cleared.notify_all();
+  }
   im.store.close_all_watches();
   im.server->stop();
   if (im.thread.joinable()) im.thread.join();
