@@ -41,6 +41,10 @@ inline constexpr std::string_view kConditionLoadedToken = "secrets.infisical.com
 inline constexpr std::string_view kConditionReadyToSync = "secrets.infisical.com/ReadyToSyncSecrets";
 inline constexpr std::string_view kConditionAutoRedeploy = "secrets.infisical.com/AutoRedeployReady";
 inline constexpr std::string_view kConditionReady = "Ready";
+// Set while the spec asks for instant updates (syncConfig.instantUpdates or instantUpdates): says
+// that this operator polls instead of holding Infisical's event stream open, and how often.
+inline constexpr std::string_view kConditionInstantUpdates = "secrets.infisical.com/InstantUpdates";
+inline constexpr std::string_view kReasonPolling = "Polling";
 
 // Ready condition reasons (CamelCase, as Kubernetes conventions ask).
 inline constexpr std::string_view kReasonSynced = "Synced";

@@ -992,6 +992,14 @@ ReconcileOutcome Reconciler::finish(const Object& cr, const core::InfisicalSecre
   };
   int64_t keys = model.status.synced_keys;
   std::string last_sync = model.status.last_sync_time;
+  if (model.spec.wants_instant_updates()) {
+    upsert(core::kConditionInstantUpdates, core::kStatusFalse, core::kReasonPolling,
+           fmt::format("instant updates were requested, but this operator does not subscribe to Infisical's event "
+                       "stream; it polls Infisical every {}s instead (spec.syncConfig.resyncInterval)",
+                       model.spec.resync_interval_seconds()));
+  } else {
+    std::erase_if(conditions, [](const core::Condition& c) { return c.type == core::kConditionInstantUpdates; });
+  }
   ReconcileOutcome out;
   if (failure) {
     upsert(core::kConditionReady, core::kStatusFalse, failure->reason, failure->message);

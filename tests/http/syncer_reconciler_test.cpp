@@ -368,3 +368,41 @@ TEST_CASE("the upstream operator's finalizer is removed, so deleting a migrated 
     return h.get(kube::kInfisicalSecrets, "stuck") == nullptr;
   }));
 }
+
+TEST_CASE("instant updates asked for: a condition says the resource is polled, and at what interval") {
+  SyncerHarness h;
+  h.create_credentials();
+  h.create_ca_secret();
+  std::string text = h.infisical_secret_json("app", "app-secrets");
+  auto at = text.find(R"("resyncInterval":60,)");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, 20, R"("syncConfig":{"resyncInterval":"2m","instantUpdates":true},)");
+  h.create_cr(text);
+  REQUIRE(h.reconciler->reconcile("default/app").result == "synced");
+  auto conditions_of = [&] {
+    auto cr = h.get(kube::kInfisicalSecrets, "app");
+    return core::conditions_from_json(*core::at_path(*cr, {"status", "conditions"}));
+  };
+  auto conds = conditions_of();
+  const auto* instant = core::find_condition(conds, "secrets.infisical.com/InstantUpdates");
+  REQUIRE(instant != nullptr);
+  CHECK(instant->status == "False");
+  CHECK(instant->reason == "Polling");
+  CHECK(instant->message.find("every 120s") != std::string::npos);
+  CHECK(core::condition_is_true(conds, "Ready"));
+
+  // Turned off: the condition goes away.
+  auto cr = h.get(kube::kInfisicalSecrets, "app");
+  auto edited = core::parse_json(core::to_json(*cr));
+  REQUIRE(edited.ok());
+  core::remove_member(**edited, "status");
+  core::JsonValue* spec = core::member(**edited, "spec");
+  REQUIRE(spec != nullptr);
+  core::JsonValue* sc = core::member(*spec, "syncConfig");
+  REQUIRE(sc != nullptr);
+  core::remove_member(*sc, "instantUpdates");
+  h.client->update(kube::kInfisicalSecrets, "default", **edited);
+  h.reconciler->reconcile("default/app");
+  conds = conditions_of();
+  CHECK(core::find_condition(conds, "secrets.infisical.com/InstantUpdates") == nullptr);
+}
