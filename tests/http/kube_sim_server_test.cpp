@@ -361,6 +361,20 @@ TEST_CASE("fault injection: a stall lets the first K writes through and holds th
   CHECK(str_at(*b, {"data", "k"}) == "dg==");
 }
 
+TEST_CASE("empty metadata lists and maps are not stored, as ObjectMeta's omitempty fields") {
+  Sim s;
+  REQUIRE(s.call("POST", "/api/v1/namespaces/default/configmaps",
+                 R"({"metadata":{"name":"c","finalizers":["example.com/keep"],"labels":{}}})")
+              .status == 201);
+  auto c = json(s.call("GET", "/api/v1/namespaces/default/configmaps/c"));
+  CHECK(ifo::core::at_path(*c, {"metadata", "labels"}) == nullptr);
+  REQUIRE(s.call("PATCH", "/api/v1/namespaces/default/configmaps/c", R"({"metadata":{"finalizers":[]}})",
+                 "application/merge-patch+json")
+              .status == 200);
+  c = json(s.call("GET", "/api/v1/namespaces/default/configmaps/c"));
+  CHECK(ifo::core::at_path(*c, {"metadata", "finalizers"}) == nullptr);
+}
+
 TEST_CASE("watches end when the admin closes them") {
   Sim s;
   std::thread closer([&] {

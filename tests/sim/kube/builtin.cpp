@@ -160,8 +160,23 @@ std::vector<ResourceType> builtin_types() {
   return v;
 }
 
+// ObjectMeta's list and map fields are `omitempty` in the API server's Go types: an empty
+// finalizers list (a patch that removed the last finalizer), an empty labels map and the like are
+// not stored, so a client never reads `finalizers: []` back.
+static void drop_empty_metadata_fields(JsonValue& obj) {
+  JsonValue* md = core::member(obj, "metadata");
+  if (md == nullptr || !md->IsObject()) return;
+  for (std::string_view field : {"finalizers", "ownerReferences", "managedFields", "labels", "annotations"}) {
+    const JsonValue* v = core::member(*md, field);
+    if (v == nullptr) continue;
+    if (v->IsNull() || (v->IsArray() && v->Empty()) || (v->IsObject() && v->ObjectEmpty()))
+      core::remove_member(*md, field);
+  }
+}
+
 void apply_builtin_defaults(const ResourceType& t, JsonValue& obj, JsonAlloc& a) {
   if (!obj.IsObject()) return;
+  drop_empty_metadata_fields(obj);
   if (t.group.empty() && t.resource == "secrets") {
     if (!core::member(obj, "type")) core::set_string(obj, "type", "Opaque", a);
     return;
