@@ -11,7 +11,9 @@
 # Variables set: SANDBOX_DIR, INFISICAL_API (hostAPI), INFISICAL_ADMIN_TOKEN, WEBHOOK_PORT,
 # SYNCER_HEALTH, WEBHOOK_HEALTH, KUBE_SIM_URL.
 # Optional inputs: SANDBOX_ACCESS_RULES (kube-sim's access-rule table), SANDBOX_KUBE_SIM_ARGS and
-# SANDBOX_HELM_ARGS (extra words for kube-sim and for helm template).
+# SANDBOX_HELM_ARGS (extra words for kube-sim and for helm template), SANDBOX_BEFORE_INSTALL (a
+# command run once kube-sim and infisical-sim answer and before the chart is applied: the cluster
+# as it was before this operator, e.g. running upstream's).
 # infisical-sim listens on loopback, which the operator refuses to connect to unless an admin allows
 # it: the chart is rendered with security.allowedAddressRanges={127.0.0.0/8}, as such an admin would.
 
@@ -145,6 +147,11 @@ RULES
   sandbox_wait_for 30 "infisical-sim ($SANDBOX_DIR/infisical-sim.log)" test -s "$SANDBOX_DIR/infisical.json" || return 1
   INFISICAL_API="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["apiUrl"])' "$SANDBOX_DIR/infisical.json")"
   INFISICAL_ADMIN_TOKEN="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["adminToken"])' "$SANDBOX_DIR/infisical.json")"
+
+  if [ -n "${SANDBOX_BEFORE_INSTALL:-}" ]; then
+    sandbox_log "before the install: $SANDBOX_BEFORE_INSTALL"
+    $SANDBOX_BEFORE_INSTALL || { sandbox_die "$SANDBOX_BEFORE_INSTALL failed"; return 1; }
+  fi
 
   sandbox_log "installing the chart: helm template | kubectl apply (hostAPI=$INFISICAL_API)"
   sandbox_kubectl create namespace "$SANDBOX_NS" --dry-run=client -o yaml | sandbox_kubectl apply -f - >/dev/null
