@@ -22,6 +22,10 @@ inline constexpr std::string_view kAutoReloadAnnotation = "secrets.infisical.com
 inline constexpr std::string_view kVersionAnnotation = "secrets.infisical.com/version";
 inline constexpr std::string_view kKeyDigestsAnnotation = "secrets.infisical.com/key-digests";
 inline constexpr std::string_view kRolloutHashAnnotation = "secrets.infisical.com/rollout-hash";
+// On a workload's metadata (never its pod template, so writing it makes no new revision): the rollout
+// hash its running pods are believed to have, recorded when the operator first sees a workload whose
+// template carries no hash (installation, adoption of an upstream Secret). See core/rollout.h.
+inline constexpr std::string_view kRolloutBaselineAnnotation = "secrets.infisical.com/rollout-baseline";
 inline constexpr std::string_view kAdoptAnnotation = "secrets.infisical.com/adopt";
 inline constexpr std::string_view kManagedByLabel = "app.kubernetes.io/managed-by";
 inline constexpr std::string_view kManagedByValue = "infisical-secrets-operator";
@@ -68,6 +72,8 @@ inline constexpr std::string_view kReasonServiceAccountNotOptedIn = "ServiceAcco
 inline constexpr std::string_view kClientIdKey = "clientId";
 inline constexpr std::string_view kClientSecretKey = "clientSecret";
 inline constexpr std::string_view kServiceTokenKey = "infisicalToken";
+inline constexpr std::string_view kLdapUsernameKey = "username";
+inline constexpr std::string_view kLdapPasswordKey = "password";
 
 // Global configuration.
 inline constexpr std::string_view kDefaultOperatorNamespace = "infisical-operator-system";

@@ -32,6 +32,11 @@ std::vector<ConsumedKey> consumed_secret_keys(const JsonValue& pod_spec);
 // when the pod spec is missing.
 Result<std::vector<ConsumedKey>> consumed_secret_keys_of_object(const JsonValue& object);
 
+// The Secrets a pod spec references with `optional: true` (anywhere a Secret is consumed), sorted and
+// deduplicated. Its pods start while such a Secret is missing, so the Secret's creation changes what
+// they would see; a required reference keeps them from starting until it exists.
+std::vector<std::string> optionally_consumed_secrets(const JsonValue& pod_spec);
+
 // True when `secret` appears in `keys` (whole or by key).
 bool consumes_secret(const std::vector<ConsumedKey>& keys, std::string_view secret);
 

@@ -153,6 +153,7 @@ std::optional<MachineIdentityScope> read_mi_scope(Reader& r, const JsonValue& pa
         out.env_slug = r.str_or_empty(o, "envSlug", p);
         out.secrets_path = r.str_or_empty(o, "secretsPath", p);
         out.recursive = r.boolean(o, "recursive", p).value_or(false);
+        out.secret_name = r.str_or_empty(o, "secretName", p);
       });
 }
 
@@ -180,6 +181,7 @@ Authentication read_authentication(Reader& r, const JsonValue& a, const FieldPat
   out.azure_auth = r.block<AzureAuth>(a, "azureAuth", p, [&](const JsonValue& o, const FieldPath& mp, AzureAuth& m) {
     m.identity_id = r.str_or_empty(o, "identityId", mp);
     m.resource = r.str_or_empty(o, "resource", mp);
+    m.managed_identity_client_id = r.str_or_empty(o, "azureManagedIdentityClientId", mp);
     m.secrets_scope = read_mi_scope(r, o, mp);
   });
   out.gcp_id_token_auth = r.block<GcpIdTokenAuth>(a, "gcpIdTokenAuth", p, [&](const JsonValue& o, const FieldPath& mp, GcpIdTokenAuth& m) {
@@ -199,17 +201,35 @@ Authentication read_authentication(Reader& r, const JsonValue& a, const FieldPat
       sc.recursive = r.boolean(so, "recursive", sp).value_or(false);
     });
   });
+  out.ldap_auth = r.block<LdapAuth>(a, "ldapAuth", p, [&](const JsonValue& o, const FieldPath& mp, LdapAuth& m) {
+    m.identity_id = r.str_or_empty(o, "identityId", mp);
+    m.credentials_ref = read_secret_ref(r, o, "credentialsRef", mp);
+    m.secrets_scope = read_mi_scope(r, o, mp);
+  });
+  // Only its presence matters (validation refuses it); its fields are kept by the CRD, not read.
+  out.legacy_service_account = Reader::present(a, "serviceAccount");
   return out;
 }
 
-// `t.path` is set by the caller (it is kept, and set even when the target is not an object).
-void read_target(Reader& r, const JsonValue& o, const FieldPath& p, ManagedSecretTarget& t) {
-  t.secret_name = r.str_or_empty(o, "secretName", p);
-  t.secret_namespace = r.str_or_empty(o, "secretNamespace", p);
-  std::string type = r.str_or_empty(o, "secretType", p);
-  if (!type.empty()) t.secret_type = std::move(type);
-  if (auto cp = r.str(o, "creationPolicy", p)) t.creation_policy = std::move(*cp);
-  t.template_ = r.block<SecretTemplate>(o, "template", p, [&](const JsonValue& to, const FieldPath& tp, SecretTemplate& tm) {
+// Upstream resolves the service-token Secret field by field: serviceTokenSecretReference's name and
+// namespace, each falling back to spec.tokenSecretReference's when empty.
+void apply_legacy_token_reference(const SecretReference& legacy, ServiceTokenAuth& st) {
+  SecretReference ref = st.service_token_secret_reference.value_or(SecretReference{});
+  if (ref.secret_name.empty() && !legacy.secret_name.empty()) {
+    ref.secret_name = legacy.secret_name;
+    st.secret_name_from_legacy = true;
+  }
+  if (ref.secret_namespace.empty() && !legacy.secret_namespace.empty()) {
+    ref.secret_namespace = legacy.secret_namespace;
+    st.secret_namespace_from_legacy = true;
+  }
+  if (st.service_token_secret_reference || st.secret_name_from_legacy || st.secret_namespace_from_legacy)
+    st.service_token_secret_reference = std::move(ref);
+}
+
+// A target's `template`, the same for Secret and ConfigMap targets.
+std::optional<SecretTemplate> read_template(Reader& r, const JsonValue& o, const FieldPath& p) {
+  return r.block<SecretTemplate>(o, "template", p, [&](const JsonValue& to, const FieldPath& tp, SecretTemplate& tm) {
     tm.include_all_secrets = r.boolean(to, "includeAllSecrets", tp).value_or(false);
     tm.data = r.string_map(to, "data", tp);
     tm.has_metadata = Reader::present(to, "metadata");
@@ -219,6 +239,48 @@ void read_target(Reader& r, const JsonValue& o, const FieldPath& p, ManagedSecre
       tm.annotations = r.string_map(*m, "annotations", mp);
     }
   });
+}
+
+// `t.path` is set by the caller (it is kept, and set even when the target is not an object).
+void read_target(Reader& r, const JsonValue& o, const FieldPath& p, ManagedSecretTarget& t) {
+  t.secret_name = r.str_or_empty(o, "secretName", p);
+  t.secret_namespace = r.str_or_empty(o, "secretNamespace", p);
+  std::string type = r.str_or_empty(o, "secretType", p);
+  if (!type.empty()) t.secret_type = std::move(type);
+  if (auto cp = r.str(o, "creationPolicy", p)) t.creation_policy = std::move(*cp);
+  t.template_ = read_template(r, o, p);
+}
+
+void read_config_map_target(Reader& r, const JsonValue& o, const FieldPath& p, ManagedConfigMapTarget& t) {
+  t.config_map_name = r.str_or_empty(o, "configMapName", p);
+  t.config_map_namespace = r.str_or_empty(o, "configMapNamespace", p);
+  if (auto cp = r.str(o, "creationPolicy", p)) t.creation_policy = std::move(*cp);
+  t.template_ = read_template(r, o, p);
+}
+
+// A list of targets at spec.<name>: absent/null stays nullopt; an item that is not an object is an
+// error at its index and reads as an empty target (so indexes keep matching the JSON).
+template <typename T, typename Fn>
+std::optional<std::vector<T>> read_target_list(Reader& r, const JsonValue& s, std::string_view name,
+                                               const FieldPath& p, Fn read_item) {
+  if (!Reader::present(s, name)) return std::nullopt;
+  const FieldPath lp(p, name);
+  std::vector<T> out;
+  const JsonValue* list = member(s, name);
+  if (!list->IsArray()) {
+    r.type_error(lp, "an array", *list);
+    return out;
+  }
+  size_t i = 0;
+  for (const auto& item : list->GetArray()) {
+    const FieldPath ip(lp, i++);
+    T t;
+    t.path = ip.str();
+    if (item.IsObject()) read_item(r, item, ip, t);
+    else r.type_error(t.path, "an object", item);
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 InfisicalSecretSpec read_spec(Reader& r, const JsonValue& s, const FieldPath& p) {
@@ -233,29 +295,18 @@ InfisicalSecretSpec read_spec(Reader& r, const JsonValue& s, const FieldPath& p)
   spec.authentication = r.block<Authentication>(s, "authentication", p, [&](const JsonValue& o, const FieldPath& ap, Authentication& a) {
     a = read_authentication(r, o, ap);
   });
+  spec.token_secret_reference = read_secret_ref(r, s, "tokenSecretReference", p);
+  if (spec.token_secret_reference && spec.authentication && spec.authentication->service_token)
+    apply_legacy_token_reference(*spec.token_secret_reference, *spec.authentication->service_token);
   spec.managed_secret_reference = r.block<ManagedSecretTarget>(
       s, "managedSecretReference", p, [&](const JsonValue& o, const FieldPath& tp, ManagedSecretTarget& t) {
         read_target(r, o, tp, t);
       });
   if (spec.managed_secret_reference) spec.managed_secret_reference->path = FieldPath(p, "managedSecretReference").str();
-  if (Reader::present(s, "managedKubeSecretReferences")) {
-    const FieldPath lp(p, "managedKubeSecretReferences");
-    spec.managed_kube_secret_references.emplace();
-    const JsonValue* list = member(s, "managedKubeSecretReferences");
-    if (!list->IsArray()) {
-      r.type_error(lp, "an array", *list);
-    } else {
-      size_t i = 0;
-      for (const auto& item : list->GetArray()) {
-        const FieldPath ip(lp, i++);
-        ManagedSecretTarget t;
-        t.path = ip.str();
-        if (item.IsObject()) read_target(r, item, ip, t);
-        else r.type_error(t.path, "an object", item);
-        spec.managed_kube_secret_references->push_back(std::move(t));
-      }
-    }
-  }
+  spec.managed_kube_secret_references =
+      read_target_list<ManagedSecretTarget>(r, s, "managedKubeSecretReferences", p, read_target);
+  spec.managed_kube_config_map_references =
+      read_target_list<ManagedConfigMapTarget>(r, s, "managedKubeConfigMapReferences", p, read_config_map_target);
   if (const JsonValue* tls = r.object(s, "tls", p)) {
     const FieldPath tls_path(p, "tls");
     spec.tls_ca_ref = r.block<CaReference>(*tls, "caRef", tls_path, [&](const JsonValue& o, const FieldPath& cp, CaReference& c) {
@@ -306,6 +357,7 @@ std::string_view auth_method_field(AuthMethod m) {
     case AuthMethod::kGcpIdTokenAuth: return "gcpIdTokenAuth";
     case AuthMethod::kGcpIamAuth: return "gcpIamAuth";
     case AuthMethod::kServiceToken: return "serviceToken";
+    case AuthMethod::kLdapAuth: return "ldapAuth";
   }
   return "unknown";
 }
@@ -319,6 +371,7 @@ std::vector<AuthMethod> Authentication::present_methods() const {
   if (gcp_id_token_auth) out.push_back(AuthMethod::kGcpIdTokenAuth);
   if (gcp_iam_auth) out.push_back(AuthMethod::kGcpIamAuth);
   if (service_token) out.push_back(AuthMethod::kServiceToken);
+  if (ldap_auth) out.push_back(AuthMethod::kLdapAuth);
   return out;
 }
 
@@ -339,6 +392,7 @@ const MachineIdentityScope* Authentication::machine_identity_scope() const {
     case AuthMethod::kAzureAuth: s = &azure_auth->secrets_scope; break;
     case AuthMethod::kGcpIdTokenAuth: s = &gcp_id_token_auth->secrets_scope; break;
     case AuthMethod::kGcpIamAuth: s = &gcp_iam_auth->secrets_scope; break;
+    case AuthMethod::kLdapAuth: s = &ldap_auth->secrets_scope; break;
     case AuthMethod::kServiceToken: return nullptr;
   }
   return s != nullptr && s->has_value() ? &**s : nullptr;
@@ -377,6 +431,10 @@ std::vector<ManagedSecretTarget> InfisicalSecretSpec::targets() const {
     out.insert(out.end(), managed_kube_secret_references->begin(), managed_kube_secret_references->end());
   }
   return out;
+}
+
+std::vector<ManagedConfigMapTarget> InfisicalSecretSpec::config_map_targets() const {
+  return managed_kube_config_map_references.value_or(std::vector<ManagedConfigMapTarget>{});
 }
 
 ParsedInfisicalSecret parse_infisical_secret(const JsonValue& object) {

@@ -30,6 +30,7 @@ struct MachineIdentityScope {
   std::string env_slug;
   std::string secrets_path;
   bool recursive = false;
+  std::string secret_name;  // non-empty: only this one secret (never with recursive, validation)
   bool operator==(const MachineIdentityScope&) const = default;
 };
 
@@ -47,12 +48,21 @@ struct ServiceAccountReference {
   bool operator==(const ServiceAccountReference&) const = default;
 };
 
-// The seven authentication methods, in the order the CRD lists them.
-enum class AuthMethod { kUniversalAuth, kKubernetesAuth, kAwsIamAuth, kAzureAuth, kGcpIdTokenAuth, kGcpIamAuth, kServiceToken };
+// The eight authentication methods, in the order the CRD lists them.
+enum class AuthMethod {
+  kUniversalAuth,
+  kKubernetesAuth,
+  kAwsIamAuth,
+  kAzureAuth,
+  kGcpIdTokenAuth,
+  kGcpIamAuth,
+  kServiceToken,
+  kLdapAuth
+};
 inline constexpr AuthMethod kAllAuthMethods[] = {AuthMethod::kUniversalAuth, AuthMethod::kKubernetesAuth,
                                                  AuthMethod::kAwsIamAuth,    AuthMethod::kAzureAuth,
                                                  AuthMethod::kGcpIdTokenAuth, AuthMethod::kGcpIamAuth,
-                                                 AuthMethod::kServiceToken};
+                                                 AuthMethod::kServiceToken,  AuthMethod::kLdapAuth};
 // The CRD field name: "universalAuth", "kubernetesAuth", ...
 std::string_view auth_method_field(AuthMethod m);
 
@@ -78,6 +88,7 @@ inline constexpr std::string_view kDefaultAzureResource = "https://management.az
 struct AzureAuth {
   std::string identity_id;
   std::string resource;  // empty = kDefaultAzureResource
+  std::string managed_identity_client_id;  // azureManagedIdentityClientId: a user-assigned identity; empty: system
   std::optional<MachineIdentityScope> secrets_scope;
   std::string effective_resource() const { return resource.empty() ? std::string(kDefaultAzureResource) : resource; }
 };
@@ -94,8 +105,18 @@ struct GcpIamAuth {
 };
 
 struct ServiceTokenAuth {
-  std::optional<SecretReference> service_token_secret_reference;  // Secret with key infisicalToken
+  // Secret with key infisicalToken. Each field that is empty here is taken from the legacy
+  // spec.tokenSecretReference when that is set (upstream's per-field fallback), and marked below.
+  std::optional<SecretReference> service_token_secret_reference;
+  bool secret_name_from_legacy = false;
+  bool secret_namespace_from_legacy = false;
   std::optional<ServiceTokenScope> secrets_scope;
+};
+
+struct LdapAuth {
+  std::string identity_id;
+  std::optional<SecretReference> credentials_ref;  // Secret with keys username, password
+  std::optional<MachineIdentityScope> secrets_scope;
 };
 
 // spec.authentication: each block is present when its key is in the JSON (and not null).
@@ -107,6 +128,10 @@ struct Authentication {
   std::optional<GcpIdTokenAuth> gcp_id_token_auth;
   std::optional<GcpIamAuth> gcp_iam_auth;
   std::optional<ServiceTokenAuth> service_token;
+  std::optional<LdapAuth> ldap_auth;
+  // The legacy Infisical service account block is present. Infisical retired service accounts, so it is
+  // not an AuthMethod: validation refuses it with the way to migrate.
+  bool legacy_service_account = false;
 
   // The blocks present, in kAllAuthMethods order.
   std::vector<AuthMethod> present_methods() const;
@@ -141,6 +166,17 @@ struct ManagedSecretTarget {
   bool owner() const { return creation_policy == kCreationPolicyOwner; }
 };
 
+// One managed ConfigMap the operator writes (upstream ManagedKubeConfigMapConfig). Its data is rendered
+// as a Secret target's is, and written into `.data` as strings.
+struct ManagedConfigMapTarget {
+  std::string config_map_name;
+  std::string config_map_namespace;
+  std::string creation_policy = std::string(kCreationPolicyOrphan);  // absent reads as Orphan
+  std::string path;  // where it was declared: "spec.managedKubeConfigMapReferences[0]"
+  std::optional<SecretTemplate> template_;  // at path + ".template"
+  bool owner() const { return creation_policy == kCreationPolicyOwner; }
+};
+
 // spec.tls.caRef: a PEM CA bundle in a Secret key, trusted for the Infisical host.
 struct CaReference {
   std::string secret_name;
@@ -167,8 +203,11 @@ struct InfisicalSecretSpec {
   std::optional<SyncConfig> sync_config;
   bool instant_updates = false;  // deprecated top-level form, used only without syncConfig
   std::optional<Authentication> authentication;
+  // spec.tokenSecretReference (legacy) as written; already applied to authentication.serviceToken.
+  std::optional<SecretReference> token_secret_reference;
   std::optional<ManagedSecretTarget> managed_secret_reference;
   std::optional<std::vector<ManagedSecretTarget>> managed_kube_secret_references;
+  std::optional<std::vector<ManagedConfigMapTarget>> managed_kube_config_map_references;
   std::optional<CaReference> tls_ca_ref;
 
   // syncConfig.resyncInterval when set (validation refuses one it cannot read), else resyncInterval,
@@ -178,6 +217,8 @@ struct InfisicalSecretSpec {
   bool wants_instant_updates() const { return sync_config ? sync_config->instant_updates : instant_updates; }
   // Every managed Secret target: the singular form (if any) first, then the plural list, in order.
   std::vector<ManagedSecretTarget> targets() const;
+  // Every managed ConfigMap target, in order (empty when the list is absent).
+  std::vector<ManagedConfigMapTarget> config_map_targets() const;
 };
 
 struct ObjectMeta {

@@ -129,10 +129,16 @@ std::vector<TrustReference> trust_references(const InfisicalSecret& resource) {
     if (a.universal_auth && a.universal_auth->credentials_ref)
       add("Secret", a.universal_auth->credentials_ref->secret_namespace, a.universal_auth->credentials_ref->secret_name,
           "spec.authentication.universalAuth.credentialsRef", "credentials Secret");
+    if (a.ldap_auth && a.ldap_auth->credentials_ref)
+      add("Secret", a.ldap_auth->credentials_ref->secret_namespace, a.ldap_auth->credentials_ref->secret_name,
+          "spec.authentication.ldapAuth.credentialsRef", "LDAP credentials Secret");
     if (a.service_token && a.service_token->service_token_secret_reference)
       add("Secret", a.service_token->service_token_secret_reference->secret_namespace,
           a.service_token->service_token_secret_reference->secret_name,
-          "spec.authentication.serviceToken.serviceTokenSecretReference", "service-token Secret");
+          // The namespace decides the grant: name the field it came from.
+          a.service_token->secret_namespace_from_legacy ? "spec.tokenSecretReference"
+                                                        : "spec.authentication.serviceToken.serviceTokenSecretReference",
+          "service-token Secret");
     if (a.kubernetes_auth && a.kubernetes_auth->service_account_ref)
       add("ServiceAccount", a.kubernetes_auth->service_account_ref->namespace_,
           a.kubernetes_auth->service_account_ref->name, "spec.authentication.kubernetesAuth.serviceAccountRef",
@@ -140,6 +146,9 @@ std::vector<TrustReference> trust_references(const InfisicalSecret& resource) {
   }
   if (spec.tls_ca_ref) add("Secret", spec.tls_ca_ref->secret_namespace, spec.tls_ca_ref->secret_name, "spec.tls.caRef", "CA Secret");
   for (const auto& t : spec.targets()) add("Secret", t.secret_namespace, t.secret_name, t.path, "managed Secret");
+  if (spec.managed_kube_config_map_references)
+    for (const auto& t : *spec.managed_kube_config_map_references)
+      add("ConfigMap", t.config_map_namespace, t.config_map_name, t.path, "managed ConfigMap");
   return out;
 }
 
@@ -289,7 +298,8 @@ std::vector<TrustRefusal> check_trust(const InfisicalSecret& resource, const Tru
 }
 
 Claim claim_managed_secret(const JsonValue& existing, const InfisicalSecret& resource,
-                           const std::function<bool(const std::string&, const std::string&, const std::string&)>& owner_alive) {
+                           const std::function<bool(const std::string&, const std::string&, const std::string&)>& owner_alive,
+                           std::string_view kind) {
   const auto& me = resource.metadata;
   auto labels = string_map_of(at_path(existing, {"metadata", "labels"}));
   auto annotations = string_map_of(at_path(existing, {"metadata", "annotations"}));
@@ -324,13 +334,13 @@ Claim claim_managed_secret(const JsonValue& existing, const InfisicalSecret& res
       break;
     }
   }
-  const std::string where = fmt::format("Secret {}/{}", secret_ns, secret_name);
+  const std::string where = fmt::format("{} {}/{}", kind, secret_ns, secret_name);
   if (!owner_uid.empty()) {
     if (owner_uid == me.uid) return {ClaimDecision::kOwned, {}};
     if (owner_name.empty() || owner_alive(owner_ns, owner_name, owner_uid))
       return {ClaimDecision::kConflict,
-              fmt::format("{} is managed by InfisicalSecret {}/{}; two InfisicalSecrets cannot write one Secret",
-                          where, owner_ns, owner_name.empty() ? "(unknown)" : owner_name)};
+              fmt::format("{} is managed by InfisicalSecret {}/{}; two InfisicalSecrets cannot write one {}",
+                          where, owner_ns, owner_name.empty() ? "(unknown)" : owner_name, kind)};
     // Deleted and created again under the same name (a GitOps re-create): the same namespace's user
     // made both, so the new object takes over what the old one wrote.
     if (adopt || (owner_ns == me.namespace_ && owner_name == me.name)) return {ClaimDecision::kClaim, {}};

@@ -100,8 +100,8 @@ bool host_allowed(const std::vector<std::string>& allowed_hosts, const HostParts
 std::vector<TrustRefusal> check_trust(const InfisicalSecret& resource, const TrustPolicy& policy,
                                       const TrustInputs& inputs);
 
-// Whether a reconcile of `resource` may write an existing managed Secret (DESIGN.md section 8: a
-// managed Secret is bound to the UID of the InfisicalSecret that created or adopted it).
+// Whether a reconcile of `resource` may write an existing managed Secret or ConfigMap (DESIGN.md
+// section 8: a managed object is bound to the UID of the InfisicalSecret that created or adopted it).
 enum class ClaimDecision {
   kOwned,     // bound to this resource: write it
   kClaim,     // unbound and claimable (ours from an earlier version, upstream's, or adopted on purpose):
@@ -112,10 +112,12 @@ struct Claim {
   ClaimDecision decision;
   std::string message;  // kConflict: why, and what would let the resource take it over
 };
-// `existing` is the Secret object; `owner_alive(namespace, name, uid)` says whether that InfisicalSecret
-// still exists with that UID. Adoption (annotation secrets.infisical.com/adopt: "true") works only
-// within the resource's own namespace.
+// `existing` is the managed object (a Secret, or a ConfigMap: both are bound by the same annotations,
+// and `kind` names it in messages); `owner_alive(namespace, name, uid)` says whether that
+// InfisicalSecret still exists with that UID. Adoption (annotation secrets.infisical.com/adopt: "true")
+// works only within the resource's own namespace.
 Claim claim_managed_secret(const JsonValue& existing, const InfisicalSecret& resource,
-                           const std::function<bool(const std::string&, const std::string&, const std::string&)>& owner_alive);
+                           const std::function<bool(const std::string&, const std::string&, const std::string&)>& owner_alive,
+                           std::string_view kind = "Secret");
 
 }  // namespace ifo::core

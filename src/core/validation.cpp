@@ -80,6 +80,7 @@ class Validator {
       }
     }
     authentication();
+    legacy_token_reference();
     targets();
     if (spec.tls_ca_ref) ca_ref(*spec.tls_ca_ref);
     return std::move(report_);
@@ -143,13 +144,18 @@ class Validator {
     }
     required(scope->env_slug, FieldPath(p, "envSlug"));
     secrets_path(scope->secrets_path, FieldPath(p, "secretsPath"));
+    // Upstream's runtime check, with its words: one named secret has no sub-folders to walk.
+    if (!scope->secret_name.empty() && scope->recursive)
+      error(p, "recursive mode is not supported when secretName is specified");
   }
 
   void authentication() {
     const FieldPath p("spec.authentication");
     const auto& auth = r_.spec.authentication;
     const size_t present = auth ? auth->present_methods().size() : 0;
-    if (present != 1) {
+    // A spec whose only auth is a legacy form gets that form's own error below, not "none is set".
+    const bool legacy_only = present == 0 && ((auth && auth->legacy_service_account) || r_.spec.token_secret_reference);
+    if (present != 1 && !legacy_only) {
       std::vector<std::string_view> all;
       for (auto m : kAllAuthMethods) all.push_back(auth_method_field(m));
       if (present == 0) {
@@ -207,8 +213,18 @@ class Validator {
     }
     if (const auto& m = auth->service_token) {
       const FieldPath mp(p, "serviceToken");
-      secret_ref(m->service_token_secret_reference, FieldPath(mp, "serviceTokenSecretReference"),
-                 ReferenceKind::kCredentialsSecret);
+      const FieldPath rp(mp, "serviceTokenSecretReference");
+      const FieldPath legacy("spec.tokenSecretReference");
+      if (!m->service_token_secret_reference) {
+        error(rp, "required");
+      } else {
+        // A field taken from spec.tokenSecretReference is reported there, where the user wrote it.
+        const auto& ref = *m->service_token_secret_reference;
+        name_field(ref.secret_name, FieldPath(m->secret_name_from_legacy ? legacy : rp, "secretName"));
+        namespace_field(ref.secret_namespace, FieldPath(m->secret_namespace_from_legacy ? legacy : rp, "secretNamespace"));
+        cross(ReferenceKind::kCredentialsSecret, ref.secret_namespace, ref.secret_name,
+              m->secret_namespace_from_legacy ? legacy : rp);
+      }
       const FieldPath sp(mp, "secretsScope");
       if (!m->secrets_scope) {
         error(sp, "required");
@@ -217,6 +233,39 @@ class Validator {
         secrets_path(m->secrets_scope->secrets_path, FieldPath(sp, "secretsPath"));
       }
     }
+    if (const auto& m = auth->ldap_auth) {
+      const FieldPath mp(p, "ldapAuth");
+      required(m->identity_id, FieldPath(mp, "identityId"));
+      secret_ref(m->credentials_ref, FieldPath(mp, "credentialsRef"), ReferenceKind::kCredentialsSecret);
+      mi_scope(m->secrets_scope, mp);
+    }
+    if (auth->legacy_service_account) {
+      error(FieldPath(p, "serviceAccount"),
+            "Infisical retired service accounts, so this legacy method can no longer log in; migrate to a machine "
+            "identity: create one with Universal Auth in Infisical, store its clientId and clientSecret in a Secret "
+            "and use spec.authentication.universalAuth (credentialsRef, secretsScope) instead");
+    }
+  }
+
+  // spec.tokenSecretReference (legacy) only stands in for empty fields of
+  // authentication.serviceToken.serviceTokenSecretReference (applied by the parser).
+  void legacy_token_reference() {
+    const auto& ref = r_.spec.token_secret_reference;
+    if (!ref) return;
+    const FieldPath p("spec.tokenSecretReference");
+    const auto& auth = r_.spec.authentication;
+    if (!auth || !auth->service_token) {
+      // Upstream sends the token with an empty environment and folder and leaves the scope to the
+      // server; here the scope is stated, and next to another method the token would be a second,
+      // competing source of credentials.
+      error(p, auth && !auth->present_methods().empty()
+                   ? "is the legacy service-token Secret, used only with spec.authentication.serviceToken; remove it "
+                     "(upstream tries this token before the authentication method that is set: two sources of "
+                     "credentials)"
+                   : "needs spec.authentication.serviceToken with its secretsScope (envSlug, secretsPath), which says "
+                     "what to read; tokenSecretReference only names the Secret with the service token");
+    }
+    // With serviceToken, the fields it uses are checked there, at this path; the others are ignored.
   }
 
   void target(const ManagedSecretTarget& t) {
@@ -246,16 +295,35 @@ class Validator {
                         abbreviate(ns_)));
     }
     cross(ReferenceKind::kManagedSecret, t.secret_namespace, t.secret_name, p);
-    if (t.template_) secret_template(*t.template_, t.path);
+    if (t.template_) secret_template(*t.template_, t.path, "Secret");
   }
 
-  // Each data entry must name a valid Secret key and parse, so a broken template is refused at
-  // `kubectl apply` with its key and Go's line instead of failing at every sync.
-  void secret_template(const SecretTemplate& tmpl, const std::string& target_path) {
+  // The same rules as a Secret target: names, creationPolicy, Owner only in the own namespace, template.
+  void config_map_target(const ManagedConfigMapTarget& t) {
+    const FieldPath p(t.path);
+    name_field(t.config_map_name, FieldPath(p, "configMapName"));
+    namespace_field(t.config_map_namespace, FieldPath(p, "configMapNamespace"));
+    if (t.creation_policy != kCreationPolicyOrphan && t.creation_policy != kCreationPolicyOwner) {
+      error(FieldPath(p, "creationPolicy"), fmt::format("must be {} or {}", kCreationPolicyOrphan, kCreationPolicyOwner));
+    } else if (t.owner() && !t.config_map_namespace.empty() && !ns_.empty() && t.config_map_namespace != ns_) {
+      error(FieldPath(p, "configMapNamespace"),
+            fmt::format("must be the InfisicalSecret's own namespace \"{}\" when creationPolicy is Owner "
+                        "(Kubernetes forbids cross-namespace owner references)",
+                        abbreviate(ns_)));
+    }
+    cross(ReferenceKind::kManagedConfigMap, t.config_map_namespace, t.config_map_name, p);
+    if (t.template_) secret_template(*t.template_, t.path, "ConfigMap");
+  }
+
+  // Each data entry must name a valid data key of the target's kind (Secret and ConfigMap keys follow
+  // the same rule) and parse, so a broken template is refused at `kubectl apply` with its key and
+  // Go's line instead of failing at every sync.
+  void secret_template(const SecretTemplate& tmpl, const std::string& target_path, std::string_view kind) {
     for (const auto& [key, text] : tmpl.data) {
       if (!is_secret_key(key)) {
         error(template_entry_path(target_path, key),
-              "must be a valid Secret key ([-._a-zA-Z0-9]+, at most 253 characters, not \".\" or \"..\")");
+              fmt::format("must be a valid {} key ([-._a-zA-Z0-9]+, at most 253 characters, not \".\" or \"..\")",
+                          kind));
         continue;
       }
       if (auto parsed = GoTemplate::parse(text, kSecretTemplateName); !parsed)
@@ -276,13 +344,21 @@ class Validator {
   void targets() {
     const auto& spec = r_.spec;
     bool plural = spec.managed_kube_secret_references.has_value() && !spec.managed_kube_secret_references->empty();
+    // Upstream needs at least one target of either kind: a resource may write only ConfigMaps.
+    bool config_maps =
+        spec.managed_kube_config_map_references.has_value() && !spec.managed_kube_config_map_references->empty();
     if (spec.managed_secret_reference && plural) {
       error("spec.managedKubeSecretReferences", "must not be set together with spec.managedSecretReference");
-    } else if (!spec.managed_secret_reference && !plural) {
+    } else if (!spec.managed_secret_reference && !plural && !config_maps) {
       if (spec.managed_kube_secret_references) {
-        error("spec.managedKubeSecretReferences", "must not be empty (or set spec.managedSecretReference)");
+        error("spec.managedKubeSecretReferences",
+              "must not be empty (or set spec.managedSecretReference or spec.managedKubeConfigMapReferences)");
+      } else if (spec.managed_kube_config_map_references) {
+        error("spec.managedKubeConfigMapReferences",
+              "must not be empty (or set spec.managedSecretReference or spec.managedKubeSecretReferences)");
       } else {
-        error("spec.managedSecretReference", "required (or a non-empty spec.managedKubeSecretReferences)");
+        error("spec.managedSecretReference",
+              "required (or a non-empty spec.managedKubeSecretReferences or spec.managedKubeConfigMapReferences)");
       }
     }
     std::vector<const ManagedSecretTarget*> seen;
@@ -298,6 +374,21 @@ class Validator {
       }
       seen.push_back(&t);
     });
+    // A ConfigMap and a Secret of the same name are different objects; two ConfigMap targets are not.
+    if (!spec.managed_kube_config_map_references) return;
+    const auto& maps = *spec.managed_kube_config_map_references;
+    for (size_t i = 0; i < maps.size(); ++i) {
+      const ManagedConfigMapTarget& t = maps[i];
+      config_map_target(t);
+      for (size_t j = 0; j < i; ++j) {
+        if (!t.config_map_name.empty() && t.config_map_name == maps[j].config_map_name &&
+            t.config_map_namespace == maps[j].config_map_namespace) {
+          error(t.path, fmt::format("duplicate target {}/{} (also {})", abbreviate(t.config_map_namespace),
+                                    abbreviate(t.config_map_name), maps[j].path));
+          break;
+        }
+      }
+    }
   }
 
   void ca_ref(const CaReference& c) {
@@ -322,6 +413,7 @@ std::string_view reference_kind_name(ReferenceKind k) {
     case ReferenceKind::kServiceAccount: return "service account";
     case ReferenceKind::kManagedSecret: return "managed Secret";
     case ReferenceKind::kCaSecret: return "CA Secret";
+    case ReferenceKind::kManagedConfigMap: return "managed ConfigMap";
   }
   return "reference";
 }
@@ -332,6 +424,7 @@ AccessCheck access_check_for(const CrossNamespaceReference& ref) {
     case ReferenceKind::kCaSecret: return {"get", "", "secrets", "", ref.namespace_, ref.name};
     case ReferenceKind::kServiceAccount: return {"create", "", "serviceaccounts", "token", ref.namespace_, ref.name};
     case ReferenceKind::kManagedSecret: return {"create", "", "secrets", "", ref.namespace_, ""};
+    case ReferenceKind::kManagedConfigMap: return {"create", "", "configmaps", "", ref.namespace_, ""};
   }
   return {};
 }
@@ -339,44 +432,6 @@ AccessCheck access_check_for(const CrossNamespaceReference& ref) {
 ValidationReport validate_infisical_secret(const InfisicalSecret& resource, std::string_view request_namespace) {
   return Validator(resource, request_namespace).run();
 }
-
-namespace {
-
-// Upstream v0.11 fields that the CRD stores (so nothing is pruned) but this version does not act on
-// yet. Syncing such a spec without them would write a different Secret than upstream did (every key
-// of the folder instead of the one secretName names, say), so the spec is refused with the field
-// named instead, and the managed Secret is left exactly as it is.
-void refuse_unimplemented(const JsonValue& object, std::vector<FieldError>& errors) {
-  const JsonValue* spec = member(object, "spec");
-  if (spec == nullptr || !spec->IsObject()) return;
-  auto present = [](const JsonValue* v) { return v != nullptr && !v->IsNull(); };
-  auto refuse = [&](std::string path, std::string_view what) {
-    errors.push_back({std::move(path), fmt::format("{} (upstream v0.11) is not supported by this version of the operator "
-                                                   "yet; the resource is not synced, so nothing is written without it",
-                                                   what)});
-  };
-  if (present(member(*spec, "managedKubeConfigMapReferences")))
-    refuse("spec.managedKubeConfigMapReferences", "a ConfigMap target");
-  if (present(member(*spec, "tokenSecretReference"))) refuse("spec.tokenSecretReference", "tokenSecretReference");
-  if (const JsonValue* auth = member(*spec, "authentication"); auth && auth->IsObject()) {
-    if (present(member(*auth, "ldapAuth"))) refuse("spec.authentication.ldapAuth", "LDAP authentication");
-    if (present(member(*auth, "serviceAccount")))
-      refuse("spec.authentication.serviceAccount", "the legacy Infisical service account (retired by Infisical)");
-    if (const JsonValue* az = member(*auth, "azureAuth"); az && az->IsObject() &&
-                                                          present(member(*az, "azureManagedIdentityClientId")))
-      refuse("spec.authentication.azureAuth.azureManagedIdentityClientId", "a user-assigned managed identity");
-    for (const auto& m : auth->GetObject()) {
-      if (!m.value.IsObject()) continue;
-      const JsonValue* scope = member(m.value, "secretsScope");
-      if (scope && scope->IsObject() && present(member(*scope, "secretName")))
-        refuse(fmt::format("spec.authentication.{}.secretsScope.secretName",
-                           std::string_view(m.name.GetString(), m.name.GetStringLength())),
-               "fetching a single secret by name");
-    }
-  }
-}
-
-}  // namespace
 
 ValidationReport check_infisical_secret(const JsonValue& object, std::string_view request_namespace) {
   ParsedInfisicalSecret parsed = parse_infisical_secret(object);
@@ -387,7 +442,6 @@ ValidationReport check_infisical_secret(const JsonValue& object, std::string_vie
   }
   ValidationReport report = validate_infisical_secret(parsed.resource, request_namespace);
   std::vector<FieldError> rules = std::move(report.errors);
-  refuse_unimplemented(object, rules);
   report.errors = parsed.errors;
   for (auto& e : rules) {
     bool shadowed = std::any_of(parsed.errors.begin(), parsed.errors.end(),

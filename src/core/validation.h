@@ -15,10 +15,11 @@ namespace ifo::core {
 
 // What a cross-namespace reference points at (decides which permission the webhook checks).
 enum class ReferenceKind {
-  kCredentialsSecret,  // universalAuth.credentialsRef / serviceToken.serviceTokenSecretReference: get secrets
+  kCredentialsSecret,  // universal/ldapAuth.credentialsRef, serviceToken.serviceTokenSecretReference: get secrets
   kServiceAccount,     // kubernetesAuth.serviceAccountRef: create serviceaccounts/token
   kManagedSecret,      // a managed Secret target: create (and update) secrets
   kCaSecret,           // tls.caRef: get secrets
+  kManagedConfigMap,   // a managed ConfigMap target: create (and update) configmaps
 };
 std::string_view reference_kind_name(ReferenceKind k);  // "credentials Secret", "service account", ...
 
@@ -34,7 +35,7 @@ struct CrossNamespaceReference {
 struct AccessCheck {
   std::string verb;         // "get" | "create"
   std::string group;        // "" (core)
-  std::string resource;     // "secrets" | "serviceaccounts"
+  std::string resource;     // "secrets" | "serviceaccounts" | "configmaps"
   std::string subresource;  // "token" for service accounts, else ""
   std::string namespace_;
   std::string name;  // empty for "create" (RBAC cannot restrict create by name)
@@ -61,7 +62,7 @@ ValidationReport check_infisical_secret_json(std::string_view text, std::string_
 // Name rules (Kubernetes apimachinery): DNS-1123 label (namespaces, <= 63) and subdomain (<= 253).
 bool is_dns1123_label(std::string_view s);
 bool is_dns1123_subdomain(std::string_view s);
-// A valid Secret data key: [-._a-zA-Z0-9]+, at most 253 characters, not "." or "..".
+// A valid Secret (and ConfigMap) data key: [-._a-zA-Z0-9]+, at most 253 characters, not "." or "..".
 bool is_secret_key(std::string_view s);
 // An absolute http(s) URL with a host, optional port and path, and no query, fragment or whitespace.
 bool is_http_url(std::string_view s);

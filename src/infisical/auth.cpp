@@ -79,6 +79,15 @@ Token login_universal(const UniversalAuth& a, const LoginContext& ctx) {
                     {a.client_secret});
 }
 
+Token login_ldap(const LdapAuth& a, const LoginContext& ctx) {
+  std::string what = fmt::format("ldap-auth login for identity {} (LDAP user {})", a.identity_id, a.username);
+  if (a.username.empty() || a.password.empty())
+    throw ApiError(ErrorKind::kInvalidConfig, what + ": username and password must both be set");
+  return post_login(ctx, "/v1/auth/ldap-auth/login",
+                    json_object({{"identityId", a.identity_id}, {"username", a.username}, {"password", a.password}}),
+                    what, {a.password});
+}
+
 Token login_kubernetes(const KubernetesAuth& a, const LoginContext& ctx) {
   std::string what = fmt::format("kubernetes-auth login for identity {} (service account {})", a.identity_id,
                                  a.service_account);
@@ -275,6 +284,7 @@ std::string_view method_name(const AuthConfig& auth) {
                         [](const GcpIdTokenAuth&) { return std::string_view("gcp-id-token-auth"); },
                         [](const GcpIamAuth&) { return std::string_view("gcp-iam-auth"); },
                         [](const ServiceTokenAuth&) { return std::string_view("service-token"); },
+                        [](const LdapAuth&) { return std::string_view("ldap-auth"); },
                     },
                     auth);
 }
@@ -293,6 +303,7 @@ std::string display_identity(const AuthConfig& auth) {
                           return second == std::string::npos ? std::string("service token (malformed)")
                                                              : "service token " + a.token.substr(0, second);
                         },
+                        [](const LdapAuth& a) { return "identity " + a.identity_id + " (LDAP user " + a.username + ")"; },
                     },
                     auth);
 }
@@ -309,6 +320,9 @@ std::string cache_identity(const AuthConfig& auth) {
                                   [](const GcpIdTokenAuth& a) { return a.identity_id; },
                                   [](const GcpIamAuth& a) { return a.identity_id + "|" + a.service_account_key_file; },
                                   [](const ServiceTokenAuth& a) { return short_hash(a.token); },
+                                  [](const LdapAuth& a) {
+                                    return a.identity_id + "|" + a.username + "|" + short_hash(a.password);
+                                  },
                               },
                               auth);
 }
@@ -337,6 +351,7 @@ Token login(const AuthConfig& auth, const LoginContext& ctx) {
                         [&](const GcpIdTokenAuth& a) { return login_gcp_id_token(a, ctx); },
                         [&](const GcpIamAuth& a) { return login_gcp_iam(a, ctx); },
                         [&](const ServiceTokenAuth& a) { return login_service_token(a, ctx); },
+                        [&](const LdapAuth& a) { return login_ldap(a, ctx); },
                     },
                     auth);
 }

@@ -1,4 +1,4 @@
-// The seven ways to obtain an Infisical access token. Credentials arrive as plain values or callbacks:
+// The eight ways to obtain an Infisical access token. Credentials arrive as plain values or callbacks:
 // nothing here knows about Kubernetes objects.
 #pragma once
 
@@ -51,16 +51,23 @@ struct ServiceTokenAuth {
   std::string token;  // "st.<id>.<secret>.<key>"
 };
 
+struct LdapAuth {
+  std::string identity_id;
+  std::string username;
+  std::string password;
+};
+
 using AuthConfig = std::variant<UniversalAuth, KubernetesAuth, AwsIamAuth, AzureAuth, GcpIdTokenAuth, GcpIamAuth,
-                                ServiceTokenAuth>;
+                                ServiceTokenAuth, LdapAuth>;
 
 // "universal-auth", "kubernetes-auth", "aws-auth", "azure-auth", "gcp-id-token-auth", "gcp-iam-auth",
-// "service-token".
+// "service-token", "ldap-auth".
 std::string_view method_name(const AuthConfig& auth);
 // The identity part of the token cache key: differs whenever the credentials differ (secrets enter only
 // as a truncated SHA-256), so a caller with wrong credentials never borrows another caller's token.
 std::string cache_identity(const AuthConfig& auth);
-// Names the identity in logs and errors: client id, identity id, or the service token's id. No secret.
+// Names the identity in logs and errors: client id, identity id (and LDAP username), or the service token's
+// id. No secret.
 std::string display_identity(const AuthConfig& auth);
 
 struct LoginContext {

@@ -152,9 +152,13 @@ std::shared_ptr<const Client::Snapshot> Client::fetch_scope(Session& s, const Se
     from_slug = true;
   }
   std::string path = normalize_secret_path(scope.path);
-  std::string what = fmt::format("secrets fetch of project {} environment {} path {}{} ({} {})", project_id,
-                                 scope.environment, path, scope.recursive ? " (recursive)" : "",
-                                 method_name(s.auth), s.display);
+  const bool single = !scope.secret_name.empty();
+  std::string what = single ? fmt::format("fetch of secret {} from project {} environment {} path {} ({} {})",
+                                          scope.secret_name, project_id, scope.environment, path, method_name(s.auth),
+                                          s.display)
+                            : fmt::format("secrets fetch of project {} environment {} path {}{} ({} {})", project_id,
+                                          scope.environment, path, scope.recursive ? " (recursive)" : "",
+                                          method_name(s.auth), s.display);
 
   std::shared_ptr<const Snapshot> previous;
   {
@@ -162,18 +166,26 @@ std::shared_ptr<const Client::Snapshot> Client::fetch_scope(Session& s, const Se
     if (auto it = snapshots_.find(key); it != snapshots_.end()) previous = it->second;
   }
   net::Request req;
-  req.url = fmt::format(
-      "{}/v3/secrets/raw?workspaceId={}&environment={}&secretPath={}&expandSecretReferences=true&include_imports=true"
-      "&recursive={}",
-      s.base_url, net::url_encode(project_id), net::url_encode(scope.environment), net::url_encode(path),
-      scope.recursive ? "true" : "false");
-  if (previous && !previous->etag.empty() && previous->project_id == project_id)
-    req.headers.emplace_back("If-None-Match", previous->etag);
+  if (single) {
+    req.url = fmt::format(
+        "{}/v3/secrets/raw/{}?workspaceId={}&environment={}&secretPath={}&expandSecretReferences=true"
+        "&include_imports=true&type=shared",
+        s.base_url, net::url_encode(scope.secret_name), net::url_encode(project_id), net::url_encode(scope.environment),
+        net::url_encode(path));
+  } else {
+    req.url = fmt::format(
+        "{}/v3/secrets/raw?workspaceId={}&environment={}&secretPath={}&expandSecretReferences=true&include_imports=true"
+        "&recursive={}",
+        s.base_url, net::url_encode(project_id), net::url_encode(scope.environment), net::url_encode(path),
+        scope.recursive ? "true" : "false");
+    if (previous && !previous->etag.empty() && previous->project_id == project_id)
+      req.headers.emplace_back("If-None-Match", previous->etag);
+  }
 
   ++metrics_.secrets_fetches;
   net::Response r;
   try {
-    r = authed_get(s, req, "GET /v3/secrets/raw", what, true);
+    r = authed_get(s, req, single ? "GET /v3/secrets/raw/{secretName}" : "GET /v3/secrets/raw", what, true);
   } catch (const ApiError& e) {
     if (from_slug && (e.kind() == ErrorKind::kNotFound || e.kind() == ErrorKind::kForbidden)) {
       std::lock_guard lock(mu_);  // the slug may now name another project: look it up again next time
@@ -194,11 +206,12 @@ std::shared_ptr<const Client::Snapshot> Client::fetch_scope(Session& s, const Se
   }
   if (r.status != 200)
     throw ApiError(ErrorKind::kInvalidResponse, fmt::format("{}: unexpected HTTP {}", what, r.status), static_cast<int>(r.status));
-  auto parsed = parse_secrets_response(r.body);
+  auto parsed = single ? parse_single_secret_response(r.body) : parse_secrets_response(r.body);
   if (!parsed.ok()) throw ApiError(ErrorKind::kInvalidResponse, fmt::format("{}: {}", what, parsed.error()), 200);
   auto snap = std::make_shared<Snapshot>();
   snap->merged = merge_secrets(*parsed);
-  snap->etag = r.header("etag").value_or("");
+  // A single secret is read the way upstream reads it, without ETag: its data is compared every time.
+  if (!single) snap->etag = r.header("etag").value_or("");
   snap->project_id = project_id;
   snap->fetched_at = now;
   for (const auto& w : snap->merged.warnings)
@@ -214,8 +227,9 @@ std::shared_ptr<const Client::Snapshot> Client::fetch_scope(Session& s, const Se
 SecretsResult Client::fetch_secrets(const HostConfig& host, const AuthConfig& auth, const SecretsScope& scope,
                                     const FetchOptions& options) {
   Session s(*this, host, auth);
-  std::string key = fmt::format("{}|{}|{}|{}|{}|{}", s.token_key, scope.project_id, scope.project_slug,
-                                scope.environment, normalize_secret_path(scope.path), scope.recursive);
+  std::string key = fmt::format("{}|{}|{}|{}|{}|{}|{}", s.token_key, scope.project_id, scope.project_slug,
+                                scope.environment, normalize_secret_path(scope.path), scope.recursive,
+                                scope.secret_name);
   std::shared_ptr<const Snapshot> snap;
   if (options.max_age.count() > 0) {
     std::lock_guard lock(mu_);

@@ -34,6 +34,9 @@ struct SecretsScope {
   std::string environment;
   std::string path = "/";
   bool recursive = false;
+  // Non-empty: only this secret of the folder (GET /v3/secrets/raw/{secretName}, imports searched too),
+  // as upstream reads it: never with If-None-Match, so the result has no ETag.
+  std::string secret_name = {};
 };
 
 struct FetchOptions {
@@ -71,7 +74,8 @@ class Client {
   // A usable access token for this identity (logs in or renews when needed). Throws ApiError.
   Token token(const HostConfig& host, const AuthConfig& auth);
 
-  // Lists the secrets of a scope with imports, references expanded and (optionally) sub-folders.
+  // Lists the secrets of a scope with imports, references expanded and (optionally) sub-folders; or the
+  // one secret the scope names.
   // Concurrent calls for the same (host, identity, scope) share one HTTP request. Throws ApiError.
   SecretsResult fetch_secrets(const HostConfig& host, const AuthConfig& auth, const SecretsScope& scope,
                               const FetchOptions& options = {});

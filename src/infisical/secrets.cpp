@@ -93,6 +93,19 @@ core::Result<RawSecretsResponse> parse_secrets_response(std::string_view body) {
   return out;
 }
 
+core::Result<RawSecretsResponse> parse_single_secret_response(std::string_view body) {
+  using R = core::Result<RawSecretsResponse>;
+  auto doc = core::parse_json(body);
+  if (!doc.ok()) return R::fail("secret response is not JSON: " + doc.error());
+  const auto* secret = (*doc)->IsObject() ? core::member(**doc, "secret") : nullptr;
+  if (secret == nullptr) return R::fail("secret response has no \"secret\" object");
+  auto parsed = parse_secret(*secret, "secret");
+  if (!parsed.ok()) return R::fail(parsed.error());
+  RawSecretsResponse out;
+  out.secrets.push_back(std::move(*parsed));
+  return out;
+}
+
 MergedSecrets merge_secrets(const RawSecretsResponse& response) {
   MergedSecrets out;
   std::map<std::string, std::string> warnings;  // by key, so their order does not depend on the server's

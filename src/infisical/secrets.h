@@ -43,6 +43,9 @@ struct RawSecretsResponse {
 
 // Errors name the JSON location ("secrets[3].secretKey is not a string"); never a value.
 core::Result<RawSecretsResponse> parse_secrets_response(std::string_view body);
+// The body of GET /api/v3/secrets/raw/{secretName}: {"secret": {...}}, as a list of that one secret
+// (merge_secrets then applies rule 5 to it).
+core::Result<RawSecretsResponse> parse_single_secret_response(std::string_view body);
 
 struct MergedSecrets {
   std::map<std::string, std::string> values;  // key -> value, sorted by key

@@ -5,6 +5,8 @@
 #include <openssl/rand.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "core/base64.h"
 #include "core/constants.h"
 #include "core/consumed_keys.h"
@@ -35,11 +37,15 @@ bool same_member(const core::JsonValue& a, const core::JsonValue& b, std::string
 
 // The smallest pod spec that consumes exactly `keys` (consumed_secret_keys of it gives them back): a
 // single container with an env secretKeyRef per single key and an envFrom secretRef per whole Secret.
-core::JsonValue consuming_pod_spec(const std::vector<core::ConsumedKey>& keys, core::JsonDoc::AllocatorType& a) {
+// References to the `optional` Secrets are marked optional (optionally_consumed_secrets gives them back).
+core::JsonValue consuming_pod_spec(const std::vector<core::ConsumedKey>& keys, const std::vector<std::string>& optional,
+                                   core::JsonDoc::AllocatorType& a) {
   core::JsonValue env(rapidjson::kArrayType), env_from(rapidjson::kArrayType);
   for (const auto& k : keys) {
     core::JsonValue ref(rapidjson::kObjectType);
     core::set_string(ref, "name", k.secret, a);
+    if (std::binary_search(optional.begin(), optional.end(), k.secret))
+      core::set_member(ref, "optional", core::JsonValue(true), a);
     if (k.key) {
       core::set_string(ref, "key", *k.key, a);
       core::JsonValue value_from(rapidjson::kObjectType), e(rapidjson::kObjectType);
@@ -60,9 +66,10 @@ core::JsonValue consuming_pod_spec(const std::vector<core::ConsumedKey>& keys, c
   return spec;
 }
 
-// What the workload caches keep of an opted-in workload: kind, name, namespace, the opt-in and
-// rollout-hash annotations, and in place of its pod spec the smallest one that consumes the same
-// Secret keys (all a rollout decision reads: the hash is a function of the consumed keys). Workloads
+// What the workload caches keep of an opted-in workload: kind, name, namespace, the opt-in,
+// rollout-baseline and rollout-hash annotations, and in place of its pod spec the smallest one that
+// consumes the same Secret keys, optionally where it does (all a rollout decision reads: the hash is a
+// function of the consumed keys, and an optional reference decides what a new Secret changes). Workloads
 // that did not opt in, or consume no Secret at all, are not kept: no Secret change can roll them.
 // bench/syncer-scale keeps 10,000 of these.
 Object compact_workload(const core::JsonValue& o) {
@@ -78,13 +85,16 @@ Object compact_workload(const core::JsonValue& o) {
   auto& m = core::ensure_object(d, "metadata", a);
   core::set_string(m, "name", meta(o, "name"), a);
   core::set_string(m, "namespace", meta(o, "namespace"), a);
-  core::set_string(core::ensure_object(m, "annotations", a), core::kAutoReloadAnnotation, "true", a);
+  auto& ann = core::ensure_object(m, "annotations", a);
+  core::set_string(ann, core::kAutoReloadAnnotation, "true", a);
+  const core::JsonValue* baseline = core::at_path(o, {"metadata", "annotations", core::kRolloutBaselineAnnotation});
+  if (baseline && baseline->IsString()) core::set_string(ann, core::kRolloutBaselineAnnotation, baseline->GetString(), a);
   auto& tmpl = core::ensure_object(core::ensure_object(d, "spec", a), "template", a);
   auto& tmpl_ann = core::ensure_object(core::ensure_object(tmpl, "metadata", a), "annotations", a);
   const core::JsonValue* hash =
       core::at_path(o, {"spec", "template", "metadata", "annotations", core::kRolloutHashAnnotation});
   if (hash && hash->IsString()) core::set_string(tmpl_ann, core::kRolloutHashAnnotation, hash->GetString(), a);
-  core::set_member(tmpl, "spec", consuming_pod_spec(consumed, a), a);
+  core::set_member(tmpl, "spec", consuming_pod_spec(consumed, core::optionally_consumed_secrets(*pod_spec), a), a);
   return compact_copy(d);
 }
 
@@ -343,8 +353,8 @@ int Controller::run(const std::atomic<bool>& stop) {
              config_.namespaces.empty() ? std::string("*") : fmt::format("{}", fmt::join(config_.namespaces, ",")),
              config_.identity);
   try {
-    int patched = reconciler_->check_all_workloads(config_.namespaces);
-    log_->info("start-up workload check done patched={}", patched);
+    RolloutCounts checked = reconciler_->check_all_workloads(config_.namespaces);
+    log_->info("start-up workload check done rolled={} baselined={}", checked.rolled, checked.baselined);
   } catch (const std::exception& e) {
     log_->warn("start-up workload check failed error=\"{}\"", e.what());
   }

@@ -22,12 +22,16 @@ SourceResult InfisicalSource::fetch(const SourceRequest& r) {
       infisical::AzureAuth a;
       a.identity_id = r.identity_id;
       if (!r.azure_resource.empty()) a.resource = r.azure_resource;
+      a.managed_identity_client_id = r.azure_managed_identity_client_id;
       auth = std::move(a);
       break;
     }
     case core::AuthMethod::kGcpIdTokenAuth: auth = infisical::GcpIdTokenAuth{r.identity_id}; break;
     case core::AuthMethod::kGcpIamAuth: auth = infisical::GcpIamAuth{r.identity_id, r.gcp_key_file}; break;
     case core::AuthMethod::kServiceToken: auth = infisical::ServiceTokenAuth{r.service_token}; break;
+    case core::AuthMethod::kLdapAuth:
+      auth = infisical::LdapAuth{r.identity_id, r.ldap_username, r.ldap_password};
+      break;
   }
   infisical::HostConfig host{r.host, r.ca_pem};
   infisical::SecretsScope scope;
@@ -36,6 +40,7 @@ SourceResult InfisicalSource::fetch(const SourceRequest& r) {
   scope.environment = r.env_slug;
   scope.path = r.secrets_path.empty() ? "/" : r.secrets_path;
   scope.recursive = r.recursive;
+  scope.secret_name = r.secret_name;
   infisical::FetchOptions options;
   if (r.if_none_match) options.known_etag = *r.if_none_match;
   infisical::SecretsResult res = client_.fetch_secrets(host, auth, scope, options);

@@ -156,9 +156,13 @@ void describe_syncer_metrics(Metrics& m) {
              "Requests sent to the Infisical API by endpoint and HTTP status (0: no response).");
   m.describe(kMetricTokenCache, Metrics::Type::kCounter, "Access token cache lookups by result (hit or miss).");
   m.describe(kMetricRollouts, Metrics::Type::kCounter, "Workload rollouts triggered by a rollout-hash patch, by kind.");
+  m.describe(kMetricRolloutBaselines, Metrics::Type::kCounter,
+             "Rollout baselines recorded in a workload's metadata (first seen without a rollout hash; no rollout), "
+             "by kind.");
   m.describe(kMetricQueueDepth, Metrics::Type::kGauge, "Keys waiting in the work queue.");
   m.describe(kMetricManagedSecrets, Metrics::Type::kGauge, "Managed Secrets known to the syncer.");
   m.describe(kMetricSecretWrites, Metrics::Type::kCounter, "Managed Secret writes by operation.");
+  m.describe(kMetricConfigMapWrites, Metrics::Type::kCounter, "Managed ConfigMap writes by operation.");
   m.describe(kMetricThrottled, Metrics::Type::kCounter,
              "Reconciles deferred because the Infisical request budget had no free slot.");
   m.describe(kMetricIsLeader, Metrics::Type::kGauge, "1 when this replica holds the leader lease.");

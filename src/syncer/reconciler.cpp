@@ -17,29 +17,14 @@
 #include "infisical/errors.h"
 #include "infisical/secrets.h"
 #include "kube/errors.h"
+#include "syncer/managed_configmap.h"
+#include "syncer/managed_metadata.h"
 
 namespace ifo::syncer {
 
 namespace {
 
 using core::JsonValue;
-
-constexpr std::string_view kOwnAnnotationPrefix = "secrets.infisical.com/";
-constexpr std::string_view kPropagationExcludedPrefixes[] = {"kubectl.kubernetes.io/", "kubernetes.io/", "k8s.io/",
-                                                             "helm.sh/", kOwnAnnotationPrefix};
-
-bool propagated(const std::string& key) {
-  for (auto prefix : kPropagationExcludedPrefixes) {
-    if (key.starts_with(prefix)) return false;
-    // "x.kubernetes.io/..." and "x.k8s.io/..." are system keys too.
-    auto slash = key.find('/');
-    if (slash != std::string::npos) {
-      std::string_view domain(key.data(), slash);
-      if (domain.ends_with(".kubernetes.io") || domain.ends_with(".k8s.io")) return false;
-    }
-  }
-  return true;
-}
 
 std::string sha256_hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -59,6 +44,7 @@ std::string method_name(core::AuthMethod m) {
     case core::AuthMethod::kGcpIdTokenAuth: return "GCP_ID_TOKEN_MACHINE_IDENTITY";
     case core::AuthMethod::kGcpIamAuth: return "GCP_IAM_MACHINE_IDENTITY";
     case core::AuthMethod::kServiceToken: return "SERVICE_TOKEN";
+    case core::AuthMethod::kLdapAuth: return "LDAP_MACHINE_IDENTITY";
   }
   return "UNKNOWN";
 }
@@ -96,6 +82,15 @@ std::string meta_string(const JsonValue& o, std::string_view field) {
 }
 
 std::string key_of(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+// "Secret a/b, c/d", "ConfigMap a/e" or "Secret a/b and ConfigMap a/e": where a sync wrote.
+std::string describe_targets(const std::vector<std::string>& secrets, const std::vector<std::string>& config_maps) {
+  std::string out;
+  if (!secrets.empty() || config_maps.empty()) out = fmt::format("Secret {}", fmt::join(secrets, ", "));
+  if (!config_maps.empty())
+    out += fmt::format("{}ConfigMap {}", out.empty() ? "" : " and ", fmt::join(config_maps, ", "));
+  return out;
+}
 
 // How long the data of a referenced Secret (credentials, CA) is reused before it is read again.
 constexpr std::chrono::seconds kReferencedSecretTtl{30};
@@ -354,6 +349,7 @@ std::optional<Reconciler::Failure> Reconciler::build_request(const core::Infisic
     req.env_slug = scope->env_slug;
     req.secrets_path = scope->secrets_path;
     req.recursive = scope->recursive;
+    req.secret_name = scope->secret_name;
   }
   std::string credential_fingerprint;
   switch (method) {
@@ -405,8 +401,22 @@ std::optional<Reconciler::Failure> Reconciler::build_request(const core::Infisic
     case core::AuthMethod::kAzureAuth:
       req.identity_id = auth.azure_auth->identity_id;
       req.azure_resource = auth.azure_auth->effective_resource();
-      credential_fingerprint = req.azure_resource;
+      req.azure_managed_identity_client_id = auth.azure_auth->managed_identity_client_id;
+      credential_fingerprint = req.azure_resource + '\0' + req.azure_managed_identity_client_id;
       break;
+    case core::AuthMethod::kLdapAuth: {
+      const auto& ref = *auth.ldap_auth->credentials_ref;
+      std::optional<Failure> failure;
+      auto data = read_secret(ref, failure);
+      if (failure) return failure;
+      req.identity_id = auth.ldap_auth->identity_id;
+      req.ldap_username = data[std::string(core::kLdapUsernameKey)];
+      req.ldap_password = data[std::string(core::kLdapPasswordKey)];
+      if (req.ldap_username.empty()) return missing_key(ref, core::kLdapUsernameKey);
+      if (req.ldap_password.empty()) return missing_key(ref, core::kLdapPasswordKey);
+      credential_fingerprint = sha256_hex(req.ldap_username + '\0' + req.ldap_password);
+      break;
+    }
     case core::AuthMethod::kGcpIdTokenAuth: req.identity_id = auth.gcp_id_token_auth->identity_id; break;
     case core::AuthMethod::kGcpIamAuth:
       req.identity_id = auth.gcp_iam_auth->identity_id;
@@ -506,18 +516,22 @@ std::shared_ptr<const Reconciler::CheckedSpec> Reconciler::checked_spec(const st
   auto report = core::check_infisical_secret(cr);
   checked->ok = report.ok();
   if (!checked->ok) checked->message = "invalid spec: " + report.message();
-  for (const auto& t : model.spec.targets()) {
-    auto& slot = checked->templates.emplace_back();
-    if (!checked->ok || !t.template_) continue;
-    // Validation has just parsed the same text, so this cannot fail; if it ever did, it is the spec's fault.
-    auto compiled = core::compile_template(*t.template_, t.path);
-    if (!compiled) {
-      checked->ok = false;
-      checked->message = "invalid spec: " + compiled.error();
-      continue;
+  auto compile = [&](const auto& targets, std::vector<std::optional<core::CompiledTemplate>>& slots) {
+    for (const auto& t : targets) {
+      auto& slot = slots.emplace_back();
+      if (!checked->ok || !t.template_) continue;
+      // Validation has just parsed the same text, so this cannot fail; if it ever did, it is the spec's fault.
+      auto compiled = core::compile_template(*t.template_, t.path);
+      if (!compiled) {
+        checked->ok = false;
+        checked->message = "invalid spec: " + compiled.error();
+        continue;
+      }
+      slot = std::move(*compiled);
     }
-    slot = std::move(*compiled);
-  }
+  };
+  compile(model.spec.targets(), checked->templates);
+  compile(model.spec.config_map_targets(), checked->config_map_templates);
   std::lock_guard lock(mu_);
   if (generation > 0) checked_specs_[key] = checked;
   return checked;
@@ -549,27 +563,11 @@ Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSe
   const std::string hmac_key = digest_key();
   core::KeyDigests digests = core::key_digests(hmac_key, values);
 
-  // Desired metadata. With template.metadata (even `{}`) the labels and annotations are exactly the
-  // template's, as upstream makes them (on update other labels are dropped, and other annotations but
-  // system ones); ours are added either way: the managed-by label our watch selects on, the version,
-  // digests and binding annotations. Without it the resource's own are copied, except system ones.
-  const bool exact_meta = target.template_ && target.template_->has_metadata;
-  std::map<std::string, std::string> labels, annotations;
-  if (exact_meta) {
-    labels = target.template_->labels;
-    annotations = target.template_->annotations;
-  } else {
-    for (const auto& [k, v] : model.metadata.labels)
-      if (propagated(k)) labels[k] = v;
-    for (const auto& [k, v] : model.metadata.annotations)
-      if (propagated(k)) annotations[k] = v;
-  }
-  labels[std::string(core::kManagedByLabel)] = std::string(core::kManagedByValue);
-  annotations[std::string(core::kVersionAnnotation)] = core::secret_version_digest(hmac_key, values);
-  annotations[std::string(core::kKeyDigestsAnnotation)] = core::encode_key_digests(digests);
-  // The binding (DESIGN.md section 8): the Secret belongs to this InfisicalSecret, by UID.
-  annotations[std::string(core::kOwnerAnnotation)] = key_of(model.metadata.namespace_, model.metadata.name);
-  annotations[std::string(core::kOwnerUidAnnotation)] = model.metadata.uid;
+  // Desired metadata (managed_metadata.h: template.metadata or the resource's own, the managed-by
+  // label and the binding), plus the version and the digests rollouts read.
+  ManagedMetadata desired = desired_metadata(model, target.template_);
+  desired.annotations[std::string(core::kVersionAnnotation)] = core::secret_version_digest(hmac_key, values);
+  desired.annotations[std::string(core::kKeyDigestsAnnotation)] = core::encode_key_digests(digests);
 
   // The watch cache first; fresh_read (after the cache proved stale) asks the API server. Without a
   // cache (tests of the reconciler alone) every reconcile reads. With one, a Secret the cache does not
@@ -593,20 +591,9 @@ Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSe
     auto& meta = core::ensure_object(doc, "metadata", a);
     core::set_string(meta, "name", name, a);
     core::set_string(meta, "namespace", ns, a);
-    core::set_member(meta, "labels", string_map_json(labels, a), a);
-    core::set_member(meta, "annotations", string_map_json(annotations, a), a);
-    if (target.owner()) {
-      JsonValue refs(rapidjson::kArrayType);
-      JsonValue ref(rapidjson::kObjectType);
-      core::set_string(ref, "apiVersion", core::kApiVersion, a);
-      core::set_string(ref, "kind", core::kKind, a);
-      core::set_string(ref, "name", model.metadata.name, a);
-      core::set_string(ref, "uid", model.metadata.uid, a);
-      core::set_member(ref, "controller", JsonValue(true), a);
-      core::set_member(ref, "blockOwnerDeletion", JsonValue(true), a);
-      refs.PushBack(ref, a);
-      core::set_member(meta, "ownerReferences", std::move(refs), a);
-    }
+    core::set_member(meta, "labels", string_map_json(desired.labels, a), a);
+    core::set_member(meta, "annotations", string_map_json(desired.annotations, a), a);
+    if (target.owner()) core::set_member(meta, "ownerReferences", owner_references(model, a), a);
     core::set_string(doc, "type", target.secret_type.empty() ? "Opaque" : target.secret_type, a);
     std::map<std::string, std::string> encoded;
     for (const auto& [k, v] : values) encoded[k] = core::base64_encode(v);
@@ -644,25 +631,16 @@ Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSe
   bool data_same = ex_data == values;
   // Update: keep what others put on the Secret (type, owners; other labels and annotations unless
   // template.metadata says exactly which), replace data.
-  std::map<std::string, std::string> merged_labels, merged_annotations;
-  if (exact_meta) {
-    for (const auto& [k, v] : ex_annotations)
-      if (!propagated(k) && !k.starts_with(kOwnAnnotationPrefix)) merged_annotations[k] = v;
-  } else {
-    merged_labels = ex_labels;
-    merged_annotations = ex_annotations;
-  }
-  for (const auto& [k, v] : labels) merged_labels[k] = v;
-  for (const auto& [k, v] : annotations) merged_annotations[k] = v;
-  bool meta_same = merged_labels == ex_labels && merged_annotations == ex_annotations;
+  const ManagedMetadata merged = merged_metadata(desired, ex_labels, ex_annotations);
+  bool meta_same = merged.labels == ex_labels && merged.annotations == ex_annotations;
   if (data_same && meta_same) {
     out.secret = existing;
     return out;
   }
   doc.CopyFrom(ex, a);
   auto& meta = core::ensure_object(doc, "metadata", a);
-  core::set_member(meta, "labels", string_map_json(merged_labels, a), a);
-  core::set_member(meta, "annotations", string_map_json(merged_annotations, a), a);
+  core::set_member(meta, "labels", string_map_json(merged.labels, a), a);
+  core::set_member(meta, "annotations", string_map_json(merged.annotations, a), a);
   core::remove_member(meta, "managedFields");
   std::map<std::string, std::string> encoded;
   for (const auto& [k, v] : values) encoded[k] = core::base64_encode(v);
@@ -678,6 +656,7 @@ Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSe
   }
   out.written = true;
   out.data_changed = !data_same;
+  out.previous = data_same ? digests : core::key_digests(hmac_key, ex_data);
   remember_own_write(ns, name, out.secret);
   metrics_.inc(kMetricSecretWrites, {{"operation", "update"}});
   log_->info("managed secret updated secret={}/{} data_changed={} claimed={} object={}/{}", ns, name, !data_same,
@@ -685,44 +664,90 @@ Reconciler::SecretWrite Reconciler::write_managed_secret(const core::InfisicalSe
   return out;
 }
 
-std::string Reconciler::rollout_hash_for(const std::string& ns, const JsonValue& pod_spec,
-                                         const std::map<std::string, Object>& fresh, bool& consumes_managed,
-                                         const std::set<std::string>* only_if_consumes) {
-  consumes_managed = false;
-  std::vector<core::ConsumedKey> consumed = core::consumed_secret_keys(pod_spec);
-  // A workload that consumes none of the changed Secrets is not looked at further: a rollout check
-  // walks every opted-in workload of the namespace, and reading digests for each would cost a parse
-  // of a cached Secret per workload per reconcile.
-  bool relevant = only_if_consumes == nullptr ||
-                  std::any_of(consumed.begin(), consumed.end(),
-                              [&](const core::ConsumedKey& c) { return only_if_consumes->count(c.secret) != 0; });
-  if (!relevant) return {};
-  // The digests of every consumed managed Secret: just written ones first, else the watch cache.
-  // Secrets we do not manage count as missing, exactly as the webhook's cache sees them.
-  std::map<std::string, core::KeyDigests> known;
-  for (const auto& c : consumed) {
-    if (known.count(c.secret)) continue;
-    Object s;
-    if (auto it = fresh.find(c.secret); it != fresh.end()) s = it->second;
-    else if (caches_.managed_secret) s = caches_.managed_secret(ns, c.secret);
-    if (!s) continue;
-    auto ann = string_map(core::at_path(*s, {"metadata", "annotations"}));
-    auto it = ann.find(std::string(core::kKeyDigestsAnnotation));
-    if (it == ann.end()) continue;
-    auto digests = core::decode_key_digests(it->second);
-    if (!digests) continue;
-    known.emplace(c.secret, std::move(*digests));
-  }
-  consumes_managed = !known.empty();
+namespace {
+
+std::string hash_over(const std::string& ns, const std::vector<core::ConsumedKey>& consumed,
+                      const std::map<std::string, core::KeyDigests>& known) {
   return core::rollout_hash(ns, consumed, [&known](std::string_view name) -> const core::KeyDigests* {
     auto it = known.find(std::string(name));
     return it == known.end() ? nullptr : &it->second;
   });
 }
 
-int Reconciler::roll_consumers(const std::string& ns, const std::set<std::string>& changed_secrets,
-                               const std::map<std::string, Object>& fresh, const Object& cr) {
-  int patched = 0;
+// True when every Secret in `consumed` has digests in `known` (no consumed Secret is missing).
+bool knows_all(const std::vector<core::ConsumedKey>& consumed, const std::map<std::string, core::KeyDigests>& known) {
+  return std::all_of(consumed.begin(), consumed.end(),
+                     [&known](const core::ConsumedKey& c) { return known.count(c.secret) != 0; });
+}
+
+std::string_view cause_name(core::RolloutCause cause) {
+  switch (cause) {
+    case core::RolloutCause::kStartup: return "startup";
+    case core::RolloutCause::kDataChanged: return "data_changed";
+    case core::RolloutCause::kDataUnchanged: return "data_unchanged";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+std::map<std::string, core::KeyDigests> Reconciler::consumed_digests(const std::string& ns,
+                                                                     const std::vector<core::ConsumedKey>& consumed,
+                                                                     const std::map<std::string, Object>& fresh,
+                                                                     bool read_missing) {
+  std::map<std::string, core::KeyDigests> known;
+  for (const auto& c : consumed) {
+    if (known.count(c.secret)) continue;
+    Object s;
+    if (auto it = fresh.find(c.secret); it != fresh.end()) s = it->second;
+    else if (caches_.managed_secret) s = caches_.managed_secret(ns, c.secret);
+    if (!s && read_missing) {
+      try {
+        s = kube_.get(kube::kSecrets, ns, c.secret);
+      } catch (const kube::ApiError& e) {
+        if (!e.is_not_found()) throw;
+      }
+      const JsonValue* by = s ? core::at_path(*s, {"metadata", "labels", core::kManagedByLabel}) : nullptr;
+      if (!by || !by->IsString() || std::string_view(by->GetString()) != core::kManagedByValue) s = nullptr;
+    }
+    if (!s) continue;
+    const JsonValue* ann = core::at_path(*s, {"metadata", "annotations"});
+    auto text = ann ? core::get_string_view(*ann, core::kKeyDigestsAnnotation) : std::nullopt;
+    if (!text) continue;
+    auto digests = core::decode_key_digests(*text);
+    if (!digests) continue;
+    known.emplace(c.secret, std::move(*digests));
+  }
+  return known;
+}
+
+bool Reconciler::apply_rollout(const kube::Resource& kind, const std::string& ns, const std::string& name,
+                               core::RolloutAction action, core::RolloutCause cause, const std::string& hash,
+                               const core::RolloutMarks& marks, RolloutCounts& counts) {
+  if (action == core::RolloutAction::kNone) return true;
+  const bool roll = action == core::RolloutAction::kRoll;
+  try {
+    kube_.merge_patch(kind, ns, name,
+                      roll ? core::roll_patch(hash, marks.baseline.has_value()) : core::baseline_patch(hash));
+  } catch (const kube::ApiError& e) {
+    if (e.is_not_found()) return false;  // deleted meanwhile
+    throw;
+  }
+  if (roll) {
+    ++counts.rolled;
+    metrics_.inc(kMetricRollouts, {{"kind", std::string(kind.kind)}});
+    log_->info("rollout triggered workload={}/{}/{} cause={}", kind.kind, ns, name, cause_name(cause));
+  } else {
+    ++counts.baselined;
+    metrics_.inc(kMetricRolloutBaselines, {{"kind", std::string(kind.kind)}});
+    log_->info("rollout baseline recorded workload={}/{}/{} cause={}", kind.kind, ns, name, cause_name(cause));
+  }
+  return true;
+}
+
+RolloutCounts Reconciler::roll_consumers(const std::string& ns, const std::map<std::string, WrittenSecret>& written,
+                                         const std::map<std::string, Object>& fresh, const Object& cr) {
+  RolloutCounts counts;
   for (const kube::Resource* kind : {&kube::kDeployments, &kube::kStatefulSets, &kube::kDaemonSets}) {
     std::vector<Object> items = workloads_of(*kind, ns);
     for (const auto& w : items) {
@@ -730,33 +755,57 @@ int Reconciler::roll_consumers(const std::string& ns, const std::set<std::string
       if (ann[std::string(core::kAutoReloadAnnotation)] != "true") continue;
       const JsonValue* pod_spec = core::at_path(*w, {"spec", "template", "spec"});
       if (!pod_spec) continue;
-      bool consumes = false;
-      std::string hash = rollout_hash_for(ns, *pod_spec, fresh, consumes, &changed_secrets);
-      if (!consumes) continue;
-      auto tmpl_ann = string_map(core::at_path(*w, {"spec", "template", "metadata", "annotations"}));
-      if (tmpl_ann[std::string(core::kRolloutHashAnnotation)] == hash) continue;
-      std::string name = meta_string(*w, "name");
-      std::string patch = fmt::format(R"({{"spec":{{"template":{{"metadata":{{"annotations":{{"{}":"{}"}}}}}}}}}})",
-                                      core::kRolloutHashAnnotation, hash);
-      try {
-        kube_.merge_patch(*kind, ns, name, patch);
-      } catch (const kube::ApiError& e) {
-        if (e.is_not_found()) continue;  // deleted meanwhile
-        throw;
+      std::vector<core::ConsumedKey> consumed = core::consumed_secret_keys(*pod_spec);
+      // A workload that consumes none of the written Secrets is not looked at further: this walks
+      // every opted-in workload of the namespace, and reading digests for each would cost a parse of a
+      // cached Secret per workload per reconcile.
+      bool relevant = false, data_changed = false;
+      for (const auto& c : consumed) {
+        auto it = written.find(c.secret);
+        if (it == written.end()) continue;
+        relevant = true;
+        data_changed = data_changed || it->second.data_changed;
       }
-      ++patched;
-      metrics_.inc(kMetricRollouts, {{"kind", std::string(kind->kind)}});
-      log_->info("rollout triggered workload={}/{}/{}", kind->kind, ns, name);
-      if (cr) record_event(cr, "Normal", "RolloutTriggered",
-                           fmt::format("{} {}/{} consumes a changed key; its pods are rolled", kind->kind, ns, name));
+      if (!relevant) continue;
+      std::map<std::string, core::KeyDigests> known = consumed_digests(ns, consumed, fresh, false);
+      if (known.empty()) continue;
+      const core::RolloutMarks marks = core::rollout_marks(*w);
+      // A workload without a hash or a baseline may get a baseline, which must not miss a Secret that
+      // another worker has just written and the watch cache does not show yet: ask the API server.
+      if (!marks.effective() && !knows_all(consumed, known)) known = consumed_digests(ns, consumed, fresh, true);
+      const std::string hash = hash_over(ns, consumed, known);
+      // Without a hash or a baseline, what its pods run with is told by the data the written Secrets
+      // had before this write. A Secret that did not exist changed nothing for them (they could not
+      // start without it), unless they refer to it as optional (they did).
+      std::string previous_hash = hash;
+      if (data_changed && !marks.effective()) {
+        const std::vector<std::string> optional = core::optionally_consumed_secrets(*pod_spec);
+        std::map<std::string, core::KeyDigests> before = known;
+        for (const auto& [secret, write] : written) {
+          if (!before.count(secret)) continue;
+          if (write.previous) before[secret] = *write.previous;
+          else if (std::binary_search(optional.begin(), optional.end(), secret)) before.erase(secret);
+        }
+        previous_hash = hash_over(ns, consumed, before);
+      }
+      const core::RolloutCause cause =
+          data_changed ? core::RolloutCause::kDataChanged : core::RolloutCause::kDataUnchanged;
+      const core::RolloutAction action =
+          core::decide_rollout(marks, hash, cause, previous_hash, knows_all(consumed, known));
+      std::string name = meta_string(*w, "name");
+      const int rolled_before = counts.rolled;
+      if (!apply_rollout(*kind, ns, name, action, cause, hash, marks, counts)) continue;
+      if (cr && counts.rolled > rolled_before)
+        record_event(cr, "Normal", "RolloutTriggered",
+                     fmt::format("{} {}/{} consumes a changed key; its pods are rolled", kind->kind, ns, name));
     }
   }
-  return patched;
+  return counts;
 }
 
-int Reconciler::check_all_workloads(const std::vector<std::string>& namespaces) {
+RolloutCounts Reconciler::check_all_workloads(const std::vector<std::string>& namespaces) {
   std::vector<std::string> scopes = namespaces.empty() ? std::vector<std::string>{""} : namespaces;
-  int patched = 0;
+  RolloutCounts counts;
   for (const auto& scope_ns : scopes) {
     for (const kube::Resource* kind : {&kube::kDeployments, &kube::kStatefulSets, &kube::kDaemonSets}) {
       for (const auto& w : workloads_of(*kind, scope_ns)) {
@@ -765,22 +814,18 @@ int Reconciler::check_all_workloads(const std::vector<std::string>& namespaces) 
         const JsonValue* pod_spec = core::at_path(*w, {"spec", "template", "spec"});
         if (!pod_spec) continue;
         std::string ns = meta_string(*w, "namespace");
-        bool consumes = false;
-        std::string hash = rollout_hash_for(ns, *pod_spec, {}, consumes, nullptr);
-        if (!consumes) continue;
-        auto tmpl_ann = string_map(core::at_path(*w, {"spec", "template", "metadata", "annotations"}));
-        if (tmpl_ann[std::string(core::kRolloutHashAnnotation)] == hash) continue;
-        std::string name = meta_string(*w, "name");
-        std::string patch = fmt::format(R"({{"spec":{{"template":{{"metadata":{{"annotations":{{"{}":"{}"}}}}}}}}}})",
-                                        core::kRolloutHashAnnotation, hash);
-        kube_.merge_patch(*kind, ns, name, patch);
-        ++patched;
-        metrics_.inc(kMetricRollouts, {{"kind", std::string(kind->kind)}});
-        log_->info("start-up check: rollout hash corrected workload={}/{}/{}", kind->kind, ns, name);
+        std::vector<core::ConsumedKey> consumed = core::consumed_secret_keys(*pod_spec);
+        std::map<std::string, core::KeyDigests> known = consumed_digests(ns, consumed, {}, false);
+        if (known.empty()) continue;  // consumes no managed Secret (yet)
+        const std::string hash = hash_over(ns, consumed, known);
+        const core::RolloutMarks marks = core::rollout_marks(*w);
+        const core::RolloutCause cause = core::RolloutCause::kStartup;
+        const core::RolloutAction action = core::decide_rollout(marks, hash, cause, hash, knows_all(consumed, known));
+        apply_rollout(*kind, ns, meta_string(*w, "name"), action, cause, hash, marks, counts);
       }
     }
   }
-  return patched;
+  return counts;
 }
 
 bool Reconciler::drop_upstream_finalizer(const JsonValue& cr, const std::string& ns, const std::string& name) {
@@ -859,8 +904,9 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   SourceRequest req;
   std::string identity_key;
   if (auto f = build_request(model, req, identity_key)) return finish(cr, model, conditions, f, 0, false, managed);
-  std::string scope_key = fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}", identity_key, req.project_slug, req.project_id,
-                                      req.env_slug, req.secrets_path, req.recursive, req.method == core::AuthMethod::kServiceToken);
+  std::string scope_key = fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}", identity_key, req.project_slug, req.project_id,
+                                      req.env_slug, req.secrets_path, req.recursive, req.method == core::AuthMethod::kServiceToken,
+                                      req.secret_name);
   auto resync = std::chrono::seconds(model.spec.resync_interval_seconds());
 
   Fetched fetched;
@@ -907,17 +953,21 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
                    now);
 
   // Every target's data before any write: a template that fails to render leaves all of this
-  // resource's Secrets exactly as they are. (Upstream writes the targets before the failing one and
-  // skips the rest; we are stricter, so a resource never ends half-synced.)
+  // resource's Secrets and ConfigMaps exactly as they are. (Upstream writes the targets before the
+  // failing one and skips the rest; we are stricter, so a resource never ends half-synced.)
   const std::vector<core::ManagedSecretTarget> targets = model.spec.targets();
   std::vector<std::map<std::string, std::string>> rendered(targets.size());
   if (auto f = render_targets(checked->templates, fetched.values, req.secrets_path, now, rendered))
+    return finish(cr, model, conditions, f, 0, false, managed);
+  const std::vector<core::ManagedConfigMapTarget> config_maps = model.spec.config_map_targets();
+  std::vector<std::map<std::string, std::string>> config_map_rendered(config_maps.size());
+  if (auto f = render_targets(checked->config_map_templates, fetched.values, req.secrets_path, now, config_map_rendered))
     return finish(cr, model, conditions, f, 0, false, managed);
 
   std::optional<Failure> failure;
   bool any_written = false;
   std::map<std::string, std::map<std::string, Object>> fresh_by_ns;
-  std::map<std::string, std::set<std::string>> changed_by_ns;
+  std::map<std::string, std::map<std::string, WrittenSecret>> written_by_ns;  // ns -> Secret -> what the write did
   try {
     for (size_t i = 0; i < targets.size(); ++i) {
       const core::ManagedSecretTarget& target = targets[i];
@@ -926,37 +976,66 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
       if (failure) break;
       any_written = any_written || w.written;
       if (w.secret) fresh_by_ns[target.secret_namespace][target.secret_name] = w.secret;
-      if (w.data_changed) changed_by_ns[target.secret_namespace].insert(target.secret_name);
+      if (w.written) written_by_ns[target.secret_namespace][target.secret_name] = {w.data_changed, w.previous};
     }
   } catch (const kube::ApiError& e) {
     if (e.is_conflict()) return {ReconcileOutcome::Next::kBackoff, {}, "conflict"};
     failure = Failure{std::string(core::kReasonWriteFailed), std::string("writing the managed Secret: ") + e.what(),
                       e.retry_after(), false};
   }
+  // ConfigMap targets after the Secrets, bound the same way; they take no part in rollouts (upstream's
+  // auto-reload follows Secrets only).
+  try {
+    const std::string hmac_key = digest_key();
+    const OwnerAlive alive = [this](const std::string& owner_ns, const std::string& owner_name,
+                                    const std::string& owner_uid) { return owner_alive(owner_ns, owner_name, owner_uid); };
+    for (size_t i = 0; !failure && i < config_maps.size(); ++i) {
+      const auto& data =
+          i < checked->config_map_templates.size() && checked->config_map_templates[i] ? config_map_rendered[i] : fetched.values;
+      ConfigMapWrite w = write_managed_config_map(kube_, model, config_maps[i], data, hmac_key, alive, metrics_, *log_);
+      if (w.conflict) failure = Failure{std::string(core::kReasonSecretConflict), *w.conflict, std::nullopt, false};
+      any_written = any_written || w.written;
+    }
+  } catch (const kube::ApiError& e) {
+    if (e.is_conflict()) return {ReconcileOutcome::Next::kBackoff, {}, "conflict"};
+    failure = Failure{std::string(core::kReasonWriteFailed), std::string("writing the managed ConfigMap: ") + e.what(),
+                      e.retry_after(), false};
+  }
   if (failure) return finish(cr, model, conditions, failure, 0, false, managed);
 
   if (any_written)
     record_event(cr, "Normal", "Synced",
-                 fmt::format("synced {} keys into Secret {}", fetched.values.size(), fmt::join(managed, ", ")));
-  // Rollouts still owed from an earlier reconcile whose workload patch failed, for current targets.
+                 fmt::format("synced {} keys into {}", fetched.values.size(),
+                             describe_targets(managed, config_map_keys(model.spec))));
+  // Rollouts (and baselines) still owed from an earlier reconcile whose workload patch failed, for
+  // current targets. Their consumers are judged by the data before that earlier write, which is
+  // what pods may still run with.
   {
     std::lock_guard lock(mu_);
     if (auto it = pending_rollouts_.find(key); it != pending_rollouts_.end()) {
       for (const auto& [wns, secrets] : it->second)
-        for (const auto& sname : secrets)
-          if (std::find(managed.begin(), managed.end(), key_of(wns, sname)) != managed.end())
-            changed_by_ns[wns].insert(sname);
+        for (const auto& [sname, owed] : secrets) {
+          if (std::find(managed.begin(), managed.end(), key_of(wns, sname)) == managed.end()) continue;
+          auto [entry, inserted] = written_by_ns[wns].try_emplace(sname, owed);
+          if (inserted) continue;  // not written this time
+          entry->second.data_changed = entry->second.data_changed || owed.data_changed;
+          if (owed.previous) entry->second.previous = owed.previous;
+        }
     }
-    if (changed_by_ns.empty()) pending_rollouts_.erase(key);
-    else pending_rollouts_[key] = changed_by_ns;
+    if (written_by_ns.empty()) pending_rollouts_.erase(key);
+    else pending_rollouts_[key] = written_by_ns;
   }
   int rolled = 0;
-  for (const auto& [wns, changed] : changed_by_ns) rolled += roll_consumers(wns, changed, fresh_by_ns[wns], cr);
-  if (!changed_by_ns.empty()) {
+  bool any_data_changed = false;
+  for (const auto& [wns, written] : written_by_ns) {
+    rolled += roll_consumers(wns, written, fresh_by_ns[wns], cr).rolled;
+    for (const auto& [_, w] : written) any_data_changed = any_data_changed || w.data_changed;
+  }
+  if (!written_by_ns.empty()) {
     std::lock_guard lock(mu_);
     pending_rollouts_.erase(key);
   }
-  if (!changed_by_ns.empty())
+  if (any_data_changed)
     upsert_condition(conditions,
                      {std::string(core::kConditionAutoRedeploy), std::string(core::kStatusTrue), "OK",
                       fmt::format("Infisical has found {} deployments which are ready to be auto redeployed when "
@@ -1041,7 +1120,7 @@ ReconcileOutcome Reconciler::finish(const Object& cr, const core::InfisicalSecre
     }
   } else {
     upsert(core::kConditionReady, core::kStatusTrue, core::kReasonSynced,
-           fmt::format("{} keys synced into Secret {}", synced_keys, fmt::join(managed, ", ")));
+           fmt::format("{} keys synced into {}", synced_keys, describe_targets(managed, config_map_keys(model.spec))));
     upsert(core::kConditionReadyToSync, core::kStatusTrue, "OK",
            fmt::format("Infisical controller has started syncing your secrets. Last reconcile synced {} secrets",
                        synced_keys));

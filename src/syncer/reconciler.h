@@ -17,8 +17,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/consumed_keys.h"
+#include "core/digest.h"
 #include "core/infisical_secret.h"
 #include "core/rendered_secret.h"
+#include "core/rollout.h"
 #include "core/trust_policy.h"
 #include "kube/clock.h"
 #include "kube/rate_limiter.h"
@@ -35,6 +38,13 @@ struct ReconcileOutcome {
   Next next = Next::kForget;
   std::chrono::milliseconds after{0};  // kRequeueAfter
   std::string result;  // metric label: synced, unchanged, invalid, refused, error, conflict, deleted, throttled
+};
+
+// What a look at opted-in workloads did (core/rollout.h): rollouts (the pod template's hash written, a
+// new revision) and baselines recorded (workload metadata only, no new revision).
+struct RolloutCounts {
+  int rolled = 0;
+  int baselined = 0;
 };
 
 // Reads from the watch caches (informer stores); each returns nullptr when the object is not cached.
@@ -80,9 +90,11 @@ class Reconciler {
   // delay a resource longer than a resync would; the work queue's backoff is capped by this).
   std::chrono::milliseconds retry_cap(const std::string& key) const;
 
-  // Start-up: checks every opted-in workload in these namespaces ("" = all) and patches only those whose
-  // rollout hash is wrong. Returns the number patched.
-  int check_all_workloads(const std::vector<std::string>& namespaces);
+  // Start-up: checks every opted-in workload in these namespaces ("" = all) that consumes a managed
+  // Secret. One whose hash (template hash, else baseline) is wrong is rolled (a change made while no
+  // syncer ran); one with neither gets a baseline when every Secret it consumes is a managed Secret
+  // that exists (core::decide_rollout); the others are not touched.
+  RolloutCounts check_all_workloads(const std::vector<std::string>& namespaces);
 
   // Drops the in-memory data of every scope (as after a restart); for tests.
   void forget_scope_data();
@@ -122,6 +134,13 @@ class Reconciler {
     bool written = false;
     bool data_changed = false;
     Object secret;  // the managed Secret as it is now
+    std::optional<core::KeyDigests> previous;  // the digests of its data before; nullopt when it was created
+  };
+  // A managed Secret whose consumers are to be looked at: whether its data changed, and the digests of
+  // the data it had before (nullopt: it did not exist, so no pod can have started with other values).
+  struct WrittenSecret {
+    bool data_changed = false;
+    std::optional<core::KeyDigests> previous;
   };
 
   ReconcileOutcome finish(const Object& cr, const core::InfisicalSecret& model, std::vector<core::Condition> conditions,
@@ -155,6 +174,7 @@ class Reconciler {
     bool ok = false;
     std::string message;  // "invalid spec: ..." unless ok
     std::vector<std::optional<core::CompiledTemplate>> templates;  // per target, in targets() order
+    std::vector<std::optional<core::CompiledTemplate>> config_map_templates;  // per config_map_targets() entry
   };
   // From the cache when uid and generation match (a generation of 0, never set by an API server, is
   // never cached).
@@ -170,11 +190,22 @@ class Reconciler {
                                    const core::ManagedSecretTarget& target,
                                    const std::map<std::string, std::string>& values, std::optional<Failure>& failure,
                                    bool fresh_read = false);
-  int roll_consumers(const std::string& ns, const std::set<std::string>& changed_secrets,
-                     const std::map<std::string, Object>& fresh, const Object& cr);
-  std::string rollout_hash_for(const std::string& ns, const core::JsonValue& pod_spec,
-                               const std::map<std::string, Object>& fresh, bool& consumes_managed,
-                               const std::set<std::string>* only_if_consumes);
+  // Rolls or baselines (core::decide_rollout) the opted-in workloads of `ns` that consume a Secret of
+  // `written` (name -> what the write did); `fresh` holds the Secrets as just written.
+  RolloutCounts roll_consumers(const std::string& ns, const std::map<std::string, WrittenSecret>& written,
+                               const std::map<std::string, Object>& fresh, const Object& cr);
+  // The key digests of the managed Secrets among `consumed`: just written ones (`fresh`) first, else
+  // the watch cache, else (`read_missing`) the API server. Secrets we do not manage are left out
+  // (missing, as the webhook's cache sees them).
+  std::map<std::string, core::KeyDigests> consumed_digests(const std::string& ns,
+                                                           const std::vector<core::ConsumedKey>& consumed,
+                                                           const std::map<std::string, Object>& fresh,
+                                                           bool read_missing);
+  // Writes what `action` says on one workload (core::roll_patch or baseline_patch) and counts it;
+  // false when the workload is gone.
+  bool apply_rollout(const kube::Resource& kind, const std::string& ns, const std::string& name,
+                     core::RolloutAction action, core::RolloutCause cause, const std::string& hash,
+                     const core::RolloutMarks& marks, RolloutCounts& counts);
   // Removes the upstream operator's finalizer when the resource carries it; true when it did.
   bool drop_upstream_finalizer(const core::JsonValue& cr, const std::string& ns, const std::string& name);
   void remember_own_write(const std::string& ns, const std::string& name, const Object& written);
@@ -198,9 +229,10 @@ class Reconciler {
   std::map<std::string, std::shared_ptr<ScopeEntry>> scopes_;
   std::map<std::string, std::set<std::string>> secret_owners_;  // "ns/secret" -> CR keys
   std::map<std::string, std::vector<std::string>> cr_targets_;   // CR key -> "ns/secret"
-  // CR key -> namespace -> Secrets whose data changed but whose consumers may not all be rolled yet
-  // (a failed workload patch): the next reconcile rolls them even though the data is now unchanged.
-  std::map<std::string, std::map<std::string, std::set<std::string>>> pending_rollouts_;
+  // CR key -> namespace -> Secrets written but whose consumers may not all be rolled or baselined yet
+  // (a failed workload patch): the next reconcile looks at them again even though nothing is written
+  // then, deciding with the data they had before the first write.
+  std::map<std::string, std::map<std::string, std::map<std::string, WrittenSecret>>> pending_rollouts_;
   std::map<std::string, CachedSecret> referenced_secrets_;        // "ns/name" -> data
   std::map<std::string, std::shared_ptr<const CheckedSpec>> checked_specs_;  // CR key -> its current generation
   // "ns/name" -> resourceVersion of our last write of that managed Secret whose watch event has not

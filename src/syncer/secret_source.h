@@ -17,14 +17,17 @@ struct SourceRequest {
   std::string ca_pem;  // extra CA trusted for this host (tls.caRef); empty: system roots
   core::AuthMethod method = core::AuthMethod::kUniversalAuth;
   std::string client_id, client_secret;  // universal auth
+  std::string ldap_username, ldap_password;  // LDAP auth
   std::string service_token;             // service token
   std::string identity_id;               // the other machine-identity methods
   std::function<std::string()> kubernetes_jwt;  // kubernetes auth: a fresh service-account token per login
   std::string service_account;                  // kubernetes auth: "namespace/name"
   std::string azure_resource;
+  std::string azure_managed_identity_client_id;  // empty: the system-assigned identity
   std::string gcp_key_file;
   std::string project_slug, project_id, env_slug, secrets_path;
   bool recursive = false;
+  std::string secret_name;  // non-empty: only this secret (the result then has no ETag)
   std::optional<std::string> if_none_match;  // last ETag, only when the caller still holds that data
 };
 

@@ -16,6 +16,7 @@
 #include "core/constants.h"
 #include "core/json.h"
 #include "core/json_patch.h"
+#include "core/rollout.h"
 #include "webhook/workload_hash.h"
 
 namespace ifo::webhook {
@@ -173,23 +174,16 @@ std::string access_text(const c::AccessCheck& check) {
   return fmt::format("{} {} {:?} in namespace {}", check.verb, resource, check.name, check.namespace_);
 }
 
-std::optional<std::string> template_annotation(const c::JsonValue* object, std::string_view key) {
-  if (!object) return std::nullopt;
-  const c::JsonValue* ann = c::at_path(*object, {"spec", "template", "metadata", "annotations"});
-  return ann ? c::get_string(*ann, key) : std::nullopt;
-}
-
 const c::JsonValue* pod_spec(const c::JsonValue* object) {
   return object ? c::at_path(*object, {"spec", "template", "spec"}) : nullptr;
 }
 
-// The one JSON Patch operation that sets the pod template's rollout-hash annotation.
-// One "add" operation setting the rollout-hash annotation, creating the template's metadata or
-// annotations object when missing; written straight to text.
-std::string hash_patch(const c::JsonValue& object, const std::string& value) {
+// The JSON Patch operation that sets the pod template's rollout-hash annotation, creating the
+// template's metadata or annotations object when missing; appended to `out` as text.
+void append_hash_op(std::string& out, const c::JsonValue& object, const std::string& value) {
   const c::JsonValue* tmpl_md = c::at_path(object, {"spec", "template", "metadata"});
   const c::JsonValue* ann = tmpl_md ? c::member(*tmpl_md, "annotations") : nullptr;
-  std::string out = R"([{"op":"add","path":)";
+  out.append(R"({"op":"add","path":)");
   auto annotation = [&out, &value] {
     out.push_back('{');
     c::append_json_string(out, c::kRolloutHashAnnotation);
@@ -213,8 +207,20 @@ std::string hash_patch(const c::JsonValue& object, const std::string& value) {
     out.append(R"(,"value":)");
     c::append_json_string(out, value);
   }
-  out.append("}]");
-  return out;
+  out.push_back('}');
+}
+
+// The operation that sets (a value) or removes (nullopt) the workload's rollout-baseline annotation.
+// The metadata's annotations object exists: it carries the opt-in.
+void append_baseline_op(std::string& out, const std::optional<std::string>& value) {
+  static const std::string kPointer = "/metadata/annotations/" + c::json_pointer_escape(c::kRolloutBaselineAnnotation);
+  out.append(value ? R"({"op":"add","path":)" : R"({"op":"remove","path":)");
+  c::append_json_string(out, kPointer);
+  if (value) {
+    out.append(R"(,"value":)");
+    c::append_json_string(out, *value);
+  }
+  out.push_back('}');
 }
 
 // Where the kubernetesAuth ServiceAccount is named (the path core::trust_references gives it).
@@ -225,6 +231,7 @@ constexpr std::string_view kServiceAccountRefPath = "spec.authentication.kuberne
 constexpr std::string_view kTrustFields[] = {"hostAPI",
                                              "tls",
                                              "authentication",
+                                             "tokenSecretReference",
                                              "managedSecretReference",
                                              "managedKubeSecretReferences",
                                              "managedKubeConfigMapReferences"};
@@ -474,28 +481,51 @@ Reply AdmissionHandler::mutate(std::string_view body) const {
   if (!ann || c::get_string(*ann, c::kAutoReloadAnnotation) != "true") return respond(r, v, "allowed");
   const c::JsonValue* spec = pod_spec(r.object);
   if (!spec || !spec->IsObject()) return respond(r, v, "allowed");  // the API server's own validation reports it
-  if (!digests_ || !digests_->synced()) {
-    v.warnings.push_back("rollout hash not set: the webhook's managed-Secret cache is not synced yet; "
-                         "the syncer will set it");
-    return respond(r, v, "not_synced");
-  }
-  const std::string ns(!r.ns.empty() ? r.ns : c::string_view_or(*md, "namespace", ""));
   const auto consumed = consumed_keys(*spec);
-  const auto given = template_annotation(r.object, c::kRolloutHashAnnotation);
-  std::optional<std::string> desired;
-  if (r.operation == "CREATE") {
-    desired = rollout_hash(ns, consumed, *digests_);
-  } else {
+  const c::RolloutMarks given = c::rollout_marks(*r.object);
+  std::optional<c::RolloutMarks> old;
+  bool same_consumers = false;
+  if (r.operation == "UPDATE" && r.old_object) {
+    old = c::rollout_marks(*r.old_object);
     const c::JsonValue* old_spec = pod_spec(r.old_object);
-    const bool same_consumers = old_spec && old_spec->IsObject() && consumed_keys(*old_spec) == consumed;
-    const auto old_value = template_annotation(r.old_object, c::kRolloutHashAnnotation);
-    if (!same_consumers) desired = rollout_hash(ns, consumed, *digests_);
-    else if (given) desired = given;  // never undo a newer hash written by the syncer
-    else if (old_value) desired = old_value;  // a GitOps re-apply dropped it: keep the running pods
-    else desired = rollout_hash(ns, consumed, *digests_);
+    same_consumers = old_spec && old_spec->IsObject() && consumed_keys(*old_spec) == consumed;
   }
-  if (desired == given) return respond(r, v, "allowed");
-  v.patch = hash_patch(*r.object, *desired);
+  // core/rollout.h: CREATE and a changed consumer set get the current hash; otherwise what is given or
+  // stored is kept, and a workload without a hash keeps its baseline instead of getting one.
+  const c::AdmissionMarks plan = c::plan_admission(given, old ? &*old : nullptr, same_consumers);
+  std::optional<std::string> hash;
+  switch (plan.hash) {
+    case c::TemplateHashSource::kNone: break;
+    case c::TemplateHashSource::kGiven: hash = given.template_hash; break;
+    case c::TemplateHashSource::kOld: hash = old->template_hash; break;
+    case c::TemplateHashSource::kCurrent: {
+      if (!digests_ || !digests_->synced()) {
+        v.warnings.push_back("rollout hash not set: the webhook's managed-Secret cache is not synced yet; "
+                             "the syncer records a rollout baseline instead");
+        return respond(r, v, "not_synced");
+      }
+      const std::string ns(!r.ns.empty() ? r.ns : c::string_view_or(*md, "namespace", ""));
+      hash = rollout_hash(ns, consumed, *digests_);
+      break;
+    }
+  }
+  std::string ops;
+  auto next_op = [&ops] { ops.push_back(ops.empty() ? '[' : ','); };
+  if (hash && hash != given.template_hash) {
+    next_op();
+    append_hash_op(ops, *r.object, *hash);
+  }
+  if (plan.copy_old_baseline) {
+    next_op();
+    append_baseline_op(ops, old->baseline);
+  }
+  if (plan.drop_baseline) {
+    next_op();
+    append_baseline_op(ops, std::nullopt);
+  }
+  if (ops.empty()) return respond(r, v, "allowed");
+  ops.push_back(']');
+  v.patch = std::move(ops);
   return respond(r, v, "patched");
 }
 

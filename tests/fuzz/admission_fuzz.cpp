@@ -20,6 +20,7 @@
 #include "core/constants.h"
 #include "core/json.h"
 #include "core/json_patch.h"
+#include "core/rollout.h"
 #include "fuzz_common.h"
 #include "webhook/admission.h"
 
@@ -104,9 +105,11 @@ void check_reply(const webhook::Reply& r, const Request& req, bool is_mutate) {
     check(req.object != nullptr, "patch without an object");
     auto patched = core::apply_json_patch(*req.object, *text);
     check(patched.ok(), "patch does not apply to the object", *text);
-    const core::JsonValue* ann = core::at_path(**patched, {"spec", "template", "metadata", "annotations"});
-    check(ann != nullptr && core::get_string(*ann, core::kRolloutHashAnnotation).has_value(),
-          "patch does not set the rollout hash", *text);
+    // A workload leaves with a rollout hash in its pod template, or (an UPDATE of one that has none)
+    // with the baseline in its metadata.
+    const core::RolloutMarks marks = core::rollout_marks(**patched);
+    check(marks.template_hash.has_value() || marks.baseline.has_value(),
+          "patch sets neither the rollout hash nor the rollout baseline", *text);
   }
   if (const core::JsonValue* w = core::member(*resp, "warnings"))
     check(w->IsArray(), "warnings is not an array", r.body);

@@ -101,9 +101,11 @@ void check_report(std::string_view text, std::string_view request_ns) {
       check(scope != nullptr, "accepted machine identity without secretsScope");
       check(scope->project_slug.empty() != scope->project_id.empty(), "accepted without exactly one project field");
       check(!scope->env_slug.empty() && scope->secrets_path.starts_with("/"), "accepted invalid scope");
+      check(scope->secret_name.empty() || !scope->recursive, "accepted secretName with recursive");
     }
     const auto targets = spec.targets();
-    check(!targets.empty(), "accepted without a managed Secret target");
+    const auto config_maps = spec.config_map_targets();
+    check(!targets.empty() || !config_maps.empty(), "accepted without a managed Secret or ConfigMap target");
     std::set<std::pair<std::string, std::string>> seen;
     for (const auto& t : targets) {
       check(core::is_dns1123_subdomain(t.secret_name), "accepted invalid target name", t.secret_name);
@@ -114,6 +116,17 @@ void check_report(std::string_view text, std::string_view request_ns) {
       for (auto forbidden : core::kForbiddenSecretTypes)
         check(t.secret_type != forbidden, "accepted a forbidden Secret type", t.secret_type);
       check(seen.emplace(t.secret_namespace, t.secret_name).second, "accepted duplicate targets");
+    }
+    std::set<std::pair<std::string, std::string>> seen_config_maps;
+    for (const auto& t : config_maps) {
+      check(core::is_dns1123_subdomain(t.config_map_name), "accepted invalid ConfigMap name", t.config_map_name);
+      check(core::is_dns1123_label(t.config_map_namespace), "accepted invalid ConfigMap namespace",
+            t.config_map_namespace);
+      check(t.creation_policy == core::kCreationPolicyOrphan || t.creation_policy == core::kCreationPolicyOwner,
+            "accepted unknown ConfigMap creationPolicy", t.creation_policy);
+      check(!t.owner() || ns.empty() || t.config_map_namespace == ns, "accepted Owner ConfigMap in another namespace");
+      check(seen_config_maps.emplace(t.config_map_namespace, t.config_map_name).second,
+            "accepted duplicate ConfigMap targets");
     }
     const int64_t interval = spec.resync_interval_seconds();
     check(interval >= core::kMinResyncIntervalSeconds && interval <= core::kMaxResyncIntervalSeconds,

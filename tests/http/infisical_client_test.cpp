@@ -29,10 +29,12 @@ constexpr const char* kUaClientId = "ua-client-id";
 constexpr const char* kUaClientSecret = "ua-client-secret-8f3e2d1c0b9a";
 constexpr const char* kUaIdentity = "6b2f8a0e-0000-4000-8000-0000000000a1";
 constexpr const char* kK8sIdentity = "6b2f8a0e-0000-4000-8000-0000000000a2";
+constexpr const char* kLdapIdentity = "6b2f8a0e-0000-4000-8000-0000000000a3";
+constexpr const char* kLdapPassword = "ldap-pw-5e4d3c2b1a";
 constexpr const char* kServiceToken = "st.64f1a2b3c4d5e6f7a8b9c0d1.0123456789abcdef0123456789abcdef.fedcba9876543210";
 // Values that must never appear in a log line.
 const std::vector<std::string> kSecretValues = {"s3cr3t-pw", "db.internal", "from-staging", "root-dup-value",
-                                                "app-dup-value", "dev-api-key", kUaClientSecret,
+                                                "app-dup-value", "dev-api-key", kUaClientSecret, kLdapPassword,
                                                 "0123456789abcdef0123456789abcdef"};
 
 std::string seed() {
@@ -57,14 +59,16 @@ std::string seed() {
     {{"id": "{}", "name": "ua", "projects": ["demo-project"], "accessTokenTTL": 100, "accessTokenMaxTTL": 250,
       "universalAuth": {{"clientId": "{}", "clientSecret": "{}"}}}},
     {{"id": "{}", "name": "k8s", "projects": ["demo-project"], "accessTokenTTL": 100, "accessTokenMaxTTL": 100,
-      "kubernetesAuth": {{"allowedNamespaces": "team-a", "allowedNames": "app"}}}}
+      "kubernetesAuth": {{"allowedNamespaces": "team-a", "allowedNames": "app"}}}},
+    {{"id": "{}", "name": "ldap", "projects": ["demo-project"],
+      "ldapAuth": {{"username": "svc-infisical", "password": "{}"}}}}
   ],
   "serviceTokens": [
     {{"id": "64f1a2b3c4d5e6f7a8b9c0d1", "secret": "0123456789abcdef0123456789abcdef", "key": "fedcba9876543210",
       "name": "legacy", "project": "demo-project", "scopes": [{{"environment": "dev", "secretPath": "/"}}]}}
   ]
 }})",
-                     kUaIdentity, kUaClientId, kUaClientSecret, kK8sIdentity);
+                     kUaIdentity, kUaClientId, kUaClientSecret, kK8sIdentity, kLdapIdentity, kLdapPassword);
 }
 
 // kube-sim with its service-account modules: TokenRequest mints the JWTs, and infisical-sim verifies
@@ -217,6 +221,63 @@ TEST_CASE("universal auth: wrong credentials fail with the method and the reason
   env.advance(61);
   CHECK_THROWS_AS(env.client->token(env.host, UniversalAuth{kUaClientId, "not-the-secret-123"}), ApiError);
   CHECK(env.count("POST /api/v1/auth/universal-auth/login") == 3);
+  env.token(env.ua);
+}
+
+TEST_CASE("ldap auth: the directory user logs in; a wrong password is a 401 naming the method, never the password") {
+  Env env;
+  LdapAuth ldap{kLdapIdentity, "svc-infisical", kLdapPassword};
+  auto r = env.client->fetch_secrets(env.host, ldap, kRoot);
+  CHECK(r.secrets.at("DB_PASSWORD") == "s3cr3t-pw");
+  CHECK(env.count("POST /api/v1/auth/ldap-auth/login") == 1);
+  CHECK(env.sim->counters().by_identity[kLdapIdentity]["GET /api/v3/secrets/raw"] == 1);
+  env.token(ldap);
+  CHECK(env.count("POST /api/v1/auth/ldap-auth/login") == 1);  // the token is shared
+
+  auto wrong = expect_error([&] { env.client->token(env.host, LdapAuth{kLdapIdentity, "svc-infisical", "wrong-password-9"}); });
+  CHECK(wrong.kind() == ErrorKind::kUnauthorized);
+  CHECK(wrong.status() == 401);
+  std::string msg = wrong.what();
+  CHECK(msg.find("ldap-auth login for identity " + std::string(kLdapIdentity)) != std::string::npos);
+  CHECK(msg.find("LDAP authentication failed") != std::string::npos);
+  CHECK(msg.find("wrong-password-9") == std::string::npos);
+  CHECK(env.count("POST /api/v1/auth/ldap-auth/login") == 2);  // another password is another identity key
+
+  auto empty = expect_error([&] { env.client->token(env.host, LdapAuth{kLdapIdentity, "svc-infisical", ""}); });
+  CHECK(empty.kind() == ErrorKind::kInvalidConfig);
+  CHECK(env.count("POST /api/v1/auth/ldap-auth/login") == 2);
+}
+
+TEST_CASE("single secret: one key from GET /v3/secrets/raw/{name}, no ETag, asked every time; missing is NotFound") {
+  Env env;
+  SecretsScope one{"", "demo-project", "dev", "/", false, "DB_URL"};
+  auto r = env.client->fetch_secrets(env.host, env.ua, one);
+  CHECK(r.secrets == std::map<std::string, std::string>{{"DB_URL", "postgres://app:s3cr3t-pw@db.internal:5432/app"}});
+  CHECK(r.etag.empty());
+  CHECK_FALSE(r.not_modified);
+  // The whole folder of the same identity is another scope: its own request, and its own ETag.
+  auto all = env.client->fetch_secrets(env.host, env.ua, kRoot);
+  CHECK(all.secrets.size() > 1);
+  CHECK_FALSE(all.etag.empty());
+  // Read again: a plain GET (upstream sends no If-None-Match here), so never a 304.
+  auto again = env.client->fetch_secrets(env.host, env.ua, one, FetchOptions{all.etag});
+  CHECK_FALSE(again.not_modified);
+  CHECK(again.secrets.size() == 1);
+  auto c = env.sim->counters();
+  CHECK(c.by_route_status["GET /api/v3/secrets/raw/{secretName} 200"] == 2);
+  CHECK(c.by_route_status["GET /api/v3/secrets/raw/{secretName} 304"] == 0);
+  // From the staging import, as the list would give it.
+  SecretsScope imported{"", "demo-project", "dev", "/", false, "SHARED_FLAG"};
+  CHECK(env.client->fetch_secrets(env.host, env.ua, imported).secrets.at("SHARED_FLAG") == "from-staging");
+
+  SecretsScope missing{"", "demo-project", "dev", "/app", false, "NO_SUCH_SECRET"};
+  auto e = expect_error([&] { env.client->fetch_secrets(env.host, env.ua, missing); });
+  CHECK(e.kind() == ErrorKind::kNotFound);
+  CHECK(e.status() == 404);
+  std::string msg = e.what();
+  CHECK(msg.find("secret NO_SUCH_SECRET") != std::string::npos);
+  CHECK(msg.find("path /app") != std::string::npos);
+  CHECK(msg.find("Secret not found") != std::string::npos);
   env.token(env.ua);
 }
 

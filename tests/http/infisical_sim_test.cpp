@@ -63,6 +63,8 @@ const char* kSeed = R"({
      "universalAuth": {"clientId": "cid", "clientSecret": "csecret"}},
     {"id": "id-ua-other", "projects": ["other-project"],
      "universalAuth": {"clientId": "cid-other", "clientSecret": "csecret-other"}},
+    {"id": "3c9e7f12-5b4a-4d8e-9f01-6a2b3c4d5e6f", "projects": ["demo-project"],
+     "ldapAuth": {"username": "svc-operator", "password": "ldap-pw-1"}},
     {"id": "id-k8s", "projects": ["demo-project"],
      "kubernetesAuth": {"allowedNamespaces": "apps, infra", "allowedNames": "operator", "allowedAudience": "infisical"}}
   ],
@@ -114,6 +116,72 @@ TEST_CASE("universal auth: good credentials log in, wrong ones fail with the rea
   auto m = json(missing.body);
   CHECK(core::get_string(*m, "error") == "ValidationFailure");
   CHECK((*m)["message"][0]["path"][0].GetString() == std::string("clientSecret"));
+}
+
+TEST_CASE("ldap auth: the directory user logs in; a wrong password is 401 as the real server answers it") {
+  auto s = start_sim();
+  Api api(*s);
+  const std::string id = "3c9e7f12-5b4a-4d8e-9f01-6a2b3c4d5e6f";
+  auto ok = api.post("/v1/auth/ldap-auth/login",
+                     R"({"identityId":")" + id + R"(","username":"svc-operator","password":"ldap-pw-1"})");
+  REQUIRE(ok.status == 200);
+  auto body = json(ok.body);
+  CHECK(core::get_string(*body, "tokenType") == "Bearer");
+  std::string token = core::string_or(*body, "accessToken", "");
+  CHECK(api.get("/v3/secrets/raw?workspaceSlug=demo-project&environment=dev&secretPath=/", token).status == 200);
+
+  auto wrong = api.post("/v1/auth/ldap-auth/login",
+                        R"({"identityId":")" + id + R"(","username":"svc-operator","password":"nope"})");
+  CHECK(wrong.status == 401);
+  CHECK(wrong.body == R"({"statusCode":401,"message":"LDAP authentication failed","error":"UnauthorizedError"})");
+  auto other_user = api.post("/v1/auth/ldap-auth/login",
+                             R"({"identityId":")" + id + R"(","username":"someone","password":"ldap-pw-1"})");
+  CHECK(other_user.status == 401);
+  // An identity without LDAP auth, and a missing field.
+  auto not_ldap = api.post("/v1/auth/ldap-auth/login", R"({"identityId":"id-ua","username":"u","password":"p"})");
+  CHECK(not_ldap.status == 404);
+  CHECK(core::get_string(*json(not_ldap.body), "error") == "NotFound");
+  auto missing = api.post("/v1/auth/ldap-auth/login", R"({"identityId":")" + id + R"(","username":"svc-operator"})");
+  CHECK(missing.status == 401);
+  CHECK((*json(missing.body))["message"][0]["path"][0].GetString() == std::string("password"));
+  CHECK(s->counters().by_identity[id]["POST /api/v1/auth/ldap-auth/login"] == 3);
+}
+
+TEST_CASE("secrets/raw/{name}: one secret in the list's shape, from an import too; a missing one is 404") {
+  auto s = start_sim();
+  Api api(*s);
+  std::string token = api.login_universal("cid", "csecret");
+  auto r = api.get("/v3/secrets/raw/DB_URL?workspaceSlug=demo-project&environment=dev&secretPath=/"
+                   "&expandSecretReferences=true&include_imports=true&type=shared", token);
+  REQUIRE(r.status == 200);
+  auto doc = json(r.body);
+  const auto& secret = (*doc)["secret"];
+  REQUIRE(secret.IsObject());
+  CHECK(secret["secretKey"].GetString() == std::string("DB_URL"));
+  CHECK(secret["secretValue"].GetString() == std::string("postgres://app:s3cr3t-pw@db.internal:5432/app"));
+  for (const char* field : {"id", "_id", "workspace", "environment", "type", "secretComment", "secretPath", "createdAt",
+                            "updatedAt"})
+    CHECK_MESSAGE(secret.HasMember(field), field);
+  CHECK(secret["tags"].IsArray());
+  CHECK(r.header("etag").has_value());  // the real server sends one; the operator does not use it
+
+  auto raw = api.get("/v3/secrets/raw/DB_URL?workspaceSlug=demo-project&environment=dev&secretPath=/", token);
+  CHECK((*json(raw.body))["secret"]["secretValue"].GetString() == std::string("postgres://app:${DB_PASSWORD}@${DB_HOST}:5432/app"));
+
+  // /app has no SHARED of its own: with include_imports it comes from the staging import.
+  std::string q = "?workspaceSlug=demo-project&environment=dev&secretPath=/app&expandSecretReferences=true";
+  auto imported = api.get("/v3/secrets/raw/SHARED" + q + "&include_imports=true", token);
+  REQUIRE(imported.status == 200);
+  CHECK((*json(imported.body))["secret"]["secretValue"].GetString() == std::string("from-staging"));
+  auto not_imported = api.get("/v3/secrets/raw/SHARED" + q, token);
+  CHECK(not_imported.status == 404);
+  CHECK(not_imported.body == R"({"statusCode":404,"message":"Secret not found","error":"NotFound"})");
+  CHECK(api.get("/v3/secrets/raw/NOPE" + q + "&include_imports=true", token).status == 404);
+  CHECK(api.get("/v3/secrets/raw/DB_URL?workspaceSlug=demo-project&environment=dev&secretPath=/no/such", token).status == 404);
+  // Permissions as for the list.
+  std::string other = api.login_universal("cid-other", "csecret-other");
+  CHECK(api.get("/v3/secrets/raw/DB_URL?workspaceSlug=demo-project&environment=dev&secretPath=/", other).status == 403);
+  CHECK(s->counters().by_route["GET /api/v3/secrets/raw/{secretName}"] == 7);
 }
 
 TEST_CASE("secrets/raw: shape, references expanded as the real server does, raw text without expansion") {

@@ -84,6 +84,22 @@ inline core::Condition ready_condition(const core::JsonValue& cr) {
   return r ? *r : core::Condition{};
 }
 
+// An apps/v1 Deployment whose pod template runs `containers` (JSON objects, comma separated), opted in
+// to auto-reload unless `opted_in` is false.
+inline std::string deployment_json(const std::string& name, const std::string& containers, bool opted_in = true) {
+  return R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":")" + name + R"(","annotations":{)" +
+         (opted_in ? R"("secrets.infisical.com/auto-reload":"true")" : "") +
+         R"(}},"spec":{"replicas":1,"selector":{"matchLabels":{"app":")" + name +
+         R"("}},"template":{"metadata":{"labels":{"app":")" + name + R"("}},"spec":{"containers":[)" + containers +
+         "]}}}}";
+}
+
+// A container reading one key of a Secret through env secretKeyRef.
+inline std::string env_key_container(const std::string& secret, const std::string& key) {
+  return R"({"name":"app","image":"busybox","env":[{"name":"X","valueFrom":{"secretKeyRef":{"name":")" + secret +
+         R"(","key":")" + key + R"("}}}]})";
+}
+
 inline std::string quiet_seed() {
   return R"({
   "projects": [{"slug": "proj", "name": "Proj",

@@ -169,8 +169,18 @@ TEST_CASE("100 InfisicalSecrets over 5 identities and 10 scopes: 5 logins, 10 fe
     "spec":{"initContainers":[{"name":"init","image":"busybox","envFrom":[{"secretRef":{"name":"managed-3"}}]}],
       "containers":[{"name":"app","image":"busybox","env":[{"name":"X","valueFrom":{"secretKeyRef":{"name":"managed-7","key":"KEY_1"}}},
         {"name":"PLAIN","value":"not a secret"}]}],
-      "volumes":[{"name":"v","secret":{"secretName":"managed-5","items":[{"key":"KEY_0","path":"k0"}]}},
-        {"name":"p","projected":{"sources":[{"secret":{"name":"not-managed"}}]}}]}}}})"));
+      "volumes":[{"name":"v","secret":{"secretName":"managed-5","items":[{"key":"KEY_0","path":"k0"}]}}]}}}})"));
+  // Also reads a Secret the operator does not manage: it gets no baseline (and no rollout).
+  h.client->create(kube::kDeployments, "default", *json(R"({"apiVersion":"apps/v1","kind":"Deployment",
+    "metadata":{"name":"mixed-consumer","annotations":{"secrets.infisical.com/auto-reload":"true"}},
+    "spec":{"replicas":1,"selector":{"matchLabels":{"app":"mixed"}},"template":{"metadata":{"labels":{"app":"mixed"}},
+    "spec":{"containers":[{"name":"app","image":"busybox","env":[{"name":"X","valueFrom":{"secretKeyRef":{"name":"managed-7","key":"KEY_1"}}}]}],
+      "volumes":[{"name":"p","projected":{"sources":[{"secret":{"name":"not-managed"}}]}}]}}}})"));
+  // Reads its Secret as optional, so its pods started without it: the Secret's creation rolls it, once.
+  h.client->create(kube::kDeployments, "default", *json(R"({"apiVersion":"apps/v1","kind":"Deployment",
+    "metadata":{"name":"optional-consumer","annotations":{"secrets.infisical.com/auto-reload":"true"}},
+    "spec":{"replicas":1,"selector":{"matchLabels":{"app":"optional"}},"template":{"metadata":{"labels":{"app":"optional"}},
+    "spec":{"containers":[{"name":"app","image":"busybox","envFrom":[{"secretRef":{"name":"managed-9","optional":true}}]}]}}}})"));
   h.inf_sim->reset_counters();
 
   std::string log1 = temp_path("syncer-1.log"), log2 = temp_path("syncer-2.log");
@@ -200,11 +210,24 @@ TEST_CASE("100 InfisicalSecrets over 5 identities and 10 scopes: 5 logins, 10 fe
   auto deployments_before = resource_versions(h, kube::kDeployments, "default");
   auto crs_before = resource_versions(h, kube::kInfisicalSecrets, "default");
   auto consumer = h.get(kube::kDeployments, "consumer");
+  // It existed before its Secrets: the first sync recorded a baseline in its metadata and left the pod
+  // template (so its pods) alone.
+  CHECK(core::at_path(*consumer, {"spec", "template", "metadata", "annotations", "secrets.infisical.com/rollout-hash"}) ==
+        nullptr);
+  CHECK(core::get_int(*core::member(*consumer, "metadata"), "generation").value_or(0) == 1);
   const core::JsonValue* stamped =
-      core::at_path(*consumer, {"spec", "template", "metadata", "annotations", "secrets.infisical.com/rollout-hash"});
+      core::at_path(*consumer, {"metadata", "annotations", "secrets.infisical.com/rollout-baseline"});
   REQUIRE(stamped);
-  // The syncer caches only what each workload consumes, not its pod spec; the hash it stamped must be
-  // the one computed from the whole pod spec (as the webhook computes it).
+  auto mixed = h.get(kube::kDeployments, "mixed-consumer");
+  CHECK(core::at_path(*mixed, {"metadata", "annotations", "secrets.infisical.com/rollout-baseline"}) == nullptr);
+  CHECK(core::at_path(*mixed, {"spec", "template", "metadata", "annotations"}) == nullptr);
+  CHECK(core::get_int(*core::member(*mixed, "metadata"), "generation").value_or(0) == 1);
+  auto optional = h.get(kube::kDeployments, "optional-consumer");
+  CHECK(core::get_int(*core::member(*optional, "metadata"), "generation").value_or(0) == 2);
+  CHECK(core::at_path(*optional, {"spec", "template", "metadata", "annotations", "secrets.infisical.com/rollout-hash"}) !=
+        nullptr);
+  // The syncer caches only what each workload consumes, not its pod spec; the baseline it recorded
+  // must be the hash computed from the whole pod spec (as the webhook computes it).
   {
     std::map<std::string, core::KeyDigests> digests;
     for (const char* name : {"managed-3", "managed-5", "managed-7"}) {
@@ -216,7 +239,7 @@ TEST_CASE("100 InfisicalSecrets over 5 identities and 10 scopes: 5 logins, 10 fe
       digests[name] = *d;
     }
     auto consumed = core::consumed_secret_keys(*core::at_path(*consumer, {"spec", "template", "spec"}));
-    CHECK(consumed.size() == 4);
+    CHECK(consumed.size() == 3);
     std::string expected = core::rollout_hash("default", consumed, [&](std::string_view n) -> const core::KeyDigests* {
       auto it = digests.find(std::string(n));
       return it == digests.end() ? nullptr : &it->second;

@@ -13,22 +13,15 @@ using namespace ifo::syncer::testing;
 
 namespace {
 
-std::string deployment_json(const std::string& name, const std::string& containers, bool opted_in = true) {
-  return R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":")" + name + R"(","annotations":{)" +
-         (opted_in ? R"("secrets.infisical.com/auto-reload":"true")" : "") +
-         R"(}},"spec":{"replicas":1,"selector":{"matchLabels":{"app":")" + name +
-         R"("}},"template":{"metadata":{"labels":{"app":")" + name + R"("}},"spec":{"containers":[)" + containers +
-         "]}}}}";
-}
-
-std::string env_key_container(const std::string& secret, const std::string& key) {
-  return R"({"name":"app","image":"busybox","env":[{"name":"X","valueFrom":{"secretKeyRef":{"name":")" + secret +
-         R"(","key":")" + key + R"("}}}]})";
-}
-
 std::string rollout_hash_of(SyncerHarness& h, const std::string& deployment) {
   auto d = h.get(kube::kDeployments, deployment);
   const auto* v = core::at_path(*d, {"spec", "template", "metadata", "annotations", "secrets.infisical.com/rollout-hash"});
+  return v && v->IsString() ? v->GetString() : "";
+}
+
+std::string baseline_of(SyncerHarness& h, const std::string& deployment) {
+  auto d = h.get(kube::kDeployments, deployment);
+  const auto* v = core::at_path(*d, {"metadata", "annotations", "secrets.infisical.com/rollout-baseline"});
   return v && v->IsString() ? v->GetString() : "";
 }
 
@@ -119,14 +112,22 @@ TEST_CASE("a changed value updates the Secret and rolls only the workloads consu
                    *json(deployment_json("uses-all", R"({"name":"app","image":"busybox","envFrom":[{"secretRef":{"name":"app-secrets"}}]})")));
   h.client->create(kube::kDeployments, "default",
                    *json(deployment_json("not-opted-in", env_key_container("app-secrets", "DB_PASSWORD"), false)));
-  // Start-up check stamps the current hash once (no webhook in this test); a second check patches nothing.
-  CHECK(h.reconciler->check_all_workloads({}) == 3);
+  // Created while no webhook stamped them: the start-up check records a baseline for each (workload
+  // metadata, no rollout) and stamps no hash; a second check patches nothing.
+  RolloutCounts first = h.reconciler->check_all_workloads({});
+  CHECK(first.rolled == 0);
+  CHECK(first.baselined == 3);
   h.recording->clear();
-  CHECK(h.reconciler->check_all_workloads({}) == 0);
+  RolloutCounts second = h.reconciler->check_all_workloads({});
+  CHECK(second.rolled + second.baselined == 0);
   CHECK(h.recording->writes().empty());
-  std::string uses_api_hash = rollout_hash_of(h, "uses-api");
-  std::string uses_db_hash = rollout_hash_of(h, "uses-db");
-  std::string uses_all_hash = rollout_hash_of(h, "uses-all");
+  for (const char* name : {"uses-db", "uses-api", "uses-all"}) {
+    CAPTURE(std::string(name));
+    CHECK(rollout_hash_of(h, name).empty());
+    CHECK(baseline_of(h, name).size() == 64);
+  }
+  std::string uses_api_baseline = baseline_of(h, "uses-api");
+  std::string uses_db_baseline = baseline_of(h, "uses-db");
 
   h.inf_sim->set_secret("proj", "dev", "/", "DB_PASSWORD", "rotated-password-2");
   h.clock.step(std::chrono::seconds(61));
@@ -138,11 +139,18 @@ TEST_CASE("a changed value updates the Secret and rolls only the workloads consu
   CHECK(writes == std::vector<std::string>{"patch deployments default/uses-all", "patch deployments default/uses-db",
                                            "patch-status infisicalsecrets default/app", "update secrets default/app-secrets"});
   CHECK(data_value(*h.get(kube::kSecrets, "app-secrets"), "DB_PASSWORD") == "rotated-password-2");
-  CHECK(rollout_hash_of(h, "uses-api") == uses_api_hash);
-  CHECK(rollout_hash_of(h, "uses-db") != uses_db_hash);
-  CHECK(rollout_hash_of(h, "uses-all") != uses_all_hash);
+  // uses-api keeps its baseline and gets no hash; the rolled ones get the hash and lose the baseline.
+  CHECK(rollout_hash_of(h, "uses-api").empty());
+  CHECK(baseline_of(h, "uses-api") == uses_api_baseline);
+  CHECK(rollout_hash_of(h, "uses-db").size() == 64);
+  CHECK(rollout_hash_of(h, "uses-db") != uses_db_baseline);
+  CHECK(baseline_of(h, "uses-db").empty());
+  CHECK(rollout_hash_of(h, "uses-all").size() == 64);
+  CHECK(baseline_of(h, "uses-all").empty());
   CHECK(rollout_hash_of(h, "not-opted-in").empty());
-  CHECK(h.metrics.value(kMetricRollouts, {{"kind", "Deployment"}}) == 5);
+  CHECK(baseline_of(h, "not-opted-in").empty());
+  CHECK(h.metrics.value(kMetricRollouts, {{"kind", "Deployment"}}) == 2);
+  CHECK(h.metrics.value(kMetricRolloutBaselines, {{"kind", "Deployment"}}) == 3);
 }
 
 TEST_CASE("an Infisical 500 or timeout leaves the Secret byte-for-byte and sets the condition") {

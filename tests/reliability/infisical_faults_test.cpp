@@ -40,8 +40,10 @@ void run_outage(Fault fault) {
   bool up = eventually(all_ready, std::chrono::seconds(60));
   if (!up) MESSAGE(rig.syncer->log());
   REQUIRE(up);
-  // The start-up rollout hash is written once the Secret exists; wait for it to settle.
-  REQUIRE(eventually([&] { return rig.workload("consumer").template_annotations.find("rollout-hash") != std::string::npos; }));
+  // The consumer existed before its Secret: its rollout baseline is recorded once the Secret exists
+  // (no rollout); wait for it to settle.
+  REQUIRE(eventually([&] { return !rig.workload("consumer").baseline.empty(); }));
+  REQUIRE(rig.workload("consumer").template_annotations.find("rollout-hash") == std::string::npos);
   REQUIRE(rig.secret_value("managed-0", "DB_PASSWORD") == "db-password-v1-7f3a");
 
   std::vector<SecretSnapshot> before;

@@ -23,7 +23,9 @@ void bring_up(Rig& rig) {
   bool up = eventually([&] { return rig.ready("app-0") && rig.ready("app-1"); }, std::chrono::seconds(60));
   if (!up) MESSAGE(rig.syncer->log());
   REQUIRE(up);
-  REQUIRE(eventually([&] { return rig.workload("consumer").template_annotations.find("rollout-hash") != std::string::npos; }));
+  // The consumer existed before its Secret: the first sync records its baseline (no rollout).
+  REQUIRE(eventually([&] { return !rig.workload("consumer").baseline.empty(); }));
+  REQUIRE(rig.workload("consumer").template_annotations.find("rollout-hash") == std::string::npos);
 }
 
 std::string label_of(Rig& rig, const std::string& secret, const std::string& key) {

@@ -20,6 +20,7 @@
 
 #include "core/base64.h"
 #include "core/conditions.h"
+#include "core/constants.h"
 #include "syncer_harness.h"
 #include "syncer_process.h"
 
@@ -86,6 +87,7 @@ struct SecretSnapshot {
 struct WorkloadSnapshot {
   int64_t generation = -1;
   std::string template_annotations;
+  std::string baseline;  // metadata annotation secrets.infisical.com/rollout-baseline ("" when absent)
   bool operator==(const WorkloadSnapshot&) const = default;
 };
 
@@ -208,6 +210,8 @@ class Rig {
     if (!o) return w;
     w.generation = core::get_int(*core::member(*o, "metadata"), "generation").value_or(-1);
     if (const auto* a = core::at_path(*o, {"spec", "template", "metadata", "annotations"})) w.template_annotations = core::to_json(*a);
+    if (const auto* a = core::at_path(*o, {"metadata", "annotations"}))
+      w.baseline = core::string_or(*a, core::kRolloutBaselineAnnotation, "");
     return w;
   }
 

@@ -32,15 +32,21 @@ TEST_CASE("SIGKILL in the middle of a sync loop, then a restart: no Secret lost 
   bool up = eventually(all_ready, std::chrono::seconds(120));
   if (!up) MESSAGE(rig.syncer->log());
   REQUIRE(up);
+  // The consumers existed before their Secrets: the first sync records their rollout baselines and
+  // rolls none of them.
   REQUIRE(eventually([&] {
     for (int i = 0; i < consumers; ++i)
-      if (rig.workload(fmt::format("uses-db-{}", i)).template_annotations.find("rollout-hash") == std::string::npos) return false;
+      if (rig.workload(fmt::format("uses-db-{}", i)).baseline.empty() ||
+          rig.workload(fmt::format("uses-api-{}", i)).baseline.empty())
+        return false;
     return true;
   }));
   std::map<std::string, WorkloadSnapshot> before;
   for (const auto& d : rig.h.client->list(kube::kDeployments, "default").items) {
     std::string name = core::string_or(*core::member(*d, "metadata"), "name", "");
     before[name] = rig.workload(name);
+    CHECK(before[name].generation == 1);
+    CHECK(before[name].template_annotations.find("rollout-hash") == std::string::npos);
   }
 
   // Every managed Secret, at any moment: present, both keys, each value one that Infisical held.
@@ -133,7 +139,14 @@ TEST_CASE("SIGKILL in the middle of a sync loop, then a restart: no Secret lost 
       ++wrong;
       MESSAGE(name, ": generation ", now.generation, ", expected ", want);
     }
-    if (!expected_rolls.count(name)) CHECK(now.template_annotations == w.template_annotations);
+    if (!expected_rolls.count(name)) {
+      CHECK(now.template_annotations == w.template_annotations);
+      CHECK(now.baseline == w.baseline);
+    } else {
+      // Rolled: the hash is in the template now, and the baseline it superseded is gone.
+      CHECK(now.template_annotations.find("rollout-hash") != std::string::npos);
+      CHECK(now.baseline.empty());
+    }
   }
   CHECK(wrong == 0);
   CHECK(log_leaks(rig.syncer->log()) == 0);

@@ -83,6 +83,19 @@ TEST_CASE("a realistic Deployment: every reference kind, optional ones included,
   CHECK_FALSE(consumes_secret(*r, "cfg"));
 }
 
+TEST_CASE("optional references: the Secrets pods start without, whatever the reference kind") {
+  auto d = parse_doc(kDeployment);
+  const JsonValue* spec = at_path(*d, {"spec", "template", "spec"});
+  REQUIRE(spec != nullptr);
+  // env secretKeyRef, envFrom secretRef and a projected source marked optional; nothing else.
+  CHECK(optionally_consumed_secrets(*spec) == std::vector<std::string>{"maybe", "optional-env", "proj-all"});
+  auto volumes = parse_doc(R"({"volumes":[{"name":"a","secret":{"secretName":"vol","optional":true,"items":[{"key":"k","path":"k"}]}},
+                                          {"name":"b","secret":{"secretName":"required","optional":false}}],
+                               "containers":[{"name":"c","envFrom":[{"secretRef":{"name":"vol","optional":true}}]}]})");
+  CHECK(optionally_consumed_secrets(*volumes) == std::vector<std::string>{"vol"});
+  CHECK(optionally_consumed_secrets(JsonValue()).empty());
+}
+
 TEST_CASE("StatefulSet, DaemonSet, Pod, CronJob and ephemeral containers") {
   const char* pod_spec = R"({"containers":[{"name":"c","envFrom":[{"secretRef":{"name":"s"}}]}],
                              "ephemeralContainers":[{"name":"debug","env":[{"name":"T","valueFrom":{"secretKeyRef":{"name":"dbg","key":"t"}}}]}]})";

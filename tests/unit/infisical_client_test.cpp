@@ -263,6 +263,76 @@ TEST_CASE("secrets: slug resolved once, ETag sent, 304 is 'not modified' with th
   CHECK(f.logs().find("pw-") == std::string::npos);
 }
 
+TEST_CASE("ldap auth: identityId, username and password in the login body; the password is in no log or error") {
+  Fixture f;
+  f.http->on("POST /api/v1/auth/ldap-auth/login", [](const Request& r) {
+    auto doc = ifo::core::parse_json(r.body);
+    CHECK(ifo::core::string_or(**doc, "identityId", "") == "id-ldap");
+    CHECK(ifo::core::string_or(**doc, "username", "") == "svc-user");
+    CHECK(header(r, "Authorization").empty());
+    if (ifo::core::string_or(**doc, "password", "") != "ldap-password-1")
+      return json(401, R"({"statusCode":401,"message":"LDAP authentication failed","error":"UnauthorizedError"})");
+    return json(200, login_body("ldap-access-token", 100, 1000));
+  });
+  CHECK(f.client->token(f.host, LdapAuth{"id-ldap", "svc-user", "ldap-password-1"}).access_token == "ldap-access-token");
+  CHECK(method_name(AuthConfig{LdapAuth{}}) == "ldap-auth");
+  CHECK(display_identity(LdapAuth{"id-ldap", "svc-user", "ldap-password-1"}) == "identity id-ldap (LDAP user svc-user)");
+  CHECK(cache_identity(LdapAuth{"id-ldap", "svc-user", "ldap-password-1"}) !=
+        cache_identity(LdapAuth{"id-ldap", "svc-user", "ldap-password-2"}));
+  try {
+    f.client->token(f.host, LdapAuth{"id-ldap", "svc-user", "ldap-password-2"});
+    FAIL("expected an error");
+  } catch (const ApiError& e) {
+    CHECK(e.kind() == ErrorKind::kUnauthorized);
+    CHECK(std::string(e.what()) ==
+          "ldap-auth login for identity id-ldap (LDAP user svc-user): LDAP authentication failed (HTTP 401)");
+  }
+  CHECK(f.logs().find("ldap-password") == std::string::npos);
+}
+
+TEST_CASE("secrets: a single secret is read as upstream reads it: its query, no If-None-Match, its ETag ignored") {
+  Fixture f;
+  constexpr const char* kSingle = "GET /api/v3/secrets/raw/DB%20URL";
+  std::atomic<int> version{1};
+  f.http->on(kSingle, [&](const Request& r) {
+    CHECK(header(r, "If-None-Match").empty());
+    for (const char* q : {"workspaceId=proj-id-1", "environment=dev", "secretPath=%2Fapp", "expandSecretReferences=true",
+                          "include_imports=true", "type=shared"})
+      CHECK_MESSAGE(r.url.find(q) != std::string::npos, q);
+    CHECK(r.url.find("recursive") == std::string::npos);
+    return json(200,
+                R"({"secret":{"id":"7","secretKey":"DB URL","secretValue":"url-)" + std::to_string(version) +
+                    R"(","secretPath":"/app","type":"shared","tags":[]}})",
+                {{"etag", "\"etag-single\""}});
+  });
+  SecretsScope one{"", "my-project", "dev", "/app/", false, "DB URL"};
+  auto first = f.client->fetch_secrets(f.host, f.ua, one);
+  CHECK(first.secrets == std::map<std::string, std::string>{{"DB URL", "url-1"}});
+  CHECK(first.etag.empty());
+  // Even a caller that passes the server's ETag gets the full answer, never "not modified".
+  auto second = f.client->fetch_secrets(f.host, f.ua, one, FetchOptions{"\"etag-single\"", std::chrono::seconds(0)});
+  CHECK_FALSE(second.not_modified);
+  version = 2;
+  CHECK(f.client->fetch_secrets(f.host, f.ua, one).secrets.at("DB URL") == "url-2");
+  CHECK(f.http->count(kSingle) == 3);
+  CHECK(f.http->count(kSecrets) == 0);
+
+  f.http->on(kSingle, [](const Request&) {
+    return json(404, R"({"statusCode":404,"message":"Secret not found","error":"NotFound"})");
+  });
+  try {
+    f.client->fetch_secrets(f.host, f.ua, one);
+    FAIL("expected an error");
+  } catch (const ApiError& e) {
+    CHECK(e.kind() == ErrorKind::kNotFound);
+    CHECK(std::string(e.what()).starts_with("fetch of secret DB URL from project proj-id-1 environment dev path /app"));
+    CHECK(std::string(e.what()).find("Secret not found (HTTP 404)") != std::string::npos);
+  }
+  f.http->on(kSingle, [](const Request&) { return json(200, R"({"secrets":[]})"); });
+  CHECK_THROWS_AS(f.client->fetch_secrets(f.host, f.ua, one), ApiError);  // not the single-secret shape
+  CHECK(f.logs().find("url-") == std::string::npos);
+}
+
 TEST_CASE("secrets: concurrent fetches of one scope share one HTTP request") {
   Fixture f;
   f.http->on(kSecrets, [&](const Request&) {

@@ -87,6 +87,71 @@ TEST_CASE("the singular managedSecretReference is the first target; defaults app
   CHECK(auth_method_field(*p.resource.spec.authentication->method()) == "azureAuth");
 }
 
+TEST_CASE("ConfigMap targets are read in order, with their template; defaults apply") {
+  auto p = parse_infisical_secret_json(R"({"metadata": {"namespace": "apps"}, "spec": {
+      "authentication": {"awsIamAuth": {"identityId": "i", "secretsScope": {"projectSlug": "s", "envSlug": "dev", "secretsPath": "/"}}},
+      "managedKubeConfigMapReferences": [
+        {"configMapName": "settings", "configMapNamespace": "apps"},
+        {"configMapName": "rendered", "configMapNamespace": "apps", "creationPolicy": "Owner",
+         "template": {"includeAllSecrets": true, "data": {"URL": "{{ .HOST.Value }}"},
+                      "metadata": {"labels": {"tier": "web"}, "annotations": {"note": "x"}}}},
+        {"configMapName": "empty-template", "configMapNamespace": "web", "template": {}}]}})");
+  REQUIRE(p.ok());
+  const auto& spec = p.resource.spec;
+  CHECK(spec.targets().empty());  // no Secret target
+  REQUIRE(spec.managed_kube_config_map_references.has_value());
+  auto maps = spec.config_map_targets();
+  REQUIRE(maps.size() == 3);
+  CHECK(maps[0].config_map_name == "settings");
+  CHECK(maps[0].config_map_namespace == "apps");
+  CHECK(maps[0].creation_policy == kCreationPolicyOrphan);
+  CHECK_FALSE(maps[0].owner());
+  CHECK_FALSE(maps[0].template_.has_value());
+  CHECK(maps[0].path == "spec.managedKubeConfigMapReferences[0]");
+  CHECK(maps[1].owner());
+  REQUIRE(maps[1].template_.has_value());
+  CHECK(maps[1].template_->include_all_secrets);
+  CHECK(maps[1].template_->data == std::map<std::string, std::string>{{"URL", "{{ .HOST.Value }}"}});
+  CHECK(maps[1].template_->has_metadata);
+  CHECK(maps[1].template_->labels.at("tier") == "web");
+  CHECK(maps[1].template_->annotations.at("note") == "x");
+  CHECK(maps[1].path == "spec.managedKubeConfigMapReferences[1]");
+  REQUIRE(maps[2].template_.has_value());
+  CHECK_FALSE(maps[2].template_->include_all_secrets);
+  CHECK(maps[2].template_->data.empty());
+  CHECK_FALSE(maps[2].template_->has_metadata);
+  CHECK(maps[2].config_map_namespace == "web");
+
+  auto none = parse_infisical_secret_json(R"({"spec": {"managedSecretReference": {"secretName": "m", "secretNamespace": "apps"}}})");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none.resource.spec.managed_kube_config_map_references.has_value());
+  CHECK(none.resource.spec.config_map_targets().empty());
+}
+
+TEST_CASE("wrong types in ConfigMap targets are errors at their paths") {
+  auto p = parse_infisical_secret_json(R"({"spec": {"managedKubeConfigMapReferences": [
+      "settings",
+      {"configMapName": 7, "configMapNamespace": ["apps"], "creationPolicy": false,
+       "template": {"includeAllSecrets": "yes", "data": {"K": 1}, "metadata": {"annotations": "a"}}}]}})");
+  std::vector<FieldError> want = {
+      {"spec.managedKubeConfigMapReferences[0]", "must be an object, not string"},
+      {"spec.managedKubeConfigMapReferences[1].configMapName", "must be a string, not number"},
+      {"spec.managedKubeConfigMapReferences[1].configMapNamespace", "must be a string, not array"},
+      {"spec.managedKubeConfigMapReferences[1].creationPolicy", "must be a string, not boolean"},
+      {"spec.managedKubeConfigMapReferences[1].template.includeAllSecrets", "must be a boolean, not string"},
+      {"spec.managedKubeConfigMapReferences[1].template.data[K]", "must be a string, not number"},
+      {"spec.managedKubeConfigMapReferences[1].template.metadata.annotations", "must be an object, not string"},
+  };
+  CHECK(p.errors == want);
+  // Every item keeps its index, even one that is not an object.
+  REQUIRE(p.resource.spec.config_map_targets().size() == 2);
+  CHECK(p.resource.spec.config_map_targets()[1].path == "spec.managedKubeConfigMapReferences[1]");
+
+  auto not_a_list = parse_infisical_secret_json(R"({"spec": {"managedKubeConfigMapReferences": {"configMapName": "c"}}})");
+  REQUIRE(not_a_list.errors.size() == 1);
+  CHECK(not_a_list.errors[0] == FieldError{"spec.managedKubeConfigMapReferences", "must be an array, not object"});
+}
+
 TEST_CASE("wrong types are errors at their paths, never crashes") {
   auto p = parse_infisical_secret_json(R"({"metadata": {"name": 5, "labels": {"a": 1, "b": "ok"}, "generation": "3"},
     "spec": {"hostAPI": ["x"], "authentication": "universal",
@@ -144,4 +209,76 @@ TEST_CASE("host resolution: CR hostAPI > ConfigMap hostAPI > the default") {
   CHECK(resolve_host_api("", "https://cm.example.com/api/") == "https://cm.example.com/api");
   CHECK(resolve_host_api("", "") == kDefaultHostApi);
   CHECK(resolve_host_api("/", "") == kDefaultHostApi);
+}
+
+TEST_CASE("ldapAuth, a single-secret scope and a user-assigned Azure identity are read") {
+  auto ldap = parse_infisical_secret_json(R"({"spec": {"authentication": {"ldapAuth": {
+      "identityId": "id-ldap", "credentialsRef": {"secretName": "ldap-creds", "secretNamespace": "directory"},
+      "secretsScope": {"projectSlug": "p", "envSlug": "prod", "secretsPath": "/db", "secretName": "DB_PASSWORD"}}}}})");
+  REQUIRE(ldap.ok());
+  const auto& auth = *ldap.resource.spec.authentication;
+  REQUIRE(auth.method() == AuthMethod::kLdapAuth);
+  CHECK(auth_method_field(AuthMethod::kLdapAuth) == "ldapAuth");
+  CHECK(auth.ldap_auth->identity_id == "id-ldap");
+  CHECK(auth.ldap_auth->credentials_ref == SecretReference{"ldap-creds", "directory"});
+  const MachineIdentityScope* scope = auth.machine_identity_scope();
+  REQUIRE(scope != nullptr);
+  CHECK(scope->secret_name == "DB_PASSWORD");
+  CHECK_FALSE(scope->recursive);
+
+  auto azure = parse_infisical_secret_json(R"({"spec": {"authentication": {"azureAuth": {"identityId": "i",
+      "azureManagedIdentityClientId": "cli-user", "secretsScope": {"projectSlug": "s", "envSlug": "dev", "secretsPath": "/"}}}}})");
+  REQUIRE(azure.ok());
+  CHECK(azure.resource.spec.authentication->azure_auth->managed_identity_client_id == "cli-user");
+  CHECK(azure.resource.spec.authentication->machine_identity_scope()->secret_name.empty());
+
+  auto bad = parse_infisical_secret_json(R"({"spec": {"authentication": {"ldapAuth": {"identityId": 1,
+      "credentialsRef": "creds"}}}})");
+  REQUIRE(bad.errors.size() == 2);
+  CHECK(bad.errors[0].path == "spec.authentication.ldapAuth.identityId");
+  CHECK(bad.errors[1].path == "spec.authentication.ldapAuth.credentialsRef");
+  CHECK(bad.resource.spec.authentication->method() == AuthMethod::kLdapAuth);  // present, with a type error
+}
+
+TEST_CASE("spec.tokenSecretReference fills the empty fields of serviceTokenSecretReference, field by field") {
+  auto parse = [](const std::string& service_token, const std::string& legacy) {
+    return parse_infisical_secret_json(R"({"spec": {"authentication": {"serviceToken": )" + service_token +
+                                       R"(}, "tokenSecretReference": )" + legacy + "}}");
+  };
+  const std::string scope = R"("secretsScope": {"envSlug": "dev", "secretsPath": "/"})";
+  const std::string legacy = R"({"secretName": "legacy-tok", "secretNamespace": "legacy-ns"})";
+
+  auto absent = parse("{" + scope + "}", legacy);
+  REQUIRE(absent.ok());
+  const auto& a = *absent.resource.spec.authentication->service_token;
+  CHECK(a.service_token_secret_reference == SecretReference{"legacy-tok", "legacy-ns"});
+  CHECK(a.secret_name_from_legacy);
+  CHECK(a.secret_namespace_from_legacy);
+  CHECK(absent.resource.spec.token_secret_reference == SecretReference{"legacy-tok", "legacy-ns"});
+
+  auto name_only = parse(R"({"serviceTokenSecretReference": {"secretName": "own-tok", "secretNamespace": ""}, )" + scope + "}", legacy);
+  const auto& n = *name_only.resource.spec.authentication->service_token;
+  CHECK(n.service_token_secret_reference == SecretReference{"own-tok", "legacy-ns"});
+  CHECK_FALSE(n.secret_name_from_legacy);
+  CHECK(n.secret_namespace_from_legacy);
+
+  auto both = parse(R"({"serviceTokenSecretReference": {"secretName": "own-tok", "secretNamespace": "own-ns"}, )" + scope + "}", legacy);
+  const auto& b = *both.resource.spec.authentication->service_token;
+  CHECK(b.service_token_secret_reference == SecretReference{"own-tok", "own-ns"});
+  CHECK_FALSE(b.secret_name_from_legacy);
+  CHECK_FALSE(b.secret_namespace_from_legacy);
+
+  // Without a serviceToken block nothing is made up: validation says what is missing.
+  auto alone = parse_infisical_secret_json(R"({"spec": {"tokenSecretReference": )" + legacy + "}}");
+  REQUIRE(alone.ok());
+  CHECK_FALSE(alone.resource.spec.authentication.has_value());
+}
+
+TEST_CASE("the legacy serviceAccount block is seen, but is no authentication method") {
+  auto p = parse_infisical_secret_json(R"({"spec": {"authentication": {"serviceAccount": {
+      "serviceAccountSecretReference": {"secretName": "sa", "secretNamespace": "apps"}, "projectId": "p", "environmentName": "dev"}}}})");
+  REQUIRE(p.ok());
+  CHECK(p.resource.spec.authentication->legacy_service_account);
+  CHECK(p.resource.spec.authentication->present_methods().empty());
+  CHECK_FALSE(p.resource.spec.authentication->method().has_value());
 }

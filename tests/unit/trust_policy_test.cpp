@@ -27,6 +27,12 @@ std::string universal(const std::string& creds_ns, const std::string& extra = ""
          R"("managedSecretReference":{"secretName":"out","secretNamespace":"team-a"})" + extra + "}";
 }
 
+std::string ldap(const std::string& creds_ns) {
+  return R"({"authentication":{"ldapAuth":{"identityId":"id-ldap","credentialsRef":{"secretName":"ldap-creds","secretNamespace":")" +
+         creds_ns + R"("},"secretsScope":{"projectSlug":"p","envSlug":"dev","secretsPath":"/","secretName":"K"}}},)" +
+         R"("managedSecretReference":{"secretName":"out","secretNamespace":"team-a"}})";
+}
+
 ReferenceGrant grant(std::string ns, std::vector<std::string> from, std::vector<ReferenceGrant::To> to) {
   ReferenceGrant g;
   g.namespace_ = std::move(ns);
@@ -55,6 +61,8 @@ TEST_CASE("cross-namespace references: kind x namespace x grant") {
   const std::string ca = R"(,"tls":{"caRef":{"secretName":"ca","secretNamespace":"shared","key":"ca.crt"}})";
   const std::string target_elsewhere =
       R"(,"managedKubeSecretReferences":[{"secretName":"copy","secretNamespace":"team-b"}])";
+  const std::string config_map_elsewhere =
+      R"(,"managedKubeConfigMapReferences":[{"configMapName":"settings","configMapNamespace":"team-b"}])";
   std::vector<Case> cases = {
       {"same namespace needs no grant", universal("team-a"), {}, {}},
       {"other namespace without grant", universal("shared"), {}, {"ReferenceNotGranted@" + cred_path}},
@@ -73,11 +81,39 @@ TEST_CASE("cross-namespace references: kind x namespace x grant") {
       {"target elsewhere", universal("team-a", target_elsewhere), {},
        {"ReferenceNotGranted@spec.managedKubeSecretReferences[0]"}},
       {"target granted", universal("team-a", target_elsewhere), {grant("team-b", {"team-a"}, {{"Secret", "copy"}})}, {}},
+      {"ConfigMap target elsewhere", universal("team-a", config_map_elsewhere), {},
+       {"ReferenceNotGranted@spec.managedKubeConfigMapReferences[0]"}},
+      {"ConfigMap target granted by name", universal("team-a", config_map_elsewhere),
+       {grant("team-b", {"team-a"}, {{"ConfigMap", "settings"}})}, {}},
+      {"ConfigMap target granted for every ConfigMap", universal("team-a", config_map_elsewhere),
+       {grant("team-b", {"team-a"}, {{"ConfigMap", ""}})}, {}},
+      {"a Secret grant does not cover a ConfigMap of that name", universal("team-a", config_map_elsewhere),
+       {grant("team-b", {"team-a"}, {{"Secret", "settings"}, {"Secret", ""}})},
+       {"ReferenceNotGranted@spec.managedKubeConfigMapReferences[0]"}},
+      {"a ConfigMap grant does not cover a Secret target", universal("team-a", target_elsewhere),
+       {grant("team-b", {"team-a"}, {{"ConfigMap", "copy"}})}, {"ReferenceNotGranted@spec.managedKubeSecretReferences[0]"}},
+      {"ConfigMap target in the own namespace needs no grant",
+       universal("team-a", R"(,"managedKubeConfigMapReferences":[{"configMapName":"settings","configMapNamespace":"team-a"}])"),
+       {}, {}},
       {"service token elsewhere",
        R"({"authentication":{"serviceToken":{"serviceTokenSecretReference":{"secretName":"tok","secretNamespace":"shared"},
           "secretsScope":{"envSlug":"dev","secretsPath":"/"}}},
           "managedSecretReference":{"secretName":"out","secretNamespace":"team-a"}})",
        {}, {"ReferenceNotGranted@spec.authentication.serviceToken.serviceTokenSecretReference"}},
+      {"LDAP credentials elsewhere without grant", ldap("shared"), {},
+       {"ReferenceNotGranted@spec.authentication.ldapAuth.credentialsRef"}},
+      {"LDAP credentials granted", ldap("shared"), {grant("shared", {"team-a"}, {{"Secret", "ldap-creds"}})}, {}},
+      {"LDAP credentials in the own namespace need no grant", ldap("team-a"), {}, {}},
+      {"legacy tokenSecretReference elsewhere without grant",
+       R"({"authentication":{"serviceToken":{"secretsScope":{"envSlug":"dev","secretsPath":"/"}}},
+          "tokenSecretReference":{"secretName":"tok","secretNamespace":"shared"},
+          "managedSecretReference":{"secretName":"out","secretNamespace":"team-a"}})",
+       {}, {"ReferenceNotGranted@spec.tokenSecretReference"}},
+      {"legacy tokenSecretReference granted",
+       R"({"authentication":{"serviceToken":{"secretsScope":{"envSlug":"dev","secretsPath":"/"}}},
+          "tokenSecretReference":{"secretName":"tok","secretNamespace":"shared"},
+          "managedSecretReference":{"secretName":"out","secretNamespace":"team-a"}})",
+       {grant("shared", {"team-a"}, {{"Secret", "tok"}})}, {}},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -100,6 +136,23 @@ TEST_CASE("a refused reference says what and how to grant it, never a value") {
   CHECK(r[0].remedy.find("namespace: shared") != std::string::npos);
   CHECK(r[0].remedy.find("- namespace: team-a") != std::string::npos);
   CHECK(r[0].remedy.find("name: creds") != std::string::npos);
+}
+
+TEST_CASE("a refused ConfigMap target names it as a ConfigMap and offers a ConfigMap grant") {
+  auto r = check_trust(
+      parsed(universal("team-a", R"(,"managedKubeConfigMapReferences":[{"configMapName":"settings","configMapNamespace":"web"}])")),
+      TrustPolicy{}, TrustInputs{});
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].reason == kReasonReferenceNotGranted);
+  CHECK(r[0].path == "spec.managedKubeConfigMapReferences[0]");
+  CHECK(r[0].message.find("managed ConfigMap web/settings") != std::string::npos);
+  CHECK(r[0].remedy.find("namespace: web") != std::string::npos);
+  CHECK(r[0].remedy.find("- kind: ConfigMap\n    name: settings") != std::string::npos);
+  auto refs = trust_references(
+      parsed(universal("team-a", R"(,"managedKubeConfigMapReferences":[{"configMapName":"settings","configMapNamespace":"web"}])")));
+  REQUIRE(refs.size() == 3);
+  CHECK(refs[2].kind == "ConfigMap");
+  CHECK(refs[2].role == "managed ConfigMap");
 }
 
 TEST_CASE("hostAPI: allow-list x scheme x global host") {
@@ -254,4 +307,29 @@ TEST_CASE("managed Secret binding: owned, claimable, conflict") {
   auto far = claim_managed_secret(*secret("{}", "{}", "team-b"), adopter, alive);
   CHECK(far.decision == ClaimDecision::kConflict);
   CHECK(far.message.find("never adopted across namespaces") != std::string::npos);
+}
+
+TEST_CASE("managed ConfigMap binding: the same annotations bind it, and a conflict names a ConfigMap") {
+  auto me = parsed(universal("team-a"));
+  auto config_map = [](const std::string& annotations, const std::string& labels = "{}") {
+    return parse_json(R"({"kind":"ConfigMap","metadata":{"name":"settings","namespace":"team-a","labels":)" + labels +
+                      R"(,"annotations":)" + annotations + "}}")
+        .value();
+  };
+  auto alive = [](const std::string&, const std::string& name, const std::string&) { return name == "other"; };
+  const std::string ours = R"({"app.kubernetes.io/managed-by":"infisical-secrets-operator"})";
+  CHECK(claim_managed_secret(*config_map(R"({"secrets.infisical.com/owner":"team-a/app","secrets.infisical.com/owner-uid":"uid-app"})"),
+                             me, alive, "ConfigMap")
+            .decision == ClaimDecision::kOwned);
+  auto taken = claim_managed_secret(
+      *config_map(R"({"secrets.infisical.com/owner":"team-a/other","secrets.infisical.com/owner-uid":"uid-other"})", ours), me,
+      alive, "ConfigMap");
+  CHECK(taken.decision == ClaimDecision::kConflict);
+  CHECK(taken.message ==
+        "ConfigMap team-a/settings is managed by InfisicalSecret team-a/other; two InfisicalSecrets cannot write one "
+        "ConfigMap");
+  auto foreign = claim_managed_secret(*config_map("{}"), me, alive, "ConfigMap");
+  CHECK(foreign.decision == ClaimDecision::kConflict);
+  CHECK(foreign.message.starts_with("ConfigMap team-a/settings exists and was not created by this operator"));
+  CHECK(claim_managed_secret(*config_map("{}", ours), me, alive, "ConfigMap").decision == ClaimDecision::kClaim);
 }

@@ -48,7 +48,7 @@ std::vector<Case> cases() {
       // --- exactly one authentication method
       {"authentication missing", {{"/spec/authentication", ""}},
        {{"spec.authentication", "exactly one authentication method is required (universalAuth, kubernetesAuth, "
-                                "awsIamAuth, azureAuth, gcpIdTokenAuth, gcpIamAuth, serviceToken); none is set"}}},
+                                "awsIamAuth, azureAuth, gcpIdTokenAuth, gcpIamAuth, serviceToken, ldapAuth); none is set"}}},
       {"authentication empty", {{"/spec/authentication", "{}"}}, {{"spec.authentication", "none is set"}}},
       {"two methods", {{"/spec/authentication/awsIamAuth", R"({"identityId":"id","secretsScope":)" + kScope + "}"}},
        {{"spec.authentication", "universalAuth, awsIamAuth are set"}}},
@@ -192,13 +192,15 @@ std::vector<Case> cases() {
        {{"spec.managedSecretReference.secretType", "must be a valid Secret type"}}},
       // --- targets
       {"no target", {{"/spec/managedSecretReference", ""}},
-       {{"spec.managedSecretReference", "required (or a non-empty spec.managedKubeSecretReferences)"}}},
+       {{"spec.managedSecretReference",
+         "required (or a non-empty spec.managedKubeSecretReferences or spec.managedKubeConfigMapReferences)"}}},
       {"plural list only",
        {{"/spec/managedSecretReference", ""},
         {"/spec/managedKubeSecretReferences", R"([{"secretName":"a","secretNamespace":"apps"},{"secretName":"a","secretNamespace":"other"}])"}},
        {}},
       {"empty plural list and no singular", {{"/spec/managedSecretReference", ""}, {"/spec/managedKubeSecretReferences", "[]"}},
-       {{"spec.managedKubeSecretReferences", "must not be empty (or set spec.managedSecretReference)"}}},
+       {{"spec.managedKubeSecretReferences",
+         "must not be empty (or set spec.managedSecretReference or spec.managedKubeConfigMapReferences)"}}},
       {"both singular and plural",
        {{"/spec/managedKubeSecretReferences", R"([{"secretName":"b","secretNamespace":"apps"}])"}},
        {{"spec.managedKubeSecretReferences", "must not be set together with spec.managedSecretReference"}}},
@@ -272,12 +274,135 @@ std::vector<Case> cases() {
        {{"spec.managedSecretReference.template.includeAllSecrets", "must be a boolean, not string"},
         {"spec.managedSecretReference.template.data[DSN]", "must be a string, not number"},
         {"spec.managedSecretReference.template.metadata.labels", "must be an object, not array"}}},
+      // --- ConfigMap targets (upstream v0.11): the same rules as Secret targets
+      {"ConfigMap target next to a Secret target",
+       {{"/spec/managedKubeConfigMapReferences", R"([{"configMapName":"c","configMapNamespace":"apps"}])"}}, {}},
+      {"ConfigMap targets only",
+       {{"/spec/managedSecretReference", ""},
+        {"/spec/managedKubeConfigMapReferences",
+         R"([{"configMapName":"c","configMapNamespace":"apps","creationPolicy":"Owner"},
+             {"configMapName":"app.settings-v2","configMapNamespace":"other"}])"}},
+       {}},
+      {"a ConfigMap named like a Secret target is another object",
+       {{"/spec/managedKubeConfigMapReferences", R"([{"configMapName":"managed","configMapNamespace":"apps"}])"}}, {}},
+      {"empty ConfigMap list and no Secret target",
+       {{"/spec/managedSecretReference", ""}, {"/spec/managedKubeConfigMapReferences", "[]"}},
+       {{"spec.managedKubeConfigMapReferences",
+         "must not be empty (or set spec.managedSecretReference or spec.managedKubeSecretReferences)"}}},
+      {"empty ConfigMap list next to a Secret target", {{"/spec/managedKubeConfigMapReferences", "[]"}}, {}},
+      {"ConfigMap item errors carry the index",
+       {{"/spec/managedKubeConfigMapReferences",
+         R"([{"configMapName":"c","configMapNamespace":"apps"},{"configMapNamespace":"apps","creationPolicy":"Always"},
+             {"configMapName":"d"}])"}},
+       {{"spec.managedKubeConfigMapReferences[1].configMapName", "required"},
+        {"spec.managedKubeConfigMapReferences[1].creationPolicy", "must be Orphan or Owner"},
+        {"spec.managedKubeConfigMapReferences[2].configMapNamespace", "required"}}},
+      {"ConfigMap creationPolicy lowercase",
+       {{"/spec/managedKubeConfigMapReferences", R"([{"configMapName":"c","configMapNamespace":"apps","creationPolicy":"owner"}])"}},
+       {{"spec.managedKubeConfigMapReferences[0].creationPolicy", "must be Orphan or Owner"}}},
+      {"ConfigMap names are DNS-1123 subdomains, namespaces labels",
+       {{"/spec/managedKubeConfigMapReferences",
+         R"([{"configMapName":"My_Settings","configMapNamespace":"team.apps"},
+             {"configMapName":")" + std::string(254, 'a') + R"(","configMapNamespace":")" + std::string(64, 'a') + R"("}])"}},
+       {{"spec.managedKubeConfigMapReferences[0].configMapName", "must be a valid name"},
+        {"spec.managedKubeConfigMapReferences[0].configMapNamespace", "must be a valid namespace name"},
+        {"spec.managedKubeConfigMapReferences[1].configMapName", "at most 253"},
+        {"spec.managedKubeConfigMapReferences[1].configMapNamespace", "at most 63"}}},
+      {"ConfigMap Owner across namespaces",
+       {{"/spec/managedKubeConfigMapReferences",
+         R"([{"configMapName":"c","configMapNamespace":"other","creationPolicy":"Owner"}])"}},
+       {{"spec.managedKubeConfigMapReferences[0].configMapNamespace",
+         "must be the InfisicalSecret's own namespace \"apps\" when creationPolicy is Owner"}}},
+      {"duplicate ConfigMap targets",
+       {{"/spec/managedKubeConfigMapReferences",
+         R"([{"configMapName":"c","configMapNamespace":"apps"},{"configMapName":"c","configMapNamespace":"other"},
+             {"configMapName":"c","configMapNamespace":"apps","creationPolicy":"Owner"}])"}},
+       {{"spec.managedKubeConfigMapReferences[2]",
+         "duplicate target apps/c (also spec.managedKubeConfigMapReferences[0])"}}},
+      {"ConfigMap template valid",
+       {{"/spec/managedKubeConfigMapReferences",
+         R"([{"configMapName":"c","configMapNamespace":"apps","template":{"includeAllSecrets":true,
+              "data":{"app.properties":"url={{ .URL.Value }}"},"metadata":{"labels":{"a":"b"}}}}])"}},
+       {}},
+      {"ConfigMap template that does not parse, and a bad key",
+       {{"/spec/managedKubeConfigMapReferences",
+         R"([{"configMapName":"c","configMapNamespace":"apps","template":{"data":{"DSN":"{{ .A.Value ","a/b":"x"}}}])"}},
+       {{"spec.managedKubeConfigMapReferences[0].template.data[DSN]", "template: secret-templates:1: unclosed action"},
+        {"spec.managedKubeConfigMapReferences[0].template.data[a/b]", "must be a valid ConfigMap key"}}},
+      {"ConfigMap list as an object", {{"/spec/managedKubeConfigMapReferences", "{}"}},
+       {{"spec.managedKubeConfigMapReferences", "must be an array, not object"}}},
+      {"ConfigMap item as a string, reported once",
+       {{"/spec/managedSecretReference", ""}, {"/spec/managedKubeConfigMapReferences", R"(["c"])"}},
+       {{"spec.managedKubeConfigMapReferences[0]", "must be an object, not string"}}},
       // --- upstream v0.11 features stored but not acted on yet: refused by name, never half-synced
-      {"ConfigMap targets not yet supported",
-       {{"/spec/managedKubeConfigMapReferences", R"([{"configMapName":"c","configMapNamespace":"apps"}])"}},
-       {{"spec.managedKubeConfigMapReferences", "not supported by this version"}}},
-      {"single-secret scope not yet supported", {{UA + "/secretsScope/secretName", R"("DB_URL")"}},
-       {{"spec.authentication.universalAuth.secretsScope.secretName", "fetching a single secret by name"}}},
+      // --- upstream v0.11 auth and scope fields
+      {"ldapAuth valid",
+       {{UA, ""},
+        {"/spec/authentication/ldapAuth",
+         R"({"identityId":"id","credentialsRef":{"secretName":"ldap-creds","secretNamespace":"apps"},"secretsScope":)" + kScope + "}"}},
+       {}},
+      {"ldapAuth empty", {{UA, ""}, {"/spec/authentication/ldapAuth", "{}"}},
+       {{"spec.authentication.ldapAuth.identityId", "required"},
+        {"spec.authentication.ldapAuth.credentialsRef", "required"},
+        {"spec.authentication.ldapAuth.secretsScope", "required"}}},
+      {"ldapAuth credentialsRef fields and scope",
+       {{UA, ""},
+        {"/spec/authentication/ldapAuth",
+         R"({"identityId":"id","credentialsRef":{"secretName":"Bad_Name"},"secretsScope":{"projectSlug":"p","secretsPath":"/"}})"}},
+       {{"spec.authentication.ldapAuth.credentialsRef.secretName", "must be a valid name"},
+        {"spec.authentication.ldapAuth.credentialsRef.secretNamespace", "required"},
+        {"spec.authentication.ldapAuth.secretsScope.envSlug", "required"}}},
+      {"ldapAuth with another method", {{"/spec/authentication/ldapAuth",
+                                         R"({"identityId":"id","credentialsRef":{"secretName":"c","secretNamespace":"apps"},"secretsScope":)" + kScope + "}"}},
+       {{"spec.authentication", "universalAuth, ldapAuth are set"}}},
+      {"single-secret scope valid", {{UA + "/secretsScope/secretName", R"("DB_URL")"}}, {}},
+      {"single-secret scope with recursive false", {{UA + "/secretsScope/secretName", R"("DB_URL")"}, {UA + "/secretsScope/recursive", "false"}}, {}},
+      {"single-secret scope with recursive",
+       {{UA + "/secretsScope/secretName", R"("DB_URL")"}, {UA + "/secretsScope/recursive", "true"}},
+       {{"spec.authentication.universalAuth.secretsScope", "recursive mode is not supported when secretName is specified"}}},
+      {"single-secret scope with recursive on ldapAuth",
+       {{UA, ""},
+        {"/spec/authentication/ldapAuth",
+         R"({"identityId":"id","credentialsRef":{"secretName":"c","secretNamespace":"apps"},
+             "secretsScope":{"projectId":"p","envSlug":"dev","secretsPath":"/","secretName":"K","recursive":true}})"}},
+       {{"spec.authentication.ldapAuth.secretsScope", "recursive mode is not supported when secretName is specified"}}},
+      {"secretName of the wrong type", {{UA + "/secretsScope/secretName", "7"}},
+       {{"spec.authentication.universalAuth.secretsScope.secretName", "must be a string, not number"}}},
+      {"azureAuth with a user-assigned managed identity",
+       {{UA, ""},
+        {"/spec/authentication/azureAuth",
+         R"({"identityId":"id","azureManagedIdentityClientId":"7e1c0a52-0000-4000-8000-000000000001","secretsScope":)" + kScope + "}"}},
+       {}},
+      // --- legacy forms
+      {"tokenSecretReference stands in for a missing serviceTokenSecretReference",
+       {{UA, ""},
+        {"/spec/authentication/serviceToken", R"({"secretsScope":{"envSlug":"dev","secretsPath":"/"}})"},
+        {"/spec/tokenSecretReference", R"({"secretName":"tok","secretNamespace":"apps"})"}},
+       {}},
+      {"tokenSecretReference field that is used is reported where it is written",
+       {{UA, ""},
+        {"/spec/authentication/serviceToken",
+         R"({"serviceTokenSecretReference":{"secretName":"tok","secretNamespace":""},"secretsScope":{"envSlug":"dev","secretsPath":"/"}})"},
+        {"/spec/tokenSecretReference", R"({"secretName":"ignored","secretNamespace":"Bad_NS"})"}},
+       {{"spec.tokenSecretReference.secretNamespace", "must be a valid namespace name"}}},
+      {"tokenSecretReference and serviceTokenSecretReference both empty",
+       {{UA, ""},
+        {"/spec/authentication/serviceToken", R"({"serviceTokenSecretReference":{"secretName":""},"secretsScope":{"envSlug":"dev","secretsPath":"/"}})"},
+        {"/spec/tokenSecretReference", R"({"secretName":"tok"})"}},
+       {{"spec.authentication.serviceToken.serviceTokenSecretReference.secretNamespace", "required"}}},
+      {"tokenSecretReference without serviceToken",
+       {{"/spec/authentication", ""}, {"/spec/tokenSecretReference", R"({"secretName":"tok","secretNamespace":"apps"})"}},
+       {{"spec.tokenSecretReference", "needs spec.authentication.serviceToken with its secretsScope"}}},
+      {"tokenSecretReference with another method", {{"/spec/tokenSecretReference", R"({"secretName":"tok","secretNamespace":"apps"})"}},
+       {{"spec.tokenSecretReference", "used only with spec.authentication.serviceToken"}}},
+      {"legacy serviceAccount alone",
+       {{UA, ""},
+        {"/spec/authentication/serviceAccount",
+         R"({"serviceAccountSecretReference":{"secretName":"sa","secretNamespace":"apps"},"projectId":"p","environmentName":"dev"})"}},
+       {{"spec.authentication.serviceAccount", "Infisical retired service accounts"}}},
+      {"legacy serviceAccount next to universalAuth",
+       {{"/spec/authentication/serviceAccount", R"({"serviceAccountSecretReference":{"secretName":"sa","secretNamespace":"apps"}})"}},
+       {{"spec.authentication.serviceAccount", "migrate to a machine identity"}}},
   };
 }
 
@@ -339,6 +464,24 @@ TEST_CASE("cross-namespace references are listed as data, same-namespace ones ar
   CHECK(reference_kind_name(ReferenceKind::kCredentialsSecret) == "credentials Secret");
 }
 
+TEST_CASE("a ConfigMap target in another namespace is a cross-namespace reference to configmaps") {
+  auto doc = edited(kValid, {{"/spec/managedKubeConfigMapReferences",
+                              R"([{"configMapName":"here","configMapNamespace":"apps"},
+                                  {"configMapName":"there","configMapNamespace":"web"}])"}});
+  auto r = check_infisical_secret(*doc);
+  REQUIRE(r.ok());
+  std::vector<CrossNamespaceReference> want = {
+      {ReferenceKind::kManagedConfigMap, "web", "there", "spec.managedKubeConfigMapReferences[1]"}};
+  CHECK(r.cross_namespace_references == want);
+  auto check = access_check_for(want[0]);
+  CHECK(check.verb == "create");
+  CHECK(check.group.empty());
+  CHECK(check.resource == "configmaps");
+  CHECK(check.namespace_ == "web");
+  CHECK(check.name.empty());
+  CHECK(reference_kind_name(ReferenceKind::kManagedConfigMap) == "managed ConfigMap");
+}
+
 TEST_CASE("credentials in another namespace are a cross-namespace reference") {
   auto doc = edited(kValid, {{UA + "/credentialsRef/secretNamespace", R"("infisical")"}});
   auto r = check_infisical_secret(*doc);
@@ -346,6 +489,27 @@ TEST_CASE("credentials in another namespace are a cross-namespace reference") {
   CHECK(r.cross_namespace_references[0].kind == ReferenceKind::kCredentialsSecret);
   CHECK(r.cross_namespace_references[0].namespace_ == "infisical");
   CHECK(access_check_for(r.cross_namespace_references[0]).verb == "get");
+}
+
+TEST_CASE("LDAP credentials and a legacy token Secret in another namespace are cross-namespace references") {
+  auto ldap = check_infisical_secret(*edited(
+      kValid, {{UA, ""},
+               {"/spec/authentication/ldapAuth",
+                R"({"identityId":"id","credentialsRef":{"secretName":"ldap-creds","secretNamespace":"directory"},"secretsScope":)" +
+                    kScope + "}"}}));
+  REQUIRE(ldap.ok());
+  std::vector<CrossNamespaceReference> want = {
+      {ReferenceKind::kCredentialsSecret, "directory", "ldap-creds", "spec.authentication.ldapAuth.credentialsRef"}};
+  CHECK(ldap.cross_namespace_references == want);
+  CHECK(access_check_for(want[0]).verb == "get");
+
+  auto token = check_infisical_secret(*edited(
+      kValid, {{UA, ""},
+               {"/spec/authentication/serviceToken", R"({"secretsScope":{"envSlug":"dev","secretsPath":"/"}})"},
+               {"/spec/tokenSecretReference", R"({"secretName":"tok","secretNamespace":"tokens"})"}}));
+  REQUIRE(token.ok());
+  want = {{ReferenceKind::kCredentialsSecret, "tokens", "tok", "spec.tokenSecretReference"}};
+  CHECK(token.cross_namespace_references == want);
 }
 
 TEST_CASE("the request namespace stands in for an empty metadata.namespace") {

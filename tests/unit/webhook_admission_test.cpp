@@ -413,6 +413,47 @@ TEST_CASE("trust: an UPDATE of host, TLS, auth or targets re-authorises every re
   CHECK(lookup.asked.empty());
 }
 
+TEST_CASE("ldapAuth and the legacy token reference are references like the others; serviceAccount says how to migrate") {
+  FakeAuthorizer auth;
+  auth.grants = {"alice get secrets directory", "alice get secrets tokens"};
+  FakeTrustLookup lookup;
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, &auth, nullptr, example_host_allowed(), &lookup);
+  const std::string ldap = infisical_secret(
+      R"({"ldapAuth":{"identityId":"id","credentialsRef":{"secretName":"ldap-creds","secretNamespace":"directory"},
+          "secretsScope":{"projectSlug":"proj","envSlug":"dev","secretsPath":"/","secretName":"DB_URL"}}})");
+  auto denied = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", ldap)));
+  CHECK_FALSE(denied.allowed());
+  CHECK(denied.message().find("spec.authentication.ldapAuth.credentialsRef: the LDAP credentials Secret "
+                              "directory/ldap-creds is in another namespace") != npos);
+  lookup.all_grants = {grant("directory", "apps", "Secret", "ldap-creds")};
+  CHECK(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", ldap))).allowed());
+
+  // The legacy spec.tokenSecretReference names the service-token Secret when serviceToken has none.
+  std::string legacy = replaced(infisical_secret(R"({"serviceToken":{"secretsScope":{"envSlug":"dev","secretsPath":"/"}}})"),
+                                R"("resyncInterval":60,)",
+                                R"("resyncInterval":60,"tokenSecretReference":{"secretName":"tok","secretNamespace":"tokens"},)");
+  auto no_grant = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", legacy)));
+  CHECK_FALSE(no_grant.allowed());
+  CHECK(no_grant.message().find("spec.tokenSecretReference: the service-token Secret tokens/tok is in another "
+                                "namespace") != npos);
+  lookup.all_grants.push_back(grant("tokens", "apps", "Secret", "tok"));
+  CHECK(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", legacy))).allowed());
+  // Changing only tokenSecretReference re-authorises against the user making the change.
+  auth.asked.clear();
+  const std::string moved = replaced(legacy, R"("secretName":"tok")", R"("secretName":"tok-2")");
+  CHECK(ok_reply(h.validate(review(kIsKind, "UPDATE", "apps", moved, legacy, "alice"))).allowed() == false);
+  CHECK(auth.asked == std::vector<std::string>{"alice get secrets tokens"});
+
+  auto retired = ok_reply(h.validate(review(
+      kIsKind, "CREATE", "apps",
+      infisical_secret(R"({"serviceAccount":{"serviceAccountSecretReference":{"secretName":"sa","secretNamespace":"apps"},
+                           "projectId":"p","environmentName":"dev"}})"))));
+  CHECK_FALSE(retired.allowed());
+  CHECK(retired.code() == 422);
+  CHECK(retired.message().find("spec.authentication.serviceAccount: Infisical retired service accounts") != npos);
+  CHECK(retired.message().find("spec.authentication:") == npos);  // not also "none is set"
+}
+
 TEST_CASE("trust: kubernetesAuth needs the user's create serviceaccounts/token and the ServiceAccount's opt-in") {
   const std::string obj = infisical_secret(kKubernetesAuth);
   FakeAuthorizer auth;
@@ -500,12 +541,12 @@ std::string deployment(const std::string& annotations, const std::string& templa
 
 const std::string kOptIn = R"({"secrets.infisical.com/auto-reload":"true"})";
 
-// Applies the webhook's patch with core's RFC 6902 implementation; it must be one "add".
+// Applies the webhook's patch with core's RFC 6902 implementation; only "add" and "remove" operations.
 std::string apply_patch(const std::string& object, const std::string& patch) {
   auto ops = core::parse_json(patch).value();
   REQUIRE(ops->IsArray());
-  REQUIRE(ops->Size() == 1);
-  CHECK(core::get_string((*ops)[0], "op") == "add");
+  REQUIRE(ops->Size() >= 1);
+  for (const auto& op : ops->GetArray()) CHECK((core::get_string(op, "op") == "add" || core::get_string(op, "op") == "remove"));
   auto doc = core::parse_json(object).value();
   auto out = core::apply_json_patch(*doc, *ops);
   REQUIRE(out.ok());
@@ -516,6 +557,17 @@ std::string hash_of(const std::string& object) {
   auto doc = core::parse_json(object).value();
   auto* ann = core::at_path(*doc, {"spec", "template", "metadata", "annotations"});
   return ann ? core::string_or(*ann, "secrets.infisical.com/rollout-hash", "") : "";
+}
+
+std::string baseline_of(const std::string& object) {
+  auto doc = core::parse_json(object).value();
+  auto* ann = core::at_path(*doc, {"metadata", "annotations"});
+  return ann ? core::string_or(*ann, "secrets.infisical.com/rollout-baseline", "") : "";
+}
+
+// The opt-in annotation plus a rollout baseline.
+std::string opt_in_with_baseline(const std::string& baseline) {
+  return R"({"secrets.infisical.com/auto-reload":"true","secrets.infisical.com/rollout-baseline":")" + baseline + R"("})";
 }
 
 }  // namespace
@@ -598,6 +650,46 @@ TEST_CASE("mutate UPDATE: keeps a given hash, copies the old one when dropped, r
   CHECK(hash_of(out) != "from-the-syncer");
   CHECK(hash_of(out).size() == 64);
   CHECK(ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", out, out))).patch().empty());
+}
+
+TEST_CASE("mutate UPDATE without a hash: a scale or a re-apply adds none (no rollout); the baseline is kept") {
+  FakeDigests digests;
+  digests.secrets["apps/app-secrets"] = {{"DB_PASSWORD", "d1"}, {"API_KEY", "a1"}};
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, nullptr, &digests);
+  // A workload that existed before the install, never stamped: `kubectl scale` (or an apply that
+  // changes only replicas) keeps its pod template exactly as it is.
+  const std::string before = deployment(kOptIn, "");
+  std::string scaled = before;
+  scaled.replace(scaled.find(R"("replicas":1)"), 12, R"("replicas":3)");
+  auto p = ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", scaled, before)));
+  CHECK(p.allowed());
+  CHECK(p.patch().empty());
+  // The syncer recorded a baseline (a metadata merge patch, admitted as an UPDATE): kept as given.
+  const std::string baselined = deployment(opt_in_with_baseline("from-the-syncer"), "");
+  CHECK(ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", baselined, before))).patch().empty());
+  // A GitOps re-apply without the baseline: the stored one is copied back, still no template hash.
+  auto q = ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", scaled, baselined)));
+  REQUIRE_FALSE(q.patch().empty());
+  std::string out = apply_patch(scaled, q.patch());
+  CHECK(baseline_of(out) == "from-the-syncer");
+  CHECK(hash_of(out).empty());
+  CHECK(ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", out, baselined))).patch().empty());  // fixed point
+  CHECK(ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", out, out))).patch().empty());
+  // The syncer rolls it: the hash arrives in the template and the baseline goes, both kept as given.
+  const std::string rolled = deployment(kOptIn, R"({"secrets.infisical.com/rollout-hash":"rolled"})");
+  CHECK(ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", rolled, baselined))).patch().empty());
+  // The consumed keys change (the pods roll anyway): the current hash, and the baseline is dropped.
+  std::string changed = deployment(opt_in_with_baseline("from-the-syncer"), "", "app-secrets", "API_KEY");
+  auto c = ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", changed, baselined)));
+  std::string recomputed = apply_patch(changed, c.patch());
+  CHECK(hash_of(recomputed).size() == 64);
+  CHECK(baseline_of(recomputed).empty());
+  CHECK(ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", recomputed, recomputed))).patch().empty());
+  // A re-apply is admitted the same way while the cache is not synced: nothing to compute.
+  digests.is_synced = false;
+  auto u = ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", scaled, baselined)));
+  CHECK(baseline_of(apply_patch(scaled, u.patch())) == "from-the-syncer");
+  CHECK(u.warnings().empty());
 }
 
 TEST_CASE("mutate before the cache synced: allowed without a patch, with a warning") {
@@ -700,4 +792,34 @@ TEST_CASE("webhook flags: the trust boundary, with the syncer's defaults") {
   CHECK(err({"--allowed-hosts", "https://app.infisical.com"}).find("not a URL") != npos);
   CHECK(err({"--allow-insecure-http", "yes please"}).find("--allow-insecure-http") != npos);
   CHECK(ifo::webhook::usage().find("--allowed-hosts") != npos);
+}
+
+TEST_CASE("a ConfigMap target is admitted; in another namespace it needs create configmaps and a ConfigMap grant") {
+  const std::string same_ns = replaced(infisical_secret(universal()), R"("creationPolicy":"Orphan"})",
+                                       R"("creationPolicy":"Orphan"},
+      "managedKubeConfigMapReferences":[{"configMapName":"settings","configMapNamespace":"apps",
+        "template":{"data":{"URL":"{{ .URL.Value }}"}}}])");
+  FakeAuthorizer auth;
+  FakeTrustLookup lookup;
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, &auth, nullptr, example_host_allowed(), &lookup);
+  CHECK(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", same_ns))).allowed());
+  CHECK(auth.asked.empty());
+  CHECK(lookup.asked.empty());
+
+  const std::string other_ns = replaced(same_ns, R"("configMapNamespace":"apps")", R"("configMapNamespace":"web")");
+  // The user's own right to create ConfigMaps there is checked first.
+  auto forbidden = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", other_ns)));
+  CHECK_FALSE(forbidden.allowed());
+  CHECK(auth.asked == std::vector<std::string>{"alice create configmaps web"});
+  CHECK(forbidden.message().find("spec.managedKubeConfigMapReferences[0]: user \"alice\" may not create configmaps in "
+                                 "namespace web (required to refer to the managed ConfigMap web/settings") != npos);
+  // With it, the grant decides: one for Secrets does not admit a ConfigMap, one for the ConfigMap does.
+  auth.grants = {"alice create configmaps web"};
+  lookup.all_grants = {grant("web", "apps", "Secret", "settings")};
+  auto refused = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", other_ns)));
+  CHECK_FALSE(refused.allowed());
+  CHECK(refused.message().find("spec.managedKubeConfigMapReferences[0]: the managed ConfigMap web/settings is in "
+                               "another namespace") != npos);
+  lookup.all_grants.push_back(grant("web", "apps", "ConfigMap", "settings"));
+  CHECK(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", other_ns))).allowed());
 }

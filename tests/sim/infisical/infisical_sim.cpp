@@ -313,6 +313,8 @@ std::optional<Principal> InfisicalSim::Impl::authenticate(const httplib::Request
 void InfisicalSim::Impl::add_api_routes(httplib::Server& s) {
   route(s, "POST", "/api/v1/auth/universal-auth/login", "POST /api/v1/auth/universal-auth/login", "writes",
         [this](const httplib::Request& req, httplib::Response& res, Ctx& ctx) { login_universal(req, res, ctx); });
+  route(s, "POST", "/api/v1/auth/ldap-auth/login", "POST /api/v1/auth/ldap-auth/login", "writes",
+        [this](const httplib::Request& req, httplib::Response& res, Ctx& ctx) { login_ldap(req, res, ctx); });
   route(s, "POST", "/api/v1/auth/kubernetes-auth/login", "POST /api/v1/auth/kubernetes-auth/login", "writes",
         [this](const httplib::Request& req, httplib::Response& res, Ctx& ctx) { login_kubernetes(req, res, ctx); });
   route(s, "POST", "/api/v1/auth/aws-auth/login", "POST /api/v1/auth/aws-auth/login", "writes",
@@ -385,6 +387,8 @@ void InfisicalSim::Impl::add_api_routes(httplib::Server& s) {
 
   route(s, "GET", "/api/v3/secrets/raw", "GET /api/v3/secrets/raw", "secrets",
         [this](const httplib::Request& req, httplib::Response& res, Ctx&) { list_secrets(req, res); });
+  route(s, "GET", R"(/api/v3/secrets/raw/([^/]+))", "GET /api/v3/secrets/raw/{secretName}", "secrets",
+        [this](const httplib::Request& req, httplib::Response& res, Ctx&) { get_secret(req, res); });
 
   route(s, "GET", "/api/v2/service-token", "GET /api/v2/service-token", "reads",
         [this](const httplib::Request& req, httplib::Response& res, Ctx&) {
@@ -465,13 +469,10 @@ bool has_glob(const std::string& s) { return s.find('*') != std::string::npos; }
 
 }  // namespace
 
-void InfisicalSim::Impl::list_secrets(const httplib::Request& req, httplib::Response& res) {
-  std::lock_guard<std::mutex> lock(mu);
-  auto principal = authenticate(req, res);
-  if (!principal) return;
+Project* InfisicalSim::Impl::read_scope(const httplib::Request& req, httplib::Response& res, const Principal& principal,
+                                       RawQuery& q) {
   std::string workspace_id = query(req, "workspaceId");
   std::string workspace_slug = query(req, "workspaceSlug");
-  RawQuery q;
   q.environment = query(req, "environment");
   q.secret_path = normalize_path(req.has_param("secretPath") ? query(req, "secretPath") : "/");
   q.recursive = query(req, "recursive") == "true";
@@ -479,33 +480,75 @@ void InfisicalSim::Impl::list_secrets(const httplib::Request& req, httplib::Resp
   q.expand = query(req, "expandSecretReferences") == "true";
 
   Project* project = nullptr;
-  if (principal->service_token != nullptr) {
-    const ServiceToken& st = *principal->service_token;
+  if (principal.service_token != nullptr) {
+    const ServiceToken& st = *principal.service_token;
     project = model.project_by_id(st.project_id);
     // A token with one non-glob scope reads exactly that scope, whatever the query says.
     if (st.scopes.size() == 1 && !has_glob(st.scopes[0].secret_path)) {
       q.environment = st.scopes[0].environment;
       q.secret_path = normalize_path(st.scopes[0].secret_path);
     }
-    if (q.environment.empty()) return send_error(res, 400, "Missing workspace id or environment", "BadRequest");
+    if (q.environment.empty()) {
+      send_error(res, 400, "Missing workspace id or environment", "BadRequest");
+      return nullptr;
+    }
     bool allowed = false;
     for (const auto& sc : st.scopes)
       if (sc.environment == q.environment && path_matches_scope(sc.secret_path, q.secret_path)) allowed = true;
-    if (!allowed) return send_error(res, 403, "You are not allowed to read on secrets", "PermissionDenied");
+    if (!allowed) {
+      send_error(res, 403, "You are not allowed to read on secrets", "PermissionDenied");
+      return nullptr;
+    }
   } else {
     if (!workspace_id.empty()) {
       project = model.project_by_id(workspace_id);
-      if (project == nullptr) return send_error(res, 404, "Project with ID '" + workspace_id + "' not found", "NotFound");
+      if (project == nullptr) {
+        send_error(res, 404, "Project with ID '" + workspace_id + "' not found", "NotFound");
+        return nullptr;
+      }
     } else if (!workspace_slug.empty()) {
       project = model.project_by_slug(workspace_slug);
-      if (project == nullptr) return send_error(res, 500, "Something went wrong", "Failed to find project by slug");
+      if (project == nullptr) {
+        send_error(res, 500, "Something went wrong", "Failed to find project by slug");
+        return nullptr;
+      }
     }
-    if (project == nullptr || q.environment.empty())
-      return send_error(res, 400, "Missing workspace id or environment", "BadRequest");
-    if (!may_read(*principal, *project)) return send_error(res, 403, "You are not allowed to read on secrets", "PermissionDenied");
+    if (project == nullptr || q.environment.empty()) {
+      send_error(res, 400, "Missing workspace id or environment", "BadRequest");
+      return nullptr;
+    }
+    if (!may_read(principal, *project)) {
+      send_error(res, 403, "You are not allowed to read on secrets", "PermissionDenied");
+      return nullptr;
+    }
   }
-  if (project == nullptr) return send_error(res, 404, "Project not found", "NotFound");
+  if (project == nullptr) send_error(res, 404, "Project not found", "NotFound");
+  return project;
+}
+
+void InfisicalSim::Impl::list_secrets(const httplib::Request& req, httplib::Response& res) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto principal = authenticate(req, res);
+  if (!principal) return;
+  RawQuery q;
+  Project* project = read_scope(req, res, *principal, q);
+  if (project == nullptr) return;
   send_json(res, 200, render_secrets_raw(*project, q));
+}
+
+void InfisicalSim::Impl::get_secret(const httplib::Request& req, httplib::Response& res) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto principal = authenticate(req, res);
+  if (!principal) return;
+  RawQuery q;
+  Project* project = read_scope(req, res, *principal, q);
+  if (project == nullptr) return;
+  // Personal overrides belong to users; a machine identity reads the shared secret (type=shared).
+  std::string type = req.has_param("type") ? query(req, "type") : "shared";
+  if (type != "shared" && type != "personal") return send_validation_failure(res, "type", "'shared' | 'personal'");
+  auto body = type == "shared" ? render_secret_raw(*project, q, std::string(req.matches[1])) : std::nullopt;
+  if (!body) return send_error(res, 404, "Secret not found", "NotFound");
+  send_json(res, 200, *body);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -524,6 +567,26 @@ void InfisicalSim::Impl::login_universal(const httplib::Request& req, httplib::R
   ctx.identity = id->id;
   if (id->universal->client_secret != *client_secret) return send_error(res, 401, "Invalid credentials", "UnauthorizedError");
   send_json(res, 200, issue_token(*id, "universal-auth"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// LDAP auth: the real server binds to the identity's directory with the username and password; a
+// failed bind is 401 "LDAP authentication failed".
+
+void InfisicalSim::Impl::login_ldap(const httplib::Request& req, httplib::Response& res, Ctx& ctx) {
+  auto body = json_body(req, res);
+  if (!body) return;
+  for (const char* f : {"identityId", "username", "password"})
+    if (!core::get_string(*body, f)) return send_validation_failure(res, f);
+  std::string identity_id = *core::get_string(*body, "identityId");
+  std::lock_guard<std::mutex> lock(mu);
+  Identity* id = model.identity_by_id(identity_id);
+  if (id == nullptr || !id->ldap)
+    return send_error(res, 404, "LDAP auth method not found for identity, did you configure LDAP auth?", "NotFound");
+  ctx.identity = id->id;
+  if (id->ldap->username != *core::get_string(*body, "username") || id->ldap->password != *core::get_string(*body, "password"))
+    return send_error(res, 401, "LDAP authentication failed", "UnauthorizedError");
+  send_json(res, 200, issue_token(*id, "ldap-auth"));
 }
 
 // ---------------------------------------------------------------------------------------------

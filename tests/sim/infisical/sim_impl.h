@@ -151,6 +151,11 @@ struct InfisicalSim::Impl {
   void add_admin_routes(httplib::Server& s);
   void add_cloud_routes(httplib::Server& s);
   void list_secrets(const httplib::Request& req, httplib::Response& res);
+  void get_secret(const httplib::Request& req, httplib::Response& res);
+  // The project a secrets read names (a service token's own, or workspaceId/workspaceSlug) after the
+  // permission checks; fills q from the query (a single-scope service token overrides env and path).
+  // nullptr when an error was sent. Call with mu held.
+  Project* read_scope(const httplib::Request& req, httplib::Response& res, const Principal& principal, RawQuery& q);
   std::string render_counters() const;
 
   std::variant<CallerIdentity, StsError> verify_sigv4(const std::string& method, const std::string& path,
@@ -160,6 +165,7 @@ struct InfisicalSim::Impl {
   AwsPrincipal issue_aws_session(const std::string& arn, const std::string& user_id);
 
   void login_universal(const httplib::Request& req, httplib::Response& res, Ctx& ctx);
+  void login_ldap(const httplib::Request& req, httplib::Response& res, Ctx& ctx);
   void login_kubernetes(const httplib::Request& req, httplib::Response& res, Ctx& ctx);
   void login_aws(const httplib::Request& req, httplib::Response& res, Ctx& ctx);
   void login_azure(const httplib::Request& req, httplib::Response& res, Ctx& ctx);

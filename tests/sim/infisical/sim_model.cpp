@@ -374,6 +374,14 @@ core::Result<Model> parse_seed(std::string_view json, IdSource& ids, int64_t now
         r.str(*ua, "clientSecret", w, c.client_secret, true);
         id.universal = c;
       }
+      if (const JsonValue* ldap = core::member(ij, "ldapAuth"); ldap != nullptr && r.ok()) {
+        std::string w = where + ".ldapAuth";
+        if (!r.object(*ldap, w)) break;
+        LdapAuthConfig c;
+        r.str(*ldap, "username", w, c.username, true);
+        r.str(*ldap, "password", w, c.password, true);
+        id.ldap = c;
+      }
       if (const JsonValue* k8s = core::member(ij, "kubernetesAuth"); k8s != nullptr && r.ok()) {
         std::string w = where + ".kubernetesAuth";
         if (!r.object(*k8s, w)) break;
@@ -837,6 +845,42 @@ std::string render_secrets_raw(const Project& p, const RawQuery& q) {
     }
     w.EndArray();
   }
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::optional<std::string> render_secret_raw(const Project& p, const RawQuery& q, std::string_view secret_key) {
+  const Environment* env = p.env(q.environment);
+  if (env == nullptr) return std::nullopt;
+  std::string path = normalize_path(q.secret_path);
+  auto it = env->folders.find(path);
+  if (it == env->folders.end()) return std::nullopt;
+  const Secret* found = nullptr;
+  std::string found_env = env->slug, found_path = path;
+  for (const auto& s : it->second.secrets)
+    if (s.key == secret_key && s.type == "shared") found = &s;
+  if (found == nullptr && q.include_imports) {
+    // Imports in position order, each flattened as the list shows it; the first that has the key wins.
+    for (const auto& imp : it->second.imports) {
+      std::vector<ImportedSecret> imported;
+      std::set<std::string> chain{env->slug + ":" + path, imp.environment + ":" + imp.path};
+      collect_imported(p, imp.environment, imp.path, 1, chain, imported);
+      for (const auto& is : imported) {
+        if (is.secret->key != secret_key) continue;
+        found = is.secret;
+        found_env = is.env;
+        found_path = is.path;
+        break;
+      }
+      if (found != nullptr) break;
+    }
+  }
+  if (found == nullptr) return std::nullopt;
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("secret");
+  write_secret(w, p, found_env, found_path, *found, q.expand, false);
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }

@@ -63,6 +63,13 @@ struct UniversalAuthConfig {
   std::string client_secret;
 };
 
+// LDAP Auth: the directory user the identity's LDAP configuration accepts (the real server binds to the
+// directory with these; the sim compares them).
+struct LdapAuthConfig {
+  std::string username;
+  std::string password;
+};
+
 struct KubernetesAuthConfig {
   std::string kubernetes_host;  // empty: the sim-wide default (set through /sim/kubernetes)
   std::string ca_cert;
@@ -97,6 +104,7 @@ struct Identity {
   int64_t access_token_max_ttl = 86400;
   std::vector<std::string> project_ids;  // memberships (resolved from ids or slugs)
   std::optional<UniversalAuthConfig> universal;
+  std::optional<LdapAuthConfig> ldap;
   std::optional<KubernetesAuthConfig> kubernetes;
   std::optional<AwsAuthConfig> aws;
   std::optional<AzureAuthConfig> azure;
@@ -235,6 +243,11 @@ struct RawQuery {
 // secrets[] sorted by id, imports[] per folder and import position (absent unless include_imports,
 // but [] when the environment or folder does not exist), references expanded when asked.
 std::string render_secrets_raw(const Project& project, const RawQuery& q);
+
+// The body of GET /api/v3/secrets/raw/{secretName}: {"secret": {...}} with the list's secret shape, the
+// folder's own shared secret first, then (with include_imports) the first import that has it; nullopt
+// when there is none (the server answers 404 "Secret not found"). q.recursive is ignored.
+std::optional<std::string> render_secret_raw(const Project& project, const RawQuery& q, std::string_view secret_key);
 
 // Expands ${KEY} and ${env.a.b.KEY} references in `value` the way the real server does: missing
 // references stay as written, at most 10 levels deep, cycles are not followed.
