@@ -41,12 +41,6 @@ std::string seed() {
                      kLdapIdentity, kLdapPassword, kAzureIdentity);
 }
 
-void replace(std::string& text, const std::string& from, const std::string& to) {
-  auto pos = text.find(from);
-  REQUIRE(pos != std::string::npos);
-  text.replace(pos, from.size(), to);
-}
-
 const std::string kUniversalBlock =
     R"("universalAuth":{"credentialsRef":{"secretName":"universal-creds","secretNamespace":"default"},
           "secretsScope":{"projectSlug":"proj","envSlug":"dev","secretsPath":"/"}})";
@@ -55,7 +49,7 @@ const std::string kUniversalBlock =
 std::string with_auth(SyncerHarness& h, const std::string& name, const std::string& target,
                       const std::string& auth_block) {
   std::string text = h.infisical_secret_json(name, target);
-  replace(text, kUniversalBlock, auth_block);
+  replace_once(text, kUniversalBlock, auth_block);
   return text;
 }
 
@@ -63,17 +57,6 @@ std::string ldap_block(const std::string& creds_ns = "default", const std::strin
   return R"("ldapAuth":{"identityId":")" + std::string(kLdapIdentity) +
          R"(","credentialsRef":{"secretName":"ldap-creds","secretNamespace":")" + creds_ns +
          R"("},"secretsScope":{"projectSlug":"proj","envSlug":"dev","secretsPath":"/")" + scope_extra + "}}";
-}
-
-std::vector<std::string> events_of(SyncerHarness& h, const std::string& name) {
-  std::vector<std::string> out;
-  for (const auto& e : h.client->list_all(kube::kEvents, "default").items) {
-    const auto* inv = core::member(*e, "involvedObject");
-    if (!inv || core::string_or(*inv, "name", "") != name) continue;
-    out.push_back(core::string_or(*e, "type", "") + " " + core::string_or(*e, "reason", "") + ": " +
-                  core::string_or(*e, "message", ""));
-  }
-  return out;
 }
 
 std::string condition_message(const core::JsonValue& cr, std::string_view type) {
@@ -119,7 +102,7 @@ struct Fixture {
       CAPTURE(value);
       CHECK(logs.find(value) == std::string::npos);
       CHECK(status.find(value) == std::string::npos);
-      for (const auto& e : events_of(h, name)) CHECK(e.find(value) == std::string::npos);
+      for (const auto& e : events_about(h, name)) CHECK(e.find(value) == std::string::npos);
     }
   }
 };
@@ -198,7 +181,7 @@ TEST_CASE("secretsScope.secretName: one key, asked again each resync without ETa
   Fixture f;
   auto& h = f.h;
   std::string text = h.infisical_secret_json("app", "app-secrets");
-  replace(text, R"("secretsPath":"/"})", R"("secretsPath":"/","secretName":"DB_PASSWORD"})");
+  replace_once(text, R"("secretsPath":"/"})", R"("secretsPath":"/","secretName":"DB_PASSWORD"})");
   h.create_cr(text);
   REQUIRE(h.reconciler->reconcile("default/app").result == "synced");
   auto secret = h.get(kube::kSecrets, "app-secrets");
@@ -249,7 +232,7 @@ TEST_CASE("secretName with recursive is InvalidSpec naming the field; nothing is
   Fixture f;
   auto& h = f.h;
   std::string text = h.infisical_secret_json("app", "app-secrets");
-  replace(text, R"("secretsPath":"/"})", R"("secretsPath":"/","secretName":"DB_PASSWORD","recursive":true})");
+  replace_once(text, R"("secretsPath":"/"})", R"("secretsPath":"/","secretName":"DB_PASSWORD","recursive":true})");
   h.create_cr(text);
   h.recording->clear();
   CHECK(h.reconciler->reconcile("default/app").result == "invalid");
@@ -277,7 +260,7 @@ TEST_CASE("the retired legacy serviceAccount gets Ready=False with how to migrat
   CHECK(ready.message.starts_with("invalid spec: spec.authentication.serviceAccount: Infisical retired service "
                                   "accounts"));
   CHECK(ready.message.find("spec.authentication.universalAuth") != std::string::npos);
-  auto events = events_of(h, "app");
+  auto events = events_about(h, "app");
   REQUIRE(events.size() == 1);
   CHECK(events[0].starts_with("Warning InvalidSpec: invalid spec: spec.authentication.serviceAccount: "));
 }
@@ -295,7 +278,7 @@ TEST_CASE("azureAuth.azureManagedIdentityClientId asks IMDS for that user-assign
 
   // Without it the VM's system-assigned identity logs in, which this Infisical identity does not allow.
   std::string system = azure;
-  replace(system, R"("azureManagedIdentityClientId":"cli-user",)", "");
+  replace_once(system, R"("azureManagedIdentityClientId":"cli-user",)", "");
   h.create_cr(with_auth(h, "system-mi", "system-mi-secrets", system));
   CHECK(h.reconciler->reconcile("default/system-mi").result == "error");
   auto ready = ready_condition(*h.get(kube::kInfisicalSecrets, "system-mi"));

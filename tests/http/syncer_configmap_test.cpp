@@ -15,12 +15,6 @@ using namespace ifo::syncer::testing;
 
 namespace {
 
-void replace(std::string& text, const std::string& from, const std::string& to) {
-  auto pos = text.find(from);
-  REQUIRE(pos != std::string::npos);
-  text.replace(pos, from.size(), to);
-}
-
 constexpr const char* kSecretTarget =
     R"("managedSecretReference":{"secretName":"app-secrets","secretNamespace":"default","creationPolicy":"Orphan"})";
 
@@ -29,20 +23,10 @@ constexpr const char* kSecretTarget =
 std::string with_config_maps(SyncerHarness& h, const std::string& name, const std::string& config_maps,
                              bool keep_secret_target = false) {
   std::string text = h.infisical_secret_json(name, "app-secrets");
-  replace(text, kSecretTarget,
+  replace_once(text, kSecretTarget,
           std::string(keep_secret_target ? std::string(kSecretTarget) + "," : "") +
               R"("managedKubeConfigMapReferences":)" + config_maps);
   return text;
-}
-
-std::map<std::string, std::string> string_map_at(const core::JsonValue& o,
-                                                 std::initializer_list<std::string_view> path) {
-  std::map<std::string, std::string> out;
-  const auto* m = core::at_path(o, path);
-  if (!m || !m->IsObject()) return out;
-  for (auto it = m->MemberBegin(); it != m->MemberEnd(); ++it)
-    if (it->value.IsString()) out[it->name.GetString()] = it->value.GetString();
-  return out;
 }
 
 std::map<std::string, std::string> config_map_data(SyncerHarness& h, const std::string& name,
@@ -50,17 +34,6 @@ std::map<std::string, std::string> config_map_data(SyncerHarness& h, const std::
   auto cm = h.get(kube::kConfigMaps, name, ns);
   REQUIRE(cm);
   return string_map_at(*cm, {"data"});
-}
-
-std::vector<std::string> events_of(SyncerHarness& h, const std::string& name) {
-  std::vector<std::string> out;
-  for (const auto& e : h.client->list_all(kube::kEvents, "default").items) {
-    const auto* inv = core::member(*e, "involvedObject");
-    if (!inv || core::string_or(*inv, "name", "") != name) continue;
-    out.push_back(core::string_or(*e, "type", "") + " " + core::string_or(*e, "reason", "") + ": " +
-                  core::string_or(*e, "message", ""));
-  }
-  return out;
 }
 
 struct Fixture {
@@ -166,7 +139,7 @@ TEST_CASE("a templated ConfigMap target gets exactly the rendered keys as string
     CAPTURE(value);
     CHECK(logs.find(value) == std::string::npos);
     CHECK(status.find(value) == std::string::npos);
-    for (const auto& e : events_of(h, "app")) CHECK(e.find(value) == std::string::npos);
+    for (const auto& e : events_about(h, "app")) CHECK(e.find(value) == std::string::npos);
   }
 }
 

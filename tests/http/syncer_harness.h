@@ -2,15 +2,18 @@
 // clients, a recording KubeApi, and helpers to create objects and read them back.
 #pragma once
 
+#include <doctest/doctest.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/base64.h"
 #include "core/conditions.h"
@@ -286,5 +289,43 @@ class SyncerHarness {
   core::TrustPolicy trust;  // used by make_reconciler
   std::unique_ptr<Reconciler> reconciler;
 };
+
+// Replaces the first `from` in `text` (which must hold it) with `to`: edits of a test's JSON.
+inline void replace_once(std::string& text, const std::string& from, const std::string& to) {
+  auto pos = text.find(from);
+  REQUIRE(pos != std::string::npos);
+  text.replace(pos, from.size(), to);
+}
+
+// The string members of the object at `path` (labels, annotations, a ConfigMap's data).
+inline std::map<std::string, std::string> string_map_at(const core::JsonValue& o,
+                                                        std::initializer_list<std::string_view> path) {
+  std::map<std::string, std::string> out;
+  const auto* m = core::at_path(o, path);
+  if (!m || !m->IsObject()) return out;
+  for (auto it = m->MemberBegin(); it != m->MemberEnd(); ++it)
+    if (it->value.IsString()) out[it->name.GetString()] = it->value.GetString();
+  return out;
+}
+
+// The Events in namespace default about object `name`, as "Type Reason: message".
+inline std::vector<std::string> events_about(SyncerHarness& h, const std::string& name) {
+  std::vector<std::string> out;
+  for (const auto& e : h.client->list_all(kube::kEvents, "default").items) {
+    const auto* inv = core::member(*e, "involvedObject");
+    if (!inv || core::string_or(*inv, "name", "") != name) continue;
+    out.push_back(core::string_or(*e, "type", "") + " " + core::string_or(*e, "reason", "") + ": " +
+                  core::string_or(*e, "message", ""));
+  }
+  return out;
+}
+
+// Only the Warning Events about `name`, as "Reason: message".
+inline std::vector<std::string> warnings(SyncerHarness& h, const std::string& name) {
+  std::vector<std::string> out;
+  for (const auto& e : events_about(h, name))
+    if (e.starts_with("Warning ")) out.push_back(e.substr(8));
+  return out;
+}
 
 }  // namespace ifo::syncer::testing

@@ -14,17 +14,11 @@ using namespace ifo::syncer::testing;
 
 namespace {
 
-void replace(std::string& text, const std::string& from, const std::string& to) {
-  auto pos = text.find(from);
-  REQUIRE(pos != std::string::npos);
-  text.replace(pos, from.size(), to);
-}
-
 // h.infisical_secret_json with `template_json` on its managedSecretReference.
 std::string templated(SyncerHarness& h, const std::string& name, const std::string& target,
                       const std::string& template_json) {
   std::string text = h.infisical_secret_json(name, target);
-  replace(text, R"("creationPolicy":"Orphan"})",
+  replace_once(text, R"("creationPolicy":"Orphan"})",
           R"("creationPolicy":"Orphan","template":)" + template_json + "}");
   return text;
 }
@@ -35,27 +29,6 @@ std::map<std::string, std::string> all_data(const core::JsonValue& secret) {
   if (!d || !d->IsObject()) return out;
   for (auto it = d->MemberBegin(); it != d->MemberEnd(); ++it)
     out[it->name.GetString()] = data_value(secret, it->name.GetString());
-  return out;
-}
-
-std::map<std::string, std::string> string_map_at(const core::JsonValue& o,
-                                                 std::initializer_list<std::string_view> path) {
-  std::map<std::string, std::string> out;
-  const auto* m = core::at_path(o, path);
-  if (!m || !m->IsObject()) return out;
-  for (auto it = m->MemberBegin(); it != m->MemberEnd(); ++it)
-    if (it->value.IsString()) out[it->name.GetString()] = it->value.GetString();
-  return out;
-}
-
-std::vector<std::string> warnings(SyncerHarness& h, const std::string& name) {
-  std::vector<std::string> out;
-  for (const auto& e : h.client->list_all(kube::kEvents, "default").items) {
-    if (core::string_or(*e, "type", "") != "Warning") continue;
-    const auto* inv = core::member(*e, "involvedObject");
-    if (!inv || core::string_or(*inv, "name", "") != name) continue;
-    out.push_back(core::string_or(*e, "reason", "") + ": " + core::string_or(*e, "message", ""));
-  }
   return out;
 }
 
@@ -127,7 +100,7 @@ TEST_CASE(
   auto& h = f.h;
   // Two targets: the plain one first, as upstream would write it before reaching the failing one.
   std::string text = h.infisical_secret_json("app", "unused");
-  replace(
+  replace_once(
       text,
       R"("managedSecretReference":{"secretName":"unused","secretNamespace":"default","creationPolicy":"Orphan"})",
       R"("managedKubeSecretReferences":[

@@ -28,17 +28,11 @@ std::string trust_seed() {
   return seed;
 }
 
-void replace(std::string& text, const std::string& from, const std::string& to) {
-  auto pos = text.find(from);
-  REQUIRE(pos != std::string::npos);
-  text.replace(pos, from.size(), to);
-}
-
 // An InfisicalSecret whose credentials Secret is universal-creds of namespace `creds_ns`.
 std::string with_credentials_in(SyncerHarness& h, const std::string& name, const std::string& target,
                                 const std::string& creds_ns) {
   std::string text = h.infisical_secret_json(name, target);
-  replace(text, R"("credentialsRef":{"secretName":"universal-creds","secretNamespace":"default"})",
+  replace_once(text, R"("credentialsRef":{"secretName":"universal-creds","secretNamespace":"default"})",
           R"("credentialsRef":{"secretName":"universal-creds","secretNamespace":")" + creds_ns + "\"}");
   return text;
 }
@@ -48,17 +42,6 @@ int64_t infisical_requests(SyncerHarness& h) {
 }
 
 // The Warning events recorded for an InfisicalSecret, as "reason: message".
-std::vector<std::string> warnings(SyncerHarness& h, const std::string& name) {
-  std::vector<std::string> out;
-  for (const auto& e : h.client->list_all(kube::kEvents, "default").items) {
-    if (core::string_or(*e, "type", "") != "Warning") continue;
-    const auto* inv = core::member(*e, "involvedObject");
-    if (!inv || core::string_or(*inv, "name", "") != name) continue;
-    out.push_back(core::string_or(*e, "reason", "") + ": " + core::string_or(*e, "message", ""));
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE(
@@ -135,7 +118,7 @@ TEST_CASE("Kubernetes auth mints a token only for a ServiceAccount that opted in
   h.create_ca_secret();
   h.create_service_account("default", "app-sa");
   std::string text = h.infisical_secret_json("app", "app-secrets");
-  replace(
+  replace_once(
       text,
       R"("universalAuth":{"credentialsRef":{"secretName":"universal-creds","secretNamespace":"default"},)",
       std::string(R"("kubernetesAuth":{"identityId":")") + kKubeIdentity +
@@ -206,7 +189,7 @@ TEST_CASE("two InfisicalSecrets naming one Secret: the second gets SecretConflic
   h.inf_sim->set_secret("proj", "dev", "/other", "OTHER_KEY", "other-value");
   h.create_cr(h.infisical_secret_json("first", "shared-secret"));
   std::string second = h.infisical_secret_json("second", "shared-secret");
-  replace(second, R"("secretsPath":"/")", R"("secretsPath":"/other")");
+  replace_once(second, R"("secretsPath":"/")", R"("secretsPath":"/other")");
   h.create_cr(second);
 
   REQUIRE(h.reconciler->reconcile("default/first").result == "synced");
@@ -251,7 +234,7 @@ TEST_CASE("preflight lists what the boundary would refuse, with the remedy, read
   h.create_cr(h.infisical_secret_json("fine", "fine-secret"));
   h.create_cr(with_credentials_in(h, "cross", "cross-secret", "vault"));
   std::string k8s = h.infisical_secret_json("k8s", "k8s-secret");
-  replace(
+  replace_once(
       k8s,
       R"("universalAuth":{"credentialsRef":{"secretName":"universal-creds","secretNamespace":"default"},)",
       std::string(R"("kubernetesAuth":{"identityId":")") + kKubeIdentity +
