@@ -31,8 +31,10 @@ PreflightReport run_preflight(KubeApi& kube, kube::Clock& clock, const core::Tru
   const std::string global_host = global_host_api_of(config_map);
   TrustInputsReader reader(kube, clock);
   for (const Object& o : kube.list(kube::kInfisicalSecrets, "", "")) {
-    if (!core::check_infisical_secret(*o).ok()) {
-      ++report.invalid;
+    if (auto validation = core::check_infisical_secret(*o); !validation.ok()) {
+      const core::JsonValue* md = core::member(*o, "metadata");
+      report.invalid.push_back({md ? core::string_or(*md, "namespace", "") : "", md ? core::string_or(*md, "name", "") : "",
+                                validation.message()});
       continue;
     }
     core::InfisicalSecret resource = core::parse_infisical_secret(*o).resource;
@@ -46,6 +48,8 @@ PreflightReport run_preflight(KubeApi& kube, kube::Clock& clock, const core::Tru
 
 std::string format_preflight(const PreflightReport& report) {
   std::string out;
+  for (const auto& f : report.invalid)
+    out += fmt::format("{}/{}: {}: {}\n", f.namespace_, f.name, core::kReasonInvalidSpec, f.message);
   for (const auto& f : report.refused) {
     for (const auto& r : f.refusals) {
       out += fmt::format("{}/{}: {} at {}: {}\n", f.namespace_, f.name, r.reason, r.path, r.message);
@@ -59,11 +63,8 @@ std::string format_preflight(const PreflightReport& report) {
       }
     }
   }
-  if (report.invalid > 0)
-    out += fmt::format("{} InfisicalSecrets not checked: their spec is invalid (see their Ready condition)\n",
-                       report.invalid);
-  out += fmt::format("{} InfisicalSecrets checked, {} would be refused\n", report.checked,
-                     report.refused.size());
+  out += fmt::format("{} InfisicalSecrets checked, {} would be refused, {} have an invalid spec\n",
+                     report.checked, report.refused.size(), report.invalid.size());
   return out;
 }
 
@@ -72,10 +73,12 @@ std::string preflight_usage() {
                                    [--cross-namespace-references grant|allow] [--allowed-hosts a,b]
                                    [--allow-insecure-http]
 
-Lists every InfisicalSecret and reports each one the trust boundary would refuse under these flags
-(the same flags, environment and defaults as the syncer), with what would admit it: an
-InfisicalReferenceGrant to create, or a kubectl annotate command. Reads only.
-Exit status: 0 none refused, 1 some would be refused, 2 usage error or the API could not be read.
+Lists every InfisicalSecret and reports each one this operator would not sync: a spec it rejects
+(InvalidSpec, with the field errors; e.g. two authentication blocks, of which upstream picked one at
+random), and each one the trust boundary would refuse under these flags (the same flags, environment
+and defaults as the syncer), with what would admit it: an InfisicalReferenceGrant to create, or a
+kubectl annotate command. Reads only.
+Exit status: 0 none found, 1 some would not sync, 2 usage error or the API could not be read.
 )";
 }
 
@@ -100,7 +103,7 @@ int preflight_main(const std::vector<std::string>& args, const std::map<std::str
     ClientKubeApi api(client);
     PreflightReport report = run_preflight(api, kube::real_clock(), config.trust, config.operator_namespace);
     out << format_preflight(report);
-    return report.refused.empty() ? 0 : 1;
+    return report.clean() ? 0 : 1;
   } catch (const std::exception& e) {
     err << "infisical-syncer preflight: cannot read the cluster: " << e.what() << "\n";
     return 2;

@@ -240,6 +240,11 @@ TEST_CASE("preflight lists what the boundary would refuse, with the remedy, read
       std::string(R"("kubernetesAuth":{"identityId":")") + kKubeIdentity +
           R"(","serviceAccountRef":{"name":"app-sa","namespace":"default"},)");
   h.create_cr(k8s);
+  // Upstream accepts two auth blocks (it picks one at random); this operator rejects the spec.
+  std::string two = h.infisical_secret_json("two-auth", "two-secret");
+  replace_once(two, R"("authentication":{)",
+               R"("authentication":{"awsIamAuth":{"identityId":"id-1","secretsScope":{"projectSlug":"proj","envSlug":"dev","secretsPath":"/"}},)");
+  h.create_cr(two);
 
   h.recording->clear();
   PreflightReport report = run_preflight(*h.recording, h.clock, h.trust, "infisical-operator-system");
@@ -258,7 +263,9 @@ TEST_CASE("preflight lists what the boundary would refuse, with the remedy, read
                               "secrets.infisical.com/kubernetes-auth-identity-ids=") +
                   kKubeIdentity + "\n") != std::string::npos);
   CHECK(text.find("default/fine") == std::string::npos);
-  CHECK(text.ends_with("\n3 InfisicalSecrets checked, 2 would be refused\n"));
+  REQUIRE(report.invalid.size() == 1);
+  CHECK(text.starts_with("default/two-auth: InvalidSpec: spec.authentication: "));
+  CHECK(text.ends_with("\n3 InfisicalSecrets checked, 2 would be refused, 1 have an invalid spec\n"));
 
   h.create_grant("vault", "creds-for-default", "default", "Secret", "universal-creds");
   h.client->patch(
@@ -267,7 +274,7 @@ TEST_CASE("preflight lists what the boundary would refuse, with the remedy, read
           kKubeIdentity + R"("}}})");
   report = run_preflight(*h.recording, h.clock, h.trust, "infisical-operator-system");
   CHECK(report.refused.empty());
-  CHECK(format_preflight(report) == "3 InfisicalSecrets checked, 0 would be refused\n");
+  CHECK(format_preflight(report).ends_with("\n3 InfisicalSecrets checked, 0 would be refused, 1 have an invalid spec\n"));
 }
 
 TEST_CASE("preflight output: one line per refusal, the remedy indented below, the summary last") {
@@ -286,5 +293,5 @@ TEST_CASE("preflight output: one line per refusal, the remedy indented below, th
         "team-a/app: ReferenceNotGranted at spec.tls.caRef: the CA Secret infra/ca is in another namespace\n"
         "    apiVersion: v1\n"
         "    kind: Thing\n"
-        "4 InfisicalSecrets checked, 1 would be refused\n");
+        "4 InfisicalSecrets checked, 1 would be refused, 0 have an invalid spec\n");
 }
