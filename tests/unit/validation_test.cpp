@@ -550,3 +550,41 @@ TEST_CASE("syncConfig.resyncInterval wins over resyncInterval") {
   auto plain = parse_infisical_secret(*edited(kValid, {}));
   CHECK(plain.resource.spec.resync_interval_seconds() == 60);
 }
+
+// Upstream v0.11's samples (config/samples/crd/infisicalsecret/), as a user writes them: one auth
+// block kept, with syncConfig, labels and annotations to copy, a recursive scope and a templated
+// Secret target. The webhook must admit such a manifest unchanged.
+TEST_CASE("upstream v0.11's sample, with one auth block, is valid as written") {
+  const std::string sample = R"({
+    "apiVersion": "secrets.infisical.com/v1alpha1", "kind": "InfisicalSecret",
+    "metadata": {"name": "infisicalsecret-sample", "namespace": "default",
+                 "labels": {"label-to-be-passed-to-managed-secret": "sample-value"},
+                 "annotations": {"example.com/annotation-to-be-passed-to-managed-secret": "sample-value"}},
+    "spec": {
+      "syncConfig": {"resyncInterval": "10s", "instantUpdates": false},
+      "authentication": {"universalAuth": {
+        "secretsScope": {"projectSlug": "hello-9zkr", "envSlug": "dev", "secretsPath": "/", "recursive": true},
+        "credentialsRef": {"secretName": "universal-auth-credentials", "secretNamespace": "default"}}},
+      "managedKubeSecretReferences": [{
+        "secretName": "managed-secret", "secretNamespace": "default", "creationPolicy": "Orphan",
+        "template": {"includeAllSecrets": true, "data": {
+          "SSH_KEY": "{{ .KEY.SecretPath }} {{ .KEY.Value }}",
+          "BINARY_KEY": "{{ decodeBase64ToBytes .BINARY_KEY_BASE64.Value }}"}}}]
+    }})";
+  ValidationReport r = check_infisical_secret_json(sample);
+  CHECK_MESSAGE(r.ok(), r.message());
+
+  // The same with ldapAuth (upstream's sample block) instead.
+  auto ldap = edited(sample, {{"/spec/authentication",
+                               R"({"ldapAuth": {"identityId": "8f5c0b4e-4a55-4d8e-9d3e-2a6f6b0c1d2e",
+                                   "credentialsRef": {"secretName": "ldap-auth-credentials", "secretNamespace": "default"},
+                                   "secretsScope": {"projectSlug": "hello-9zkr", "envSlug": "dev", "secretsPath": "/"}}})"}});
+  r = check_infisical_secret(*ldap);
+  CHECK_MESSAGE(r.ok(), r.message());
+
+  // What is really wrong is named with its path: a resync interval Go cannot parse as upstream does.
+  auto bad = edited(sample, {{"/spec/syncConfig/resyncInterval", R"("1.5h")"}});
+  r = check_infisical_secret(*bad);
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].path == "spec.syncConfig.resyncInterval");
+}
