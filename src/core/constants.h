@@ -61,6 +61,8 @@ inline constexpr std::string_view kReasonRateLimited = "RateLimited";
 inline constexpr std::string_view kReasonWriteFailed = "WriteFailed";
 // A template.data entry failed to render (the managed Secrets are left as they are).
 inline constexpr std::string_view kReasonTemplateFailed = "TemplateFailed";
+// What Infisical (or a template) gives cannot be stored: a key Kubernetes refuses, or over 1 MiB.
+inline constexpr std::string_view kReasonDataNotStorable = "DataNotStorable";
 inline constexpr std::string_view kReasonProgressing = "Progressing";
 // The trust boundary (DESIGN.md section 8, docs/security.md): a refused reference is never read,
 // minted, sent or written.

@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <functional>
+
 #include "core/field_error.h"
 
 namespace ifo::core {
@@ -78,6 +81,53 @@ Result<std::map<std::string, std::string>> render_secret_data(const TemplateData
     out.insert_or_assign(key, std::move(*text));
   }
   return out;
+}
+
+bool is_config_key(std::string_view key) {
+  if (key.empty() || key.size() > 253) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c == '.';
+  });
+}
+
+Result<bool> check_storable_data(const std::map<std::string, std::string>& data, std::string_view object) {
+  std::vector<std::string> bad;
+  size_t total = 0;
+  for (const auto& [key, value] : data) {
+    if (!is_config_key(key)) bad.push_back(key);
+    total += value.size();
+  }
+  auto quoted = [](const std::vector<std::string>& keys) {
+    std::string out;
+    for (size_t i = 0; i < keys.size() && i < 5; ++i) {
+      if (i) out += ", ";
+      // A key is a name, not a value, but it came from outside: print at most 80 bytes of it, escaped.
+      out += '"';
+      for (unsigned char c : keys[i].substr(0, 80)) out += (c < 0x20 || c >= 0x7f || c == '"') ? fmt::format("\\x{:02x}", c) : std::string(1, static_cast<char>(c));
+      out += keys[i].size() > 80 ? "...\"" : "\"";
+    }
+    if (keys.size() > 5) out += fmt::format(" and {} more", keys.size() - 5);
+    return out;
+  };
+  if (!bad.empty())
+    return Result<bool>::fail(fmt::format(
+        "{} cannot hold the key{} {}: a Kubernetes data key consists of letters, digits, '-', '_' or '.' and has at "
+        "most 253 characters; rename the secret in Infisical or map it to a valid key with a template",
+        object, bad.size() == 1 ? "" : "s", quoted(bad)));
+  if (total > kMaxObjectDataBytes) {
+    std::vector<std::pair<size_t, std::string>> by_size;
+    for (const auto& [key, value] : data) by_size.emplace_back(value.size(), key);
+    std::sort(by_size.begin(), by_size.end(), std::greater<>());
+    std::string largest;
+    for (size_t i = 0; i < by_size.size() && i < 3; ++i)
+      largest += fmt::format("{}{} ({} bytes)", i ? ", " : "", by_size[i].second, by_size[i].first);
+    return Result<bool>::fail(fmt::format(
+        "{} would hold {} bytes of data; Kubernetes allows at most {}; the largest keys: {}; split the scope or "
+        "select keys with a template",
+        object, total, kMaxObjectDataBytes, largest));
+  }
+  return true;
 }
 
 }  // namespace ifo::core

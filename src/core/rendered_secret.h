@@ -46,4 +46,12 @@ TemplateData template_data(const std::map<std::string, std::string>& values, std
 Result<std::map<std::string, std::string>> render_secret_data(const TemplateData& secrets,
                                                               const CompiledTemplate* tmpl, int64_t unix_now);
 
+// The API server's limits on a Secret's or ConfigMap's data (ValidateSecret/ValidateConfigMap): every
+// key a valid config key ([-._a-zA-Z0-9]+, at most 253 characters) and the values together at most
+// 1 MiB. `object` names the target ("Secret default/app-secrets"). The error names the offending keys
+// (never a value) and, for the size, the largest keys with their sizes, so the user knows what to move.
+inline constexpr size_t kMaxObjectDataBytes = 1048576;
+bool is_config_key(std::string_view key);
+Result<bool> check_storable_data(const std::map<std::string, std::string>& data, std::string_view object);
+
 }  // namespace ifo::core

@@ -963,6 +963,25 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   std::vector<std::map<std::string, std::string>> config_map_rendered(config_maps.size());
   if (auto f = render_targets(checked->config_map_templates, fetched.values, req.secrets_path, now, config_map_rendered))
     return finish(cr, model, conditions, f, 0, false, managed);
+  // The API server's own limits, checked before anything is written, so the reason names the keys
+  // (a 422 halfway through would leave the resource half-synced and say less).
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const auto& data = i < checked->templates.size() && checked->templates[i] ? rendered[i] : fetched.values;
+    auto ok = core::check_storable_data(
+        data, fmt::format("Secret {}/{}", targets[i].secret_namespace, targets[i].secret_name));
+    if (!ok)
+      return finish(cr, model, conditions,
+                    Failure{std::string(core::kReasonDataNotStorable), ok.error(), std::nullopt, false}, 0, false, managed);
+  }
+  for (size_t i = 0; i < config_maps.size(); ++i) {
+    const auto& data =
+        i < checked->config_map_templates.size() && checked->config_map_templates[i] ? config_map_rendered[i] : fetched.values;
+    auto ok = core::check_storable_data(
+        data, fmt::format("ConfigMap {}/{}", config_maps[i].config_map_namespace, config_maps[i].config_map_name));
+    if (!ok)
+      return finish(cr, model, conditions,
+                    Failure{std::string(core::kReasonDataNotStorable), ok.error(), std::nullopt, false}, 0, false, managed);
+  }
 
   std::optional<Failure> failure;
   bool any_written = false;
@@ -1107,7 +1126,7 @@ ReconcileOutcome Reconciler::finish(const Object& cr, const core::InfisicalSecre
     } else if (failure->reason == core::kReasonSecretConflict) {
       out = {ReconcileOutcome::Next::kRequeueAfter, jittered(std::chrono::seconds(model.spec.resync_interval_seconds())),
              "conflict"};
-    } else if (failure->reason == core::kReasonTemplateFailed) {
+    } else if (failure->reason == core::kReasonTemplateFailed || failure->reason == core::kReasonDataNotStorable) {
       // Only a change of the secrets it reads (or of the spec, which requeues at once) can mend it.
       out = {ReconcileOutcome::Next::kRequeueAfter, jittered(std::chrono::seconds(model.spec.resync_interval_seconds())),
              "error"};

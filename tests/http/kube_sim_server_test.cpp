@@ -375,6 +375,19 @@ TEST_CASE("empty metadata lists and maps are not stored, as ObjectMeta's omitemp
   CHECK(ifo::core::at_path(*c, {"metadata", "finalizers"}) == nullptr);
 }
 
+TEST_CASE("a Secret over 1 MiB of data is refused, as ValidateSecret refuses it") {
+  Sim s;
+  std::string value = std::string(1048576 / 3 * 4, 'A');  // decodes to 1048575 bytes
+  auto r = s.call("POST", "/api/v1/namespaces/default/secrets",
+                  R"({"metadata":{"name":"big"},"data":{"a":")" + value + R"("}})");
+  CHECK(r.status == 201);
+  r = s.call("PUT", "/api/v1/namespaces/default/secrets/big",
+             R"({"metadata":{"name":"big"},"data":{"a":")" + value + R"(","b":"QUFB"}})");
+  CHECK(r.status == 422);
+  CHECK(str_at(*json(r), {"message"}) ==
+        R"(Secret "big" is invalid: data: Too long: may not be more than 1048576 bytes)");
+}
+
 TEST_CASE("watches end when the admin closes them") {
   Sim s;
   std::thread closer([&] {

@@ -414,3 +414,32 @@ TEST_CASE("instant updates asked for: a condition says the resource is polled, a
   conds = conditions_of();
   CHECK(core::find_condition(conds, "secrets.infisical.com/InstantUpdates") == nullptr);
 }
+
+TEST_CASE("data Kubernetes would refuse (a key it cannot hold, over 1 MiB) leaves the Secret as it was and names the keys") {
+  SyncerHarness h;
+  h.create_credentials();
+  h.create_ca_secret();
+  h.create_cr(h.infisical_secret_json("app", "app-secrets"));
+  REQUIRE(h.reconciler->reconcile("default/app").result == "synced");
+  const std::string before = core::to_json(*core::member(*h.get(kube::kSecrets, "app-secrets"), "data"));
+  auto ready = [&] { return ready_condition(*h.get(kube::kInfisicalSecrets, "app")); };
+
+  h.inf_sim->set_secret("proj", "dev", "/", "BLOB", std::string(1100000, 'b'));
+  h.clock.step(std::chrono::seconds(61));
+  h.reconciler->reconcile("default/app");
+  auto c = ready();
+  CHECK(c.status == "False");
+  CHECK(c.reason == "DataNotStorable");
+  CHECK(c.message.find("Secret default/app-secrets would hold ") == 0);
+  CHECK(c.message.find("the largest keys: BLOB (1100000 bytes)") != std::string::npos);
+  CHECK(core::to_json(*core::member(*h.get(kube::kSecrets, "app-secrets"), "data")) == before);
+
+  h.inf_sim->set_secret("proj", "dev", "/", "BLOB", "small now");
+  h.inf_sim->set_secret("proj", "dev", "/", "my key", "v");
+  h.clock.step(std::chrono::seconds(61));
+  h.reconciler->reconcile("default/app");
+  c = ready();
+  CHECK(c.reason == "DataNotStorable");
+  CHECK(c.message.find("cannot hold the key \"my key\"") != std::string::npos);
+  CHECK(core::to_json(*core::member(*h.get(kube::kSecrets, "app-secrets"), "data")) == before);
+}

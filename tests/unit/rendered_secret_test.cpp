@@ -132,3 +132,25 @@ TEST_CASE("one parse serves many renders with different secrets") {
   REQUIRE(both.ok());
   CHECK(both->at("DSN") == "c@/two");
 }
+
+TEST_CASE("data the API server would refuse is named before anything is written: bad keys, over 1 MiB") {
+  CHECK(check_storable_data({{"DB_URL", "x"}, {"a.b-c_d", "y"}}, "Secret default/app").ok());
+  auto r = check_storable_data({{"my key", "s3cr3t"}, {"OK", "s3cr3t"}, {"ключ", "s3cr3t"}}, "Secret default/app");
+  REQUIRE(!r.ok());
+  CHECK(r.error().find("Secret default/app cannot hold the keys \"my key\", \"\\xd0") == 0);
+  CHECK(r.error().find("OK") == std::string::npos);
+  CHECK(r.error().find("s3cr3t") == std::string::npos);  // no value
+  CHECK(!is_config_key(std::string(254, 'a')));
+  CHECK(is_config_key(std::string(253, 'a')));
+
+  std::map<std::string, std::string> big{{"CERT_BUNDLE", std::string(700000, 'c')}, {"DUMP", std::string(400000, 'd')},
+                                         {"SMALL", "s"}};
+  r = check_storable_data(big, "ConfigMap team/cfg");
+  REQUIRE(!r.ok());
+  CHECK(r.error() ==
+        "ConfigMap team/cfg would hold 1100001 bytes of data; Kubernetes allows at most 1048576; the largest keys: "
+        "CERT_BUNDLE (700000 bytes), DUMP (400000 bytes), SMALL (1 bytes); split the scope or select keys with a "
+        "template");
+  big.erase("DUMP");
+  CHECK(check_storable_data(big, "ConfigMap team/cfg").ok());
+}

@@ -264,6 +264,21 @@ std::vector<StatusCause> validate_builtin(const ResourceType& t, const JsonValue
   if (t.group.empty() && (t.resource == "secrets" || t.resource == "configmaps")) {
     check_keys(obj, "data", out);
     if (t.resource == "configmaps") check_keys(obj, "binaryData", out);
+    if (t.resource == "secrets") {
+      // ValidateSecret: the decoded values together at most 1 MiB (corev1.MaxSecretSize).
+      size_t total = 0;
+      if (auto* d = core::member(obj, "data"); d && d->IsObject())
+        for (auto it = d->MemberBegin(); it != d->MemberEnd(); ++it)
+          if (it->value.IsString()) total += it->value.GetStringLength() / 4 * 3;  // upper bound of decoded size
+      if (total > 1048576) {
+        total = 0;
+        for (auto it = core::member(obj, "data")->MemberBegin(); it != core::member(obj, "data")->MemberEnd(); ++it)
+          if (it->value.IsString())
+            if (auto v = core::base64_decode(sv(it->value))) total += v->size();
+        if (total > 1048576)
+          out.push_back({"FieldValueTooLong", "Too long: may not be more than 1048576 bytes", "data"});
+      }
+    }
     if (old) {
       auto* imm = core::member(*old, "immutable");
       if (imm && imm->IsBool() && imm->GetBool()) {
