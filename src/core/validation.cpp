@@ -147,6 +147,12 @@ class Validator {
     // Upstream's runtime check, with its words: one named secret has no sub-folders to walk.
     if (!scope->secret_name.empty() && scope->recursive)
       error(p, "recursive mode is not supported when secretName is specified");
+    // The name becomes a path segment of the request URL: a folder separator, a dot segment (which the
+    // HTTP client would resolve to another endpoint) or a control character never names a secret.
+    const std::string& n = scope->secret_name;
+    if (!n.empty() && (n == "." || n == ".." || n.find('/') != std::string::npos ||
+                       std::any_of(n.begin(), n.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; })))
+      error(FieldPath(p, "secretName"), "must be the key of one secret: no '/', no control characters, not '.' or '..'");
   }
 
   void authentication() {
