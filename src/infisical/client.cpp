@@ -21,8 +21,10 @@ struct Client::Session {
   Session(Client& c, const HostConfig& host, const AuthConfig& a)
       : base_url(trim_base(host.base_url)),
         transport(c.transport_for(host)),
-        infisical{*transport, c.metrics_, c.clock_, c.options_.connect_timeout, c.options_.request_timeout},
-        cloud{*c.cloud_transport_, c.metrics_, c.clock_, c.options_.connect_timeout, c.options_.request_timeout},
+        infisical{*transport, c.metrics_, c.clock_, c.options_.connect_timeout, c.options_.request_timeout,
+                  c.options_.max_response_bytes},
+        cloud{*c.cloud_transport_, c.metrics_, c.clock_, c.options_.connect_timeout, c.options_.request_timeout,
+              c.options_.max_response_bytes},
         ctx{infisical, base_url, cloud, c.cloud_env_, c.aws_, c.clock_},
         auth(a),
         token_key(base_url + "|" + cache_identity(a)),
@@ -210,6 +212,12 @@ std::shared_ptr<const Client::Snapshot> Client::fetch_scope(Session& s, const Se
   if (!parsed.ok()) throw ApiError(ErrorKind::kInvalidResponse, fmt::format("{}: {}", what, parsed.error()), 200);
   auto snap = std::make_shared<Snapshot>();
   snap->merged = merge_secrets(*parsed);
+  if (snap->merged.values.size() > options_.max_keys_per_scope)
+    throw ApiError(ErrorKind::kInvalidResponse,
+                   fmt::format("{}: the scope holds {} secrets, more than the limit of {} "
+                               "(--infisical-max-keys-per-scope)",
+                               what, snap->merged.values.size(), options_.max_keys_per_scope),
+                   200);
   // A single secret is read the way upstream reads it, without ETag: its data is compared every time.
   if (!single) snap->etag = r.header("etag").value_or("");
   snap->project_id = project_id;

@@ -5,6 +5,7 @@
 #include <spdlog/logger.h>
 
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -59,6 +60,11 @@ struct ClientOptions {
   std::chrono::milliseconds request_timeout{30000};
   TokenCacheOptions token_cache;
   std::chrono::seconds project_cache_ttl{1800};
+  // Bounds on what a server (any hostAPI) can make the syncer hold: the largest answer body read, and
+  // the most secrets one scope may hold. A managed Secret holds at most 1 MiB, so neither bounds a
+  // usable scope; both fail the fetch with kInvalidResponse naming the limit.
+  std::size_t max_response_bytes = 4 << 20;
+  std::size_t max_keys_per_scope = 10000;
   std::string user_agent = net::HttpClient::default_user_agent();
 };
 

@@ -181,6 +181,8 @@ ApiError error_from_response(std::string_view what, const net::Response& respons
 ApiError error_from_transport(std::string_view what, const net::TransportError& error) {
   if (dynamic_cast<const net::AddressRefusedError*>(&error) != nullptr)
     return ApiError(ErrorKind::kHostNotAllowed, fmt::format("{}: {}", what, error.what()));
+  if (dynamic_cast<const net::ResponseTooLargeError*>(&error) != nullptr)
+    return ApiError(ErrorKind::kInvalidResponse, fmt::format("{}: {}", what, error.what()));
   ErrorKind kind = ErrorKind::kNetwork;
   switch (error.kind()) {
     case net::TransportError::Kind::kTimeout: kind = ErrorKind::kTimeout; break;

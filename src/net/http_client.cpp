@@ -57,6 +57,8 @@ struct Transfer {
   const std::function<bool(std::string_view)>* on_chunk;
   const std::atomic<bool>* cancel = nullptr;
   bool stopped_by_caller = false;
+  std::size_t max_body = 0;  // Request::max_response_bytes
+  bool too_large = false;
   const AddressPolicy* policy = nullptr;  // set when the policy is enabled
   std::optional<Refusal> refusal = std::nullopt;
 };
@@ -118,6 +120,10 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
       return 0;  // makes curl abort with CURLE_WRITE_ERROR
     }
     return chunk.size();
+  }
+  if (t->max_body != 0 && t->response->body.size() + chunk.size() > t->max_body) {
+    t->too_large = true;
+    return 0;  // makes curl abort with CURLE_WRITE_ERROR; nothing past the limit is kept
   }
   t->response->body.append(chunk);
   return chunk.size();
@@ -215,6 +221,7 @@ Response HttpClient::run(Handle& h, const Request& request, const std::function<
   Response response;
   response.url = request.url;
   Transfer transfer{c, &response, on_chunk, request.cancel};
+  transfer.max_body = request.max_response_bytes;
 
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -289,6 +296,12 @@ Response HttpClient::run(Handle& h, const Request& request, const std::function<
   CURLcode rc = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   if (rc == CURLE_WRITE_ERROR && transfer.stopped_by_caller) return response;
+  if (rc == CURLE_WRITE_ERROR && transfer.too_large) {
+    response.body.clear();
+    throw ResponseTooLargeError(fmt::format("{} {}: HTTP {} response larger than the {}-byte limit", request.method,
+                                            redact_url(request.url), response.status, request.max_response_bytes),
+                                request.max_response_bytes);
+  }
   if (request.cancel != nullptr && request.cancel->load() && rc != CURLE_OK)
     throw TransportError(TransportError::Kind::kAborted,
                          fmt::format("{} {}: cancelled", request.method, redact_url(request.url)));

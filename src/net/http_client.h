@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,9 @@ struct Request {
   // Optional: when *cancel becomes true the transfer stops within about a second (libcurl's progress
   // callback rate when idle) and throws TransportError kAborted. Lets a watch be stopped cleanly.
   const std::atomic<bool>* cancel = nullptr;
+  // The longest body accepted (0: no limit). A longer one stops the transfer when the limit is passed
+  // (nothing more is read or kept) and throws ResponseTooLargeError. Not applied to stream()'s chunks.
+  std::size_t max_response_bytes = 0;
 };
 
 struct Response {
@@ -88,6 +92,17 @@ class AddressRefusedError final : public TransportError {
   std::string host_;
   std::string address_;
   core::AddressRange range_;
+};
+
+// The response body passed Request::max_response_bytes: the transfer was stopped there. Kind kOther.
+class ResponseTooLargeError final : public TransportError {
+ public:
+  ResponseTooLargeError(const std::string& what, std::size_t limit)
+      : TransportError(Kind::kOther, what), limit_(limit) {}
+  std::size_t limit() const { return limit_; }
+
+ private:
+  std::size_t limit_;
 };
 
 // Thread safe: each call borrows a pooled libcurl handle, so concurrent callers reuse connections.

@@ -166,6 +166,16 @@ std::vector<FlagSpec> flag_specs() {
     if (d) c.infisical_request_timeout = *d;
     return err_of(d);
   });
+  add("infisical-max-response-bytes", false, {}, [](Config& c, const std::string& v) {
+    auto n = parse_int("--infisical-max-response-bytes", v, 65536, 1L << 30);
+    if (n) c.infisical_max_response_bytes = static_cast<std::size_t>(*n);
+    return err_of(n);
+  });
+  add("infisical-max-keys-per-scope", false, {}, [](Config& c, const std::string& v) {
+    auto n = parse_int("--infisical-max-keys-per-scope", v, 1, 1000000);
+    if (n) c.infisical_max_keys_per_scope = static_cast<std::size_t>(*n);
+    return err_of(n);
+  });
   add("kube-api-qps", false, {}, [](Config& c, const std::string& v) {
     auto n = parse_int("--kube-api-qps", v, 1, 100000);
     if (n) c.kube_qps = static_cast<double>(*n);
@@ -314,6 +324,9 @@ flags win over the environment):
                                        (default infisical-operator-system; env POD_NAMESPACE honoured)
   --infisical-requests-per-minute N    global budget of Infisical API requests (default 240)
   --infisical-request-timeout D        give up on an Infisical request after this long (default 30s)
+  --infisical-max-response-bytes N     the largest Infisical answer read; a larger one fails the
+                                       fetch and the Secret stays as it was (default 4194304)
+  --infisical-max-keys-per-scope N     the most secrets one scope may hold (default 10000)
   --kube-api-qps N                     client-side limit of Kubernetes API requests per second (default 50)
   --log-level LEVEL                    trace, debug, info, warn or error (default info)
   --log-format FORMAT                  text or json (default text)

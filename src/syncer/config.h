@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <string>
@@ -29,6 +30,8 @@ struct Config {
   std::string operator_namespace = "infisical-operator-system";
   int infisical_requests_per_minute = 240;
   std::chrono::milliseconds infisical_request_timeout{30000};  // whole request, connect included
+  std::size_t infisical_max_response_bytes = 4 << 20;
+  std::size_t infisical_max_keys_per_scope = 10000;
   double kube_qps = 50;
   std::string log_level = "info";
   LogFormat log_format = LogFormat::kText;

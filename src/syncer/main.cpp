@@ -80,6 +80,8 @@ int main(int argc, char** argv) noexcept try {
   infisical::SystemClock inf_clock;
   infisical::ClientOptions inf_options;
   inf_options.request_timeout = config.infisical_request_timeout;
+  inf_options.max_response_bytes = config.infisical_max_response_bytes;
+  inf_options.max_keys_per_scope = config.infisical_max_keys_per_scope;
   inf_options.connect_timeout = std::min(inf_options.connect_timeout, config.infisical_request_timeout);
   // The Infisical hosts are tenant input (spec.hostAPI): their connections are address-checked. The
   // cloud-metadata transport (the client's default) and the Kubernetes client are the admin's and are not.

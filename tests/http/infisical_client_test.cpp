@@ -462,6 +462,29 @@ TEST_CASE("429 with Retry-After, and the older server's 500, are typed errors; n
   CHECK(env.count("POST /api/v1/auth/universal-auth/login") == 0);  // an error on secrets is not a reason to log in
 }
 
+TEST_CASE("an answer past the size limit, or a scope past the key limit, fails the fetch naming the limit") {
+  ClientOptions opts;
+  opts.max_response_bytes = 64 * 1024;
+  opts.max_keys_per_scope = 40;
+  Env env(false, opts);
+  CHECK(env.client->fetch_secrets(env.host, env.ua, kRoot).secrets.size() == 5);
+
+  // One value of 100 KiB: the transfer stops at the limit; the error names it, never the value.
+  const std::string big(100 * 1024, 'v');
+  env.sim->set_secret("demo-project", "dev", "/", "HUGE", big);
+  auto too_large = expect_error([&] { env.client->fetch_secrets(env.host, env.ua, kRoot); });
+  CHECK(too_large.kind() == ErrorKind::kInvalidResponse);
+  CHECK(std::string(too_large.what()).find("larger than the 65536-byte limit") != std::string::npos);
+  CHECK(std::string(too_large.what()).find("vvvvvvvv") == std::string::npos);
+
+  // 50 small keys: the answer fits, the count does not.
+  REQUIRE(env.sim->delete_secret("demo-project", "dev", "/", "HUGE"));
+  for (int i = 0; i < 50; ++i) env.sim->set_secret("demo-project", "dev", "/", fmt::format("K{}", i), "x");
+  auto too_many = expect_error([&] { env.client->fetch_secrets(env.host, env.ua, kRoot); });
+  CHECK(too_many.kind() == ErrorKind::kInvalidResponse);
+  CHECK(std::string(too_many.what()).find("holds 55 secrets, more than the limit of 40") != std::string::npos);
+}
+
 TEST_CASE("a hung server gives a Timeout error after the configured timeout") {
   ClientOptions opts;
   opts.request_timeout = std::chrono::milliseconds(400);

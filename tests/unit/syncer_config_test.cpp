@@ -18,6 +18,8 @@ TEST_CASE("defaults match the upstream controller's conventions") {
   CHECK(c->health_probe_bind_address == ":8081");
   CHECK(c->workers == 4);
   CHECK(c->log_format == ifo::syncer::LogFormat::kText);
+  CHECK(c->infisical_max_response_bytes == 4u << 20);
+  CHECK(c->infisical_max_keys_per_scope == 10000);
 }
 
 TEST_CASE("flags win over environment, environment over defaults") {
@@ -60,6 +62,8 @@ TEST_CASE("bad flags give one line naming the flag and value") {
       {{"--kubeconfig"}, "flag --kubeconfig needs a value"},
       {{"positional"}, "unexpected argument \"positional\""},
       {{"--leader-elect-lease-duration=5s", "--leader-elect-renew-deadline=6s"}, "renew-deadline must be shorter"},
+      {{"--infisical-max-response-bytes=1000"}, "--infisical-max-response-bytes: 1000 is out of range"},
+      {{"--infisical-max-keys-per-scope=0"}, "--infisical-max-keys-per-scope: 0 is out of range"},
   };
   for (const auto& c : cases) {
     auto r = parse_config(c.args, {});
