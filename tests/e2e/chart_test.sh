@@ -78,6 +78,13 @@ restricted_pods() {
 }
 check "every pod runs as non-root, read-only, no escalation, seccomp RuntimeDefault" restricted_pods
 
+key_volume_owner_only() {  # the webhook's serving key: mode 0400 (decimal 256), only the serving pair
+  local out; out="$(render --show-only templates/webhook-deployment.yaml)"
+  grep -q 'defaultMode: 256$' <<<"$out" && grep -qF '{key: tls.key, path: tls.key}' <<<"$out" &&
+    ! grep -q 'ca.key' <<<"$out"
+}
+check "the webhook mounts only the serving pair, owner-readable (defaultMode 0400)" key_volume_owner_only
+
 least_privilege() {
   local rbac; rbac="$(render --show-only templates/syncer-rbac.yaml --show-only templates/webhook-rbac.yaml)"
   ! grep -nE "verbs: \[?.*\"?\*\"?" <<<"$rbac" && ! grep -n "resources:.*\"\*\"" <<<"$rbac" &&
