@@ -7,8 +7,11 @@
 #include "certs-gen/files.h"
 #include "certs-gen/options.h"
 #include "certs-gen/run_ensure.h"
+#include "core/process_hygiene.h"
 
 int main(int argc, char** argv) noexcept try {
+  // Holds tokens, secret values or keys: no core file, not dumpable (core/process_hygiene.h).
+  if (auto failed = ifo::core::disable_core_dumps()) std::fprintf(stderr, "certs-gen: warning: %s\n", failed->c_str());
   using namespace ifo::certsgen;
   std::vector<std::string> args(argv + 1, argv + argc);
   auto opts = parse_options(args);

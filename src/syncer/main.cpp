@@ -9,6 +9,7 @@
 #include <map>
 #include <thread>
 
+#include "core/process_hygiene.h"
 #include "infisical/client.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -23,6 +24,8 @@
 extern char** environ;
 
 int main(int argc, char** argv) noexcept try {
+  // Holds tokens, secret values or keys: no core file, not dumpable (core/process_hygiene.h).
+  if (auto failed = ifo::core::disable_core_dumps()) std::fprintf(stderr, "infisical-syncer: warning: %s\n", failed->c_str());
   using namespace ifo;
   // Two malloc arenas instead of glibc's default of eight per core: the workers and watch threads
   // allocate and free short-lived JSON documents all the time, and with one arena per thread each

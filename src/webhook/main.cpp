@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "core/constants.h"
+#include "core/process_hygiene.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "webhook/admission.h"
@@ -21,6 +22,8 @@
 #include "webhook/trust_lookup.h"
 
 int main(int argc, char** argv) noexcept try {
+  // Holds tokens, secret values or keys: no core file, not dumpable (core/process_hygiene.h).
+  if (auto failed = ifo::core::disable_core_dumps()) std::fprintf(stderr, "infisical-webhook: warning: %s\n", failed->c_str());
   using namespace ifo::webhook;
   auto opts = parse_options(std::vector<std::string>(argv + 1, argv + argc));
   if (!opts) {

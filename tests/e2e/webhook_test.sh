@@ -81,6 +81,12 @@ start_webhook() {
 }
 if start_webhook; then pass "the webhook becomes ready (certificate loaded, managed-Secret cache synced)"
 else fail "the webhook becomes ready" "$(tail -5 "$work/webhook.log")"; finish; fi
+limits="$(awk '/^Max core file size/ {print $5, $6}' "/proc/$hook_pid/limits")"  # soft, hard
+if [ "$limits" = "0 0" ]; then
+  pass "the webhook runs with core dumps off (it holds the serving key)"
+else
+  fail "the webhook runs with core dumps off (it holds the serving key)" "$limits"
+fi
 
 out="$(k apply -f "$data/two-auth.yaml" 2>&1)"; rc=$?
 if [ $rc -ne 0 ] && grep -q 'admission webhook "validate.infisicalsecrets.secrets.infisical.com" denied the request' <<<"$out" &&

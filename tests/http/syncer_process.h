@@ -91,6 +91,21 @@ class ChildProcess {
   int code_ = -1;
 };
 
+// The soft and hard "Max core file size" of a running process as /proc/<pid>/limits shows them
+// ("0 0" once core::disable_core_dumps ran); "" when the process is gone.
+inline std::string core_file_limits(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/limits");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.starts_with("Max core file size")) continue;
+    std::istringstream fields(line.substr(std::string("Max core file size").size()));
+    std::string soft, hard;
+    fields >> soft >> hard;
+    return soft + " " + hard;
+  }
+  return "";
+}
+
 // Sums the values of every sample of a metric series (name or name{labels} prefix) on a syncer's
 // /metrics endpoint; -1 when the endpoint does not answer.
 inline double scrape(int port, const std::string& series) {

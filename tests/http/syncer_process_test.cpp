@@ -191,6 +191,7 @@ TEST_CASE("100 InfisicalSecrets over 5 identities and 10 scopes: 5 logins, 10 fe
     bool all_ready = eventually([&] { return ready_count(h, "default") == kResources; }, std::chrono::seconds(60));
     if (!all_ready) MESSAGE(syncer.log());
     REQUIRE(all_ready);
+    CHECK(core_file_limits(syncer.pid()) == "0 0");  // it holds tokens and values: no core file
     auto c = h.inf_sim->counters();
     CHECK(c.by_route["POST /api/v1/auth/universal-auth/login"] == kIdentities);
     CHECK(c.by_route["GET /api/v3/secrets/raw"] == kScopes);
