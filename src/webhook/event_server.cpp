@@ -8,6 +8,8 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <pthread.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -21,10 +23,7 @@
 #include <cstring>
 #include <iterator>
 #include <mutex>
-#include <optional>
-#include <unordered_map>
-
-#include "core/text.h"
+#include <utility>
 
 namespace ifo::webhook {
 namespace {
@@ -40,164 +39,87 @@ constexpr auto kLingerTime = std::chrono::milliseconds(2000);
 constexpr auto kStopGrace = std::chrono::milliseconds(5000);
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 
-// A piece of the connection's input buffer (offsets survive the buffer growing).
-struct Span {
-  size_t off = 0;
-  size_t len = 0;
-  std::string_view in(const std::string& s) const { return std::string_view(s).substr(off, len); }
-};
+std::string errno_text() { return std::strerror(errno); }
 
-struct Head {
-  Span method;
-  Span path;
-  Span content_type;
-  bool close = false;
-  bool expect_continue = false;
-  uint64_t content_length = 0;
-};
-
-using core::iequals_ascii;
-
-// HTTP's optional whitespace around header values and list items (RFC 9110 OWS).
-std::string_view trim_ows(std::string_view s) { return core::trim(s, " \t"); }
-
-// RFC 9110 tchar.
-bool is_token_char(char ch) {
-  static constexpr auto kToken = [] {
-    std::array<bool, 256> t{};
-    for (int c = '0'; c <= '9'; ++c) t[static_cast<size_t>(c)] = true;
-    for (int c = 'a'; c <= 'z'; ++c) t[static_cast<size_t>(c)] = t[static_cast<size_t>(c - 'a' + 'A')] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-    return t;
-  }();
-  return kToken[static_cast<unsigned char>(ch)];
+epoll_data_t tag(uint64_t value) {
+  epoll_data_t d{};
+  d.u64 = value;
+  return d;
 }
 
-// Parses the request line and headers in text[0, end) (the head without its closing blank line).
-// Returns 0 when well formed, else the status to refuse with and why in `why`.
-int parse_head(std::string_view text, Head& h, std::string& why) {
-  size_t line_end = text.find("\r\n");
-  std::string_view line = text.substr(0, line_end);
-  const size_t sp1 = line.find(' ');
-  const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp1 == 0 || sp1 == std::string_view::npos || sp2 == std::string_view::npos ||
-      line.find(' ', sp2 + 1) != std::string_view::npos) {
-    why = "malformed request line";
-    return 400;
-  }
-  std::string_view method = line.substr(0, sp1);
-  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  std::string_view version = line.substr(sp2 + 1);
-  if (!std::all_of(method.begin(), method.end(), is_token_char)) {
-    why = "malformed request method";
-    return 400;
-  }
-  if (target.empty() || target.front() != '/') {
-    why = "the request target must be a path";
-    return 400;
-  }
-  if (version == "HTTP/1.0") {
-    h.close = true;
-  } else if (version != "HTTP/1.1") {
-    why = fmt::format("HTTP version {:?} is not supported (HTTP/1.1 only)", version.substr(0, 16));
-    return version.substr(0, 5) == "HTTP/" ? 505 : 400;
-  }
-  h.method = {0, sp1};
-  h.path = {sp1 + 1, std::min(target.size(), target.find('?'))};
-
-  std::optional<uint64_t> length;
-  bool transfer_encoding = false;
-  size_t pos = line_end == std::string_view::npos ? text.size() : line_end + 2;
-  while (pos < text.size()) {
-    size_t end = text.find("\r\n", pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view header = text.substr(pos, end - pos);
-    const size_t colon = header.find(':');
-    if (colon == 0 || colon == std::string_view::npos) {
-      why = "malformed header line";
-      return 400;
-    }
-    std::string_view name = header.substr(0, colon);
-    if (!std::all_of(name.begin(), name.end(), is_token_char)) {
-      why = fmt::format("malformed header name {:?}", name.substr(0, 64));
-      return 400;
-    }
-    std::string_view value = trim_ows(header.substr(colon + 1));
-    if (iequals_ascii(name, "content-length")) {
-      if (value.empty() || value.size() > 18 || !std::all_of(value.begin(), value.end(), [](char ch) {
-            return ch >= '0' && ch <= '9';
-          })) {
-        why = "Content-Length is not a number";
-        return 400;
-      }
-      uint64_t n = 0;
-      std::from_chars(value.data(), value.data() + value.size(), n);  // at most 18 digits: it fits
-      if (length && *length != n) {
-        why = "conflicting Content-Length headers";
-        return 400;
-      }
-      length = n;
-    } else if (iequals_ascii(name, "transfer-encoding")) {
-      transfer_encoding = true;
-    } else if (iequals_ascii(name, "connection")) {
-      size_t from = 0;
-      while (from <= value.size()) {
-        size_t comma = value.find(',', from);
-        if (comma == std::string_view::npos) comma = value.size();
-        if (iequals_ascii(trim_ows(value.substr(from, comma - from)), "close")) h.close = true;
-        from = comma + 1;
-      }
-    } else if (iequals_ascii(name, "expect")) {
-      if (!iequals_ascii(value, "100-continue")) {
-        why = fmt::format("Expect {:?} is not supported", value.substr(0, 64));
-        return 417;
-      }
-      h.expect_continue = true;
-    } else if (iequals_ascii(name, "content-type") && h.content_type.len == 0) {
-      h.content_type = {static_cast<size_t>(value.data() - text.data()), value.size()};
-    }
-    pos = end + 2;
-  }
-  if (transfer_encoding) {
-    why = length ? "both Transfer-Encoding and Content-Length are set"
-                 : "request bodies must be sent with Content-Length (Transfer-Encoding is not accepted)";
-    return length ? 400 : 411;
-  }
-  h.content_length = length.value_or(0);
-  return 0;
+epoll_data_t pointer(void* value) {
+  epoll_data_t d{};
+  d.ptr = value;
+  return d;
 }
+
+// epoll_ctl for one descriptor; false (errno set) when it fails.
+bool epoll_change(int epoll_fd, int op, int fd, uint32_t events, epoll_data_t data) {
+  epoll_event e{};
+  e.events = events;
+  e.data = data;
+  return epoll_ctl(epoll_fd, op, fd, &e) == 0;
+}
+
+// The peer's address as text (an IPv4-mapped IPv6 address as its IPv4 form, so a dual-stack listener
+// counts one client once); "unknown" for families without one.
+std::string peer_address(const sockaddr_storage& peer) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (peer.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, text, sizeof text);
+  } else if (peer.ss_family == AF_INET6) {
+    const in6_addr& a = reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&a)) inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof text);
+    else inet_ntop(AF_INET6, &a, text, sizeof text);
+  }
+  return text[0] != '\0' ? std::string(text) : std::string("unknown");
+}
+
+std::shared_ptr<spdlog::logger> null_logger() {
+  return std::make_shared<spdlog::logger>("event_server", std::make_shared<spdlog::sinks::null_sink_mt>());
+}
+
 
 }  // namespace
 
-std::string_view reason_phrase(int status) {
-  switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+// A connection's place in the open-connection counts (in all and for its address), given back when
+// the connection, or the accepted descriptor not yet adopted by its loop, goes.
+class EventServer::Slot {
+ public:
+  Slot(EventServer& server, std::string peer) : server_(&server), peer_(std::move(peer)) {}
+  ~Slot() {
+    if (server_) server_->release_slot(peer_);
   }
-}
+  Slot(Slot&& other) noexcept : server_(std::exchange(other.server_, nullptr)), peer_(std::move(other.peer_)) {}
+  Slot& operator=(Slot&&) = delete;
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+  const std::string& peer() const { return peer_; }
+
+ private:
+  EventServer* server_;
+  std::string peer_;
+};
+
+// A connection accepted by one loop for another (or itself) to serve.
+struct EventServer::Accepted {
+  UniqueFd fd;
+  Slot slot;
+};
 
 struct EventServer::Connection {
-  int fd = -1;
-  SSL* ssl = nullptr;
+  Connection(Accepted accepted, SslPtr tls)
+      : fd(std::move(accepted.fd)), slot(std::move(accepted.slot)), ssl(std::move(tls)) {}
+  // Destroyed in reverse: the SSL before the descriptor it uses.
+  UniqueFd fd;
+  Slot slot;
+  SslPtr ssl;
   std::string in;
   size_t scanned = 0;  // bytes of `in` already searched for the end of the head
   bool head_done = false;
-  Head head;
+  RequestHead head;
   size_t body_start = 0;
+  size_t reserved = 0;  // bytes of the buffered-bytes budget the current request holds
   std::string out;
   size_t out_off = 0;
   bool close_after = false;  // close once `out` is written
@@ -210,12 +132,12 @@ struct EventServer::Connection {
 };
 
 struct EventServer::Loop {
-  int epoll_fd = -1;
-  int wake_fd = -1;
+  UniqueFd epoll_fd;
+  UniqueFd wake_fd;
   std::thread thread;
   std::unordered_map<int, std::unique_ptr<Connection>> conns;
   std::mutex inbox_mu;
-  std::vector<int> inbox;  // accepted by another loop, handed to this one
+  std::vector<Accepted> inbox;  // accepted by another loop, handed to this one
   Clock::time_point now;
   Clock::time_point last_sweep;
   Clock::time_point accept_paused_until;
@@ -225,19 +147,19 @@ struct EventServer::Loop {
   std::vector<char> buf = std::vector<char>(kReadChunk);
 };
 
-EventServer::EventServer(EventServerOptions options, SSL_CTX* tls, RequestHandler handler, RefusalHandler refusal)
-    : options_(std::move(options)), tls_(tls), handler_(std::move(handler)), refusal_(std::move(refusal)) {
-  SSL_CTX_up_ref(tls_);
-  SSL_CTX_set_mode(tls_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+EventServer::EventServer(EventServerOptions options, SSL_CTX* tls, RequestHandler handler, RefusalHandler refusal,
+                         std::shared_ptr<spdlog::logger> log)
+    : options_(std::move(options)), handler_(std::move(handler)), refusal_(std::move(refusal)),
+      log_(log ? std::move(log) : null_logger()) {
+  SSL_CTX_up_ref(tls);
+  tls_.reset(tls);
+  SSL_CTX_set_mode(tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   // One read takes every record the socket holds, not a record header and then its body.
-  SSL_CTX_set_read_ahead(tls_, 1);
+  SSL_CTX_set_read_ahead(tls, 1);
   if (options_.threads < 1) options_.threads = 1;
 }
 
-EventServer::~EventServer() {
-  stop();
-  SSL_CTX_free(tls_);
-}
+EventServer::~EventServer() { stop(); }
 
 core::Result<int> EventServer::listen() {
   using R = core::Result<int>;
@@ -251,64 +173,69 @@ core::Result<int> EventServer::listen() {
   if (int rc = getaddrinfo(host, port.c_str(), &hints, &found); rc != 0)
     return R::fail(fmt::format("cannot listen on {}:{}: {}", options_.bind_address, port, gai_strerror(rc)));
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(found, &freeaddrinfo);
-  const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return R::fail(fmt::format("cannot create a socket: {}", std::strerror(errno)));
+  UniqueFd fd(::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return R::fail(fmt::format("cannot create a socket: {}", errno_text()));
   const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(fd, found->ai_addr, found->ai_addrlen) != 0 || ::listen(fd, 1024) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return R::fail(fmt::format("cannot listen on {}:{}: {}", options_.bind_address, port, std::strerror(err)));
-  }
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  listen_fd_ = fd;
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      ::bind(fd.get(), found->ai_addr, found->ai_addrlen) != 0 || ::listen(fd.get(), 1024) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len) != 0)
+    return R::fail(fmt::format("cannot listen on {}:{}: {}", options_.bind_address, port, errno_text()));
+  listen_fd_ = std::move(fd);
   if (bound.ss_family == AF_INET6) return static_cast<int>(ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port));
   return static_cast<int>(ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port));
 }
 
-void EventServer::start() {
-  if (started_ || listen_fd_ < 0) return;
-  started_ = true;
+core::Result<bool> EventServer::start() {
+  using R = core::Result<bool>;
+  if (started_) return true;
+  if (!listen_fd_) return R::fail("the event server must listen before it starts");
+  auto failed = [this](const char* what) {
+    std::string message = fmt::format("cannot start the event loops: {}: {}", what, errno_text());
+    loops_.clear();
+    return R::fail(std::move(message));
+  };
   for (int i = 0; i < options_.threads; ++i) {
     auto loop = std::make_unique<Loop>();
-    loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    loop->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    epoll_event wake{};
-    wake.events = EPOLLIN;
-    wake.data.u64 = kWakeTag;
-    epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->wake_fd, &wake);
+    loop->epoll_fd.reset(epoll_create1(EPOLL_CLOEXEC));
+    if (!loop->epoll_fd) return failed("epoll_create1");
+    loop->wake_fd.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!loop->wake_fd) return failed("eventfd");
+    if (!epoll_change(loop->epoll_fd.get(), EPOLL_CTL_ADD, loop->wake_fd.get(), EPOLLIN, tag(kWakeTag)))
+      return failed("epoll_ctl (wake-up descriptor)");
     // Every loop waits on the listening socket; EPOLLEXCLUSIVE wakes one of them per connection.
-    epoll_event accept{};
-    accept.events = EPOLLIN | EPOLLEXCLUSIVE;
-    accept.data.u64 = kListenTag;
-    epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, listen_fd_, &accept);
+    if (!epoll_change(loop->epoll_fd.get(), EPOLL_CTL_ADD, listen_fd_.get(), EPOLLIN | EPOLLEXCLUSIVE, tag(kListenTag)))
+      return failed("epoll_ctl (listening socket)");
     loops_.push_back(std::move(loop));
   }
+  started_ = true;
   for (auto& loop : loops_) loop->thread = std::thread([this, l = loop.get()] { run(*l); });
+  return true;
 }
 
 void EventServer::stop() {
   if (stopped_) return;
   stopped_ = true;
   stopping_.store(true);
-  for (auto& loop : loops_) {
-    const uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(loop->wake_fd, &one, sizeof one);
-  }
-  // All loops end before any inbox is emptied: a loop still accepting may hand a connection to a
-  // loop that has already ended.
+  for (auto& loop : loops_) wake(*loop);
+  // All loops end before any is destroyed: a loop still accepting may hand a connection to a loop
+  // that has already ended (it waits in that loop's inbox, released with it).
   for (auto& loop : loops_)
     if (loop->thread.joinable()) loop->thread.join();
-  for (auto& loop : loops_) {
-    for (int fd : loop->inbox) ::close(fd);
-    loop->inbox.clear();
-    ::close(loop->epoll_fd);
-    ::close(loop->wake_fd);
-  }
-  if (listen_fd_ >= 0) ::close(listen_fd_);
-  listen_fd_ = -1;
+  loops_.clear();
+  listen_fd_.reset();
+}
+
+EventServerStats EventServer::stats() const {
+  return {refused_peer_limit_.load(), refused_connection_limit_.load(), refused_over_budget_.load(),
+          buffered_bytes_.load()};
+}
+
+void EventServer::wake(Loop& loop) {
+  const uint64_t one = 1;
+  if (::write(loop.wake_fd.get(), &one, sizeof one) != static_cast<ssize_t>(sizeof one))
+    log_->error("cannot wake an event loop: {}", errno_text());
 }
 
 void EventServer::run(Loop& loop) {
@@ -321,8 +248,11 @@ void EventServer::run(Loop& loop) {
   std::array<epoll_event, 128> events{};
   loop.now = loop.last_sweep = Clock::now();
   for (;;) {
-    const int n = epoll_wait(loop.epoll_fd, events.data(), static_cast<int>(events.size()), 250);
-    if (n < 0 && errno != EINTR) break;
+    const int n = epoll_wait(loop.epoll_fd.get(), events.data(), static_cast<int>(events.size()), 250);
+    if (n < 0 && errno != EINTR) {
+      log_->error("epoll_wait failed, the loop ends: {}", errno_text());
+      break;
+    }
     loop.now = Clock::now();
     for (int i = 0; i < n; ++i) {
       const epoll_event& e = events[static_cast<size_t>(i)];
@@ -330,13 +260,14 @@ void EventServer::run(Loop& loop) {
         if (!stopping_.load(std::memory_order_relaxed)) accept_ready(loop);
       } else if (e.data.u64 == kWakeTag) {
         uint64_t count = 0;
-        [[maybe_unused]] auto r = ::read(loop.wake_fd, &count, sizeof count);
-        std::vector<int> fds;
+        if (::read(loop.wake_fd.get(), &count, sizeof count) < 0 && errno != EAGAIN && errno != EINTR)
+          log_->error("cannot read an event loop's wake-up descriptor: {}", errno_text());
+        std::vector<Accepted> accepted;
         {
           std::lock_guard lock(loop.inbox_mu);
-          fds.swap(loop.inbox);
+          accepted.swap(loop.inbox);
         }
-        for (int fd : fds) adopt(loop, fd);
+        for (auto& a : accepted) adopt(loop, std::move(a));
       } else {
         auto* c = static_cast<Connection*>(e.data.ptr);
         if (c->lingering) {
@@ -348,18 +279,7 @@ void EventServer::run(Loop& loop) {
       }
     }
     if (stopping_.load(std::memory_order_relaxed)) {
-      if (!loop.draining) {
-        loop.draining = true;
-        loop.stop_deadline = loop.now + kStopGrace;
-        epoll_ctl(loop.epoll_fd, EPOLL_CTL_DEL, listen_fd_, nullptr);
-        std::vector<int> close_now;
-        for (auto& [fd, c] : loop.conns) {
-          if (c->idle() && !c->lingering) close_notify(*c);
-          if (c->idle() || c->lingering) close_now.push_back(fd);
-          else c->close_after = true;  // a request in progress is answered, then the connection closes
-        }
-        for (int fd : close_now) close_connection(loop, fd);
-      }
+      if (!loop.draining) begin_draining(loop);
       if (loop.conns.empty() || loop.now >= loop.stop_deadline) break;
     }
     if (loop.now - loop.last_sweep >= kSweepInterval) sweep_deadlines(loop);
@@ -369,68 +289,121 @@ void EventServer::run(Loop& loop) {
   for (int fd : all) close_connection(loop, fd);
 }
 
+void EventServer::begin_draining(Loop& loop) {
+  loop.draining = true;
+  loop.stop_deadline = loop.now + kStopGrace;
+  // Nothing is accepted while stopping in any case; leaving the set only saves wake-ups.
+  if (!loop.accept_paused && !epoll_change(loop.epoll_fd.get(), EPOLL_CTL_DEL, listen_fd_.get(), 0, tag(kListenTag)))
+    log_->warn("cannot stop watching the listening socket: {}", errno_text());
+  std::vector<int> close_now;
+  for (auto& [fd, c] : loop.conns) {
+    if (c->idle() && !c->lingering) close_notify(*c);
+    if (c->idle() || c->lingering) close_now.push_back(fd);
+    else c->close_after = true;  // a request in progress is answered, then the connection closes
+  }
+  for (int fd : close_now) close_connection(loop, fd);
+}
+
 void EventServer::accept_ready(Loop& loop) {
   for (;;) {
-    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof peer;
+    UniqueFd fd(::accept4(listen_fd_.get(), reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                          SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        // Out of descriptors: stop waiting on the listener for a moment instead of spinning on it.
-        epoll_ctl(loop.epoll_fd, EPOLL_CTL_DEL, listen_fd_, nullptr);
-        loop.accept_paused = true;
-        loop.accept_paused_until = loop.now + kAcceptPause;
-      }
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) pause_accepting(loop);
+      else if (errno != EAGAIN && errno != EWOULDBLOCK) log_->warn("accept failed: {}", errno_text());
       return;
     }
-    if (open_connections_.load() >= options_.max_connections) {
-      ::close(fd);
-      continue;
-    }
+    std::string address = peer_address(peer);
+    if (!admit(address)) continue;  // closed here, counted by admit()
     const int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    open_connections_.fetch_add(1);
+    if (::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+      log_->debug("cannot set TCP_NODELAY peer={}: {}", address, errno_text());
+    Accepted accepted{std::move(fd), Slot(*this, std::move(address))};
     // Round robin over the loops, so both cores serve whatever the order of wake-ups.
     Loop& target = *loops_[next_loop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
-    if (&target == &loop) {
-      adopt(loop, fd);
-    } else {
-      {
-        std::lock_guard lock(target.inbox_mu);
-        target.inbox.push_back(fd);
-      }
-      const uint64_t one_event = 1;
-      [[maybe_unused]] auto w = ::write(target.wake_fd, &one_event, sizeof one_event);
-    }
+    if (&target == &loop) adopt(loop, std::move(accepted));
+    else hand_off(target, std::move(accepted));
   }
 }
 
-void EventServer::adopt(Loop& loop, int fd) {
-  if (loop.draining) {
-    ::close(fd);
-    open_connections_.fetch_sub(1);
+void EventServer::pause_accepting(Loop& loop) {
+  // Out of descriptors or memory: stop waiting on the listener for a moment instead of spinning on it.
+  const int cause = errno;
+  if (!epoll_change(loop.epoll_fd.get(), EPOLL_CTL_DEL, listen_fd_.get(), 0, tag(kListenTag))) {
+    log_->error("cannot pause accepting: {}", errno_text());
     return;
   }
-  SSL* ssl = SSL_new(tls_);
-  if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
+  loop.accept_paused = true;
+  loop.accept_paused_until = loop.now + kAcceptPause;
+  log_->warn("not accepting connections for {}ms: {}", kAcceptPause.count(), std::strerror(cause));
+}
+
+void EventServer::hand_off(Loop& target, Accepted accepted) {
+  {
+    std::lock_guard lock(target.inbox_mu);
+    target.inbox.push_back(std::move(accepted));
+  }
+  wake(target);
+}
+
+bool EventServer::admit(const std::string& peer) {
+  std::lock_guard lock(peers_mu_);
+  if (open_connections_.load() >= options_.max_connections) {
+    refused_connection_limit_.fetch_add(1);
+    log_->debug("connection refused at accept peer={} reason=server-limit limit={}", peer, options_.max_connections);
+    return false;
+  }
+  auto [it, fresh] = peers_.try_emplace(peer, 0);
+  if (it->second >= options_.max_connections_per_peer) {
+    if (fresh) peers_.erase(it);
+    refused_peer_limit_.fetch_add(1);
+    log_->debug("connection refused at accept peer={} reason=peer-limit limit={}", peer,
+                options_.max_connections_per_peer);
+    return false;
+  }
+  ++it->second;
+  open_connections_.fetch_add(1);
+  return true;
+}
+
+void EventServer::release_slot(const std::string& peer) {
+  std::lock_guard lock(peers_mu_);
+  if (auto it = peers_.find(peer); it != peers_.end() && --it->second == 0) peers_.erase(it);
+  open_connections_.fetch_sub(1);
+}
+
+bool EventServer::reserve(size_t bytes) {
+  const size_t budget = options_.max_buffered_bytes;
+  const size_t cap = bytes <= kSmallRequestBytes ? budget : budget - budget / 4;
+  size_t held = buffered_bytes_.load();
+  do {
+    if (bytes > cap || held > cap - bytes) return false;
+  } while (!buffered_bytes_.compare_exchange_weak(held, held + bytes));
+  return true;
+}
+
+void EventServer::release_reservation(Connection& c) {
+  buffered_bytes_.fetch_sub(std::exchange(c.reserved, 0));
+}
+
+void EventServer::adopt(Loop& loop, Accepted accepted) {
+  if (loop.draining) return;  // `accepted` closes the descriptor and gives its slot back
+  SslPtr ssl(SSL_new(tls_.get()));
+  if (!ssl || SSL_set_fd(ssl.get(), accepted.fd.get()) != 1) {
     ERR_clear_error();
-    if (ssl) SSL_free(ssl);
-    ::close(fd);
-    open_connections_.fetch_sub(1);
+    log_->warn("cannot set up TLS for a connection peer={}", accepted.slot.peer());
     return;
   }
-  SSL_set_accept_state(ssl);
-  auto c = std::make_unique<Connection>();
-  c->fd = fd;
-  c->ssl = ssl;
+  SSL_set_accept_state(ssl.get());
+  const int fd = accepted.fd.get();
+  auto c = std::make_unique<Connection>(std::move(accepted), std::move(ssl));
   c->deadline = loop.now + options_.read_timeout;
   c->events = EPOLLIN;
-  epoll_event e{};
-  e.events = EPOLLIN;
-  e.data.ptr = c.get();
-  if (epoll_ctl(loop.epoll_fd, EPOLL_CTL_ADD, fd, &e) != 0) {
-    SSL_free(ssl);
-    ::close(fd);
-    open_connections_.fetch_sub(1);
+  if (!epoll_change(loop.epoll_fd.get(), EPOLL_CTL_ADD, fd, EPOLLIN, pointer(c.get()))) {
+    log_->warn("cannot watch a connection peer={}: {}", c->slot.peer(), errno_text());
     return;
   }
   loop.conns.emplace(fd, std::move(c));
@@ -438,10 +411,11 @@ void EventServer::adopt(Loop& loop, int fd) {
 
 void EventServer::set_interest(Loop& loop, Connection& c, uint32_t events) {
   if (c.events == events) return;
-  epoll_event e{};
-  e.events = events;
-  e.data.ptr = &c;
-  epoll_ctl(loop.epoll_fd, EPOLL_CTL_MOD, c.fd, &e);
+  if (!epoll_change(loop.epoll_fd.get(), EPOLL_CTL_MOD, c.fd.get(), events, pointer(&c))) {
+    log_->warn("cannot change what a connection waits for, closing it peer={}: {}", c.slot.peer(), errno_text());
+    close_connection(loop, c.fd.get());
+    return;
+  }
   c.events = events;
 }
 
@@ -450,7 +424,7 @@ void EventServer::drive(Loop& loop, Connection& c, bool readable, bool writable)
   for (;;) {
     if (c.writing()) {
       size_t written = 0;
-      const int rc = SSL_write_ex(c.ssl, c.out.data() + c.out_off, c.out.size() - c.out_off, &written);
+      const int rc = SSL_write_ex(c.ssl.get(), c.out.data() + c.out_off, c.out.size() - c.out_off, &written);
       if (rc == 1) {
         c.out_off += written;
         if (c.writing()) continue;
@@ -463,32 +437,32 @@ void EventServer::drive(Loop& loop, Connection& c, bool readable, bool writable)
         c.deadline = loop.now + (c.in.empty() ? options_.idle_timeout : options_.read_timeout);
         continue;
       }
-      const int err = SSL_get_error(c.ssl, rc);
+      const int err = SSL_get_error(c.ssl.get(), rc);
       if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
         set_interest(loop, c, err == SSL_ERROR_WANT_WRITE ? EPOLLOUT : EPOLLIN);
         return;
       }
-      close_connection(loop, c.fd);
+      close_connection(loop, c.fd.get());
       return;
     }
     if (answer_buffered(loop, c)) continue;
-    if (!try_read && SSL_has_pending(c.ssl) == 0) break;
+    if (!try_read && SSL_has_pending(c.ssl.get()) == 0) break;
     try_read = false;
     size_t got = 0;
-    const int rc = SSL_read_ex(c.ssl, loop.buf.data(), loop.buf.size(), &got);
+    const int rc = SSL_read_ex(c.ssl.get(), loop.buf.data(), loop.buf.size(), &got);
     if (rc == 1) {
       if (c.in.empty() && !c.head_done) c.deadline = loop.now + options_.read_timeout;  // a request begins
       c.in.append(loop.buf.data(), got);
       c.read_wants_write = false;
       continue;
     }
-    const int err = SSL_get_error(c.ssl, rc);
+    const int err = SSL_get_error(c.ssl.get(), rc);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
       c.read_wants_write = err == SSL_ERROR_WANT_WRITE;
       break;
     }
     // The peer closed (with or without close_notify), reset, or broke the TLS protocol.
-    close_connection(loop, c.fd);
+    close_connection(loop, c.fd.get());
     return;
   }
   set_interest(loop, c, c.read_wants_write ? EPOLLOUT : EPOLLIN);
@@ -497,30 +471,32 @@ void EventServer::drive(Loop& loop, Connection& c, bool readable, bool writable)
 bool EventServer::answer_buffered(Loop& loop, Connection& c) {
   if (!c.head_done) {
     if (c.in.empty()) return false;
-    const size_t from = c.scanned > 3 ? c.scanned - 3 : 0;
-    const size_t end = c.in.find("\r\n\r\n", from);
-    if (end == std::string::npos || end + 4 > options_.max_head_bytes) {
+    HeadFrame frame = frame_request_head(c.in, c.scanned, {options_.max_head_bytes, options_.max_body_bytes});
+    if (frame.state == HeadFrame::State::kIncomplete) {
       c.scanned = c.in.size();
-      if (c.in.size() <= options_.max_head_bytes) return false;
-      refuse(loop, c, "", 431, fmt::format("request head larger than {} bytes", options_.max_head_bytes));
+      return false;
+    }
+    const std::string_view path = frame.head.path.in(c.in);
+    if (frame.state == HeadFrame::State::kRefused) {
+      refuse(loop, c, path, frame.status, frame.why);
       return true;
     }
-    Head h;
-    std::string why;
-    if (const int status = parse_head(std::string_view(c.in).substr(0, end), h, why); status != 0) {
-      refuse(loop, c, h.path.in(c.in), status, why);
+    // The whole request is reserved before its body is read: a client that declares a large body and
+    // sends it slowly holds its share from the start, so the budget bounds what it can make us buffer.
+    const size_t request_bytes = frame.body_start + frame.head.content_length;
+    if (!reserve(request_bytes)) {
+      refused_over_budget_.fetch_add(1);
+      refuse(loop, c, path, 503,
+             fmt::format("too many request bytes are buffered: a request of {} bytes does not fit in the budget "
+                         "of {} bytes now; retry",
+                         request_bytes, options_.max_buffered_bytes));
       return true;
     }
-    if (h.content_length > options_.max_body_bytes) {
-      refuse(loop, c, h.path.in(c.in), 413,
-             fmt::format("request body of {} bytes is larger than the limit of {} bytes", h.content_length,
-                         options_.max_body_bytes));
-      return true;
-    }
-    c.head = h;
+    c.reserved = request_bytes;
+    c.head = frame.head;
     c.head_done = true;
-    c.body_start = end + 4;
-    if (h.expect_continue && c.in.size() < c.body_start + h.content_length) {
+    c.body_start = frame.body_start;
+    if (c.head.expect_continue && c.in.size() < c.body_start + c.head.content_length) {
       c.out.append("HTTP/1.1 100 Continue\r\n\r\n");
       return true;
     }
@@ -547,6 +523,7 @@ bool EventServer::answer_buffered(Loop& loop, Connection& c) {
   } else {
     c.in.erase(0, used);  // pipelined requests follow
   }
+  release_reservation(c);
   c.head_done = false;
   c.scanned = 0;
   queue_response(loop, c, response, close);
@@ -586,7 +563,10 @@ void EventServer::queue_response(Loop& loop, Connection& c, const HttpResponse& 
 
 void EventServer::begin_lingering_close(Loop& loop, Connection& c) {
   close_notify(c);
-  ::shutdown(c.fd, SHUT_WR);
+  if (::shutdown(c.fd.get(), SHUT_WR) != 0) {  // the peer is gone already (ENOTCONN): nothing to linger for
+    close_connection(loop, c.fd.get());
+    return;
+  }
   c.lingering = true;
   c.deadline = loop.now + std::min<std::chrono::milliseconds>(kLingerTime, options_.read_timeout);
   set_interest(loop, c, EPOLLIN);
@@ -594,38 +574,35 @@ void EventServer::begin_lingering_close(Loop& loop, Connection& c) {
 
 void EventServer::drain_lingering(Loop& loop, Connection& c) {
   for (int i = 0; i < 16; ++i) {  // bounded, so one client cannot hold the loop
-    const ssize_t n = ::recv(c.fd, loop.buf.data(), loop.buf.size(), 0);
+    const ssize_t n = ::recv(c.fd.get(), loop.buf.data(), loop.buf.size(), 0);
     if (n > 0) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-    close_connection(loop, c.fd);  // end of stream or an error: done
+    close_connection(loop, c.fd.get());  // end of stream or an error: done
     return;
   }
 }
 
 void EventServer::close_notify(Connection& c) {
   ERR_clear_error();
-  SSL_shutdown(c.ssl);  // best effort: the socket is non-blocking and the peer's answer is not awaited
+  SSL_shutdown(c.ssl.get());  // best effort: the socket is non-blocking and the peer's answer is not awaited
   ERR_clear_error();
 }
 
 void EventServer::close_connection(Loop& loop, int fd) {
   auto it = loop.conns.find(fd);
   if (it == loop.conns.end()) return;
-  SSL_free(it->second->ssl);
+  release_reservation(*it->second);
+  loop.conns.erase(it);  // frees the SSL, closes the descriptor, gives the slot back
   ERR_clear_error();
-  ::close(fd);
-  loop.conns.erase(it);
-  open_connections_.fetch_sub(1);
 }
 
 void EventServer::sweep_deadlines(Loop& loop) {
   loop.last_sweep = loop.now;
   if (loop.accept_paused && loop.now >= loop.accept_paused_until && !loop.draining) {
-    epoll_event accept{};
-    accept.events = EPOLLIN | EPOLLEXCLUSIVE;
-    accept.data.u64 = kListenTag;
-    epoll_ctl(loop.epoll_fd, EPOLL_CTL_ADD, listen_fd_, &accept);
-    loop.accept_paused = false;
+    if (epoll_change(loop.epoll_fd.get(), EPOLL_CTL_ADD, listen_fd_.get(), EPOLLIN | EPOLLEXCLUSIVE, tag(kListenTag)))
+      loop.accept_paused = false;
+    else  // tried again at the next sweep
+      log_->error("cannot resume accepting: {}", errno_text());
   }
   std::vector<int> expired;
   for (auto& [fd, c] : loop.conns) {

@@ -30,6 +30,13 @@ Usage: infisical-webhook --tls-cert-file FILE --tls-private-key-file FILE [flags
   --operator-namespace NS         the operator's namespace (default infisical-operator-system)
   --workers N                     event-loop threads serving HTTPS, each serving many connections (default 4)
   --cert-reload-interval DURATION how often the certificate files are checked (default 2s)
+  --max-connections-per-ip N      HTTPS connections one source address may hold; more are closed at
+                                  accept (default 64)
+  --max-buffered-request-bytes N  request bytes buffered across all HTTPS connections; a request that
+                                  does not fit is answered 503 (default 67108864, 64 MiB; the body
+                                  limit is the API server's 3 MiB)
+  --shutdown-grace DURATION       on SIGTERM, /readyz answers 503 and HTTPS keeps serving this long
+                                  before the listener closes (default 0s)
   --authorization-cache-ttl DUR   how long SubjectAccessReview answers, grants, ServiceAccounts and
                                   the infisical-config host are reused (default 1s)
   --log-level LEVEL               debug | info | warn | error (default info)
@@ -137,6 +144,20 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
       if (ec != std::errc() || p != value.data() + value.size() || n < 1 || n > 1024)
         err = fmt::format("flag --workers: {:?} is not a number between 1 and 1024", value);
       else o.server.workers = n;
+    } else if (flag == "--max-connections-per-ip" || flag == "--max-buffered-request-bytes") {
+      // At least one connection; at least room for one largest request in the three quarters of the
+      // budget that requests over kSmallRequestBytes may use.
+      const size_t min = flag == "--max-connections-per-ip" ? 1 : size_t{8} * 1024 * 1024;
+      size_t n = 0;
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || p != value.data() + value.size() || n < min)
+        err = fmt::format("flag {}: {:?} is not a number of at least {}", flag, value, min);
+      else if (flag == "--max-connections-per-ip") o.server.max_connections_per_peer = n;
+      else o.server.max_buffered_bytes = n;
+    } else if (flag == "--shutdown-grace") {
+      auto d = parse_ms_duration(value);
+      if (!d) err = fmt::format("flag {}: {}", flag, d.error());
+      else o.server.shutdown_grace = *d;
     } else if (flag == "--cert-reload-interval" || flag == "--authorization-cache-ttl") {
       auto d = parse_ms_duration(value);
       if (!d) err = fmt::format("flag {}: {}", flag, d.error());

@@ -78,7 +78,9 @@ void WebhookServer::install_routes() {
   h.set_read_timeout(std::chrono::seconds(5));
   h.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
   h.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    std::string why = certs_.loaded() ? std::string() : std::string("no serving certificate loaded");
+    std::string why = draining_.load()     ? std::string("shutting down")
+                      : certs_.loaded() ? std::string()
+                                        : std::string("no serving certificate loaded");
     if (why.empty() && readiness_) why = readiness_();
     if (why.empty()) {
       res.set_content("ok\n", "text/plain");
@@ -109,11 +111,14 @@ core::Result<bool> WebhookServer::start() {
   eo.read_timeout = options_.read_timeout;
   eo.write_timeout = options_.write_timeout;
   eo.idle_timeout = options_.idle_timeout;
+  eo.max_connections_per_peer = options_.max_connections_per_peer;
+  eo.max_buffered_bytes = options_.max_buffered_bytes;
   https_ = std::make_unique<EventServer>(
       eo, tls, [this](const HttpRequest& q, HttpResponse& r) { answer(q, r); },
       [this](std::string_view path, int status, std::string_view message, HttpResponse& r) {
         refuse(path, status, message, r);
-      });
+      },
+      log_);
   SSL_CTX_free(tls);  // the server holds its own reference
   health_ = std::make_unique<httplib::Server>();
   install_routes();
@@ -131,7 +136,7 @@ core::Result<bool> WebhookServer::start() {
     }
     health_thread_ = std::thread([this] { health_->listen_after_bind(); });
   }
-  https_->start();
+  if (auto loops = https_->start(); !loops) return R::fail(loops.error());
   poll_thread_ = std::thread([this] { poll_certificates(); });
   // httplib's stop() is a no-op until listen has begun, so start() returns only once it listens.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -164,6 +169,11 @@ void WebhookServer::stop() {
     stopping_ = true;
   }
   poll_cv_.notify_all();
+  draining_.store(true);
+  if (https_ && options_.shutdown_grace.count() > 0) {
+    log_->info("not ready, serving for the shutdown grace grace_ms={}", options_.shutdown_grace.count());
+    std::this_thread::sleep_for(options_.shutdown_grace);
+  }
   if (https_) https_->stop();
   if (health_) health_->stop();
   if (health_thread_.joinable()) health_thread_.join();

@@ -27,7 +27,8 @@ class Server;
 
 namespace ifo::webhook {
 
-inline constexpr size_t kMaxBodyBytes = 7 * 1024 * 1024;
+// The API server's own request body limit (3 MiB): no AdmissionReview it sends is larger.
+inline constexpr size_t kMaxBodyBytes = 3 * 1024 * 1024;
 
 struct ServerOptions {
   std::string bind_address = "0.0.0.0";
@@ -41,6 +42,13 @@ struct ServerOptions {
   std::chrono::seconds write_timeout{10};
   std::chrono::seconds idle_timeout{120};  // longer than Go's 90 s, so the API server closes first
   std::chrono::milliseconds cert_poll_interval{2000};
+  // Against hostile load (see EventServerOptions): connections from one address, and request bytes
+  // buffered across all connections (the chart's memory limit is 128 MiB).
+  size_t max_connections_per_peer = 64;
+  size_t max_buffered_bytes = 64 * 1024 * 1024;
+  // On stop(), /readyz answers 503 and HTTPS keeps serving this long before the listener closes, so
+  // the endpoint leaves the Service before connections are refused. 0: close at once.
+  std::chrono::milliseconds shutdown_grace{0};
 };
 
 class WebhookServer {
@@ -54,7 +62,8 @@ class WebhookServer {
 
   // Loads the certificate, binds both ports and starts serving on background threads.
   core::Result<bool> start();
-  // Stops accepting, lets in-flight requests finish, joins the threads. Idempotent.
+  // Marks the server not ready and keeps serving for the shutdown grace, then stops accepting, lets
+  // in-flight requests finish and joins the threads. Idempotent.
   void stop();
 
   int port() const { return port_; }
@@ -79,6 +88,7 @@ class WebhookServer {
   std::mutex poll_mu_;
   std::condition_variable poll_cv_;
   bool stopping_ = false;
+  std::atomic<bool> draining_{false};  // stop() has begun: /readyz answers 503
   int port_ = 0;
   int health_port_ = 0;
 };

@@ -1,7 +1,9 @@
 // The HTTPS event server on a loopback ephemeral port, driven by a raw TLS client so every byte on
 // the wire is the test's choice: keep-alive and pipelining, Expect: 100-continue, the limits (413,
-// 431, 411), malformed requests, a handler that throws, the read and idle timeouts, many clients at
-// once, clients that vanish mid-request, and a stop with connections open.
+// 431, 411, the 3 MiB default), malformed requests, a handler that throws, the read and idle
+// timeouts, many clients at once, clients that vanish mid-request, a stop with connections open, and
+// hostile load (the per-address connection cap, the buffered-bytes budget). The request-head framing
+// (http_framing.h) is checked here too as pure functions.
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -23,8 +25,10 @@
 #include <thread>
 #include <vector>
 
+#include "test_helpers.h"
 #include "test_tls.h"
 #include "webhook/event_server.h"
+#include "webhook/http_framing.h"
 
 using namespace ifo;
 using namespace std::chrono;
@@ -360,7 +364,12 @@ TEST_CASE("clients that vanish mid-request or speak plain HTTP to the TLS port d
 }
 
 TEST_CASE("64 clients at once, 25 requests each: every answer arrives and is the right one") {
-  Fixture f;
+  // The fixture's short timeouts are for the timeout tests; 64 TLS handshakes at once on a loaded
+  // two-core machine under the sanitizers may take longer than 400 ms, which is not what this tests.
+  auto o = Fixture::options();
+  o.read_timeout = seconds(10);
+  o.idle_timeout = seconds(20);
+  Fixture f(o);
   std::atomic<int> ok{0};
   std::vector<std::thread> clients;
   for (int t = 0; t < 64; ++t) {
@@ -389,4 +398,110 @@ TEST_CASE("stop() with connections open closes them and returns promptly") {
   CHECK(a->closed());
   CHECK(b->closed());
   CHECK_THROWS(f.client());
+}
+
+TEST_CASE("framing: a head is parsed once complete, whatever the reads it arrives in") {
+  const std::string request = post("/validate?timeout=10s", "{}", "Expect: 100-continue\r\n");
+  const webhook::FramingLimits limits;
+  webhook::HeadFrame frame;
+  size_t scanned = 0;
+  for (size_t seen = 1; seen <= request.size(); ++seen) {  // one byte per read
+    frame = webhook::frame_request_head(std::string_view(request).substr(0, seen), scanned, limits);
+    if (frame.state != webhook::HeadFrame::State::kIncomplete) break;
+    scanned = seen;
+  }
+  REQUIRE(frame.state == webhook::HeadFrame::State::kComplete);
+  CHECK(frame.head.method.in(request) == "POST");
+  CHECK(frame.head.path.in(request) == "/validate");
+  CHECK(frame.head.content_type.in(request) == "application/json");
+  CHECK(frame.head.content_length == 2);
+  CHECK(frame.head.expect_continue);
+  CHECK_FALSE(frame.head.close);
+  CHECK(request.substr(frame.body_start) == "{}");
+}
+
+TEST_CASE("framing: refusals carry their status; the 3 MiB default body limit is named") {
+  const webhook::FramingLimits limits;
+  CHECK(limits.max_body_bytes == 3 * 1024 * 1024);
+  CHECK(webhook::EventServerOptions{}.max_body_bytes == 3 * 1024 * 1024);
+  auto refused = [&limits](const std::string& text) {
+    auto f = webhook::frame_request_head(text, 0, limits);
+    CHECK(f.state == webhook::HeadFrame::State::kRefused);
+    return std::to_string(f.status) + " " + f.why;
+  };
+  CHECK(refused("POST /v HTTP/1.1\r\nContent-Length: 3145729\r\n\r\n") ==
+        "413 request body of 3145729 bytes is larger than the limit of 3145728 bytes");
+  CHECK(refused("POST /v HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").rfind("411 ", 0) == 0);
+  CHECK(refused("GET / HTTP/1.1\r\nX: " + std::string(limits.max_head_bytes, 'x')).rfind("431 ", 0) == 0);
+  CHECK(refused("GET / HTTP/1.1\r\nExpect: later\r\n\r\n").rfind("417 ", 0) == 0);
+  auto exact = webhook::frame_request_head("POST /v HTTP/1.1\r\nContent-Length: 3145728\r\n\r\n", 0, limits);
+  CHECK(exact.state == webhook::HeadFrame::State::kComplete);
+}
+
+TEST_CASE("a body of the 3 MiB default limit is served; one byte more gets 413 naming the limit") {
+  auto o = Fixture::options();
+  o.max_body_bytes = webhook::EventServerOptions{}.max_body_bytes;
+  o.read_timeout = seconds(10);
+  Fixture f(o);
+  auto c = f.client();
+  CHECK(c->exchange(post("/full", std::string(3 * 1024 * 1024, 'f'))).body == "POST /full 3145728");
+  auto a = c->exchange("POST /over HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3145729\r\n\r\n");
+  CHECK(a.status == 413);
+  CHECK(a.body.find("larger than the limit of 3145728 bytes") != std::string::npos);
+  CHECK(c->closed());
+}
+
+TEST_CASE("per-address cap: the 65th connection from 127.0.0.1 is closed at accept, the first 64 stay served") {
+  Fixture f;
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (int i = 0; i < 64; ++i) held.push_back(f.client());
+  CHECK(f.server->connections() == 64);
+  CHECK_THROWS(f.client());  // closed before its TLS handshake
+  CHECK(f.server->stats().refused_peer_limit == 1);
+  for (size_t i = 0; i < held.size(); ++i) {
+    CAPTURE(i);
+    CHECK(held[i]->exchange(post("/held", "")).status == 200);
+  }
+  // A slot given back is a slot free again.
+  held.pop_back();
+  CHECK(ifo::test::eventually([&f] { return f.server->connections() == 63; }));
+  CHECK(f.client()->exchange(post("/again", "")).status == 200);
+  CHECK(f.server->stats().refused_peer_limit == 1);
+}
+
+TEST_CASE("buffered-bytes budget: clients declaring large bodies get 503, a small request still succeeds") {
+  auto o = Fixture::options();
+  o.max_body_bytes = 1024 * 1024;
+  o.max_buffered_bytes = 4 * 1024 * 1024;  // large requests may hold 3 MiB of it: two of 1 MiB
+  o.read_timeout = seconds(10);            // the hogs keep their reservations while the test runs
+  Fixture f(o);
+  const std::string hog = "POST /hog HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1048576\r\n\r\n";
+  std::vector<std::unique_ptr<RawClient>> hogs;
+  int held = 0;
+  int refused = 0;
+  for (int i = 0; i < 6; ++i) {
+    hogs.push_back(f.client());
+    auto a = hogs.back()->exchange(hog);  // 100 when the body fits in the budget, else 503
+    if (a.status == 100) ++held;
+    if (a.status == 503) {
+      ++refused;
+      CHECK(a.body.find("budget of 4194304 bytes") != std::string::npos);
+      CHECK(hogs.back()->closed());
+    }
+  }
+  CHECK(held == 2);
+  CHECK(refused == 4);
+  CHECK(f.server->stats().refused_over_budget == 4);
+  CHECK(f.server->stats().buffered_bytes > 2 * 1024 * 1024);
+
+  // An ordinary AdmissionReview-sized request fits in the quarter kept for small ones.
+  auto small = f.client();
+  CHECK(small->exchange(post("/small", std::string(16 * 1024, 's'))).body == "POST /small 16384");
+  CHECK(small->exchange(post("/small", "")).status == 200);
+
+  // A held hog that finishes its body is served, and its reservation goes back.
+  REQUIRE(hogs[0]->send(std::string(1024 * 1024, 'h')));
+  CHECK(hogs[0]->read().body == "POST /hog 1048576");
+  hogs.clear();
+  CHECK(ifo::test::eventually([&f] { return f.server->stats().buffered_bytes == 0; }));
 }
