@@ -69,6 +69,14 @@ inline constexpr std::string_view kReasonProgressing = "Progressing";
 inline constexpr std::string_view kReasonReferenceNotGranted = "ReferenceNotGranted";
 inline constexpr std::string_view kReasonHostNotAllowed = "HostNotAllowed";
 inline constexpr std::string_view kReasonServiceAccountNotOptedIn = "ServiceAccountNotOptedIn";
+// Reasons of the upstream condition types (LoadedInfisicalToken, ReadyToSyncSecrets, AutoRedeployReady),
+// as upstream v0.11 writes them.
+inline constexpr std::string_view kReasonOk = "OK";
+inline constexpr std::string_view kReasonError = "Error";
+inline constexpr std::string_view kReasonStopped = "Stopped";
+// Event reasons: a failure's Event carries its Ready reason, a sync that wrote carries kReasonSynced, and
+// a workload whose pods are rolled this one.
+inline constexpr std::string_view kReasonRolloutTriggered = "RolloutTriggered";
 
 // Credential Secret keys (upstream compatible).
 inline constexpr std::string_view kClientIdKey = "clientId";

@@ -1,32 +1,36 @@
 // reconcile(namespace/name): level-based, idempotent sync of one InfisicalSecret into its managed
-// Secrets, with drift repair, precise rollouts of consuming workloads, status and events.
+// Secrets and ConfigMaps, with drift repair, precise rollouts of consuming workloads, status and events.
+// The reconciler runs the steps in order; each lives in its own unit: the trust check
+// (core/trust_policy.h, trust_inputs.h), the request (request_builder.h), the fetch (scope_fetcher.h),
+// the writes (managed_writer.h, managed_index.h), rollouts (rollouts.h), the status
+// (core/sync_status.h) and Events (event_writer.h).
 #pragma once
 
 #include <spdlog/logger.h>
 
 #include <chrono>
-#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
-#include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
-#include "core/consumed_keys.h"
-#include "core/digest.h"
 #include "core/infisical_secret.h"
 #include "core/rendered_secret.h"
-#include "core/rollout.h"
+#include "core/sync_status.h"
 #include "core/trust_policy.h"
 #include "kube/clock.h"
-#include "kube/rate_limiter.h"
+#include "syncer/event_writer.h"
 #include "syncer/kube_api.h"
+#include "syncer/managed_index.h"
+#include "syncer/managed_writer.h"
 #include "syncer/metrics.h"
+#include "syncer/request_builder.h"
+#include "syncer/rollouts.h"
+#include "syncer/scope_fetcher.h"
 #include "syncer/secret_source.h"
 #include "syncer/trust_inputs.h"
 
@@ -38,13 +42,6 @@ struct ReconcileOutcome {
   Next next = Next::kForget;
   std::chrono::milliseconds after{0};  // kRequeueAfter
   std::string result;  // metric label: synced, unchanged, invalid, refused, error, conflict, deleted, throttled
-};
-
-// What a look at opted-in workloads did (core/rollout.h): rollouts (the pod template's hash written, a
-// new revision) and baselines recorded (workload metadata only, no new revision).
-struct RolloutCounts {
-  int rolled = 0;
-  int baselined = 0;
 };
 
 // Reads from the watch caches (informer stores); each returns nullptr when the object is not cached.
@@ -100,71 +97,6 @@ class Reconciler {
   void forget_scope_data();
 
  private:
-  struct ScopeEntry {
-    std::mutex mu;  // one fetch per scope at a time
-    // The last failure of this scope: until retry_at every resource reading the scope gets it again
-    // without asking Infisical, so a failing scope costs one request per backoff step however many
-    // resources read it (backoff doubles from 500 ms up to the resync interval; Retry-After wins).
-    std::exception_ptr failure;
-    int failures = 0;
-    kube::Clock::time_point retry_at{};
-    bool has_data = false;
-    std::map<std::string, std::string> values;
-    std::string etag;
-    kube::Clock::time_point fetched_at{};
-    std::optional<kube::Clock::time_point> reserved_slot;  // a budget slot this scope holds
-  };
-  struct Failure {
-    std::string reason;
-    std::string message;
-    std::optional<std::chrono::seconds> retry_after;
-    bool auth = false;     // LoadedInfisicalToken is false too
-    bool refused = false;  // by the trust boundary: retried at the resync interval (a grant may appear)
-  };
-  struct Fetched {
-    std::map<std::string, std::string> values;
-    bool fetched_now = false;
-    kube::Clock::time_point fetched_at{};  // when the scope's data was last confirmed by Infisical
-  };
-  struct CachedSecret {
-    std::map<std::string, std::string> data;
-    kube::Clock::time_point read_at{};
-  };
-  struct SecretWrite {
-    bool written = false;
-    bool data_changed = false;
-    Object secret;  // the managed Secret as it is now
-    std::optional<core::KeyDigests> previous;  // the digests of its data before; nullopt when it was created
-  };
-  // A managed Secret whose consumers are to be looked at: whether its data changed, and the digests of
-  // the data it had before (nullopt: it did not exist, so no pod can have started with other values).
-  struct WrittenSecret {
-    bool data_changed = false;
-    std::optional<core::KeyDigests> previous;
-  };
-
-  ReconcileOutcome finish(const Object& cr, const core::InfisicalSecret& model, std::vector<core::Condition> conditions,
-                          const std::optional<Failure>& failure, int synced_keys, bool synced_now,
-                          const std::vector<std::string>& managed,
-                          std::optional<std::chrono::milliseconds> next_sync = std::nullopt);
-  // The data of a Secret that a spec references (credentials, CA), read at most every
-  // kReferencedSecretTtl per Secret: N resources over I credentials cost I reads, not N. Throws
-  // kube::ApiError (not found is never cached).
-  std::map<std::string, std::string> referenced_secret_data(const std::string& ns, const std::string& name);
-  std::vector<Object> workloads_of(const kube::Resource& kind, const std::string& ns);
-  // The trust boundary for this resource: a failure (the first refusal's reason, every refusal listed)
-  // when anything it refers to, the host or the token it would mint is not admitted.
-  std::optional<Failure> check_trust(const core::InfisicalSecret& model);
-  // Whether InfisicalSecret ns/name exists with this UID (the owner a managed Secret is bound to).
-  bool owner_alive(const std::string& ns, const std::string& name, const std::string& uid);
-  std::optional<Failure> build_request(const core::InfisicalSecret& model, SourceRequest& req, std::string& identity_key);
-  struct Throttled {
-    std::chrono::milliseconds after;
-  };
-  // Throws Throttled when the Infisical request budget has no slot now, infisical::ApiError on failure.
-  // On failure, *retry_at is when the scope may be asked again (the resource is requeued for then).
-  Fetched fetch_scope(const SourceRequest& req, const std::string& scope_key, std::chrono::seconds resync,
-                      kube::Clock::time_point* retry_at);
   // The validation of one spec generation, with its templates parsed. Validating and parsing cost
   // about as much as rendering (bench/template), so they run once per generation (a spec change bumps
   // it), not at every reconcile.
@@ -176,68 +108,69 @@ class Reconciler {
     std::vector<std::optional<core::CompiledTemplate>> templates;  // per target, in targets() order
     std::vector<std::optional<core::CompiledTemplate>> config_map_templates;  // per config_map_targets() entry
   };
+  // One target of a resource with the data it is to hold.
+  struct PlannedWrite {
+    const ManagedKind* kind;
+    ManagedTarget target;
+    std::optional<std::map<std::string, std::string>> rendered;  // by its template; nullopt: the fetched values
+  };
+  // What writing a resource's targets did.
+  struct TargetWrites {
+    std::optional<core::SyncFailure> failure;  // the first target that could not be written
+    bool conflict = false;                     // a write met 409 Conflict: retried with backoff
+    bool any_written = false;
+    FreshSecrets fresh;      // the Secrets as they are now
+    WrittenSecrets written;  // the Secrets written, for rollouts
+  };
+
   // From the cache when uid and generation match (a generation of 0, never set by an API server, is
   // never cached).
   std::shared_ptr<const CheckedSpec> checked_spec(const std::string& key, const core::JsonValue& cr,
                                                   const core::InfisicalSecret& model);
-  // Renders the data of every target that has a template into out[i] (the others get the fetched
-  // values as they are). A template that fails is a TemplateFailed failure naming the entry.
-  std::optional<Failure> render_targets(const std::vector<std::optional<core::CompiledTemplate>>& templates,
-                                        const std::map<std::string, std::string>& values,
-                                        const std::string& secrets_path, std::chrono::sys_seconds now,
-                                        std::vector<std::map<std::string, std::string>>& out);
-  SecretWrite write_managed_secret(const core::InfisicalSecret& model,
-                                   const core::ManagedSecretTarget& target,
-                                   const std::map<std::string, std::string>& values, std::optional<Failure>& failure,
-                                   bool fresh_read = false);
-  // Rolls or baselines (core::decide_rollout) the opted-in workloads of `ns` that consume a Secret of
-  // `written` (name -> what the write did); `fresh` holds the Secrets as just written.
-  RolloutCounts roll_consumers(const std::string& ns, const std::map<std::string, WrittenSecret>& written,
-                               const std::map<std::string, Object>& fresh, const Object& cr);
-  // The key digests of the managed Secrets among `consumed`: just written ones (`fresh`) first, else
-  // the watch cache, else (`read_missing`) the API server. Secrets we do not manage are left out
-  // (missing, as the webhook's cache sees them).
-  std::map<std::string, core::KeyDigests> consumed_digests(const std::string& ns,
-                                                           const std::vector<core::ConsumedKey>& consumed,
-                                                           const std::map<std::string, Object>& fresh,
-                                                           bool read_missing);
-  // Writes what `action` says on one workload (core::roll_patch or baseline_patch) and counts it;
-  // false when the workload is gone.
-  bool apply_rollout(const kube::Resource& kind, const std::string& ns, const std::string& name,
-                     core::RolloutAction action, core::RolloutCause cause, const std::string& hash,
-                     const core::RolloutMarks& marks, RolloutCounts& counts);
-  // Removes the upstream operator's finalizer when the resource carries it; true when it did.
-  bool drop_upstream_finalizer(const core::JsonValue& cr, const std::string& ns, const std::string& name);
-  void remember_own_write(const std::string& ns, const std::string& name, const Object& written);
-  void record_event(const Object& cr, std::string_view type, std::string_view reason, const std::string& message);
-  std::chrono::milliseconds jittered(std::chrono::seconds interval);
-  std::chrono::milliseconds spread(std::chrono::seconds interval);  // uniform in [0, 10%] of interval
+  // Removes the upstream operator's finalizer when the resource carries it.
+  void drop_upstream_finalizer(const core::JsonValue& cr, const std::string& ns, const std::string& name);
+  // The trust boundary for this resource: a failure (the first refusal's reason, every refusal listed)
+  // when anything it refers to, the host or the token it would mint is not admitted.
+  std::optional<core::SyncFailure> check_trust(const core::InfisicalSecret& model);
+  // Whether InfisicalSecret ns/name exists with this UID (the owner a managed object is bound to).
+  bool owner_alive(const std::string& ns, const std::string& name, const std::string& uid);
+  // Every target (Secrets, then ConfigMaps) into `plan` with its data: rendered by its template (a
+  // template that fails is TemplateFailed, naming the entry), else the fetched `values`; then the API
+  // server's limits on that data (DataNotStorable).
+  std::optional<core::SyncFailure> plan_writes(const CheckedSpec& checked, const core::InfisicalSecret& model,
+                                               const std::map<std::string, std::string>& values,
+                                               const std::string& secrets_path, std::chrono::sys_seconds now,
+                                               std::vector<PlannedWrite>& plan);
+  // Writes the planned targets in order, stopping at the first that cannot be written.
+  TargetWrites write_targets(const core::InfisicalSecret& model, const std::vector<PlannedWrite>& plan,
+                             const std::map<std::string, std::string>& values);
+  // Status, Event and requeue of a failed fetch: back when the scope may be asked again.
+  ReconcileOutcome fetch_failed(const Object& cr, const core::InfisicalSecret& model, const ScopeFailed& failed);
+  // Writes what core::decide_status says (Event, status patch) and says when to come back.
+  ReconcileOutcome finish(const Object& cr, const core::InfisicalSecret& model, const core::SyncReport& report);
+  ReconcileOutcome outcome_of(const core::Requeue& requeue, std::string result);
+  // A random part of `interval`, uniform between the shares lo and hi.
+  std::chrono::milliseconds random_part(std::chrono::seconds interval, double lo, double hi);
   std::string digest_key() const;
+  Object global_config() const;
 
   KubeApi& kube_;
-  SecretSource& source_;
   Metrics& metrics_;
   kube::Clock& clock_;
   CacheLookups caches_;
   ReconcilerOptions options_;
   std::shared_ptr<spdlog::logger> log_;
-  kube::TokenBucket budget_;
   TrustInputsReader trust_inputs_;
+  EventWriter events_;
+  ManagedIndex index_;
+  RequestBuilder requests_;
+  ScopeFetcher fetcher_;
+  ManagedWriter writer_;
+  Rollouts rollouts_;
 
   mutable std::mutex mu_;
   std::string digest_key_;
-  std::map<std::string, std::shared_ptr<ScopeEntry>> scopes_;
-  std::map<std::string, std::set<std::string>> secret_owners_;  // "ns/secret" -> CR keys
-  std::map<std::string, std::vector<std::string>> cr_targets_;   // CR key -> "ns/secret"
-  // CR key -> namespace -> Secrets written but whose consumers may not all be rolled or baselined yet
-  // (a failed workload patch): the next reconcile looks at them again even though nothing is written
-  // then, deciding with the data they had before the first write.
-  std::map<std::string, std::map<std::string, std::map<std::string, WrittenSecret>>> pending_rollouts_;
-  std::map<std::string, CachedSecret> referenced_secrets_;        // "ns/name" -> data
   std::map<std::string, std::shared_ptr<const CheckedSpec>> checked_specs_;  // CR key -> its current generation
-  // "ns/name" -> resourceVersion of our last write of that managed Secret whose watch event has not
-  // been seen yet (at most one entry per Secret).
-  std::unordered_map<std::string, std::string> own_writes_;
   std::mt19937_64 rng_;
 };
 

@@ -1,0 +1,73 @@
+// What a reconcile asks Infisical for one InfisicalSecret: host (spec > infisical-config ConfigMap >
+// default), CA (spec tls.caRef > the ConfigMap's tls.caRef.* > system roots), credentials from the
+// Secrets the spec refers to, and the scope. Resources with the same scope key share one fetch.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "core/infisical_secret.h"
+#include "core/sync_status.h"
+#include "kube/clock.h"
+#include "syncer/kube_api.h"
+#include "syncer/secret_source.h"
+
+namespace ifo::syncer {
+
+// How long the data of a referenced Secret (credentials, CA) is reused before it is read again.
+inline constexpr std::chrono::seconds kReferencedSecretTtl{30};
+
+struct BuiltRequest {
+  SourceRequest request;
+  // Host, auth method, identity, a fingerprint of the credentials and the CA, then project,
+  // environment, path, recursive and secretName: equal keys read the same secrets as the same identity.
+  std::string scope_key;
+};
+
+// Upstream's name of an auth strategy (e.g. UNIVERSAL_MACHINE_IDENTITY), as conditions report it.
+std::string_view auth_strategy_name(core::AuthMethod method);
+
+class RequestBuilder {
+ public:
+  // `operator_namespace` holds the infisical-config ConfigMap (named in messages).
+  RequestBuilder(KubeApi& kube, kube::Clock& clock, std::string operator_namespace);
+
+  // The request for `resource` (its spec validated), with `global_config` the infisical-config
+  // ConfigMap (nullptr: none); or why there is none: a missing credential or CA Secret or key
+  // (CredentialsNotFound), an incomplete tls.caRef.* in the ConfigMap (InvalidSpec). Throws
+  // kube::ApiError / kube::TransportError when reading a referenced Secret fails otherwise.
+  std::variant<BuiltRequest, core::SyncFailure> build(const core::InfisicalSecret& resource,
+                                                      const Object& global_config);
+
+  // Drops the referenced Secrets read so far (as after a restart).
+  void forget();
+
+ private:
+  struct CachedSecret {
+    std::map<std::string, std::string> data;
+    kube::Clock::time_point read_at{};
+  };
+  // The data of a Secret that a spec references, read at most every kReferencedSecretTtl per Secret
+  // (N resources over I credentials cost I reads, not N); nullopt when it does not exist (never
+  // cached). Throws kube::ApiError on other failures.
+  std::optional<std::map<std::string, std::string>> referenced_secret(const std::string& ns, const std::string& name);
+  // The CA bundle of tls.caRef, or why there is none.
+  std::variant<std::string, core::SyncFailure> ca_pem(const core::CaReference& ref);
+  // Fills the credentials of `auth` into `req` and `fingerprint` (a digest of them for the scope
+  // key); a failure when a credentials Secret or one of its keys is missing.
+  std::optional<core::SyncFailure> add_credentials(const core::Authentication& auth, SourceRequest& req,
+                                                   std::string& fingerprint);
+
+  KubeApi& kube_;
+  kube::Clock& clock_;
+  std::string operator_namespace_;
+  std::mutex mu_;
+  std::map<std::string, CachedSecret> referenced_secrets_;  // "ns/name" -> data
+};
+
+}  // namespace ifo::syncer

@@ -1,0 +1,124 @@
+// Fetching scopes within the request budget, with per-scope backoff.
+#include "syncer/scope_fetcher.h"
+
+#include <algorithm>
+
+#include "core/constants.h"
+#include "infisical/errors.h"
+
+namespace ifo::syncer {
+
+namespace {
+
+// The Ready reason of an Infisical error.
+core::SyncFailure failure_of(const infisical::ApiError& e) {
+  core::SyncFailure f;
+  f.message = e.what();
+  f.retry_after = e.retry_after();
+  switch (e.kind()) {
+    case infisical::ErrorKind::kRateLimited: f.reason = core::kReasonRateLimited; break;
+    // Refused at connect time (a refused address range) or a redirect to another host: nothing was sent.
+    case infisical::ErrorKind::kHostNotAllowed: f.reason = core::kReasonHostNotAllowed; break;
+    case infisical::ErrorKind::kUnauthorized:
+    case infisical::ErrorKind::kForbidden:
+    case infisical::ErrorKind::kCredentialSource:
+    case infisical::ErrorKind::kInvalidConfig:
+      f.reason = core::kReasonAuthFailed;
+      f.auth = true;
+      break;
+    default: f.reason = core::kReasonFetchFailed; break;
+  }
+  return f;
+}
+
+std::chrono::milliseconds wait_ms(kube::Clock::duration wait) {
+  // One millisecond more, so that a caller coming back exactly then finds its slot due.
+  return std::chrono::duration_cast<std::chrono::milliseconds>(wait) + std::chrono::milliseconds(1);
+}
+
+}  // namespace
+
+ScopeFetcher::ScopeFetcher(SecretSource& source, kube::Clock& clock, int requests_per_minute,
+                           std::shared_ptr<spdlog::logger> log)
+    : source_(source),
+      clock_(clock),
+      budget_(requests_per_minute / 60.0, std::max(1, requests_per_minute / 6), clock),
+      log_(std::move(log)) {}
+
+void ScopeFetcher::forget() {
+  std::lock_guard lock(mu_);
+  scopes_.clear();
+}
+
+std::shared_ptr<ScopeFetcher::ScopeEntry> ScopeFetcher::entry(const std::string& scope_key) {
+  std::lock_guard lock(mu_);
+  auto& e = scopes_[scope_key];
+  if (!e) e = std::make_shared<ScopeEntry>();
+  return e;
+}
+
+ScopeResult ScopeFetcher::fetch(const SourceRequest& request, const std::string& scope_key,
+                                std::chrono::seconds resync) {
+  std::shared_ptr<ScopeEntry> e = entry(scope_key);
+  std::lock_guard scope_lock(e->mu);
+  // CRs reading the same scope share one fetch per interval: data younger than 80% of the interval
+  // (the shortest jittered resync is 90%) is served from memory.
+  auto fresh_for = std::chrono::duration_cast<kube::Clock::duration>(resync) * 8 / 10;
+  if (e->has_data && clock_.now() - e->fetched_at < fresh_for) return ScopeData{e->values, e->fetched_at};
+  // A scope that just failed is not asked again before its retry time: the same error, no request.
+  if (e->failure && clock_.now() < e->retry_at) return ScopeFailed{*e->failure, e->retry_at};
+  if (std::optional<ScopeThrottled> throttled = take_slot(*e)) return *throttled;
+  return ask_infisical(*e, request, resync);
+}
+
+std::optional<ScopeThrottled> ScopeFetcher::take_slot(ScopeEntry& e) {
+  // The global request budget spreads work instead of failing it: a scope that finds the budget
+  // spent reserves the next free slot, and every resource that needs the scope comes back exactly
+  // then, without touching its status. The slot belongs to the scope, not to the resource that
+  // asked first: ten resources waiting for one scope cost one slot, and the first of them back
+  // uses it for all.
+  if (e.reserved_slot) {
+    if (clock_.now() < *e.reserved_slot) return ScopeThrottled{wait_ms(*e.reserved_slot - clock_.now())};
+    e.reserved_slot.reset();
+    return std::nullopt;
+  }
+  auto wait = budget_.reserve();
+  if (wait <= kube::Clock::duration::zero()) return std::nullopt;
+  e.reserved_slot = clock_.now() + wait;
+  return ScopeThrottled{wait_ms(wait)};
+}
+
+ScopeResult ScopeFetcher::ask_infisical(ScopeEntry& e, const SourceRequest& request, std::chrono::seconds resync) {
+  SourceRequest req = request;
+  if (e.has_data && !e.etag.empty()) req.if_none_match = e.etag;
+  SourceResult r;
+  try {
+    r = source_.fetch(req);
+    if (r.not_modified && !e.has_data) {
+      // A 304 without data in memory cannot happen when no If-None-Match was sent; refetch plainly.
+      req.if_none_match.reset();
+      r = source_.fetch(req);
+    }
+  } catch (const infisical::ApiError& error) {
+    ++e.failures;
+    auto backoff = std::min<kube::Clock::duration>(
+        std::chrono::milliseconds(500) * (int64_t{1} << std::min(e.failures - 1, 20)), resync);
+    if (error.retry_after()) backoff = std::max<kube::Clock::duration>(backoff, *error.retry_after());
+    e.retry_at = clock_.now() + backoff;
+    e.failure = failure_of(error);
+    return ScopeFailed{*e.failure, e.retry_at};
+  }
+  e.failure.reset();
+  e.failures = 0;
+  for (const auto& w : r.warnings) log_->warn("infisical scope warning: {}", w);
+  // A 304 keeps the values in memory; they are confirmed as of now either way.
+  if (!r.not_modified || !e.has_data) {
+    e.values = std::move(r.values);
+    e.etag = r.etag;
+    e.has_data = true;
+  }
+  e.fetched_at = clock_.now();
+  return ScopeData{e.values, e.fetched_at};
+}
+
+}  // namespace ifo::syncer
