@@ -104,7 +104,12 @@ std::optional<Clock::time_point> parse_iso8601(std::string_view text) {
     while (std::isdigit(static_cast<unsigned char>(*end))) ++end;
   }
   if (*end != 'Z' && std::string_view(end) != "+00:00") return std::nullopt;
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
+  // A time the clock cannot represent (its nanoseconds span about 292 years either side of 1970) is
+  // no usable expiration; converting it would overflow.
+  const std::time_t when = timegm(&tm);
+  constexpr auto kLimit = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count() - 1;
+  if (when > kLimit || when < -kLimit) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(when);
 }
 
 std::string AwsCredentialProvider::sts_endpoint() {

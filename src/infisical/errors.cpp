@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 
@@ -141,9 +142,9 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
   std::string text(value);
   const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
   if (end == nullptr || *end != '\0') return std::nullopt;
-  auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
-  auto delta = std::chrono::duration_cast<std::chrono::seconds>(when - now);
-  return delta.count() < 0 ? std::chrono::seconds(0) : delta;
+  // In seconds, not in the clock's nanoseconds: a hostile server's year 9999 must not overflow.
+  const long long delta = static_cast<long long>(timegm(&tm)) - static_cast<long long>(std::chrono::system_clock::to_time_t(now));
+  return std::chrono::seconds(std::clamp(delta, 0LL, 86400LL));  // absurd: cap at a day, as above
 }
 
 ApiError error_from_response(std::string_view what, const net::Response& response, bool secrets_route,

@@ -44,6 +44,10 @@ TEST_CASE("errors: 429 carries Retry-After (seconds or HTTP-date), default 60 s"
   auto none = error_from_response("x", response(429, ""), true, kNow);
   CHECK(none.retry_after()->count() == 60);
   CHECK_FALSE(parse_retry_after("soon", kNow).has_value());
+  // A hostile server's date far in the future (found by fuzz_infisical_response: it overflowed the
+  // clock's nanoseconds) is capped at a day like an absurd number of seconds (no overflow); one in the past is 0.
+  CHECK(parse_retry_after("Sun, 06 Nov 9999 08:49:37 GMT", kNow)->count() == 86400);
+  CHECK(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", kNow)->count() == 0);
 }
 
 TEST_CASE("errors: a 500 from a secrets route is flagged as a possible rate limit, elsewhere not") {
