@@ -157,35 +157,27 @@ class TypeDecoder {
     epoch_ = epoch;
   }
 
-  // The object as readers get it. Decoding runs outside the lock; two readers racing on the same
-  // object may both decode it (same result), after which every reader finds the memo.
+  // The object as readers get it. Decoding runs under the lock, so each stored object is decoded
+  // once per epoch however many readers race on it (a watcher, a list and the write's own answer
+  // all arrive together after a write); decoders are pure functions of the object and cheap.
   ObjectPtr serve(const ObjectPtr& stored) {
     if (!stored) return stored;
-    std::shared_ptr<const Decoder> fn;
-    uint64_t epoch = 0;
-    {
-      std::lock_guard lk(mu_);
-      if (!fn_) return stored;
-      if (stored->decoded_epoch == epoch_) return stored->decoded ? stored->decoded : stored;
-      fn = fn_;
-      epoch = epoch_;
-    }
+    std::lock_guard lk(mu_);
+    if (!fn_) return stored;
+    if (stored->decoded_epoch == epoch_) return stored->decoded ? stored->decoded : stored;
     auto doc = std::make_shared<JsonDoc>();
     doc->CopyFrom(stored->value(), doc->GetAllocator());
-    (*fn)(*doc);
+    (*fn_)(*doc);
     std::shared_ptr<Object> copy;
     if (!(*doc == stored->value())) {
       copy = std::make_shared<Object>();
       copy->json = core::to_json(*doc);
       copy->doc = std::move(doc);
       copy->rv = stored->rv;
-      copy->decoded_epoch = epoch;  // a served copy serves itself
+      copy->decoded_epoch = epoch_;  // a served copy serves itself
     }
-    std::lock_guard lk(mu_);
-    if (stored->decoded_epoch < epoch) {
-      stored->decoded_epoch = epoch;
-      stored->decoded = copy;
-    }
+    stored->decoded_epoch = epoch_;
+    stored->decoded = copy;
     if (copy) return copy;
     return stored;
   }
