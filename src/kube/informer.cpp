@@ -1,4 +1,4 @@
-// The informer loop: list, watch, relist on 410, back off on errors.
+// The informer loop: list page by page into the store, watch, relist on 410, back off after failures.
 #include "kube/informer.h"
 
 #include <fmt/format.h>
@@ -8,65 +8,6 @@
 #include "kube/meta.h"
 
 namespace ifo::kube {
-
-ConstObjectPtr Store::get(const std::string& key) const {
-  std::lock_guard lock(mu_);
-  auto it = items_.find(key);
-  return it == items_.end() ? nullptr : it->second;
-}
-
-std::vector<ConstObjectPtr> Store::list() const {
-  std::lock_guard lock(mu_);
-  std::vector<ConstObjectPtr> out;
-  out.reserve(items_.size());
-  for (const auto& [k, v] : items_) out.push_back(v);
-  return out;
-}
-
-std::vector<ConstObjectPtr> Store::list(std::string_view ns) const {
-  if (ns.empty()) return list();
-  std::lock_guard lock(mu_);
-  std::vector<ConstObjectPtr> out;
-  const std::string prefix = std::string(ns) + "/";
-  for (auto it = items_.lower_bound(prefix); it != items_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
-    out.push_back(it->second);
-  return out;
-}
-
-std::vector<std::string> Store::keys() const {
-  std::lock_guard lock(mu_);
-  std::vector<std::string> out;
-  for (const auto& [k, v] : items_) out.push_back(k);
-  return out;
-}
-
-size_t Store::size() const {
-  std::lock_guard lock(mu_);
-  return items_.size();
-}
-
-ConstObjectPtr Store::upsert(const std::string& key, ConstObjectPtr obj) {
-  std::lock_guard lock(mu_);
-  auto& slot = items_[key];
-  auto old = std::move(slot);
-  slot = std::move(obj);
-  return old;
-}
-
-ConstObjectPtr Store::erase(const std::string& key) {
-  std::lock_guard lock(mu_);
-  auto it = items_.find(key);
-  if (it == items_.end()) return nullptr;
-  auto old = std::move(it->second);
-  items_.erase(it);
-  return old;
-}
-
-std::map<std::string, ConstObjectPtr> Store::replace(std::map<std::string, ConstObjectPtr> items) {
-  std::lock_guard lock(mu_);
-  std::swap(items_, items);
-  return items;
-}
 
 Informer::Informer(Client& client, const Resource& resource, InformerOptions options)
     : client_(client),
@@ -78,9 +19,23 @@ Informer::Informer(Client& client, const Resource& resource, InformerOptions opt
 
 Informer::~Informer() { stop(); }
 
+void Informer::require_not_started(const char* what) const {
+  if (thread_.joinable()) throw std::logic_error(fmt::format("Informer::{} after start()", what));
+}
+
 void Informer::add_handlers(EventHandlers handlers) {
-  if (thread_.joinable()) throw std::logic_error("Informer::add_handlers after start()");
+  require_not_started("add_handlers");
   handlers_.push_back(std::move(handlers));
+}
+
+void Informer::set_transform(Transform transform) {
+  require_not_started("set_transform");
+  transform_ = std::move(transform);
+}
+
+void Informer::set_codec(std::unique_ptr<StoreCodec> codec) {
+  require_not_started("set_codec");
+  store_.set_codec(codec ? std::move(codec) : std::make_unique<ParsedCodec>());
 }
 
 void Informer::start() {
@@ -119,63 +74,109 @@ void Informer::call(const char* what, F&& f) {
   }
 }
 
-bool Informer::wait_stopped_for(Clock::duration d) {
-  std::unique_lock lock(mu_);
-  const auto deadline = clock_.now() + d;
-  while (!stop_ && clock_.now() < deadline) clock_.wait_until(cv_, lock, deadline);
-  return stop_;
+std::optional<Clock::time_point> Informer::retry_at() const {
+  std::lock_guard lock(mu_);
+  return retry_at_;
 }
 
 void Informer::backoff_wait() {
-  const int step = std::min(backoff_step_, 30);
-  ++backoff_step_;
-  auto base = options_.backoff_initial * (int64_t{1} << step);
-  if (base > options_.backoff_max || base <= Clock::duration::zero()) base = options_.backoff_max;
+  auto base = options_.backoff_initial;
+  for (int i = 0; i < backoff_step_ && base < options_.backoff_max; ++i) base *= 2;
+  base = std::min(base, options_.backoff_max);
+  backoff_step_ = std::min(backoff_step_ + 1, 64);
   std::uniform_real_distribution<double> jitter(0.0, 1.0);
   const auto d = base + std::chrono::duration_cast<Clock::duration>(base * jitter(rng_));
   log_->debug("msg=\"informer backing off\" resource={} delay_ms={}", resource_.resource,
               std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
-  wait_stopped_for(d);
+  std::unique_lock lock(mu_);
+  const auto deadline = clock_.now() + d;
+  retry_at_ = deadline;
+  while (!stop_ && clock_.now() < deadline) clock_.wait_until(cv_, lock, deadline);
+  retry_at_.reset();
 }
 
-void Informer::list_and_replace() {
+ConstObjectPtr Informer::keep(ObjectPtr obj) const {
+  if (core::JsonValue* m = core::member(*obj, "metadata")) core::remove_member(*m, "managedFields");
+  if (!transform_) return obj;
+  return transform_(std::move(obj));
+}
+
+void Informer::notify_add(const ConstObjectPtr& obj) {
+  for (auto& h : handlers_)
+    if (h.on_add) call("add", [&] { h.on_add(obj); });
+}
+
+void Informer::notify_update(const ConstObjectPtr& old_obj, const ConstObjectPtr& new_obj) {
+  for (auto& h : handlers_)
+    if (h.on_update) call("update", [&] { h.on_update(old_obj, new_obj); });
+}
+
+void Informer::notify_delete(const ConstObjectPtr& obj) {
+  for (auto& h : handlers_)
+    if (h.on_delete) call("delete", [&] { h.on_delete(obj); });
+}
+
+// A relist's change, with both sides decoded from the store's form one at a time: a first list of
+// 10,000 objects never holds 10,000 parsed objects at once. An object is updated when what the store
+// keeps of it changed (a new resourceVersion, unless the transform drops it).
+void Informer::deliver(const Store::Change& change) {
+  const ConstObjectPtr old_obj = change.old_kept ? change.old_kept->object() : nullptr;
+  const ConstObjectPtr new_obj = change.new_kept ? change.new_kept->object() : nullptr;
+  if (old_obj && new_obj) {
+    if (*old_obj != *new_obj) notify_update(old_obj, new_obj);
+  } else if (new_obj) {
+    notify_add(new_obj);
+  } else if (old_obj) {
+    notify_delete(old_obj);
+  }
+}
+
+// Page by page, each object kept (transformed and encoded) as its page arrives, so that listing
+// 10,000 objects never holds more than one page of them whole. A continue token that expired (410)
+// restarts with one unpaged list, as client-go's pager does. Returns the list's resourceVersion.
+std::string Informer::list_into(std::map<std::string, StoredPtr>& fresh) {
+  constexpr int kMaxPages = 100000;
   ListOptions lo;
   lo.label_selector = options_.label_selector;
   lo.field_selector = options_.field_selector;
   lo.limit = options_.page_size;
-  ObjectList listed = client_.list_all(resource_, options_.namespace_, lo);
-  ++lists_;
-  std::map<std::string, ConstObjectPtr> fresh;
-  for (auto& item : listed.items) {
-    std::string key = meta_key(*item);
-    fresh.emplace(std::move(key), std::move(item));
+  for (int page = 0; page < kMaxPages; ++page) {
+    ObjectList part;
+    try {
+      part = client_.list(resource_, options_.namespace_, lo);
+    } catch (const ApiError& e) {
+      if (!e.is_gone() || lo.continue_token.empty()) throw;
+      log_->info("msg=\"list continue token expired; listing without paging\" resource={}", resource_.resource);
+      lo.continue_token.clear();
+      lo.limit = 0;
+      fresh.clear();
+      continue;
+    }
+    for (auto& item : part.items) {
+      std::string key = meta_key(*item);
+      if (ConstObjectPtr kept = keep(std::move(item))) fresh.insert_or_assign(std::move(key), store_.encode(kept));
+    }
+    if (part.continue_token.empty()) return part.resource_version;
+    lo.continue_token = std::move(part.continue_token);
   }
-  auto old = store_.replace(fresh);
+  throw DecodeError(fmt::format("list {}: the server kept returning continue tokens", resource_.resource));
+}
+
+void Informer::list_and_replace() {
+  std::map<std::string, StoredPtr> fresh;
+  const std::string listed_rv = list_into(fresh);
+  ++lists_;
+  const size_t kept = fresh.size();
+  const std::vector<Store::Change> changes = store_.replace(std::move(fresh));
   {
     std::lock_guard lock(mu_);
-    rv_ = listed.resource_version;
+    rv_ = listed_rv;
   }
   // Handlers after the store holds the new state, as client-go's processor does.
-  for (const auto& entry : fresh) {
-    const ConstObjectPtr& obj = entry.second;
-    auto it = old.find(entry.first);
-    if (it == old.end()) {
-      for (auto& h : handlers_)
-        if (h.on_add) call("add", [&] { h.on_add(obj); });
-    } else if (meta_resource_version(*it->second) != meta_resource_version(*obj)) {
-      const ConstObjectPtr& previous = it->second;
-      for (auto& h : handlers_)
-        if (h.on_update) call("update", [&] { h.on_update(previous, obj); });
-    }
-  }
-  for (const auto& entry : old) {
-    if (fresh.count(entry.first) != 0) continue;
-    const ConstObjectPtr& obj = entry.second;
-    for (auto& h : handlers_)
-      if (h.on_delete) call("delete", [&] { h.on_delete(obj); });
-  }
+  if (!handlers_.empty())
+    for (const auto& change : changes) deliver(change);
   log_->info("msg=\"informer listed\" resource={} namespace={} objects={} resourceVersion={}", resource_.resource,
-             options_.namespace_.empty() ? "*" : options_.namespace_, fresh.size(), listed.resource_version);
+             options_.namespace_.empty() ? "*" : options_.namespace_, kept, listed_rv);
   if (!synced_) {
     {
       std::lock_guard lock(mu_);
@@ -186,33 +187,29 @@ void Informer::list_and_replace() {
 }
 
 void Informer::apply_event(WatchEvent& ev) {
-  ConstObjectPtr obj = ev.object;
   const std::string rv = ev.resource_version();
-  if (ev.type == WatchEvent::Type::kBookmark) {
-    std::lock_guard lock(mu_);
-    if (!rv.empty()) rv_ = rv;
-    return;
-  }
-  const std::string key = meta_key(*obj);
-  if (ev.type == WatchEvent::Type::kDeleted) {
-    store_.erase(key);
-    for (auto& h : handlers_)
-      if (h.on_delete) call("delete", [&] { h.on_delete(obj); });
-  } else {
-    auto old = store_.upsert(key, obj);
-    for (auto& h : handlers_) {
-      if (old == nullptr) {
-        if (h.on_add) call("add", [&] { h.on_add(obj); });
-      } else if (h.on_update) {
-        call("update", [&] { h.on_update(old, obj); });
-      }
+  if (ev.type != WatchEvent::Type::kBookmark) {
+    const std::string key = meta_key(*ev.object);
+    ConstObjectPtr kept = keep(std::move(ev.object));
+    if (ev.type == WatchEvent::Type::kDeleted || !kept) {
+      // Deleted, or no longer kept by the transform: gone from the store either way. Handlers see the
+      // object as deleted (transformed), else the last state the store knew; nothing if it never held it.
+      const StoredPtr old = store_.erase(key);
+      if (!kept && old) kept = old->object();
+      if (kept) notify_delete(kept);
+    } else {
+      const StoredPtr old = store_.upsert(key, store_.encode(kept));
+      if (!old) notify_add(kept);
+      else if (ConstObjectPtr previous = old->object()) notify_update(previous, kept);
     }
   }
   std::lock_guard lock(mu_);
   if (!rv.empty()) rv_ = rv;
 }
 
-Informer::WatchEnd Informer::watch_once() {
+Informer::RoundEnd Informer::watch_once() {
+  // A watch shorter than this that delivered nothing did not work (the reflector's "very short watch").
+  constexpr auto kShortWatch = std::chrono::seconds(1);
   WatchOptions wo;
   wo.label_selector = options_.label_selector;
   wo.field_selector = options_.field_selector;
@@ -224,75 +221,78 @@ Informer::WatchEnd Informer::watch_once() {
   ++watches_;
   const auto started = clock_.now();
   size_t events = 0;
-  WatchEnd end = WatchEnd::kClosed;
+  RoundEnd end = RoundEnd::kClosed;
   client_.watch(resource_, options_.namespace_, wo, [&](WatchEvent& ev) {
     if (ev.type == WatchEvent::Type::kError) {
       if (ev.is_gone_error()) {
         log_->info("msg=\"watch resourceVersion expired; relisting\" resource={} message=\"{}\"", resource_.resource,
                    ev.error_message);
-        end = WatchEnd::kGone;
+        end = RoundEnd::kExpired;
       } else {
         log_->warn("msg=\"watch error event\" resource={} code={} reason={} message=\"{}\"", resource_.resource,
                    ev.error_code, ev.error_reason, ev.error_message);
-        end = WatchEnd::kError;
+        end = RoundEnd::kFailed;
       }
       return false;
     }
-    ++events;
-    if (events == 1) reset_backoff();
+    if (++events == 1) reset_backoff();  // the watch works
     apply_event(ev);
     return !stop_.load();
   });
-  // A watch that closes at once without events is treated as an error, so a server that keeps
-  // closing watches is not hammered (the reflector's "very short watch").
-  if (end == WatchEnd::kClosed && events == 0 && clock_.now() - started < std::chrono::seconds(1)) {
-    log_->debug("msg=\"very short watch\" resource={}", resource_.resource);
-    return WatchEnd::kError;
+  if (events > 0) return end;
+  // Nothing delivered. A version gone as soon as it was listed, or a watch the server ends at once, is
+  // retried after backoff like an error, so that a server in that state is not hammered.
+  if (end == RoundEnd::kExpired) return RoundEnd::kExpiredAtOnce;
+  if (end == RoundEnd::kClosed) {
+    if (clock_.now() - started >= kShortWatch) {
+      reset_backoff();  // a quiet watch that ran its course
+      return end;
+    }
+    log_->warn("msg=\"watch ended at once without an event\" resource={}", resource_.resource);
+    return RoundEnd::kFailed;
   }
   return end;
+}
+
+Informer::RoundEnd Informer::failed(bool listing, const std::exception& e) {
+  log_->warn("msg=\"informer {} failed\" resource={} error=\"{}\"", listing ? "list" : "watch", resource_.resource,
+             e.what());
+  return RoundEnd::kFailed;
 }
 
 void Informer::run() {
   bool need_list = true;
   while (!stop_) {
+    RoundEnd end = RoundEnd::kFailed;
     try {
       if (need_list) {
         list_and_replace();
         need_list = false;
-        reset_backoff();
       }
-      switch (watch_once()) {
-        case WatchEnd::kClosed:
-          break;  // timeoutSeconds reached: watch again from the last resourceVersion
-        case WatchEnd::kGone:
-          need_list = true;
-          break;
-        case WatchEnd::kError:
-          ++errors_;
-          backoff_wait();
-          break;
-      }
+      end = watch_once();
     } catch (const TransportError& e) {
       if (stop_ && e.is_aborted()) break;
-      ++errors_;
-      log_->warn("msg=\"informer {} failed\" resource={} error=\"{}\"", need_list ? "list" : "watch", resource_.resource,
-                 e.what());
-      backoff_wait();
+      end = failed(need_list, e);
     } catch (const ApiError& e) {
-      if (e.is_gone()) {
-        log_->info("msg=\"resourceVersion expired; relisting\" resource={}", resource_.resource);
-        need_list = true;
-        continue;
-      }
-      ++errors_;
-      log_->warn("msg=\"informer {} failed\" resource={} error=\"{}\"", need_list ? "list" : "watch", resource_.resource,
-                 e.what());
-      backoff_wait();
+      // A watch refused with 410 at its start: the version the store holds is already gone.
+      end = e.is_gone() && !need_list ? RoundEnd::kExpiredAtOnce : failed(need_list, e);
     } catch (const std::exception& e) {
-      ++errors_;
-      log_->warn("msg=\"informer {} failed\" resource={} error=\"{}\"", need_list ? "list" : "watch", resource_.resource,
-                 e.what());
-      backoff_wait();
+      end = failed(need_list, e);
+    }
+    switch (end) {
+      case RoundEnd::kClosed:
+        break;
+      case RoundEnd::kExpired:
+        need_list = true;
+        break;
+      case RoundEnd::kExpiredAtOnce:
+        need_list = true;
+        backoff_wait();
+        break;
+      case RoundEnd::kFailed:
+        ++errors_;
+        backoff_wait();
+        break;
     }
   }
   cv_.notify_all();

@@ -13,10 +13,41 @@ namespace {
 int64_t whole_seconds(Clock::duration d) {
   return std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(d).count());
 }
+
+// The Lease calls over kube::Client.
+class ClientLeases final : public LeaseClient {
+ public:
+  explicit ClientLeases(Client& client) : client_(client) {}
+  std::shared_ptr<const core::JsonDoc> get(const std::string& ns, const std::string& name) override {
+    try {
+      return client_.get(kLeases, ns, name);
+    } catch (const ApiError& e) {
+      if (e.is_not_found()) return nullptr;
+      throw;
+    }
+  }
+  std::shared_ptr<const core::JsonDoc> create(const std::string& ns, const core::JsonValue& lease) override {
+    return client_.create(kLeases, ns, lease);
+  }
+  std::shared_ptr<const core::JsonDoc> update(const std::string& ns, const core::JsonValue& lease) override {
+    return client_.update(kLeases, ns, lease);
+  }
+
+ private:
+  Client& client_;
+};
 }  // namespace
 
 LeaderElector::LeaderElector(Client& client, LeaderElectionConfig config)
-    : client_(client),
+    : LeaderElector(std::make_unique<ClientLeases>(client), nullptr, std::move(config)) {}
+
+LeaderElector::LeaderElector(LeaseClient& leases, LeaderElectionConfig config)
+    : LeaderElector(nullptr, &leases, std::move(config)) {}
+
+LeaderElector::LeaderElector(std::unique_ptr<LeaseClient> owned, LeaseClient* borrowed,
+                             LeaderElectionConfig config)
+    : owned_leases_(std::move(owned)),
+      leases_(borrowed != nullptr ? *borrowed : *owned_leases_),
       config_(std::move(config)),
       clock_(config_.clock != nullptr ? *config_.clock : real_clock()),
       log_(config_.logger ? config_.logger : default_logger()) {
@@ -26,6 +57,8 @@ LeaderElector::LeaderElector(Client& client, LeaderElectionConfig config)
     throw std::invalid_argument("leader election: lease duration must be greater than the renew deadline");
   if (config_.renew_deadline <= config_.retry_period)
     throw std::invalid_argument("leader election: renew deadline must be greater than the retry period");
+  if (config_.acquire_jitter < 0)
+    throw std::invalid_argument("leader election: acquire jitter must not be negative");
 }
 
 LeaderElector::~LeaderElector() { stop(); }
@@ -56,15 +89,10 @@ bool LeaderElector::wait_stopped_for(Clock::duration d) {
   return stop_;
 }
 
-bool LeaderElector::try_acquire_or_renew() {
+LeaderElector::Attempt LeaderElector::try_acquire_or_renew() {
   const auto now = clock_.now();
   const std::string now_text = format_micro_time(clock_.wall_now());
-  ObjectPtr lease;
-  try {
-    lease = client_.get(kLeases, config_.namespace_, config_.name);
-  } catch (const ApiError& e) {
-    if (!e.is_not_found()) throw;
-  }
+  const std::shared_ptr<const core::JsonDoc> lease = leases_.get(config_.namespace_, config_.name);
   if (!lease) {
     core::JsonDoc obj(rapidjson::kObjectType);
     auto& a = obj.GetAllocator();
@@ -80,15 +108,16 @@ bool LeaderElector::try_acquire_or_renew() {
     core::set_string(spec, "renewTime", now_text, a);
     core::set_member(spec, "leaseTransitions", core::JsonValue(0), a);
     try {
-      auto created = client_.create(kLeases, config_.namespace_, obj);
+      auto created = leases_.create(config_.namespace_, obj);
       std::lock_guard lock(mu_);
       observed_holder_ = config_.identity;
       observed_renew_time_ = now_text;
       observed_rv_ = created ? meta_resource_version(*created) : std::string();
       observed_at_ = now;
-      return true;
+      return Attempt::kHolding;
     } catch (const ApiError& e) {
-      if (e.is_already_exists() || e.is_conflict()) return false;  // another candidate was faster
+      // Another candidate was faster.
+      if (e.is_already_exists() || e.is_conflict()) return Attempt::kFailed;
       throw;
     }
   }
@@ -122,7 +151,7 @@ bool LeaderElector::try_acquire_or_renew() {
   const bool held_by_other = !holder.empty() && holder != config_.identity;
   if (held_by_other) {
     std::lock_guard lock(mu_);
-    if (observed_at_ + std::chrono::seconds(duration_s) > now) return false;  // still valid
+    if (observed_at_ + std::chrono::seconds(duration_s) > now) return Attempt::kHeldByOther;
     log_->info("msg=\"lease expired; taking over\" lease={}/{} previous_holder={}", config_.namespace_, config_.name,
                holder);
   }
@@ -142,33 +171,35 @@ bool LeaderElector::try_acquire_or_renew() {
     core::set_member(s, "leaseTransitions", core::JsonValue(transitions + 1), a);
   }
   try {
-    auto written = client_.update(kLeases, config_.namespace_, *updated);
+    auto written = leases_.update(config_.namespace_, *updated);
     std::lock_guard lock(mu_);
     observed_holder_ = config_.identity;
     observed_renew_time_ = now_text;
     observed_rv_ = written ? meta_resource_version(*written) : std::string();
     observed_at_ = now;
-    return true;
+    return Attempt::kHolding;
   } catch (const ApiError& e) {
-    if (e.is_conflict()) return false;  // someone else wrote it first
+    if (e.is_conflict()) return Attempt::kFailed;  // someone else wrote it first
     throw;
   }
 }
 
 void LeaderElector::release() {
   try {
-    auto lease = client_.get(kLeases, config_.namespace_, config_.name);
+    auto lease = leases_.get(config_.namespace_, config_.name);
     const auto* spec = lease ? core::member(*lease, "spec") : nullptr;
     if (spec == nullptr || core::string_or(*spec, "holderIdentity", "") != config_.identity) return;
-    auto& a = lease->GetAllocator();
-    auto& s = core::ensure_object(*lease, "spec", a);
+    core::JsonDoc released;
+    auto& a = released.GetAllocator();
+    released.CopyFrom(*lease, a);
+    auto& s = core::ensure_object(released, "spec", a);
     const std::string now_text = format_micro_time(clock_.wall_now());
     // As client-go: an empty holder, a one-second duration, times set to now; transitions kept.
     core::set_string(s, "holderIdentity", "", a);
     core::set_member(s, "leaseDurationSeconds", core::JsonValue(1), a);
     core::set_string(s, "renewTime", now_text, a);
     core::set_string(s, "acquireTime", now_text, a);
-    client_.update(kLeases, config_.namespace_, *lease);
+    leases_.update(config_.namespace_, released);
     log_->info("msg=\"lease released\" lease={}/{} identity={}", config_.namespace_, config_.name, config_.identity);
   } catch (const std::exception& e) {
     log_->warn("msg=\"could not release the lease; it will expire\" lease={}/{} error=\"{}\"", config_.namespace_,
@@ -176,20 +207,23 @@ void LeaderElector::release() {
   }
 }
 
+LeaderElector::Attempt LeaderElector::attempt() {
+  try {
+    return try_acquire_or_renew();
+  } catch (const std::exception& e) {
+    log_->warn("msg=\"lease attempt failed\" lease={}/{} error=\"{}\"", config_.namespace_, config_.name,
+               e.what());
+    return Attempt::kFailed;
+  }
+}
+
 void LeaderElector::run() {
-  auto attempt = [&]() -> bool {
-    try {
-      return try_acquire_or_renew();
-    } catch (const std::exception& e) {
-      log_->warn("msg=\"lease attempt failed\" lease={}/{} error=\"{}\"", config_.namespace_, config_.name, e.what());
-      return false;
-    }
-  };
-  // Acquire: retry every retry_period with up to 120% jitter (client-go's JitterFactor 1.2).
-  std::uniform_real_distribution<double> jitter(0.0, 1.2);
+  // Acquire: retry every retry_period plus up to acquire_jitter of it.
+  std::uniform_real_distribution<double> jitter(0.0, config_.acquire_jitter);
   while (!stop_) {
-    if (attempt()) break;
-    const auto d = config_.retry_period + std::chrono::duration_cast<Clock::duration>(config_.retry_period * jitter(rng_));
+    if (attempt() == Attempt::kHolding) break;
+    const auto spread = std::chrono::duration_cast<Clock::duration>(config_.retry_period * jitter(rng_));
+    const auto d = config_.retry_period + spread;
     if (wait_stopped_for(d)) return;
   }
   if (stop_) return;
@@ -202,16 +236,18 @@ void LeaderElector::run() {
       log_->error("msg=\"on_started_leading threw\" error=\"{}\"", e.what());
     }
   }
-  // Renew every retry_period; give up once no renewal succeeded for renew_deadline.
+  // Renew every retry_period; give up once no renewal succeeded for renew_deadline, or at once when
+  // someone else holds the Lease.
   auto last_renew = clock_.now();
   bool lost = false;
   while (!stop_) {
     if (wait_stopped_for(config_.retry_period)) break;
-    if (attempt()) {
+    const Attempt renewal = attempt();
+    if (renewal == Attempt::kHolding) {
       last_renew = clock_.now();
       continue;
     }
-    if (clock_.now() - last_renew >= config_.renew_deadline) {
+    if (renewal == Attempt::kHeldByOther || clock_.now() - last_renew >= config_.renew_deadline) {
       lost = true;
       break;
     }

@@ -7,12 +7,17 @@
 //  - Writes are optimistic: the update carries the resourceVersion read, so of two candidates only
 //    one wins (the other gets 409 and stays a follower).
 //  - The leader renews every retry_period; if it cannot renew for renew_deadline it stops leading
-//    (on_stopped_leading) - it must then stop acting as leader at once.
+//    (on_stopped_leading) - it must then stop acting as leader at once. It stops at once, without
+//    waiting for the deadline, when a renewal finds another candidate holding the Lease (client-go
+//    keeps retrying until the deadline; two leaders for that long is what election is meant to prevent).
 //  - stop() while leading releases the Lease by clearing holderIdentity (ReleaseOnCancel), so a
 //    successor takes over without waiting for the lease to expire.
 //
 // Callbacks run on the elector's thread and must not block: start or stop workers and return.
 // renew_deadline must be below lease_duration, and retry_period below renew_deadline.
+//
+// The Lease is read and written through a LeaseClient: kube::Client by default, or a process's own
+// API layer (the syncer routes the calls through its KubeApi).
 #pragma once
 
 #include <atomic>
@@ -33,6 +38,21 @@
 
 namespace ifo::kube {
 
+// The three Lease calls the elector makes. Each throws ApiError / TransportError as Client does.
+class LeaseClient {
+ public:
+  virtual ~LeaseClient() = default;
+  // The Lease, or nullptr when it does not exist.
+  virtual std::shared_ptr<const core::JsonDoc> get(const std::string& namespace_,
+                                                   const std::string& name) = 0;
+  // Return the Lease as written (nullptr is allowed when the layer does not return it).
+  virtual std::shared_ptr<const core::JsonDoc> create(const std::string& namespace_,
+                                                      const core::JsonValue& lease) = 0;
+  // PUT: `lease` carries the resourceVersion read, so a concurrent write fails with 409.
+  virtual std::shared_ptr<const core::JsonDoc> update(const std::string& namespace_,
+                                                      const core::JsonValue& lease) = 0;
+};
+
 struct LeaderElectionConfig {
   std::string namespace_;
   std::string name;      // the Lease's name
@@ -40,6 +60,10 @@ struct LeaderElectionConfig {
   Clock::duration lease_duration = std::chrono::seconds(15);
   Clock::duration renew_deadline = std::chrono::seconds(10);
   Clock::duration retry_period = std::chrono::seconds(2);
+  // A candidate that does not hold the Lease retries every retry_period plus up to this fraction of
+  // it at random (client-go's JitterFactor, 1.2), so that standbys do not poll together. 0 makes
+  // standbys poll every retry_period exactly, the fastest take-over after a crash.
+  double acquire_jitter = 1.2;
   std::function<void()> on_started_leading;
   std::function<void()> on_stopped_leading;
   std::function<void(const std::string& identity)> on_new_leader;  // another holder was observed
@@ -51,6 +75,8 @@ class LeaderElector {
  public:
   // Throws std::invalid_argument when the durations or names are inconsistent.
   LeaderElector(Client& client, LeaderElectionConfig config);
+  // The same with the Lease calls going through `leases`, which must outlive the elector.
+  LeaderElector(LeaseClient& leases, LeaderElectionConfig config);
   ~LeaderElector();
   LeaderElector(const LeaderElector&) = delete;
   LeaderElector& operator=(const LeaderElector&) = delete;
@@ -68,12 +94,21 @@ class LeaderElector {
   void run();
 
  private:
-  // One attempt; true when this candidate holds the lease afterwards.
-  bool try_acquire_or_renew();
+  enum class Attempt {
+    kHolding,      // this candidate holds the Lease (acquired or renewed)
+    kHeldByOther,  // another candidate holds a Lease that has not expired
+    kFailed,       // an error, or a write that lost a race (409): try again
+  };
+  // Uses `borrowed` when given, else `owned`.
+  LeaderElector(std::unique_ptr<LeaseClient> owned, LeaseClient* borrowed, LeaderElectionConfig config);
+  Attempt try_acquire_or_renew();
+  // try_acquire_or_renew with its errors logged (as kFailed).
+  Attempt attempt();
   void release();
   bool wait_stopped_for(Clock::duration d);
 
-  Client& client_;
+  std::unique_ptr<LeaseClient> owned_leases_;  // set when built over a Client
+  LeaseClient& leases_;
   LeaderElectionConfig config_;
   Clock& clock_;
   std::shared_ptr<spdlog::logger> log_;

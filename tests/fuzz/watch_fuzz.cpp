@@ -1,6 +1,6 @@
 // libFuzzer target: arbitrary bytes as a Kubernetes watch stream through kube::WatchDecoder, the only
-// watch decoding in the code base (the syncer's WatchCache and the webhook's digest cache get their
-// events from kube::Client::watch, which feeds this decoder with whatever chunks libcurl delivers).
+// watch decoding in the code base (the syncer's kube::Informers and the webhook's digest cache get
+// their events from kube::Client::watch, which feeds this decoder with whatever chunks libcurl delivers).
 //
 // The same bytes are fed three ways: in one chunk, one byte at a time, and in pseudo-random chunks
 // derived from the input. Each way is compared with a line-by-line reference model:

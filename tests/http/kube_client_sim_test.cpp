@@ -17,6 +17,7 @@
 #include "kube/meta.h"
 #include "test_helpers.h"
 #include "sim/kube/modules.h"
+#include "kube_sim_client.h"
 #include "sim/kube/server.h"
 
 using namespace std::chrono_literals;
@@ -27,34 +28,10 @@ namespace {
 
 using ifo::test::eventually;
 
-struct Sim {
-  std::unique_ptr<ifo::kubesim::KubeSim> sim;
-  std::unique_ptr<ifo::kubesim::Modules> modules;
-  std::unique_ptr<kube::Client> client;
-
-  Sim() {
-    ifo::kubesim::Options o;
-    o.bookmark_interval = 200ms;
-    sim = std::make_unique<ifo::kubesim::KubeSim>(o);
-    modules = ifo::kubesim::install_modules(*sim, {});
-    sim->start();
-    client = std::make_unique<kube::Client>(config());
-    for (const char* ns : {"team", "ops"}) {
-      core::JsonDoc d;
-      d.Parse((std::string(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")") + ns + "\"}}").c_str());
-      client->create(kube::kNamespaces, "", d);
-    }
+struct Sim : ifo::test::KubeSimClient {
+  Sim() : KubeSimClient(bookmarks_every(200ms), /*with_modules=*/true) {
+    for (const char* ns : {"team", "ops"}) create_namespace(ns);
   }
-  kube::Config config() const {
-    kube::Config c;
-    c.server = sim->url();
-    c.tls.ca_pem = sim->ca_pem();
-    c.token = sim->token();
-    c.qps = 0;
-    c.source = "kube-sim";
-    return c;
-  }
-  void admin(const std::string& path) { client->request("POST", path, "{}"); }
 };
 
 core::JsonDoc doc(const std::string& json) {

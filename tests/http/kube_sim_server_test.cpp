@@ -330,6 +330,51 @@ TEST_CASE("fault injection: chosen verb/resource errors, latency, and request co
   CHECK(int_at(*c, {"counters", "create secrets"}) == 2);
 }
 
+TEST_CASE("fault injection: a watch answers one ERROR event carrying a Status, or ends at once without an event") {
+  Sim s;
+  std::string admin = s.sim.admin_token();
+  CHECK(s.call("POST", "/sim/faults", R"({"errors":[{"verb":"watch","watch":"sometimes"}]})", "application/json", admin)
+            .status == 400);
+  REQUIRE(s.call("POST", "/sim/faults",
+                 R"({"errors":[{"verb":"*","resource":"secrets","code":500,"count":1,"watch":"errorEvent"},)"
+                 R"({"verb":"*","resource":"configmaps","count":1,"watch":"close"}]})",
+                 "application/json", admin)
+              .status == 200);
+  // Shaped for watches: a list of the same resource is not touched.
+  CHECK(s.call("GET", "/api/v1/namespaces/default/secrets").status == 200);
+
+  // As kube-apiserver reports an established watch failing: 200, {"type":"ERROR","object":<Status>}, end.
+  auto start = std::chrono::steady_clock::now();
+  auto ev = s.watch("/api/v1/namespaces/default/secrets?watch=true", 100);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+  REQUIRE(ev.size() == 1);
+  CHECK(str_at(*ev[0], {"type"}) == "ERROR");
+  CHECK(str_at(*ev[0], {"object", "kind"}) == "Status");
+  CHECK(str_at(*ev[0], {"object", "apiVersion"}) == "v1");
+  CHECK(str_at(*ev[0], {"object", "status"}) == "Failure");
+  CHECK(str_at(*ev[0], {"object", "reason"}) == "InternalError");
+  CHECK(str_at(*ev[0], {"object", "message"}) == "Internal error occurred: injected fault");
+  const auto* causes = ifo::core::at_path(*ev[0], {"object", "details", "causes"});
+  REQUIRE((causes != nullptr && causes->IsArray() && causes->Size() == 1));
+  CHECK(str_at((*causes)[0], {"message"}) == "injected fault");
+  CHECK(int_at(*ev[0], {"object", "code"}) == 500);
+
+  // A dropped watch: the stream ends at once, nothing in it.
+  start = std::chrono::steady_clock::now();
+  ev = s.watch("/api/v1/namespaces/default/configmaps?watch=true", 100);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+  CHECK(ev.empty());
+
+  // count 1 each: the next watches work (a write shows up as an event).
+  REQUIRE(s.call("POST", "/api/v1/namespaces/default/configmaps", R"({"metadata":{"name":"after"}})").status == 201);
+  ev = s.watch("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0", 1);
+  REQUIRE(ev.size() == 1);
+  CHECK(str_at(*ev[0], {"type"}) == "ADDED");
+  auto c = json(s.call("GET", "/sim/counters", "", "", admin));
+  CHECK(int_at(*c, {"counters", "watch secrets"}) == 1);
+  CHECK(int_at(*c, {"counters", "watch configmaps"}) == 2);
+}
+
 TEST_CASE("fault injection: a stall lets the first K writes through and holds the rest until the faults are cleared") {
   Sim s;
   std::string admin = s.sim.admin_token();

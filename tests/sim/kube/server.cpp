@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -91,7 +92,29 @@ struct Fault {
   // waits until the faults are cleared (then it proceeds, as a request the apiserver had already
   // received would) or until kStallTimeout passes (then 504, as the apiserver's request timeout).
   long stall_after = -1;  // -1: an error fault, not a stall
+  // How a watch shows the fault ("watch" in /sim/faults; such a fault matches watches only).
+  enum class WatchShape {
+    kStatus,      // the request fails with `code` (a watch the apiserver refuses before it starts)
+    kErrorEvent,  // 200, one ERROR event carrying the Status, then the stream ends (an established watch
+                  // failing, as the apiserver's watch cache or etcd watch reports it)
+    kClose,       // 200 and the stream ends at once without an event (a watch the apiserver drops)
+  };
+  WatchShape watch = WatchShape::kStatus;
 };
+
+std::optional<Fault::WatchShape> parse_watch_shape(std::string_view s) {
+  if (s.empty()) return Fault::WatchShape::kStatus;
+  if (s == "errorEvent") return Fault::WatchShape::kErrorEvent;
+  if (s == "close") return Fault::WatchShape::kClose;
+  return std::nullopt;
+}
+
+// One watch event line: {"type":TYPE,"object":OBJECT}.
+std::string watch_event_line(std::string_view type, std::string_view object_json) {
+  return fmt::format(R"({{"type":"{}","object":{}}})"
+                     "\n",
+                     type, object_json);
+}
 
 constexpr auto kStallTimeout = std::chrono::seconds(60);
 
@@ -182,10 +205,12 @@ struct KubeSim::Impl {
     counters[verb + " " + resource]++;
   }
 
-  // Latency and injected errors for this request (throws the injected Status).
-  void apply_faults(const std::string& verb, const std::string& resource) {
+  // Latency and injected errors for this request: throws the injected Status, or for a watch fault
+  // shaped as a stream returns the whole body the watch answers with (then it ends).
+  std::optional<std::string> apply_faults(const std::string& verb, const std::string& resource) {
     long latency = 0;
     std::optional<StatusError> err;
+    Fault::WatchShape shape = Fault::WatchShape::kStatus;
     bool stall = false;
     {
       std::unique_lock lk(fault_mu);
@@ -194,7 +219,8 @@ struct KubeSim::Impl {
         if (f.remaining == 0) continue;
         bool verb_ok = f.verb.empty() || f.verb == "*" || f.verb == verb;
         bool res_ok = f.resource.empty() || f.resource == "*" || f.resource == resource;
-        if (!verb_ok || !res_ok) continue;
+        bool shape_ok = f.watch == Fault::WatchShape::kStatus || verb == "watch";
+        if (!verb_ok || !res_ok || !shape_ok) continue;
         if (f.stall_after >= 0) {
           if (f.stall_after > 0) {
             --f.stall_after;
@@ -213,7 +239,10 @@ struct KubeSim::Impl {
                                              : "InternalError";
         std::string msg = f.message.empty() ? "Internal error occurred: injected fault" : f.message;
         err = StatusError(f.code, reason, msg);
+        // apierrors.NewInternalError(err) lists the error as the only cause.
+        if (f.code == 500 && f.message.empty()) err->causes.push_back({"", "injected fault", ""});
         if (f.code == 429) err->retry_after_seconds = 1;
+        shape = f.watch;
         break;
       }
       if (stall) {
@@ -224,7 +253,13 @@ struct KubeSim::Impl {
       }
     }
     if (latency > 0) std::this_thread::sleep_for(std::chrono::milliseconds(latency));
-    if (err) throw *err;
+    if (!err) return std::nullopt;
+    switch (shape) {
+      case Fault::WatchShape::kErrorEvent: return watch_event_line("ERROR", err->to_json());
+      case Fault::WatchShape::kClose: return std::string();
+      case Fault::WatchShape::kStatus: break;
+    }
+    throw *err;
   }
 
   // Every authenticated user is in group system:authenticated, as kube-apiserver's
@@ -719,7 +754,7 @@ struct KubeSim::Impl {
     else if (m == "DELETE") verb = t.name.empty() ? "deletecollection" : "delete";
     else throw StatusError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
     count(verb, res_name);
-    apply_faults(verb, res_name);
+    std::optional<std::string> faulted_watch = apply_faults(verb, res_name);
 
     if (t.type.create_only || (!t.sub.empty() && create_handlers.count({t.type.group, t.type.resource, t.sub}))) {
       if (verb != "create") throw method_not_supported(t.type, verb);
@@ -727,7 +762,7 @@ struct KubeSim::Impl {
     }
     if (verb == "get") return get(req, res, t);
     if (verb == "list") return list(req, res, t);
-    if (verb == "watch") return watch_request(req, res, t);
+    if (verb == "watch") return watch_request(req, res, t, std::move(faulted_watch));
     if (verb == "create") {
       if (!t.name.empty()) throw method_not_supported(t.type, "create");
       return create(req, res, t, user);
@@ -884,7 +919,7 @@ struct KubeSim::Impl {
 
   struct WatchState {
     std::shared_ptr<Watch> watch;
-    std::string error_json;
+    std::optional<std::string> only_body;  // set: the stream is exactly this (an ERROR event, or nothing), then ends
     LabelSelector labels;
     FieldSelector fields;
     bool bookmarks = false;
@@ -894,7 +929,8 @@ struct KubeSim::Impl {
     bool done = false;
   };
 
-  void watch_request(const httplib::Request& req, httplib::Response& res, Target& t) {
+  void watch_request(const httplib::Request& req, httplib::Response& res, Target& t,
+                     std::optional<std::string> faulted_body) {
     auto st = std::make_shared<WatchState>();
     ListOptions lo = list_options(req);
     st->labels = LabelSelector::parse(lo.label_selector);
@@ -913,19 +949,23 @@ struct KubeSim::Impl {
     auto now = std::chrono::steady_clock::now();
     st->deadline = now + std::chrono::seconds(timeout_s);
     st->next_bookmark = now + opt.bookmark_interval;
-    try {
-      st->watch = store.watch(t.type.group, t.type.resource, t.ns, param(req, "resourceVersion"));
-    } catch (const StatusError& e) {
-      // As the watch cache does: the error travels as an ERROR event on a 200 stream.
-      st->error_json = R"({"type":"ERROR","object":)" + e.to_json() + "}\n";
+    if (faulted_body) {
+      st->only_body = std::move(faulted_body);
+    } else {
+      try {
+        st->watch = store.watch(t.type.group, t.type.resource, t.ns, param(req, "resourceVersion"));
+      } catch (const StatusError& e) {
+        // As the watch cache does: the error travels as an ERROR event on a 200 stream.
+        st->only_body = watch_event_line("ERROR", e.to_json());
+      }
     }
     res.status = 200;
     res.set_header("Cache-Control", "no-cache, private");
     res.set_chunked_content_provider(
         "application/json",
         [this, st](size_t, httplib::DataSink& sink) -> bool {
-          if (!st->error_json.empty()) {
-            sink.write(st->error_json.data(), st->error_json.size());
+          if (st->only_body) {
+            if (!st->only_body->empty()) sink.write(st->only_body->data(), st->only_body->size());
             sink.done();
             return true;
           }
@@ -1636,6 +1676,9 @@ struct KubeSim::Impl {
             if (*k < 0) return send_json(res, 400, R"({"message":"errors[].stallAfter must be >= 0"})");
             f.stall_after = static_cast<long>(*k);
           }
+          auto shape = parse_watch_shape(core::string_view_or(e, "watch", ""));
+          if (!shape) return send_json(res, 400, R"({"message":"errors[].watch must be \"errorEvent\" or \"close\""})");
+          f.watch = *shape;
           faults.push_back(f);
         }
       }

@@ -1,0 +1,191 @@
+// kube::Informer against kube-sim's faults: a watch answered with an ERROR event, a watch the server
+// ends at once, a 403 on list. The informer runs on a fake clock that only the test moves: after each
+// failure it must wait a growing backoff (initial * 2^n, capped, plus jitter), nothing is retried while
+// the clock stands still, kube-sim receives exactly one request per failure (a spin would make
+// thousands), and once the fault is cleared the informer recovers. Also: a handler that throws does
+// not stop the rest of a list from being applied.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "kube/client.h"
+#include "kube/clock.h"
+#include "kube/informer.h"
+#include "kube/meta.h"
+#include "kube_sim_client.h"
+#include "sim/kube/server.h"
+#include "test_helpers.h"
+
+using namespace std::chrono_literals;
+namespace kube = ifo::kube;
+namespace core = ifo::core;
+using ifo::test::eventually;
+
+namespace {
+
+constexpr kube::Clock::duration kInitial = 10s;  // fake time: the test steps it
+constexpr kube::Clock::duration kMax = 80s;
+constexpr int kRounds = 5;  // backoffs checked: at least 10, 20, 40, 80, 80 s
+
+struct Sim : ifo::test::KubeSimClient {
+  void create_configmap(const std::string& name) {
+    auto d = ifo::test::parse_doc(fmt::format(R"({{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{}"}}}})", name));
+    client->create(kube::kConfigMaps, "default", *d);
+  }
+};
+
+kube::InformerOptions fake_clock_options(kube::FakeClock& clock) {
+  kube::InformerOptions o;
+  o.namespace_ = "default";
+  o.backoff_initial = kInitial;
+  o.backoff_max = kMax;
+  o.clock = &clock;
+  return o;
+}
+
+// Waits until the informer is backing off and returns how long it is going to wait. The fake clock
+// stands still meanwhile, so this is exactly the delay it chose.
+kube::Clock::duration pending_backoff(const kube::FakeClock& clock, const kube::Informer& inf) {
+  std::optional<kube::Clock::time_point> at;
+  REQUIRE(eventually([&] {
+    at = inf.retry_at();
+    return at.has_value();
+  }));
+  return *at - clock.now();
+}
+
+// With the fault in place, failure after failure: after failure n the informer waits at least
+// min(initial * 2^n, max) and less than twice that (the jitter), and tries again only when the fake
+// clock gets there. Returns the number of failed attempts.
+uint64_t check_backoff_grows(kube::FakeClock& clock, kube::Informer& inf) {
+  for (int n = 0; n < kRounds; ++n) {
+    const auto least = std::min<kube::Clock::duration>(kInitial * (1 << n), kMax);
+    const auto delay = pending_backoff(clock, inf);
+    INFO("backoff after failure ", n + 1, ": ", std::chrono::duration_cast<std::chrono::milliseconds>(delay).count(),
+         " ms");
+    CHECK(inf.errors() == static_cast<uint64_t>(n + 1));
+    CHECK(delay >= least);
+    CHECK(delay < 2 * least);
+    clock.step(delay);
+    REQUIRE(eventually([&] { return inf.errors() == static_cast<uint64_t>(n + 2); }));
+  }
+  return inf.errors();
+}
+
+// Lets the informer's pending retry happen (after the fault is cleared: it works).
+void let_retry(kube::FakeClock& clock, const kube::Informer& inf) { clock.step(pending_backoff(clock, inf)); }
+
+struct Seen {
+  std::mutex mu;
+  std::set<std::string> added;
+  kube::EventHandlers handlers() {
+    return {[this](const kube::ConstObjectPtr& o) {
+              std::lock_guard lock(mu);
+              added.insert(kube::meta_name(*o));
+            },
+            {},
+            {}};
+  }
+  bool has(const std::string& name) {
+    std::lock_guard lock(mu);
+    return added.count(name) != 0;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("informer faults: a watch answered with an ERROR event (500) is retried with growing backoff, not at once") {
+  Sim s;
+  kube::FakeClock clock;
+  Seen seen;
+  kube::Informer inf(*s.client, kube::kConfigMaps, fake_clock_options(clock));
+  inf.add_handlers(seen.handlers());
+  s.inject(R"({"verb":"watch","resource":"configmaps","code":500,"watch":"errorEvent"})");
+  inf.start();
+  REQUIRE(inf.wait_for_sync(10s));
+  const uint64_t failures = check_backoff_grows(clock, inf);
+  CHECK(failures == kRounds + 1);
+  // One list, and exactly one watch per failure: nothing retried while the fake clock stood still.
+  CHECK(s.received("list configmaps") == 1);
+  CHECK(s.received("watch configmaps") == failures);
+
+  s.clear_faults();
+  let_retry(clock, inf);
+  s.create_configmap("after");
+  CHECK(eventually([&] { return seen.has("after"); }));
+  CHECK(inf.lists() == 1);  // an error event is not a 410: the watch resumed without a relist
+}
+
+TEST_CASE("informer faults: a watch the server ends at once without an event is retried with growing backoff") {
+  Sim s;
+  kube::FakeClock clock;
+  Seen seen;
+  kube::Informer inf(*s.client, kube::kConfigMaps, fake_clock_options(clock));
+  inf.add_handlers(seen.handlers());
+  s.inject(R"({"verb":"watch","resource":"configmaps","watch":"close"})");
+  inf.start();
+  REQUIRE(inf.wait_for_sync(10s));
+  const uint64_t failures = check_backoff_grows(clock, inf);
+  CHECK(s.received("list configmaps") == 1);
+  CHECK(s.received("watch configmaps") == failures);
+
+  s.clear_faults();
+  let_retry(clock, inf);
+  s.create_configmap("after");
+  CHECK(eventually([&] { return seen.has("after"); }));
+}
+
+TEST_CASE("informer faults: a 403 on list (RBAC) is retried with growing backoff; the informer syncs once allowed") {
+  Sim s;
+  s.create_configmap("before");
+  kube::FakeClock clock;
+  Seen seen;
+  kube::Informer inf(*s.client, kube::kConfigMaps, fake_clock_options(clock));
+  inf.add_handlers(seen.handlers());
+  s.inject(R"({"verb":"list","resource":"configmaps","code":403,"message":"configmaps is forbidden: User \"system:serviceaccount:ops:syncer\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"default\""})");
+  inf.start();
+  const uint64_t failures = check_backoff_grows(clock, inf);
+  CHECK_FALSE(inf.has_synced());
+  CHECK(s.received("list configmaps") == failures);
+  CHECK(s.received("watch configmaps") == 0);
+
+  s.clear_faults();
+  let_retry(clock, inf);
+  REQUIRE(inf.wait_for_sync(10s));
+  CHECK(seen.has("before"));
+  s.create_configmap("after");
+  CHECK(eventually([&] { return seen.has("after"); }));
+}
+
+TEST_CASE("informer: a handler that throws is logged; the other handlers and the rest of the list still run") {
+  Sim s;
+  for (const char* name : {"a", "b", "c", "d"}) s.create_configmap(name);
+  kube::InformerOptions o;
+  o.namespace_ = "default";
+  o.page_size = 2;
+  kube::Informer inf(*s.client, kube::kConfigMaps, o);
+  Seen first, second;
+  kube::EventHandlers throwing = first.handlers();
+  throwing.on_add = [record = first.handlers().on_add](const kube::ConstObjectPtr& obj) {
+    record(obj);
+    if (kube::meta_name(*obj) == "b") throw std::runtime_error("handler failed");
+  };
+  inf.add_handlers(throwing);
+  inf.add_handlers(second.handlers());
+  inf.start();
+  REQUIRE(inf.wait_for_sync(10s));
+  CHECK(inf.store().size() == 4);
+  for (const char* name : {"a", "b", "c", "d"}) {
+    CHECK(first.has(name));
+    CHECK(second.has(name));
+  }
+  CHECK(inf.errors() == 0);  // a handler's failure is not the informer's
+}
