@@ -1,4 +1,4 @@
-// Wiring of caches, queue, workers and leader election.
+// Wiring of informers, queue, workers and leader election.
 #include "syncer/controller.h"
 
 #include <fmt/format.h>
@@ -10,6 +10,7 @@
 #include "core/base64.h"
 #include "core/constants.h"
 #include "core/consumed_keys.h"
+#include "kube/deflate_codec.h"
 #include "kube/errors.h"
 
 namespace ifo::syncer {
@@ -66,7 +67,7 @@ core::JsonValue consuming_pod_spec(const std::vector<core::ConsumedKey>& keys, c
   return spec;
 }
 
-// What the workload caches keep of an opted-in workload: kind, name, namespace, the opt-in,
+// What the workload informers keep of an opted-in workload: kind, name, namespace, the opt-in,
 // rollout-baseline and rollout-hash annotations, and in place of its pod spec the smallest one that
 // consumes the same Secret keys, optionally where it does (all a rollout decision reads: the hash is a
 // function of the consumed keys, and an optional reference decides what a new Secret changes). Workloads
@@ -95,20 +96,20 @@ Object compact_workload(const core::JsonValue& o) {
       core::at_path(o, {"spec", "template", "metadata", "annotations", core::kRolloutHashAnnotation});
   if (hash && hash->IsString()) core::set_string(tmpl_ann, core::kRolloutHashAnnotation, hash->GetString(), a);
   core::set_member(tmpl, "spec", consuming_pod_spec(consumed, core::optionally_consumed_secrets(*pod_spec), a), a);
-  return compact_copy(d);
+  return core::copy_compact(d);
 }
 
-// What the InfisicalSecret caches keep: the object (WatchCache has dropped managedFields) without
+// What the InfisicalSecret informers keep: the object (the informer has dropped managedFields) without
 // kubectl's last-applied-configuration annotation (a second copy of the whole spec on every resource
-// applied with `kubectl apply`; never propagated to the managed Secret and never read). One copy:
-// the cache turns it into stored text at once.
-Object compact_infisical_secret(const core::JsonValue& o) {
-  core::JsonDoc d;
-  d.CopyFrom(o, d.GetAllocator());
-  if (core::JsonValue* m = core::member(d, "metadata"))
+// applied with `kubectl apply`; never propagated to the managed Secret and never read). Edited in
+// place: the informer hands the object over, and its codec turns it into deflated text at once.
+Object compact_infisical_secret(kube::ObjectPtr o) {
+  if (core::JsonValue* m = core::member(*o, "metadata"))
     if (core::JsonValue* ann = core::member(*m, "annotations")) core::remove_member(*ann, kLastAppliedAnnotation);
-  return std::make_shared<const core::JsonDoc>(std::move(d));
+  return o;
 }
+
+std::string key_of(const core::JsonValue& o) { return meta(o, "namespace") + "/" + meta(o, "name"); }
 
 void wait_ms(kube::Clock& clock, int ms, const std::atomic<bool>& stop) {
   std::mutex mu;
@@ -146,15 +147,16 @@ Controller::Controller(Config config, kube::Client& client, KubeApi& api, Secret
   };
   lookups.workloads = [this](const kube::Resource& kind, const std::string& ns) {
     std::vector<Object> out;
-    for (const auto& [k, cache] : workload_caches_) {
-      if (k->resource != kind.resource || k->group != kind.group) continue;
-      auto part = cache->list_namespace(ns);
+    for (const auto& cache : workload_caches_) {
+      if (cache->resource().resource != kind.resource || cache->resource().group != kind.group) continue;
+      auto part = cache->store().list(ns);
       out.insert(out.end(), part.begin(), part.end());
     }
     return out;
   };
   lookups.global_config = [this]() -> Object {
-    return config_cache_ ? config_cache_->get(config_.operator_namespace, std::string(core::kGlobalConfigMapName))
+    return config_cache_ ? config_cache_->store().get(fmt::format("{}/{}", config_.operator_namespace,
+                                                                  core::kGlobalConfigMapName))
                          : nullptr;
   };
   ReconcilerOptions ro;
@@ -166,7 +168,7 @@ Controller::Controller(Config config, kube::Client& client, KubeApi& api, Secret
   metrics_.add_collector([this] {
     metrics_.set(kMetricQueueDepth, {}, static_cast<double>(queue_.len()));
     size_t n = 0;
-    for (const auto& c : secret_caches_) n += c->size();
+    for (const auto& c : secret_caches_) n += c->store().size();
     metrics_.set(kMetricManagedSecrets, {}, static_cast<double>(n));
     metrics_.set(kMetricIsLeader, {}, leading_.load() ? 1 : 0);
   });
@@ -176,16 +178,26 @@ Controller::~Controller() {
   queue_.shut_down();
   for (auto& w : workers_)
     if (w.joinable()) w.join();
-  for (auto& c : cr_caches_) c->stop();
-  for (auto& c : secret_caches_) c->stop();
-  for (auto& [_, c] : workload_caches_) c->stop();
-  if (config_cache_) config_cache_->stop();
+  stop_caches();
 }
 
-Object Controller::lookup(const std::vector<std::unique_ptr<WatchCache>>& caches, const std::string& ns,
+std::vector<kube::Informer*> Controller::all_caches() const {
+  std::vector<kube::Informer*> all;
+  for (const auto* group : {&cr_caches_, &secret_caches_, &workload_caches_})
+    for (const auto& c : *group) all.push_back(c.get());
+  if (config_cache_) all.push_back(config_cache_.get());
+  return all;
+}
+
+void Controller::stop_caches() {
+  for (kube::Informer* c : all_caches()) c->stop();
+}
+
+Object Controller::lookup(const std::vector<std::unique_ptr<kube::Informer>>& caches, const std::string& ns,
                           const std::string& name) const {
+  const std::string key = ns.empty() ? name : ns + "/" + name;
   for (const auto& c : caches)
-    if (Object o = c->get(ns, name)) return o;
+    if (Object o = c->store().get(key)) return o;
   return nullptr;
 }
 
@@ -239,23 +251,44 @@ bool Controller::ensure_digest_key(const std::atomic<bool>& stop) {
   return false;
 }
 
+std::unique_ptr<kube::Informer> Controller::make_informer(const kube::Resource& resource, const std::string& ns,
+                                                          std::string label_selector, std::string field_selector) {
+  kube::InformerOptions o;
+  o.namespace_ = ns;
+  o.label_selector = std::move(label_selector);
+  o.field_selector = std::move(field_selector);
+  // Retries after an API server outage start at 250 ms (then 0.5, 1, 2 ... 30 s, each plus up to 100%
+  // jitter) rather than client-go's 800 ms: until its watches resume, the syncer writes from a stale
+  // cache and meets conflicts, so it should notice a restarted API server within seconds.
+  o.backoff_initial = std::chrono::milliseconds(250);
+  o.clock = &clock_;
+  o.logger = log_;
+  return std::make_unique<kube::Informer>(client_, resource, std::move(o));
+}
+
+// InfisicalSecrets, managed Secrets and the global ConfigMap are many objects, each read alone: kept
+// deflated. Workloads are small once transformed and a rollout reads every one of a namespace: kept parsed.
 void Controller::start_caches() {
   std::vector<std::string> namespaces = config_.namespaces.empty() ? std::vector<std::string>{""} : config_.namespaces;
   std::string managed_selector = fmt::format("{}={}", core::kManagedByLabel, core::kManagedByValue);
   for (const auto& ns : namespaces) {
-    auto crs = std::make_unique<WatchCache>(client_, kube::kInfisicalSecrets, ns, "", "", log_);
+    auto crs = make_informer(kube::kInfisicalSecrets, ns);
     crs->set_transform(compact_infisical_secret);
-    crs->start({[this](const Object& o) { queue_.add(meta(*o, "namespace") + "/" + meta(*o, "name")); },
-                [this](const Object& old_obj, const Object& new_obj) {
-                  // Our own status writes do not bring the resource back; spec and metadata changes do.
-                  if (generation(*old_obj) != generation(*new_obj) || !same_member(*old_obj, *new_obj, "labels") ||
-                      !same_member(*old_obj, *new_obj, "annotations") ||
-                      !same_member(*old_obj, *new_obj, "deletionTimestamp"))
-                    queue_.add(meta(*new_obj, "namespace") + "/" + meta(*new_obj, "name"));
-                },
-                [this](const Object& o) { queue_.add(meta(*o, "namespace") + "/" + meta(*o, "name")); }});
+    crs->set_codec(std::make_unique<kube::DeflateCodec>());
+    auto requeue = [this](const Object& o) { queue_.add(key_of(*o)); };
+    crs->add_handlers({requeue,
+                       [this](const Object& old_obj, const Object& new_obj) {
+                         // Our own status writes do not bring the resource back; spec and metadata changes do.
+                         if (generation(*old_obj) != generation(*new_obj) ||
+                             !same_member(*old_obj, *new_obj, "labels") ||
+                             !same_member(*old_obj, *new_obj, "annotations") ||
+                             !same_member(*old_obj, *new_obj, "deletionTimestamp"))
+                           queue_.add(key_of(*new_obj));
+                       },
+                       requeue});
     cr_caches_.push_back(std::move(crs));
-    auto secrets = std::make_unique<WatchCache>(client_, kube::kSecrets, ns, managed_selector, "", log_);
+    auto secrets = make_informer(kube::kSecrets, ns, managed_selector);
+    secrets->set_codec(std::make_unique<kube::DeflateCodec>());
     auto requeue_owners = [this](const Object& o) {
       for (const auto& k : reconciler_->owners_of_secret(meta(*o, "namespace"), meta(*o, "name"))) queue_.add(k);
     };
@@ -265,34 +298,32 @@ void Controller::start_caches() {
       if (!reconciler_->is_own_write(meta(*o, "namespace"), meta(*o, "name"), meta(*o, "resourceVersion")))
         requeue_owners(o);
     };
-    secrets->start({requeue_unless_own,
-                    [requeue_unless_own](const Object&, const Object& n) { requeue_unless_own(n); }, requeue_owners});
+    secrets->add_handlers(
+        {requeue_unless_own, [requeue_unless_own](const Object&, const Object& n) { requeue_unless_own(n); },
+         requeue_owners});
     secret_caches_.push_back(std::move(secrets));
     for (const kube::Resource* kind : {&kube::kDeployments, &kube::kStatefulSets, &kube::kDaemonSets}) {
-      auto w = std::make_unique<WatchCache>(client_, *kind, ns, "", "", log_);
-      w->set_transform(compact_workload);
-      w->set_keep_parsed(true);  // small, and a rollout reads every workload of a namespace
-      w->start({});
-      workload_caches_.emplace_back(kind, std::move(w));
+      auto w = make_informer(*kind, ns);
+      w->set_transform([](kube::ObjectPtr o) { return compact_workload(*o); });
+      workload_caches_.push_back(std::move(w));
     }
   }
-  config_cache_ = std::make_unique<WatchCache>(client_, kube::kConfigMaps, config_.operator_namespace, "",
-                                               fmt::format("metadata.name={}", core::kGlobalConfigMapName), log_);
+  config_cache_ = make_informer(kube::kConfigMaps, config_.operator_namespace, "",
+                                fmt::format("metadata.name={}", core::kGlobalConfigMapName));
+  config_cache_->set_codec(std::make_unique<kube::DeflateCodec>());
   auto requeue_all = [this] {
     for (const auto& k : reconciler_->known_keys()) queue_.add(k);
   };
-  config_cache_->start({[requeue_all](const Object&) { requeue_all(); },
-                        [requeue_all](const Object&, const Object&) { requeue_all(); },
-                        [requeue_all](const Object&) { requeue_all(); }});
+  config_cache_->add_handlers({[requeue_all](const Object&) { requeue_all(); },
+                               [requeue_all](const Object&, const Object&) { requeue_all(); },
+                               [requeue_all](const Object&) { requeue_all(); }});
+  for (kube::Informer* c : all_caches()) c->start();
 }
 
 bool Controller::wait_synced(const std::atomic<bool>& stop) {
+  const std::vector<kube::Informer*> caches = all_caches();
   while (!stop.load()) {
-    bool all = config_cache_->synced();
-    for (const auto& c : cr_caches_) all = all && c->synced();
-    for (const auto& c : secret_caches_) all = all && c->synced();
-    for (const auto& [_, c] : workload_caches_) all = all && c->synced();
-    if (all) return true;
+    if (std::all_of(caches.begin(), caches.end(), [](const kube::Informer* c) { return c->has_synced(); })) return true;
     wait_ms(clock_, 50, stop);
   }
   return false;
@@ -329,7 +360,7 @@ void Controller::worker() {
 int Controller::run(const std::atomic<bool>& stop) {
   std::unique_ptr<LeaderElector> elector;
   if (config_.leader_elect) {
-    LeaseOptions lo;
+    kube::LeaderElectionConfig lo;
     lo.namespace_ = config_.leader_election_namespace;
     lo.name = config_.leader_election_id;
     lo.identity = config_.identity;
@@ -373,10 +404,7 @@ int Controller::run(const std::atomic<bool>& stop) {
   for (auto& w : workers_)
     if (w.joinable()) w.join();
   workers_.clear();
-  for (auto& c : cr_caches_) c->stop();
-  for (auto& c : secret_caches_) c->stop();
-  for (auto& [_, c] : workload_caches_) c->stop();
-  if (config_cache_) config_cache_->stop();
+  stop_caches();
   if (elector && !lost) elector->release();
   leading_ = false;
   return lost ? 1 : 0;

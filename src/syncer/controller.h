@@ -1,4 +1,4 @@
-// The syncer process body: leader election, watch caches -> work queue -> workers -> reconcile,
+// The syncer process body: leader election, informers -> work queue -> workers -> reconcile,
 // start-up workload check, graceful shutdown (in-flight reconciles finish, the Lease is released).
 #pragma once
 
@@ -12,6 +12,7 @@
 
 #include "kube/client.h"
 #include "kube/clock.h"
+#include "kube/informer.h"
 #include "kube/work_queue.h"
 #include "syncer/config.h"
 #include "syncer/kube_api.h"
@@ -19,7 +20,6 @@
 #include "syncer/metrics.h"
 #include "syncer/reconciler.h"
 #include "syncer/secret_source.h"
-#include "syncer/watch_cache.h"
 
 namespace ifo::syncer {
 
@@ -33,7 +33,7 @@ class Controller {
   int run(const std::atomic<bool>& stop);
 
   bool healthy() const { return !failed_.load(); }
-  // The leader: every watch cache has synced. A standby waiting for the lease is ready too (it is
+  // The leader: every informer has synced. A standby waiting for the lease is ready too (it is
   // healthy and can take over); readiness must not depend on who leads.
   bool ready() const { return leading_.load() ? ready_.load() : !failed_.load(); }
   bool leading() const { return leading_.load(); }
@@ -42,10 +42,16 @@ class Controller {
 
  private:
   bool ensure_digest_key(const std::atomic<bool>& stop);
+  // An informer over one resource in one namespace ("" = all), not started.
+  std::unique_ptr<kube::Informer> make_informer(const kube::Resource& resource, const std::string& ns,
+                                                std::string label_selector = "", std::string field_selector = "");
   void start_caches();
+  // Every informer, for what is done to all of them.
+  std::vector<kube::Informer*> all_caches() const;
+  void stop_caches();
   bool wait_synced(const std::atomic<bool>& stop);
   void worker();
-  Object lookup(const std::vector<std::unique_ptr<WatchCache>>& caches, const std::string& ns,
+  Object lookup(const std::vector<std::unique_ptr<kube::Informer>>& caches, const std::string& ns,
                 const std::string& name) const;
 
   Config config_;
@@ -56,11 +62,11 @@ class Controller {
   std::shared_ptr<spdlog::logger> log_;
   kube::WorkQueue queue_;
   std::unique_ptr<Reconciler> reconciler_;
-  std::vector<std::unique_ptr<WatchCache>> cr_caches_;
-  std::vector<std::unique_ptr<WatchCache>> secret_caches_;
-  std::unique_ptr<WatchCache> config_cache_;
+  std::vector<std::unique_ptr<kube::Informer>> cr_caches_;
+  std::vector<std::unique_ptr<kube::Informer>> secret_caches_;
+  std::unique_ptr<kube::Informer> config_cache_;
   // Opted-in Deployments, StatefulSets and DaemonSets, kept as only what a rollout needs.
-  std::vector<std::pair<const kube::Resource*, std::unique_ptr<WatchCache>>> workload_caches_;
+  std::vector<std::unique_ptr<kube::Informer>> workload_caches_;
   std::vector<std::thread> workers_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> leading_{false};

@@ -1,56 +1,54 @@
-// Lease-based leader election (coordination.k8s.io/v1), with client-go's rules: a lease is free when
-// its holder is empty or it was not renewed for leaseDurationSeconds as observed on our own clock;
-// the leader renews every retry period and gives up when it could not renew within the renew deadline;
-// release() empties the holder so a successor need not wait for expiry.
+// The syncer's leader election: kube::LeaderElector (src/kube/leader_election.h) behind the blocking
+// calls the controller makes (wait to lead, lead until told to stop or the Lease is lost, release),
+// with its Lease calls going through the syncer's KubeApi. The election rules live in kube.
 #pragma once
 
 #include <spdlog/logger.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "kube/clock.h"
+#include "kube/leader_election.h"
 #include "syncer/kube_api.h"
 
 namespace ifo::syncer {
 
-struct LeaseOptions {
-  std::string namespace_;
-  std::string name;
-  std::string identity;
-  std::chrono::milliseconds lease_duration{15000};
-  std::chrono::milliseconds renew_deadline{10000};
-  std::chrono::milliseconds retry_period{2000};
-};
-
 class LeaderElector {
  public:
-  LeaderElector(KubeApi& kube, kube::Clock& clock, LeaseOptions options, std::shared_ptr<spdlog::logger> log);
+  // `election` names the Lease and this replica and sets the durations; its callbacks, clock, logger
+  // and acquire jitter are set here. Throws std::invalid_argument when the durations are inconsistent
+  // (see kube::LeaderElector).
+  LeaderElector(KubeApi& kube, kube::Clock& clock, kube::LeaderElectionConfig election,
+                std::shared_ptr<spdlog::logger> log);
+  // Stops the election; releases the Lease if still held.
+  ~LeaderElector();
 
-  // Blocks until this replica holds the lease (true) or stop becomes true (false).
+  // Blocks until this replica holds the lease (true) or stop becomes true (false; the election is
+  // then over). Renewing runs in the background from here on, until release().
   bool acquire(const std::atomic<bool>& stop);
-  // One renewal attempt; false when the lease is held by someone else now.
-  bool try_renew();
-  // Blocks while leading: renews every retry period; returns when stop is set (true) or the lease was
-  // lost / not renewed within the renew deadline (false).
+  // Blocks while leading: returns when stop is set (true; the Lease is still held and renewed, so
+  // the work can finish before release()) or when the Lease was lost (false).
   bool hold(const std::atomic<bool>& stop);
-  // Gives the lease up (holder emptied), best effort.
+  // Gives the Lease up (holder emptied), so a standby takes over without waiting for expiry.
   void release();
 
  private:
-  enum class Attempt { kAcquired, kHeldByOther, kError };
-  Attempt try_acquire_or_renew();
+  enum class State { kWaiting, kLeading, kStopped };
+  class Leases;
+  // Waits until the state leaves `from` or stop is set; returns the state.
+  State wait_while(State from, const std::atomic<bool>& stop);
+  void set_state(State s);
 
-  KubeApi& kube_;
-  kube::Clock& clock_;
-  LeaseOptions options_;
-  std::shared_ptr<spdlog::logger> log_;
-  std::string observed_record_;
-  kube::Clock::time_point observed_at_{};
-  kube::Clock::time_point last_renew_{};
-  bool leading_ = false;
+  std::unique_ptr<Leases> leases_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  State state_ = State::kWaiting;
+  std::unique_ptr<kube::LeaderElector> elector_;
 };
 
 }  // namespace ifo::syncer

@@ -56,11 +56,6 @@ void DigestCache::touch(TimePoint now) {
   last_activity_ = now;
 }
 
-void DigestCache::set_unsynced() {
-  std::lock_guard lock(mu_);
-  synced_ = false;
-}
-
 bool DigestCache::synced() const { return synced_.load(); }
 
 std::shared_ptr<const std::map<std::string, std::string>> DigestCache::key_digests(std::string_view ns,

@@ -1,5 +1,6 @@
 // Watch-fed cache of managed Secrets' key-digest annotations (never their values): what the mutate
-// path reads instead of calling the API server.
+// path reads instead of calling the API server. In the webhook, DigestFeed (kube_sources.h) feeds it
+// from an informer and answers synced(); replace() serves tests and benchmarks that fill it at once.
 #pragma once
 
 #include <chrono>
@@ -27,9 +28,8 @@ class DigestCache : public DigestSource {
   void remove(const std::string& ns, const std::string& name, TimePoint now);
   // Replaces the whole content (after a list / relist) and marks the cache synced.
   void replace(const std::vector<const core::JsonValue*>& secrets, TimePoint now);
-  // The watch is alive (bookmark or any event): refreshes the age.
+  // The watch is alive (it moved on without changing an entry, e.g. a bookmark): refreshes the age.
   void touch(TimePoint now);
-  void set_unsynced();
 
   bool synced() const override;
   std::shared_ptr<const std::map<std::string, std::string>> key_digests(std::string_view ns,
@@ -42,7 +42,7 @@ class DigestCache : public DigestSource {
 
  private:
   void upsert_locked(const core::JsonValue& secret);
-  // Every admission request reads; only the watch writes: readers share the lock.
+  // Every admission request reads; only the feed writes: readers share the lock.
   mutable std::shared_mutex mu_;
   // (namespace, name), looked up by views without copying them.
   struct NsNameLess {

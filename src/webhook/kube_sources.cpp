@@ -1,14 +1,11 @@
-// SubjectAccessReview with a cache, and the managed-Secret list+watch loop.
+// SubjectAccessReview with a cache, and the managed-Secret informer feeding the digest cache.
 #include "webhook/kube_sources.h"
 
-#include <spdlog/spdlog.h>
-
-#include <condition_variable>
 #include <fmt/format.h>
 
 #include "core/constants.h"
 #include "kube/client.h"
-#include "kube/errors.h"
+#include "kube/meta.h"
 
 namespace ifo::webhook {
 
@@ -33,70 +30,61 @@ bool SarAuthorizer::allowed(const UserInfo& user, const core::AccessCheck& check
   return ok;
 }
 
-SecretWatcher::SecretWatcher(kube::Client& client, DigestCache& cache, std::shared_ptr<spdlog::logger> log)
-    : client_(client), cache_(cache), log_(std::move(log)) {}
+namespace {
 
-SecretWatcher::~SecretWatcher() { stop(); }
-
-void SecretWatcher::start() { thread_ = std::thread([this] { run(); }); }
-
-void SecretWatcher::stop() {
-  cancel_ = true;
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+// What the feed keeps of a managed Secret: namespace, name and the key-digests annotation, in a
+// document of its own size; nullptr (keep nothing) for a Secret without the annotation. Values and
+// every other field are dropped before the informer stores the object or any handler sees it.
+kube::ConstObjectPtr digests_only(const core::JsonValue& secret) {
+  const core::JsonValue* digests =
+      core::at_path(secret, {"metadata", "annotations", core::kKeyDigestsAnnotation});
+  if (digests == nullptr || !digests->IsString()) return nullptr;
+  rapidjson::MemoryPoolAllocator<> pool(1024);
+  core::JsonValue annotations(rapidjson::kObjectType);
+  core::set_member(annotations, core::kKeyDigestsAnnotation, core::JsonValue(*digests, pool), pool);
+  core::JsonValue metadata(rapidjson::kObjectType);
+  core::set_string(metadata, "namespace", kube::meta_namespace(secret), pool);
+  core::set_string(metadata, "name", kube::meta_name(secret), pool);
+  core::set_member(metadata, "annotations", std::move(annotations), pool);
+  core::JsonValue object(rapidjson::kObjectType);
+  core::set_member(object, "metadata", std::move(metadata), pool);
+  return core::copy_compact(object);
 }
 
-void SecretWatcher::run() {
-  const std::string selector = fmt::format("{}={}", core::kManagedByLabel, core::kManagedByValue);
-  auto backoff = std::chrono::milliseconds(200);
-  while (!cancel_) {
-    try {
-      kube::ListOptions lo;
-      lo.label_selector = selector;
-      auto list = client_.list_all(kube::kSecrets, "", lo);
-      std::vector<const core::JsonValue*> items;
-      for (const auto& item : list.items) items.push_back(item.get());
-      cache_.replace(items, std::chrono::steady_clock::now());
-      log_->info("managed-secret cache synced secrets={} resourceVersion={}", cache_.size(), list.resource_version);
-      backoff = std::chrono::milliseconds(200);
-      std::string rv = list.resource_version;
-      bool relist = false;
-      while (!cancel_ && !relist) {
-        kube::WatchOptions wo;
-        wo.label_selector = selector;
-        wo.resource_version = rv;
-        wo.cancel = &cancel_;
-        wo.timeout_seconds = 300;
-        client_.watch(kube::kSecrets, "", wo, [&](kube::WatchEvent& ev) {
-          const auto now = std::chrono::steady_clock::now();
-          switch (ev.type) {
-            case kube::WatchEvent::Type::kAdded:
-            case kube::WatchEvent::Type::kModified: cache_.upsert(*ev.object, now); break;
-            case kube::WatchEvent::Type::kDeleted: {
-              const core::JsonValue* md = core::member(*ev.object, "metadata");
-              if (md) cache_.remove(core::string_or(*md, "namespace", ""), core::string_or(*md, "name", ""), now);
-              break;
-            }
-            case kube::WatchEvent::Type::kBookmark: cache_.touch(now); break;
-            case kube::WatchEvent::Type::kError:
-              relist = true;
-              return false;
-          }
-          if (auto v = ev.resource_version(); !v.empty()) rv = v;
-          return !cancel_.load();
-        });
-      }
-    } catch (const kube::ApiError& e) {
-      if (cancel_) break;
-      log_->warn("managed-secret watch: {}; relisting", e.what());
-    } catch (const std::exception& e) {
-      if (cancel_) break;
-      log_->warn("managed-secret list/watch failed: {}; retrying in {}ms", e.what(), backoff.count());
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, backoff, [this] { return cancel_.load(); });
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
-    }
+kube::InformerOptions managed_secrets(kube::InformerOptions o) {
+  o.namespace_.clear();
+  o.label_selector = fmt::format("{}={}", core::kManagedByLabel, core::kManagedByValue);
+  o.field_selector.clear();
+  return o;
+}
+
+}  // namespace
+
+DigestFeed::DigestFeed(kube::Client& client, DigestCache& cache, kube::InformerOptions tuning)
+    : cache_(cache), informer_(client, kube::kSecrets, managed_secrets(std::move(tuning))) {
+  informer_.set_transform([](kube::ObjectPtr secret) { return digests_only(*secret); });
+  kube::EventHandlers h;
+  h.on_add = [this](const kube::ConstObjectPtr& secret) {
+    cache_.upsert(*secret, std::chrono::steady_clock::now());
+  };
+  h.on_update = [this](const kube::ConstObjectPtr&, const kube::ConstObjectPtr& secret) {
+    cache_.upsert(*secret, std::chrono::steady_clock::now());
+  };
+  h.on_delete = [this](const kube::ConstObjectPtr& secret) {
+    cache_.remove(kube::meta_namespace(*secret), kube::meta_name(*secret), std::chrono::steady_clock::now());
+  };
+  informer_.add_handlers(std::move(h));
+}
+
+double DigestFeed::age_seconds(DigestCache::TimePoint now) {
+  // Every list, event and bookmark moves the informer's resourceVersion: a new one is fresh activity.
+  std::string rv = informer_.resource_version();
+  std::lock_guard lock(progress_mu_);
+  if (!rv.empty() && rv != progress_rv_) {
+    progress_rv_ = std::move(rv);
+    cache_.touch(now);
   }
+  return cache_.age_seconds(now);
 }
 
 }  // namespace ifo::webhook

@@ -1,26 +1,19 @@
 // Two of the webhook's uses of the API server: a SubjectAccessReview authorizer with a short answer
-// cache, and the list+watch loop that feeds the digest cache with managed Secrets (label-selected,
-// metadata only is read; values are never kept). The trust policy's lookups are in trust_lookup.h.
+// cache, and the informer of managed Secrets that feeds the digest cache (label-selected; values are
+// never kept). The trust policy's lookups are in trust_lookup.h.
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
+#include <string_view>
 
+#include "kube/informer.h"
 #include "webhook/admission.h"
 #include "webhook/digest_cache.h"
-
-namespace spdlog {
-class logger;
-}
-namespace ifo::kube {
-class Client;
-}
 
 namespace ifo::webhook {
 
@@ -38,24 +31,39 @@ class SarAuthorizer : public Authorizer {
   std::atomic<uint64_t> sent_{0};
 };
 
-// Lists then watches Secrets with the managed-by label in all namespaces; relists on 410 and after
-// errors (with capped backoff). The cache is synced after the first successful list.
-class SecretWatcher {
+// The managed-Secret digests for the admission handler: a kube::Informer of the Secrets labelled as
+// managed by the operator (all namespaces) whose handlers feed a DigestCache (added or updated:
+// upsert; deleted: remove). Synced once the informer's first list has been fed in.
+//
+// No Secret values are kept: the informer's transform reduces each Secret to its namespace, name and
+// key-digests annotation before it is stored or handed to a handler (a Secret without the annotation
+// is not kept at all). A full Secret lives only while the informer decodes and transforms it.
+class DigestFeed : public DigestSource {
  public:
-  SecretWatcher(kube::Client& client, DigestCache& cache, std::shared_ptr<spdlog::logger> log);
-  ~SecretWatcher();
-  void start();
-  void stop();
+  // `tuning` sets the informer's backoff, watch timeout, page size, clock and logger; the namespace
+  // and the selectors are the feed's own.
+  DigestFeed(kube::Client& client, DigestCache& cache, kube::InformerOptions tuning = {});
+  void start() { informer_.start(); }
+  // Idempotent; also in the destructor.
+  void stop() { informer_.stop(); }
+
+  bool synced() const override { return informer_.has_synced(); }
+  std::shared_ptr<const std::map<std::string, std::string>> key_digests(std::string_view ns,
+                                                                       std::string_view name) const override {
+    return cache_.key_digests(ns, name);
+  }
+  // Seconds since the watch last moved on (a list, an event or a bookmark advanced the informer's
+  // resourceVersion) as observed by the calls to this method, which the metrics scrape makes; -1
+  // before the first sync.
+  double age_seconds(DigestCache::TimePoint now);
+  // For tests and diagnostics: its store (what is kept of each Secret), counters and backoff.
+  const kube::Informer& informer() const { return informer_; }
 
  private:
-  void run();
-  kube::Client& client_;
   DigestCache& cache_;
-  std::shared_ptr<spdlog::logger> log_;
-  std::atomic<bool> cancel_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::thread thread_;
+  kube::Informer informer_;
+  std::mutex progress_mu_;
+  std::string progress_rv_;  // the informer's resourceVersion at the last age_seconds()
 };
 
 }  // namespace ifo::webhook

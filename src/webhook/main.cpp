@@ -1,4 +1,4 @@
-// infisical-webhook: thin main; flags, logging, kube client, digest-cache watch, TLS server, signals.
+// infisical-webhook: thin main; flags, logging, kube client, digest-cache feed, TLS server, signals.
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -67,23 +67,25 @@ int main(int argc, char** argv) noexcept try {
   }
   ifo::kube::Client client(std::move(config));
   DigestCache cache;
+  ifo::kube::InformerOptions feed_options;
+  feed_options.logger = log;
+  DigestFeed feed(client, cache, feed_options);
   SarAuthorizer authorizer(client, opts->authorization_cache_ttl);
   KubeTrustLookup trust_lookup(client, opts->operator_namespace, opts->authorization_cache_ttl);
-  AdmissionHandler handler(opts->policy, &authorizer, &cache, opts->trust, &trust_lookup);
+  AdmissionHandler handler(opts->policy, &authorizer, &feed, opts->trust, &trust_lookup);
   Metrics metrics;
   metrics.set_gauge_source([&] {
     const auto now = std::chrono::steady_clock::now();
     return std::map<std::string, double>{
         {kMetricCertExpiry, static_cast<double>(certs.not_after())},
         {kMetricCertReloads, static_cast<double>(certs.generation() > 0 ? certs.generation() - 1 : 0)},
-        {kMetricCacheAge, cache.age_seconds(now)},
-        {kMetricCacheSynced, cache.synced() ? 1.0 : 0.0},
+        {kMetricCacheAge, feed.age_seconds(now)},
+        {kMetricCacheSynced, feed.synced() ? 1.0 : 0.0},
         {kMetricCacheSecrets, static_cast<double>(cache.size())},
     };
   });
-  SecretWatcher watcher(client, cache, log);
   WebhookServer server(opts->server, handler, certs, metrics,
-                       [&cache]() -> std::string { return cache.synced() ? "" : "managed-secret cache not synced"; }, log);
+                       [&feed]() -> std::string { return feed.synced() ? "" : "managed-secret cache not synced"; }, log);
   auto started = server.start();
   if (!started) {
     log->error("cannot serve: {}", started.error());
@@ -97,11 +99,11 @@ int main(int argc, char** argv) noexcept try {
     log->warn("upstream-compatible mode: references into other namespaces need no {} and Kubernetes auth needs "
               "no ServiceAccount opt-in (--cross-namespace-references=allow)",
               ifo::core::kGrantKind);
-  watcher.start();
+  feed.start();
   int sig = 0;
   sigwait(&signals, &sig);
   log->info("shutting down signal={}", sig);
-  watcher.stop();
+  feed.stop();
   server.stop();
   return 0;
 } catch (const std::exception& e) {
