@@ -85,6 +85,14 @@ key_volume_owner_only() {  # the webhook's serving key: mode 0400 (decimal 256),
 }
 check "the webhook mounts only the serving pair, owner-readable (defaultMode 0400)" key_volume_owner_only
 
+webhook_drains_before_stop() {  # preStop sleep within the grace period; 0 turns it off
+  local out off; out="$(render --show-only templates/webhook-deployment.yaml --set webhook.shutdownDelaySeconds=7)"
+  off="$(render --show-only templates/webhook-deployment.yaml --set webhook.shutdownDelaySeconds=0)"
+  grep -qF 'command: ["/bin/sleep", "7"]' <<<"$out" && grep -q 'terminationGracePeriodSeconds: 22$' <<<"$out" &&
+    ! grep -q 'lifecycle:' <<<"$off" && ! render --set webhook.shutdownDelaySeconds=-1 >/dev/null 2>&1
+}
+check "a terminating webhook keeps serving for webhook.shutdownDelaySeconds (preStop), inside its grace period" webhook_drains_before_stop
+
 least_privilege() {
   local rbac; rbac="$(render --show-only templates/syncer-rbac.yaml --show-only templates/webhook-rbac.yaml)"
   ! grep -nE "verbs: \[?.*\"?\*\"?" <<<"$rbac" && ! grep -n "resources:.*\"\*\"" <<<"$rbac" &&
