@@ -239,7 +239,8 @@ AccessDecision authorize(const std::vector<AccessRule>& rules, const RequestAttr
   return decide_access(rules, attrs);
 }
 
-ServiceAccountAuth::ServiceAccountAuth(Store& store, AuthOptions options) : store_(store), options_(std::move(options)) {
+ServiceAccountAuth::ServiceAccountAuth(Store& store, AuthOptions options)
+    : store_(store), options_(std::move(options)), rbac_(store) {
   if (options_.api_audiences.empty()) options_.api_audiences.push_back(options_.issuer);
   core::RsaKeyPair keys = core::generate_rsa_keypair();
   private_pem_ = std::move(keys.private_pem);
@@ -492,7 +493,66 @@ std::optional<UserInfo> ServiceAccountAuth::authenticate(std::string_view token)
 }
 
 AccessDecision ServiceAccountAuth::authorize(const RequestAttributes& attrs) const {
+  if (options_.rbac) return rbac_.authorize(attrs);
   return kubesim::authorize(options_.rules, attrs);
+}
+
+// pkg/registry/authorization/selfsubjectrulesreview: the rules of the union of the authorizers' rule
+// resolvers (here RBAC alone), not the spec, in the answer.
+JsonDoc ServiceAccountAuth::self_subject_rules_review(const CreateCall& call) {
+  const JsonValue* spec = call.body ? core::member(*call.body, "spec") : nullptr;
+  const std::string ns = spec && spec->IsObject() ? core::string_or(*spec, "namespace", "") : "";
+  if (ns.empty()) throw bad_request("no namespace on request");
+  std::vector<PolicyRule> rules;
+  std::string error;
+  bool incomplete = false;
+  if (options_.rbac) {
+    ResolvedRules r = rbac_.rules_for(call.user, ns);
+    rules = std::move(r.rules);
+    error = std::move(r.error);
+  } else if (options_.rules.empty()) {
+    rules = {PolicyRule{{"*"}, {"*"}, {"*"}, {}, {}}, PolicyRule{{"*"}, {}, {}, {}, {"*"}}};  // AlwaysAllow
+  } else {
+    incomplete = true;
+    error = "kube-sim's access rule table cannot be listed as rules (kube-sim --authorization-mode=RBAC can)";
+  }
+
+  JsonDoc out(rapidjson::kObjectType);
+  auto& a = out.GetAllocator();
+  core::set_string(out, "kind", "SelfSubjectRulesReview", a);
+  core::set_string(out, "apiVersion", "authorization.k8s.io/v1", a);
+  JsonValue md(rapidjson::kObjectType);
+  md.AddMember("creationTimestamp", JsonValue(), a);
+  out.AddMember("metadata", std::move(md), a);
+  out.AddMember("spec", JsonValue(rapidjson::kObjectType), a);
+  JsonValue resource_rules(rapidjson::kArrayType);
+  JsonValue non_resource_rules(rapidjson::kArrayType);
+  auto add_list = [&](JsonValue& obj, const char* key, const std::vector<std::string>& v, bool always) {
+    if (always || !v.empty()) obj.AddMember(rapidjson::StringRef(key), string_list_value(v, a), a);
+  };
+  for (const auto& r : rules) {
+    if (!r.resources.empty()) {
+      JsonValue rr(rapidjson::kObjectType);
+      add_list(rr, "verbs", r.verbs, true);
+      add_list(rr, "apiGroups", r.api_groups, false);
+      add_list(rr, "resources", r.resources, false);
+      add_list(rr, "resourceNames", r.resource_names, false);
+      resource_rules.PushBack(std::move(rr), a);
+    }
+    if (!r.non_resource_urls.empty()) {
+      JsonValue nr(rapidjson::kObjectType);
+      add_list(nr, "verbs", r.verbs, true);
+      add_list(nr, "nonResourceURLs", r.non_resource_urls, false);
+      non_resource_rules.PushBack(std::move(nr), a);
+    }
+  }
+  JsonValue status(rapidjson::kObjectType);
+  status.AddMember("resourceRules", std::move(resource_rules), a);
+  status.AddMember("nonResourceRules", std::move(non_resource_rules), a);
+  status.AddMember("incomplete", incomplete, a);
+  if (!error.empty()) core::set_string(status, "evaluationError", error, a);
+  out.AddMember("status", std::move(status), a);
+  return out;
 }
 
 JsonDoc ServiceAccountAuth::subject_access_review(const CreateCall& call) {

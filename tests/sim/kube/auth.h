@@ -21,6 +21,9 @@
 //     forms, and (AuthOptions::authorize_requests) every API request: answered by authorize(), i.e. the
 //     bootstrap policy of a real cluster (system:masters; discovery and self-reviews for everyone) and
 //     then a rule table given at start-up (see parse_access_rules); an empty table allows everything.
+//     With AuthOptions::rbac (--authorization-mode=RBAC) authorize() is instead RBAC over the stored
+//     Roles/ClusterRoles/RoleBindings/ClusterRoleBindings (rbac.h), and SelfSubjectRulesReview
+//     (`kubectl auth can-i --list`) lists the rules RBAC resolves for the requesting user.
 // Not simulated: bound Pod/Secret objects (boundObjectRef is echoed into the claims but not checked),
 // legacy Secret-based tokens, JWKS/OIDC discovery endpoints.
 #pragma once
@@ -34,6 +37,7 @@
 
 #include "core/json.h"
 #include "core/result.h"
+#include "sim/kube/rbac.h"
 #include "sim/kube/server.h"
 #include "sim/kube/store.h"
 
@@ -71,6 +75,9 @@ struct AuthOptions {
   // Authorize every API request with authorize() (kube-sim --authorize-requests); off: only the
   // access reviews consult it.
   bool authorize_requests = false;
+  // --authorization-mode=RBAC: authorize() is RBAC over the stored RBAC objects (rbac.h) instead of the
+  // table (which must then be empty), and every API request is authorized (authorize_requests).
+  bool rbac = false;
   // The server's static user tokens, so that TokenReview also authenticates them (audience-agnostic
   // tokens count only for the API audiences, as kube-apiserver wraps them).
   std::vector<StaticToken> static_tokens;
@@ -92,7 +99,13 @@ class ServiceAccountAuth {
   core::JsonDoc subject_access_review(const CreateCall& call);
   core::JsonDoc local_subject_access_review(const CreateCall& call);
   core::JsonDoc self_subject_access_review(const CreateCall& call);
-  // authorize() over this module's table (the KubeSim authorizer when authorize_requests is set).
+  // CreateHandler for ("authorization.k8s.io", "selfsubjectrulesreviews", ""): spec.namespace required
+  // (400 `no namespace on request`); status.resourceRules/nonResourceRules as RBAC resolves them for the
+  // requesting user in that namespace (evaluationError when a binding's role is missing). Without RBAC:
+  // everything (`*`) when the table is empty, else no rules, incomplete, and an evaluationError saying the
+  // table cannot be listed.
+  core::JsonDoc self_subject_rules_review(const CreateCall& call);
+  // authorize() over this module's table, or RBAC (the KubeSim authorizer when authorize_requests is set).
   AccessDecision authorize(const RequestAttributes& attrs) const;
   // Authenticator: a valid service-account JWT for the API audience -> its user; nullopt otherwise.
   std::optional<UserInfo> authenticate(std::string_view token) const;
@@ -119,6 +132,7 @@ class ServiceAccountAuth {
   std::string public_pem_;
   std::string kid_;
   std::atomic<uint64_t> issued_{0};
+  RbacAuthorizer rbac_;
 };
 
 // The rule table alone (pure): the first rule matching attrs' user or one of its groups, verb,

@@ -138,7 +138,10 @@ std::vector<ResourceType> builtin_types() {
   for (auto [group, res, kind] : {std::tuple{"authentication.k8s.io", "tokenreviews", "TokenReview"},
                                   std::tuple{"authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview"},
                                   std::tuple{"authorization.k8s.io", "selfsubjectaccessreviews",
-                                             "SelfSubjectAccessReview"}}) {
+                                             "SelfSubjectAccessReview"},
+                                  std::tuple{"authorization.k8s.io", "selfsubjectrulesreviews",
+                                             "SelfSubjectRulesReview"},
+                                  std::tuple{"authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview"}}) {
     auto t = rt(group, "v1", res, kind, false, {}, {}, false);
     t.create_only = true;
     t.verbs = {"create"};

@@ -48,7 +48,8 @@ Admin endpoints (Authorization: Bearer ADMIN_TOKEN):
   POST /sim/watches/expire-next      the next watch gets 410 Expired
   POST /sim/compact[?resourceVersion=N]  forget watch history up to N (default: now)
 
-Not supported: protobuf (415; only the SelfSubjectAccessReview of kubectl auth can-i is read),
+Not supported: protobuf (415; only what kubectl auth can-i [--list], kubectl auth whoami and kubectl
+create token post is read),
 multiple stored versions of a CRD, CEL validation rules, field ownership of server-side apply (an
 apply is a merge of the applied fields).
 )";
@@ -185,6 +186,8 @@ int main(int argc, char** argv) noexcept try {
       if (!has_value) ++i;
     } else usage_error("unknown flag \"" + a + "\"");
   }
+  if (modules_opt.auth.rbac && !modules_opt.auth.rules.empty())
+    usage_error("--access-rules-file and --authorization-mode=RBAC do not go together");
   if (opt.cert_file.empty() != opt.key_file.empty())
     usage_error("--tls-cert-file and --tls-private-key-file go together");
   std::signal(SIGINT, on_signal);

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <stdexcept>
 #include <sstream>
 
 namespace ifo::kubesim {
@@ -24,6 +25,17 @@ core::Result<bool> parse_module_flag(const std::string& flag, const std::string&
     auto rules = parse_access_rules(text.str());
     if (!rules.ok()) return R::fail(fmt::format("--access-rules-file {}: {}", value, rules.error()));
     options.auth.rules = std::move(*rules);
+    return true;
+  }
+  if (flag == "--authorization-mode") {
+    if (value == "RBAC") {
+      options.auth.rbac = true;
+      options.auth.authorize_requests = true;
+    } else if (value == "AlwaysAllow") {
+      options.auth.rbac = false;
+    } else {
+      return R::fail(fmt::format("--authorization-mode wants RBAC or AlwaysAllow, got \"{}\"", value));
+    }
     return true;
   }
   if (flag == "--service-account-issuer") {
@@ -73,7 +85,9 @@ std::unique_ptr<Modules> install_modules(KubeSim& sim, ModulesOptions options) {
   m->admission = std::make_shared<WebhookAdmissionHook>(store, std::move(options.admission));
   sim.add_admission(m->admission);
   if (options.auth.static_tokens.empty()) options.auth.static_tokens = sim.static_tokens();
-  const bool auth_requests = options.auth.authorize_requests;
+  if (options.auth.rbac && !options.auth.rules.empty())
+    throw std::invalid_argument("--access-rules-file and --authorization-mode=RBAC do not go together");
+  const bool auth_requests = options.auth.authorize_requests || options.auth.rbac;
   m->auth = std::make_shared<ServiceAccountAuth>(store, std::move(options.auth));
   auto auth = m->auth;
   sim.add_authenticator([auth](std::string_view token) { return auth->authenticate(token); });
@@ -86,6 +100,8 @@ std::unique_ptr<Modules> install_modules(KubeSim& sim, ModulesOptions options) {
                          [auth](const CreateCall& c) { return auth->local_subject_access_review(c); });
   sim.add_create_handler("authorization.k8s.io", "selfsubjectaccessreviews", "",
                          [auth](const CreateCall& c) { return auth->self_subject_access_review(c); });
+  sim.add_create_handler("authorization.k8s.io", "selfsubjectrulesreviews", "",
+                         [auth](const CreateCall& c) { return auth->self_subject_rules_review(c); });
   if (auth_requests) sim.set_authorizer([auth](const RequestAttributes& a) { return auth->authorize(a); });
   m->rollout = std::make_shared<RolloutSimulator>(store, options.rollout);
   m->rollout->install();

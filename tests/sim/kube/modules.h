@@ -26,7 +26,8 @@ namespace ifo::kubesim {
 
 struct ModulesOptions {
   AdmissionOptions admission;  // --webhook-service entries
-  AuthOptions auth;            // --service-account-issuer, --api-audiences, --access-rules-file, --authorize-requests
+  AuthOptions auth;  // --service-account-issuer, --api-audiences, --access-rules-file, --authorize-requests,
+                     // --authorization-mode
   RolloutSimulator::Options rollout;  // --daemonset-nodes
 };
 
@@ -45,6 +46,13 @@ inline constexpr const char* kModulesUsage =
                               and the admin token may do everything, everyone may read discovery
                               (/api*, /apis*, /openapi*, /version) and create selfsubjectaccessreviews;
                               the rest needs an allow rule, else 403 Forbidden with the real message
+  --authorization-mode RBAC|AlwaysAllow
+                              RBAC: authorize every API request from the stored Roles, ClusterRoles,
+                              RoleBindings and ClusterRoleBindings as kube-apiserver's RBAC authorizer
+                              does (plus the built-in bootstrap policy: cluster-admin for system:masters,
+                              discovery, version and self reviews for everyone); SubjectAccessReviews and
+                              SelfSubjectRulesReview (kubectl auth can-i --list) answer from RBAC too. Not
+                              with --access-rules-file. AlwaysAllow (default): as without the flag
   --service-account-issuer URL
                               iss of TokenRequest JWTs (default https://kubernetes.default.svc.cluster.local)
   --api-audiences A,B         audiences a token needs to authenticate to the API (default: the issuer)
@@ -66,7 +74,8 @@ struct Modules {
 };
 
 // Registers the admission hook, the authenticator, the TokenRequest/TokenReview/(Local, Self)
-// SubjectAccessReview handlers, the authorizer (options.auth.authorize_requests) and the store
+// SubjectAccessReview/SelfSubjectRulesReview handlers, the authorizer (options.auth.authorize_requests
+// or options.auth.rbac; throws std::invalid_argument for rbac with a rule table) and the store
 // observers. Call before sim.start(). The modules stay alive as long as the KubeSim holds them,
 // whatever happens to the returned handle; add its counters() to /sim/counters with
 // sim.add_counter_source while the handle lives.

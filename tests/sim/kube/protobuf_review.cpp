@@ -1,4 +1,4 @@
-// A minimal protobuf reader for the SelfSubjectAccessReview kubectl auth can-i sends.
+// A minimal protobuf reader for the few bodies kubectl's typed clients send (protobuf_review.h).
 #include "sim/kube/protobuf_review.h"
 
 #include <rapidjson/stringbuffer.h>
@@ -13,9 +13,10 @@ namespace ifo::kubesim {
 
 namespace {
 
-// The fields of one message: number -> length-delimited payloads (varint and fixed fields skipped).
-// nullopt when the bytes are not a well-formed message.
-std::optional<std::map<int, std::vector<std::string_view>>> fields_of(std::string_view msg) {
+// The fields of one message: number -> length-delimited payloads; the varint fields' last values into
+// `varints` when given (fixed fields skipped). nullopt when the bytes are not a well-formed message.
+std::optional<std::map<int, std::vector<std::string_view>>> fields_of(std::string_view msg,
+                                                                      std::map<int, int64_t>* varints = nullptr) {
   std::map<int, std::vector<std::string_view>> out;
   size_t i = 0;
   auto varint = [&](uint64_t& v) {
@@ -36,6 +37,7 @@ std::optional<std::map<int, std::vector<std::string_view>>> fields_of(std::strin
     switch (key & 7) {
       case 0:
         if (!varint(v)) return std::nullopt;
+        if (varints != nullptr) (*varints)[field] = static_cast<int64_t>(v);
         break;
       case 1:
         if (msg.size() - i < 8) return std::nullopt;
@@ -60,6 +62,110 @@ std::optional<std::map<int, std::vector<std::string_view>>> fields_of(std::strin
 std::string_view first(const std::map<int, std::vector<std::string_view>>& f, int field) {
   auto it = f.find(field);
   return it == f.end() || it->second.empty() ? std::string_view() : it->second.back();
+}
+
+// The raw object of "k8s\0" + runtime.Unknown{typeMeta{apiVersion, kind}, raw} when typeMeta is the
+// one given; nullopt otherwise.
+std::optional<std::string_view> unknown_raw(std::string_view body, std::string_view api_version,
+                                            std::string_view kind) {
+  constexpr std::string_view kMagic("k8s\0", 4);
+  if (body.substr(0, 4) != kMagic) return std::nullopt;
+  auto unknown = fields_of(body.substr(4));
+  if (!unknown) return std::nullopt;
+  auto type_meta = fields_of(first(*unknown, 1));
+  if (!type_meta || first(*type_meta, 1) != api_version || first(*type_meta, 2) != kind) return std::nullopt;
+  return first(*unknown, 2);
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+struct JsonOut {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  void str(const char* key, std::string_view v) {
+    w.Key(key);
+    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  }
+  // {"kind":K,"apiVersion":V,"metadata":{}, then the caller's members, then "}" by text().
+  void head(std::string_view kind, std::string_view api_version) {
+    w.StartObject();
+    str("kind", kind);
+    str("apiVersion", api_version);
+    w.Key("metadata");
+    w.StartObject();
+    w.EndObject();
+  }
+  std::string text() {
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
+  }
+};
+
+// SelfSubjectRulesReview{metadata 1, spec 2{namespace 1}, status 3}.
+std::optional<std::string> self_subject_rules_review_json(std::string_view body) {
+  auto raw = unknown_raw(body, "authorization.k8s.io/v1", "SelfSubjectRulesReview");
+  if (!raw) return std::nullopt;
+  auto review = fields_of(*raw);
+  if (!review) return std::nullopt;
+  auto spec = fields_of(first(*review, 2));
+  if (!spec) return std::nullopt;
+  JsonOut o;
+  o.head("SelfSubjectRulesReview", "authorization.k8s.io/v1");
+  o.w.Key("spec");
+  o.w.StartObject();
+  if (spec->count(1)) o.str("namespace", first(*spec, 1));
+  o.w.EndObject();
+  return o.text();
+}
+
+// SelfSubjectReview{metadata 1, status 2}: nothing to read.
+std::optional<std::string> self_subject_review_json(std::string_view body) {
+  auto raw = unknown_raw(body, "authentication.k8s.io/v1", "SelfSubjectReview");
+  if (!raw || !fields_of(*raw)) return std::nullopt;
+  JsonOut o;
+  o.head("SelfSubjectReview", "authentication.k8s.io/v1");
+  return o.text();
+}
+
+// TokenRequest{metadata 1, spec 2{audiences 1 (repeated), boundObjectRef 3{kind 1, apiVersion 2, name 3,
+// uid 4}, expirationSeconds 4 (varint)}, status 3}.
+std::optional<std::string> token_request_json(std::string_view body) {
+  auto raw = unknown_raw(body, "authentication.k8s.io/v1", "TokenRequest");
+  if (!raw) return std::nullopt;
+  auto request = fields_of(*raw);
+  if (!request) return std::nullopt;
+  std::map<int, int64_t> ints;
+  auto spec = fields_of(first(*request, 2), &ints);
+  if (!spec) return std::nullopt;
+  JsonOut o;
+  o.head("TokenRequest", "authentication.k8s.io/v1");
+  o.w.Key("spec");
+  o.w.StartObject();
+  if (auto it = spec->find(1); it != spec->end()) {
+    o.w.Key("audiences");
+    o.w.StartArray();
+    for (std::string_view a : it->second) o.w.String(a.data(), static_cast<rapidjson::SizeType>(a.size()));
+    o.w.EndArray();
+  }
+  if (auto it = ints.find(4); it != ints.end()) {
+    o.w.Key("expirationSeconds");
+    o.w.Int64(it->second);
+  }
+  if (spec->count(3)) {
+    auto ref = fields_of(first(*spec, 3));
+    if (!ref) return std::nullopt;
+    o.w.Key("boundObjectRef");
+    o.w.StartObject();
+    for (auto [name, number] : {std::pair{"kind", 1}, std::pair{"apiVersion", 2}, std::pair{"name", 3},
+                                std::pair{"uid", 4}}) {
+      if (ref->count(number)) o.str(name, first(*ref, number));
+    }
+    o.w.EndObject();
+  }
+  o.w.EndObject();
+  return o.text();
 }
 
 }  // namespace
@@ -118,6 +224,15 @@ std::optional<std::string> self_subject_access_review_json(std::string_view body
   w.EndObject();
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::optional<std::string> protobuf_request_json(std::string_view path, std::string_view body) {
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  if (path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") return self_subject_access_review_json(body);
+  if (path == "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews") return self_subject_rules_review_json(body);
+  if (path == "/apis/authentication.k8s.io/v1/selfsubjectreviews") return self_subject_review_json(body);
+  if (path.rfind("/api/v1/namespaces/", 0) == 0 && ends_with(path, "/token")) return token_request_json(body);
+  return std::nullopt;
 }
 
 }  // namespace ifo::kubesim

@@ -1,5 +1,7 @@
-// The one protobuf request kube-sim understands: kubectl auth can-i posts its SelfSubjectAccessReview
-// as application/vnd.kubernetes.protobuf (every other protobuf body still gets 415).
+// The few protobuf requests kube-sim understands: the bodies kubectl's typed clients post as
+// application/vnd.kubernetes.protobuf for `kubectl auth can-i` (SelfSubjectAccessReview), `kubectl auth
+// can-i --list` (SelfSubjectRulesReview), `kubectl auth whoami` (SelfSubjectReview) and `kubectl create
+// token` (TokenRequest). Every other protobuf body still gets 415.
 #pragma once
 
 #include <optional>
@@ -13,5 +15,11 @@ namespace ifo::kubesim {
 // resource, subresource, name) or spec.nonResourceAttributes (path, verb). nullopt when the body is not
 // such a message.
 std::optional<std::string> self_subject_access_review_json(std::string_view body);
+
+// The JSON form of the protobuf body of a POST to `path` when it is one of the messages above, posted
+// where that kind is created (.../selfsubjectaccessreviews, .../selfsubjectrulesreviews with
+// spec.namespace, .../selfsubjectreviews, .../serviceaccounts/NAME/token with spec.audiences,
+// expirationSeconds and boundObjectRef); nullopt otherwise.
+std::optional<std::string> protobuf_request_json(std::string_view path, std::string_view body);
 
 }  // namespace ifo::kubesim

@@ -332,9 +332,8 @@ struct KubeSim::Impl {
       authorize(req, *user);
     }
     std::string ctype = req.get_header_value("Content-Type");
-    if (ctype.find("application/vnd.kubernetes.protobuf") != std::string::npos && req.method == "POST" &&
-        path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") {
-      if (auto json = self_subject_access_review_json(req.body)) {
+    if (ctype.find("application/vnd.kubernetes.protobuf") != std::string::npos && req.method == "POST") {
+      if (auto json = protobuf_request_json(path, req.body)) {
         httplib::Request as_json = req;
         as_json.body = std::move(*json);
         as_json.headers.erase("Content-Type");
@@ -786,10 +785,52 @@ struct KubeSim::Impl {
       out.CopyFrom(body, out.GetAllocator());
       auto& st = core::ensure_object(out, "status", out.GetAllocator());
       core::set_member(st, "allowed", JsonValue(true), out.GetAllocator());
+    } else if (t.type.resource == "selfsubjectrulesreviews") {
+      // Nothing is enforced without an authorizer: kube-apiserver's AlwaysAllow rules.
+      const JsonValue* ns = core::at_path(body, {"spec", "namespace"});
+      if (ns == nullptr || !ns->IsString() || ns->GetStringLength() == 0) throw bad_request("no namespace on request");
+      out.Parse(R"({"kind":"SelfSubjectRulesReview","apiVersion":"authorization.k8s.io/v1",
+        "metadata":{"creationTimestamp":null},"spec":{},"status":{
+        "resourceRules":[{"verbs":["*"],"apiGroups":["*"],"resources":["*"]}],
+        "nonResourceRules":[{"verbs":["*"],"nonResourceURLs":["*"]}],"incomplete":false}})");
+    } else if (t.type.resource == "selfsubjectreviews") {
+      out = self_subject_review(user);
     } else {
       throw StatusError(404, "NotFound", "the server could not find the requested resource");
     }
     send_json(res, 201, core::to_json(out));
+  }
+
+  // `kubectl auth whoami`: the requesting user as authenticated.
+  static JsonDoc self_subject_review(const UserInfo& user) {
+    JsonDoc out(rapidjson::kObjectType);
+    auto& a = out.GetAllocator();
+    core::set_string(out, "kind", "SelfSubjectReview", a);
+    core::set_string(out, "apiVersion", "authentication.k8s.io/v1", a);
+    JsonValue md(rapidjson::kObjectType);
+    md.AddMember("creationTimestamp", JsonValue(), a);
+    out.AddMember("metadata", std::move(md), a);
+    JsonValue info(rapidjson::kObjectType);
+    core::set_string(info, "username", user.username, a);
+    if (!user.uid.empty()) core::set_string(info, "uid", user.uid, a);
+    if (!user.groups.empty()) {
+      JsonValue groups(rapidjson::kArrayType);
+      for (const auto& g : user.groups) groups.PushBack(core::json_string(g, a), a);
+      info.AddMember("groups", std::move(groups), a);
+    }
+    if (!user.extra.empty()) {
+      JsonValue extra(rapidjson::kObjectType);
+      for (const auto& [k, vs] : user.extra) {
+        JsonValue arr(rapidjson::kArrayType);
+        for (const auto& v : vs) arr.PushBack(core::json_string(v, a), a);
+        extra.AddMember(core::json_string(k, a), std::move(arr), a);
+      }
+      info.AddMember("extra", std::move(extra), a);
+    }
+    JsonValue status(rapidjson::kObjectType);
+    status.AddMember("userInfo", std::move(info), a);
+    out.AddMember("status", std::move(status), a);
+    return out;
   }
 
   // TokenReview against the static tokens and authenticators (the auth module may replace it).
