@@ -74,18 +74,24 @@ int main(int argc, char** argv) noexcept try {
   KubeTrustLookup trust_lookup(client, opts->operator_namespace, opts->authorization_cache_ttl);
   AdmissionHandler handler(opts->policy, &authorizer, &feed, opts->trust, &trust_lookup);
   Metrics metrics;
+  WebhookServer server(opts->server, handler, certs, metrics,
+                       [&feed]() -> std::string { return feed.synced() ? "" : "managed-secret cache not synced"; }, log);
   metrics.set_gauge_source([&] {
     const auto now = std::chrono::steady_clock::now();
+    const auto https = server.https_stats();
     return std::map<std::string, double>{
         {kMetricCertExpiry, static_cast<double>(certs.not_after())},
         {kMetricCertReloads, static_cast<double>(certs.generation() > 0 ? certs.generation() - 1 : 0)},
         {kMetricCacheAge, feed.age_seconds(now)},
         {kMetricCacheSynced, feed.synced() ? 1.0 : 0.0},
         {kMetricCacheSecrets, static_cast<double>(cache.size())},
+        {kMetricRefusedPeerLimit, static_cast<double>(https.refused_peer_limit)},
+        {kMetricRefusedConnectionLimit, static_cast<double>(https.refused_connection_limit)},
+        {kMetricRefusedOverBudget, static_cast<double>(https.refused_over_budget)},
+        {kMetricOpenConnections, static_cast<double>(server.https_connections())},
+        {kMetricBufferedBytes, static_cast<double>(https.buffered_bytes)},
     };
   });
-  WebhookServer server(opts->server, handler, certs, metrics,
-                       [&feed]() -> std::string { return feed.synced() ? "" : "managed-secret cache not synced"; }, log);
   auto started = server.start();
   if (!started) {
     log->error("cannot serve: {}", started.error());

@@ -20,6 +20,15 @@ inline constexpr const char* kMetricCacheSynced = "infisical_webhook_digest_cach
 inline constexpr const char* kMetricCacheSecrets = "infisical_webhook_digest_cache_secrets";
 inline constexpr const char* kMetricCertExpiry = "infisical_webhook_serving_certificate_expiry_timestamp_seconds";
 inline constexpr const char* kMetricCertReloads = "infisical_webhook_serving_certificate_reloads_total";
+// The admission listener under load (EventServerStats): connections closed at accept because their
+// address or the server had its cap, requests answered 503 because the buffered-bytes budget was
+// full, and what is open and buffered now.
+inline constexpr const char* kMetricRefusedPeerLimit = "infisical_webhook_connections_refused_peer_limit_total";
+inline constexpr const char* kMetricRefusedConnectionLimit =
+    "infisical_webhook_connections_refused_connection_limit_total";
+inline constexpr const char* kMetricRefusedOverBudget = "infisical_webhook_requests_refused_over_budget_total";
+inline constexpr const char* kMetricOpenConnections = "infisical_webhook_open_connections";
+inline constexpr const char* kMetricBufferedBytes = "infisical_webhook_buffered_request_bytes";
 
 class Metrics {
  public:

@@ -68,6 +68,9 @@ class WebhookServer {
 
   int port() const { return port_; }
   int health_port() const { return health_port_; }
+  // What the HTTPS listener turned away and holds now (zeros before start()).
+  EventServerStats https_stats() const { return https_ ? https_->stats() : EventServerStats{}; }
+  size_t https_connections() const { return https_ ? https_->connections() : 0; }
 
  private:
   void poll_certificates();

@@ -192,6 +192,23 @@ fi
 if grep -q -E '1111|2222|3333|YQ==|Yg==' "$work/webhook.log"; then fail "the webhook log holds no digests or Secret data"
 else pass "the webhook log holds no digests or Secret data"; fi
 
+# One address past its connection cap (64 by default): the extra connections are closed at accept and
+# counted on /metrics, and the webhook still answers once they are gone.
+refused_before="$(curl -s "http://127.0.0.1:$hport/metrics" | awk '$1 == "infisical_webhook_connections_refused_peer_limit_total" {print $2}')"
+held=()
+for _ in $(seq 1 72); do exec {fd}<>"/dev/tcp/127.0.0.1/$wport" && held+=("$fd"); done
+refused_count() { curl -s "http://127.0.0.1:$hport/metrics" | awk '$1 == "infisical_webhook_connections_refused_peer_limit_total" {print $2}'; }
+over_cap() { [ "$(refused_count)" -ge $(( ${refused_before:-0} + 8 )) ] 2>/dev/null; }
+eventually 10 over_cap; capped=$?
+for fd in "${held[@]}"; do exec {fd}>&-; done
+out="$(sed 's/name: valid$/name: after-flood/' "$data/valid.yaml" | k apply -f - 2>&1)"; rc=$?
+if [ $capped -eq 0 ] && [ "${refused_before:-x}" = 0 ] && [ $rc -eq 0 ]; then
+  pass "72 connections from one address: 8 or more closed at accept and counted on /metrics; admission still answers"
+else
+  fail "72 connections from one address: 8 or more closed at accept and counted on /metrics; admission still answers" \
+    "before=${refused_before:-none} after=$(refused_count) rc=$rc" "$out"
+fi
+
 # --- webhook stopped -------------------------------------------------------------------------------
 kill "$hook_pid"; wait "$hook_pid" 2>/dev/null; hook_pid=""
 out="$(sed 's/name: web$/name: while-down/' "$data/deployment.yaml" | k apply -f - 2>&1)"; rc=$?
