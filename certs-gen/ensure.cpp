@@ -6,6 +6,8 @@
 
 #include "core/base64.h"
 #include "core/constants.h"
+#include "kube/errors.h"
+#include "kube/resource.h"
 
 namespace ifo::certsgen {
 namespace {
@@ -27,7 +29,18 @@ std::string secret_data(const c::JsonValue& secret, std::string_view key) {
   return v ? b64_decode(*v) : std::string();
 }
 
-std::string secrets_collection(const std::string& ns) { return fmt::format(fmt::runtime(c::kSecretsPath), ns); }
+const kube::WriteOptions kWrite = kube::as_manager(c::kCertsGenFieldManager);
+
+// PUT with the resourceVersion read: false when someone else wrote the object meanwhile (409).
+bool update(kube::Api& api, const kube::Resource& r, const std::string& ns, const c::JsonValue& object) {
+  try {
+    api.update(r, ns, object, kWrite);
+    return true;
+  } catch (const kube::ApiError& e) {
+    if (e.is_conflict()) return false;
+    throw;
+  }
+}
 
 c::JsonDoc new_secret(const EnsureOptions& o) {
   c::JsonDoc doc;
@@ -43,21 +56,20 @@ c::JsonDoc new_secret(const EnsureOptions& o) {
   return doc;
 }
 
-void patch_bundles(ClusterApi& api, const EnsureOptions& o, const std::string& collection,
-                   const std::vector<std::string>& names, std::string_view kind, const std::string& bundle,
-                   EnsureReport& report) {
+void patch_bundles(kube::Api& api, const EnsureOptions& o, const kube::Resource& r,
+                   const std::vector<std::string>& names, const std::string& bundle, EnsureReport& report) {
+  const std::string_view kind = r.kind;
   for (const auto& name : names) {
     bool done = false;
     for (int attempt = 0; attempt < o.max_attempts && !done; ++attempt) {
-      auto doc = api.get(collection, name);
+      auto doc = kube::get_or_null(api, r, "", name);
       if (!doc) throw std::runtime_error(fmt::format("{} {}: not found (create it before running ensure)", kind, name));
       if (!set_ca_bundles(*doc, bundle)) {
         report.log.push_back(fmt::format("{} {}: caBundle already current", kind, name));
         done = true;
         break;
       }
-      auto w = api.update(collection, name, *doc);
-      if (w == ClusterApi::Write::kOk) {
+      if (update(api, r, "", *doc)) {
         report.log.push_back(fmt::format("{} {}: caBundle updated", kind, name));
         done = true;
       } else {
@@ -103,21 +115,23 @@ bool set_ca_bundles(c::JsonDoc& config, const std::string& bundle_pem) {
   return changed;
 }
 
-EnsureReport ensure(ClusterApi& api, const EnsureOptions& o, const std::function<TimePoint()>& now) {
+EnsureReport ensure(kube::Api& api, const EnsureOptions& o, const std::function<TimePoint()>& now) {
   if (auto problem = check_policy(o.policy); !problem.empty()) throw std::runtime_error(problem);
   EnsureReport report;
-  const std::string secrets = secrets_collection(o.secret_namespace);
   const std::string where = fmt::format("Secret {}/{}", o.secret_namespace, o.secret_name);
   bool bundles_patched_for_current_ca = false;
   std::string patched_bundle;
   for (int attempt = 0; attempt < o.max_attempts; ++attempt) {
-    auto secret = api.get(secrets, o.secret_name);
+    auto secret = kube::get_or_null(api, kube::kSecrets, o.secret_namespace, o.secret_name);
     if (!secret) {
       auto m = create_material(o.policy, now());
       if (!m) throw std::runtime_error(where + ": " + m.error());
       auto doc = new_secret(o);
       put_material(doc, *m);
-      if (api.create(secrets, doc) == ClusterApi::Write::kAlreadyExists) {
+      try {
+        api.create(kube::kSecrets, o.secret_namespace, doc, kWrite);
+      } catch (const kube::ApiError& e) {
+        if (!e.is_already_exists()) throw;
         report.log.push_back(where + ": created by someone else meanwhile, re-reading");
         continue;
       }
@@ -131,18 +145,16 @@ EnsureReport ensure(ClusterApi& api, const EnsureOptions& o, const std::function
       auto next = ca.action == CaAction::kCreate ? create_material(o.policy, t) : rotate_ca(m, o.policy, t);
       if (!next) throw std::runtime_error(where + ": " + next.error());
       put_material(*secret, *next);
-      auto w = api.update(secrets, o.secret_name, *secret);
+      const bool written = update(api, kube::kSecrets, o.secret_namespace, *secret);
       report.log.push_back(fmt::format("{}: {} ({}){}", where,
                                        ca.action == CaAction::kCreate ? "replaced the CA" : "rotated the CA",
-                                       ca.reason, w == ClusterApi::Write::kOk ? "" : ": conflict, retrying"));
+                                       ca.reason, written ? "" : ": conflict, retrying"));
       continue;
     }
     // The caBundles must trust the signing CA before a serving certificate from it is put in place.
     if (!bundles_patched_for_current_ca || patched_bundle != m.ca_bundle) {
-      patch_bundles(api, o, std::string(c::kValidatingWebhookConfigsPath), o.validating_configs,
-                    "ValidatingWebhookConfiguration", m.ca_bundle, report);
-      patch_bundles(api, o, std::string(c::kMutatingWebhookConfigsPath), o.mutating_configs,
-                    "MutatingWebhookConfiguration", m.ca_bundle, report);
+      patch_bundles(api, o, kube::kValidatingWebhookConfigurations, o.validating_configs, m.ca_bundle, report);
+      patch_bundles(api, o, kube::kMutatingWebhookConfigurations, o.mutating_configs, m.ca_bundle, report);
       bundles_patched_for_current_ca = true;
       patched_bundle = m.ca_bundle;
     }
@@ -155,9 +167,9 @@ EnsureReport ensure(ClusterApi& api, const EnsureOptions& o, const std::function
     auto next = reissue_serving(m, o.policy, t);
     if (!next) throw std::runtime_error(where + ": " + next.error());
     put_material(*secret, *next);
-    auto w = api.update(secrets, o.secret_name, *secret);
+    const bool written = update(api, kube::kSecrets, o.secret_namespace, *secret);
     report.log.push_back(fmt::format("{}: issued a new serving certificate ({}){}", where, serving.reason,
-                                     w == ClusterApi::Write::kOk ? "" : ": conflict, retrying"));
+                                     written ? "" : ": conflict, retrying"));
     // Loop once more: re-reading confirms the write, and a pruned bundle is propagated.
   }
   throw std::runtime_error(fmt::format("{}: no stable state after {} attempts", where, o.max_attempts));

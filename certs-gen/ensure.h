@@ -9,21 +9,9 @@
 
 #include "certs-gen/plan.h"
 #include "core/json.h"
+#include "kube/api.h"
 
 namespace ifo::certsgen {
-
-// The few REST verbs ensure needs, over collection paths such as /api/v1/namespaces/ns/secrets.
-// Implemented with the kube client in main and by an in-memory fake in the unit tests.
-class ClusterApi {
- public:
-  enum class Write { kOk, kAlreadyExists, kConflict };
-  virtual ~ClusterApi() = default;
-  // nullptr when the object does not exist; throws on other errors.
-  virtual std::shared_ptr<core::JsonDoc> get(const std::string& collection, const std::string& name) = 0;
-  virtual Write create(const std::string& collection, const core::JsonValue& object) = 0;
-  // PUT with metadata.resourceVersion set (optimistic concurrency).
-  virtual Write update(const std::string& collection, const std::string& name, const core::JsonValue& object) = 0;
-};
 
 struct EnsureOptions {
   std::string secret_namespace;
@@ -39,8 +27,10 @@ struct EnsureReport {
   std::vector<std::string> log;  // one line per decision or write, without key material
 };
 
-// Throws std::runtime_error with a message naming the object on failures it cannot resolve.
-EnsureReport ensure(ClusterApi& api, const EnsureOptions& options, const std::function<TimePoint()>& now);
+// Reads and writes through `api` (the kube client in main, an in-memory fake in the unit tests); the
+// writes name certs-gen as field manager. Throws std::runtime_error with a message naming the object on
+// failures it cannot resolve; kube::ApiError / kube::TransportError when the API cannot be used.
+EnsureReport ensure(kube::Api& api, const EnsureOptions& options, const std::function<TimePoint()>& now);
 
 // Pure helpers (unit tested on their own).
 Material material_from_secret(const core::JsonValue& secret);

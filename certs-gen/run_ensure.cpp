@@ -1,56 +1,14 @@
-// `certs-gen ensure` over the project's kube client: the ClusterApi verbs map to GET/POST/PUT.
+// `certs-gen ensure` over the project's kube client.
 #include "certs-gen/run_ensure.h"
 
 #include <cstdio>
 
 #include "certs-gen/ensure.h"
 #include "certs-gen/files.h"
-#include "core/constants.h"
 #include "kube/client.h"
 #include "kube/config.h"
-#include "kube/errors.h"
 
 namespace ifo::certsgen {
-namespace {
-
-const std::string kFieldManagerQuery = "?fieldManager=" + std::string(core::kCertsGenFieldManager);
-
-class KubeApi : public ClusterApi {
- public:
-  explicit KubeApi(kube::Client& client) : client_(client) {}
-
-  std::shared_ptr<core::JsonDoc> get(const std::string& collection, const std::string& name) override {
-    try {
-      return client_.request("GET", collection + "/" + name);
-    } catch (const kube::ApiError& e) {
-      if (e.is_not_found()) return nullptr;
-      throw;
-    }
-  }
-  Write create(const std::string& collection, const core::JsonValue& object) override {
-    try {
-      client_.request("POST", collection + kFieldManagerQuery, core::to_json(object));
-      return Write::kOk;
-    } catch (const kube::ApiError& e) {
-      if (e.is_already_exists()) return Write::kAlreadyExists;
-      throw;
-    }
-  }
-  Write update(const std::string& collection, const std::string& name, const core::JsonValue& object) override {
-    try {
-      client_.request("PUT", collection + "/" + name + kFieldManagerQuery, core::to_json(object));
-      return Write::kOk;
-    } catch (const kube::ApiError& e) {
-      if (e.is_conflict()) return Write::kConflict;
-      throw;
-    }
-  }
-
- private:
-  kube::Client& client_;
-};
-
-}  // namespace
 
 int run_ensure(const Options& o) {
   kube::Config config;
@@ -61,7 +19,6 @@ int run_ensure(const Options& o) {
     return 2;
   }
   kube::Client client(std::move(config));
-  KubeApi api(client);
   EnsureOptions eo;
   eo.secret_namespace = o.secret_namespace;
   eo.secret_name = o.secret_name;
@@ -70,7 +27,7 @@ int run_ensure(const Options& o) {
   eo.policy = o.policy;
   EnsureReport report;
   try {
-    report = ensure(api, eo, [] { return std::chrono::time_point_cast<std::chrono::seconds>(Clock::now()); });
+    report = ensure(client, eo, [] { return std::chrono::time_point_cast<std::chrono::seconds>(Clock::now()); });
   } catch (const std::exception& e) {
     std::fprintf(stderr, "certs-gen: ensure failed: %s\n", e.what());
     return 1;

@@ -104,11 +104,6 @@ inline constexpr std::string_view kTlsCertKey = "tls.crt";
 inline constexpr std::string_view kTlsPrivateKeyKey = "tls.key";
 inline constexpr std::string_view kCaCertKey = "ca.crt";
 inline constexpr std::string_view kCaPrivateKeyKey = "ca.key";
-inline constexpr std::string_view kSecretsPath = "/api/v1/namespaces/{}/secrets";
-inline constexpr std::string_view kValidatingWebhookConfigsPath =
-    "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations";
-inline constexpr std::string_view kMutatingWebhookConfigsPath =
-    "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
 
 // Admission webhook.
 inline constexpr std::string_view kAdmissionApiVersion = "admission.k8s.io/v1";

@@ -54,7 +54,7 @@ Token post_login(const LoginContext& ctx, std::string_view route, const std::str
   req.body = body;
   auto r = ctx.infisical.send(std::move(req), "POST " + std::string(route), what);
   if (r.status < 200 || r.status >= 300)
-    throw error_from_response(what, r, false, ctx.clock.now(), sensitive);
+    throw error_from_response(what, r, false, ctx.clock.wall_now(), sensitive);
   return parse_login_response(r.body, what);
 }
 
@@ -113,7 +113,7 @@ Token login_aws(const AwsIamAuth& a, const LoginContext& ctx) {
   } catch (const ApiError& e) {
     throw e.with_context(what);
   }
-  auto f = build_aws_login_fields(creds, region, ctx.clock.now());
+  auto f = build_aws_login_fields(creds, region, ctx.clock.wall_now());
   std::string body = json_object({{"identityId", a.identity_id},
                                   {"iamHttpRequestMethod", f.iam_http_request_method},
                                   {"iamRequestBody", f.iam_request_body},
@@ -181,7 +181,7 @@ Token login_gcp_iam(const GcpIamAuth& a, const LoginContext& ctx) {
                                          a.service_account_key_file));
 
   // 1. OAuth2 JWT-bearer grant: an access token for the service account itself.
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(ctx.clock.now().time_since_epoch()).count();
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(ctx.clock.wall_now().time_since_epoch()).count();
   core::JsonDoc claims(rapidjson::kObjectType);
   auto& al = claims.GetAllocator();
   core::set_string(claims, "iss", email, al);
@@ -263,7 +263,7 @@ Token login_service_token(const ServiceTokenAuth& a, const LoginContext& ctx) {
   req.url = ctx.base_url + "/v2/service-token";
   req.headers = {{"Authorization", "Bearer " + parts.bearer}, {"Accept", "application/json"}};
   auto r = ctx.infisical.send(req, "GET /v2/service-token", what);
-  if (r.status != 200) throw error_from_response(what, r, false, ctx.clock.now(), {token, parts.bearer});
+  if (r.status != 200) throw error_from_response(what, r, false, ctx.clock.wall_now(), {token, parts.bearer});
   auto doc = core::parse_json(r.body);
   std::string project = doc.ok() ? core::string_or(**doc, "workspace", "") : "";
   if (project.empty()) throw ApiError(ErrorKind::kInvalidResponse, what + ": the answer names no workspace");

@@ -76,7 +76,7 @@ struct LoginContext {
   const HttpCall& cloud;      // metadata services, STS, Google OAuth2/IAM
   const CloudEnv& env;
   AwsCredentialProvider& aws;
-  const Clock& clock;
+  const core::Clock& clock;
 };
 
 // Logs in; throws ApiError whose message names the method, the identity and the reason.

@@ -94,7 +94,7 @@ std::optional<std::string> xml_text(std::string_view xml, std::string_view tag) 
   return out;
 }
 
-std::optional<Clock::time_point> parse_iso8601(std::string_view text) {
+std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view text) {
   std::tm tm{};
   std::string s(text);
   const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -121,9 +121,10 @@ std::string AwsCredentialProvider::sts_endpoint() {
 AwsCredentials AwsCredentialProvider::from_web_identity(const HttpCall& http) {
   auto jwt = read_file(env_.aws_web_identity_token_file);
   if (!jwt) throw source_error(fmt::format("AWS web identity: cannot read token file {}", env_.aws_web_identity_token_file));
-  std::string session = env_.aws_role_session_name.empty()
-                            ? fmt::format("infisical-operator-{}", std::chrono::system_clock::to_time_t(clock_.now()))
-                            : env_.aws_role_session_name;
+  std::string session =
+      env_.aws_role_session_name.empty()
+          ? fmt::format("infisical-operator-{}", std::chrono::system_clock::to_time_t(clock_.wall_now()))
+          : env_.aws_role_session_name;
   net::Request req;
   req.method = "POST";
   req.url = sts_endpoint() + "/";
@@ -203,8 +204,10 @@ AwsCredentials AwsCredentialProvider::from_imds(const HttpCall& http) {
 
 AwsCredentials AwsCredentialProvider::credentials(const HttpCall& http) {
   std::lock_guard lock(mu_);
-  auto now = clock_.now();
-  if (cached_ && (cached_->expiration == Clock::time_point{} || now + std::chrono::minutes(5) < cached_->expiration))
+  // The credentials' expiration is the wall time their source stated.
+  const auto now = clock_.wall_now();
+  if (cached_ && (cached_->expiration == std::chrono::system_clock::time_point{} ||
+                  now + std::chrono::minutes(5) < cached_->expiration))
     return *cached_;
   if (!env_.aws_access_key_id.empty() && !env_.aws_secret_access_key.empty()) {
     AwsCredentials c{env_.aws_access_key_id, env_.aws_secret_access_key, env_.aws_session_token, {}, "environment"};
@@ -250,7 +253,7 @@ std::string AwsCredentialProvider::region(const HttpCall& http) {
 }
 
 AwsLoginFields build_aws_login_fields(const AwsCredentials& credentials, const std::string& region,
-                                      Clock::time_point now) {
+                                      std::chrono::system_clock::time_point now) {
   const std::string host = fmt::format("sts.{}.amazonaws.com", region);
   const std::string date = amz_date(now);
   const std::string body = kStsBody;

@@ -2,11 +2,12 @@
 // and the SigV4-signed STS GetCallerIdentity request that Infisical forwards to STS to learn who we are.
 #pragma once
 
+#include <chrono>
 #include <mutex>
 #include <optional>
 #include <string>
 
-#include "infisical/clock.h"
+#include "core/clock.h"
 #include "infisical/cloud_env.h"
 #include "infisical/http_call.h"
 #include "infisical/sigv4.h"
@@ -15,7 +16,7 @@ namespace ifo::infisical {
 
 class AwsCredentialProvider {
  public:
-  AwsCredentialProvider(const CloudEnv& env, const Clock& clock) : env_(env), clock_(clock) {}
+  AwsCredentialProvider(const CloudEnv& env, const core::Clock& clock) : env_(env), clock_(clock) {}
 
   // Cached until 5 minutes before they expire. Throws ApiError(kCredentialSource) naming every source tried.
   AwsCredentials credentials(const HttpCall& http);
@@ -30,7 +31,7 @@ class AwsCredentialProvider {
   std::string sts_endpoint();
 
   const CloudEnv& env_;
-  const Clock& clock_;
+  const core::Clock& clock_;
   std::mutex mu_;
   std::optional<AwsCredentials> cached_;
   std::string region_;
@@ -45,11 +46,11 @@ struct AwsLoginFields {
 
 // Signs POST https://sts.{region}.amazonaws.com/ Action=GetCallerIdentity&Version=2011-06-15 at `now`.
 AwsLoginFields build_aws_login_fields(const AwsCredentials& credentials, const std::string& region,
-                                      Clock::time_point now);
+                                      std::chrono::system_clock::time_point now);
 
 // The text of the first <tag>...</tag> in an XML document, entities decoded (STS answers XML).
 std::optional<std::string> xml_text(std::string_view xml, std::string_view tag);
 // ISO 8601 UTC ("2026-01-01T00:00:00Z", fractional seconds allowed).
-std::optional<Clock::time_point> parse_iso8601(std::string_view text);
+std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view text);
 
 }  // namespace ifo::infisical

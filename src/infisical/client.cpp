@@ -43,7 +43,7 @@ struct Client::Session {
   Token token;
 };
 
-Client::Client(ClientOptions options, const Clock& clock, CloudEnv cloud_env, std::shared_ptr<spdlog::logger> logger,
+Client::Client(ClientOptions options, const core::Clock& clock, CloudEnv cloud_env, std::shared_ptr<spdlog::logger> logger,
                TransportFactory factory, std::shared_ptr<Transport> cloud_transport)
     : options_(std::move(options)),
       clock_(clock),
@@ -109,7 +109,7 @@ net::Response Client::authed_get(Session& s, net::Request request, const std::st
       continue;
     }
     if ((r.status >= 200 && r.status < 300) || r.status == 304) return r;
-    throw error_from_response(what, r, secrets_route, clock_.now(), {s.token.access_token});
+    throw error_from_response(what, r, secrets_route, clock_.wall_now(), {s.token.access_token});
   }
 }
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "infisical/auth.h"
-#include "infisical/clock.h"
 #include "infisical/cloud_env.h"
 #include "infisical/errors.h"
 #include "infisical/metrics.h"
@@ -71,7 +71,7 @@ struct ClientOptions {
 class Client {
  public:
   // `factory` makes one transport per (host, CA); empty: libcurl. `logger` may be null (no logging).
-  Client(ClientOptions options, const Clock& clock, CloudEnv cloud_env, std::shared_ptr<spdlog::logger> logger,
+  Client(ClientOptions options, const core::Clock& clock, CloudEnv cloud_env, std::shared_ptr<spdlog::logger> logger,
          TransportFactory factory = {}, std::shared_ptr<Transport> cloud_transport = {});
   ~Client();
   Client(const Client&) = delete;
@@ -93,11 +93,11 @@ class Client {
     std::string etag;
     MergedSecrets merged;
     std::string project_id;
-    Clock::time_point fetched_at;
+    core::Clock::time_point fetched_at;  // monotonic
   };
   struct ProjectEntry {
     std::string id;
-    Clock::time_point resolved_at;
+    core::Clock::time_point resolved_at;  // monotonic
   };
   struct Session;  // per-call wiring: transports, token getter
 
@@ -108,7 +108,7 @@ class Client {
                            bool secrets_route);
 
   ClientOptions options_;
-  const Clock& clock_;
+  const core::Clock& clock_;
   CloudEnv cloud_env_;
   std::shared_ptr<spdlog::logger> log_;
   TransportFactory factory_;

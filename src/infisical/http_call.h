@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "infisical/clock.h"
+#include "core/clock.h"
 #include "infisical/errors.h"
 #include "infisical/metrics.h"
 #include "infisical/transport.h"
@@ -16,7 +16,7 @@ namespace ifo::infisical {
 struct HttpCall {
   Transport& transport;
   Metrics& metrics;
-  const Clock& clock;
+  const core::Clock& clock;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds total_timeout{30000};
   std::size_t max_response_bytes = 0;  // 0: no limit (ClientOptions::max_response_bytes)

@@ -8,8 +8,9 @@
 namespace ifo::infisical {
 
 using std::chrono::seconds;
+using Clock = core::Clock;
 
-TokenCache::TokenCache(const Clock& clock, Metrics& metrics, std::shared_ptr<spdlog::logger> logger,
+TokenCache::TokenCache(const core::Clock& clock, Metrics& metrics, std::shared_ptr<spdlog::logger> logger,
                        TokenCacheOptions options)
     : clock_(clock), metrics_(metrics), log_(std::move(logger)), options_(options) {}
 

@@ -15,7 +15,7 @@
 #include <optional>
 #include <string>
 
-#include "infisical/clock.h"
+#include "core/clock.h"
 #include "infisical/errors.h"
 #include "infisical/metrics.h"
 
@@ -40,7 +40,7 @@ class TokenCache {
   using LoginFn = std::function<Token()>;
   using RenewFn = std::function<Token(const std::string& access_token)>;
 
-  TokenCache(const Clock& clock, Metrics& metrics, std::shared_ptr<spdlog::logger> logger,
+  TokenCache(const core::Clock& clock, Metrics& metrics, std::shared_ptr<spdlog::logger> logger,
              TokenCacheOptions options = {});
 
   // Returns a usable token for `key`, logging in or renewing when needed. `display` names the identity in
@@ -52,22 +52,22 @@ class TokenCache {
   void invalidate(const std::string& key, const std::string& access_token);
 
   // When the token for key will be renewed or replaced (for tests and diagnostics); nullopt: none cached.
-  std::optional<Clock::time_point> refresh_at(const std::string& key) const;
+  std::optional<core::Clock::time_point> refresh_at(const std::string& key) const;
 
  private:
   struct Entry {
     std::optional<Token> token;
-    Clock::time_point issued_at{};  // expires_in counts from here (login or renewal)
-    Clock::time_point login_at{};   // max TTL counts from here
+    core::Clock::time_point issued_at{};  // expires_in counts from here (login or renewal)
+    core::Clock::time_point login_at{};   // max TTL counts from here
     bool in_flight = false;
     std::optional<ApiError> last_error;
-    Clock::time_point next_attempt{};
+    core::Clock::time_point next_attempt{};
   };
-  Clock::time_point expiry(const Entry& e) const;      // max() when the token never expires
-  Clock::time_point refresh_time(const Entry& e) const;
-  bool should_relogin(const Entry& e, Clock::time_point now) const;
+  core::Clock::time_point expiry(const Entry& e) const;  // max() when the token never expires
+  core::Clock::time_point refresh_time(const Entry& e) const;
+  bool should_relogin(const Entry& e, core::Clock::time_point now) const;
 
-  const Clock& clock_;
+  const core::Clock& clock_;
   Metrics& metrics_;
   std::shared_ptr<spdlog::logger> log_;
   TokenCacheOptions options_;

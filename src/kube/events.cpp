@@ -3,6 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <random>
+
+#include "kube/client.h"  // default_logger
+#include "kube/errors.h"
 #include "kube/meta.h"
 
 namespace ifo::kube {
@@ -18,8 +22,8 @@ std::string truncate_message(std::string_view m) {
 }
 }  // namespace
 
-EventRecorder::EventRecorder(Client& client, EventRecorderOptions options)
-    : client_(client),
+EventRecorder::EventRecorder(Api& api, EventRecorderOptions options)
+    : api_(api),
       options_(std::move(options)),
       clock_(options_.clock != nullptr ? *options_.clock : real_clock()),
       log_(options_.logger ? options_.logger : default_logger()) {}
@@ -54,7 +58,7 @@ bool EventRecorder::record(const core::JsonValue& involved, std::string_view typ
     const std::string now = format_time(clock_.wall_now());
     const std::string patch = fmt::format(R"({{"count":{},"lastTimestamp":"{}"}})", entry.count + 1, now);
     try {
-      client_.patch(kEvents, entry.namespace_, entry.name, PatchType::kMerge, patch);
+      api_.patch(kEvents, entry.namespace_, entry.name, PatchType::kMerge, patch, write_options());
       entry.count += 1;
       std::lock_guard lock(mu_);
       remember(key, entry);
@@ -76,20 +80,30 @@ bool EventRecorder::record(const core::JsonValue& involved, std::string_view typ
   return create(involved, key, type, reason, msg);
 }
 
+std::string EventRecorder::event_name(std::string_view object_name, std::chrono::system_clock::time_point wall,
+                                      bool retry) {
+  const auto since_epoch = std::chrono::duration_cast<std::chrono::nanoseconds>(wall.time_since_epoch());
+  auto nanos = static_cast<uint64_t>(since_epoch.count());
+  if (retry) nanos += std::random_device{}() + 1;
+  std::lock_guard lock(mu_);
+  nanos = std::max(nanos, last_name_nanos_ + 1);
+  last_name_nanos_ = nanos;
+  return fmt::format("{}.{:x}", object_name, nanos);
+}
+
 bool EventRecorder::create(const core::JsonValue& involved, const std::string& key, std::string_view type,
                            std::string_view reason, std::string_view message) {
   const auto wall = clock_.wall_now();
   const std::string now = format_time(wall);
   const std::string ns = meta_namespace(involved).empty() ? std::string("default") : meta_namespace(involved);
-  const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(wall.time_since_epoch()).count();
-  const std::string name = fmt::format("{}.{:x}", meta_name(involved), static_cast<uint64_t>(nanos));
+  const std::string& instance = options_.reporting_instance.empty() ? options_.host : options_.reporting_instance;
 
   core::JsonDoc ev(rapidjson::kObjectType);
   auto& a = ev.GetAllocator();
   core::set_string(ev, "apiVersion", "v1", a);
   core::set_string(ev, "kind", "Event", a);
   auto& md = core::ensure_object(ev, "metadata", a);
-  core::set_string(md, "name", name, a);
+  core::set_string(md, "name", "", a);  // set per attempt below
   core::set_string(md, "namespace", ns, a);
   auto& io = core::ensure_object(ev, "involvedObject", a);
   core::set_string(io, "apiVersion", core::string_or(involved, "apiVersion", ""), a);
@@ -109,18 +123,32 @@ bool EventRecorder::create(const core::JsonValue& involved, const std::string& k
   core::set_string(ev, "lastTimestamp", now, a);
   core::set_member(ev, "count", core::JsonValue(1), a);
   core::set_string(ev, "reportingComponent", options_.component, a);
-  if (!options_.host.empty()) core::set_string(ev, "reportingInstance", options_.host, a);
-  try {
-    client_.create(kEvents, ns, ev);
-  } catch (const std::exception& e) {
-    log_->warn("msg=\"event not recorded\" reason={} object={}/{} error=\"{}\"", reason, ns, meta_name(involved),
-               e.what());
-    return false;
+  if (!instance.empty()) core::set_string(ev, "reportingInstance", instance, a);
+  std::string name;
+  for (int attempt = 0;; ++attempt) {
+    name = event_name(meta_name(involved), wall, attempt > 0);
+    core::set_string(*core::member(ev, "metadata"), "name", name, a);
+    try {
+      api_.create(kEvents, ns, ev, write_options());
+      break;
+    } catch (const ApiError& e) {
+      // The name is taken (another recorder at the same instant): once more with another one.
+      if (e.is_already_exists() && attempt == 0) continue;
+      log_->warn("msg=\"event not recorded\" reason={} object={}/{} error=\"{}\"", reason, ns, meta_name(involved),
+                 e.what());
+      return false;
+    } catch (const std::exception& e) {
+      log_->warn("msg=\"event not recorded\" reason={} object={}/{} error=\"{}\"", reason, ns, meta_name(involved),
+                 e.what());
+      return false;
+    }
   }
   std::lock_guard lock(mu_);
   remember(key, Entry{ns, name, 1, now});
   ++created_;
   return true;
 }
+
+WriteOptions EventRecorder::write_options() const { return as_manager(options_.field_manager); }
 
 }  // namespace ifo::kube

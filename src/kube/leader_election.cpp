@@ -5,6 +5,8 @@
 
 #include <stdexcept>
 
+#include "kube/client.h"  // default_logger
+#include "kube/errors.h"
 #include "kube/meta.h"
 
 namespace ifo::kube {
@@ -13,41 +15,10 @@ namespace {
 int64_t whole_seconds(Clock::duration d) {
   return std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(d).count());
 }
-
-// The Lease calls over kube::Client.
-class ClientLeases final : public LeaseClient {
- public:
-  explicit ClientLeases(Client& client) : client_(client) {}
-  std::shared_ptr<const core::JsonDoc> get(const std::string& ns, const std::string& name) override {
-    try {
-      return client_.get(kLeases, ns, name);
-    } catch (const ApiError& e) {
-      if (e.is_not_found()) return nullptr;
-      throw;
-    }
-  }
-  std::shared_ptr<const core::JsonDoc> create(const std::string& ns, const core::JsonValue& lease) override {
-    return client_.create(kLeases, ns, lease);
-  }
-  std::shared_ptr<const core::JsonDoc> update(const std::string& ns, const core::JsonValue& lease) override {
-    return client_.update(kLeases, ns, lease);
-  }
-
- private:
-  Client& client_;
-};
 }  // namespace
 
-LeaderElector::LeaderElector(Client& client, LeaderElectionConfig config)
-    : LeaderElector(std::make_unique<ClientLeases>(client), nullptr, std::move(config)) {}
-
-LeaderElector::LeaderElector(LeaseClient& leases, LeaderElectionConfig config)
-    : LeaderElector(nullptr, &leases, std::move(config)) {}
-
-LeaderElector::LeaderElector(std::unique_ptr<LeaseClient> owned, LeaseClient* borrowed,
-                             LeaderElectionConfig config)
-    : owned_leases_(std::move(owned)),
-      leases_(borrowed != nullptr ? *borrowed : *owned_leases_),
+LeaderElector::LeaderElector(Api& api, LeaderElectionConfig config)
+    : api_(api),
       config_(std::move(config)),
       clock_(config_.clock != nullptr ? *config_.clock : real_clock()),
       log_(config_.logger ? config_.logger : default_logger()) {
@@ -62,6 +33,16 @@ LeaderElector::LeaderElector(std::unique_ptr<LeaseClient> owned, LeaseClient* bo
 }
 
 LeaderElector::~LeaderElector() { stop(); }
+
+std::shared_ptr<const core::JsonDoc> LeaderElector::read_lease() {
+  return get_or_null(api_, kLeases, config_.namespace_, config_.name);
+}
+
+ObjectPtr LeaderElector::write_lease(const core::JsonValue& lease, bool create) {
+  const WriteOptions o = as_manager(config_.field_manager);
+  return create ? api_.create(kLeases, config_.namespace_, lease, o)
+                : api_.update(kLeases, config_.namespace_, lease, o);
+}
 
 void LeaderElector::start() {
   if (thread_.joinable()) return;
@@ -92,7 +73,7 @@ bool LeaderElector::wait_stopped_for(Clock::duration d) {
 LeaderElector::Attempt LeaderElector::try_acquire_or_renew() {
   const auto now = clock_.now();
   const std::string now_text = format_micro_time(clock_.wall_now());
-  const std::shared_ptr<const core::JsonDoc> lease = leases_.get(config_.namespace_, config_.name);
+  const std::shared_ptr<const core::JsonDoc> lease = read_lease();
   if (!lease) {
     core::JsonDoc obj(rapidjson::kObjectType);
     auto& a = obj.GetAllocator();
@@ -108,7 +89,7 @@ LeaderElector::Attempt LeaderElector::try_acquire_or_renew() {
     core::set_string(spec, "renewTime", now_text, a);
     core::set_member(spec, "leaseTransitions", core::JsonValue(0), a);
     try {
-      auto created = leases_.create(config_.namespace_, obj);
+      auto created = write_lease(obj, true);
       std::lock_guard lock(mu_);
       observed_holder_ = config_.identity;
       observed_renew_time_ = now_text;
@@ -171,7 +152,7 @@ LeaderElector::Attempt LeaderElector::try_acquire_or_renew() {
     core::set_member(s, "leaseTransitions", core::JsonValue(transitions + 1), a);
   }
   try {
-    auto written = leases_.update(config_.namespace_, *updated);
+    auto written = write_lease(*updated, false);
     std::lock_guard lock(mu_);
     observed_holder_ = config_.identity;
     observed_renew_time_ = now_text;
@@ -186,7 +167,7 @@ LeaderElector::Attempt LeaderElector::try_acquire_or_renew() {
 
 void LeaderElector::release() {
   try {
-    auto lease = leases_.get(config_.namespace_, config_.name);
+    auto lease = read_lease();
     const auto* spec = lease ? core::member(*lease, "spec") : nullptr;
     if (spec == nullptr || core::string_or(*spec, "holderIdentity", "") != config_.identity) return;
     core::JsonDoc released;
@@ -199,7 +180,7 @@ void LeaderElector::release() {
     core::set_member(s, "leaseDurationSeconds", core::JsonValue(1), a);
     core::set_string(s, "renewTime", now_text, a);
     core::set_string(s, "acquireTime", now_text, a);
-    leases_.update(config_.namespace_, released);
+    write_lease(released, false);
     log_->info("msg=\"lease released\" lease={}/{} identity={}", config_.namespace_, config_.name, config_.identity);
   } catch (const std::exception& e) {
     log_->warn("msg=\"could not release the lease; it will expire\" lease={}/{} error=\"{}\"", config_.namespace_,

@@ -16,8 +16,7 @@
 // Callbacks run on the elector's thread and must not block: start or stop workers and return.
 // renew_deadline must be below lease_duration, and retry_period below renew_deadline.
 //
-// The Lease is read and written through a LeaseClient: kube::Client by default, or a process's own
-// API layer (the syncer routes the calls through its KubeApi).
+// The Lease is read and written through a kube::Api (the process's Client, or a test's fake).
 #pragma once
 
 #include <atomic>
@@ -33,30 +32,16 @@
 
 #include <spdlog/logger.h>
 
-#include "kube/client.h"
+#include "kube/api.h"
 #include "kube/clock.h"
 
 namespace ifo::kube {
-
-// The three Lease calls the elector makes. Each throws ApiError / TransportError as Client does.
-class LeaseClient {
- public:
-  virtual ~LeaseClient() = default;
-  // The Lease, or nullptr when it does not exist.
-  virtual std::shared_ptr<const core::JsonDoc> get(const std::string& namespace_,
-                                                   const std::string& name) = 0;
-  // Return the Lease as written (nullptr is allowed when the layer does not return it).
-  virtual std::shared_ptr<const core::JsonDoc> create(const std::string& namespace_,
-                                                      const core::JsonValue& lease) = 0;
-  // PUT: `lease` carries the resourceVersion read, so a concurrent write fails with 409.
-  virtual std::shared_ptr<const core::JsonDoc> update(const std::string& namespace_,
-                                                      const core::JsonValue& lease) = 0;
-};
 
 struct LeaderElectionConfig {
   std::string namespace_;
   std::string name;      // the Lease's name
   std::string identity;  // unique per process, e.g. hostname + "_" + a random suffix
+  std::string field_manager;  // of the Lease writes; "" names none
   Clock::duration lease_duration = std::chrono::seconds(15);
   Clock::duration renew_deadline = std::chrono::seconds(10);
   Clock::duration retry_period = std::chrono::seconds(2);
@@ -73,10 +58,9 @@ struct LeaderElectionConfig {
 
 class LeaderElector {
  public:
-  // Throws std::invalid_argument when the durations or names are inconsistent.
-  LeaderElector(Client& client, LeaderElectionConfig config);
-  // The same with the Lease calls going through `leases`, which must outlive the elector.
-  LeaderElector(LeaseClient& leases, LeaderElectionConfig config);
+  // `api` must outlive the elector. Throws std::invalid_argument when the durations or names are
+  // inconsistent.
+  LeaderElector(Api& api, LeaderElectionConfig config);
   ~LeaderElector();
   LeaderElector(const LeaderElector&) = delete;
   LeaderElector& operator=(const LeaderElector&) = delete;
@@ -99,16 +83,17 @@ class LeaderElector {
     kHeldByOther,  // another candidate holds a Lease that has not expired
     kFailed,       // an error, or a write that lost a race (409): try again
   };
-  // Uses `borrowed` when given, else `owned`.
-  LeaderElector(std::unique_ptr<LeaseClient> owned, LeaseClient* borrowed, LeaderElectionConfig config);
   Attempt try_acquire_or_renew();
   // try_acquire_or_renew with its errors logged (as kFailed).
   Attempt attempt();
   void release();
   bool wait_stopped_for(Clock::duration d);
 
-  std::unique_ptr<LeaseClient> owned_leases_;  // set when built over a Client
-  LeaseClient& leases_;
+  // The Lease as it is now, or nullptr when it does not exist.
+  std::shared_ptr<const core::JsonDoc> read_lease();
+  ObjectPtr write_lease(const core::JsonValue& lease, bool create);
+
+  Api& api_;
   LeaderElectionConfig config_;
   Clock& clock_;
   std::shared_ptr<spdlog::logger> log_;

@@ -111,13 +111,13 @@ Object compact_infisical_secret(kube::ObjectPtr o) {
 
 std::string key_of(const core::JsonValue& o) { return meta(o, "namespace") + "/" + meta(o, "name"); }
 
-void wait_ms(kube::Clock& clock, int ms, const std::atomic<bool>& stop) {
+void wait_ms(core::Clock& clock, int ms, const std::atomic<bool>& stop) {
   std::mutex mu;
   std::condition_variable cv;
   std::unique_lock lock(mu);
   auto deadline = clock.now() + std::chrono::milliseconds(ms);
   while (!stop.load() && clock.now() < deadline)
-    clock.wait_until(cv, lock, std::min<kube::Clock::time_point>(deadline, clock.now() + std::chrono::milliseconds(50)));
+    clock.wait_until(cv, lock, std::min<core::Clock::time_point>(deadline, clock.now() + std::chrono::milliseconds(50)));
 }
 
 }  // namespace
@@ -128,8 +128,8 @@ std::string default_identity() {
   return fmt::format("{}_{}", host, getpid());
 }
 
-Controller::Controller(Config config, kube::Client& client, KubeApi& api, SecretSource& source, Metrics& metrics,
-                       kube::Clock& clock, std::shared_ptr<spdlog::logger> log)
+Controller::Controller(Config config, kube::Client& client, kube::Api& api, SecretSource& source, Metrics& metrics,
+                       core::Clock& clock, std::shared_ptr<spdlog::logger> log)
     : config_(std::move(config)),
       client_(client),
       api_(api),
@@ -227,7 +227,7 @@ bool Controller::ensure_digest_key(const std::atomic<bool>& stop) {
         core::set_string(d, core::kDigestKeyDataKey,
                          core::base64_encode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw)), a);
         try {
-          s = api_.create(kube::kSecrets, ns, doc);
+          s = api_.create(kube::kSecrets, ns, doc, write_options());
           log_->info("digest key created secret={}/{}", ns, name);
         } catch (const kube::ApiError& e) {
           if (!e.is_already_exists()) throw;

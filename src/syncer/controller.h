@@ -10,14 +10,15 @@
 #include <thread>
 #include <vector>
 
+#include "kube/api.h"
 #include "kube/client.h"
-#include "kube/clock.h"
+#include "core/clock.h"
 #include "kube/informer.h"
 #include "kube/work_queue.h"
 #include "syncer/config.h"
-#include "syncer/kube_api.h"
 #include "syncer/leader.h"
 #include "syncer/metrics.h"
+#include "syncer/object_fields.h"
 #include "syncer/reconciler.h"
 #include "syncer/secret_source.h"
 
@@ -25,8 +26,8 @@ namespace ifo::syncer {
 
 class Controller {
  public:
-  Controller(Config config, kube::Client& client, KubeApi& api, SecretSource& source, Metrics& metrics,
-             kube::Clock& clock, std::shared_ptr<spdlog::logger> log);
+  Controller(Config config, kube::Client& client, kube::Api& api, SecretSource& source, Metrics& metrics,
+             core::Clock& clock, std::shared_ptr<spdlog::logger> log);
   ~Controller();
 
   // Runs until stop becomes true (returns 0) or leadership is lost (returns 1).
@@ -56,9 +57,9 @@ class Controller {
 
   Config config_;
   kube::Client& client_;
-  KubeApi& api_;
+  kube::Api& api_;
   Metrics& metrics_;
-  kube::Clock& clock_;
+  core::Clock& clock_;
   std::shared_ptr<spdlog::logger> log_;
   kube::WorkQueue queue_;
   std::unique_ptr<Reconciler> reconciler_;

@@ -1,5 +1,6 @@
-// core/v1 Events about InfisicalSecrets, written by the syncer itself: one Event per call, without
-// client-go's aggregation, best effort (a failure is logged, never thrown).
+// core/v1 Events about InfisicalSecrets: kube::EventRecorder (with its aggregation: a repeat of an
+// Event increments its count) set up as the syncer, plus the mapping of core::StatusEvent. Best
+// effort: a failure is logged, never thrown.
 //
 // Messages are stored in the cluster: callers name keys and resources, never secret values.
 #pragma once
@@ -11,26 +12,28 @@
 #include <string_view>
 
 #include "core/sync_status.h"
-#include "kube/clock.h"
-#include "syncer/kube_api.h"
+#include "kube/api.h"
+#include "core/clock.h"
+#include "kube/events.h"
+#include "syncer/object_fields.h"
 
 namespace ifo::syncer {
 
 class EventWriter {
  public:
-  // `reporting_instance`: the syncer's identity (reportingInstance of every Event).
-  EventWriter(KubeApi& kube, kube::Clock& clock, std::string reporting_instance, std::shared_ptr<spdlog::logger> log);
+  // `reporting_instance`: the syncer's identity (reportingInstance of every Event). source.component
+  // and reportingComponent are the syncer's field manager name.
+  EventWriter(kube::Api& kube, core::Clock& clock, std::string reporting_instance,
+              std::shared_ptr<spdlog::logger> log);
 
   // An Event about `resource` (an InfisicalSecret); type is kube::kEventTypeNormal or kEventTypeWarning.
-  void record(const Object& resource, std::string_view type, std::string_view reason, const std::string& message);
+  void record(const Object& resource, std::string_view type, std::string_view reason,
+              const std::string& message);
   // The Event core::decide_status (or core::written_event) asks for.
   void record(const Object& resource, const core::StatusEvent& event);
 
  private:
-  KubeApi& kube_;
-  kube::Clock& clock_;
-  std::string reporting_instance_;
-  std::shared_ptr<spdlog::logger> log_;
+  kube::EventRecorder recorder_;
 };
 
 }  // namespace ifo::syncer

@@ -1,8 +1,7 @@
 // The syncer's leader election over kube::LeaderElector.
 #include "syncer/leader.h"
 
-#include "kube/errors.h"
-#include "kube/meta.h"
+#include "core/constants.h"
 
 namespace ifo::syncer {
 
@@ -11,35 +10,12 @@ namespace {
 constexpr std::chrono::milliseconds kStopPoll{50};
 }  // namespace
 
-// The elector's Lease calls through KubeApi (the writes name the syncer as field manager).
-class LeaderElector::Leases final : public kube::LeaseClient {
- public:
-  explicit Leases(KubeApi& kube) : kube_(kube) {}
-  Object get(const std::string& ns, const std::string& name) override {
-    try {
-      return kube_.get(kube::kLeases, ns, name);
-    } catch (const kube::ApiError& e) {
-      if (e.is_not_found()) return nullptr;
-      throw;
-    }
-  }
-  Object create(const std::string& ns, const core::JsonValue& lease) override {
-    return kube_.create(kube::kLeases, ns, lease);
-  }
-  Object update(const std::string& ns, const core::JsonValue& lease) override {
-    return kube_.update(kube::kLeases, ns, kube::meta_name(lease), lease);
-  }
-
- private:
-  KubeApi& kube_;
-};
-
-LeaderElector::LeaderElector(KubeApi& kube, kube::Clock& clock, kube::LeaderElectionConfig c,
-                             std::shared_ptr<spdlog::logger> log)
-    : leases_(std::make_unique<Leases>(kube)) {
+LeaderElector::LeaderElector(kube::Api& kube, core::Clock& clock, kube::LeaderElectionConfig c,
+                             std::shared_ptr<spdlog::logger> log) {
   // Standbys poll every --leader-elect-retry-period, as documented: a replica killed without
   // releasing is replaced within the lease duration plus two retry periods.
   c.acquire_jitter = 0;
+  c.field_manager = std::string(core::kSyncerFieldManager);
   c.clock = &clock;
   c.on_started_leading = [this] { set_state(State::kLeading); };
   c.on_stopped_leading = [this] { set_state(State::kStopped); };
@@ -48,7 +24,7 @@ LeaderElector::LeaderElector(KubeApi& kube, kube::Clock& clock, kube::LeaderElec
       log->info("waiting for the leader lease lease={} identity={} holder={}", lease, identity, holder);
   };
   c.logger = std::move(log);
-  elector_ = std::make_unique<kube::LeaderElector>(*leases_, std::move(c));
+  elector_ = std::make_unique<kube::LeaderElector>(kube, std::move(c));
 }
 
 LeaderElector::~LeaderElector() {

@@ -1,6 +1,6 @@
 // The syncer's leader election: kube::LeaderElector (src/kube/leader_election.h) behind the blocking
-// calls the controller makes (wait to lead, lead until told to stop or the Lease is lost, release),
-// with its Lease calls going through the syncer's KubeApi. The election rules live in kube.
+// calls the controller makes (wait to lead, lead until told to stop or the Lease is lost, release).
+// The election rules live in kube; the Lease writes name the syncer as field manager.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -12,9 +12,9 @@
 #include <mutex>
 #include <string>
 
-#include "kube/clock.h"
+#include "kube/api.h"
+#include "core/clock.h"
 #include "kube/leader_election.h"
-#include "syncer/kube_api.h"
 
 namespace ifo::syncer {
 
@@ -23,7 +23,7 @@ class LeaderElector {
   // `election` names the Lease and this replica and sets the durations; its callbacks, clock, logger
   // and acquire jitter are set here. Throws std::invalid_argument when the durations are inconsistent
   // (see kube::LeaderElector).
-  LeaderElector(KubeApi& kube, kube::Clock& clock, kube::LeaderElectionConfig election,
+  LeaderElector(kube::Api& kube, core::Clock& clock, kube::LeaderElectionConfig election,
                 std::shared_ptr<spdlog::logger> log);
   // Stops the election; releases the Lease if still held.
   ~LeaderElector();
@@ -39,12 +39,10 @@ class LeaderElector {
 
  private:
   enum class State { kWaiting, kLeading, kStopped };
-  class Leases;
   // Waits until the state leaves `from` or stop is set; returns the state.
   State wait_while(State from, const std::atomic<bool>& stop);
   void set_state(State s);
 
-  std::unique_ptr<Leases> leases_;
   std::mutex mu_;
   std::condition_variable cv_;
   State state_ = State::kWaiting;

@@ -13,7 +13,6 @@
 #include "infisical/client.h"
 #include "kube/client.h"
 #include "kube/config.h"
-#include "syncer/client_kube_api.h"
 #include "syncer/config.h"
 #include "syncer/controller.h"
 #include "syncer/http_endpoints.h"
@@ -78,9 +77,8 @@ int main(int argc, char** argv) noexcept try {
   kube::ClientOptions kube_options;
   kube_options.logger = kube_log;
   kube::Client kube_client(kube_config, kube_options);
-  syncer::ClientKubeApi api(kube_client);
 
-  infisical::SystemClock inf_clock;
+  core::RealClock inf_clock;
   infisical::ClientOptions inf_options;
   inf_options.request_timeout = config.infisical_request_timeout;
   inf_options.max_response_bytes = config.infisical_max_response_bytes;
@@ -110,7 +108,7 @@ int main(int argc, char** argv) noexcept try {
   metrics.set(syncer::kMetricUpstreamCompatibleMode, {}, config.trust.cross_namespace_without_grant ? 1 : 0);
   metrics.add_collector([&] { syncer::InfisicalSource::export_metrics(inf_client, metrics); });
 
-  syncer::Controller controller(config, kube_client, api, source, metrics, kube::real_clock(), log);
+  syncer::Controller controller(config, kube_client, kube_client, source, metrics, core::real_clock(), log);
 
   std::unique_ptr<syncer::EndpointServer> metrics_server, health_server;
   auto metrics_addr = syncer::parse_bind_address(config.metrics_bind_address);

@@ -10,7 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "syncer/kube_api.h"
+#include "kube/api.h"
+#include "syncer/object_fields.h"
 
 namespace ifo::syncer {
 

@@ -41,7 +41,7 @@ ManagedTarget managed_target(const core::ManagedConfigMapTarget& target) {
   return {target.config_map_namespace, target.config_map_name, target.template_, target.owner(), ""};
 }
 
-ManagedWriter::ManagedWriter(KubeApi& kube, Metrics& metrics, ManagedIndex& index, Lookup watch_cache,
+ManagedWriter::ManagedWriter(kube::Api& kube, Metrics& metrics, ManagedIndex& index, Lookup watch_cache,
                              OwnerAlive owner_alive, std::shared_ptr<spdlog::logger> log)
     : kube_(kube),
       metrics_(metrics),
@@ -114,7 +114,7 @@ ManagedWrite ManagedWriter::create(const ManagedKind& kind, const core::Infisica
   core::set_member(doc, "data", data_json(kind, values, a), a);
   ManagedWrite out;
   try {
-    out.object = kube_.create(kind.resource, target.ns, doc);
+    out.object = kube_.create(kind.resource, target.ns, doc, write_options());
   } catch (const kube::ApiError& e) {
     // The cache had not seen it yet (e.g. its watch is reconnecting), or it was created since the
     // read: read it and judge it as an existing object.
@@ -176,7 +176,7 @@ ManagedWrite ManagedWriter::update(const ManagedKind& kind, const core::Infisica
     if (field->ObjectEmpty()) core::remove_member(doc, kind.exclusive_field);
   }
   try {
-    out.object = kube_.update(kind.resource, target.ns, target.name, doc);
+    out.object = kube_.update(kind.resource, target.ns, doc, write_options());
   } catch (const kube::ApiError& e) {
     // Deleted since the read (for a cached read: the watch has not told us yet): create it afresh now
     // rather than failing until the cache catches up.

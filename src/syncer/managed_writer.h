@@ -16,11 +16,12 @@
 
 #include "core/digest.h"
 #include "core/infisical_secret.h"
+#include "kube/api.h"
 #include "kube/resource.h"
-#include "syncer/kube_api.h"
 #include "syncer/managed_index.h"
 #include "syncer/managed_metadata.h"
 #include "syncer/metrics.h"
+#include "syncer/object_fields.h"
 
 namespace ifo::syncer {
 
@@ -77,7 +78,7 @@ class ManagedWriter {
   using OwnerAlive = std::function<bool(const std::string&, const std::string&, const std::string&)>;
 
   // `watch_cache` reads the watched kind (Secrets with our label; unset: every read is a GET).
-  ManagedWriter(KubeApi& kube, Metrics& metrics, ManagedIndex& index, Lookup watch_cache, OwnerAlive owner_alive,
+  ManagedWriter(kube::Api& kube, Metrics& metrics, ManagedIndex& index, Lookup watch_cache, OwnerAlive owner_alive,
                 std::shared_ptr<spdlog::logger> log);
 
   // Makes `target` hold `values` for `resource`, with the version annotation (and key digests) keyed
@@ -100,7 +101,7 @@ class ManagedWriter {
                       const std::map<std::string, std::string>& values, std::string_view digest_key,
                       const ManagedMetadata& desired, const Object& existing, bool fresh_read);
 
-  KubeApi& kube_;
+  kube::Api& kube_;
   Metrics& metrics_;
   ManagedIndex& index_;
   Lookup watch_cache_;

@@ -2,10 +2,13 @@
 #include "syncer/object_fields.h"
 
 #include "core/base64.h"
+#include "core/constants.h"
 
 namespace ifo::syncer {
 
 std::string key_of(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+kube::WriteOptions write_options() { return kube::as_manager(core::kSyncerFieldManager); }
 
 std::map<std::string, std::string> string_map(const core::JsonValue* obj) {
   std::map<std::string, std::string> out;
@@ -40,7 +43,7 @@ std::map<std::string, std::string> secret_data(const core::JsonValue& secret) {
   return out;
 }
 
-std::chrono::sys_seconds wall_seconds(const kube::Clock& clock) {
+std::chrono::sys_seconds wall_seconds(const core::Clock& clock) {
   return std::chrono::time_point_cast<std::chrono::seconds>(clock.wall_now());
 }
 

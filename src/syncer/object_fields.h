@@ -1,16 +1,25 @@
 // Reading and writing the few plain fields the syncer handles on Kubernetes objects as JSON: string
-// maps (labels, annotations, data), metadata strings, Secret data, object keys.
+// maps (labels, annotations, data), metadata strings, Secret data, object keys; and how it writes them.
 #pragma once
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "core/json.h"
-#include "kube/clock.h"
+#include "kube/api.h"
+#include "core/clock.h"
 
 namespace ifo::syncer {
+
+// An object as the syncer reads it, from the API server or a watch cache; never modified.
+using Object = std::shared_ptr<const core::JsonDoc>;
+
+// The options of every write the syncer makes: it names itself (core::kSyncerFieldManager) as the
+// field manager.
+kube::WriteOptions write_options();
 
 // "namespace/name".
 std::string key_of(const std::string& ns, const std::string& name);
@@ -26,6 +35,6 @@ std::string meta_string(const core::JsonValue& object, std::string_view field);
 std::map<std::string, std::string> secret_data(const core::JsonValue& secret);
 
 // The clock's wall time in whole seconds, as status and Events write it.
-std::chrono::sys_seconds wall_seconds(const kube::Clock& clock);
+std::chrono::sys_seconds wall_seconds(const core::Clock& clock);
 
 }  // namespace ifo::syncer

@@ -12,14 +12,13 @@
 #include "kube/config.h"
 #include "kube/errors.h"
 #include "kube/resource.h"
-#include "syncer/client_kube_api.h"
 #include "syncer/config.h"
 #include "syncer/logging.h"
 #include "syncer/trust_inputs.h"
 
 namespace ifo::syncer {
 
-PreflightReport run_preflight(KubeApi& kube, kube::Clock& clock, const core::TrustPolicy& policy,
+PreflightReport run_preflight(kube::Api& kube, core::Clock& clock, const core::TrustPolicy& policy,
                               const std::string& operator_namespace) {
   PreflightReport report;
   Object config_map;
@@ -30,7 +29,7 @@ PreflightReport run_preflight(KubeApi& kube, kube::Clock& clock, const core::Tru
   }
   const std::string global_host = global_host_api_of(config_map);
   TrustInputsReader reader(kube, clock);
-  for (const Object& o : kube.list(kube::kInfisicalSecrets, "", "")) {
+  for (const auto& o : kube.list_all(kube::kInfisicalSecrets, "").items) {
     if (auto validation = core::check_infisical_secret(*o); !validation.ok()) {
       const core::JsonValue* md = core::member(*o, "metadata");
       report.invalid.push_back({md ? core::string_or(*md, "namespace", "") : "", md ? core::string_or(*md, "name", "") : "",
@@ -100,8 +99,7 @@ int preflight_main(const std::vector<std::string>& args, const std::map<std::str
     kube::ClientOptions options;
     options.logger = make_logger("kube", config.log_format, "error");
     kube::Client client(kube_config, options);
-    ClientKubeApi api(client);
-    PreflightReport report = run_preflight(api, kube::real_clock(), config.trust, config.operator_namespace);
+    PreflightReport report = run_preflight(client, core::real_clock(), config.trust, config.operator_namespace);
     out << format_preflight(report);
     return report.clean() ? 0 : 1;
   } catch (const std::exception& e) {

@@ -8,8 +8,9 @@
 #include <vector>
 
 #include "core/trust_policy.h"
-#include "kube/clock.h"
-#include "syncer/kube_api.h"
+#include "kube/api.h"
+#include "core/clock.h"
+#include "syncer/object_fields.h"
 
 namespace ifo::syncer {
 
@@ -37,7 +38,7 @@ struct PreflightReport {
 // Lists every InfisicalSecret, reads the global ConfigMap (operator_namespace/infisical-config) and the
 // grants and ServiceAccount annotations each one needs (as the reconciler does), and decides with the
 // policy. Reads only. Throws kube::ApiError / kube::TransportError when the API cannot be read.
-PreflightReport run_preflight(KubeApi& kube, kube::Clock& clock, const core::TrustPolicy& policy,
+PreflightReport run_preflight(kube::Api& kube, core::Clock& clock, const core::TrustPolicy& policy,
                               const std::string& operator_namespace);
 
 // Per invalid spec "NAMESPACE/NAME: InvalidSpec: <field errors>"; per refusal "NAMESPACE/NAME: REASON

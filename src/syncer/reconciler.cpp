@@ -33,7 +33,7 @@ core::SyncReport failed(core::SyncFailure failure) {
 
 }  // namespace
 
-Reconciler::Reconciler(KubeApi& kube, SecretSource& source, Metrics& metrics, kube::Clock& clock, CacheLookups caches,
+Reconciler::Reconciler(kube::Api& kube, SecretSource& source, Metrics& metrics, core::Clock& clock, CacheLookups caches,
                        ReconcilerOptions options, std::shared_ptr<spdlog::logger> log)
     : kube_(kube),
       metrics_(metrics),
@@ -165,7 +165,7 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   // the others share that answer, so each scope costs one request per interval however many
   // resources read it (requeueing each resource one interval after its own reconcile would let
   // their phases drift apart and refresh a busy scope every 80% of an interval).
-  auto due = scope.fetched_at + std::chrono::duration_cast<kube::Clock::duration>(resync) - clock_.now();
+  auto due = scope.fetched_at + std::chrono::duration_cast<core::Clock::duration>(resync) - clock_.now();
   report.next_sync = std::max<std::chrono::milliseconds>(std::chrono::duration_cast<std::chrono::milliseconds>(due),
                                                          std::chrono::seconds(1)) +
                      random_part(resync, 0.0, 0.1);
@@ -194,7 +194,7 @@ void Reconciler::drop_upstream_finalizer(const JsonValue& cr, const std::string&
   core::append_json_string(patch, meta_string(cr, "resourceVersion"));
   patch += "}}";
   try {
-    kube_.merge_patch(kube::kInfisicalSecrets, ns, name, patch);
+    kube_.patch(kube::kInfisicalSecrets, ns, name, kube::PatchType::kMerge, patch, write_options());
   } catch (const kube::ApiError& e) {
     if (e.is_not_found()) return;
     throw;
@@ -352,7 +352,8 @@ ReconcileOutcome Reconciler::finish(const Object& cr, const core::InfisicalSecre
   ReconcileOutcome out = outcome_of(status.requeue, status.result);
   if (!status.patch) return out;
   try {
-    kube_.patch_status(kube::kInfisicalSecrets, model.metadata.namespace_, model.metadata.name, *status.patch);
+    kube_.patch_status(kube::kInfisicalSecrets, model.metadata.namespace_, model.metadata.name,
+                       kube::PatchType::kMerge, *status.patch, write_options());
   } catch (const kube::ApiError& e) {
     if (e.is_not_found()) return {ReconcileOutcome::Next::kForget, {}, "deleted"};
     throw;

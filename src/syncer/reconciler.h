@@ -22,12 +22,13 @@
 #include "core/rendered_secret.h"
 #include "core/sync_status.h"
 #include "core/trust_policy.h"
-#include "kube/clock.h"
+#include "kube/api.h"
+#include "core/clock.h"
 #include "syncer/event_writer.h"
-#include "syncer/kube_api.h"
 #include "syncer/managed_index.h"
 #include "syncer/managed_writer.h"
 #include "syncer/metrics.h"
+#include "syncer/object_fields.h"
 #include "syncer/request_builder.h"
 #include "syncer/rollouts.h"
 #include "syncer/scope_fetcher.h"
@@ -66,7 +67,7 @@ struct ReconcilerOptions {
 
 class Reconciler {
  public:
-  Reconciler(KubeApi& kube, SecretSource& source, Metrics& metrics, kube::Clock& clock, CacheLookups caches,
+  Reconciler(kube::Api& kube, SecretSource& source, Metrics& metrics, core::Clock& clock, CacheLookups caches,
              ReconcilerOptions options, std::shared_ptr<spdlog::logger> log);
 
   // The HMAC key for per-key digests; must be set before the first reconcile.
@@ -154,9 +155,9 @@ class Reconciler {
   std::string digest_key() const;
   Object global_config() const;
 
-  KubeApi& kube_;
+  kube::Api& kube_;
   Metrics& metrics_;
-  kube::Clock& clock_;
+  core::Clock& clock_;
   CacheLookups caches_;
   ReconcilerOptions options_;
   std::shared_ptr<spdlog::logger> log_;

@@ -52,7 +52,7 @@ std::string_view auth_strategy_name(core::AuthMethod method) {
   return "UNKNOWN";
 }
 
-RequestBuilder::RequestBuilder(KubeApi& kube, kube::Clock& clock, std::string operator_namespace)
+RequestBuilder::RequestBuilder(kube::Api& kube, core::Clock& clock, std::string operator_namespace)
     : kube_(kube), clock_(clock), operator_namespace_(std::move(operator_namespace)) {}
 
 void RequestBuilder::forget() {
@@ -193,11 +193,13 @@ std::optional<core::SyncFailure> RequestBuilder::add_credentials(const core::Aut
       req.identity_id = k.identity_id;
       std::string sa_ns = k.service_account_ref->namespace_;
       std::string sa_name = k.service_account_ref->name;
-      std::vector<std::string> audiences = k.service_account_token_audiences;
-      KubeApi* kube = &kube_;
+      kube::TokenRequestOptions token;
+      token.audiences = k.service_account_token_audiences;
+      token.expiration_seconds = 600;
+      kube::Api* kube = &kube_;
       // A fresh ServiceAccount token per login.
-      req.kubernetes_jwt = [kube, sa_ns, sa_name, audiences]() {
-        return kube->create_token(sa_ns, sa_name, audiences, 600);
+      req.kubernetes_jwt = [kube, sa_ns, sa_name, token]() {
+        return kube->create_token(sa_ns, sa_name, token).token;
       };
       req.service_account = sa_ns + "/" + sa_name;
       fingerprint = sha256_hex(req.service_account);

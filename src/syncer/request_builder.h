@@ -13,8 +13,9 @@
 
 #include "core/infisical_secret.h"
 #include "core/sync_status.h"
-#include "kube/clock.h"
-#include "syncer/kube_api.h"
+#include "kube/api.h"
+#include "core/clock.h"
+#include "syncer/object_fields.h"
 #include "syncer/secret_source.h"
 
 namespace ifo::syncer {
@@ -35,7 +36,7 @@ std::string_view auth_strategy_name(core::AuthMethod method);
 class RequestBuilder {
  public:
   // `operator_namespace` holds the infisical-config ConfigMap (named in messages).
-  RequestBuilder(KubeApi& kube, kube::Clock& clock, std::string operator_namespace);
+  RequestBuilder(kube::Api& kube, core::Clock& clock, std::string operator_namespace);
 
   // The request for `resource` (its spec validated), with `global_config` the infisical-config
   // ConfigMap (nullptr: none); or why there is none: a missing credential or CA Secret or key
@@ -50,7 +51,7 @@ class RequestBuilder {
  private:
   struct CachedSecret {
     std::map<std::string, std::string> data;
-    kube::Clock::time_point read_at{};
+    core::Clock::time_point read_at{};
   };
   // The data of a Secret that a spec references, read at most every kReferencedSecretTtl per Secret
   // (N resources over I credentials cost I reads, not N); nullopt when it does not exist (never
@@ -63,8 +64,8 @@ class RequestBuilder {
   std::optional<core::SyncFailure> add_credentials(const core::Authentication& auth, SourceRequest& req,
                                                    std::string& fingerprint);
 
-  KubeApi& kube_;
-  kube::Clock& clock_;
+  kube::Api& kube_;
+  core::Clock& clock_;
   std::string operator_namespace_;
   std::mutex mu_;
   std::map<std::string, CachedSecret> referenced_secrets_;  // "ns/name" -> data

@@ -50,7 +50,7 @@ std::string_view cause_name(core::RolloutCause cause) {
 
 }  // namespace
 
-Rollouts::Rollouts(KubeApi& kube, Metrics& metrics, EventWriter& events, WorkloadLookup workloads,
+Rollouts::Rollouts(kube::Api& kube, Metrics& metrics, EventWriter& events, WorkloadLookup workloads,
                    SecretLookup managed_secret, std::shared_ptr<spdlog::logger> log)
     : kube_(kube),
       metrics_(metrics),
@@ -66,7 +66,8 @@ void Rollouts::forget(const std::string& key) {
 
 std::vector<Object> Rollouts::workloads_of(const kube::Resource& kind, const std::string& ns) {
   if (workloads_) return workloads_(kind, ns);
-  return kube_.list(kind, ns, "");
+  auto listed = kube_.list_all(kind, ns).items;
+  return {listed.begin(), listed.end()};
 }
 
 Rollouts::AfterSync Rollouts::after_sync(const std::string& key, const Object& resource,
@@ -137,8 +138,9 @@ bool Rollouts::apply_rollout(const kube::Resource& kind, const std::string& ns, 
   if (action == core::RolloutAction::kNone) return true;
   const bool roll = action == core::RolloutAction::kRoll;
   try {
-    kube_.merge_patch(kind, ns, name,
-                      roll ? core::roll_patch(hash, marks.baseline.has_value()) : core::baseline_patch(hash));
+    kube_.patch(kind, ns, name, kube::PatchType::kMerge,
+                roll ? core::roll_patch(hash, marks.baseline.has_value()) : core::baseline_patch(hash),
+                write_options());
   } catch (const kube::ApiError& e) {
     if (e.is_not_found()) return false;  // deleted meanwhile
     throw;

@@ -17,10 +17,11 @@
 #include "core/consumed_keys.h"
 #include "core/digest.h"
 #include "core/rollout.h"
+#include "kube/api.h"
 #include "kube/resource.h"
 #include "syncer/event_writer.h"
-#include "syncer/kube_api.h"
 #include "syncer/metrics.h"
+#include "syncer/object_fields.h"
 
 namespace ifo::syncer {
 
@@ -50,7 +51,7 @@ class Rollouts {
 
   // `workloads` unset: they are listed from the API server. `managed_secret`: the watch cache of
   // managed Secrets (unset: only just-written Secrets, or the API server, are read).
-  Rollouts(KubeApi& kube, Metrics& metrics, EventWriter& events, WorkloadLookup workloads,
+  Rollouts(kube::Api& kube, Metrics& metrics, EventWriter& events, WorkloadLookup workloads,
            SecretLookup managed_secret, std::shared_ptr<spdlog::logger> log);
 
   struct AfterSync {
@@ -92,7 +93,7 @@ class Rollouts {
                      core::RolloutAction action, core::RolloutCause cause, const std::string& hash,
                      const core::RolloutMarks& marks, RolloutCounts& counts);
 
-  KubeApi& kube_;
+  kube::Api& kube_;
   Metrics& metrics_;
   EventWriter& events_;
   WorkloadLookup workloads_;

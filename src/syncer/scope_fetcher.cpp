@@ -31,14 +31,14 @@ core::SyncFailure failure_of(const infisical::ApiError& e) {
   return f;
 }
 
-std::chrono::milliseconds wait_ms(kube::Clock::duration wait) {
+std::chrono::milliseconds wait_ms(core::Clock::duration wait) {
   // One millisecond more, so that a caller coming back exactly then finds its slot due.
   return std::chrono::duration_cast<std::chrono::milliseconds>(wait) + std::chrono::milliseconds(1);
 }
 
 }  // namespace
 
-ScopeFetcher::ScopeFetcher(SecretSource& source, kube::Clock& clock, int requests_per_minute,
+ScopeFetcher::ScopeFetcher(SecretSource& source, core::Clock& clock, int requests_per_minute,
                            std::shared_ptr<spdlog::logger> log)
     : source_(source),
       clock_(clock),
@@ -63,7 +63,7 @@ ScopeResult ScopeFetcher::fetch(const SourceRequest& request, const std::string&
   std::lock_guard scope_lock(e->mu);
   // CRs reading the same scope share one fetch per interval: data younger than 80% of the interval
   // (the shortest jittered resync is 90%) is served from memory.
-  auto fresh_for = std::chrono::duration_cast<kube::Clock::duration>(resync) * 8 / 10;
+  auto fresh_for = std::chrono::duration_cast<core::Clock::duration>(resync) * 8 / 10;
   if (e->has_data && clock_.now() - e->fetched_at < fresh_for) return ScopeData{e->values, e->fetched_at};
   // A scope that just failed is not asked again before its retry time: the same error, no request.
   if (e->failure && clock_.now() < e->retry_at) return ScopeFailed{*e->failure, e->retry_at};
@@ -83,7 +83,7 @@ std::optional<ScopeThrottled> ScopeFetcher::take_slot(ScopeEntry& e) {
     return std::nullopt;
   }
   auto wait = budget_.reserve();
-  if (wait <= kube::Clock::duration::zero()) return std::nullopt;
+  if (wait <= core::Clock::duration::zero()) return std::nullopt;
   e.reserved_slot = clock_.now() + wait;
   return ScopeThrottled{wait_ms(wait)};
 }
@@ -101,9 +101,9 @@ ScopeResult ScopeFetcher::ask_infisical(ScopeEntry& e, const SourceRequest& requ
     }
   } catch (const infisical::ApiError& error) {
     ++e.failures;
-    auto backoff = std::min<kube::Clock::duration>(
+    auto backoff = std::min<core::Clock::duration>(
         std::chrono::milliseconds(500) * (int64_t{1} << std::min(e.failures - 1, 20)), resync);
-    if (error.retry_after()) backoff = std::max<kube::Clock::duration>(backoff, *error.retry_after());
+    if (error.retry_after()) backoff = std::max<core::Clock::duration>(backoff, *error.retry_after());
     e.retry_at = clock_.now() + backoff;
     e.failure = failure_of(error);
     return ScopeFailed{*e.failure, e.retry_at};

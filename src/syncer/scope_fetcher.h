@@ -20,7 +20,7 @@
 #include <variant>
 
 #include "core/sync_status.h"
-#include "kube/clock.h"
+#include "core/clock.h"
 #include "kube/rate_limiter.h"
 #include "syncer/secret_source.h"
 
@@ -29,7 +29,7 @@ namespace ifo::syncer {
 // The scope's secrets, from memory or just fetched.
 struct ScopeData {
   std::map<std::string, std::string> values;
-  kube::Clock::time_point fetched_at{};  // when Infisical last confirmed them
+  core::Clock::time_point fetched_at{};  // when Infisical last confirmed them
 };
 // The budget has no slot now: nothing was sent; come back after `wait`.
 struct ScopeThrottled {
@@ -39,14 +39,14 @@ struct ScopeThrottled {
 // the scope is not asked again before `retry_at`.
 struct ScopeFailed {
   core::SyncFailure failure;
-  kube::Clock::time_point retry_at{};
+  core::Clock::time_point retry_at{};
 };
 using ScopeResult = std::variant<ScopeData, ScopeThrottled, ScopeFailed>;
 
 class ScopeFetcher {
  public:
   // A budget of `requests_per_minute`, in bursts of up to a tenth of it (at least one).
-  ScopeFetcher(SecretSource& source, kube::Clock& clock, int requests_per_minute,
+  ScopeFetcher(SecretSource& source, core::Clock& clock, int requests_per_minute,
                std::shared_ptr<spdlog::logger> log);
 
   // The secrets of `scope_key` (asked for with `request`), for a resource synced every `resync`.
@@ -63,12 +63,12 @@ class ScopeFetcher {
     // Infisical, so a failing scope costs one request per backoff step however many resources read it.
     std::optional<core::SyncFailure> failure;
     int failures = 0;
-    kube::Clock::time_point retry_at{};
+    core::Clock::time_point retry_at{};
     bool has_data = false;
     std::map<std::string, std::string> values;
     std::string etag;
-    kube::Clock::time_point fetched_at{};
-    std::optional<kube::Clock::time_point> reserved_slot;  // a budget slot this scope holds
+    core::Clock::time_point fetched_at{};
+    std::optional<core::Clock::time_point> reserved_slot;  // a budget slot this scope holds
   };
   std::shared_ptr<ScopeEntry> entry(const std::string& scope_key);
   // A budget slot for `entry` now, or how long until its slot comes.
@@ -76,7 +76,7 @@ class ScopeFetcher {
   ScopeResult ask_infisical(ScopeEntry& entry, const SourceRequest& request, std::chrono::seconds resync);
 
   SecretSource& source_;
-  kube::Clock& clock_;
+  core::Clock& clock_;
   kube::TokenBucket budget_;
   std::shared_ptr<spdlog::logger> log_;
   std::mutex mu_;

@@ -12,18 +12,6 @@
 
 namespace ifo::syncer {
 
-namespace {
-
-std::map<std::string, std::string> string_map(const core::JsonValue* obj) {
-  std::map<std::string, std::string> out;
-  if (obj == nullptr || !obj->IsObject()) return out;
-  for (auto it = obj->MemberBegin(); it != obj->MemberEnd(); ++it)
-    if (it->value.IsString()) out[it->name.GetString()] = it->value.GetString();
-  return out;
-}
-
-}  // namespace
-
 std::string global_host_api_of(const Object& config_map) {
   if (!config_map) return "";
   auto data = string_map(core::member(*config_map, "data"));
@@ -37,7 +25,7 @@ std::string describe_refusals(const std::vector<core::TrustRefusal>& refusals) {
   return fmt::format("{}", fmt::join(parts, "; "));
 }
 
-TrustInputsReader::TrustInputsReader(KubeApi& kube, kube::Clock& clock, std::chrono::milliseconds ttl)
+TrustInputsReader::TrustInputsReader(kube::Api& kube, core::Clock& clock, std::chrono::milliseconds ttl)
     : kube_(kube), clock_(clock), ttl_(ttl) {}
 
 void TrustInputsReader::forget() {
@@ -54,7 +42,7 @@ std::vector<core::ReferenceGrant> TrustInputsReader::grants_in(const std::string
   }
   std::vector<core::ReferenceGrant> grants;
   try {
-    for (const Object& o : kube_.list(kube::kInfisicalReferenceGrants, ns, "")) {
+    for (const auto& o : kube_.list_all(kube::kInfisicalReferenceGrants, ns).items) {
       auto parsed = core::parse_reference_grant(*o);
       if (!parsed.ok()) continue;  // an invalid grant grants nothing
       if (parsed.grant.namespace_.empty()) parsed.grant.namespace_ = ns;

@@ -12,8 +12,9 @@
 
 #include "core/infisical_secret.h"
 #include "core/trust_policy.h"
-#include "kube/clock.h"
-#include "syncer/kube_api.h"
+#include "kube/api.h"
+#include "core/clock.h"
+#include "syncer/object_fields.h"
 
 namespace ifo::syncer {
 
@@ -27,7 +28,7 @@ std::string global_host_api_of(const Object& config_map);
 
 class TrustInputsReader {
  public:
-  TrustInputsReader(KubeApi& kube, kube::Clock& clock, std::chrono::milliseconds ttl = kTrustInputsTtl);
+  TrustInputsReader(kube::Api& kube, core::Clock& clock, std::chrono::milliseconds ttl = kTrustInputsTtl);
 
   // Reads what check_trust needs for `resource`. Grants are listed only in namespaces other than the
   // resource's own that it refers into (invalid grants are skipped: they grant nothing); the
@@ -48,11 +49,11 @@ class TrustInputsReader {
   template <typename T>
   struct Cached {
     T value;
-    kube::Clock::time_point read_at{};
+    core::Clock::time_point read_at{};
   };
 
-  KubeApi& kube_;
-  kube::Clock& clock_;
+  kube::Api& kube_;
+  core::Clock& clock_;
   std::chrono::milliseconds ttl_;
   std::mutex mu_;
   std::map<std::string, Cached<std::vector<core::ReferenceGrant>>> grants_;  // namespace -> grants

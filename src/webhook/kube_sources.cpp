@@ -23,7 +23,7 @@ bool SarAuthorizer::allowed(const UserInfo& user, const core::AccessCheck& check
   kube::ResourceAttributes attrs{check.namespace_, check.verb, check.group, "v1", check.resource, check.subresource,
                                  check.name};
   ++sent_;
-  const bool ok = client_.create_subject_access_review(subject, attrs).allowed;
+  const bool ok = api_.create_subject_access_review(subject, attrs).allowed;
   std::lock_guard lock(mu_);
   if (cache_.size() > 10000) cache_.clear();  // bounded: answers live only ttl_ anyway
   cache_[key] = {ok, now + ttl_};

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "kube/api.h"
 #include "kube/informer.h"
 #include "webhook/admission.h"
 #include "webhook/digest_cache.h"
@@ -19,12 +20,12 @@ namespace ifo::webhook {
 
 class SarAuthorizer : public Authorizer {
  public:
-  SarAuthorizer(kube::Client& client, std::chrono::milliseconds ttl) : client_(client), ttl_(ttl) {}
+  SarAuthorizer(kube::Api& api, std::chrono::milliseconds ttl) : api_(api), ttl_(ttl) {}
   bool allowed(const UserInfo& user, const core::AccessCheck& check) override;
   uint64_t reviews_sent() const { return sent_.load(); }
 
  private:
-  kube::Client& client_;
+  kube::Api& api_;
   std::chrono::milliseconds ttl_;
   std::mutex mu_;
   std::map<std::string, std::pair<bool, std::chrono::steady_clock::time_point>> cache_;

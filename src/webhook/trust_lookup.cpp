@@ -3,7 +3,7 @@
 
 #include "core/constants.h"
 #include "core/json.h"
-#include "kube/client.h"
+#include "kube/api.h"
 #include "kube/errors.h"
 #include "kube/resource.h"
 
@@ -28,7 +28,7 @@ std::vector<core::ReferenceGrant> KubeTrustLookup::grants(std::string_view ns, b
   return cached(grants_, std::string(ns), fresh, [&] {
     std::vector<core::ReferenceGrant> out;
     try {
-      for (const auto& item : client_.list_all(kube::kInfisicalReferenceGrants, ns).items) {
+      for (const auto& item : api_.list_all(kube::kInfisicalReferenceGrants, ns).items) {
         auto parsed = core::parse_reference_grant(*item);
         if (!parsed.ok()) continue;  // an invalid grant grants nothing
         if (parsed.grant.namespace_.empty()) parsed.grant.namespace_ = std::string(ns);
@@ -48,7 +48,7 @@ std::optional<std::map<std::string, std::string>> KubeTrustLookup::service_accou
   return cached(accounts_, key, fresh, [&]() -> std::optional<std::map<std::string, std::string>> {
     kube::ObjectPtr sa;
     try {
-      sa = client_.get(kube::kServiceAccounts, ns, name);
+      sa = api_.get(kube::kServiceAccounts, ns, name);
     } catch (const kube::ApiError& e) {
       if (e.is_not_found()) return std::nullopt;
       throw;
@@ -67,7 +67,7 @@ std::string KubeTrustLookup::global_host_api(bool fresh) {
   return cached(config_, operator_namespace_, fresh, [&]() -> std::string {
     kube::ObjectPtr cm;
     try {
-      cm = client_.get(kube::kConfigMaps, operator_namespace_, core::kGlobalConfigMapName);
+      cm = api_.get(kube::kConfigMaps, operator_namespace_, core::kGlobalConfigMapName);
     } catch (const kube::ApiError& e) {
       if (e.is_not_found()) return "";
       throw;

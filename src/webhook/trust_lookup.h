@@ -15,15 +15,15 @@
 #include "webhook/admission.h"
 
 namespace ifo::kube {
-class Client;
+class Api;
 }
 
 namespace ifo::webhook {
 
 class KubeTrustLookup : public TrustLookup {
  public:
-  KubeTrustLookup(kube::Client& client, std::string operator_namespace, std::chrono::milliseconds ttl)
-      : client_(client), operator_namespace_(std::move(operator_namespace)), ttl_(ttl) {}
+  KubeTrustLookup(kube::Api& api, std::string operator_namespace, std::chrono::milliseconds ttl)
+      : api_(api), operator_namespace_(std::move(operator_namespace)), ttl_(ttl) {}
 
   std::vector<core::ReferenceGrant> grants(std::string_view ns, bool fresh) override;
   std::optional<std::map<std::string, std::string>> service_account_annotations(std::string_view ns,
@@ -43,7 +43,7 @@ class KubeTrustLookup : public TrustLookup {
   T cached(std::map<std::string, Entry<T>, std::less<>>& cache, const std::string& key, bool fresh,
            Fetch fetch);
 
-  kube::Client& client_;
+  kube::Api& api_;
   const std::string operator_namespace_;
   const std::chrono::milliseconds ttl_;
   std::mutex mu_;

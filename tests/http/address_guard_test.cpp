@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "core/address_range.h"
+#include "core/clock.h"
 #include "infisical/client.h"
 #include "net/http_client.h"
 
@@ -221,7 +222,7 @@ namespace {
 
 // infisical::Client with the syncer's wiring: every Infisical host transport carries the policy.
 struct GuardedInfisical {
-  infisical::ManualClock clock;
+  core::FakeClock clock;
   infisical::Client client;
 
   explicit GuardedInfisical(net::AddressPolicy policy)

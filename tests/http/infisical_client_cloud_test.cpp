@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/jwt.h"
 #include "infisical/client.h"
@@ -26,7 +27,7 @@ constexpr const char* kEmail = "op@sim.iam.gserviceaccount.com";
 struct CloudSim {
   core::RsaKeyPair sa_key = core::generate_rsa_keypair();
   std::unique_ptr<ifo::sim::InfisicalSim> sim;
-  ManualClock clock{std::chrono::system_clock::now()};  // SigV4 dates and JWTs must match the sim's time
+  core::FakeClock clock{std::chrono::system_clock::now()};  // SigV4 dates and JWTs must match the sim's time
   std::ostringstream log_text;
   std::shared_ptr<spdlog::logger> logger;
   std::filesystem::path key_file;

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/json.h"
 #include "infisical/client.h"
 #include "infisical_sim.h"
@@ -119,7 +120,7 @@ class Kube {
 
 struct Env {
   std::unique_ptr<InfisicalSim> sim;
-  ManualClock clock;
+  ifo::core::FakeClock clock;
   std::ostringstream log_text;
   std::shared_ptr<spdlog::logger> logger;
   std::unique_ptr<Client> client;
@@ -151,7 +152,7 @@ struct Env {
     REQUIRE_MESSAGE(r.status == 200, path, " answered ", r.status, ": ", r.body);
   }
   void advance(int seconds) {  // both clocks, so that the sim agrees on what has expired
-    clock.advance(std::chrono::seconds(seconds));
+    clock.step(std::chrono::seconds(seconds));
     sim->advance_clock(seconds);
   }
   std::string token(const AuthConfig& auth) {

@@ -23,6 +23,7 @@
 
 using namespace std::chrono_literals;
 namespace kube = ifo::kube;
+namespace core = ifo::core;
 
 namespace {
 
@@ -363,7 +364,7 @@ TEST_CASE("the token file is re-read after the refresh period and on a 401") {
     res.set_content(kSecretA, "application/json");
   });
   s.start();
-  kube::FakeClock clock;
+  core::FakeClock clock;
   auto cfg = s.config();
   cfg.token.clear();
   cfg.token_file = token_path;

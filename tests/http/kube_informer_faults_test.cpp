@@ -17,7 +17,7 @@
 #include <string>
 
 #include "kube/client.h"
-#include "kube/clock.h"
+#include "core/clock.h"
 #include "kube/informer.h"
 #include "kube/meta.h"
 #include "kube_sim_client.h"
@@ -31,8 +31,8 @@ using ifo::test::eventually;
 
 namespace {
 
-constexpr kube::Clock::duration kInitial = 10s;  // fake time: the test steps it
-constexpr kube::Clock::duration kMax = 80s;
+constexpr core::Clock::duration kInitial = 10s;  // fake time: the test steps it
+constexpr core::Clock::duration kMax = 80s;
 constexpr int kRounds = 5;  // backoffs checked: at least 10, 20, 40, 80, 80 s
 
 struct Sim : ifo::test::KubeSimClient {
@@ -42,7 +42,7 @@ struct Sim : ifo::test::KubeSimClient {
   }
 };
 
-kube::InformerOptions fake_clock_options(kube::FakeClock& clock) {
+kube::InformerOptions fake_clock_options(core::FakeClock& clock) {
   kube::InformerOptions o;
   o.namespace_ = "default";
   o.backoff_initial = kInitial;
@@ -53,8 +53,8 @@ kube::InformerOptions fake_clock_options(kube::FakeClock& clock) {
 
 // Waits until the informer is backing off and returns how long it is going to wait. The fake clock
 // stands still meanwhile, so this is exactly the delay it chose.
-kube::Clock::duration pending_backoff(const kube::FakeClock& clock, const kube::Informer& inf) {
-  std::optional<kube::Clock::time_point> at;
+core::Clock::duration pending_backoff(const core::FakeClock& clock, const kube::Informer& inf) {
+  std::optional<core::Clock::time_point> at;
   REQUIRE(eventually([&] {
     at = inf.retry_at();
     return at.has_value();
@@ -65,9 +65,9 @@ kube::Clock::duration pending_backoff(const kube::FakeClock& clock, const kube::
 // With the fault in place, failure after failure: after failure n the informer waits at least
 // min(initial * 2^n, max) and less than twice that (the jitter), and tries again only when the fake
 // clock gets there. Returns the number of failed attempts.
-uint64_t check_backoff_grows(kube::FakeClock& clock, kube::Informer& inf) {
+uint64_t check_backoff_grows(core::FakeClock& clock, kube::Informer& inf) {
   for (int n = 0; n < kRounds; ++n) {
-    const auto least = std::min<kube::Clock::duration>(kInitial * (1 << n), kMax);
+    const auto least = std::min<core::Clock::duration>(kInitial * (1 << n), kMax);
     const auto delay = pending_backoff(clock, inf);
     INFO("backoff after failure ", n + 1, ": ", std::chrono::duration_cast<std::chrono::milliseconds>(delay).count(),
          " ms");
@@ -81,7 +81,7 @@ uint64_t check_backoff_grows(kube::FakeClock& clock, kube::Informer& inf) {
 }
 
 // Lets the informer's pending retry happen (after the fault is cleared: it works).
-void let_retry(kube::FakeClock& clock, const kube::Informer& inf) { clock.step(pending_backoff(clock, inf)); }
+void let_retry(core::FakeClock& clock, const kube::Informer& inf) { clock.step(pending_backoff(clock, inf)); }
 
 struct Seen {
   std::mutex mu;
@@ -104,7 +104,7 @@ struct Seen {
 
 TEST_CASE("informer faults: a watch answered with an ERROR event (500) is retried with growing backoff, not at once") {
   Sim s;
-  kube::FakeClock clock;
+  core::FakeClock clock;
   Seen seen;
   kube::Informer inf(*s.client, kube::kConfigMaps, fake_clock_options(clock));
   inf.add_handlers(seen.handlers());
@@ -126,7 +126,7 @@ TEST_CASE("informer faults: a watch answered with an ERROR event (500) is retrie
 
 TEST_CASE("informer faults: a watch the server ends at once without an event is retried with growing backoff") {
   Sim s;
-  kube::FakeClock clock;
+  core::FakeClock clock;
   Seen seen;
   kube::Informer inf(*s.client, kube::kConfigMaps, fake_clock_options(clock));
   inf.add_handlers(seen.handlers());
@@ -146,7 +146,7 @@ TEST_CASE("informer faults: a watch the server ends at once without an event is 
 TEST_CASE("informer faults: a 403 on list (RBAC) is retried with growing backoff; the informer syncs once allowed") {
   Sim s;
   s.create_configmap("before");
-  kube::FakeClock clock;
+  core::FakeClock clock;
   Seen seen;
   kube::Informer inf(*s.client, kube::kConfigMaps, fake_clock_options(clock));
   inf.add_handlers(seen.handlers());

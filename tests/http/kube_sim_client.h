@@ -56,6 +56,12 @@ struct KubeSimClient {
     const auto* v = core::at_path(*d, {"counters", counter});
     return v != nullptr && v->IsUint64() ? v->GetUint64() : 0;
   }
+  // Watches kube-sim is serving now.
+  uint64_t open_watches() {
+    auto d = client->request("GET", "/sim/counters");
+    const auto* v = core::member(*d, "watches");
+    return v != nullptr && v->IsUint64() ? v->GetUint64() : 0;
+  }
   // Makes kube-sim answer matching requests with `error_json` (see tests/sim/kube/README.md, faults).
   void inject(const std::string& error_json) {
     client->request("POST", "/sim/faults", R"({"errors":[)" + error_json + "]}");

@@ -80,7 +80,7 @@ TEST_CASE(
     "syncer leader: a standby is ready and idle, leads once the Lease is released, releases it on stop") {
   SyncerHarness h;
   write_lease(h, "replica-a");
-  Controller standby(replica("replica-b"), *h.client, *h.raw_api, *h.source, h.metrics, kube::real_clock(),
+  Controller standby(replica("replica-b"), *h.client, *h.client, *h.source, h.metrics, core::real_clock(),
                      h.log);
   std::atomic<bool> stop{false};
   auto rc = std::async(std::launch::async, [&] { return standby.run(stop); });
@@ -108,7 +108,7 @@ TEST_CASE(
 
 TEST_CASE("syncer leader: a Lease taken by another replica stops the work at once (exit code 1)") {
   SyncerHarness h;
-  Controller leader(replica("replica-a"), *h.client, *h.raw_api, *h.source, h.metrics, kube::real_clock(),
+  Controller leader(replica("replica-a"), *h.client, *h.client, *h.source, h.metrics, core::real_clock(),
                     h.log);
   std::atomic<bool> stop{false};
   auto rc = std::async(std::launch::async, [&] { return leader.run(stop); });

@@ -5,6 +5,8 @@
 #include <algorithm>
 
 #include "core/base64.h"
+#include "core/constants.h"
+#include "kube/meta.h"
 #include "syncer_harness.h"
 
 using namespace ifo;
@@ -151,6 +153,42 @@ TEST_CASE("a changed value updates the Secret and rolls only the workloads consu
   CHECK(baseline_of(h, "not-opted-in").empty());
   CHECK(h.metrics.value(kMetricRollouts, {{"kind", "Deployment"}}) == 2);
   CHECK(h.metrics.value(kMetricRolloutBaselines, {{"kind", "Deployment"}}) == 3);
+}
+
+TEST_CASE("Events name the InfisicalSecret and the syncer; a repeated Event is counted, not created again") {
+  Fixture f;
+  auto& h = f.h;
+  auto cr = h.create_cr(h.infisical_secret_json("app", "app-secrets"));
+  REQUIRE(h.reconciler->reconcile("default/app").result == "synced");
+  auto events = h.client->list_all(kube::kEvents, "default").items;
+  REQUIRE(events.size() == 1);
+  const auto& ev = *events[0];
+  CHECK(core::string_or(ev, "reason", "") == "Synced");
+  CHECK(core::string_or(ev, "type", "") == "Normal");
+  const auto* inv = core::member(ev, "involvedObject");
+  REQUIRE(inv);
+  CHECK(core::string_or(*inv, "apiVersion", "") == "secrets.infisical.com/v1alpha1");
+  CHECK(core::string_or(*inv, "kind", "") == "InfisicalSecret");
+  CHECK(core::string_or(*inv, "name", "") == "app");
+  CHECK(core::string_or(*inv, "namespace", "") == "default");
+  CHECK(core::string_or(*inv, "uid", "") == core::string_or(*core::member(*cr, "metadata"), "uid", "<none>"));
+  CHECK_FALSE(core::string_or(*inv, "resourceVersion", "").empty());
+  CHECK(core::string_or(*core::member(ev, "source"), "component", "") == core::kSyncerFieldManager);
+  CHECK(core::string_or(ev, "reportingComponent", "") == core::kSyncerFieldManager);
+  CHECK(core::string_or(ev, "reportingInstance", "") == ReconcilerOptions{}.identity);
+  CHECK(core::get_int(ev, "count") == 1);
+
+  // A new value, the same message ("synced 2 keys into ..."): the Event's count goes up.
+  h.inf_sim->set_secret("proj", "dev", "/", "DB_PASSWORD", "rotated-password-2");
+  h.clock.step(std::chrono::seconds(61));
+  h.recording->clear();
+  REQUIRE(h.reconciler->reconcile("default/app").result == "synced");
+  CHECK(count_prefix(h.recording->writes(), "create events") == 0);
+  CHECK(count_prefix(h.recording->writes(), "patch events default/" + kube::meta_name(ev)) == 1);
+  events = h.client->list_all(kube::kEvents, "default").items;
+  REQUIRE(events.size() == 1);
+  CHECK(core::get_int(*events[0], "count") == 2);
+  CHECK(events_about(h, "app") == std::vector<std::string>{"Normal Synced: synced 2 keys into Secret default/app-secrets"});
 }
 
 TEST_CASE("an Infisical 500 or timeout leaves the Secret byte-for-byte and sets the condition") {

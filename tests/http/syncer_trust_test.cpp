@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "kube/clock.h"
+#include "core/clock.h"
 #include "syncer/preflight.h"
 #include "syncer_harness.h"
 

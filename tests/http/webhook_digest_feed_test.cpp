@@ -10,7 +10,7 @@
 
 #include "core/json.h"
 #include "kube/client.h"
-#include "kube/clock.h"
+#include "core/clock.h"
 #include "kube_sim_client.h"
 #include "sim/kube/server.h"
 #include "test_helpers.h"
@@ -75,7 +75,7 @@ TEST_CASE("digest feed: a 403 on listing Secrets is retried with growing delays,
 
   // The informer waits on a fake clock: each retry happens only when the test moves time to it, so
   // the delays are read exactly and no request can slip in between.
-  kube::FakeClock clock;
+  core::FakeClock clock;
   kube::InformerOptions tuning;
   tuning.clock = &clock;
   tuning.backoff_initial = 1s;
@@ -85,7 +85,7 @@ TEST_CASE("digest feed: a 403 on listing Secrets is retried with growing delays,
   DigestFeed feed(*s.client, cache, tuning);
   feed.start();
 
-  std::vector<kube::Clock::duration> delays;
+  std::vector<core::Clock::duration> delays;
   for (uint64_t attempt = 1; attempt <= 6; ++attempt) {
     // The attempt failed and the informer is waiting: kube-sim saw exactly one list per attempt.
     REQUIRE(
@@ -101,7 +101,7 @@ TEST_CASE("digest feed: a 403 on listing Secrets is retried with growing delays,
   }
   // initial * 2^n capped at max, plus up to 100% jitter: 1-2 s, 2-4 s, 4-8 s, then 8-16 s.
   for (size_t n = 0; n < delays.size(); ++n) {
-    const auto base = std::min<kube::Clock::duration>(1s * (int64_t{1} << n), 8s);
+    const auto base = std::min<core::Clock::duration>(1s * (int64_t{1} << n), 8s);
     CHECK(delays[n] >= base);
     CHECK(delays[n] < 2 * base);
   }

@@ -14,10 +14,14 @@
 #include "certs-gen/options.h"
 #include "certs-gen/plan.h"
 #include "core/json.h"
+#include "kube/resource.h"
+#include "memory_api.h"
+#include "recording_api.h"
 
 using namespace ifo::certsgen;
 using namespace std::chrono;
 namespace core = ifo::core;
+namespace kube = ifo::kube;
 
 namespace {
 
@@ -183,81 +187,56 @@ TEST_CASE("durations and flags: bad input is one line naming the flag") {
 
 namespace {
 
-// An in-memory API with resourceVersions; records every write and can inject conflicts.
-class FakeApi : public ClusterApi {
- public:
-  std::map<std::string, std::string> objects;  // collection/name -> JSON
-  std::vector<std::string> actions;
-  int conflicts_to_inject = 0;
-  int already_exists_to_inject = 0;
-  int rv = 1;
-
-  std::shared_ptr<core::JsonDoc> get(const std::string& coll, const std::string& name) override {
-    auto it = objects.find(coll + "/" + name);
-    if (it == objects.end()) return nullptr;
-    return core::parse_json(it->second).value();
+// The cluster certs-gen writes to: an in-memory API whose calls are recorded, with races injected
+// through on_call (another writer wins a create, or updates an object between a read and a write).
+struct Cluster {
+  Cluster() {
+    store.on_call = [this](const ifo::test::MemoryApi::Call& c) {
+      if (c.verb == "create" && lose_next_create) {
+        lose_next_create = false;
+        // Someone else creates the Secret first, with their own material.
+        auto theirs = core::parse_json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":")" +
+                                       std::string(c.name) + R"(","resourceVersion":"100"}})")
+                          .value();
+        put_material(*theirs, *create_material(test_policy(), kT0));
+        store.put(c.resource, c.namespace_, *theirs);
+      }
+      if (c.verb == "update" && conflict_next_update) {
+        conflict_next_update = false;
+        // Someone else writes the object between our read and our write.
+        auto cur = store.stored(c.resource, c.namespace_, c.name);
+        auto copy = std::make_shared<core::JsonDoc>();
+        copy->CopyFrom(*cur, copy->GetAllocator());
+        core::set_string(core::ensure_object(*copy, "metadata", copy->GetAllocator()), "resourceVersion",
+                         "written-by-someone-else", copy->GetAllocator());
+        store.put(c.resource, c.namespace_, *copy);
+      }
+    };
   }
-  Write create(const std::string& coll, const core::JsonValue& obj) override {
-    std::string name = core::get_string(*core::at_path(obj, {"metadata"}), "name").value();
-    if (already_exists_to_inject > 0) {
-      --already_exists_to_inject;
-      // Someone else won the race with their own material.
-      Policy p = test_policy();
-      auto m = create_material(p, kT0);
-      core::JsonDoc doc;
-      doc.CopyFrom(obj, doc.GetAllocator());
-      put_material(doc, *m);
-      store(coll, name, doc);
-      actions.push_back("create-lost " + name);
-      return Write::kAlreadyExists;
-    }
-    if (objects.count(coll + "/" + name)) return Write::kAlreadyExists;
-    core::JsonDoc doc;
-    doc.CopyFrom(obj, doc.GetAllocator());
-    store(coll, name, doc);
-    actions.push_back("create " + name);
-    return Write::kOk;
-  }
-  Write update(const std::string& coll, const std::string& name, const core::JsonValue& obj) override {
-    if (conflicts_to_inject > 0) {
-      --conflicts_to_inject;
-      ++rv;  // someone else wrote meanwhile
-      auto cur = get(coll, name);
-      store(coll, name, *cur);
-      actions.push_back("conflict " + name);
-      return Write::kConflict;
-    }
-    auto cur = get(coll, name);
-    auto want = core::get_string(*core::at_path(obj, {"metadata"}), "resourceVersion");
-    auto have = core::get_string(*core::at_path(*cur, {"metadata"}), "resourceVersion");
-    if (want != have) return Write::kConflict;
-    core::JsonDoc doc;
-    doc.CopyFrom(obj, doc.GetAllocator());
-    store(coll, name, doc);
-    actions.push_back("update " + name);
-    return Write::kOk;
-  }
-  void store(const std::string& coll, const std::string& name, core::JsonDoc& doc) {
-    auto& md = core::ensure_object(doc, "metadata", doc.GetAllocator());
-    core::set_string(md, "resourceVersion", std::to_string(++rv), doc.GetAllocator());
-    objects[coll + "/" + name] = core::to_json(doc);
-  }
-  void add_config(const std::string& coll, const std::string& name, int hooks) {
-    std::string json = R"({"metadata":{"name":")" + name + R"("},"webhooks":[)";
+  void add_config(const kube::Resource& r, const std::string& name, int hooks) {
+    std::string json = R"({"metadata":{"name":")" + name + R"(","resourceVersion":"1"},"webhooks":[)";
     for (int i = 0; i < hooks; ++i) json += std::string(i ? "," : "") + R"({"name":"h)" + std::to_string(i) + R"(.x","clientConfig":{}})";
     json += "]}";
-    auto doc = core::parse_json(json).value();
-    store(coll, name, *doc);
+    store.put(r, "", json);
   }
-  std::string ca_bundle_of(const std::string& coll, const std::string& name, int i) {
-    auto doc = get(coll, name);
+  std::string ca_bundle_of(const kube::Resource& r, const std::string& name, int i) {
+    auto doc = store.stored(r, "", name);
     return core::get_string((*doc)["webhooks"][static_cast<rapidjson::SizeType>(i)]["clientConfig"], "caBundle").value_or("");
   }
+  std::shared_ptr<const core::JsonDoc> secret() { return store.stored(kube::kSecrets, "ops", "tls"); }
+
+  ifo::test::MemoryApi store;
+  ifo::test::RecordingApi api{store};
+  bool lose_next_create = false;
+  bool conflict_next_update = false;
 };
 
-const std::string kSecrets = "/api/v1/namespaces/ops/secrets";
-const std::string kVwc = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations";
-const std::string kMwc = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
+const kube::Resource& kVwc = kube::kValidatingWebhookConfigurations;
+const kube::Resource& kMwc = kube::kMutatingWebhookConfigurations;
+const std::string kCreateSecret = "create secrets ops/tls";
+const std::string kUpdateSecret = "update secrets ops/tls";
+const std::string kUpdateVwc = "update validatingwebhookconfigurations vwc";
+const std::string kUpdateMwc = "update mutatingwebhookconfigurations mwc";
 
 EnsureOptions ensure_options() {
   EnsureOptions o;
@@ -272,68 +251,75 @@ EnsureOptions ensure_options() {
 }  // namespace
 
 TEST_CASE("ensure creates the Secret and patches every caBundle once; a second run writes nothing") {
-  FakeApi api;
-  api.add_config(kVwc, "vwc", 1);
-  api.add_config(kMwc, "mwc", 2);
+  Cluster k;
+  k.add_config(kVwc, "vwc", 1);
+  k.add_config(kMwc, "mwc", 2);
   auto clock = [] { return kT0; };
-  auto r1 = ensure(api, ensure_options(), clock);
-  CHECK(api.actions == std::vector<std::string>{"create tls", "update vwc", "update mwc"});
-  auto secret = api.get(kSecrets, "tls");
+  auto r1 = ensure(k.api, ensure_options(), clock);
+  CHECK(k.api.writes() == std::vector<std::string>{kCreateSecret, kUpdateVwc, kUpdateMwc});
+  auto secret = k.secret();
   REQUIRE(secret);
   CHECK(core::get_string(*secret, "type") == "kubernetes.io/tls");
   Material stored = material_from_secret(*secret);
   CHECK(stored.cert == r1.material.cert);
   CHECK(issued_by(stored.cert, stored.ca_bundle));
-  CHECK_FALSE(api.ca_bundle_of(kMwc, "mwc", 1).empty());
-  CHECK(api.ca_bundle_of(kMwc, "mwc", 1) == api.ca_bundle_of(kVwc, "vwc", 0));
-  api.actions.clear();
-  auto r2 = ensure(api, ensure_options(), clock);
-  CHECK(api.actions.empty());
+  CHECK_FALSE(k.ca_bundle_of(kMwc, "mwc", 1).empty());
+  CHECK(k.ca_bundle_of(kMwc, "mwc", 1) == k.ca_bundle_of(kVwc, "vwc", 0));
+  k.api.clear();
+  auto r2 = ensure(k.api, ensure_options(), clock);
+  CHECK(k.api.writes().empty());
   CHECK(r2.material.cert == r1.material.cert);
   // Nothing in the log carries key material.
   for (const auto& line : r1.log) CHECK(line.find("PRIVATE KEY") == std::string::npos);
 }
 
 TEST_CASE("ensure losing the create race adopts the winner's material; conflicts are retried") {
-  FakeApi api;
-  api.add_config(kVwc, "vwc", 1);
-  api.add_config(kMwc, "mwc", 1);
-  api.already_exists_to_inject = 1;
-  api.conflicts_to_inject = 1;
-  auto r = ensure(api, ensure_options(), [] { return kT0; });
-  CHECK(api.actions == std::vector<std::string>{"create-lost tls", "conflict vwc", "update vwc", "update mwc"});
-  Material stored = material_from_secret(*api.get(kSecrets, "tls"));
+  Cluster k;
+  k.add_config(kVwc, "vwc", 1);
+  k.add_config(kMwc, "mwc", 1);
+  k.lose_next_create = true;
+  k.conflict_next_update = true;
+  auto r = ensure(k.api, ensure_options(), [] { return kT0; });
+  // The create answered AlreadyExists and the first caBundle update Conflict: each was retried once.
+  CHECK(k.api.writes() == std::vector<std::string>{kCreateSecret, kUpdateVwc, kUpdateVwc, kUpdateMwc});
+  auto has = [&](std::string_view text) {
+    return std::any_of(r.log.begin(), r.log.end(), [&](const std::string& l) { return l.find(text) != std::string::npos; });
+  };
+  CHECK(has("Secret ops/tls: created by someone else meanwhile, re-reading"));
+  CHECK(has("ValidatingWebhookConfiguration vwc: conflict, retrying"));
+  Material stored = material_from_secret(*k.secret());
   CHECK(r.material.cert == stored.cert);
+  CHECK(core::string_or(*core::member(*k.secret(), "metadata"), "resourceVersion", "") == "100");  // theirs, kept
 }
 
 TEST_CASE("ensure renews inside the window and rotates the CA in the safe order") {
-  FakeApi api;
-  api.add_config(kVwc, "vwc", 1);
-  api.add_config(kMwc, "mwc", 1);
-  auto first = ensure(api, ensure_options(), [] { return kT0; });
-  api.actions.clear();
+  Cluster k;
+  k.add_config(kVwc, "vwc", 1);
+  k.add_config(kMwc, "mwc", 1);
+  auto first = ensure(k.api, ensure_options(), [] { return kT0; });
+  k.api.clear();
   // Serving renewal: only the Secret changes, the bundle stays.
-  auto renewed = ensure(api, ensure_options(), [] { return kT0 + hours(24 * 16); });
-  CHECK(api.actions == std::vector<std::string>{"update tls"});
+  auto renewed = ensure(k.api, ensure_options(), [] { return kT0 + hours(24 * 16); });
+  CHECK(k.api.writes() == std::vector<std::string>{kUpdateSecret});
   CHECK(renewed.material.cert != first.material.cert);
   CHECK(renewed.material.ca_bundle == first.material.ca_bundle);
-  const std::string bundle_before = api.ca_bundle_of(kVwc, "vwc", 0);
-  api.actions.clear();
+  const std::string bundle_before = k.ca_bundle_of(kVwc, "vwc", 0);
+  k.api.clear();
   // CA rotation: Secret gets the new CA in its bundle first, then the caBundles, then the serving cert.
-  auto rotated = ensure(api, ensure_options(), [] { return kT0 + hours(24 * 71); });
-  CHECK(api.actions == std::vector<std::string>{"update tls", "update vwc", "update mwc", "update tls"});
+  auto rotated = ensure(k.api, ensure_options(), [] { return kT0 + hours(24 * 71); });
+  CHECK(k.api.writes() == std::vector<std::string>{kUpdateSecret, kUpdateVwc, kUpdateMwc, kUpdateSecret});
   CHECK(count_certs(rotated.material.ca_bundle) == 2);
-  CHECK(api.ca_bundle_of(kVwc, "vwc", 0) != bundle_before);
-  CHECK(api.ca_bundle_of(kVwc, "vwc", 0) == api.ca_bundle_of(kMwc, "mwc", 0));
+  CHECK(k.ca_bundle_of(kVwc, "vwc", 0) != bundle_before);
+  CHECK(k.ca_bundle_of(kVwc, "vwc", 0) == k.ca_bundle_of(kMwc, "mwc", 0));
   auto ca_now = parse_certificates(rotated.material.ca_bundle).value();
   CHECK(issued_by(rotated.material.cert, ca_now.front().pem));
   CHECK_FALSE(issued_by(rotated.material.cert, first.material.ca_bundle));
 }
 
 TEST_CASE("ensure names a missing webhook configuration") {
-  FakeApi api;
-  api.add_config(kVwc, "vwc", 1);
-  CHECK_THROWS_WITH_AS(ensure(api, ensure_options(), [] { return kT0; }),
+  Cluster k;
+  k.add_config(kVwc, "vwc", 1);
+  CHECK_THROWS_WITH_AS(ensure(k.api, ensure_options(), [] { return kT0; }),
                        doctest::Contains("MutatingWebhookConfiguration mwc: not found"), std::runtime_error);
 }
 

@@ -1,4 +1,4 @@
-// The client's logic against a fake transport and a manual clock: one login per identity, renewal and
+// The client's logic against a fake transport and a fake clock: one login per identity, renewal and
 // re-login timing, single flight, failure backoff, 401 handling, ETags, project cache, service tokens.
 #include <doctest/doctest.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/json.h"
 #include "infisical/client.h"
 #include "infisical_fake_transport.h"
@@ -33,7 +34,7 @@ std::string login_body(const std::string& token, int ttl, int max_ttl) {
 }
 
 struct Fixture {
-  ManualClock clock;
+  ifo::core::FakeClock clock;
   std::shared_ptr<FakeTransport> http = std::make_shared<FakeTransport>();
   std::ostringstream log_text;
   std::shared_ptr<spdlog::logger> logger;
@@ -80,10 +81,10 @@ TEST_CASE("token cache: one login, then hits; renew near expiry; re-login when t
   CHECK(f.http->count(kLogin) == 1);
   CHECK(f.client->metrics().token_cache_hits == 5);
 
-  f.clock.advance(std::chrono::seconds(79));  // renewal starts when a fifth of the 100 s TTL is left
+  f.clock.step(std::chrono::seconds(79));  // renewal starts when a fifth of the 100 s TTL is left
   f.client->token(f.host, f.ua);
   CHECK(f.http->count(kRenew) == 0);
-  f.clock.advance(std::chrono::seconds(2));
+  f.clock.step(std::chrono::seconds(2));
   CHECK(f.client->token(f.host, f.ua).access_token == "access-token-1");
   REQUIRE(f.http->count(kRenew) == 1);
   CHECK(f.http->requests(kRenew)[0].body == R"({"accessToken":"access-token-1"})");
@@ -91,7 +92,7 @@ TEST_CASE("token cache: one login, then hits; renew near expiry; re-login when t
 
   // Renewals continue until less than one TTL of the 1000 s max TTL is left; then a fresh login.
   for (int i = 0; i < 20 && f.http->count(kLogin) == 1; ++i) {
-    f.clock.advance(std::chrono::seconds(81));
+    f.clock.step(std::chrono::seconds(81));
     f.client->token(f.host, f.ua);
   }
   CHECK(f.http->count(kLogin) == 2);
@@ -103,7 +104,7 @@ TEST_CASE("token cache: one login, then hits; renew near expiry; re-login when t
 TEST_CASE("token cache: a token unused past its expiry is replaced by a login, not renewed") {
   Fixture f;
   f.client->token(f.host, f.ua);
-  f.clock.advance(std::chrono::seconds(101));
+  f.clock.step(std::chrono::seconds(101));
   CHECK(f.client->token(f.host, f.ua).access_token == "access-token-2");
   CHECK(f.http->count(kRenew) == 0);
 }
@@ -146,10 +147,10 @@ TEST_CASE("token cache: repeated failures allow one login attempt per minute; ca
     }
   }
   CHECK(f.http->count(kLogin) == 1);
-  f.clock.advance(std::chrono::seconds(59));
+  f.clock.step(std::chrono::seconds(59));
   CHECK_THROWS_AS(f.client->token(f.host, wrong), ApiError);
   CHECK(f.http->count(kLogin) == 1);
-  f.clock.advance(std::chrono::seconds(2));
+  f.clock.step(std::chrono::seconds(2));
   CHECK_THROWS_AS(f.client->token(f.host, wrong), ApiError);
   CHECK(f.http->count(kLogin) == 2);
   // The right secret is another cache key: it logs in at once and never borrows from the wrong one.
@@ -173,10 +174,10 @@ TEST_CASE("token cache: a 429 on login waits for Retry-After when it is longer t
   }();
   CHECK(err.kind() == ErrorKind::kRateLimited);
   CHECK(err.retry_after()->count() == 150);
-  f.clock.advance(std::chrono::seconds(149));
+  f.clock.step(std::chrono::seconds(149));
   CHECK_THROWS_AS(f.client->token(f.host, f.ua), ApiError);
   CHECK(f.http->count(kLogin) == 1);
-  f.clock.advance(std::chrono::seconds(2));
+  f.clock.step(std::chrono::seconds(2));
   CHECK_THROWS_AS(f.client->token(f.host, f.ua), ApiError);
   CHECK(f.http->count(kLogin) == 2);
 }
@@ -194,7 +195,7 @@ TEST_CASE("kubernetes auth: the callback is asked for a fresh JWT on every login
   });
   f.client->token(f.host, k);
   f.client->token(f.host, k);
-  f.clock.advance(std::chrono::seconds(95));  // max TTL == TTL: no renewal possible, a new login
+  f.clock.step(std::chrono::seconds(95));  // max TTL == TTL: no renewal possible, a new login
   f.client->token(f.host, k);
   REQUIRE(seen.size() == 2);
   CHECK(seen[0] == "sa-jwt-1");

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/base64.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/jwt.h"
 #include "infisical/client.h"
@@ -57,7 +58,7 @@ class TempFile {
 };
 
 struct Cloud {
-  ManualClock clock;
+  core::FakeClock clock;
   std::shared_ptr<FakeTransport> infisical = std::make_shared<FakeTransport>();
   std::shared_ptr<FakeTransport> cloud = std::make_shared<FakeTransport>();
   std::ostringstream log_text;
@@ -257,11 +258,11 @@ TEST_CASE("aws-auth: EC2 IMDSv2 credentials and region, cached until shortly bef
   client->token(c.host, AwsIamAuth{"aws-identity"});
   CHECK(region_seen == "sts.ap-southeast-2.amazonaws.com");
   CHECK(c.cloud->count("GET /latest/meta-data/iam/security-credentials/ec2-role") == 1);
-  c.clock.advance(std::chrono::minutes(2));  // the Infisical token expired; AWS credentials still fresh
+  c.clock.step(std::chrono::minutes(2));  // the Infisical token expired; AWS credentials still fresh
   client->token(c.host, AwsIamAuth{"aws-identity"});
   CHECK(c.infisical->count(kAwsLogin) == 2);
   CHECK(c.cloud->count("GET /latest/meta-data/iam/security-credentials/ec2-role") == 1);
-  c.clock.advance(std::chrono::minutes(54));  // within 5 minutes of the credentials' expiry: fetched again
+  c.clock.step(std::chrono::minutes(54));  // within 5 minutes of the credentials' expiry: fetched again
   client->token(c.host, AwsIamAuth{"aws-identity"});
   CHECK(c.cloud->count("GET /latest/meta-data/iam/security-credentials/ec2-role") == 2);
 }

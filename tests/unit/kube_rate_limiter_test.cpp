@@ -7,7 +7,7 @@
 #include "kube/rate_limiter.h"
 
 using namespace std::chrono_literals;
-using ifo::kube::FakeClock;
+using ifo::core::FakeClock;
 using ifo::kube::TokenBucket;
 
 TEST_CASE("the bucket allows a burst, then spaces requests at 1/qps") {

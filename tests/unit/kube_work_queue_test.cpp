@@ -13,7 +13,7 @@
 #include "test_helpers.h"
 
 using namespace std::chrono_literals;
-using ifo::kube::FakeClock;
+using ifo::core::FakeClock;
 using ifo::kube::WorkQueue;
 using ifo::kube::WorkQueueOptions;
 

@@ -9,15 +9,18 @@
 #include "core/base64.h"
 #include "core/digest.h"
 #include "core/infisical_secret.h"
-#include "fake_kube_api.h"
+#include "memory_api.h"
+#include "recording_api.h"
 #include "syncer/logging.h"
 #include "syncer/managed_index.h"
 #include "syncer/managed_writer.h"
 #include "syncer/metrics.h"
+#include "test_helpers.h"
 
 using namespace ifo;
 using namespace ifo::syncer;
-using testing::FakeKubeApi;
+using test::MemoryApi;
+using test::RecordingApi;
 
 namespace {
 
@@ -49,7 +52,8 @@ struct Fixture {
   }
 
   core::InfisicalSecret model = resource();
-  FakeKubeApi kube;
+  MemoryApi store;
+  RecordingApi kube{store};
   Metrics metrics;
   ManagedIndex index;
   bool other_owner_alive = true;
@@ -69,8 +73,8 @@ TEST_CASE("a missing Secret is created bound to its resource, and an unchanged s
   CHECK(w.written);
   CHECK(w.data_changed);
   CHECK_FALSE(w.previous.has_value());  // created: no pod ran with other data
-  CHECK(f.kube.calls == std::vector<std::string>{"get secrets apps/app-secrets", "create secrets apps/app-secrets"});
-  const Object s = f.kube.stored(kube::kSecrets, "apps", "app-secrets");
+  CHECK(f.kube.actions() == std::vector<std::string>{"get secrets apps/app-secrets", "create secrets apps/app-secrets"});
+  const Object s = f.store.stored(kube::kSecrets, "apps", "app-secrets");
   CHECK(core::string_or(*s, "type", "") == "Opaque");
   CHECK(core::string_or(*core::member(*s, "data"), "DB_PASSWORD", "") == core::base64_encode("hunter2"));
   CHECK(core::string_or(*core::at_path(*s, {"metadata", "labels"}), "app.kubernetes.io/managed-by", "") ==
@@ -86,17 +90,17 @@ TEST_CASE("a missing Secret is created bound to its resource, and an unchanged s
   CHECK(f.index.is_own_write("apps", "app-secrets", rv));
   CHECK_FALSE(f.index.is_own_write("apps", "app-secrets", rv));
 
-  f.kube.calls.clear();
+  f.kube.clear();
   const ManagedWrite again = f.write_secret({{"DB_PASSWORD", "hunter2"}});
   CHECK_FALSE(again.written);
-  CHECK(again.object == s);
-  CHECK(f.kube.calls == std::vector<std::string>{"get secrets apps/app-secrets"});
+  CHECK(core::to_json(*again.object) == core::to_json(*s));  // the object as read, unchanged
+  CHECK(f.kube.actions() == std::vector<std::string>{"get secrets apps/app-secrets"});
 }
 
 TEST_CASE("an update keeps what others put on the Secret and reports the digests of its data before") {
   Fixture f;
   f.write_secret({{"DB_PASSWORD", "one"}});
-  f.kube.put(kube::kSecrets, "apps", R"({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+  f.store.put(kube::kSecrets, "apps", R"({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
     "metadata": {"name": "app-secrets", "namespace": "apps", "resourceVersion": "1",
       "labels": {"app.kubernetes.io/managed-by": "infisical-secrets-operator", "team": "payments"},
       "annotations": {"secrets.infisical.com/owner": "apps/app", "secrets.infisical.com/owner-uid": "uid-app"}},
@@ -106,7 +110,7 @@ TEST_CASE("an update keeps what others put on the Secret and reports the digests
   CHECK(w.data_changed);
   REQUIRE(w.previous.has_value());
   CHECK(*w.previous == core::key_digests(kDigestKey, {{"DB_PASSWORD", "one"}}));
-  const Object s = f.kube.stored(kube::kSecrets, "apps", "app-secrets");
+  const Object s = f.store.stored(kube::kSecrets, "apps", "app-secrets");
   CHECK(core::string_or(*core::at_path(*s, {"metadata", "labels"}), "team", "") == "payments");
   CHECK(core::string_or(*core::member(*s, "data"), "DB_PASSWORD", "") == core::base64_encode("two"));
   CHECK(f.metrics.value(kMetricSecretWrites, {{"operation", "update"}}) == 1);
@@ -114,21 +118,21 @@ TEST_CASE("an update keeps what others put on the Secret and reports the digests
 
 TEST_CASE("a Secret bound to another live InfisicalSecret is never written") {
   Fixture f;
-  f.kube.put(kube::kSecrets, "apps", R"({"metadata": {"name": "app-secrets", "namespace": "apps",
+  f.store.put(kube::kSecrets, "apps", R"({"metadata": {"name": "app-secrets", "namespace": "apps",
     "annotations": {"secrets.infisical.com/owner": "apps/other", "secrets.infisical.com/owner-uid": "uid-other"}},
     "data": {}})");
   const ManagedWrite w = f.write_secret({{"DB_PASSWORD", "hunter2"}});
   CHECK_FALSE(w.written);
   REQUIRE(w.conflict.has_value());
   CHECK(w.conflict->find("Secret apps/app-secrets is managed by InfisicalSecret apps/other") == 0);
-  CHECK(f.kube.calls == std::vector<std::string>{"get secrets apps/app-secrets"});
+  CHECK(f.kube.actions() == std::vector<std::string>{"get secrets apps/app-secrets"});
 }
 
 TEST_CASE("a ConfigMap holds strings as the API server stores them, and our keys leave binaryData") {
   Fixture f;
   const ManagedWrite w = f.write_config_map({{"BIN", "a\xff"}, {"TEXT", "plain"}});
   CHECK(w.written);
-  const Object cm = f.kube.stored(kube::kConfigMaps, "apps", "app-config");
+  const Object cm = f.store.stored(kube::kConfigMaps, "apps", "app-config");
   CHECK(core::string_or(*core::member(*cm, "data"), "BIN", "") == "a\xEF\xBF\xBD");
   CHECK(core::string_or(*core::member(*cm, "data"), "TEXT", "") == "plain");
   CHECK(core::member(*cm, "type") == nullptr);
@@ -142,9 +146,9 @@ TEST_CASE("a ConfigMap holds strings as the API server stores them, and our keys
   auto binary_data = test::parse_doc(R"({"TEXT": "eA==", "LOGO": "eA=="})");
   core::set_member(*with_binary, "binaryData", core::JsonValue(*binary_data, with_binary->GetAllocator()),
                    with_binary->GetAllocator());
-  f.kube.put(kube::kConfigMaps, "apps", core::to_json(*with_binary));
+  f.store.put(kube::kConfigMaps, "apps", core::to_json(*with_binary));
   CHECK(f.write_config_map({{"BIN", "a\xff"}, {"TEXT", "plain"}}).written);
-  const Object updated = f.kube.stored(kube::kConfigMaps, "apps", "app-config");
+  const Object updated = f.store.stored(kube::kConfigMaps, "apps", "app-config");
   const core::JsonValue* binary = core::member(*updated, "binaryData");
   REQUIRE(binary != nullptr);
   CHECK(core::member(*binary, "TEXT") == nullptr);

@@ -9,14 +9,17 @@
 
 #include "core/base64.h"
 #include "core/infisical_secret.h"
-#include "fake_kube_api.h"
-#include "kube/clock.h"
+#include "core/clock.h"
+#include "memory_api.h"
+#include "recording_api.h"
 #include "syncer/request_builder.h"
+#include "test_helpers.h"
 
 using namespace ifo;
 using namespace ifo::syncer;
 using namespace std::chrono_literals;
-using testing::FakeKubeApi;
+using test::MemoryApi;
+using test::RecordingApi;
 
 namespace {
 
@@ -42,14 +45,15 @@ std::string secret_json(const std::string& name, const std::map<std::string, std
 struct Fixture {
   Fixture() { set_credentials("client-id-1", "client-secret-value-1"); }
   void set_credentials(const std::string& id, const std::string& secret) {
-    kube.put(kube::kSecrets, "apps", secret_json("creds", {{"clientId", id}, {"clientSecret", secret}}));
+    store.put(kube::kSecrets, "apps", secret_json("creds", {{"clientId", id}, {"clientSecret", secret}}));
   }
   std::variant<BuiltRequest, core::SyncFailure> build(const core::InfisicalSecret& r, const Object& config = nullptr) {
     return builder.build(r, config);
   }
 
-  kube::FakeClock clock;
-  FakeKubeApi kube;
+  core::FakeClock clock;
+  MemoryApi store;
+  RecordingApi kube{store};
   RequestBuilder builder{kube, clock, "infisical-operator-system"};
 };
 
@@ -78,32 +82,32 @@ TEST_CASE("credentials come from the referenced Secret, read at most every 30 s 
   built(f.build(universal("b")));
   f.clock.step(29s);
   built(f.build(universal("a")));
-  CHECK(f.kube.calls == std::vector<std::string>{"get secrets apps/creds"});
+  CHECK(f.kube.actions() == std::vector<std::string>{"get secrets apps/creds"});
 
   // Rotated credentials are picked up once the 30 s are over.
   f.set_credentials("client-id-1", "client-secret-value-2");
   f.clock.step(1s);
   CHECK(built(f.build(universal("a"))).request.client_secret == "client-secret-value-2");
-  CHECK(f.kube.calls.size() == 2);
+  CHECK(f.kube.actions().size() == 2);
 }
 
 TEST_CASE("a missing credentials Secret or key fails naming it, and a Secret that appears is used at once") {
   Fixture f;
-  f.kube.remove(kube::kSecrets, "apps", "creds");
+  f.store.erase(kube::kSecrets, "apps", "creds");
   core::SyncFailure missing = failure(f.build(universal("a")));
   CHECK(missing.reason == "CredentialsNotFound");
   CHECK(missing.message == "credentials Secret apps/creds not found");
   CHECK(missing.auth);  // LoadedInfisicalToken goes False
 
-  f.kube.put(kube::kSecrets, "apps", secret_json("creds", {{"clientId", "id"}}));
+  f.store.put(kube::kSecrets, "apps", secret_json("creds", {{"clientId", "id"}}));
   core::SyncFailure no_key = failure(f.build(universal("a")));  // not found is never cached
   CHECK(no_key.message == "credentials Secret apps/creds has no non-empty key \"clientSecret\"");
-  CHECK(f.kube.calls.size() == 2);
+  CHECK(f.kube.actions().size() == 2);
 }
 
 TEST_CASE("host and CA: the resource's own, else the infisical-config ConfigMap's, else the defaults") {
   Fixture f;
-  f.kube.put(kube::kSecrets, "certs", secret_json("ca", {{"ca.crt", "-----BEGIN CERTIFICATE-----"}}));
+  f.store.put(kube::kSecrets, "certs", secret_json("ca", {{"ca.crt", "-----BEGIN CERTIFICATE-----"}}));
   auto config = test::parse_doc(R"({"metadata": {"name": "infisical-config"}, "data": {
     "hostAPI": "https://infisical.internal/api", "tls.caRef.secretName": "ca",
     "tls.caRef.secretNamespace": "certs", "tls.caRef.key": "ca.crt"}})");
@@ -152,10 +156,10 @@ TEST_CASE("Kubernetes auth mints a ServiceAccount token per login and reads no S
   const BuiltRequest k = built(f.build(p.resource));
   CHECK(k.request.identity_id == "id-1");
   CHECK(k.request.service_account == "apps/app-sa");
-  CHECK(f.kube.calls.empty());
+  CHECK(f.kube.actions().empty());
   REQUIRE(k.request.kubernetes_jwt);
   CHECK(k.request.kubernetes_jwt() == "token-for-app-sa");
-  CHECK(f.kube.calls == std::vector<std::string>{"token apps/app-sa"});
+  CHECK(f.kube.actions() == std::vector<std::string>{"token serviceaccounts apps/app-sa"});
   CHECK(auth_strategy_name(k.request.method) == "KUBERNETES_AUTH_MACHINE_IDENTITY");
 }
 
@@ -167,7 +171,7 @@ TEST_CASE("LDAP needs both keys; a service token loses its spaces and brings its
       "secretsScope": {"projectSlug": "proj", "envSlug": "dev", "secretsPath": "/"}}},
     "managedSecretReference": {"secretName": "out", "secretNamespace": "apps"}}})");
   REQUIRE(ldap.ok());
-  f.kube.put(kube::kSecrets, "apps", secret_json("ldap", {{"username", "alice"}}));
+  f.store.put(kube::kSecrets, "apps", secret_json("ldap", {{"username", "alice"}}));
   CHECK(failure(f.build(ldap.resource)).message == "credentials Secret apps/ldap has no non-empty key \"password\"");
 
   auto token = core::parse_infisical_secret_json(R"({"metadata": {"name": "t", "namespace": "apps"},
@@ -176,7 +180,7 @@ TEST_CASE("LDAP needs both keys; a service token loses its spaces and brings its
       "secretsScope": {"envSlug": "prod", "secretsPath": "/api"}}},
     "managedSecretReference": {"secretName": "out", "secretNamespace": "apps"}}})");
   REQUIRE(token.ok());
-  f.kube.put(kube::kSecrets, "apps", secret_json("token", {{"infisicalToken", " st.abc.def "}}));
+  f.store.put(kube::kSecrets, "apps", secret_json("token", {{"infisicalToken", " st.abc.def "}}));
   const BuiltRequest t = built(f.build(token.resource));
   CHECK(t.request.service_token == "st.abc.def");
   CHECK(t.request.env_slug == "prod");

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "infisical/errors.h"
-#include "kube/clock.h"
+#include "core/clock.h"
 #include "syncer/logging.h"
 #include "syncer/scope_fetcher.h"
 
@@ -48,7 +48,7 @@ struct Fixture {
     return fetcher.fetch(SourceRequest{}, scope, resync);
   }
 
-  kube::FakeClock clock;
+  core::FakeClock clock;
   FakeSource source;
   ScopeFetcher fetcher;
 };
