@@ -65,16 +65,10 @@ bool EventRecorder::record(const core::JsonValue& involved, std::string_view typ
       ++aggregated_;
       return true;
     } catch (const ApiError& e) {
-      if (!e.is_not_found()) {
-        log_->warn("msg=\"event not recorded\" reason={} object={}/{} error=\"{}\"", reason, ns, meta_name(involved),
-                   e.what());
-        return false;
-      }
+      if (!e.is_not_found()) return not_recorded(ns, involved, reason, e);
       // The Event expired (events have a TTL): start a new one.
     } catch (const std::exception& e) {
-      log_->warn("msg=\"event not recorded\" reason={} object={}/{} error=\"{}\"", reason, ns, meta_name(involved),
-                 e.what());
-      return false;
+      return not_recorded(ns, involved, reason, e);
     }
   }
   return create(involved, key, type, reason, msg);
@@ -134,19 +128,22 @@ bool EventRecorder::create(const core::JsonValue& involved, const std::string& k
     } catch (const ApiError& e) {
       // The name is taken (another recorder at the same instant): once more with another one.
       if (e.is_already_exists() && attempt == 0) continue;
-      log_->warn("msg=\"event not recorded\" reason={} object={}/{} error=\"{}\"", reason, ns, meta_name(involved),
-                 e.what());
-      return false;
+      return not_recorded(ns, involved, reason, e);
     } catch (const std::exception& e) {
-      log_->warn("msg=\"event not recorded\" reason={} object={}/{} error=\"{}\"", reason, ns, meta_name(involved),
-                 e.what());
-      return false;
+      return not_recorded(ns, involved, reason, e);
     }
   }
   std::lock_guard lock(mu_);
   remember(key, Entry{ns, name, 1, now});
   ++created_;
   return true;
+}
+
+bool EventRecorder::not_recorded(std::string_view ns, const core::JsonValue& involved, std::string_view reason,
+                                 const std::exception& e) const {
+  log_->warn("msg=\"event not recorded\" reason={} object={}/{} error=\"{}\"", reason, ns, meta_name(involved),
+             e.what());
+  return false;
 }
 
 WriteOptions EventRecorder::write_options() const { return as_manager(options_.field_manager); }

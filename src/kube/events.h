@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <exception>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -66,6 +67,8 @@ class EventRecorder {
   // a name already taken (another recorder, the same instant).
   std::string event_name(std::string_view object_name, std::chrono::system_clock::time_point wall, bool retry);
   WriteOptions write_options() const;
+  // Logs that the Event for `involved` (in `ns`) could not be written and answers false.
+  bool not_recorded(std::string_view ns, const core::JsonValue& involved, std::string_view reason, const std::exception& e) const;
 
   Api& api_;
   EventRecorderOptions options_;

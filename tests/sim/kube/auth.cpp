@@ -455,13 +455,8 @@ JsonDoc ServiceAccountAuth::token_review(const CreateCall& call) {
     r = review(token, audiences);
   }
 
-  JsonDoc out(rapidjson::kObjectType);
+  JsonDoc out = sim_review_envelope("TokenReview", "authentication.k8s.io/v1");
   auto& a = out.GetAllocator();
-  core::set_string(out, "kind", "TokenReview", a);
-  core::set_string(out, "apiVersion", "authentication.k8s.io/v1", a);
-  JsonValue md(rapidjson::kObjectType);
-  md.AddMember("creationTimestamp", JsonValue(), a);
-  out.AddMember("metadata", std::move(md), a);
   JsonValue out_spec(rapidjson::kObjectType);
   core::set_string(out_spec, "token", token, a);  // echoed as the real server does; never logged
   if (!audiences.empty()) out_spec.AddMember("audiences", string_list_value(audiences, a), a);
@@ -517,13 +512,8 @@ JsonDoc ServiceAccountAuth::self_subject_rules_review(const CreateCall& call) {
     error = "kube-sim's access rule table cannot be listed as rules (kube-sim --authorization-mode=RBAC can)";
   }
 
-  JsonDoc out(rapidjson::kObjectType);
+  JsonDoc out = sim_review_envelope("SelfSubjectRulesReview", "authorization.k8s.io/v1");
   auto& a = out.GetAllocator();
-  core::set_string(out, "kind", "SelfSubjectRulesReview", a);
-  core::set_string(out, "apiVersion", "authorization.k8s.io/v1", a);
-  JsonValue md(rapidjson::kObjectType);
-  md.AddMember("creationTimestamp", JsonValue(), a);
-  out.AddMember("metadata", std::move(md), a);
   out.AddMember("spec", JsonValue(rapidjson::kObjectType), a);
   JsonValue resource_rules(rapidjson::kArrayType);
   JsonValue non_resource_rules(rapidjson::kArrayType);
@@ -623,14 +613,8 @@ JsonDoc ServiceAccountAuth::access_review(const CreateCall& call, const std::str
   }
   AccessDecision d = authorize(attrs);
 
-  JsonDoc out(rapidjson::kObjectType);
+  JsonDoc out = sim_review_envelope(kind, "authorization.k8s.io/v1", local ? path_namespace : std::string());
   auto& a = out.GetAllocator();
-  core::set_string(out, "kind", kind, a);
-  core::set_string(out, "apiVersion", "authorization.k8s.io/v1", a);
-  JsonValue md(rapidjson::kObjectType);
-  if (local) core::set_string(md, "namespace", path_namespace, a);
-  md.AddMember("creationTimestamp", JsonValue(), a);
-  out.AddMember("metadata", std::move(md), a);
   out.AddMember("spec", JsonValue(*spec, a), a);
   JsonValue status(rapidjson::kObjectType);
   status.AddMember("allowed", d.allowed, a);

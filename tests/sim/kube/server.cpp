@@ -20,6 +20,7 @@
 #include "sim/kube/protobuf_review.h"
 #include "sim/kube/schema.h"
 #include "sim/kube/selector.h"
+#include "sim/kube/sim_util.h"
 #include "sim/kube/table.h"
 #include "sim/kube/tls.h"
 
@@ -803,13 +804,8 @@ struct KubeSim::Impl {
 
   // `kubectl auth whoami`: the requesting user as authenticated.
   static JsonDoc self_subject_review(const UserInfo& user) {
-    JsonDoc out(rapidjson::kObjectType);
+    JsonDoc out = sim_review_envelope("SelfSubjectReview", "authentication.k8s.io/v1");
     auto& a = out.GetAllocator();
-    core::set_string(out, "kind", "SelfSubjectReview", a);
-    core::set_string(out, "apiVersion", "authentication.k8s.io/v1", a);
-    JsonValue md(rapidjson::kObjectType);
-    md.AddMember("creationTimestamp", JsonValue(), a);
-    out.AddMember("metadata", std::move(md), a);
     JsonValue info(rapidjson::kObjectType);
     core::set_string(info, "username", user.username, a);
     if (!user.uid.empty()) core::set_string(info, "uid", user.uid, a);

@@ -1,4 +1,4 @@
-// UUIDs and timestamps for kube-sim's modules.
+// UUIDs, timestamps and review envelopes for kube-sim's modules.
 #include "sim/kube/sim_util.h"
 
 #include <fmt/format.h>
@@ -29,6 +29,18 @@ std::string sim_rfc3339(std::chrono::system_clock::time_point t) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+core::JsonDoc sim_review_envelope(std::string_view kind, std::string_view api_version, std::string_view namespace_) {
+  core::JsonDoc out(rapidjson::kObjectType);
+  auto& a = out.GetAllocator();
+  core::set_string(out, "kind", kind, a);
+  core::set_string(out, "apiVersion", api_version, a);
+  core::JsonValue md(rapidjson::kObjectType);
+  if (!namespace_.empty()) core::set_string(md, "namespace", namespace_, a);
+  md.AddMember("creationTimestamp", core::JsonValue(), a);
+  out.AddMember("metadata", std::move(md), a);
+  return out;
 }
 
 }  // namespace ifo::kubesim
