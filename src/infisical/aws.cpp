@@ -35,6 +35,12 @@ std::string strip_slash(std::string s) {
   return s;
 }
 
+// A stated expiration. The epoch means "does not expire" in AwsCredentials, so an answer stating
+// 1970-01-01T00:00:00Z would be cached forever: it is read one second earlier, expired like any past time.
+std::chrono::system_clock::time_point stated_expiration(std::chrono::system_clock::time_point t) {
+  return t == std::chrono::system_clock::time_point{} ? t - std::chrono::seconds(1) : t;
+}
+
 // The credentials JSON of ECS and IMDS: {AccessKeyId, SecretAccessKey, Token, Expiration}.
 AwsCredentials parse_credentials_json(std::string_view body, const std::string& source) {
   auto doc = core::parse_json(body);
@@ -46,7 +52,7 @@ AwsCredentials parse_credentials_json(std::string_view body, const std::string& 
   if (c.access_key_id.empty() || c.secret_access_key.empty())
     throw source_error(fmt::format("AWS credentials from {}: AccessKeyId or SecretAccessKey missing", source));
   if (auto exp = core::get_string(**doc, "Expiration")) {
-    if (auto t = parse_iso8601(*exp)) c.expiration = *t;
+    if (auto t = parse_iso8601(*exp)) c.expiration = stated_expiration(*t);
   }
   c.source = source;
   return c;
@@ -142,7 +148,7 @@ AwsCredentials AwsCredentialProvider::from_web_identity(const HttpCall& http) {
   c.secret_access_key = xml_text(r.body, "SecretAccessKey").value_or("");
   c.session_token = xml_text(r.body, "SessionToken").value_or("");
   if (auto exp = xml_text(r.body, "Expiration")) {
-    if (auto t = parse_iso8601(*exp)) c.expiration = *t;
+    if (auto t = parse_iso8601(*exp)) c.expiration = stated_expiration(*t);
   }
   if (c.access_key_id.empty() || c.secret_access_key.empty())
     throw source_error("AWS STS AssumeRoleWithWebIdentity: no credentials in the response");

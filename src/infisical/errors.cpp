@@ -15,9 +15,19 @@ namespace {
 
 constexpr size_t kMaxServerMessage = 300;
 
+// The length of s's first n bytes, shortened so that no UTF-8 sequence is split (a message cut inside
+// a character is not UTF-8 any more, and ends up in Status conditions and logs).
+size_t utf8_cut(std::string_view s, size_t n) {
+  if (n >= s.size()) return s.size();
+  auto continuation = [&](size_t i) { return (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80; };
+  size_t cut = n;
+  while (cut > 0 && n - cut < 3 && continuation(cut)) --cut;
+  return continuation(cut) ? n : cut;  // no lead byte within a character's length: not UTF-8 anyway
+}
+
 std::string truncate(std::string s) {
   if (s.size() > kMaxServerMessage) {
-    s.resize(kMaxServerMessage);
+    s.resize(utf8_cut(s, kMaxServerMessage));
     s += "…";
   }
   return s;
@@ -121,7 +131,7 @@ std::string server_message_of(std::string_view body, const std::vector<std::stri
   }
   if (msg.empty() && !doc.ok()) {
     // Not JSON (a proxy's HTML page, plain text): keep a short printable prefix.
-    msg = std::string(body.substr(0, 120));
+    msg = std::string(body.substr(0, utf8_cut(body, 120)));
   }
   return truncate(printable(redact(std::move(msg), sensitive)));
 }

@@ -117,7 +117,9 @@ int parse_request_head(std::string_view text, RequestHead& h, std::string& why) 
         return 417;
       }
       h.expect_continue = true;
-    } else if (iequals_ascii(name, "content-type") && h.content_type.len == 0) {
+    } else if (iequals_ascii(name, "content-type") && h.content_type.len == 0 && !value.empty()) {
+      // An empty value is no content type: its view may not point into `text` (trim returns {}), and
+      // an offset computed from it would make the span throw when the server reads it.
       h.content_type = {static_cast<size_t>(value.data() - text.data()), value.size()};
     }
     pos = end + 2;
@@ -158,6 +160,24 @@ HeadFrame frame_request_head(std::string_view buffer, size_t scanned, const Fram
   f.state = HeadFrame::State::kComplete;
   f.body_start = end + 4;
   return f;
+}
+
+void append_response_head(std::string& out, int status, std::string_view content_type, size_t content_length,
+                          bool close) {
+  char number[24];
+  auto append_number = [&out, &number](size_t n) {
+    auto end = std::to_chars(number, number + sizeof number, n).ptr;
+    out.append(number, static_cast<size_t>(end - number));
+  };
+  out.append("HTTP/1.1 ");
+  append_number(static_cast<size_t>(status));
+  out.push_back(' ');
+  out.append(reason_phrase(status));
+  out.append("\r\nContent-Type: ");
+  out.append(content_type);
+  out.append("\r\nContent-Length: ");
+  append_number(content_length);
+  out.append(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
 }
 
 std::string_view reason_phrase(int status) {

@@ -53,6 +53,11 @@ int parse_request_head(std::string_view text, RequestHead& head, std::string& wh
 // with 413 (before any of it is read).
 HeadFrame frame_request_head(std::string_view buffer, size_t scanned, const FramingLimits& limits);
 
+// Appends a response's status line and headers (Content-Type, Content-Length, and `Connection: close`
+// when `close`) up to the blank line; the body follows.
+void append_response_head(std::string& out, int status, std::string_view content_type, size_t content_length,
+                          bool close);
+
 // Reason phrase of an HTTP status code ("Unknown" for codes it does not know).
 std::string_view reason_phrase(int status);
 
