@@ -16,20 +16,23 @@ std::string usage() {
 
 Usage:
   certs-gen files  --out-dir DIR [certificate flags]
-  certs-gen ensure [--kubeconfig FILE] [--secret-name NAME] [--secret-namespace NS]
-                   [--validating-config NAME]... [--mutating-config NAME]... [--out-dir DIR]
-                   [certificate flags]
+  certs-gen ensure [--kubeconfig FILE] [--secret-name NAME] [--ca-secret-name NAME]
+                   [--secret-namespace NS] [--validating-config NAME]... [--mutating-config NAME]...
+                   [--out-dir DIR] [certificate flags]
   certs-gen --help | --version
 
 files   Writes ca.crt, ca.key, tls.crt and tls.key into DIR. Existing files there are reused while
         valid, renewed inside the renew-before window, and the CA is rotated (the old CA stays in
         ca.crt until it expires) exactly as ensure does. No API access.
-ensure  Keeps the kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt and the CA key ca.key) valid:
-        creates it if absent, reuses it while valid, renews the serving certificate inside the
-        renew-before window and rotates the CA before it expires, keeping the old CA in ca.crt
-        during the overlap. Then sets clientConfig.caBundle of the named webhook configurations
-        where it differs (conflicts are retried). With --out-dir it also writes tls.crt, tls.key and
-        ca.crt there (for an init container). Safe to run concurrently and repeatedly.
+ensure  Keeps two Secrets valid: the CA Secret (Opaque: ca.crt and the CA key ca.key, read by
+        certs-gen only) and the webhook's kubernetes.io/tls serving Secret (tls.crt, tls.key,
+        ca.crt; never the CA key). Creates them if absent, reuses them while valid, renews the
+        serving certificate inside the renew-before window and rotates the CA before it expires,
+        keeping the old CA in ca.crt during the overlap; sets clientConfig.caBundle of the named
+        webhook configurations where it differs (conflicts are retried) before a serving
+        certificate of a new CA is stored. A serving Secret written before the split (with ca.key)
+        has its CA moved to the CA Secret, not replaced. With --out-dir it also writes tls.crt,
+        tls.key and ca.crt there. Safe to run concurrently and repeatedly.
 
 Certificate flags:
   --service NAME             Service name of the webhook (default infisical-webhook)
@@ -46,7 +49,8 @@ Certificate flags:
 
 ensure flags:
   --kubeconfig FILE          kubeconfig to use (default: in-cluster service account, else $KUBECONFIG)
-  --secret-name NAME         the TLS Secret (default infisical-webhook-tls)
+  --secret-name NAME         the serving Secret (default infisical-webhook-tls)
+  --ca-secret-name NAME      the CA Secret, holding the CA key (default infisical-webhook-ca)
   --secret-namespace NS      its namespace (default: --namespace)
   --validating-config NAME   ValidatingWebhookConfiguration whose caBundle to keep current (repeatable)
   --mutating-config NAME     MutatingWebhookConfiguration whose caBundle to keep current (repeatable)
@@ -90,6 +94,7 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
   o.service = std::string(core::kWebhookServiceName);
   o.ns = std::string(core::kDefaultOperatorNamespace);
   o.secret_name = std::string(core::kWebhookTlsSecretName);
+  o.ca_secret_name = std::string(core::kWebhookCaSecretName);
   if (args.empty()) return R::fail("missing subcommand (files or ensure); see --help");
   const std::string& cmd = args[0];
   if (cmd == "--help" || cmd == "-h" || cmd == "help") return o;
@@ -137,6 +142,7 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
     else if (flag == "--out-dir") { err = need(); o.out_dir = value; }
     else if (ensure && flag == "--kubeconfig") { err = need(); o.kubeconfig = value; }
     else if (ensure && flag == "--secret-name") { err = need(); o.secret_name = value; }
+    else if (ensure && flag == "--ca-secret-name") { err = need(); o.ca_secret_name = value; }
     else if (ensure && flag == "--secret-namespace") { err = need(); o.secret_namespace = value; }
     else if (ensure && flag == "--validating-config") { err = need(); o.validating_configs.push_back(value); }
     else if (ensure && flag == "--mutating-config") { err = need(); o.mutating_configs.push_back(value); }
@@ -145,6 +151,8 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
   }
   if (o.command == Options::Command::kFiles && o.out_dir.empty()) return R::fail("files needs --out-dir DIR");
   if (o.secret_namespace.empty()) o.secret_namespace = o.ns;
+  if (ensure && o.ca_secret_name == o.secret_name)
+    return R::fail("--ca-secret-name must differ from --secret-name (the webhook must not read the CA key)");
   o.policy.dns_names = service_dns_names(o.service, o.ns);
   for (auto& d : extra_dns) o.policy.dns_names.push_back(std::move(d));
   if (auto problem = check_policy(o.policy); !problem.empty()) return R::fail(problem);

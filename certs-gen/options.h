@@ -17,6 +17,7 @@ struct Options {
   Policy policy;
   std::string out_dir;  // files: required; ensure: optional
   std::string secret_name;
+  std::string ca_secret_name;
   std::string secret_namespace;
   std::vector<std::string> validating_configs;
   std::vector<std::string> mutating_configs;

@@ -93,6 +93,13 @@ core::Result<Material> create_material(const Policy& policy, TimePoint now) {
   return reissue_serving(m, policy, now);
 }
 
+core::Result<Material> create_ca(const Policy& policy, TimePoint now) {
+  auto ca = generate_ca(policy.ca_common_name, now - policy.clock_skew, policy.ca_validity);
+  if (!ca) return core::Result<Material>::fail(ca.error());
+  // Through prune_bundle so the stored bundle has the same normal form as after a rotation.
+  return Material{prune_bundle(ca->cert_pem, ca->cert_pem, now), ca->key_pem, {}, {}};
+}
+
 core::Result<Material> rotate_ca(const Material& m, const Policy& policy, TimePoint now) {
   auto ca = generate_ca(policy.ca_common_name, now - policy.clock_skew, policy.ca_validity);
   if (!ca) return core::Result<Material>::fail(ca.error());
@@ -137,6 +144,12 @@ std::string prune_bundle(const std::string& bundle, const std::string& signing_c
     out += c.pem;
   }
   return out;
+}
+
+std::string live_bundle(const Material& m, TimePoint now) {
+  auto bundle = parse_certificates(m.ca_bundle);
+  const CertInfo* ca = bundle ? signing_ca(*bundle, m.ca_key) : nullptr;
+  return ca ? prune_bundle(m.ca_bundle, ca->pem, now) : m.ca_bundle;
 }
 
 }  // namespace ifo::certsgen

@@ -10,7 +10,8 @@
 
 namespace ifo::certsgen {
 
-// The PEM material kept in the kubernetes.io/tls Secret.
+// The PEM material certs-gen keeps: the CA half (ca.crt, ca.key) in the CA Secret only certs-gen
+// reads, the serving half (tls.crt, tls.key, and ca.crt again) in the webhook's serving Secret.
 struct Material {
   std::string ca_bundle;  // ca.crt: the signing CA first, then older CAs still inside their overlap
   std::string ca_key;     // ca.key: the signing CA's key
@@ -51,6 +52,9 @@ ServingDecision decide_serving(const Material& m, const Policy& policy, TimePoin
 
 // Fresh CA and serving certificate.
 core::Result<Material> create_material(const Policy& policy, TimePoint now);
+// A fresh CA alone (cert and key empty): ensure issues the serving certificate once every caBundle
+// trusts the new CA.
+core::Result<Material> create_ca(const Policy& policy, TimePoint now);
 // A new signing CA; the old CAs that are still valid stay in the bundle (overlap), the serving
 // certificate is left as it is so that it keeps verifying until every caBundle holds the new CA.
 core::Result<Material> rotate_ca(const Material& m, const Policy& policy, TimePoint now);
@@ -59,5 +63,8 @@ core::Result<Material> reissue_serving(const Material& m, const Policy& policy, 
 
 // The certificates of `bundle` still valid at `now`, in order (the signing CA is always kept).
 std::string prune_bundle(const std::string& bundle, const std::string& signing_ca_pem, TimePoint now);
+// m.ca_bundle without the CAs expired at `now` (signing CA first); unchanged when no CA of it matches
+// m.ca_key (decide_ca then replaces the CA anyway).
+std::string live_bundle(const Material& m, TimePoint now);
 
 }  // namespace ifo::certsgen

@@ -22,6 +22,7 @@ int run_ensure(const Options& o) {
   EnsureOptions eo;
   eo.secret_namespace = o.secret_namespace;
   eo.secret_name = o.secret_name;
+  eo.ca_secret_name = o.ca_secret_name;
   eo.validating_configs = o.validating_configs;
   eo.mutating_configs = o.mutating_configs;
   eo.policy = o.policy;

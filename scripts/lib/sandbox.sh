@@ -1,7 +1,8 @@
 # A local stand-in for a cluster with the operator installed, shared by scripts/demo and the e2e
 # user-flow test: kube-sim (the API server) and infisical-sim (Infisical), the chart rendered with
-# helm and applied with kubectl, certs-gen run as the webhook Pod's init container would, and the
-# webhook and syncer started with the arguments the chart gives their containers.
+# helm and applied with kubectl, certs-gen run as the chart's install Job would (its arguments, a token
+# of its own ServiceAccount), and the webhook and syncer started with the arguments the chart gives
+# their containers.
 #
 #   source scripts/lib/sandbox.sh
 #   sandbox_start DIR BUILD_DIR      # exports KUBECONFIG and the variables below
@@ -73,6 +74,27 @@ sandbox_kill() {  # sandbox_kill NAME [SIGNAL]: stops one process and waits for 
 # The args of a container of a Deployment, as the applied chart gives them, one per line.
 sandbox_container_args() {  # DEPLOYMENT JSONPATH-TO-CONTAINER
   sandbox_kubectl -n "$SANDBOX_NS" get deployment "$1" -o "jsonpath={range $2.args[*]}{@}{\"\\n\"}{end}"
+}
+
+# A kubeconfig for the chart's ServiceAccount NAME-COMPONENT: kube-sim's address, a token minted for it.
+sandbox_component_kubeconfig() {  # COMPONENT OUTPUT
+  local token user
+  token="$(sandbox_kubectl -n "$SANDBOX_NS" create token "$SANDBOX_RELEASE-$1" --duration=2h)" || return 1
+  user="$(sandbox_kubectl config view -o 'jsonpath={.users[0].name}')"
+  sandbox_kubectl config view --raw --minify >"$2" &&
+    KUBECONFIG="$2" kubectl config set-credentials "$user" --token="$token" >/dev/null
+}
+
+# Runs certs-gen with the install Job's arguments under certs-gen's ServiceAccount, never the webhook's
+# (which may not touch the webhook configurations or the CA Secret); extra flags follow.
+sandbox_run_certs_gen() {
+  local args=() a
+  while IFS= read -r a; do args+=("$a"); done < <(sandbox_kubectl -n "$SANDBOX_NS" get jobs \
+    -l app.kubernetes.io/component=certs-gen -o 'jsonpath={range .items[0].spec.template.spec.containers[0].args[*]}{@}{"\n"}{end}')
+  ((${#args[@]})) || { sandbox_die "the chart rendered no certs-gen Job"; return 1; }
+  sandbox_component_kubeconfig certs-gen "$SANDBOX_DIR/kubeconfig-certs-gen" || return 1
+  "$(sandbox_bin certs-gen)" "${args[@]}" --kubeconfig="$SANDBOX_DIR/kubeconfig-certs-gen" "$@" \
+    >>"$SANDBOX_DIR/certs-gen.log" 2>&1 || { cat "$SANDBOX_DIR/certs-gen.log"; return 1; }
 }
 
 sandbox_start_syncer() {
@@ -162,12 +184,8 @@ RULES
   sandbox_kubectl apply -f "$SANDBOX_DIR/chart.yaml" >"$SANDBOX_DIR/apply.log" || { cat "$SANDBOX_DIR/apply.log"; return 1; }
   sandbox_wait_for 30 "the CRD to be served" sandbox_kubectl get infisicalsecrets -A || return 1
 
-  sandbox_log "certs-gen ensure, as the webhook Pod's init container runs it"
-  local args=() a
-  while IFS= read -r a; do args+=("$a"); done < \
-    <(sandbox_container_args "$SANDBOX_RELEASE-webhook" '.spec.template.spec.initContainers[0]')
-  "$(sandbox_bin certs-gen)" "${args[@]}" --kubeconfig="$KUBECONFIG" --out-dir="$SANDBOX_DIR/certs" \
-    >"$SANDBOX_DIR/certs-gen.log" 2>&1 || { cat "$SANDBOX_DIR/certs-gen.log"; return 1; }
+  sandbox_log "certs-gen ensure, as the chart's install Job runs it (certs-gen's ServiceAccount)"
+  sandbox_run_certs_gen --out-dir="$SANDBOX_DIR/certs" || return 1
 
   sandbox_log "starting infisical-webhook and infisical-syncer with the chart's arguments"
   sandbox_start_webhook || return 1

@@ -13,6 +13,7 @@
 #include "certs-gen/files.h"
 #include "certs-gen/options.h"
 #include "certs-gen/plan.h"
+#include "core/base64.h"
 #include "core/json.h"
 #include "kube/resource.h"
 #include "memory_api.h"
@@ -183,6 +184,14 @@ TEST_CASE("durations and flags: bad input is one line naming the flag") {
   auto ens = parse_options({"ensure", "--validating-config", "v", "--mutating-config", "m", "--namespace", "ops"});
   REQUIRE(ens.ok());
   CHECK(ens->secret_namespace == "ops");
+  CHECK(ens->secret_name == "infisical-webhook-tls");
+  CHECK(ens->ca_secret_name == "infisical-webhook-ca");
+  CHECK(parse_options({"ensure", "--ca-secret-name", "x-ca"}).value().ca_secret_name == "x-ca");
+  // One Secret for both halves would hand the CA key to whoever may read the serving pair.
+  CHECK(parse_options({"ensure", "--secret-name", "s", "--ca-secret-name", "s"}).error().find("--ca-secret-name") !=
+        std::string::npos);
+  CHECK(parse_options({"files", "--out-dir", "d", "--ca-secret-name", "x"}).error().find("--ca-secret-name") !=
+        std::string::npos);
 }
 
 namespace {
@@ -198,7 +207,8 @@ struct Cluster {
         auto theirs = core::parse_json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":")" +
                                        std::string(c.name) + R"(","resourceVersion":"100"}})")
                           .value();
-        put_material(*theirs, *create_material(test_policy(), kT0));
+        if (c.name == "tls-ca") put_ca(*theirs, *create_material(test_policy(), kT0));
+        else put_serving(*theirs, *create_material(test_policy(), kT0));
         store.put(c.resource, c.namespace_, *theirs);
       }
       if (c.verb == "update" && conflict_next_update) {
@@ -224,6 +234,15 @@ struct Cluster {
     return core::get_string((*doc)["webhooks"][static_cast<rapidjson::SizeType>(i)]["clientConfig"], "caBundle").value_or("");
   }
   std::shared_ptr<const core::JsonDoc> secret() { return store.stored(kube::kSecrets, "ops", "tls"); }
+  std::shared_ptr<const core::JsonDoc> ca_secret() { return store.stored(kube::kSecrets, "ops", "tls-ca"); }
+  // The data keys a stored Secret holds, sorted.
+  std::vector<std::string> keys_of(const std::shared_ptr<const core::JsonDoc>& doc) {
+    std::vector<std::string> out;
+    if (const auto* data = doc ? core::member(*doc, "data") : nullptr)
+      for (const auto& m : data->GetObject()) out.emplace_back(m.name.GetString());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
 
   ifo::test::MemoryApi store;
   ifo::test::RecordingApi api{store};
@@ -235,6 +254,8 @@ const kube::Resource& kVwc = kube::kValidatingWebhookConfigurations;
 const kube::Resource& kMwc = kube::kMutatingWebhookConfigurations;
 const std::string kCreateSecret = "create secrets ops/tls";
 const std::string kUpdateSecret = "update secrets ops/tls";
+const std::string kCreateCa = "create secrets ops/tls-ca";
+const std::string kUpdateCa = "update secrets ops/tls-ca";
 const std::string kUpdateVwc = "update validatingwebhookconfigurations vwc";
 const std::string kUpdateMwc = "update mutatingwebhookconfigurations mwc";
 
@@ -242,6 +263,7 @@ EnsureOptions ensure_options() {
   EnsureOptions o;
   o.secret_namespace = "ops";
   o.secret_name = "tls";
+  o.ca_secret_name = "tls-ca";
   o.validating_configs = {"vwc"};
   o.mutating_configs = {"mwc"};
   o.policy = test_policy();
@@ -250,19 +272,27 @@ EnsureOptions ensure_options() {
 
 }  // namespace
 
-TEST_CASE("ensure creates the Secret and patches every caBundle once; a second run writes nothing") {
+TEST_CASE("ensure creates the CA Secret, patches every caBundle once, then the serving Secret; a second run writes nothing") {
   Cluster k;
   k.add_config(kVwc, "vwc", 1);
   k.add_config(kMwc, "mwc", 2);
   auto clock = [] { return kT0; };
   auto r1 = ensure(k.api, ensure_options(), clock);
-  CHECK(k.api.writes() == std::vector<std::string>{kCreateSecret, kUpdateVwc, kUpdateMwc});
+  CHECK(k.api.writes() == std::vector<std::string>{kCreateCa, kUpdateVwc, kUpdateMwc, kCreateSecret});
   auto secret = k.secret();
   REQUIRE(secret);
   CHECK(core::get_string(*secret, "type") == "kubernetes.io/tls");
+  // The webhook's Secret holds what it serves (and the public bundle), never the CA key.
+  CHECK(k.keys_of(secret) == std::vector<std::string>{"ca.crt", "tls.crt", "tls.key"});
+  CHECK(k.keys_of(k.ca_secret()) == std::vector<std::string>{"ca.crt", "ca.key"});
+  CHECK(core::get_string(*k.ca_secret(), "type") == "Opaque");
   Material stored = material_from_secret(*secret);
+  Material ca = material_from_secret(*k.ca_secret());
   CHECK(stored.cert == r1.material.cert);
+  CHECK(stored.ca_bundle == ca.ca_bundle);
+  CHECK(ca.ca_key == r1.material.ca_key);
   CHECK(issued_by(stored.cert, stored.ca_bundle));
+  CHECK(k.ca_bundle_of(kVwc, "vwc", 0) == core::base64_encode(ca.ca_bundle));
   CHECK_FALSE(k.ca_bundle_of(kMwc, "mwc", 1).empty());
   CHECK(k.ca_bundle_of(kMwc, "mwc", 1) == k.ca_bundle_of(kVwc, "vwc", 0));
   k.api.clear();
@@ -281,15 +311,17 @@ TEST_CASE("ensure losing the create race adopts the winner's material; conflicts
   k.conflict_next_update = true;
   auto r = ensure(k.api, ensure_options(), [] { return kT0; });
   // The create answered AlreadyExists and the first caBundle update Conflict: each was retried once.
-  CHECK(k.api.writes() == std::vector<std::string>{kCreateSecret, kUpdateVwc, kUpdateVwc, kUpdateMwc});
+  CHECK(k.api.writes() == std::vector<std::string>{kCreateCa, kUpdateVwc, kUpdateVwc, kUpdateMwc, kCreateSecret});
   auto has = [&](std::string_view text) {
     return std::any_of(r.log.begin(), r.log.end(), [&](const std::string& l) { return l.find(text) != std::string::npos; });
   };
-  CHECK(has("Secret ops/tls: created by someone else meanwhile, re-reading"));
+  CHECK(has("Secret ops/tls-ca: new CA (no CA stored): written by someone else meanwhile, retrying"));
   CHECK(has("ValidatingWebhookConfiguration vwc: conflict, retrying"));
   Material stored = material_from_secret(*k.secret());
   CHECK(r.material.cert == stored.cert);
-  CHECK(core::string_or(*core::member(*k.secret(), "metadata"), "resourceVersion", "") == "100");  // theirs, kept
+  // Their CA, kept: the serving certificate is issued by it.
+  CHECK(core::string_or(*core::member(*k.ca_secret(), "metadata"), "resourceVersion", "") == "100");
+  CHECK(issued_by(stored.cert, material_from_secret(*k.ca_secret()).ca_bundle));
 }
 
 TEST_CASE("ensure renews inside the window and rotates the CA in the safe order") {
@@ -298,22 +330,83 @@ TEST_CASE("ensure renews inside the window and rotates the CA in the safe order"
   k.add_config(kMwc, "mwc", 1);
   auto first = ensure(k.api, ensure_options(), [] { return kT0; });
   k.api.clear();
-  // Serving renewal: only the Secret changes, the bundle stays.
+  // Serving renewal: only the serving Secret changes, the bundle stays.
   auto renewed = ensure(k.api, ensure_options(), [] { return kT0 + hours(24 * 16); });
   CHECK(k.api.writes() == std::vector<std::string>{kUpdateSecret});
   CHECK(renewed.material.cert != first.material.cert);
   CHECK(renewed.material.ca_bundle == first.material.ca_bundle);
   const std::string bundle_before = k.ca_bundle_of(kVwc, "vwc", 0);
   k.api.clear();
-  // CA rotation: Secret gets the new CA in its bundle first, then the caBundles, then the serving cert.
+  // CA rotation: the CA Secret gets the new CA in its bundle first, then the caBundles, then the
+  // serving Secret its certificate from the new CA.
   auto rotated = ensure(k.api, ensure_options(), [] { return kT0 + hours(24 * 71); });
-  CHECK(k.api.writes() == std::vector<std::string>{kUpdateSecret, kUpdateVwc, kUpdateMwc, kUpdateSecret});
+  CHECK(k.api.writes() == std::vector<std::string>{kUpdateCa, kUpdateVwc, kUpdateMwc, kUpdateSecret});
   CHECK(count_certs(rotated.material.ca_bundle) == 2);
   CHECK(k.ca_bundle_of(kVwc, "vwc", 0) != bundle_before);
   CHECK(k.ca_bundle_of(kVwc, "vwc", 0) == k.ca_bundle_of(kMwc, "mwc", 0));
   auto ca_now = parse_certificates(rotated.material.ca_bundle).value();
   CHECK(issued_by(rotated.material.cert, ca_now.front().pem));
   CHECK_FALSE(issued_by(rotated.material.cert, first.material.ca_bundle));
+  CHECK(material_from_secret(*k.secret()).ca_bundle == rotated.material.ca_bundle);
+  k.api.clear();
+  // Once the old CA expired it leaves the CA Secret, then the caBundles and the serving Secret's ca.crt.
+  auto pruned = ensure(k.api, ensure_options(), [] { return kT0 + hours(24 * 101); });
+  CHECK(k.api.writes() == std::vector<std::string>{kUpdateCa, kUpdateVwc, kUpdateMwc, kUpdateSecret});
+  CHECK(count_certs(pruned.material.ca_bundle) == 1);
+  CHECK(material_from_secret(*k.secret()).ca_bundle == pruned.material.ca_bundle);
+  CHECK(k.ca_bundle_of(kVwc, "vwc", 0) == core::base64_encode(pruned.material.ca_bundle));
+}
+
+TEST_CASE("an install from before the split: the CA moves to its own Secret, no new CA or certificate") {
+  Cluster k;
+  k.add_config(kVwc, "vwc", 1);
+  k.add_config(kMwc, "mwc", 1);
+  // What certs-gen wrote before: one kubernetes.io/tls Secret with all four keys, caBundles set.
+  auto old = create_material(test_policy(), kT0).value();
+  auto legacy = core::parse_json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"tls","namespace":"ops"}})").value();
+  put_serving(*legacy, old);
+  auto& a = legacy->GetAllocator();
+  core::set_string((*legacy)["data"], "ca.key", core::base64_encode(old.ca_key), a);
+  k.store.put(kube::kSecrets, "ops", *legacy);
+  for (auto* r : {&kVwc, &kMwc}) {
+    auto doc = k.store.stored(*r, "", r == &kVwc ? "vwc" : "mwc");
+    auto copy = std::make_shared<core::JsonDoc>();
+    copy->CopyFrom(*doc, copy->GetAllocator());
+    set_ca_bundles(*copy, old.ca_bundle);
+    k.store.put(*r, "", *copy);
+  }
+  const std::string bundle_before = k.ca_bundle_of(kVwc, "vwc", 0);
+  auto r = ensure(k.api, ensure_options(), [] { return kT0 + hours(24); });
+  // The CA Secret is written before ca.key leaves the serving Secret: a crash in between loses nothing.
+  CHECK(k.api.writes() == std::vector<std::string>{kCreateCa, kUpdateSecret});
+  Material ca = material_from_secret(*k.ca_secret());
+  CHECK(ca.ca_key == old.ca_key);
+  CHECK(ca.ca_bundle == old.ca_bundle);
+  CHECK(k.keys_of(k.secret()) == std::vector<std::string>{"ca.crt", "tls.crt", "tls.key"});
+  CHECK(material_from_secret(*k.secret()).cert == old.cert);
+  CHECK(r.material.cert == old.cert);
+  CHECK(k.ca_bundle_of(kVwc, "vwc", 0) == bundle_before);
+  k.api.clear();
+  ensure(k.api, ensure_options(), [] { return kT0 + hours(24); });
+  CHECK(k.api.writes().empty());
+}
+
+TEST_CASE("a serving Secret with ca.key next to a valid CA Secret loses it; the CA Secret wins") {
+  Cluster k;
+  k.add_config(kVwc, "vwc", 1);
+  k.add_config(kMwc, "mwc", 1);
+  auto first = ensure(k.api, ensure_options(), [] { return kT0; });
+  // A crash between the two writes of the move, or an old certs-gen run meanwhile: ca.key is back.
+  auto doc = k.store.stored(kube::kSecrets, "ops", "tls");
+  auto copy = std::make_shared<core::JsonDoc>();
+  copy->CopyFrom(*doc, copy->GetAllocator());
+  core::set_string((*copy)["data"], "ca.key", core::base64_encode(first.material.ca_key), copy->GetAllocator());
+  k.store.put(kube::kSecrets, "ops", *copy);
+  k.api.clear();
+  ensure(k.api, ensure_options(), [] { return kT0; });
+  CHECK(k.api.writes() == std::vector<std::string>{kUpdateSecret});
+  CHECK(k.keys_of(k.secret()) == std::vector<std::string>{"ca.crt", "tls.crt", "tls.key"});
+  CHECK(material_from_secret(*k.secret()).cert == first.material.cert);
 }
 
 TEST_CASE("ensure names a missing webhook configuration") {

@@ -43,6 +43,11 @@ app.kubernetes.io/component: {{ .component }}
 {{ .Values.certificates.secretName | default (printf "%s-webhook-tls" (include "ifo.fullname" .)) }}
 {{- end -}}
 
+{{/* certs-gen's CA Secret (ca.crt, ca.key): read by certs-gen only, never mounted by the webhook. */}}
+{{- define "ifo.caSecretName" -}}
+{{ .Values.certificates.caSecretName | default (printf "%s-webhook-ca" (include "ifo.fullname" .)) }}
+{{- end -}}
+
 {{- define "ifo.validatingName" -}}
 {{ include "ifo.fullname" . }}-validate
 {{- end -}}
@@ -51,12 +56,13 @@ app.kubernetes.io/component: {{ .component }}
 {{ include "ifo.fullname" . }}-mutate
 {{- end -}}
 
-{{/* certs-gen ensure arguments, shared by the webhook's init container and the renewal CronJob. */}}
+{{/* certs-gen ensure arguments, shared by the install/upgrade Job and the renewal CronJob. */}}
 {{- define "ifo.certsGenEnsureArgs" -}}
 - ensure
 - --namespace={{ .Release.Namespace }}
 - --service={{ include "ifo.webhookServiceName" . }}
 - --secret-name={{ include "ifo.certSecretName" . }}
+- --ca-secret-name={{ include "ifo.caSecretName" . }}
 - --validity={{ .Values.certificates.certsGen.validity }}
 - --renew-before={{ .Values.certificates.certsGen.renewBefore }}
 - --ca-validity={{ .Values.certificates.certsGen.caValidity }}
@@ -65,4 +71,29 @@ app.kubernetes.io/component: {{ .component }}
 {{- if ne .Values.clusterDomain "cluster.local" }}
 - --dns-name={{ include "ifo.webhookServiceName" . }}.{{ .Release.Namespace }}.svc.{{ .Values.clusterDomain }}
 {{- end }}
+{{- end -}}
+
+{{/* certs-gen's Pod, shared by the install/upgrade Job and the renewal CronJob: its own ServiceAccount,
+     the only one bound to certs-gen's Role and ClusterRole. */}}
+{{- define "ifo.certsGenPodSpec" -}}
+serviceAccountName: {{ include "ifo.fullname" . }}-certs-gen
+restartPolicy: OnFailure
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+containers:
+  - name: certs-gen
+    image: {{ include "ifo.image" . }}
+    imagePullPolicy: {{ .Values.image.pullPolicy }}
+    command: ["/usr/local/bin/certs-gen"]
+    args:
+      {{- include "ifo.certsGenEnsureArgs" . | nindent 6 }}
+    # The webhook's requests and limits, as when certs-gen ran in the webhook Pod (quota-friendly).
+    resources:
+      {{- toYaml .Values.webhook.resources | nindent 6 }}
+    securityContext:
+      {{- toYaml .Values.containerSecurityContext | nindent 6 }}
 {{- end -}}
