@@ -19,10 +19,12 @@ int main(int argc, char** argv) noexcept try {
     return 2;
   }
   DigestCache cache;
-  auto secret = ifo::core::parse_json(R"({"metadata":{"namespace":"apps","name":"app-secrets","annotations":{
-      "secrets.infisical.com/key-digests":"{\"API_KEY\":\")" + std::string(64, 'a') + R"(\",\"DB_PASSWORD\":\")" +
-                                      std::string(64, 'b') + R"(\"}"}}})");
-  cache.replace({secret->get()}, std::chrono::steady_clock::now());
+  // An InfisicalSecret publishing the digests of its managed Secret, as the syncer writes its status.
+  auto resource = ifo::core::parse_json(
+      R"({"metadata":{"namespace":"apps","name":"app"},"status":{"managedKeyDigests":[{"kind":"Secret",
+      "namespace":"apps","name":"app-secrets","keyDigests":{"API_KEY":")" +
+      std::string(64, 'a') + R"(","DB_PASSWORD":")" + std::string(64, 'b') + R"("}}]}})");
+  cache.replace({resource->get()}, std::chrono::steady_clock::now());
   // validate.json's hostAPI is on the allow-list, as an admin would configure it, and its references
   // stay in its namespace: the fast path, which asks the API server nothing (no trust lookup here).
   ifo::core::TrustPolicy trust;

@@ -78,6 +78,14 @@ inline constexpr std::string_view kReasonStopped = "Stopped";
 // a workload whose pods are rolled this one.
 inline constexpr std::string_view kReasonRolloutTriggered = "RolloutTriggered";
 
+// status.managedKeyDigests (core/managed_digests.h): the key digests of each managed object the
+// rollout hash covers, published by the syncer so the webhook can compute rollout hashes from a watch
+// of InfisicalSecrets without any right to read Secrets. Entries: {kind, namespace, name, keyDigests}.
+inline constexpr std::string_view kStatusManagedKeyDigests = "managedKeyDigests";
+inline constexpr std::string_view kManagedKeyDigestsKey = "keyDigests";
+// The only kind an entry names today: rollout hashes follow Secrets only (core/consumed_keys.h).
+inline constexpr std::string_view kManagedKindSecret = "Secret";
+
 // Credential Secret keys (upstream compatible).
 inline constexpr std::string_view kClientIdKey = "clientId";
 inline constexpr std::string_view kClientSecretKey = "clientSecret";
@@ -98,8 +106,10 @@ inline constexpr std::string_view kSyncerFieldManager = "infisical-syncer";
 inline constexpr std::string_view kWebhookFieldManager = "infisical-webhook";
 inline constexpr std::string_view kCertsGenFieldManager = "infisical-certs-gen";
 
-// kubernetes.io/tls Secret written by certs-gen (ca.key is ours: the signing CA key for renewals).
+// certs-gen's two Secrets: the webhook's kubernetes.io/tls serving Secret (tls.crt, tls.key, ca.crt) and
+// the Opaque CA Secret (ca.crt, ca.key: the signing CA key for renewals), which only certs-gen reads.
 inline constexpr std::string_view kSecretTypeTls = "kubernetes.io/tls";
+inline constexpr std::string_view kSecretTypeOpaque = "Opaque";
 inline constexpr std::string_view kTlsCertKey = "tls.crt";
 inline constexpr std::string_view kTlsPrivateKeyKey = "tls.key";
 inline constexpr std::string_view kCaCertKey = "ca.crt";
@@ -112,6 +122,7 @@ inline constexpr std::string_view kValidatePath = "/validate-infisicalsecret";
 inline constexpr std::string_view kMutatePath = "/mutate-workload";
 inline constexpr std::string_view kWebhookServiceName = "infisical-webhook";
 inline constexpr std::string_view kWebhookTlsSecretName = "infisical-webhook-tls";
+inline constexpr std::string_view kWebhookCaSecretName = "infisical-webhook-ca";
 inline constexpr std::string_view kValidatingWebhookConfigName = "infisical-secrets-operator-validating";
 inline constexpr std::string_view kMutatingWebhookConfigName = "infisical-secrets-operator-mutating";
 

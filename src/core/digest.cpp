@@ -72,17 +72,22 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
   return to_hex(md, len);
 }
 
-std::string key_digest(std::string_view digest_key, std::string_view data_key, std::string_view value) {
+std::string key_digest(std::string_view digest_key, std::string_view namespace_, std::string_view secret_name,
+                       std::string_view data_key, std::string_view value) {
   std::string msg;
-  msg.reserve(16 + data_key.size() + value.size());
+  msg.reserve(32 + namespace_.size() + secret_name.size() + data_key.size() + value.size());
+  append_lp(msg, namespace_);
+  append_lp(msg, secret_name);
   append_lp(msg, data_key);
   append_lp(msg, value);
   return hmac_sha256_hex(digest_key, msg);
 }
 
-KeyDigests key_digests(std::string_view digest_key, const SecretData& data) {
+KeyDigests key_digests(std::string_view digest_key, std::string_view namespace_, std::string_view secret_name,
+                       const SecretData& data) {
   KeyDigests out;
-  for (const auto& [k, v] : data) out.emplace(k, key_digest(digest_key, k, v));
+  for (const auto& [k, v] : data)
+    out.emplace_hint(out.end(), k, key_digest(digest_key, namespace_, secret_name, k, v));
   return out;
 }
 

@@ -4,7 +4,10 @@
 //
 // Encodings (stable; changing any of them rolls every opted-in workload once):
 //  * lp(x) = 8-byte big-endian length of x, then the bytes of x.
-//  * key digest      = hex(HMAC-SHA256(digest_key, lp(data key) || lp(value))).
+//  * key digest      = hex(HMAC-SHA256(digest_key, lp(namespace) || lp(Secret name) || lp(data key) || lp(value))).
+//    The place is part of the message: the digests are published in InfisicalSecret status
+//    (status.managedKeyDigests), which more people may read than the Secret, and a digest bound to one
+//    Secret tells nothing about whether another Secret, anywhere in the cluster, holds the same value.
 //  * version digest  = hex(HMAC-SHA256(digest_key, lp(k1) lp(v1) lp(k2) lp(v2) ...)), keys sorted by bytes.
 //  * key-digests annotation = compact JSON object, members sorted by key, each value the lowercase hex
 //    key digest: {"API_KEY":"9f…","DB_URL":"03…"}. An empty Secret is "{}".
@@ -32,10 +35,13 @@ using KeyDigests = std::map<std::string, std::string>;  // data key -> lowercase
 std::string sha256_hex(std::string_view bytes);
 std::string hmac_sha256_hex(std::string_view key, std::string_view message);
 
-// Per-key digest of one value (the key name is part of the message, so equal values under different
-// keys do not produce equal digests).
-std::string key_digest(std::string_view digest_key, std::string_view data_key, std::string_view value);
-KeyDigests key_digests(std::string_view digest_key, const SecretData& data);
+// Per-key digest of one value of Secret `namespace_`/`secret_name` (the place and the key name are
+// part of the message, so equal values under different keys or in different Secrets do not produce
+// equal digests).
+std::string key_digest(std::string_view digest_key, std::string_view namespace_, std::string_view secret_name,
+                       std::string_view data_key, std::string_view value);
+KeyDigests key_digests(std::string_view digest_key, std::string_view namespace_, std::string_view secret_name,
+                       const SecretData& data);
 
 // The secrets.infisical.com/key-digests annotation value, and its strict reader (an object of
 // 64-hex-digit strings; anything else is an error, so a tampered annotation is noticed).

@@ -343,6 +343,8 @@ InfisicalSecretStatus read_status(const JsonValue& s) {
       if (item.IsString()) st.managed_secrets.emplace_back(item.GetString(), item.GetStringLength());
     }
   }
+  if (const JsonValue* kd = member(s, kStatusManagedKeyDigests))
+    st.managed_key_digests = read_managed_key_digests(*kd);
   return st;
 }
 

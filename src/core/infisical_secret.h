@@ -13,6 +13,7 @@
 #include "core/conditions.h"
 #include "core/field_error.h"
 #include "core/json.h"
+#include "core/managed_digests.h"
 
 namespace ifo::core {
 
@@ -239,6 +240,8 @@ struct InfisicalSecretStatus {
   std::string last_sync_time;  // RFC 3339
   int64_t synced_keys = 0;
   std::vector<std::string> managed_secrets;  // "namespace/name" of each target written
+  // The key digests of each managed Secret, for the webhook (status.managedKeyDigests).
+  std::vector<ManagedKeyDigests> managed_key_digests;
 };
 
 struct InfisicalSecret {

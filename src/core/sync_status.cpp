@@ -38,8 +38,11 @@ std::pair<Requeue, std::string> after_failure(const SyncFailure& failure, std::c
   return {{Kind::kBackoff}, "error"};
 }
 
+// `managed` and `key_digests` are written only when given (nullptr: the stored ones stay, as merge
+// patch leaves an absent member alone).
 std::string status_patch(const std::vector<Condition>& conditions, int64_t generation, const std::string& last_sync,
-                         int64_t synced_keys, const std::vector<std::string>* managed) {
+                         int64_t synced_keys, const std::vector<std::string>* managed,
+                         const std::vector<ManagedKeyDigests>* key_digests) {
   JsonDoc patch(rapidjson::kObjectType);
   auto& a = patch.GetAllocator();
   auto& status = ensure_object(patch, "status", a);
@@ -52,6 +55,7 @@ std::string status_patch(const std::vector<Condition>& conditions, int64_t gener
     for (const auto& m : *managed) list.PushBack(json_string(m, a), a);
     set_member(status, "managedSecrets", std::move(list), a);
   }
+  if (key_digests) set_member(status, kStatusManagedKeyDigests, managed_key_digests_json(*key_digests, a), a);
   return to_json(patch);
 }
 
@@ -123,12 +127,18 @@ StatusDecision decide_status(const InfisicalSecret& resource, const SyncReport& 
     out.result = report.synced_now ? "synced" : "unchanged";
   }
 
-  // One status write, only when something changed; managedSecrets is written by a sync only.
+  // One status write, only when something changed; managedSecrets and managedKeyDigests are written by
+  // a sync only (a failure leaves the managed Secrets as they are, so their published digests stay
+  // true). managedKeyDigests goes into the patch only when it changed: it is the largest member, and
+  // rewriting it with every condition change would cost the API server for nothing.
   const std::vector<std::string> managed = managed_secret_keys(resource.spec);
   const bool managed_changed = !report.failure && managed != resource.status.managed_secrets;
+  const bool digests_changed = !report.failure && report.key_digests != resource.status.managed_key_digests;
   if (out.conditions != resource.status.conditions || gen != resource.status.observed_generation ||
-      keys != resource.status.synced_keys || last_sync != resource.status.last_sync_time || managed_changed)
-    out.patch = status_patch(out.conditions, gen, last_sync, keys, report.failure ? nullptr : &managed);
+      keys != resource.status.synced_keys || last_sync != resource.status.last_sync_time || managed_changed ||
+      digests_changed)
+    out.patch = status_patch(out.conditions, gen, last_sync, keys, report.failure ? nullptr : &managed,
+                             digests_changed ? &report.key_digests : nullptr);
   return out;
 }
 

@@ -1,5 +1,6 @@
 // The status of an InfisicalSecret after one reconcile: the conditions (Ready with a CamelCase reason,
-// and the upstream condition types), the status merge patch (only when something changed), the Event
+// and the upstream condition types), the managed Secrets and their key digests (for the webhook), the
+// status merge patch (only when something changed), the Event
 // worth recording and when to look at the resource again. Pure: the time is a parameter and the
 // jitter is left to the caller.
 #pragma once
@@ -14,6 +15,7 @@
 
 #include "core/conditions.h"
 #include "core/infisical_secret.h"
+#include "core/managed_digests.h"
 
 namespace ifo::core {
 
@@ -40,6 +42,9 @@ struct SyncReport {
   // Set when a write changed data: the workloads rolled for it (AutoRedeployReady counts them).
   std::optional<int> rolled;
   int synced_keys = 0;
+  // Synced: the key digests of every managed Secret as it is now (written or already up to date), in
+  // the targets' declaration order; published as status.managedKeyDigests.
+  std::vector<ManagedKeyDigests> key_digests;
   bool synced_now = false;                  // a managed Secret or ConfigMap was written
   std::chrono::milliseconds next_sync{0};   // synced: when to sync again
 };

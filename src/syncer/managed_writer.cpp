@@ -89,12 +89,16 @@ ManagedWrite ManagedWriter::write_stored(const ManagedKind& kind, const core::In
   // label and the binding), plus the version and the digests rollouts read.
   ManagedMetadata desired = desired_metadata(resource, target.template_);
   desired.annotations[std::string(core::kVersionAnnotation)] = core::secret_version_digest(digest_key, values);
-  if (kind.key_digests)
-    desired.annotations[std::string(core::kKeyDigestsAnnotation)] =
-        core::encode_key_digests(core::key_digests(digest_key, values));
+  std::optional<core::KeyDigests> digests;
+  if (kind.key_digests) {
+    digests = core::key_digests(digest_key, target.ns, target.name, values);
+    desired.annotations[std::string(core::kKeyDigestsAnnotation)] = core::encode_key_digests(*digests);
+  }
   Object existing = read_existing(kind, target, fresh_read);
-  if (!existing) return create(kind, resource, target, values, digest_key, desired, fresh_read);
-  return update(kind, resource, target, values, digest_key, desired, existing, fresh_read);
+  ManagedWrite out = existing ? update(kind, resource, target, values, digest_key, desired, existing, fresh_read)
+                              : create(kind, resource, target, values, digest_key, desired, fresh_read);
+  if (!out.conflict) out.digests = std::move(digests);
+  return out;
 }
 
 ManagedWrite ManagedWriter::create(const ManagedKind& kind, const core::InfisicalSecret& resource,
@@ -185,7 +189,7 @@ ManagedWrite ManagedWriter::update(const ManagedKind& kind, const core::Infisica
   }
   out.written = true;
   out.data_changed = !data_same;
-  if (kind.key_digests) out.previous = core::key_digests(digest_key, ex_data);
+  if (kind.key_digests) out.previous = core::key_digests(digest_key, target.ns, target.name, ex_data);
   if (kind.watched) index_.remember_write(target.ns, target.name, out.object);
   metrics_.inc(kind.write_metric, {{"operation", "update"}});
   log_->info("managed {} updated {}={}/{} data_changed={} claimed={} object={}/{}", kind.noun, kind.noun, target.ns,

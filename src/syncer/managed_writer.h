@@ -67,6 +67,9 @@ struct ManagedWrite {
   Object object;              // the object as it is now (nullptr on a conflict)
   // key_digests kinds: the digests of the data it had before (nullopt: it was created).
   std::optional<core::KeyDigests> previous;
+  // key_digests kinds, unless a conflict: the digests of the data it holds now (written or already
+  // there), which the status publishes for the webhook (status.managedKeyDigests).
+  std::optional<core::KeyDigests> digests;
   // Bound to another live InfisicalSecret, or foreign and not adopted: why it was not written.
   std::optional<std::string> conflict;
 };

@@ -159,6 +159,7 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   Rollouts::AfterSync rolled = rollouts_.after_sync(key, cr, managed, std::move(writes.written), writes.fresh);
   if (rolled.data_changed) report.rolled = rolled.rolled;
   report.synced_keys = static_cast<int>(scope.values.size());
+  report.key_digests = std::move(writes.key_digests);
   report.synced_now = writes.any_written;
   // The next sync is due when the scope's data turns one interval old, plus a spread of up to 10% so
   // the resources of a scope do not come back at once. The first one back refreshes the scope and
@@ -321,6 +322,8 @@ Reconciler::TargetWrites Reconciler::write_targets(const core::InfisicalSecret& 
     out.any_written = out.any_written || w.written;
     // Only Secrets take part in rollouts (upstream's auto-reload follows Secrets, not ConfigMaps).
     if (!p.kind->key_digests) continue;
+    if (w.digests)
+      out.key_digests.push_back({std::string(core::kManagedKindSecret), p.target.ns, p.target.name, *w.digests});
     if (w.object) out.fresh[p.target.ns][p.target.name] = w.object;
     if (w.written) out.written[p.target.ns][p.target.name] = {w.data_changed, w.previous};
   }

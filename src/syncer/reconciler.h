@@ -122,6 +122,8 @@ class Reconciler {
     bool any_written = false;
     FreshSecrets fresh;      // the Secrets as they are now
     WrittenSecrets written;  // the Secrets written, for rollouts
+    // Every managed Secret's digests as it is now, in target order: status.managedKeyDigests.
+    std::vector<core::ManagedKeyDigests> key_digests;
   };
 
   // From the cache when uid and generation match (a generation of 0, never set by an API server, is

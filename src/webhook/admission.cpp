@@ -368,7 +368,7 @@ std::string status_body(int code, std::string_view message) {
   return c::to_json(d);
 }
 
-Reply AdmissionHandler::validate(std::string_view body) const {
+Reply AdmissionHandler::validate(std::string_view body, Authorizer* authorizer) const {
   auto parsed = parse_review(body);
   if (auto* reply = std::get_if<Reply>(&parsed)) return std::move(*reply);
   const Review& r = std::get<Review>(parsed);
@@ -399,6 +399,8 @@ Reply AdmissionHandler::validate(std::string_view body) const {
   // rights admitted the references before. An UPDATE of anything else asks nothing.
   const bool recheck = r.operation == "CREATE" || !r.old_object || trust_fields_changed(*r.old_object, *r.object);
   bool forbidden = false;
+  bool pending = false;
+  bool unverified = false;  // a check of the user's rights could not be answered
   if (recheck && policy_ != CrossNamespacePolicy::kAllow) {
     // The user's own rights: each cross-namespace reference, and minting tokens for a Kubernetes-auth
     // ServiceAccount of the same namespace (cross-namespace ones are among the references).
@@ -414,16 +416,21 @@ Reply AdmissionHandler::validate(std::string_view body) const {
     auto authorize = [&](const c::CrossNamespaceReference& ref, std::string_view why) {
       if (!user) user = user_of(r);
       const c::AccessCheck check = c::access_check_for(ref);
-      bool ok = false;
+      std::optional<bool> ok = false;
       try {
-        ok = authorizer_ && authorizer_->allowed(*user, check);
+        if (authorizer) ok = authorizer->allowed(*user, check);
       } catch (const std::exception& e) {
-        errors.push_back({ref.path, fmt::format("could not check whether user {:?} may {}: {}", user->username,
+        errors.push_back({ref.path, fmt::format("could not verify whether user {:?} may {}: {}", user->username,
                                                 access_text(check), e.what())});
         forbidden = true;
+        unverified = true;
         return;
       }
       if (!ok) {
+        pending = true;  // every check is still asked, so all of them are known before the next attempt
+        return;
+      }
+      if (!*ok) {
         errors.push_back({ref.path, fmt::format("user {:?} may not {} ({})", user->username, access_text(check), why)});
         forbidden = true;
       }
@@ -441,8 +448,11 @@ Reply AdmissionHandler::validate(std::string_view body) const {
       authorize(*own_account, fmt::format("required to have the operator mint tokens for the service account {}/{}",
                                           own_account->namespace_, own_account->name));
   }
-  // The trust boundary, as the syncer will enforce it; a spec with errors is not looked up for.
-  if (recheck && report.errors.empty()) {
+  if (pending) return Reply{0, "", "", true};
+  // The trust boundary, as the syncer will enforce it; a spec with errors is not looked up for, nor
+  // one whose user's rights could not be verified: it is denied with "retry" anyway, and reviews
+  // forged while the API server is slow must not make the webhook call it for more.
+  if (recheck && report.errors.empty() && !unverified) {
     for (auto& e : trust_errors(resource, report)) {
       errors.push_back(std::move(e));
       forbidden = true;

@@ -23,11 +23,13 @@ struct UserInfo {
   std::map<std::string, std::vector<std::string>> extra;
 };
 
-// "May this user do that themselves?" (SubjectAccessReview). Throws when the question cannot be asked.
+// "May this user do that themselves?" (SubjectAccessReview). Throws when the question cannot be
+// answered (the message says why); nullopt when the answer is not known yet (an authorizer that
+// does not wait, see async_authorizer.h): validate() then answers Reply::pending.
 class Authorizer {
  public:
   virtual ~Authorizer() = default;
-  virtual bool allowed(const UserInfo& user, const core::AccessCheck& check) = 0;
+  virtual std::optional<bool> allowed(const UserInfo& user, const core::AccessCheck& check) = 0;
 };
 
 // What the trust policy (DESIGN.md section 8) needs from the cluster, asked only when a spec needs it:
@@ -64,10 +66,13 @@ std::optional<CrossNamespacePolicy> parse_policy(std::string_view text);
 std::string_view policy_name(CrossNamespacePolicy p);
 
 // An HTTP answer; `result` is the metrics label (allowed, denied, patched, bad_request, error).
+// `pending`: no answer yet, because the authorizer did not know an answer validate() needs (the
+// caller asks again once it does); status and body are then empty.
 struct Reply {
   int status = 200;
   std::string body;
   std::string result;
+  bool pending = false;
 };
 
 // `policy` decides whether the requesting user's own rights are checked (SubjectAccessReview) for
@@ -80,7 +85,9 @@ class AdmissionHandler {
       : policy_(policy), authorizer_(authorizer), digests_(digests), trust_(std::move(trust)),
         trust_lookup_(trust_lookup) {}
 
-  Reply validate(std::string_view body) const;
+  Reply validate(std::string_view body) const { return validate(body, authorizer_); }
+  // With another authorizer than the handler's own (the server's per-request ones).
+  Reply validate(std::string_view body, Authorizer* authorizer) const;
   Reply mutate(std::string_view body) const;
 
  private:

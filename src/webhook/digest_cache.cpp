@@ -1,51 +1,64 @@
-// DigestCache: annotation parsing and the locked map.
+// DigestCache: the published digests, indexed by InfisicalSecret and by Secret.
 #include "webhook/digest_cache.h"
 
 #include "core/constants.h"
-#include "core/digest.h"
+#include "core/managed_digests.h"
 
 namespace ifo::webhook {
 
 namespace c = ifo::core;
 
-std::optional<std::map<std::string, std::string>> DigestCache::parse_annotation(std::string_view text) {
-  auto digests = c::decode_key_digests(text);
-  if (!digests) return std::nullopt;
-  return std::move(*digests);
+void DigestCache::remove_locked(const NsName& owner) {
+  auto it = by_owner_.find(owner);
+  if (it == by_owner_.end()) return;
+  for (const NsName& secret : it->second) {
+    auto s = by_secret_.find(secret);
+    if (s == by_secret_.end()) continue;
+    s->second.erase(ClaimRank(owner.first != secret.first, owner.first, owner.second));
+    if (s->second.empty()) by_secret_.erase(s);
+  }
+  by_owner_.erase(it);
 }
 
-void DigestCache::upsert_locked(const c::JsonValue& secret) {
-  const c::JsonValue* md = c::member(secret, "metadata");
+void DigestCache::upsert_locked(const c::JsonValue& infisical_secret) {
+  const c::JsonValue* md = c::member(infisical_secret, "metadata");
   if (!md) return;
   auto ns = c::get_string(*md, "namespace");
   auto name = c::get_string(*md, "name");
   if (!ns || !name) return;
-  const c::JsonValue* ann = c::member(*md, "annotations");
-  auto text = ann ? c::get_string(*ann, c::kKeyDigestsAnnotation) : std::nullopt;
-  auto digests = text ? parse_annotation(*text) : std::nullopt;
-  if (!digests) {
-    entries_.erase({*ns, *name});
-    return;
+  NsName owner(std::move(*ns), std::move(*name));
+  remove_locked(owner);
+  const c::JsonValue* published = c::at_path(infisical_secret, {"status", c::kStatusManagedKeyDigests});
+  if (!published) return;
+  std::vector<NsName> secrets;
+  for (c::ManagedKeyDigests& e : c::read_managed_key_digests(*published)) {
+    if (e.kind != c::kManagedKindSecret) continue;  // rollout hashes follow Secrets only
+    NsName secret(std::move(e.namespace_), std::move(e.name));
+    const ClaimRank rank(owner.first != secret.first, owner.first, owner.second);
+    by_secret_[secret].insert_or_assign(rank,
+                                        std::make_shared<const c::KeyDigests>(std::move(e.key_digests)));
+    secrets.push_back(std::move(secret));
   }
-  entries_[{*ns, *name}] = std::make_shared<const std::map<std::string, std::string>>(std::move(*digests));
+  if (!secrets.empty()) by_owner_.emplace(std::move(owner), std::move(secrets));
 }
 
-void DigestCache::upsert(const c::JsonValue& secret, TimePoint now) {
+void DigestCache::upsert(const c::JsonValue& infisical_secret, TimePoint now) {
   std::lock_guard lock(mu_);
-  upsert_locked(secret);
+  upsert_locked(infisical_secret);
   last_activity_ = now;
 }
 
 void DigestCache::remove(const std::string& ns, const std::string& name, TimePoint now) {
   std::lock_guard lock(mu_);
-  entries_.erase({ns, name});
+  remove_locked({ns, name});
   last_activity_ = now;
 }
 
-void DigestCache::replace(const std::vector<const c::JsonValue*>& secrets, TimePoint now) {
+void DigestCache::replace(const std::vector<const c::JsonValue*>& infisical_secrets, TimePoint now) {
   std::lock_guard lock(mu_);
-  entries_.clear();
-  for (const auto* s : secrets)
+  by_owner_.clear();
+  by_secret_.clear();
+  for (const auto* s : infisical_secrets)
     if (s) upsert_locked(*s);
   synced_ = true;
   last_activity_ = now;
@@ -56,19 +69,21 @@ void DigestCache::touch(TimePoint now) {
   last_activity_ = now;
 }
 
-bool DigestCache::synced() const { return synced_.load(); }
+bool DigestCache::synced() const {
+  return synced_.load();
+}
 
-std::shared_ptr<const std::map<std::string, std::string>> DigestCache::key_digests(std::string_view ns,
-                                                                                  std::string_view name) const {
+std::shared_ptr<const std::map<std::string, std::string>> DigestCache::key_digests(
+    std::string_view ns, std::string_view name) const {
   std::shared_lock lock(mu_);
-  auto it = entries_.find(std::pair<std::string_view, std::string_view>(ns, name));
-  if (it == entries_.end()) return nullptr;
-  return it->second;
+  auto it = by_secret_.find(std::pair<std::string_view, std::string_view>(ns, name));
+  if (it == by_secret_.end() || it->second.empty()) return nullptr;
+  return it->second.begin()->second;
 }
 
 size_t DigestCache::size() const {
   std::shared_lock lock(mu_);
-  return entries_.size();
+  return by_secret_.size();
 }
 
 double DigestCache::age_seconds(TimePoint now) const {

@@ -1,18 +1,23 @@
-// Watch-fed cache of managed Secrets' key-digest annotations (never their values): what the mutate
-// path reads instead of calling the API server. In the webhook, DigestFeed (kube_sources.h) feeds it
-// from an informer and answers synced(); replace() serves tests and benchmarks that fill it at once.
+// Watch-fed cache of the key digests InfisicalSecrets publish for their managed Secrets
+// (status.managedKeyDigests; digests only, never values): what the mutate path reads instead of calling
+// the API server. In the webhook, DigestFeed (kube_sources.h) feeds it from an informer of
+// InfisicalSecrets and answers synced(); replace() serves tests and benchmarks that fill it at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
-#include <atomic>
+#include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
+#include <vector>
 
+#include "core/digest.h"
 #include "core/json.h"
 #include "webhook/admission.h"
 
@@ -22,28 +27,36 @@ class DigestCache : public DigestSource {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  // A Secret object (from a list or a watch event): keeps only namespace, name and the parsed
-  // secrets.infisical.com/key-digests annotation. A Secret without a readable annotation is dropped.
-  void upsert(const core::JsonValue& secret, TimePoint now);
+  // An InfisicalSecret (from a list or a watch event; only metadata.namespace/name and
+  // status.managedKeyDigests are read): what it publishes replaces what it published before. An entry
+  // of another kind than Secret, or one that does not read back strictly, is not kept.
+  void upsert(const core::JsonValue& infisical_secret, TimePoint now);
+  // The InfisicalSecret is gone: every entry it published goes with it.
   void remove(const std::string& ns, const std::string& name, TimePoint now);
   // Replaces the whole content (after a list / relist) and marks the cache synced.
-  void replace(const std::vector<const core::JsonValue*>& secrets, TimePoint now);
+  void replace(const std::vector<const core::JsonValue*>& infisical_secrets, TimePoint now);
   // The watch is alive (it moved on without changing an entry, e.g. a bookmark): refreshes the age.
   void touch(TimePoint now);
 
   bool synced() const override;
+  // The digests of Secret ns/name. When several InfisicalSecrets publish digests for the same Secret
+  // (only one can own it, so the others are stale or wrong), the answer is deterministic: one in the
+  // Secret's own namespace first, then the least (namespace, name). The syncer binds a Secret to one
+  // InfisicalSecret, and a cross-namespace writer needs a grant, so the same-namespace claim is the
+  // likelier owner.
   std::shared_ptr<const std::map<std::string, std::string>> key_digests(std::string_view ns,
-                                                                       std::string_view name) const override;
+                                                                        std::string_view name) const override;
+  // How many Secrets have digests.
   size_t size() const;
   // Seconds since the last list or watch activity; -1 before the first sync.
   double age_seconds(TimePoint now) const;
 
-  static std::optional<std::map<std::string, std::string>> parse_annotation(std::string_view text);
-
  private:
-  void upsert_locked(const core::JsonValue& secret);
-  // Every admission request reads; only the feed writes: readers share the lock.
-  mutable std::shared_mutex mu_;
+  using Digests = std::shared_ptr<const core::KeyDigests>;
+  using NsName = std::pair<std::string, std::string>;
+  // The precedence of one InfisicalSecret's claim on a Secret: (not in the Secret's namespace, its
+  // namespace, its name); the least answers.
+  using ClaimRank = std::tuple<bool, std::string, std::string>;
   // (namespace, name), looked up by views without copying them.
   struct NsNameLess {
     using is_transparent = void;
@@ -53,8 +66,16 @@ class DigestCache : public DigestSource {
              std::pair<std::string_view, std::string_view>(b.first, b.second);
     }
   };
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<const std::map<std::string, std::string>>, NsNameLess>
-      entries_;
+
+  void remove_locked(const NsName& owner);
+  void upsert_locked(const core::JsonValue& infisical_secret);
+
+  // Every admission request reads; only the feed writes: readers share the lock.
+  mutable std::shared_mutex mu_;
+  // InfisicalSecret -> the Secrets it publishes digests for (what remove() must take back).
+  std::map<NsName, std::vector<NsName>> by_owner_;
+  // Secret -> every claim on it, best first.
+  std::map<NsName, std::map<ClaimRank, Digests>, NsNameLess> by_secret_;
   std::atomic<bool> synced_{false};
   std::optional<TimePoint> last_activity_;
 };

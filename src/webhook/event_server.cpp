@@ -1,9 +1,7 @@
 // EventServer: epoll loops over non-blocking OpenSSL connections (see event_server.h).
 #include "webhook/event_server.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -17,13 +15,14 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <iterator>
 #include <mutex>
 #include <utility>
+
+#include "webhook/listen_socket.h"
 
 namespace ifo::webhook {
 namespace {
@@ -59,20 +58,6 @@ bool epoll_change(int epoll_fd, int op, int fd, uint32_t events, epoll_data_t da
   e.events = events;
   e.data = data;
   return epoll_ctl(epoll_fd, op, fd, &e) == 0;
-}
-
-// The peer's address as text (an IPv4-mapped IPv6 address as its IPv4 form, so a dual-stack listener
-// counts one client once); "unknown" for families without one.
-std::string peer_address(const sockaddr_storage& peer) {
-  char text[INET6_ADDRSTRLEN] = {};
-  if (peer.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, text, sizeof text);
-  } else if (peer.ss_family == AF_INET6) {
-    const in6_addr& a = reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(&a)) inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof text);
-    else inet_ntop(AF_INET6, &a, text, sizeof text);
-  }
-  return text[0] != '\0' ? std::string(text) : std::string("unknown");
 }
 
 std::shared_ptr<spdlog::logger> null_logger() {
@@ -125,15 +110,18 @@ struct EventServer::Connection {
   bool close_after = false;  // close once `out` is written
   bool lingering = false;    // answered and shut down; reading and dropping what the client still sends
   bool read_wants_write = false;
+  uint64_t deferred = 0;        // the request whose answer a DeferredReply gives (0: none); not read meanwhile
+  bool deferred_close = false;  // close once that answer is written
   uint32_t events = 0;
   Clock::time_point deadline;
   bool writing() const { return out_off < out.size(); }
-  bool idle() const { return in.empty() && !head_done && !writing(); }
+  bool idle() const { return in.empty() && !head_done && !writing() && deferred == 0; }
 };
 
 struct EventServer::Loop {
   UniqueFd epoll_fd;
-  UniqueFd wake_fd;
+  std::shared_ptr<ReplyMailbox> mailbox;  // its eventfd wakes the loop; shared with DeferredReplies
+  uint64_t deferred_requests = 0;
   std::thread thread;
   std::unordered_map<int, std::unique_ptr<Connection>> conns;
   std::mutex inbox_mu;
@@ -162,29 +150,10 @@ EventServer::EventServer(EventServerOptions options, SSL_CTX* tls, RequestHandle
 EventServer::~EventServer() { stop(); }
 
 core::Result<int> EventServer::listen() {
-  using R = core::Result<int>;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const std::string port = std::to_string(options_.port);
-  const char* host = options_.bind_address.empty() ? nullptr : options_.bind_address.c_str();
-  if (int rc = getaddrinfo(host, port.c_str(), &hints, &found); rc != 0)
-    return R::fail(fmt::format("cannot listen on {}:{}: {}", options_.bind_address, port, gai_strerror(rc)));
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(found, &freeaddrinfo);
-  UniqueFd fd(::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return R::fail(fmt::format("cannot create a socket: {}", errno_text()));
-  const int one = 1;
-  sockaddr_storage bound{};
-  socklen_t len = sizeof bound;
-  if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      ::bind(fd.get(), found->ai_addr, found->ai_addrlen) != 0 || ::listen(fd.get(), 1024) != 0 ||
-      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len) != 0)
-    return R::fail(fmt::format("cannot listen on {}:{}: {}", options_.bind_address, port, errno_text()));
-  listen_fd_ = std::move(fd);
-  if (bound.ss_family == AF_INET6) return static_cast<int>(ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port));
-  return static_cast<int>(ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port));
+  auto bound = listen_tcp(options_.bind_address, options_.port);
+  if (!bound) return core::Result<int>::fail(bound.error());
+  listen_fd_ = std::move(bound->fd);
+  return bound->port;
 }
 
 core::Result<bool> EventServer::start() {
@@ -200,9 +169,10 @@ core::Result<bool> EventServer::start() {
     auto loop = std::make_unique<Loop>();
     loop->epoll_fd.reset(epoll_create1(EPOLL_CLOEXEC));
     if (!loop->epoll_fd) return failed("epoll_create1");
-    loop->wake_fd.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    if (!loop->wake_fd) return failed("eventfd");
-    if (!epoll_change(loop->epoll_fd.get(), EPOLL_CTL_ADD, loop->wake_fd.get(), EPOLLIN, tag(kWakeTag)))
+    UniqueFd wake_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!wake_fd) return failed("eventfd");
+    loop->mailbox = std::make_shared<ReplyMailbox>(std::move(wake_fd));
+    if (!epoll_change(loop->epoll_fd.get(), EPOLL_CTL_ADD, loop->mailbox->wake_fd(), EPOLLIN, tag(kWakeTag)))
       return failed("epoll_ctl (wake-up descriptor)");
     // Every loop waits on the listening socket; EPOLLEXCLUSIVE wakes one of them per connection.
     if (!epoll_change(loop->epoll_fd.get(), EPOLL_CTL_ADD, listen_fd_.get(), EPOLLIN | EPOLLEXCLUSIVE, tag(kListenTag)))
@@ -233,9 +203,7 @@ EventServerStats EventServer::stats() const {
 }
 
 void EventServer::wake(Loop& loop) {
-  const uint64_t one = 1;
-  if (::write(loop.wake_fd.get(), &one, sizeof one) != static_cast<ssize_t>(sizeof one))
-    log_->error("cannot wake an event loop: {}", errno_text());
+  if (!loop.mailbox->wake()) log_->error("cannot wake an event loop: {}", errno_text());
 }
 
 void EventServer::run(Loop& loop) {
@@ -260,7 +228,7 @@ void EventServer::run(Loop& loop) {
         if (!stopping_.load(std::memory_order_relaxed)) accept_ready(loop);
       } else if (e.data.u64 == kWakeTag) {
         uint64_t count = 0;
-        if (::read(loop.wake_fd.get(), &count, sizeof count) < 0 && errno != EAGAIN && errno != EINTR)
+        if (::read(loop.mailbox->wake_fd(), &count, sizeof count) < 0 && errno != EAGAIN && errno != EINTR)
           log_->error("cannot read an event loop's wake-up descriptor: {}", errno_text());
         std::vector<Accepted> accepted;
         {
@@ -268,9 +236,12 @@ void EventServer::run(Loop& loop) {
           accepted.swap(loop.inbox);
         }
         for (auto& a : accepted) adopt(loop, std::move(a));
+        for (auto& letter : loop.mailbox->take()) answer_deferred(loop, letter);
       } else {
         auto* c = static_cast<Connection*>(e.data.ptr);
-        if (c->lingering) {
+        if (c->deferred != 0) {
+          close_connection(loop, c->fd.get());  // it waits for nothing, so this is an error or hang-up
+        } else if (c->lingering) {
           drain_lingering(loop, *c);
         } else {
           const bool failed = (e.events & (EPOLLERR | EPOLLHUP)) != 0;
@@ -284,6 +255,7 @@ void EventServer::run(Loop& loop) {
     }
     if (loop.now - loop.last_sweep >= kSweepInterval) sweep_deadlines(loop);
   }
+  loop.mailbox->close();  // deferred answers that come later are dropped
   std::vector<int> all;
   for (auto& [fd, c] : loop.conns) all.push_back(fd);
   for (int fd : all) close_connection(loop, fd);
@@ -445,6 +417,10 @@ void EventServer::drive(Loop& loop, Connection& c, bool readable, bool writable)
       close_connection(loop, c.fd.get());
       return;
     }
+    if (c.deferred != 0) {
+      set_interest(loop, c, 0);  // nothing is read until its answer is written (errors and hang-ups still come)
+      return;
+    }
     if (answer_buffered(loop, c)) continue;
     if (!try_read && SSL_has_pending(c.ssl.get()) == 0) break;
     try_read = false;
@@ -493,6 +469,7 @@ bool EventServer::answer_buffered(Loop& loop, Connection& c) {
       return true;
     }
     c.reserved = request_bytes;
+    c.in.reserve(request_bytes);  // one allocation of the reserved size, not a doubling past it
     c.head = frame.head;
     c.head_done = true;
     c.body_start = frame.body_start;
@@ -504,12 +481,14 @@ bool EventServer::answer_buffered(Loop& loop, Connection& c) {
   const size_t used = c.body_start + c.head.content_length;
   if (c.in.size() < used) return false;
 
+  Deferral deferral{loop.mailbox, loop.deferred_requests + 1, c.fd.get()};
   HttpRequest request{c.head.method.in(c.in), c.head.path.in(c.in), c.head.content_type.in(c.in),
-                      std::string_view(c.in).substr(c.body_start, c.head.content_length)};
+                      std::string_view(c.in).substr(c.body_start, c.head.content_length), &deferral};
   HttpResponse response;
   try {
     handler_(request, response);
   } catch (...) {
+    deferral.taken = false;
     response = HttpResponse{500, "text/plain", "internal error\n"};
   }
   // SSL_get_error() reads this thread's error queue: whatever the handler left there (a TLS client
@@ -523,11 +502,35 @@ bool EventServer::answer_buffered(Loop& loop, Connection& c) {
   } else {
     c.in.erase(0, used);  // pipelined requests follow
   }
-  release_reservation(c);
   c.head_done = false;
   c.scanned = 0;
+  if (deferral.taken) {
+    // The request's bytes stay reserved until its answer is queued: the handler keeps what it needs.
+    c.deferred = ++loop.deferred_requests;
+    c.deferred_close = close;
+    c.deadline = loop.now + options_.read_timeout;
+    return true;
+  }
+  release_reservation(c);
   queue_response(loop, c, response, close);
   return true;
+}
+
+void EventServer::answer_deferred(Loop& loop, ReplyMailbox::Letter& letter) {
+  auto it = loop.conns.find(letter.fd);
+  if (it == loop.conns.end() || it->second->deferred != letter.request) return;  // closed meanwhile
+  Connection& c = *it->second;
+  HttpResponse response;
+  try {
+    letter.fill(response);
+  } catch (...) {
+    response = HttpResponse{500, "text/plain", "internal error\n"};
+  }
+  ERR_clear_error();
+  c.deferred = 0;
+  release_reservation(c);
+  queue_response(loop, c, response, c.deferred_close || c.close_after || stopping_.load(std::memory_order_relaxed));
+  drive(loop, c, false, true);
 }
 
 void EventServer::refuse(Loop& loop, Connection& c, std::string_view path, int status, std::string_view message) {
@@ -540,22 +543,8 @@ void EventServer::refuse(Loop& loop, Connection& c, std::string_view path, int s
 }
 
 void EventServer::queue_response(Loop& loop, Connection& c, const HttpResponse& r, bool close) {
-  char number[24];
-  auto append_number = [&c, &number](size_t n) {
-    auto end = std::to_chars(number, number + sizeof number, n).ptr;
-    c.out.append(number, static_cast<size_t>(end - number));
-  };
-  const std::string_view reason = reason_phrase(r.status);
   c.out.reserve(c.out.size() + 96 + r.content_type.size() + r.body.size());
-  c.out.append("HTTP/1.1 ");
-  append_number(static_cast<size_t>(r.status));
-  c.out.push_back(' ');
-  c.out.append(reason);
-  c.out.append("\r\nContent-Type: ");
-  c.out.append(r.content_type);
-  c.out.append("\r\nContent-Length: ");
-  append_number(r.body.size());
-  c.out.append(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
+  append_response_head(c.out, r.status, r.content_type, r.body.size(), close);
   c.out.append(r.body);
   c.close_after = close;
   c.deadline = loop.now + options_.write_timeout;
@@ -598,6 +587,7 @@ void EventServer::close_connection(Loop& loop, int fd) {
 
 void EventServer::sweep_deadlines(Loop& loop) {
   loop.last_sweep = loop.now;
+  for (auto& letter : loop.mailbox->take()) answer_deferred(loop, letter);  // in case a wake-up was lost
   if (loop.accept_paused && loop.now >= loop.accept_paused_until && !loop.draining) {
     if (epoll_change(loop.epoll_fd.get(), EPOLL_CTL_ADD, listen_fd_.get(), EPOLLIN | EPOLLEXCLUSIVE, tag(kListenTag)))
       loop.accept_paused = false;

@@ -1,7 +1,9 @@
 // An event-driven HTTPS/1.1 server: a fixed set of epoll loop threads, each serving many keep-alive
 // TLS connections with non-blocking OpenSSL and answering every request on the thread that read it.
 // No thread per connection and no hand-off per request: the AdmissionReview handlers are in-memory
-// work of a few microseconds, so the cost that matters is the TLS and socket work around them.
+// work of a few microseconds, so the cost that matters is the TLS and socket work around them. A
+// handler that must wait (a SubjectAccessReview) defers its answer (HttpRequest::defer); it comes
+// back to the same loop through that loop's mailbox (deferred_reply.h) and the loop never blocks.
 //
 // What it enforces on its own (the framing rules live in http_framing.h): a request-head size limit
 // (431), a body limit checked against Content-Length before the body is read (413), Content-Length
@@ -30,6 +32,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "webhook/deferred_reply.h"
 #include "webhook/http_framing.h"
 #include "webhook/unique_fd.h"
 
@@ -43,7 +46,18 @@ struct HttpRequest {
   std::string_view method;
   std::string_view path;  // the target without its query string
   std::string_view content_type;
-  std::string_view body;
+  std::string_view body;  // valid only while the handler runs: a deferring handler copies what it needs
+  Deferral* deferral = nullptr;
+
+  // Makes this request's answer the one the returned DeferredReply gives later (the HttpResponse the
+  // handler fills is then ignored). The connection reads nothing more until that answer is written;
+  // it is closed if none comes before the read timeout. Outside a server: a DeferredReply that
+  // answers nothing.
+  DeferredReply defer() const {
+    if (deferral == nullptr) return {};
+    deferral->taken = true;
+    return DeferredReply(deferral->mailbox, deferral->request, deferral->fd);
+  }
 };
 
 struct HttpResponse {
@@ -53,7 +67,8 @@ struct HttpResponse {
 };
 
 // Answers one complete request on the loop thread that read it: it must not block for long (other
-// connections of that loop wait meanwhile). An exception escaping it is answered with a plain 500.
+// connections of that loop wait meanwhile); what must wait is deferred (HttpRequest::defer). An
+// exception escaping it is answered with a plain 500.
 using RequestHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
 // Fills the answer to a request refused before it reached the handler (400 malformed, 411, 413,
 // 431, 505). `path` is empty when the request line could not be read.
@@ -133,6 +148,7 @@ class EventServer {
   void wake(Loop& loop);
   void drive(Loop& loop, Connection& c, bool readable, bool writable);
   bool answer_buffered(Loop& loop, Connection& c);
+  void answer_deferred(Loop& loop, ReplyMailbox::Letter& letter);
   void refuse(Loop& loop, Connection& c, std::string_view path, int status, std::string_view message);
   void queue_response(Loop& loop, Connection& c, const HttpResponse& r, bool close);
   void begin_lingering_close(Loop& loop, Connection& c);

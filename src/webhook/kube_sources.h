@@ -1,6 +1,6 @@
-// Two of the webhook's uses of the API server: a SubjectAccessReview authorizer with a short answer
-// cache, and the informer of managed Secrets that feeds the digest cache (label-selected; values are
-// never kept). The trust policy's lookups are in trust_lookup.h.
+// The webhook's informer of InfisicalSecrets, which feeds the digest cache from the key digests they
+// publish (the webhook reads no Secret). Its other uses of the API server: SubjectAccessReviews in
+// sar_authorizer.h, the trust policy's lookups in trust_lookup.h.
 #pragma once
 
 #include <atomic>
@@ -18,27 +18,15 @@
 
 namespace ifo::webhook {
 
-class SarAuthorizer : public Authorizer {
- public:
-  SarAuthorizer(kube::Api& api, std::chrono::milliseconds ttl) : api_(api), ttl_(ttl) {}
-  bool allowed(const UserInfo& user, const core::AccessCheck& check) override;
-  uint64_t reviews_sent() const { return sent_.load(); }
-
- private:
-  kube::Api& api_;
-  std::chrono::milliseconds ttl_;
-  std::mutex mu_;
-  std::map<std::string, std::pair<bool, std::chrono::steady_clock::time_point>> cache_;
-  std::atomic<uint64_t> sent_{0};
-};
-
-// The managed-Secret digests for the admission handler: a kube::Informer of the Secrets labelled as
-// managed by the operator (all namespaces) whose handlers feed a DigestCache (added or updated:
-// upsert; deleted: remove). Synced once the informer's first list has been fed in.
+// The managed-Secret digests for the admission handler: a kube::Informer of InfisicalSecrets (all
+// namespaces) whose handlers feed a DigestCache from status.managedKeyDigests, which the syncer
+// publishes (added or updated: what the resource publishes replaces what it published; deleted: its
+// entries go). Synced once the informer's first list has been fed in.
 //
-// No Secret values are kept: the informer's transform reduces each Secret to its namespace, name and
-// key-digests annotation before it is stored or handed to a handler (a Secret without the annotation
-// is not kept at all). A full Secret lives only while the informer decodes and transforms it.
+// The webhook needs no right on Secrets at all: only list and watch on infisicalsecrets. The
+// informer's transform reduces each InfisicalSecret to its namespace, name and published digests
+// before it is stored or handed to a handler (one that publishes none is not kept at all), so the
+// spec, conditions and last-applied configuration never stay in memory.
 class DigestFeed : public DigestSource {
  public:
   // `tuning` sets the informer's backoff, watch timeout, page size, clock and logger; the namespace

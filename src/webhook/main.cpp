@@ -16,8 +16,10 @@
 #include "webhook/cert_store.h"
 #include "webhook/digest_cache.h"
 #include "webhook/kube_sources.h"
+#include "webhook/malloc_tuning.h"
 #include "webhook/metrics.h"
 #include "webhook/options.h"
+#include "webhook/sar_authorizer.h"
 #include "webhook/server.h"
 #include "webhook/trust_lookup.h"
 
@@ -25,6 +27,7 @@ int main(int argc, char** argv) noexcept try {
   // Holds tokens, secret values or keys: no core file, not dumpable (core/process_hygiene.h).
   if (auto failed = ifo::core::disable_core_dumps()) std::fprintf(stderr, "infisical-webhook: warning: %s\n", failed->c_str());
   using namespace ifo::webhook;
+  if (auto failed = return_large_buffers_to_os()) std::fprintf(stderr, "infisical-webhook: warning: %s\n", failed->c_str());
   auto opts = parse_options(std::vector<std::string>(argv + 1, argv + argc));
   if (!opts) {
     std::fprintf(stderr, "infisical-webhook: %s\n", opts.error().c_str());
@@ -65,17 +68,29 @@ int main(int argc, char** argv) noexcept try {
     std::fprintf(stderr, "infisical-webhook: %s\n", e.what());
     return 2;
   }
+  // SubjectAccessReviews go through a client of their own: a flood of them does not spend the QPS
+  // budget of the digest feed and the trust lookups, and a review the API server sits on is given up
+  // at twice the deadline (its waiters were answered at the deadline), which frees its pending slot.
+  ifo::kube::Config review_config = config;
+  review_config.timeout = 2 * opts->authorization_timeout;
+  ifo::kube::Client review_client(std::move(review_config));
   ifo::kube::Client client(std::move(config));
   DigestCache cache;
   ifo::kube::InformerOptions feed_options;
   feed_options.logger = log;
   DigestFeed feed(client, cache, feed_options);
-  SarAuthorizer authorizer(client, opts->authorization_cache_ttl);
+  SarAuthorizerOptions sar;
+  sar.cache_ttl = opts->authorization_cache_ttl;
+  sar.deadline = opts->authorization_timeout;
+  sar.max_pending = opts->max_pending_authorizations;
+  SarAuthorizer authorizer(review_client, sar);
   KubeTrustLookup trust_lookup(client, opts->operator_namespace, opts->authorization_cache_ttl);
-  AdmissionHandler handler(opts->policy, &authorizer, &feed, opts->trust, &trust_lookup);
+  // The handler asks no SubjectAccessReview itself: the server asks `authorizer` off its event loops.
+  AdmissionHandler handler(opts->policy, nullptr, &feed, opts->trust, &trust_lookup);
   Metrics metrics;
   WebhookServer server(opts->server, handler, certs, metrics,
-                       [&feed]() -> std::string { return feed.synced() ? "" : "managed-secret cache not synced"; }, log);
+                       [&feed]() -> std::string { return feed.synced() ? "" : "managed-secret cache not synced"; }, log,
+                       &authorizer);
   metrics.set_gauge_source([&] {
     const auto now = std::chrono::steady_clock::now();
     const auto https = server.https_stats();
@@ -90,6 +105,9 @@ int main(int argc, char** argv) noexcept try {
         {kMetricRefusedOverBudget, static_cast<double>(https.refused_over_budget)},
         {kMetricOpenConnections, static_cast<double>(server.https_connections())},
         {kMetricBufferedBytes, static_cast<double>(https.buffered_bytes)},
+        {kMetricAuthorizationsPending, static_cast<double>(authorizer.pending())},
+        {kMetricAuthorizationsRefusedBusy, static_cast<double>(authorizer.refused_busy())},
+        {kMetricAuthorizationsTimedOut, static_cast<double>(authorizer.timed_out())},
     };
   });
   auto started = server.start();

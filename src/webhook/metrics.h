@@ -29,6 +29,11 @@ inline constexpr const char* kMetricRefusedConnectionLimit =
 inline constexpr const char* kMetricRefusedOverBudget = "infisical_webhook_requests_refused_over_budget_total";
 inline constexpr const char* kMetricOpenConnections = "infisical_webhook_open_connections";
 inline constexpr const char* kMetricBufferedBytes = "infisical_webhook_buffered_request_bytes";
+// SubjectAccessReviews (SarAuthorizer): distinct ones waiting for the API server now, checks denied
+// at once because the pending limit was reached, and waiters denied because no answer came in time.
+inline constexpr const char* kMetricAuthorizationsPending = "infisical_webhook_authorizations_pending";
+inline constexpr const char* kMetricAuthorizationsRefusedBusy = "infisical_webhook_authorizations_refused_busy_total";
+inline constexpr const char* kMetricAuthorizationsTimedOut = "infisical_webhook_authorizations_timed_out_total";
 
 class Metrics {
  public:

@@ -39,6 +39,11 @@ Usage: infisical-webhook --tls-cert-file FILE --tls-private-key-file FILE [flags
                                   before the listener closes (default 0s)
   --authorization-cache-ttl DUR   how long SubjectAccessReview answers, grants, ServiceAccounts and
                                   the infisical-config host are reused (default 1s)
+  --authorization-timeout DUR     a SubjectAccessReview the API server has not answered within this
+                                  denies the request ("could not verify"); keep it below the webhook
+                                  configuration's timeoutSeconds (default 3s; at most 29s)
+  --max-pending-authorizations N  distinct SubjectAccessReviews waiting for the API server; a request
+                                  needing one more is denied at once (default 64)
   --log-level LEVEL               debug | info | warn | error (default info)
   --log-format FORMAT             text | json (default text)
   --help, --version
@@ -158,6 +163,18 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
       auto d = parse_ms_duration(value);
       if (!d) err = fmt::format("flag {}: {}", flag, d.error());
       else o.server.shutdown_grace = *d;
+    } else if (flag == "--authorization-timeout") {
+      auto d = parse_ms_duration(value);
+      if (!d) err = fmt::format("flag {}: {}", flag, d.error());
+      else if (d->count() < 1 || *d >= std::chrono::seconds(30))
+        err = fmt::format("flag {}: {:?} must be above 0 and below 30s (the longest webhook timeoutSeconds)", flag, value);
+      else o.authorization_timeout = *d;
+    } else if (flag == "--max-pending-authorizations") {
+      size_t n = 0;
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || p != value.data() + value.size() || n < 1 || n > 100000)
+        err = fmt::format("flag {}: {:?} is not a number between 1 and 100000", flag, value);
+      else o.max_pending_authorizations = n;
     } else if (flag == "--cert-reload-interval" || flag == "--authorization-cache-ttl") {
       auto d = parse_ms_duration(value);
       if (!d) err = fmt::format("flag {}: {}", flag, d.error());

@@ -27,6 +27,12 @@ struct Options {
   std::string log_level = "info";
   std::string log_format = "text";
   std::chrono::milliseconds authorization_cache_ttl{1000};
+  // A SubjectAccessReview not answered within this denies the request ("could not verify"); below
+  // the webhook configuration's timeoutSeconds (the chart's default: 5), so the API server gets that
+  // answer rather than a timeout.
+  std::chrono::milliseconds authorization_timeout{3000};
+  // Distinct SubjectAccessReviews waiting for the API server; one more is denied at once.
+  size_t max_pending_authorizations = 64;
 };
 
 core::Result<Options> parse_options(const std::vector<std::string>& args);

@@ -27,11 +27,27 @@ std::string_view route_label(std::string_view path) {
 
 WebhookServer::WebhookServer(ServerOptions options, const AdmissionHandler& handler, CertStore& certs,
                              Metrics& metrics, std::function<std::string()> readiness,
-                             std::shared_ptr<spdlog::logger> log)
+                             std::shared_ptr<spdlog::logger> log, AsyncAuthorizer* authorizer)
     : options_(std::move(options)), handler_(handler), certs_(certs), metrics_(metrics),
-      readiness_(std::move(readiness)), log_(std::move(log)) {}
+      readiness_(std::move(readiness)), log_(std::move(log)) {
+  if (authorizer) deferred_.emplace(handler_, *authorizer);
+}
 
 WebhookServer::~WebhookServer() { stop(); }
+
+template <typename Attempt>
+Reply WebhookServer::guarded(std::string_view path, Attempt&& attempt) const {
+  try {
+    Reply reply = attempt();
+    if (reply.pending) throw std::logic_error("the admission handler did not decide (an authorizer did not answer)");
+    return reply;
+  } catch (const std::exception& e) {
+    log_->error("admission handler failed path={} error={}", path, e.what());
+    return Reply{500, status_body(500, fmt::format("internal error: {}", e.what())), "error"};
+  } catch (...) {
+    return Reply{500, status_body(500, "internal error"), "error"};
+  }
+}
 
 void WebhookServer::answer(const HttpRequest& req, HttpResponse& res) {
   const auto started = std::chrono::steady_clock::now();
@@ -46,23 +62,43 @@ void WebhookServer::answer(const HttpRequest& req, HttpResponse& res) {
                   status_body(400, fmt::format("Content-Type must be application/json (got {:?})",
                                                req.content_type.substr(0, 256))),
                   "bad_request"};
+  } else if (validate && deferred_) {
+    // SubjectAccessReviews not cached are asked off the loop; the answer then comes through `later`.
+    // (The lambda captures one reference, so std::function keeps it without an allocation.)
+    struct Context {
+      WebhookServer* self;
+      const HttpRequest* req;
+      std::chrono::steady_clock::time_point started;
+    } context{this, &req, started};
+    auto defer = [&context]() -> DeferredValidation::Resume {
+      return [self = context.self, later = context.req->defer(), started = context.started](
+                 std::function<Reply()> second_attempt) {
+        later.complete([self, second_attempt = std::move(second_attempt), started](HttpResponse& res) {
+          self->finish(core::kValidatePath, self->guarded(core::kValidatePath, second_attempt), res, started);
+        });
+      };
+    };
+    std::optional<Reply> now;
+    reply = guarded(req.path, [&] {
+      now = deferred_->validate(req.body, defer);
+      return now ? std::move(*now) : Reply{};
+    });
+    if (reply.status == 200 && !now) return;  // deferred
   } else {
-    try {
-      reply = validate ? handler_.validate(req.body) : handler_.mutate(req.body);
-    } catch (const std::exception& e) {
-      log_->error("admission handler failed path={} error={}", req.path, e.what());
-      reply = Reply{500, status_body(500, fmt::format("internal error: {}", e.what())), "error"};
-    } catch (...) {
-      reply = Reply{500, status_body(500, "internal error"), "error"};
-    }
+    reply = guarded(req.path, [&] { return validate ? handler_.validate(req.body) : handler_.mutate(req.body); });
   }
+  finish(req.path, std::move(reply), res, started);
+}
+
+void WebhookServer::finish(std::string_view path, Reply reply, HttpResponse& res,
+                           std::chrono::steady_clock::time_point started) const {
   res.status = reply.status;
   res.body = std::move(reply.body);
   const std::string result = reply.result.empty() ? fmt::format("http_{}", reply.status) : std::move(reply.result);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  metrics_.record(route_label(req.path), result, seconds);
+  metrics_.record(route_label(path), result, seconds);
   if (log_->should_log(spdlog::level::debug))
-    log_->debug("request path={} status={} result={} seconds={:.6f}", req.path, res.status, result, seconds);
+    log_->debug("request path={} status={} result={} seconds={:.6f}", path, res.status, result, seconds);
 }
 
 void WebhookServer::refuse(std::string_view path, int status, std::string_view message, HttpResponse& res) {

@@ -9,12 +9,16 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "core/result.h"
 #include "webhook/admission.h"
+#include "webhook/async_authorizer.h"
 #include "webhook/cert_store.h"
+#include "webhook/deferred_validation.h"
 #include "webhook/event_server.h"
 #include "webhook/metrics.h"
 
@@ -34,9 +38,8 @@ struct ServerOptions {
   std::string bind_address = "0.0.0.0";
   int port = 9443;         // 0: an ephemeral port (read back with port())
   int health_port = 8081;  // 0: ephemeral; -1: no health listener
-  // Event-loop threads serving HTTPS; each serves many keep-alive connections. A request that needs
-  // a SubjectAccessReview holds its loop for that call (answers are cached), so more loops than
-  // cores keep the other connections moving meanwhile.
+  // Event-loop threads serving HTTPS; each serves many keep-alive connections. No request holds its
+  // loop for an API call: SubjectAccessReviews are asked off the loops (see the constructor).
   int workers = 4;
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds write_timeout{10};
@@ -53,9 +56,12 @@ struct ServerOptions {
 
 class WebhookServer {
  public:
-  // `readiness` returns "" when ready, else why not (served by /readyz with 503).
+  // `readiness` returns "" when ready, else why not (served by /readyz with 503). With an
+  // `authorizer`, /validate asks it the requesting user's rights without blocking (DeferredValidation)
+  // instead of the handler's own blocking Authorizer.
   WebhookServer(ServerOptions options, const AdmissionHandler& handler, CertStore& certs, Metrics& metrics,
-                std::function<std::string()> readiness, std::shared_ptr<spdlog::logger> log);
+                std::function<std::string()> readiness, std::shared_ptr<spdlog::logger> log,
+                AsyncAuthorizer* authorizer = nullptr);
   ~WebhookServer();
   WebhookServer(const WebhookServer&) = delete;
   WebhookServer& operator=(const WebhookServer&) = delete;
@@ -76,10 +82,16 @@ class WebhookServer {
   void poll_certificates();
   void install_routes();
   void answer(const HttpRequest& req, HttpResponse& res);
+  // Runs one attempt at an admission reply; an exception becomes a 500 reply.
+  template <typename Attempt>
+  Reply guarded(std::string_view path, Attempt&& attempt) const;
+  // Fills the HTTP answer from the reply and records it in the metrics.
+  void finish(std::string_view path, Reply reply, HttpResponse& res, std::chrono::steady_clock::time_point started) const;
   void refuse(std::string_view path, int status, std::string_view message, HttpResponse& res);
 
   ServerOptions options_;
   const AdmissionHandler& handler_;
+  std::optional<DeferredValidation> deferred_;
   CertStore& certs_;
   Metrics& metrics_;
   std::function<std::string()> readiness_;

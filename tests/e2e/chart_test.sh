@@ -31,13 +31,13 @@ check "helm template output is stable and uses no Helm hooks" stable_and_hook_fr
 default_objects() {
   local kinds
   kinds="$(render | grep '^kind:' | sort | uniq -c | tr -s ' ')"
-  for want in "2 kind: CustomResourceDefinition" "2 kind: Deployment" "1 kind: CronJob" \
+  for want in "2 kind: CustomResourceDefinition" "2 kind: Deployment" "1 kind: Job" "1 kind: CronJob" \
               "1 kind: ValidatingWebhookConfiguration" "1 kind: MutatingWebhookConfiguration" \
               "1 kind: PodDisruptionBudget" "3 kind: ServiceAccount"; do
     grep -qF "$want" <<<"$kinds" || { echo "missing: $want"; echo "$kinds"; return 1; }
   done
 }
-check "default render has both CRDs, both Deployments, the renewal CronJob, webhooks and PDB" default_objects
+check "default render has both CRDs, both Deployments, certs-gen's Job and CronJob, webhooks and PDB" default_objects
 
 crds_kept_on_uninstall() {
   local out; out="$(render --show-only templates/crd.yaml)"
@@ -71,19 +71,95 @@ check "values.schema.json rejects unknown keys, bad enums, URLs and namespace na
 
 restricted_pods() {
   local out; out="$(render)"
-  [ "$(grep -c 'runAsNonRoot: true' <<<"$out")" -ge 3 ] &&
+  [ "$(grep -c 'runAsNonRoot: true' <<<"$out")" -ge 4 ] &&
     [ "$(grep -c 'readOnlyRootFilesystem: true' <<<"$out")" -ge 4 ] &&
     [ "$(grep -c 'allowPrivilegeEscalation: false' <<<"$out")" -ge 4 ] &&
-    [ "$(grep -c 'type: RuntimeDefault' <<<"$out")" -ge 3 ]
+    [ "$(grep -c 'type: RuntimeDefault' <<<"$out")" -ge 4 ]
 }
 check "every pod runs as non-root, read-only, no escalation, seccomp RuntimeDefault" restricted_pods
 
-key_volume_owner_only() {  # the webhook's serving key: mode 0400 (decimal 256), only the serving pair
-  local out; out="$(render --show-only templates/webhook-deployment.yaml)"
-  grep -q 'defaultMode: 256$' <<<"$out" && grep -qF '{key: tls.key, path: tls.key}' <<<"$out" &&
-    ! grep -q 'ca.key' <<<"$out"
+# The webhook Deployment's Pod spec as JSON (helm's YAML through python, no yq on the machine).
+webhook_pod() {
+  render --show-only templates/webhook-deployment.yaml "$@" | python3 -c '
+import json, sys, yaml
+for d in yaml.safe_load_all(sys.stdin):
+    if d and d["kind"] == "Deployment":
+        print(json.dumps(d["spec"]["template"]["spec"]))'
 }
-check "the webhook mounts only the serving pair, owner-readable (defaultMode 0400)" key_volume_owner_only
+
+key_volume_owner_only() {  # the serving pair only, mode 0400 (decimal 256), an fsGroup to read it by
+  webhook_pod "$@" | python3 -c '
+import json, sys
+pod = json.load(sys.stdin)
+vols = pod["volumes"]
+assert [v["secret"]["secretName"] for v in vols] == ["rel-infisical-secrets-operator-webhook-tls"], vols
+secret = vols[0]["secret"]
+assert secret["defaultMode"] == 0o400, secret
+assert secret["items"] == [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}], secret
+assert not secret.get("optional"), "the kubelet must wait for the Secret"
+assert pod["securityContext"].get("fsGroup") is not None, pod["securityContext"]
+assert "initContainers" not in pod, pod.get("initContainers")
+'
+}
+check "the webhook mounts only tls.crt/tls.key of its serving Secret (0400, fsGroup), no init container" key_volume_owner_only
+check "the webhook Pod keeps an fsGroup when podSecurityContext leaves it out" key_volume_owner_only --set podSecurityContext.fsGroup=null
+
+certs_gen_own_identity() {  # the Job and the CronJob, certs-gen's ServiceAccount, the two Secrets
+  local a b c
+  a="$(render --show-only templates/certs-gen-jobs.yaml)" && b="$(render --show-only templates/certs-gen-jobs.yaml)" &&
+    c="$(render --show-only templates/certs-gen-jobs.yaml --set image.tag=0.2.0)" || return 1
+  python3 - "$a" "$c" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(sys.argv[1]) if d]
+job = next(d for d in docs if d["kind"] == "Job")
+cron = next(d for d in docs if d["kind"] == "CronJob")
+other = next(d for d in yaml.safe_load_all(sys.argv[2]) if d and d["kind"] == "Job")
+pods = [job["spec"]["template"]["spec"], cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]]
+for pod in pods:
+    assert pod["serviceAccountName"] == "rel-infisical-secrets-operator-certs-gen", pod["serviceAccountName"]
+    args = pod["containers"][0]["args"]
+    for want in ["ensure", "--secret-name=rel-infisical-secrets-operator-webhook-tls",
+                 "--ca-secret-name=rel-infisical-secrets-operator-webhook-ca",
+                 "--validating-config=rel-infisical-secrets-operator-validate",
+                 "--mutating-config=rel-infisical-secrets-operator-mutate"]:
+        assert want in args, (want, args)
+assert pods[0] == pods[1], "the Job and the CronJob run the same Pod"
+assert job["metadata"]["name"].startswith("rel-infisical-secrets-operator-certs-gen-"), job["metadata"]["name"]
+assert not job["metadata"].get("annotations"), "no Helm hook"
+# A Job's template is immutable: another Pod spec is another Job name.
+assert other["metadata"]["name"] != job["metadata"]["name"]
+PY
+  [ "$a" = "$b" ]
+}
+check "certs-gen runs as a Job (name from its Pod spec) and the CronJob, under its own ServiceAccount" certs_gen_own_identity
+
+certs_gen_rbac_own() {  # bound to certs-gen's ServiceAccount only; the webhook has none of it
+  local cg wh
+  cg="$(render --show-only templates/certs-gen-rbac.yaml)" && wh="$(render --show-only templates/webhook-rbac.yaml)" || return 1
+  python3 - "$cg" <<'PY' || return 1
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(sys.argv[1]) if d]
+for d in docs:
+    if d["kind"].endswith("Binding"):
+        assert [s["name"] for s in d["subjects"]] == ["rel-infisical-secrets-operator-certs-gen"], d["subjects"]
+role = next(d for d in docs if d["kind"] == "Role")["rules"]
+assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]} in role, role
+named = [r for r in role if r.get("resourceNames")]
+assert named == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "update"], "resourceNames":
+                  ["rel-infisical-secrets-operator-webhook-tls", "rel-infisical-secrets-operator-webhook-ca"]}], named
+assert len(role) == 2, role
+for r in next(d for d in docs if d["kind"] == "ClusterRole")["rules"]:
+    assert r["resources"][0].endswith("webhookconfigurations") and len(r["resourceNames"]) == 1, r
+PY
+  ! grep -nE 'webhookconfigurations|certs-gen|webhook-tls|webhook-ca' <<<"$wh"
+}
+check "certs-gen's RBAC (Secrets and caBundles by name) is bound to certs-gen alone, none in the webhook's" certs_gen_rbac_own
+
+ca_secret_name_distinct() {
+  ! render --set certificates.secretName=same --set certificates.caSecretName=same >/dev/null 2>&1 &&
+    render --set certificates.caSecretName=my-ca | grep -q -- '--ca-secret-name=my-ca$'
+}
+check "certificates.caSecretName is passed on and may not equal the serving Secret's name" ca_secret_name_distinct
 
 webhook_drains_before_stop() {  # preStop sleep within the grace period; 0 turns it off
   local out off; out="$(render --show-only templates/webhook-deployment.yaml --set webhook.shutdownDelaySeconds=7)"
@@ -93,8 +169,18 @@ webhook_drains_before_stop() {  # preStop sleep within the grace period; 0 turns
 }
 check "a terminating webhook keeps serving for webhook.shutdownDelaySeconds (preStop), inside its grace period" webhook_drains_before_stop
 
+authorization_timeout_below_webhook_timeout() {  # the webhook denies "could not verify" before the API server times out
+  render --show-only templates/webhook-deployment.yaml | grep -q -- '--authorization-timeout=3000ms$' &&
+    render --show-only templates/webhook-deployment.yaml --set webhook.timeoutSeconds=10 \
+      --set webhook.authorizationTimeoutMilliseconds=9500 | grep -q -- '--authorization-timeout=9500ms$' &&
+    ! render --set webhook.authorizationTimeoutMilliseconds=5000 >/dev/null 2>&1 &&
+    ! render --set webhook.timeoutSeconds=2 >/dev/null 2>&1
+}
+check "webhook.authorizationTimeoutMilliseconds is passed on and must be below webhook.timeoutSeconds" authorization_timeout_below_webhook_timeout
+
 least_privilege() {
-  local rbac; rbac="$(render --show-only templates/syncer-rbac.yaml --show-only templates/webhook-rbac.yaml)"
+  local rbac; rbac="$(render --show-only templates/syncer-rbac.yaml --show-only templates/webhook-rbac.yaml \
+                      --show-only templates/certs-gen-rbac.yaml)"
   ! grep -nE "verbs: \[?.*\"?\*\"?" <<<"$rbac" && ! grep -n "resources:.*\"\*\"" <<<"$rbac" &&
     ! grep -n '^  - delete' <<<"$rbac" && grep -q 'resourceNames:' <<<"$rbac"
 }
@@ -156,7 +242,7 @@ check "namespaces= scopes the syncer and its RBAC to those namespaces" scoped_na
 cert_manager_path() {
   local out; out="$(render --set certificates.provider=cert-manager)"
   grep -q 'kind: Certificate' <<<"$out" && grep -q 'cert-manager.io/inject-ca-from' <<<"$out" &&
-    ! grep -q 'kind: CronJob' <<<"$out" && ! grep -q 'name: certs-gen' <<<"$out"
+    ! grep -qE '^kind: (Cron)?Job' <<<"$out" && ! grep -v '^ *#' <<<"$out" | grep -q 'certs-gen'
 }
 check "certificates.provider=cert-manager replaces certs-gen with a Certificate and CA injection" cert_manager_path
 

@@ -6,22 +6,14 @@
 #   1. `kubectl auth can-i --list` for each token, in a namespace other than the operator's (the
 #      cluster-wide grants) and in the operator's namespace `ops`, is exactly the list documented in
 #      docs/security.md "RBAC: what each component may do, and why" (written out below);
-#   2. the webhook's list has no `secrets` verb and no verb on the webhook configurations;
-#   3. each component works with exactly those rules: certs-gen, the webhook and the syncer run with
-#      their own ServiceAccount's token against infisical-sim; an InfisicalSecret syncs, an opted-in
-#      Deployment rolls, and none of their requests is refused (kube-sim logs every request's status).
-# Prints "# cases: N passed, N failed" (and "# pending: N" for the known gaps below).
+#   2. the webhook's list has no `secrets` verb (none of certs-gen's Secret rules either) and no verb on
+#      the webhook configurations;
+#   3. each component works with exactly those rules: certs-gen (the install Job's and the renewal
+#      CronJob's args), the webhook and the syncer run with their own ServiceAccount's token against
+#      infisical-sim; an InfisicalSecret syncs, an opted-in Deployment rolls, and none of their
+#      requests is refused (kube-sim logs every request's status).
+# Prints "# cases: N passed, N failed" (and "# pending: N", 0 now that no known gap is tolerated).
 set -uo pipefail
-
-# Known gaps of the chart today. 1: the case reports "pending" (and does not fail) while the gap is
-# there; when the gap is gone the case passes either way and says the variable can go.
-# - The chart's webhook ClusterRole still grants `list, watch` on secrets (being removed).
-WEBHOOK_READS_SECRETS_TODAY="${WEBHOOK_READS_SECRETS_TODAY:-1}"
-# - The chart binds certs-gen's Role and ClusterRole to the webhook's ServiceAccount as well (certs-gen
-#   runs as the webhook Pod's init container, under the Pod's ServiceAccount), so the webhook's token
-#   may also create/get/update/patch the serving-certificate Secret and get/update/patch the two webhook
-#   configurations. docs/security.md lists those rules under certs-gen only.
-WEBHOOK_SA_RUNS_CERTS_GEN_TODAY="${WEBHOOK_SA_RUNS_CERTS_GEN_TODAY:-1}"
 
 src="${IFO_SOURCE_ROOT:?IFO_SOURCE_ROOT is not set}"
 build="${IFO_BUILD_ROOT:?IFO_BUILD_ROOT is not set}"
@@ -73,20 +65,20 @@ core configmaps infisical-config get,list,watch
 core configmaps - list,watch
 core secrets - get,create,list,watch'
 webhook_clusterrole='
-core secrets - list,watch
+secrets.infisical.com infisicalsecrets - list,watch
 authorization.k8s.io subjectaccessreviews - create
 core serviceaccounts - get
 secrets.infisical.com infisicalreferencegrants - list'
 webhook_role='
 core configmaps infisical-config get'
-# certs-gen: the Secret rows are in the release namespace; the webhook configurations cluster-wide. The
-# names are the chart's for release "rel".
+# certs-gen: the Secret rows are in the release namespace (the serving Secret and the CA Secret); the
+# webhook configurations cluster-wide. The names are the chart's for release "rel".
 certsgen_role="
 core secrets - create
-core secrets $full-webhook-tls get,update,patch"
+core secrets $full-webhook-tls,$full-webhook-ca get,update"
 certsgen_clusterrole="
-admissionregistration.k8s.io validatingwebhookconfigurations $full-validate get,update,patch
-admissionregistration.k8s.io mutatingwebhookconfigurations $full-mutate get,update,patch"
+admissionregistration.k8s.io validatingwebhookconfigurations $full-validate get,update
+admissionregistration.k8s.io mutatingwebhookconfigurations $full-mutate get,update"
 # What every authenticated ServiceAccount has in any cluster (the bootstrap ClusterRoles
 # system:basic-user, system:discovery, system:public-info-viewer, system:service-account-issuer-discovery).
 bootstrap='
@@ -146,7 +138,7 @@ render() {
 }
 out="$( { for n in $ns apps; do k create namespace "$n" --dry-run=client -o yaml | k apply -f - || exit 1; done &&
           render --show-only templates/serviceaccounts.yaml --show-only templates/syncer-rbac.yaml \
-                 --show-only templates/webhook-rbac.yaml | k apply -f -; } 2>&1)"
+                 --show-only templates/webhook-rbac.yaml --show-only templates/certs-gen-rbac.yaml | k apply -f -; } 2>&1)"
 if [ $? -eq 0 ]; then pass "namespaces, ServiceAccounts and RBAC objects of the chart applied"; else fail "chart RBAC applied" "$out"; finish_rbac; fi
 
 declare -A token
@@ -195,51 +187,29 @@ same_rules "syncer: can-i --list in $ns is the ClusterRole plus the Role $full-s
   "${list[syncer/$ns]}" "$(expand "$syncer_clusterrole" "$syncer_own_role" "$bootstrap")"
 same_rules "certs-gen: can-i --list outside $ns is the webhook configurations, by name" \
   "${list[certs-gen/$other]}" "$(expand "$certsgen_clusterrole" "$bootstrap")"
-same_rules "certs-gen: can-i --list in $ns adds the serving-certificate Secret" \
+same_rules "certs-gen: can-i --list in $ns adds the serving Secret and the CA Secret" \
   "${list[certs-gen/$ns]}" "$(expand "$certsgen_clusterrole" "$certsgen_role" "$bootstrap")"
 
-# The webhook: the documented list, or (known gap) that list plus certs-gen's.
-webhook_list() {  # NAME ACTUAL EXPECTED-DOCUMENTED EXPECTED-WITH-CERTS-GEN
-  if [ "$2" = "$3" ]; then
-    pass "$1"
-    [ "$WEBHOOK_SA_RUNS_CERTS_GEN_TODAY" = 1 ] && echo "# note: the webhook no longer has certs-gen's rules: WEBHOOK_SA_RUNS_CERTS_GEN_TODAY can go"
-  elif [ "$WEBHOOK_SA_RUNS_CERTS_GEN_TODAY" = 1 ] && [ "$2" = "$4" ]; then
-    pending_case "$1" "the chart also binds certs-gen's Role/ClusterRole to the webhook ServiceAccount (init container)"
-  else
-    same_rules "$1" "$2" "$3"
-  fi
-}
-webhook_list "webhook: can-i --list outside $ns is the documented ClusterRole $full-webhook" "${list[webhook/$other]}" \
-  "$(expand "$webhook_clusterrole" "$bootstrap")" "$(expand "$webhook_clusterrole" "$certsgen_clusterrole" "$bootstrap")"
-webhook_list "webhook: can-i --list in $ns is the ClusterRole plus the Role $full-webhook" "${list[webhook/$ns]}" \
-  "$(expand "$webhook_clusterrole" "$webhook_role" "$bootstrap")" \
-  "$(expand "$webhook_clusterrole" "$webhook_role" "$certsgen_clusterrole" "$certsgen_role" "$bootstrap")"
+# The webhook: exactly the documented list; certs-gen's rules belong to certs-gen's ServiceAccount only.
+same_rules "webhook: can-i --list outside $ns is the documented ClusterRole $full-webhook" "${list[webhook/$other]}" \
+  "$(expand "$webhook_clusterrole" "$bootstrap")"
+same_rules "webhook: can-i --list in $ns is the ClusterRole plus the Role $full-webhook" "${list[webhook/$ns]}" \
+  "$(expand "$webhook_clusterrole" "$webhook_role" "$bootstrap")"
 
 # --- 2. what the webhook must not have ------------------------------------------------------------------
 webhook_all="$(printf '%s\n%s\n' "${list[webhook/$other]}" "${list[webhook/$ns]}" | sort -u)"
 secret_verbs="$(grep '^core secrets ' <<<"$webhook_all")"
 config_verbs="$(grep -E '^admissionregistration.k8s.io (validating|mutating)webhookconfigurations ' <<<"$webhook_all")"
+# The webhook reads no Secret (its digests come from InfisicalSecret status) and runs no certs-gen:
+# any secrets verb fails, and certs-gen's Secret rules (create; get/update/patch of the serving or the
+# CA Secret) are named on their own, since they would hand the webhook the CA key.
+name="webhook: none of certs-gen's Secret rules (create; get/update/patch of the serving or the CA Secret)"
+certsgen_like="$(grep -E "^core secrets (- create|- (get|update|patch)|$full-webhook-(tls|ca) (get|update|patch))$" <<<"$secret_verbs")"
+if [ -z "$certsgen_like" ]; then pass "$name"; else fail "$name" "${certsgen_like//$'\n'/$'\n'#   }"; fi
 name="webhook: no verb on secrets"
-explained="$(grep -vE "^core secrets - (list|watch)$" <<<"$secret_verbs" | grep -vE "^core secrets ($full-webhook-tls (get|update|patch)|- create)$")"
-if [ -z "$secret_verbs" ]; then
-  pass "$name"
-  [ "$WEBHOOK_READS_SECRETS_TODAY$WEBHOOK_SA_RUNS_CERTS_GEN_TODAY" != 00 ] &&
-    echo "# note: the webhook has no secrets verb any more: WEBHOOK_READS_SECRETS_TODAY / WEBHOOK_SA_RUNS_CERTS_GEN_TODAY can go"
-elif [ -z "$explained" ] &&
-     { [ "$WEBHOOK_READS_SECRETS_TODAY" = 1 ] || ! grep -qE '^core secrets - (list|watch)$' <<<"$secret_verbs"; } &&
-     { [ "$WEBHOOK_SA_RUNS_CERTS_GEN_TODAY" = 1 ] || ! grep -qE "^core secrets ($full-webhook-tls|- create)" <<<"$secret_verbs"; }; then
-  pending_case "$name" "$(tr '\n' ';' <<<"$secret_verbs")"
-else
-  fail "$name" "${secret_verbs//$'\n'/$'\n'#   }"
-fi
+if [ -z "$secret_verbs" ]; then pass "$name"; else fail "$name" "${secret_verbs//$'\n'/$'\n'#   }"; fi
 name="webhook: no verb on validatingwebhookconfigurations/mutatingwebhookconfigurations"
-if [ -z "$config_verbs" ]; then
-  pass "$name"
-elif [ "$WEBHOOK_SA_RUNS_CERTS_GEN_TODAY" = 1 ]; then
-  pending_case "$name" "$(tr '\n' ';' <<<"$config_verbs")"
-else
-  fail "$name" "${config_verbs//$'\n'/$'\n'#   }"
-fi
+if [ -z "$config_verbs" ]; then pass "$name"; else fail "$name" "${config_verbs//$'\n'/$'\n'#   }"; fi
 
 # docs/security.md: "no wildcards, no delete anywhere, no write on grants or ServiceAccounts".
 bad="$(printf '%s\n' "${list[syncer/$ns]}" "${list[webhook/$ns]}" "${list[certs-gen/$ns]}" |
@@ -261,10 +231,37 @@ enforced() {
     [ "$(k auth can-i create secrets -n $ns --token "${token[certs-gen]}" 2>&1)" = yes ] &&
     [ "$(k auth can-i update secret/other -n $ns --token "${token[certs-gen]}" 2>&1)" = no ] &&
     [ "$(k auth can-i list secrets -A --token "${token[certs-gen]}" 2>&1)" = no ] &&
+    [ "$(k auth can-i list secrets -A --token "${token[webhook]}" 2>&1)" = no ] &&
+    [ "$(k auth can-i watch secrets -A --token "${token[webhook]}" 2>&1)" = no ] &&
     [ "$(k auth can-i list secrets -A --token "${token[syncer]}" 2>&1)" = yes ]
 }
 if out="$(enforced 2>&1)"; then pass "kube-sim enforces those rules on the tokens' requests (403 with the apiserver's message)"
 else fail "kube-sim enforces those rules on the tokens' requests (403 with the apiserver's message)" "$out"; fi
+
+# certs-gen's rights are its own: the CA Secret and the webhook configurations, by name, for certs-gen
+# and never for the webhook. can WANT COMPONENT ARGS...: `kubectl auth can-i ARGS` with its token.
+can() {
+  local want="$1" c="$2" got; shift 2
+  got="$(k auth can-i "$@" --token "${token[$c]}" 2>/dev/null)"  # (stderr: kubectl's warnings)
+  [ "$got" = "$want" ] || { echo "$c: kubectl auth can-i $*: $got (want $want)"; return 1; }
+}
+certs_gen_only() {
+  local out
+  can yes certs-gen get secret/$full-webhook-ca -n $ns && can no webhook get secret/$full-webhook-ca -n $ns &&
+    can yes certs-gen update secret/$full-webhook-tls -n $ns && can no webhook update secret/$full-webhook-tls -n $ns &&
+    can no webhook create secrets -n $ns &&
+    can yes certs-gen update validatingwebhookconfiguration/$full-validate &&
+    can yes certs-gen update mutatingwebhookconfiguration/$full-mutate &&
+    can no certs-gen update validatingwebhookconfiguration/other &&
+    can no webhook update validatingwebhookconfiguration/$full-validate &&
+    can no webhook update mutatingwebhookconfiguration/$full-mutate || return 1
+  # A real request: the webhook's token reading the CA Secret is refused before the Secret is looked up.
+  out="$(k -n $ns get secret "$full-webhook-ca" --token "${token[webhook]}" 2>&1)"; [ $? -ne 0 ] &&
+    grep -q "User \"system:serviceaccount:$ns:$full-webhook\" cannot get resource \"secrets\" in API group \"\" in the namespace \"$ns\"" <<<"$out" ||
+    { echo "$out"; return 1; }
+}
+if out="$(certs_gen_only 2>&1)"; then pass "only certs-gen may read the CA Secret and set caBundle (the webhook's token may not)"
+else fail "only certs-gen may read the CA Secret and set caBundle (the webhook's token may not)" "$out"; fi
 
 # --- 3. each component works with its own ServiceAccount's rules ----------------------------------------
 for f in "$infisical_sim" "$syncer" "$webhook" "$certsgen"; do
@@ -304,13 +301,24 @@ phase3="$(mark)"
 start="$phase3"
 # (the refusals of the enforcement case above are in the log: the 403 check below can see one)
 [ "$phase3" -gt 0 ] || fail "kube-sim --log-requests logs refused requests as '-> 403'" "$(tail -3 "$work/sim.err")"
-mapfile -t cg_args < <(args_of "$full-webhook" '.spec.template.spec.initContainers[0]')
+# The install Job (its name carries a hash: found by its label), run as the Job's Pod would run it.
+mapfile -t cg_args < <(k -n $ns get jobs -l app.kubernetes.io/component=certs-gen \
+  -o 'jsonpath={range .items[0].spec.template.spec.containers[0].args[*]}{@}{"\n"}{end}')
+job_sa="$(k -n $ns get jobs -l app.kubernetes.io/component=certs-gen -o 'jsonpath={.items[0].spec.template.spec.serviceAccountName}')"
 out="$("$certsgen" "${cg_args[@]}" --kubeconfig="$work/kc-certs-gen" --out-dir="$work/certs" 2>&1)"; rc=$?
 bundle="$(k get validatingwebhookconfiguration "$full-validate" -o jsonpath='{.webhooks[0].clientConfig.caBundle}' 2>/dev/null)"
-if [ $rc -eq 0 ] && [ -n "$bundle" ] && [ -s "$work/certs/tls.crt" ] && [ -z "$(refused "$start")" ]; then
-  pass "certs-gen (the init container's args) works with the certs-gen ServiceAccount's rules"
+if [ $rc -eq 0 ] && [ "$job_sa" = "$full-certs-gen" ] && [ -n "$bundle" ] && [ -s "$work/certs/tls.crt" ] && [ -z "$(refused "$start")" ]; then
+  pass "certs-gen (the install Job's args) works with the certs-gen ServiceAccount's rules"
 else
-  fail "certs-gen (the init container's args) works with the certs-gen ServiceAccount's rules" "rc=$rc" "$(lines <<<"$out")" "$(refused "$start" | lines)"
+  fail "certs-gen (the install Job's args) works with the certs-gen ServiceAccount's rules" "rc=$rc sa=$job_sa" "$(lines <<<"$out")" "$(refused "$start" | lines)"
+fi
+# The Secret the webhook mounts holds no CA key: the serving pair and the bundle; the key is in the
+# CA Secret (which the webhook's token may not get, above).
+keys_of() { k -n $ns get secret "$1" -o json | python3 -c 'import json,sys; print(",".join(sorted(json.load(sys.stdin)["data"])))'; }
+if [ "$(keys_of "$full-webhook-tls")" = ca.crt,tls.crt,tls.key ] && [ "$(keys_of "$full-webhook-ca")" = ca.crt,ca.key ]; then
+  pass "certs-gen wrote the CA key into the CA Secret only"
+else
+  fail "certs-gen wrote the CA key into the CA Secret only" "serving: $(keys_of "$full-webhook-tls")" "ca: $(keys_of "$full-webhook-ca")"
 fi
 
 start="$(mark)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The user flows of the README with the real kubectl and helm: the chart rendered and applied to
-# kube-sim, certs-gen run as the init container, the webhook and the syncer run with the chart's
-# arguments against infisical-sim. Each flow is one case.
+# kube-sim, certs-gen run as the install Job (with its ServiceAccount's token), the webhook and the
+# syncer run with the chart's arguments against infisical-sim. Each flow is one case.
 set -uo pipefail
 root="${IFO_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}"
 build="${IFO_BUILD_ROOT:-$root/build}"
@@ -40,6 +40,26 @@ valid_synced() {
     k get infisicalsecrets | tee /dev/stderr | grep -E '^app-secrets +True +Synced +app-secrets'
 }
 sandbox_check "a valid InfisicalSecret (universal auth) produces the managed Secret with Infisical's values" valid_synced
+
+# The webhook reads no Secret: the syncer publishes each managed Secret's key digests in the
+# InfisicalSecret's status (the same digests as the Secret's annotation), and never a value there.
+digests_published() {
+  k get infisicalsecret app-secrets -o json >"$work/is.json" &&
+    k get secret app-secrets -o 'jsonpath={.metadata.annotations.secrets\.infisical\.com/key-digests}' >"$work/annotation.json" &&
+    python3 - "$work/is.json" "$work/annotation.json" <<'PY'
+import json, sys
+status = json.load(open(sys.argv[1]))["status"]
+annotation = json.load(open(sys.argv[2]))
+entries = status.get("managedKeyDigests", [])
+print(json.dumps(entries))
+assert entries == [{"kind": "Secret", "namespace": "default", "name": "app-secrets", "keyDigests": annotation}], "not the annotation's digests"
+assert sorted(annotation) == ["API_KEY", "DB_PASSWORD", "DB_URL", "LOG_LEVEL"], annotation
+text = json.dumps(status)
+for value in ("initial-db-password", "initial-api-key", "postgres://"):
+    assert value not in text, "a secret value in status"
+PY
+}
+sandbox_check "the InfisicalSecret's status publishes the managed Secret's key digests, never a value" digests_published
 
 rolls_on_consumed_key_only() {
   k apply -f "$root/examples/deployment.yaml" && k rollout status deployment/web --timeout=30s &&

@@ -69,6 +69,37 @@ else
   fail "a second ensure reuses everything and writes nothing" "rc=$rc rv $rv1 -> $rv2" "$out"
 fi
 
+keys_of() { k -n $ns get secret "$1" -o json | python3 -c 'import json,sys; print(",".join(sorted(json.load(sys.stdin)["data"])))'; }
+if [ "$(keys_of infisical-webhook-tls 2>&1)" = ca.crt,tls.crt,tls.key ] && [ "$(keys_of infisical-webhook-ca 2>&1)" = ca.crt,ca.key ]; then
+  pass "the CA key is in the CA Secret only; the serving Secret has tls.crt, tls.key and ca.crt"
+else
+  fail "the CA key is in the CA Secret only; the serving Secret has tls.crt, tls.key and ca.crt" \
+    "infisical-webhook-tls: $(keys_of infisical-webhook-tls 2>&1)" "infisical-webhook-ca: $(keys_of infisical-webhook-ca 2>&1)"
+fi
+
+# An install from before the split: ca.key in the serving Secret and no CA Secret. ensure moves that CA
+# (which the caBundles trust) instead of minting one; the serving certificate stays.
+legacy_moved() {
+  local ca_key cert bundle
+  ca_key="$(k -n $ns get secret infisical-webhook-ca -o 'jsonpath={.data.ca\.key}')" &&
+    cert="$(k -n $ns get secret infisical-webhook-tls -o 'jsonpath={.data.tls\.crt}')" &&
+    bundle="$(k get validatingwebhookconfiguration infisical-secrets-operator-validating -o 'jsonpath={.webhooks[0].clientConfig.caBundle}')" &&
+    k -n $ns patch secret infisical-webhook-tls --type merge -p "{\"data\":{\"ca.key\":\"$ca_key\"}}" &&
+    k -n $ns delete secret infisical-webhook-ca &&
+    [ "$(keys_of infisical-webhook-tls)" = ca.crt,ca.key,tls.crt,tls.key ] || return 1
+  "$certsgen" ensure --kubeconfig "$work/kubeconfig" --namespace $ns \
+    --validating-config infisical-secrets-operator-validating --mutating-config infisical-secrets-operator-mutating || return 1
+  [ "$(k -n $ns get secret infisical-webhook-ca -o 'jsonpath={.data.ca\.key}')" = "$ca_key" ] &&
+    [ "$(k -n $ns get secret infisical-webhook-tls -o 'jsonpath={.data.tls\.crt}')" = "$cert" ] &&
+    [ "$(k get validatingwebhookconfiguration infisical-secrets-operator-validating -o 'jsonpath={.webhooks[0].clientConfig.caBundle}')" = "$bundle" ] &&
+    [ "$(keys_of infisical-webhook-tls)" = ca.crt,tls.crt,tls.key ]
+}
+if out="$(legacy_moved 2>&1)"; then
+  pass "upgrade from one Secret: the CA moves to its own Secret, same CA, caBundle and certificate"
+else
+  fail "upgrade from one Secret: the CA moves to its own Secret, same CA, caBundle and certificate" "$out"
+fi
+
 k apply -f "$data/managed-secret.yaml" >/dev/null 2>&1
 
 # --- the webhook ------------------------------------------------------------------------------------
@@ -145,6 +176,21 @@ out="$(k --token alice-token apply -f "$data/valid.yaml" 2>&1)"; rc=$?
 if [ $rc -eq 0 ] && k -n apps get infisicalsecret valid >/dev/null 2>&1; then pass "a valid spec is admitted"
 else fail "a valid spec is admitted" "$out"; fi
 
+# What the syncer publishes after a sync (there is no syncer here): the key digests of the managed
+# Secret in the InfisicalSecret's status, which is all the webhook reads for rollout hashes.
+publish_digests() {  # DB_PASSWORD's digest digit
+  local d1 d2
+  d1="$(printf '1%.0s' $(seq 64))"; d2="$(printf "$1%.0s" $(seq 64))"
+  k -n apps patch infisicalsecret valid --subresource=status --type merge -p \
+    "{\"status\":{\"managedKeyDigests\":[{\"kind\":\"Secret\",\"namespace\":\"apps\",\"name\":\"app-secrets\",\"keyDigests\":{\"API_KEY\":\"$d1\",\"DB_PASSWORD\":\"$d2\"}}]}}"
+}
+out="$(publish_digests 2 2>&1)"; rc=$?
+if [ $rc -eq 0 ] && [ -n "$(k -n apps get infisicalsecret valid -o jsonpath='{.status.managedKeyDigests[0].keyDigests.DB_PASSWORD}')" ]; then
+  pass "status.managedKeyDigests is kept by the CRD's status schema"
+else
+  fail "status.managedKeyDigests is kept by the CRD's status schema" "rc=$rc" "$out"
+fi
+
 hash_of() { k -n apps get deployment "$1" -o jsonpath='{.spec.template.metadata.annotations.secrets\.infisical\.com/rollout-hash}'; }
 revision_of() { k -n apps get deployment "$1" -o jsonpath='{.metadata.annotations.deployment\.kubernetes\.io/revision}/{.metadata.generation}'; }
 out="$(k apply -f "$data/deployment.yaml" 2>&1)"; rc=$?
@@ -167,9 +213,9 @@ else
   fail "a Deployment without the opt-in annotation is not mutated" "$out"
 fi
 
-# The hash follows the digests of the consumed key, from the watch-fed cache.
-k -n apps annotate secret app-secrets --overwrite \
-  'secrets.infisical.com/key-digests={"API_KEY":"1111111111111111111111111111111111111111111111111111111111111111","DB_PASSWORD":"3333333333333333333333333333333333333333333333333333333333333333"}' >/dev/null
+# The hash follows the digests the InfisicalSecret publishes for the consumed key, from the watch-fed
+# cache (the webhook may not read the Secret itself).
+publish_digests 3 >/dev/null
 probe_differs() {
   sed 's/name: web$/name: probe/' "$data/deployment.yaml" | k apply -f - >/dev/null 2>&1 || return 1
   local h; h="$(hash_of probe)"

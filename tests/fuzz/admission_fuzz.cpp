@@ -31,7 +31,7 @@ using fuzz::check;
 
 class Authorizer : public webhook::Authorizer {
  public:
-  bool allowed(const webhook::UserInfo& user, const core::AccessCheck& check) override {
+  std::optional<bool> allowed(const webhook::UserInfo& user, const core::AccessCheck& check) override {
     if (user.username == "throw") throw std::runtime_error("authorizer failure");
     return (user.username.size() + check.namespace_.size()) % 2 == 0;
   }

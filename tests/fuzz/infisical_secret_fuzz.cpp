@@ -8,7 +8,8 @@
 //  - the report starts with exactly the parser's type errors;
 //  - an accepted spec really satisfies the rules (one auth method with its scope, valid targets,
 //    interval in range, a valid hostAPI), and cross-namespace references point outside the namespace;
-//  - hostAPI normalisation is idempotent and resolution never yields an empty host.
+//  - hostAPI normalisation is idempotent and resolution never yields an empty host;
+//  - status.managedKeyDigests is read only as whole, well-formed entries.
 #include <cstddef>
 #include <cstdint>
 #include <set>
@@ -133,6 +134,15 @@ void check_report(std::string_view text, std::string_view request_ns) {
           "accepted resyncInterval out of range");
     check(spec.host_api.empty() || core::is_http_url(spec.host_api), "accepted invalid hostAPI", spec.host_api);
     if (spec.tls_ca_ref) check(core::is_secret_key(spec.tls_ca_ref->key), "accepted invalid caRef key");
+  }
+
+  // status.managedKeyDigests, which the webhook trusts for rollout hashes: only whole, well-formed
+  // entries are read (a kind, a place and 64-digit lowercase hex digests).
+  for (const auto& e : res.status.managed_key_digests) {
+    check(!e.kind.empty() && !e.namespace_.empty() && !e.name.empty(), "managedKeyDigests entry without a place");
+    for (const auto& [key, digest] : e.key_digests)
+      check(digest.size() == 64 && digest.find_first_not_of("0123456789abcdef") == std::string::npos,
+            "managedKeyDigests entry read with a malformed digest", key);
   }
 
   // hostAPI normalisation.

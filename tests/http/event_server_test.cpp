@@ -178,6 +178,11 @@ struct Fixture {
         o, ctx,
         [this](const webhook::HttpRequest& q, webhook::HttpResponse& r) {
           if (q.path == "/throw") throw std::runtime_error("boom");
+          if (q.path == "/defer") {  // answered later, by complete_deferred()
+            std::lock_guard lock(mu);
+            deferred.push_back(q.defer());
+            return;
+          }
           handled.fetch_add(1);
           r.content_type = "text/plain";
           r.body = std::string(q.method) + " " + std::string(q.path) + " " + std::to_string(q.body.size());
@@ -203,6 +208,31 @@ struct Fixture {
     return o;
   }
   std::unique_ptr<RawClient> client() { return std::make_unique<RawClient>(port, cert.ca_pem); }
+  // Waits (bounded) until `n` requests have been deferred.
+  bool wait_deferred(size_t n) {
+    for (int i = 0; i < 2000; ++i) {
+      {
+        std::lock_guard lock(mu);
+        if (deferred.size() >= n) return true;
+      }
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return false;
+  }
+  // Completes deferred request `i` from a thread of its own, as an authorizer's thread would.
+  void complete_deferred(size_t i, std::string body) {
+    webhook::DeferredReply reply;
+    {
+      std::lock_guard lock(mu);
+      reply = deferred.at(i);
+    }
+    std::thread([reply, body = std::move(body)] {
+      reply.complete([body](webhook::HttpResponse& r) {
+        r.content_type = "text/plain";
+        r.body = body;
+      });
+    }).join();
+  }
   std::string last_refusal() {
     std::lock_guard lock(mu);
     return refusals.empty() ? "" : refusals.back();
@@ -214,6 +244,7 @@ struct Fixture {
   std::atomic<int> handled{0};
   std::mutex mu;
   std::vector<std::string> refusals;
+  std::vector<webhook::DeferredReply> deferred;
 };
 
 std::string post(std::string_view path, std::string_view body, std::string_view extra = "") {
@@ -504,4 +535,34 @@ TEST_CASE("buffered-bytes budget: clients declaring large bodies get 503, a smal
   CHECK(hogs[0]->read().body == "POST /hog 1048576");
   hogs.clear();
   CHECK(ifo::test::eventually([&f] { return f.server->stats().buffered_bytes == 0; }));
+}
+
+TEST_CASE("a deferred answer comes later from another thread; the loop serves others meanwhile") {
+  auto o = Fixture::options();
+  o.threads = 1;  // one loop: had the deferred request held it, the second client would wait too
+  o.read_timeout = milliseconds(5000);
+  Fixture f(o);
+  auto c = f.client();
+  // A deferred request with a pipelined one behind it: neither is answered before the deferred one.
+  REQUIRE(c->send(post("/defer", "abc") + post("/b", "")));
+  REQUIRE(f.wait_deferred(1));
+  CHECK(f.server->stats().buffered_bytes > 0);  // its bytes stay reserved until it is answered
+  auto other = f.client();
+  CHECK(other->exchange(post("/c", "x")).body == "POST /c 1");
+  f.complete_deferred(0, "later");
+  auto first = c->read();
+  CHECK(first.status == 200);
+  CHECK(first.body == "later");
+  CHECK(c->read().body == "POST /b 0");
+  CHECK(f.server->stats().buffered_bytes == 0);
+  // A second completion of the same request is dropped; the connection keeps serving.
+  f.complete_deferred(0, "again");
+  CHECK(c->exchange(post("/d", "")).body == "POST /d 0");
+  // The client leaves while its answer is pending: the late answer goes nowhere and harms nothing.
+  REQUIRE(c->send(post("/defer", "")));
+  REQUIRE(f.wait_deferred(2));
+  c.reset();
+  std::this_thread::sleep_for(milliseconds(50));
+  f.complete_deferred(1, "too late");
+  CHECK(other->exchange(post("/e", "")).body == "POST /e 0");
 }

@@ -6,6 +6,8 @@
 
 #include "core/base64.h"
 #include "core/constants.h"
+#include "core/digest.h"
+#include "core/managed_digests.h"
 #include "kube/meta.h"
 #include "syncer_harness.h"
 
@@ -79,6 +81,22 @@ TEST_CASE("first sync creates the Secret and writes status once; an unchanged re
   CHECK(core::get_int(*core::member(*cr, "status"), "syncedKeys").value_or(-1) == 2);
   CHECK(core::get_int(*core::member(*cr, "status"), "observedGeneration").value_or(-1) == 1);
   CHECK(core::get_string(*core::member(*cr, "status"), "lastSyncTime"));
+  // The webhook's source of digests (it reads no Secret): the same digests as the annotation, in the
+  // status, kept by the CRD's schema; and the digests are bound to the Secret, so a value alone does
+  // not give them.
+  const auto* published = core::at_path(*cr, {"status", "managedKeyDigests"});
+  REQUIRE(published);
+  const std::vector<core::ManagedKeyDigests> entries = core::read_managed_key_digests(*published);
+  REQUIRE(entries.size() == 1);
+  CHECK(entries[0].kind == "Secret");
+  CHECK(entries[0].namespace_ == "default");
+  CHECK(entries[0].name == "app-secrets");
+  auto annotated = core::decode_key_digests(core::string_or(*ann, "secrets.infisical.com/key-digests", ""));
+  REQUIRE(annotated.ok());
+  CHECK(entries[0].key_digests == *annotated);
+  CHECK(entries[0].key_digests.at("DB_PASSWORD") ==
+        core::key_digest("0123456789abcdef0123456789abcdef", "default", "app-secrets", "DB_PASSWORD", "hunter2-value"));
+  CHECK(core::to_json(*core::member(*cr, "status")).find("hunter2") == std::string::npos);
 
   // Unchanged resync, served from the scope's shared fetch: reads only.
   h.recording->clear();

@@ -1,25 +1,32 @@
-// The webhook's digest feed (DigestFeed: a kube::Informer of managed Secrets feeding the DigestCache)
-// against kube-sim: a forbidden list is retried with growing delays and then syncs; changes and
-// deletions reach the cache; bookmarks keep it fresh; no Secret value is kept.
+// The webhook's digest feed (DigestFeed: a kube::Informer of InfisicalSecrets feeding the DigestCache
+// from status.managedKeyDigests) against kube-sim with the real CRD: a forbidden list is retried with
+// growing delays and then syncs; status changes reach the cache and a deleted InfisicalSecret takes its
+// entries with it; bookmarks keep it fresh; only names and digests are kept; and with RBAC on, the feed
+// works with a token that may list and watch InfisicalSecrets only, never asking for a Secret.
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/json.h"
 #include "kube/client.h"
-#include "core/clock.h"
+#include "kube/errors.h"
 #include "kube_sim_client.h"
+#include "sim/kube/modules.h"
 #include "sim/kube/server.h"
 #include "test_helpers.h"
 #include "webhook/digest_cache.h"
 #include "webhook/kube_sources.h"
+#include "yaml_json.h"
 
 using namespace std::chrono_literals;
 namespace core = ifo::core;
 namespace kube = ifo::kube;
+namespace kubesim = ifo::kubesim;
 using ifo::test::eventually;
 using ifo::webhook::DigestCache;
 using ifo::webhook::DigestFeed;
@@ -28,35 +35,55 @@ namespace {
 
 const std::string kDigestA(64, 'a');
 const std::string kDigestB(64, 'b');
-// base64 of the value kept in the Secrets' data: it must never reach the feed's store.
-const std::string kValue = "c2VjcmV0LXZhbHVl";
+// A spec field the feed must not keep (the store holds names and digests only).
+const std::string kSpecMarker = "spec-marker-project";
+
+std::string source_root() {
+  const char* r = std::getenv("IFO_SOURCE_ROOT");
+  return r ? r : ".";
+}
+
+// The InfisicalSecret CRD exactly as shipped (deploy/crds), so a status field it does not declare is
+// pruned as a real API server prunes it.
+void install_crd(kube::Client& client) {
+  client.create(
+      kube::kCustomResourceDefinitions, "",
+      *ifo::test::load_yaml_file(source_root() + "/deploy/crds/infisicalsecrets.secrets.infisical.com.yaml"));
+  REQUIRE(eventually([&] {
+    try {
+      client.list(kube::kInfisicalSecrets, "default");
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }));
+}
+
+// InfisicalSecret default/NAME writing Secret default/SECRET, publishing `digest` for key A as the
+// syncer does (status subresource).
+void put_resource(kube::Client& client, const std::string& name, const std::string& secret,
+                  const std::string& digest) {
+  const std::string object =
+      R"({"apiVersion":"secrets.infisical.com/v1alpha1","kind":"InfisicalSecret","metadata":{"name":")" + name +
+      R"("},"spec":{"authentication":{"universalAuth":{)"
+      R"("credentialsRef":{"secretName":"creds","secretNamespace":"default"},)"
+      R"("secretsScope":{"projectSlug":")" + kSpecMarker + R"(","envSlug":"dev","secretsPath":"/"}}},)"
+      R"("managedSecretReference":{"secretName":")" + secret + R"(","secretNamespace":"default"}}})";
+  try {
+    client.create(kube::kInfisicalSecrets, "default", *ifo::test::parse_doc(object));
+  } catch (const kube::ApiError& e) {
+    REQUIRE(e.is_already_exists());
+  }
+  client.patch_status(kube::kInfisicalSecrets, "default", name, kube::PatchType::kMerge,
+                      R"({"status":{"managedKeyDigests":[{"kind":"Secret","namespace":"default","name":")" +
+                          secret + R"(","keyDigests":{"A":")" + digest + R"("}}]}})");
+}
 
 struct Sim : ifo::test::KubeSimClient {
-  Sim() : KubeSimClient(bookmarks_every(100ms)) {}
+  Sim() : KubeSimClient(bookmarks_every(100ms)) { install_crd(*client); }
 
-  // A Secret managed by the operator, with a digest for key A and a value.
-  void put_secret(const std::string& name, const std::string& digest) {
-    auto doc =
-        ifo::test::parse_doc(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":")" + name +
-                             R"(","labels":{"app.kubernetes.io/managed-by":"infisical-secrets-operator"},
-      "annotations":{"secrets.infisical.com/key-digests":"{\"A\":\")" +
-                             digest + R"(\"}"}},"data":{"A":")" + kValue + R"("}})");
-    try {
-      client->create(kube::kSecrets, "default", *doc);
-    } catch (const kube::ApiError& e) {
-      REQUIRE(e.is_already_exists());
-      client->patch(kube::kSecrets, "default", name, kube::PatchType::kMerge,
-                    R"({"metadata":{"annotations":{"secrets.infisical.com/key-digests":"{\"A\":\")" + digest +
-                        R"(\"}"}}})");
-    }
-  }
-
-  // How many times kube-sim was asked to list Secrets since the counters were reset.
-  uint64_t secret_lists() {
-    auto counters = client->request("GET", "/sim/counters");
-    return static_cast<uint64_t>(
-        core::get_int(*core::member(*counters, "counters"), "list secrets").value_or(0));
-  }
+  // How many times kube-sim was asked to list InfisicalSecrets since the counters were reset.
+  uint64_t resource_lists() { return received("list infisicalsecrets"); }
 };
 
 std::string digest_of(const DigestFeed& feed, const std::string& name) {
@@ -66,11 +93,11 @@ std::string digest_of(const DigestFeed& feed, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("digest feed: a 403 on listing Secrets is retried with growing delays, then the cache syncs") {
+TEST_CASE(
+    "digest feed: a 403 on listing InfisicalSecrets is retried with growing delays, then the cache syncs") {
   Sim s;
-  s.put_secret("app", kDigestA);
-  s.client->request("POST", "/sim/faults",
-                    R"({"errors":[{"verb":"list","resource":"secrets","code":403,"count":-1}]})");
+  put_resource(*s.client, "app", "app-secrets", kDigestA);
+  s.inject(R"({"verb":"list","resource":"infisicalsecrets","code":403,"count":-1})");
   s.client->request("DELETE", "/sim/counters");
 
   // The informer waits on a fake clock: each retry happens only when the test moves time to it, so
@@ -89,7 +116,7 @@ TEST_CASE("digest feed: a 403 on listing Secrets is retried with growing delays,
   for (uint64_t attempt = 1; attempt <= 6; ++attempt) {
     // The attempt failed and the informer is waiting: kube-sim saw exactly one list per attempt.
     REQUIRE(
-        eventually([&] { return feed.informer().retry_at().has_value() && s.secret_lists() == attempt; }));
+        eventually([&] { return feed.informer().retry_at().has_value() && s.resource_lists() == attempt; }));
     CHECK_FALSE(feed.synced());
     const auto retry_at = *feed.informer().retry_at();
     delays.push_back(retry_at - clock.now());
@@ -106,51 +133,55 @@ TEST_CASE("digest feed: a 403 on listing Secrets is retried with growing delays,
     CHECK(delays[n] < 2 * base);
   }
   // Over all that (fake) time, kube-sim saw one list per attempt: 7 after about a minute of refusals.
-  CHECK(s.secret_lists() == 7);
+  CHECK(s.resource_lists() == 7);
 
-  // RBAC fixed: the next attempt lists, and the cache syncs with the Secret's digests.
-  s.client->request("DELETE", "/sim/faults");
+  // RBAC fixed: the next attempt lists, and the cache syncs with the published digests.
+  s.clear_faults();
   clock.step(*feed.informer().retry_at() - clock.now());
   REQUIRE(eventually([&] { return feed.synced(); }));
-  CHECK(digest_of(feed, "app") == kDigestA);
-  CHECK(s.secret_lists() == 8);
+  CHECK(digest_of(feed, "app-secrets") == kDigestA);
+  CHECK(s.resource_lists() == 8);
   feed.stop();
 }
 
 TEST_CASE(
-    "digest feed: changes and deletions reach the cache, bookmarks keep it fresh, values are never kept") {
+    "digest feed: follows InfisicalSecret status, forgets a deleted InfisicalSecret, keeps names and digests "
+    "only") {
   Sim s;
-  s.put_secret("app", kDigestA);
-  // Not managed: not watched at all.
-  s.client->create(kube::kSecrets, "default",
-                   *ifo::test::parse_doc(
-                       R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"other",
-      "annotations":{"secrets.infisical.com/key-digests":"{\"A\":\")" +
-                       kDigestA + R"(\"}"}}})"));
+  put_resource(*s.client, "app", "app-secrets", kDigestA);
+  // Synced by nobody yet: it publishes nothing and is not kept.
+  put_resource(*s.client, "fresh", "fresh-secrets", kDigestA);
+  s.client->patch_status(kube::kInfisicalSecrets, "default", "fresh", kube::PatchType::kMerge,
+                         R"({"status":{"managedKeyDigests":null}})");
   DigestCache cache;
   DigestFeed feed(*s.client, cache);
   const auto t0 = std::chrono::steady_clock::now();
   CHECK(feed.age_seconds(t0) == -1);
   feed.start();
   REQUIRE(eventually([&] { return feed.synced(); }));
-  CHECK(digest_of(feed, "app") == kDigestA);
-  CHECK(digest_of(feed, "other").empty());
+  CHECK(digest_of(feed, "app-secrets") == kDigestA);
+  CHECK(feed.key_digests("default", "fresh-secrets") == nullptr);
 
-  s.put_secret("app", kDigestB);
-  s.put_secret("second", kDigestA);
-  CHECK(eventually(
-      [&] { return digest_of(feed, "app") == kDigestB && digest_of(feed, "second") == kDigestA; }));
-  s.client->remove(kube::kSecrets, "default", "second");
-  CHECK(eventually([&] { return feed.key_digests("default", "second") == nullptr; }));
+  // A new sync's status, and a second resource, reach the cache.
+  put_resource(*s.client, "app", "app-secrets", kDigestB);
+  put_resource(*s.client, "second", "second-secrets", kDigestA);
+  CHECK(eventually([&] {
+    return digest_of(feed, "app-secrets") == kDigestB && digest_of(feed, "second-secrets") == kDigestA;
+  }));
+  // Deleting the InfisicalSecret takes its entries with it.
+  s.client->remove(kube::kInfisicalSecrets, "default", "second");
+  CHECK(eventually([&] { return feed.key_digests("default", "second-secrets") == nullptr; }));
+  CHECK(digest_of(feed, "app-secrets") == kDigestB);
 
-  // The store holds names and digests only.
+  // The store holds each resource's name and published digests, nothing of its spec.
   auto kept = feed.informer().store().list();
   REQUIRE(kept.size() == 1);
-  CHECK(core::member(*kept[0], "data") == nullptr);
-  CHECK(core::to_json(*kept[0]).find(kValue) == std::string::npos);
+  CHECK(core::member(*kept[0], "spec") == nullptr);
+  CHECK(core::to_json(*kept[0]).find(kSpecMarker) == std::string::npos);
+  CHECK(core::at_path(*kept[0], {"status", "managedKeyDigests"}) != nullptr);
 
   // Freshness: an idle watch ages; a bookmark that moves the resourceVersion (anything written in the
-  // cluster moves it) makes the cache fresh again, though no managed Secret changed.
+  // cluster moves it) makes the cache fresh again, though no InfisicalSecret changed.
   CHECK(feed.age_seconds(t0) == doctest::Approx(0.0));
   CHECK(feed.age_seconds(t0 + 30s) == doctest::Approx(30.0));
   const std::string rv = feed.informer().resource_version();
@@ -160,4 +191,76 @@ TEST_CASE(
   REQUIRE(eventually([&] { return feed.informer().resource_version() != rv; }));
   CHECK(feed.age_seconds(t0 + 31s) == doctest::Approx(0.0));
   feed.stop();
+}
+
+TEST_CASE(
+    "digest feed: works with a token that may list and watch InfisicalSecrets only, and reads no Secret") {
+  // kube-sim authorizing every request from RBAC objects, as kube-apiserver does; the webhook's token
+  // gets exactly the chart's rule for the feed (list, watch on infisicalsecrets) and nothing on Secrets.
+  const std::string admin = "admin-token", webhook = "webhook-token";
+  kubesim::Options o = ifo::test::KubeSimClient::bookmarks_every(100ms);
+  o.tokens = {kubesim::StaticToken{admin, kubesim::UserInfo{"admin", "admin", {"system:masters"}, {}}},
+              kubesim::StaticToken{webhook, kubesim::UserInfo{"webhook", "webhook", {}, {}}}};
+  o.admin_token = admin;
+  kubesim::KubeSim sim(o);
+  kubesim::ModulesOptions mo;
+  REQUIRE(*kubesim::parse_module_flag("--authorization-mode", "RBAC", mo));
+  auto modules = kubesim::install_modules(sim, std::move(mo));
+  sim.start();
+  auto config = [&](const std::string& token) {
+    kube::Config c;
+    c.server = sim.url();
+    c.tls.ca_pem = sim.ca_pem();
+    c.token = token;
+    c.qps = 0;
+    c.source = "kube-sim";
+    return c;
+  };
+  kube::Client as_admin(config(admin)), as_webhook(config(webhook));
+  install_crd(as_admin);
+  as_admin.request(
+      "POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+      R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"webhook"},
+      "rules":[{"apiGroups":["secrets.infisical.com"],"resources":["infisicalsecrets"],"verbs":["list","watch"]}]})");
+  as_admin.request(
+      "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+      R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"webhook"},
+      "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"webhook"},
+      "subjects":[{"kind":"User","apiGroup":"rbac.authorization.k8s.io","name":"webhook"}]})");
+  put_resource(as_admin, "app", "app-secrets", kDigestA);
+  // The managed Secret exists, with the same digests in its annotation, but the feed never asks for it.
+  const std::string secret =
+      R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"app-secrets",)"
+      R"("labels":{"app.kubernetes.io/managed-by":"infisical-secrets-operator"},)"
+      R"("annotations":{"secrets.infisical.com/key-digests":"{\"A\":\")" + kDigestA + R"(\"}"}},)"
+      R"("data":{"A":"c2VjcmV0LXZhbHVl"}})";
+  as_admin.create(kube::kSecrets, "default", *ifo::test::parse_doc(secret));
+  as_admin.request("DELETE", "/sim/counters");
+
+  // The token really cannot read Secrets.
+  try {
+    as_webhook.list(kube::kSecrets, "");
+    FAIL("the webhook's token listed Secrets");
+  } catch (const kube::ApiError& e) {
+    CHECK(e.code() == 403);
+  }
+
+  DigestCache cache;
+  DigestFeed feed(as_webhook, cache);
+  feed.start();
+  REQUIRE(eventually([&] { return feed.synced(); }));
+  CHECK(digest_of(feed, "app-secrets") == kDigestA);
+  put_resource(as_admin, "app", "app-secrets", kDigestB);
+  CHECK(eventually([&] { return digest_of(feed, "app-secrets") == kDigestB; }));
+  feed.stop();
+
+  // kube-sim saw the feed list and watch InfisicalSecrets and no request for Secrets but the refused one.
+  auto counters = as_admin.request("GET", "/sim/counters");
+  const core::JsonValue* by_verb = core::member(*counters, "counters");
+  REQUIRE(by_verb != nullptr);
+  CHECK(core::get_int(*by_verb, "list infisicalsecrets").value_or(0) >= 1);
+  CHECK(core::get_int(*by_verb, "watch infisicalsecrets").value_or(0) >= 1);
+  CHECK(core::get_int(*by_verb, "list secrets").value_or(0) <= 1);  // at most the refused one above
+  CHECK(core::get_int(*by_verb, "watch secrets").value_or(0) == 0);
+  CHECK(core::get_int(*by_verb, "get secrets").value_or(0) == 0);
 }

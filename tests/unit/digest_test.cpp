@@ -12,6 +12,9 @@ using namespace std::string_literals;
 namespace {
 const std::string kKey = "operator-digest-key-0123456789abcdef";
 const SecretData kData = {{"API_KEY", "sk-live-123"}, {"DB_URL", "postgres://u:p@db/app"}, {"BIN", "a\0b\0"s}};
+// kData is the Secret apps/app-secrets.
+const std::string kNs = "apps";
+const std::string kName = "app-secrets";
 }  // namespace
 
 TEST_CASE("SHA-256 and HMAC-SHA256 match published vectors") {
@@ -24,27 +27,43 @@ TEST_CASE("SHA-256 and HMAC-SHA256 match published vectors") {
 }
 
 TEST_CASE("per-key digests: golden vectors, NUL bytes included") {
-  auto d = key_digests(kKey, kData);
+  auto d = key_digests(kKey, kNs, kName, kData);
   REQUIRE(d.size() == 3);
-  CHECK(d["API_KEY"] == "278524d9264bec91f5c54a3a03fd844e9d971e2a13221a1a956d32bf6bd2adf2");
-  CHECK(d["DB_URL"] == "4c28859a780529e6655dd9e0f92970a6cab29e308ac0960470d996a409f1ff85");
-  CHECK(d["BIN"] == "7f67ddd30a704545bc8edb979b8bfb17ac8e1f02dea26e5fb7b7355cd6f29f69");
+  CHECK(d["API_KEY"] == "c9ad8eca3eb3182f13a24d853f4302ea825d7bee688a40fa7bc9778160807416");
+  CHECK(d["DB_URL"] == "53885f43b82667ef54b4fa9db16cb6b4f7de48a9ee69ee7c51ab8d2822e1921e");
+  CHECK(d["BIN"] == "e824163ad074c7e8fc0487113e81d703e51bb018453b388fdce283fae6f393d5");
   // The value after a NUL still counts.
-  CHECK(key_digest(kKey, "BIN", "a\0b\0"s) != key_digest(kKey, "BIN", "a\0b\1"s));
-  CHECK(key_digest(kKey, "BIN", "a\0b\0"s) != key_digest(kKey, "BIN", "a"));
+  CHECK(key_digest(kKey, kNs, kName, "BIN", "a\0b\0"s) != key_digest(kKey, kNs, kName, "BIN", "a\0b\1"s));
+  CHECK(key_digest(kKey, kNs, kName, "BIN", "a\0b\0"s) != key_digest(kKey, kNs, kName, "BIN", "a"));
   // Equal values under different keys do not reveal their equality.
-  CHECK(key_digest(kKey, "A", "same") != key_digest(kKey, "B", "same"));
+  CHECK(key_digest(kKey, kNs, kName, "A", "same") != key_digest(kKey, kNs, kName, "B", "same"));
   // Another digest key gives unrelated digests: the annotation cannot be brute-forced without it.
-  CHECK(key_digest("other-key", "API_KEY", "sk-live-123") != d["API_KEY"]);
+  CHECK(key_digest("other-key", kNs, kName, "API_KEY", "sk-live-123") != d["API_KEY"]);
+}
+
+TEST_CASE("per-key digests are bound to their Secret: equal data elsewhere gives unrelated digests") {
+  // The digests are published in InfisicalSecret status, which more people may read than the Secret:
+  // nobody may learn from them that two Secrets hold the same value.
+  const auto here = key_digests(kKey, kNs, kName, kData);
+  const auto other_name = key_digests(kKey, kNs, "app-secrets-2", kData);
+  const auto other_ns = key_digests(kKey, "apps-2", kName, kData);
+  for (const auto& [k, d] : here) {
+    CAPTURE(k);
+    CHECK(other_name.at(k) != d);
+    CHECK(other_ns.at(k) != d);
+  }
+  // Namespace and name are length-prefixed: moving a byte across the boundary is another Secret.
+  CHECK(key_digest(kKey, "ab", "c", "K", "v") != key_digest(kKey, "a", "bc", "K", "v"));
+  CHECK(key_digest(kKey, "a", "b", "cK", "v") != key_digest(kKey, "a", "bc", "K", "v"));
 }
 
 TEST_CASE("the key-digests annotation is compact, sorted JSON and reads back strictly") {
-  auto d = key_digests(kKey, kData);
+  auto d = key_digests(kKey, kNs, kName, kData);
   std::string a = encode_key_digests(d);
   CHECK(a ==
-        R"({"API_KEY":"278524d9264bec91f5c54a3a03fd844e9d971e2a13221a1a956d32bf6bd2adf2",)"
-        R"("BIN":"7f67ddd30a704545bc8edb979b8bfb17ac8e1f02dea26e5fb7b7355cd6f29f69",)"
-        R"("DB_URL":"4c28859a780529e6655dd9e0f92970a6cab29e308ac0960470d996a409f1ff85"})");
+        R"({"API_KEY":"c9ad8eca3eb3182f13a24d853f4302ea825d7bee688a40fa7bc9778160807416",)"
+        R"("BIN":"e824163ad074c7e8fc0487113e81d703e51bb018453b388fdce283fae6f393d5",)"
+        R"("DB_URL":"53885f43b82667ef54b4fa9db16cb6b4f7de48a9ee69ee7c51ab8d2822e1921e"})");
   auto back = decode_key_digests(a);
   REQUIRE(back.ok());
   CHECK(*back == d);
@@ -72,15 +91,15 @@ TEST_CASE("version digest: golden vectors and the ab+c / a+bc boundary") {
 }
 
 TEST_CASE("rollout hash: golden vector with present keys, a missing key and a missing Secret") {
-  KeyDigests app = key_digests(kKey, kData);
-  KeyDigests other = key_digests(kKey, {{"PASSWORD", "x"}});
+  KeyDigests app = key_digests(kKey, kNs, kName, kData);
+  KeyDigests other = key_digests(kKey, kNs, "other", {{"PASSWORD", "x"}});
   DigestLookup lookup = [&](std::string_view name) -> const KeyDigests* {
     if (name == "app-secrets") return &app;
     if (name == "other") return &other;
     return nullptr;
   };
   std::vector<ConsumedKey> consumed = {{"app-secrets", std::nullopt}, {"other", "TOKEN"}, {"gone", "X"}};
-  CHECK(rollout_hash("apps", consumed, lookup) == "ef075027295846b96e143d2b7d4d5341fa8348282bd442ff80ccb57fb7ee7a90");
+  CHECK(rollout_hash("apps", consumed, lookup) == "55c36c3b634baabcba61d39054c5366c53c4e5b1ad42aaa2ea1b4a2682896718");
 
   auto triples = rollout_triples("apps", consumed, lookup);
   REQUIRE(triples.size() == 5);
@@ -94,7 +113,7 @@ TEST_CASE("rollout hash: golden vector with present keys, a missing key and a mi
 }
 
 TEST_CASE("rollout hash is order-independent and changes only with consumed keys") {
-  KeyDigests s = key_digests(kKey, {{"A", "1"}, {"B", "2"}, {"C", "3"}});
+  KeyDigests s = key_digests(kKey, "ns", "s", {{"A", "1"}, {"B", "2"}, {"C", "3"}});
   DigestLookup lookup = [&](std::string_view name) -> const KeyDigests* { return name == "s" ? &s : nullptr; };
   std::vector<ConsumedKey> ab = {{"s", "A"}, {"s", "B"}};
   std::vector<ConsumedKey> ba = {{"s", "B"}, {"s", "A"}};
@@ -105,9 +124,9 @@ TEST_CASE("rollout hash is order-independent and changes only with consumed keys
   triples.push_back(triples.front());  // duplicates do not count twice
   CHECK(rollout_hash(triples) == h);
 
-  s["C"] = key_digest(kKey, "C", "changed");  // not consumed: no rollout
+  s["C"] = key_digest(kKey, "ns", "s", "C", "changed");  // not consumed: no rollout
   CHECK(rollout_hash("ns", ab, lookup) == h);
-  s["A"] = key_digest(kKey, "A", "changed");  // consumed: rollout
+  s["A"] = key_digest(kKey, "ns", "s", "A", "changed");  // consumed: rollout
   CHECK(rollout_hash("ns", ab, lookup) != h);
   // Same Secret name in another namespace is another input.
   CHECK(rollout_hash("ns2", ab, lookup) != rollout_hash("ns", ab, lookup));

@@ -65,6 +65,18 @@ InfisicalSecret applied(InfisicalSecret r, const StatusDecision& d) {
     r.status.managed_secrets.clear();
     for (const auto& m : managed->GetArray()) r.status.managed_secrets.emplace_back(m.GetString());
   }
+  if (const JsonValue* digests = member(status, "managedKeyDigests"))
+    r.status.managed_key_digests = read_managed_key_digests(*digests);
+  return r;
+}
+
+const std::string kDigestA(64, 'a');
+const std::string kDigestB(64, 'b');
+
+// A sync of apps/app-secrets whose managed Secret holds one key with digest `digest`.
+SyncReport synced_with(const std::string& digest, bool written) {
+  SyncReport r = synced(1, written);
+  r.key_digests = {{"Secret", "apps", "app-secrets", {{"DB_PASSWORD", digest}}}};
   return r;
 }
 
@@ -234,4 +246,53 @@ TEST_CASE("Secret and ConfigMap targets are named in Ready and in the Event of a
   CHECK(e.message == "synced 2 keys into Secret apps/app-secrets and ConfigMap apps/app-config");
   CHECK(managed_config_map_keys(resource(config_maps).spec) == std::vector<std::string>{"apps/app-config"});
   CHECK(managed_secret_keys(resource().spec) == std::vector<std::string>{"apps/app-secrets"});
+}
+
+TEST_CASE("status.managedKeyDigests: published by a sync, written only when it changed, kept on failure") {
+  // A first sync publishes each managed Secret's digests, under the documented field.
+  const StatusDecision first = decide_status(resource(), synced_with(kDigestA, true), kNow);
+  REQUIRE(first.patch.has_value());
+  auto patch = ifo::test::parse_doc(*first.patch);
+  const JsonValue* published = at_path(*patch, {"status", "managedKeyDigests"});
+  REQUIRE(published != nullptr);
+  CHECK(to_json(*published) ==
+        R"([{"kind":"Secret","namespace":"apps","name":"app-secrets","keyDigests":{"DB_PASSWORD":")" + kDigestA +
+            R"("}}])");
+  const InfisicalSecret after = applied(resource(), first);
+  REQUIRE(after.status.managed_key_digests.size() == 1);
+  CHECK(after.status.managed_key_digests[0].key_digests.at("DB_PASSWORD") == kDigestA);
+
+  // The same digests again: no API write at all.
+  CHECK_FALSE(decide_status(after, synced_with(kDigestA, false), kNow + 30s).patch.has_value());
+
+  // Only the digests changed (e.g. re-hashed after an upgrade, the data the same): one patch, with them.
+  const StatusDecision rehashed = decide_status(after, synced_with(kDigestB, false), kNow + 60s);
+  REQUIRE(rehashed.patch.has_value());
+  CHECK(rehashed.patch->find(kDigestB) != std::string::npos);
+  const InfisicalSecret later = applied(after, rehashed);
+  CHECK(later.status.managed_key_digests[0].key_digests.at("DB_PASSWORD") == kDigestB);
+
+  // Another condition changed but the digests did not: the (largest) member stays out of the patch.
+  const StatusDecision failure = decide_status(later, failed("FetchFailed", "503"), kNow + 90s);
+  REQUIRE(failure.patch.has_value());
+  CHECK(failure.patch->find("managedKeyDigests") == std::string::npos);  // the Secret is as it was
+  const StatusDecision back = decide_status(applied(later, failure), synced_with(kDigestB, false), kNow + 120s);
+  REQUIRE(back.patch.has_value());  // Ready again
+  CHECK(back.patch->find("managedKeyDigests") == std::string::npos);
+}
+
+TEST_CASE("status.managedKeyDigests reads back strictly per entry: a malformed entry is dropped whole") {
+  auto status = ifo::test::parse_doc(R"([
+    {"kind":"Secret","namespace":"apps","name":"ok","keyDigests":{"A":")" + kDigestA + R"("}},
+    {"kind":"Secret","namespace":"apps","name":"empty","keyDigests":{}},
+    {"kind":"Secret","namespace":"apps","name":"short","keyDigests":{"A":"abc","B":")" + kDigestA + R"("}},
+    {"kind":"Secret","namespace":"apps","name":"upper","keyDigests":{"A":")" + std::string(64, 'A') + R"("}},
+    {"kind":"Secret","namespace":"apps","keyDigests":{"A":")" + kDigestA + R"("}},
+    {"kind":"Secret","namespace":"apps","name":"nodigests"},
+    "apps/plain", 7])");
+  const std::vector<ManagedKeyDigests> read = read_managed_key_digests(*status);
+  REQUIRE(read.size() == 2);
+  CHECK(read[0] == ManagedKeyDigests{"Secret", "apps", "ok", {{"A", kDigestA}}});
+  CHECK(read[1] == ManagedKeyDigests{"Secret", "apps", "empty", {}});
+  CHECK(read_managed_key_digests(*ifo::test::parse_doc("{}")).empty());
 }

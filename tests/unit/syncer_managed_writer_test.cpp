@@ -82,7 +82,10 @@ TEST_CASE("a missing Secret is created bound to its resource, and an unchanged s
   CHECK(f.annotation(s, "secrets.infisical.com/owner") == "apps/app");
   CHECK(f.annotation(s, "secrets.infisical.com/owner-uid") == "uid-app");
   CHECK(f.annotation(s, "secrets.infisical.com/key-digests") ==
-        core::encode_key_digests(core::key_digests(kDigestKey, {{"DB_PASSWORD", "hunter2"}})));
+        core::encode_key_digests(
+            core::key_digests(kDigestKey, "apps", "app-secrets", {{"DB_PASSWORD", "hunter2"}})));
+  // The same digests, for status.managedKeyDigests.
+  CHECK(w.digests == core::key_digests(kDigestKey, "apps", "app-secrets", {{"DB_PASSWORD", "hunter2"}}));
   CHECK(f.metrics.value(kMetricSecretWrites, {{"operation", "create"}}) == 1);
 
   // The watch event of this very write brings nothing back, once.
@@ -95,6 +98,7 @@ TEST_CASE("a missing Secret is created bound to its resource, and an unchanged s
   CHECK_FALSE(again.written);
   CHECK(core::to_json(*again.object) == core::to_json(*s));  // the object as read, unchanged
   CHECK(f.kube.actions() == std::vector<std::string>{"get secrets apps/app-secrets"});
+  CHECK(again.digests == w.digests);  // unchanged, and still published
 }
 
 TEST_CASE("an update keeps what others put on the Secret and reports the digests of its data before") {
@@ -109,7 +113,7 @@ TEST_CASE("an update keeps what others put on the Secret and reports the digests
   CHECK(w.written);
   CHECK(w.data_changed);
   REQUIRE(w.previous.has_value());
-  CHECK(*w.previous == core::key_digests(kDigestKey, {{"DB_PASSWORD", "one"}}));
+  CHECK(*w.previous == core::key_digests(kDigestKey, "apps", "app-secrets", {{"DB_PASSWORD", "one"}}));
   const Object s = f.store.stored(kube::kSecrets, "apps", "app-secrets");
   CHECK(core::string_or(*core::at_path(*s, {"metadata", "labels"}), "team", "") == "payments");
   CHECK(core::string_or(*core::member(*s, "data"), "DB_PASSWORD", "") == core::base64_encode("two"));
@@ -125,6 +129,7 @@ TEST_CASE("a Secret bound to another live InfisicalSecret is never written") {
   CHECK_FALSE(w.written);
   REQUIRE(w.conflict.has_value());
   CHECK(w.conflict->find("Secret apps/app-secrets is managed by InfisicalSecret apps/other") == 0);
+  CHECK_FALSE(w.digests.has_value());  // not ours: nothing to publish for it
   CHECK(f.kube.actions() == std::vector<std::string>{"get secrets apps/app-secrets"});
 }
 
@@ -137,6 +142,7 @@ TEST_CASE("a ConfigMap holds strings as the API server stores them, and our keys
   CHECK(core::string_or(*core::member(*cm, "data"), "TEXT", "") == "plain");
   CHECK(core::member(*cm, "type") == nullptr);
   CHECK(f.annotation(cm, "secrets.infisical.com/key-digests") == "<absent>");  // rollouts follow Secrets only
+  CHECK_FALSE(w.digests.has_value());
   CHECK_FALSE(f.index.is_own_write("apps", "app-config", "1"));  // ConfigMaps are not watched
   CHECK_FALSE(f.write_config_map({{"BIN", "a\xff"}, {"TEXT", "plain"}}).written);
 

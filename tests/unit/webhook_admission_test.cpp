@@ -15,7 +15,6 @@
 #include "core/json.h"
 #include "core/json_patch.h"
 #include "webhook/admission.h"
-#include "webhook/digest_cache.h"
 #include "webhook/workload_hash.h"
 
 using namespace ifo::webhook;
@@ -87,7 +86,7 @@ class FakeAuthorizer : public Authorizer {
   std::set<std::string> grants;  // "user verb resource namespace"
   std::vector<std::string> asked;
   bool fail = false;
-  bool allowed(const UserInfo& user, const core::AccessCheck& c) override {
+  std::optional<bool> allowed(const UserInfo& user, const core::AccessCheck& c) override {
     std::string resource = c.subresource.empty() ? c.resource : c.resource + "/" + c.subresource;
     std::string q = user.username + " " + c.verb + " " + resource + " " + c.namespace_;
     asked.push_back(q);
@@ -716,27 +715,6 @@ TEST_CASE("consumed keys: env, envFrom, volumes with and without items, projecte
   CHECK(consumed_keys(*spec) == want);
 }
 
-TEST_CASE("digest cache keeps only managed Secrets' digests, syncs on replace") {
-  DigestCache cache;
-  auto now = std::chrono::steady_clock::now();
-  CHECK_FALSE(cache.synced());
-  CHECK(cache.age_seconds(now) == -1);
-  auto s1 = core::parse_json(R"({"metadata":{"namespace":"apps","name":"m","annotations":{
-      "secrets.infisical.com/key-digests":"{\"A\":\")"+std::string(64,'a')+R"(\"}"}},"data":{"A":"c2VjcmV0"}})").value();
-  auto s2 = core::parse_json(R"({"metadata":{"namespace":"apps","name":"plain"}})").value();
-  auto bad = core::parse_json(R"({"metadata":{"namespace":"apps","name":"bad","annotations":{
-      "secrets.infisical.com/key-digests":"not json"}}})").value();
-  cache.replace({s1.get(), s2.get(), bad.get()}, now);
-  CHECK(cache.synced());
-  CHECK(cache.size() == 1);
-  REQUIRE(cache.key_digests("apps", "m") != nullptr);
-  CHECK(*cache.key_digests("apps", "m") == std::map<std::string, std::string>{{"A", std::string(64, 'a')}});
-  CHECK(cache.key_digests("apps", "plain") == nullptr);
-  cache.remove("apps", "m", now + std::chrono::seconds(3));
-  CHECK(cache.key_digests("apps", "m") == nullptr);
-  CHECK(cache.age_seconds(now + std::chrono::seconds(5)) == doctest::Approx(2.0));
-}
-
 #include "webhook/options.h"
 
 TEST_CASE("webhook flags: Kubernetes style, defaults, and one-line errors naming the flag") {
@@ -822,4 +800,75 @@ TEST_CASE("a ConfigMap target is admitted; in another namespace it needs create 
                                "another namespace") != npos);
   lookup.all_grants.push_back(grant("web", "apps", "ConfigMap", "settings"));
   CHECK(ok_reply(h.validate(review(kIsKind, "CREATE", "apps", other_ns))).allowed());
+}
+
+TEST_CASE("an authorizer that does not know an answer yet makes validate() pending, after every check, asking nothing else") {
+  // Answers from what it knows; nullopt ("not known yet") for the rest, as the server's first attempt.
+  class Partial : public Authorizer {
+   public:
+    std::map<std::string, bool> known;
+    std::vector<std::string> asked;
+    std::optional<bool> allowed(const UserInfo& user, const core::AccessCheck& c) override {
+      std::string q = user.username + " " + c.verb + " " + c.resource + " " + c.namespace_;
+      asked.push_back(q);
+      if (auto it = known.find(q); it != known.end()) return it->second;
+      return std::nullopt;
+    }
+  };
+  Partial partial;
+  FakeTrustLookup lookup;
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, nullptr, nullptr, example_host_allowed(), &lookup);
+  const std::string both = infisical_secret(universal("vault"), "web");
+  const Reply pending = h.validate(review(kIsKind, "CREATE", "apps", both), &partial);
+  CHECK(pending.pending);
+  CHECK(pending.body.empty());
+  // Both checks were asked, so one round of answers suffices; the trust policy was not looked up.
+  CHECK(partial.asked == std::vector<std::string>{"alice get secrets vault", "alice create secrets web"});
+  CHECK(lookup.asked.empty());
+  // Once every answer is known, validate() decides.
+  partial.known = {{"alice get secrets vault", true}, {"alice create secrets web", false}};
+  auto decided = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", both), &partial));
+  CHECK_FALSE(decided.allowed());
+  CHECK(decided.message().find("user \"alice\" may not create secrets in namespace web") != npos);
+  // A request needing no check never waits.
+  CHECK_FALSE(h.validate(review(kIsKind, "CREATE", "apps", infisical_secret(universal())), &partial).pending);
+}
+
+TEST_CASE("webhook flags: the SubjectAccessReview deadline and pending limit") {
+  auto d = ifo::webhook::parse_options({"--tls-cert-file", "c", "--tls-private-key-file", "k"});
+  REQUIRE(d.ok());
+  CHECK(d->authorization_timeout == std::chrono::milliseconds(3000));
+  CHECK(d->max_pending_authorizations == 64);
+  auto o = ifo::webhook::parse_options({"--tls-cert-file", "c", "--tls-private-key-file", "k", "--authorization-timeout",
+                                        "1500ms", "--max-pending-authorizations=8"});
+  REQUIRE(o.ok());
+  CHECK(o->authorization_timeout == std::chrono::milliseconds(1500));
+  CHECK(o->max_pending_authorizations == 8);
+  auto err = [](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--tls-cert-file", "c", "--tls-private-key-file", "k"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = ifo::webhook::parse_options(args);
+    return r.ok() ? std::string() : r.error();
+  };
+  // At least the longest webhook timeoutSeconds (30) would leave the API server timing out first.
+  CHECK(err({"--authorization-timeout", "30s"}).find("below 30s") != npos);
+  CHECK(err({"--authorization-timeout", "0s"}).find("--authorization-timeout") != npos);
+  CHECK(err({"--max-pending-authorizations", "0"}).find("--max-pending-authorizations") != npos);
+  CHECK(ifo::webhook::usage().find("--authorization-timeout") != npos);
+}
+
+TEST_CASE("a user whose rights could not be verified causes no trust lookup (forged reviews cost one review each)") {
+  FakeAuthorizer auth;
+  auth.fail = true;  // the API server does not answer the SubjectAccessReview
+  FakeTrustLookup lookup;
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, &auth, nullptr, example_host_allowed(), &lookup);
+  auto denied = ok_reply(h.validate(review(kIsKind, "CREATE", "apps", infisical_secret(universal("vault")))));
+  CHECK_FALSE(denied.allowed());
+  CHECK(denied.message().find("could not verify whether user \"alice\" may get secrets") != npos);
+  CHECK(auth.asked == std::vector<std::string>{"alice get secrets vault"});
+  CHECK(lookup.asked.empty());
+  // Refused (not unverified), every reason is still reported: the trust policy is asked as before.
+  auth.fail = false;
+  h.validate(review(kIsKind, "CREATE", "apps", infisical_secret(universal("vault"))));
+  CHECK_FALSE(lookup.asked.empty());
 }
