@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "bench/webhook/bench_fixture.h"
 #include "kube/api.h"
 #include "webhook/admission.h"
 #include "webhook/digest_cache.h"
@@ -91,15 +92,8 @@ int main(int argc, char** argv) noexcept try {
   SlowReviews api{std::chrono::milliseconds(std::stol(argv[3]))};
   SarAuthorizer authorizer(api, SarAuthorizerOptions{});  // the webhook's defaults: 3 s deadline, 64 pending
   DigestCache cache;
-  // An InfisicalSecret publishing the digests of its managed Secret, as the syncer writes its status.
-  auto resource = ifo::core::parse_json(
-      R"({"metadata":{"namespace":"apps","name":"app"},"status":{"managedKeyDigests":[{"kind":"Secret",
-      "namespace":"apps","name":"app-secrets","keyDigests":{"API_KEY":")" +
-      std::string(64, 'a') + R"(","DB_PASSWORD":")" + std::string(64, 'b') + R"("}}]}})");
-  cache.replace({resource->get()}, std::chrono::steady_clock::now());
-  // bench/webhook/validate.json: host on the allow-list, references in its own namespace (no review).
-  ifo::core::TrustPolicy trust;
-  trust.allowed_hosts.push_back("infisical.example.com");
+  ifo::bench::fill_digest_cache(cache);
+  const ifo::core::TrustPolicy trust = ifo::bench::trust_policy();
   AdmissionHandler handler(CrossNamespacePolicy::kAuthorize, nullptr, &cache, trust, nullptr);
   CertStore certs(argv[1], argv[2]);
   Metrics metrics;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "webhook/admission.h"
+#include "bench/webhook/bench_fixture.h"
 #include "webhook/digest_cache.h"
 #include "webhook/server.h"
 
@@ -19,16 +20,8 @@ int main(int argc, char** argv) noexcept try {
     return 2;
   }
   DigestCache cache;
-  // An InfisicalSecret publishing the digests of its managed Secret, as the syncer writes its status.
-  auto resource = ifo::core::parse_json(
-      R"({"metadata":{"namespace":"apps","name":"app"},"status":{"managedKeyDigests":[{"kind":"Secret",
-      "namespace":"apps","name":"app-secrets","keyDigests":{"API_KEY":")" +
-      std::string(64, 'a') + R"(","DB_PASSWORD":")" + std::string(64, 'b') + R"("}}]}})");
-  cache.replace({resource->get()}, std::chrono::steady_clock::now());
-  // validate.json's hostAPI is on the allow-list, as an admin would configure it, and its references
-  // stay in its namespace: the fast path, which asks the API server nothing (no trust lookup here).
-  ifo::core::TrustPolicy trust;
-  trust.allowed_hosts.push_back("infisical.example.com");
+  ifo::bench::fill_digest_cache(cache);
+  const ifo::core::TrustPolicy trust = ifo::bench::trust_policy();
   AdmissionHandler handler(CrossNamespacePolicy::kAllow, nullptr, &cache, trust, nullptr);
   CertStore certs(argv[1], argv[2]);
   Metrics metrics;
