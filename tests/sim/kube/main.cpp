@@ -34,6 +34,9 @@ Flags:
   --bookmark-interval-ms N    BOOKMARK period for watches with allowWatchBookmarks (default 5000)
   --history N                 watch events kept for resuming from a resourceVersion (default 100000)
   --log-requests              log each request line to stderr
+  --emulate-version 1.N       answer as kube-apiserver 1.N (25..32, default 32): /version, and the
+                              fields of built-in kinds that version's decoder knows (matchConditions
+                              of webhook configurations: unknown before 1.27, dropped in 1.27)
   --help                      this text
 %MODULES%
 Admin endpoints (Authorization: Bearer ADMIN_TOKEN):
@@ -173,6 +176,11 @@ int main(int argc, char** argv) noexcept try {
       opt.bookmark_interval = std::chrono::milliseconds(parse_number(a, need(), 10, 3600000));
     else if (a == "--history") opt.history_limit = static_cast<size_t>(parse_number(a, need(), 1, 100000000));
     else if (a == "--log-requests") opt.log_requests = true;
+    else if (a == "--emulate-version") {
+      std::string v = need();
+      opt.version.minor = ifo::kubesim::EmulatedVersion::parse_minor(v);
+      if (opt.version.minor < 0) usage_error("--emulate-version wants 1.25 to 1.32, got \"" + v + "\"");
+    }
     else if (a == "--authorize-requests") {
       if (has_value) usage_error("--authorize-requests takes no value");
       modules_opt.auth.authorize_requests = true;

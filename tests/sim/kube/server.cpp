@@ -399,9 +399,7 @@ struct KubeSim::Impl {
     resource_request(req, res, t, *user);
   }
 
-  std::string version_json() {
-    return R"({"major":"1","minor":"32","gitVersion":"v1.32.0-kube-sim","gitCommit":"0000000000000000000000000000000000000000","gitTreeState":"clean","buildDate":"2025-01-01T00:00:00Z","goVersion":"go1.23.0","compiler":"gc","platform":"linux/amd64"})";
-  }
+  std::string version_json() { return opt.version.version_json(); }
 
   // ---------------------------------------------------------------------------------------------
   // discovery
@@ -1102,6 +1100,7 @@ struct KubeSim::Impl {
       // no schema: keep everything
     } else {
       builtin_unknown_top_level(t.type, obj, unknown);
+      drop_fields_unknown_to(opt.version, t.type, obj, unknown);
     }
     if (!unknown.empty()) {
       std::string validation = param(req, "fieldValidation");

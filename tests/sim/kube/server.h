@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/kube/emulated_version.h"
 #include "sim/kube/request_info.h"
 #include "sim/kube/store.h"
 
@@ -47,6 +48,9 @@ struct Options {
   // so tests that restart the server set it low.
   int keep_alive_timeout_seconds = 30;
   bool log_requests = false;
+  // The kube-apiserver version answered on /version, whose decoder decides which fields of the
+  // built-in kinds exist (see emulated_version.h).
+  EmulatedVersion version;
 };
 
 class KubeSim {
