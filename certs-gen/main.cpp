@@ -1,4 +1,7 @@
 // certs-gen: thin main; parses flags, runs `files` or `ensure`, maps failures to exit codes.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -7,6 +10,7 @@
 #include "certs-gen/files.h"
 #include "certs-gen/options.h"
 #include "certs-gen/run_ensure.h"
+#include "core/logging.h"
 #include "core/process_hygiene.h"
 
 int main(int argc, char** argv) noexcept try {
@@ -19,6 +23,11 @@ int main(int argc, char** argv) noexcept try {
     std::fprintf(stderr, "certs-gen: %s\n", opts.error().c_str());
     return 2;
   }
+  // The kube client logs through (a clone of) the default logger.
+  auto log = spdlog::stderr_logger_mt("certs-gen");
+  log->set_level(opts->log_level);
+  ifo::core::set_log_format(*log, opts->log_format);
+  spdlog::set_default_logger(log);
   const auto now = std::chrono::time_point_cast<std::chrono::seconds>(Clock::now());
   switch (opts->command) {
     case Options::Command::kHelp: std::fputs(usage().c_str(), stdout); return 0;

@@ -2,6 +2,7 @@
 #include "certs-gen/options.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <charconv>
 #include <map>
@@ -46,6 +47,8 @@ Certificate flags:
   --renew-before DURATION    renew the serving certificate this long before expiry (default 720h)
   --clock-skew DURATION      NotBefore is backdated by this margin (default 5m)
   --ca-common-name NAME      subject CN of the CA (default infisical-webhook-ca)
+  --log-level LEVEL          debug | info | warn | error; trace = debug, warning = warn (default info)
+  --log-format FORMAT        text | json (default text)
 
 ensure flags:
   --kubeconfig FILE          kubeconfig to use (default: in-cluster service account, else $KUBECONFIG)
@@ -140,6 +143,14 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
     else if (flag == "--clock-skew") err = duration(o.policy.clock_skew);
     else if (flag == "--ca-common-name") { err = need(); o.policy.ca_common_name = value; }
     else if (flag == "--out-dir") { err = need(); o.out_dir = value; }
+    else if (flag == "--log-level") {
+      if (auto level = core::parse_log_level(value)) o.log_level = *level;
+      else err = fmt::format("flag --log-level: {:?} is not one of {}", value, fmt::join(core::kLogLevelNames, ", "));
+    }
+    else if (flag == "--log-format") {
+      if (auto format = core::parse_log_format(value)) o.log_format = *format;
+      else err = fmt::format("flag --log-format: {:?} is not text or json", value);
+    }
     else if (ensure && flag == "--kubeconfig") { err = need(); o.kubeconfig = value; }
     else if (ensure && flag == "--secret-name") { err = need(); o.secret_name = value; }
     else if (ensure && flag == "--ca-secret-name") { err = need(); o.ca_secret_name = value; }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "certs-gen/plan.h"
+#include "core/logging.h"
 #include "core/result.h"
 
 namespace ifo::certsgen {
@@ -22,6 +23,8 @@ struct Options {
   std::vector<std::string> validating_configs;
   std::vector<std::string> mutating_configs;
   std::string kubeconfig;
+  spdlog::level::level_enum log_level = spdlog::level::info;
+  core::LogFormat log_format = core::LogFormat::kText;
 };
 
 // Parses argv[1..]; the error is one line naming the flag or value at fault.

@@ -2,6 +2,7 @@
 #include "syncer/config.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cctype>
@@ -9,6 +10,7 @@
 #include <functional>
 
 #include "core/address_range.h"
+#include "core/logging.h"
 
 namespace ifo::syncer {
 
@@ -182,15 +184,13 @@ std::vector<FlagSpec> flag_specs() {
     return err_of(n);
   });
   add("log-level", false, {}, [](Config& c, const std::string& v) -> std::optional<std::string> {
-    static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error"};
-    if (std::find(levels.begin(), levels.end(), v) == levels.end())
-      return fmt::format("--log-level: expected one of trace, debug, info, warn, error, got \"{}\"", v);
+    if (!core::parse_log_level(v))
+      return fmt::format("--log-level: expected one of {}, got \"{}\"", fmt::join(core::kLogLevelNames, ", "), v);
     c.log_level = v;
     return std::nullopt;
   });
   add("log-format", false, {}, [](Config& c, const std::string& v) -> std::optional<std::string> {
-    if (v == "text") c.log_format = LogFormat::kText;
-    else if (v == "json") c.log_format = LogFormat::kJson;
+    if (auto f = core::parse_log_format(v)) c.log_format = *f;
     else return fmt::format("--log-format: expected text or json, got \"{}\"", v);
     return std::nullopt;
   });
@@ -328,7 +328,7 @@ flags win over the environment):
                                        fetch and the Secret stays as it was (default 4194304)
   --infisical-max-keys-per-scope N     the most secrets one scope may hold (default 10000)
   --kube-api-qps N                     client-side limit of Kubernetes API requests per second (default 50)
-  --log-level LEVEL                    trace, debug, info, warn or error (default info)
+  --log-level LEVEL                    debug, info, warn or error; trace = debug, warning = warn (default info)
   --log-format FORMAT                  text or json (default text)
   --identity NAME                      leader-election identity (default: env POD_NAME, else host name + pid)
 

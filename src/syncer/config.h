@@ -8,12 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "core/logging.h"
 #include "core/result.h"
 #include "core/trust_policy.h"
 
 namespace ifo::syncer {
 
-enum class LogFormat { kText, kJson };
+using LogFormat = core::LogFormat;
 
 struct Config {
   std::string kubeconfig;               // empty: in-cluster configuration

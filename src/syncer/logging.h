@@ -1,4 +1,4 @@
-// The syncer's loggers: text ("ts level logger key=value ...") or one JSON object per line.
+// The syncer's loggers, in the shared text or JSON line format (core/logging.h).
 #pragma once
 
 #include <spdlog/logger.h>
@@ -10,10 +10,8 @@
 
 namespace ifo::syncer {
 
-// Creates the named logger writing to stderr in the configured format and level.
+// Creates the named logger writing to stderr in the configured format and level (a --log-level name,
+// or "off").
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, LogFormat format, const std::string& level);
-
-// JSON string escaping (RFC 8259) for log payloads.
-std::string json_escape(std::string_view s);
 
 }  // namespace ifo::syncer

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "core/constants.h"
+#include "core/logging.h"
 #include "core/process_hygiene.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -42,11 +43,8 @@ int main(int argc, char** argv) noexcept try {
     return 0;
   }
   auto log = spdlog::stdout_logger_mt("webhook");
-  log->set_level(spdlog::level::from_str(opts->log_level));
-  if (opts->log_format == "json")
-    log->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","logger":"%n","msg":"%v"})", spdlog::pattern_time_type::utc);
-  else
-    log->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %n %v", spdlog::pattern_time_type::utc);
+  log->set_level(opts->log_level);
+  ifo::core::set_log_format(*log, opts->log_format);
   spdlog::set_default_logger(log);
 
   // Block the signals before any thread starts, so only sigwait below sees them.

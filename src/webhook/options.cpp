@@ -2,12 +2,14 @@
 #include "webhook/options.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <charconv>
 
 #include "core/constants.h"
 #include "core/flags.h"
+#include "core/logging.h"
 #include "core/text.h"
 
 namespace ifo::webhook {
@@ -44,7 +46,7 @@ Usage: infisical-webhook --tls-cert-file FILE --tls-private-key-file FILE [flags
                                   configuration's timeoutSeconds (default 3s; at most 29s)
   --max-pending-authorizations N  distinct SubjectAccessReviews waiting for the API server; a request
                                   needing one more is denied at once (default 64)
-  --log-level LEVEL               debug | info | warn | error (default info)
+  --log-level LEVEL               debug | info | warn | error; trace = debug, warning = warn (default info)
   --log-format FORMAT             text | json (default text)
   --help, --version
 
@@ -181,12 +183,11 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
       else if (flag == "--cert-reload-interval") o.server.cert_poll_interval = std::max(*d, std::chrono::milliseconds(50));
       else o.authorization_cache_ttl = *d;
     } else if (flag == "--log-level") {
-      if (value != "debug" && value != "info" && value != "warn" && value != "error")
-        err = fmt::format("flag --log-level: {:?} is not debug, info, warn or error", value);
-      o.log_level = value;
+      if (auto level = ifo::core::parse_log_level(value)) o.log_level = *level;
+      else err = fmt::format("flag --log-level: {:?} is not one of {}", value, fmt::join(ifo::core::kLogLevelNames, ", "));
     } else if (flag == "--log-format") {
-      if (value != "text" && value != "json") err = fmt::format("flag --log-format: {:?} is not text or json", value);
-      o.log_format = value;
+      if (auto format = ifo::core::parse_log_format(value)) o.log_format = *format;
+      else err = fmt::format("flag --log-format: {:?} is not text or json", value);
     } else {
       err = fmt::format("unknown flag {} (see --help)", flag);
     }

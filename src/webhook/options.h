@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/logging.h"
 #include "core/result.h"
 #include "core/trust_policy.h"
 #include "webhook/admission.h"
@@ -24,8 +25,8 @@ struct Options {
   // The trust boundary the syncer enforces (same flags, same defaults), said at apply time.
   core::TrustPolicy trust;
   std::string operator_namespace;
-  std::string log_level = "info";
-  std::string log_format = "text";
+  spdlog::level::level_enum log_level = spdlog::level::info;
+  core::LogFormat log_format = core::LogFormat::kText;
   std::chrono::milliseconds authorization_cache_ttl{1000};
   // A SubjectAccessReview not answered within this denies the request ("could not verify"); below
   // the webhook configuration's timeoutSeconds (the chart's default: 5), so the API server gets that

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks of the Helm chart with the real helm: lint --strict is clean, the render is stable and
 # hook-free (GitOps), the values schema rejects bad input, RBAC is least privilege, the pods meet the
-# restricted Pod Security Standard, and deploy/install.yaml is in sync with the chart.
+# restricted Pod Security Standard, matchConditions follow the target version, and deploy/install.yaml
+# and deploy/webhook-config are in sync with the chart.
 set -uo pipefail
 root="${IFO_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}"
 helm="${HELM:-$root/.tools/bin/helm}"
@@ -178,6 +179,20 @@ authorization_timeout_below_webhook_timeout() {  # the webhook denies "could not
 }
 check "webhook.authorizationTimeoutMilliseconds is passed on and must be below webhook.timeoutSeconds" authorization_timeout_below_webhook_timeout
 
+log_levels_reach_every_binary() {  # the parsers' side is tests/unit/logging_test.cpp (same enum, same names)
+  local levels lvl out
+  levels="$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["properties"]["logLevel"]["enum"]))' \
+            "$chart/values.schema.json")" || return 1
+  [ -n "$levels" ] || return 1
+  for lvl in $levels; do
+    out="$(render --set logLevel="$lvl")" || { echo "logLevel=$lvl does not render"; return 1; }
+    # syncer, webhook, certs-gen's Job and its renewal CronJob
+    [ "$(grep -c -- "- --log-level=$lvl\$" <<<"$out")" -eq 4 ] || { echo "logLevel=$lvl not passed to every binary"; return 1; }
+  done
+  ! render --set logLevel=verbose >/dev/null 2>&1
+}
+check "every schema-allowed logLevel renders and reaches syncer, webhook and certs-gen; others are refused" log_levels_reach_every_binary
+
 least_privilege() {
   local rbac; rbac="$(render --show-only templates/syncer-rbac.yaml --show-only templates/webhook-rbac.yaml \
                       --show-only templates/certs-gen-rbac.yaml)"
@@ -246,11 +261,44 @@ cert_manager_path() {
 }
 check "certificates.provider=cert-manager replaces certs-gen with a Certificate and CA injection" cert_manager_path
 
-install_manifest_in_sync() {
-  HELM="$helm" "$root/scripts/render-install-manifest" "$tmp/install.yaml" &&
-    diff -u "$root/deploy/install.yaml" "$tmp/install.yaml"
+# webhook.matchConditions: auto follows the target version (pre-release suffixes included), the
+# schema refuses other words. The API server's side is tests/e2e/kube_versions_test.sh.
+match_conditions_follow_kube_version() {
+  mc() { render --show-only templates/webhook-configurations.yaml "$@" | grep -c '^    matchConditions:'; }
+  [ "$(mc --kube-version 1.25.0)" = 0 ] && [ "$(mc --kube-version v1.27.9)" = 0 ] &&
+    [ "$(mc --kube-version 1.28.0)" = 1 ] && [ "$(mc --kube-version v1.28.3-eks-a1b2c3)" = 1 ] &&
+    [ "$(mc --kube-version 1.31.1)" = 1 ] &&
+    [ "$(mc --kube-version 1.25.0 --set webhook.matchConditions=enabled)" = 1 ] &&
+    [ "$(mc --kube-version 1.31.1 --set webhook.matchConditions=disabled)" = 0 ] &&
+    ! render --set webhook.matchConditions=true >/dev/null 2>&1
 }
-check "deploy/install.yaml is in sync with the chart (scripts/render-install-manifest)" install_manifest_in_sync
+check "webhook.matchConditions=auto renders them for Kubernetes >= 1.28.0-0 only; enabled/disabled force" \
+  match_conditions_follow_kube_version
+
+install_manifest_in_sync() {
+  HELM="$helm" "$root/scripts/render-install-manifest" "$tmp/deploy" &&
+    diff -u "$root/deploy/install.yaml" "$tmp/deploy/install.yaml" &&
+    ! grep -n matchConditions "$root/deploy/install.yaml"
+}
+check "deploy/install.yaml is in sync with the chart rendered for 1.25 (scripts/render-install-manifest)" install_manifest_in_sync
+
+webhook_config_is_the_charts() {  # deploy/webhook-config: the chart's rendering, nothing else
+  [ -d "$tmp/deploy/webhook-config" ] || HELM="$helm" "$root/scripts/render-install-manifest" "$tmp/deploy" || return 1
+  diff -ru --exclude=README.md "$root/deploy/webhook-config" "$tmp/deploy/webhook-config" || return 1
+  # the same objects as install.yaml's, naming the Service the chart creates
+  python3 - "$root/deploy/install.yaml" "$root/deploy/webhook-config/webhook-configurations.yaml" <<'PY'
+import sys, yaml
+def docs(p): return [d for d in yaml.safe_load_all(open(p)) if d]
+install, hooks = docs(sys.argv[1]), docs(sys.argv[2])
+services = {d["metadata"]["name"] for d in install if d["kind"] == "Service"}
+for h in hooks:
+    assert h in install, h["metadata"]["name"]
+    for w in h["webhooks"]:
+        assert w["clientConfig"]["service"]["name"] in services, (w["clientConfig"], services)
+assert sorted(h["kind"] for h in hooks) == ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]
+PY
+}
+check "deploy/webhook-config is the chart's rendering (1.25 and 1.28) and names the chart's Service" webhook_config_is_the_charts
 
 echo "# cases: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

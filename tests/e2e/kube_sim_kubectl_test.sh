@@ -100,6 +100,32 @@ else
   fail "get infisicalsecrets shows the printer columns" "$out"
 fi
 
+# kubectl names of users coming from the upstream operator and ESO: the short name, -o wide, the category.
+out="$(k get isec 2>&1)"
+header="$(head -1 <<<"$out")"
+row="$(grep '^demo' <<<"$out")"
+if [[ "$header" =~ ^NAME\ +READY\ +REASON\ +SECRET\ +LAST\ SYNC\ +AGE$ ]] && [[ "$row" =~ ^demo\ +True\ +Synced\ +managed ]]; then
+  pass "get isec (the short name) shows the default columns, not the wide ones"
+else
+  fail "get isec (the short name) shows the default columns, not the wide ones" "$out"
+fi
+out="$(k get isec -o wide 2>&1)"
+header="$(head -1 <<<"$out")"
+row="$(grep '^demo' <<<"$out")"
+if [[ "$header" =~ ^NAME\ +READY\ +REASON\ +SECRET\ +LAST\ SYNC\ +AGE\ +PROJECT\ +ENVIRONMENT\ +PATH$ ]] &&
+  [[ "$row" =~ ^demo\ +True\ +Synced\ +managed\ .*\ demo-project\ +dev\ +/$ ]]; then
+  pass "get isec -o wide adds the project, environment and path"
+else
+  fail "get isec -o wide adds the project, environment and path" "$out"
+fi
+out="$(k get infisical 2>&1)"; rc=$?
+if [ $rc -eq 0 ] && grep -qE '^(infisicalsecret\.secrets\.infisical\.com/)?demo +True +Synced' <<<"$out" &&
+  grep -qE '^NAME +READY +REASON' <<<"$out"; then
+  pass "get infisical (the category) lists InfisicalSecrets with their columns"
+else
+  fail "get infisical (the category) lists InfisicalSecrets with their columns" "rc=$rc" "$out"
+fi
+
 # --- a Deployment rolled out, then patched to revision 2 --------------------------------------------
 out="$(k apply -f "$data/deployment.yaml" 2>&1 && k rollout status deployment/web --timeout=30s 2>&1)"; rc=$?
 if [ $rc -eq 0 ] && grep -q 'deployment "web" successfully rolled out' <<<"$out"; then

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The admission webhook end to end: the real kubectl against kube-sim, which calls infisical-webhook
 # over TLS with the caBundle that `certs-gen ensure` put into the webhook configurations of
-# deploy/webhook-config. Invalid InfisicalSecrets are rejected with their field paths, a user without
-# rights cannot point into another namespace, opted-in Deployments get the rollout hash and a
-# re-apply makes no new revision; with the webhook stopped Deployments are still admitted and
-# InfisicalSecrets are refused naming the webhook. Prints "# cases: N passed, N failed".
+# deploy/webhook-config (the chart's, for 1.25). Invalid InfisicalSecrets are rejected with their
+# field paths, a user without rights cannot point into another namespace, opted-in Deployments get
+# the rollout hash and a re-apply makes no new revision; with the webhook stopped Deployments are
+# still admitted and InfisicalSecrets are refused naming the webhook. Prints "# cases: N passed, N failed".
 set -uo pipefail
 
 src="${IFO_SOURCE_ROOT:?IFO_SOURCE_ROOT is not set}"
@@ -38,19 +38,19 @@ hport="$(free_port)"
 e2e_start_kube_sim 30 \
   --token "admin-token=admin:system:masters" --token "alice-token=alice:devs" \
   --access-rules-file "$data/access-rules.txt" \
-  --webhook-service "$ns/infisical-webhook:443=127.0.0.1:$wport"
+  --webhook-service "$ns/infisical-secrets-operator-webhook:443=127.0.0.1:$wport"
 
 # (kubectl create sends protobuf, which kube-sim refuses: namespaces go through apply.)
 out="$( { k apply -f "$crd" -f "$grant_crd" &&
           for n in $ns apps vault shared; do k create namespace "$n" --dry-run=client -o yaml | k apply -f - || exit 1; done &&
-          k apply -f "$src/deploy/webhook-config/validating.yaml" -f "$src/deploy/webhook-config/mutating.yaml"; } 2>&1)"
+          k apply -f "$src/deploy/webhook-config/webhook-configurations.yaml"; } 2>&1)"
 if [ $? -eq 0 ]; then pass "CRD, namespaces and webhook configurations applied"; else fail "setup applied" "$out"; fi
 
 # --- certs-gen ensure: the TLS Secret, the caBundles, the PEM files for the webhook ---------------
-out="$("$certsgen" ensure --kubeconfig "$work/kubeconfig" --namespace $ns \
-        --validating-config infisical-secrets-operator-validating \
-        --mutating-config infisical-secrets-operator-mutating --out-dir "$work/pki" 2>&1)"; rc=$?
-bundle="$(k get validatingwebhookconfiguration infisical-secrets-operator-validating -o jsonpath='{.webhooks[0].clientConfig.caBundle}' 2>/dev/null)"
+out="$("$certsgen" ensure --kubeconfig "$work/kubeconfig" --namespace $ns --service infisical-secrets-operator-webhook \
+        --validating-config infisical-secrets-operator-validate \
+        --mutating-config infisical-secrets-operator-mutate --out-dir "$work/pki" 2>&1)"; rc=$?
+bundle="$(k get validatingwebhookconfiguration infisical-secrets-operator-validate -o jsonpath='{.webhooks[0].clientConfig.caBundle}' 2>/dev/null)"
 secret_ca="$(k -n $ns get secret infisical-webhook-tls -o jsonpath='{.data.ca\.crt}' 2>/dev/null)"
 if [ $rc -eq 0 ] && [ -n "$bundle" ] && [ "$bundle" = "$secret_ca" ] && [ -s "$work/pki/tls.crt" ] &&
    [ "$(k -n $ns get secret infisical-webhook-tls -o jsonpath='{.type}')" = kubernetes.io/tls ]; then
@@ -59,9 +59,9 @@ else
   fail "certs-gen ensure created the kubernetes.io/tls Secret and set caBundle" "rc=$rc" "$out"
 fi
 rv1="$(k -n $ns get secret infisical-webhook-tls -o jsonpath='{.metadata.resourceVersion}')"
-out="$("$certsgen" ensure --kubeconfig "$work/kubeconfig" --namespace $ns \
-        --validating-config infisical-secrets-operator-validating \
-        --mutating-config infisical-secrets-operator-mutating 2>&1)"; rc=$?
+out="$("$certsgen" ensure --kubeconfig "$work/kubeconfig" --namespace $ns --service infisical-secrets-operator-webhook \
+        --validating-config infisical-secrets-operator-validate \
+        --mutating-config infisical-secrets-operator-mutate 2>&1)"; rc=$?
 rv2="$(k -n $ns get secret infisical-webhook-tls -o jsonpath='{.metadata.resourceVersion}')"
 if [ $rc -eq 0 ] && [ "$rv1" = "$rv2" ] && grep -q "reused" <<<"$out" && grep -q "caBundle already current" <<<"$out"; then
   pass "a second ensure reuses everything and writes nothing"
@@ -83,15 +83,15 @@ legacy_moved() {
   local ca_key cert bundle
   ca_key="$(k -n $ns get secret infisical-webhook-ca -o 'jsonpath={.data.ca\.key}')" &&
     cert="$(k -n $ns get secret infisical-webhook-tls -o 'jsonpath={.data.tls\.crt}')" &&
-    bundle="$(k get validatingwebhookconfiguration infisical-secrets-operator-validating -o 'jsonpath={.webhooks[0].clientConfig.caBundle}')" &&
+    bundle="$(k get validatingwebhookconfiguration infisical-secrets-operator-validate -o 'jsonpath={.webhooks[0].clientConfig.caBundle}')" &&
     k -n $ns patch secret infisical-webhook-tls --type merge -p "{\"data\":{\"ca.key\":\"$ca_key\"}}" &&
     k -n $ns delete secret infisical-webhook-ca &&
     [ "$(keys_of infisical-webhook-tls)" = ca.crt,ca.key,tls.crt,tls.key ] || return 1
-  "$certsgen" ensure --kubeconfig "$work/kubeconfig" --namespace $ns \
-    --validating-config infisical-secrets-operator-validating --mutating-config infisical-secrets-operator-mutating || return 1
+  "$certsgen" ensure --kubeconfig "$work/kubeconfig" --namespace $ns --service infisical-secrets-operator-webhook \
+    --validating-config infisical-secrets-operator-validate --mutating-config infisical-secrets-operator-mutate || return 1
   [ "$(k -n $ns get secret infisical-webhook-ca -o 'jsonpath={.data.ca\.key}')" = "$ca_key" ] &&
     [ "$(k -n $ns get secret infisical-webhook-tls -o 'jsonpath={.data.tls\.crt}')" = "$cert" ] &&
-    [ "$(k get validatingwebhookconfiguration infisical-secrets-operator-validating -o 'jsonpath={.webhooks[0].clientConfig.caBundle}')" = "$bundle" ] &&
+    [ "$(k get validatingwebhookconfiguration infisical-secrets-operator-validate -o 'jsonpath={.webhooks[0].clientConfig.caBundle}')" = "$bundle" ] &&
     [ "$(keys_of infisical-webhook-tls)" = ca.crt,tls.crt,tls.key ]
 }
 if out="$(legacy_moved 2>&1)"; then

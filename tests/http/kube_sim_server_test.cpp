@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "net/http_client.h"
 #include "sim/kube/server.h"
+#include "sim/kube/table.h"
 
 using ifo::kubesim::KubeSim;
 using ifo::kubesim::Options;
@@ -583,4 +584,25 @@ TEST_CASE("CRD instances: schema causes with the apiserver's wording, pruning an
   // Deleting the CRD removes the resource.
   REQUIRE(s.call("DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com").status == 200);
   CHECK(s.call("GET", "/apis/example.com/v1/namespaces/default/widgets").status == 404);
+}
+
+TEST_CASE("printer columns: `.*` over an object, `['a','b']` and `[*]` answer the first branch that has a value") {
+  auto doc = ifo::core::parse_json(R"({"spec":{"authentication":{"universalAuth":{"credentialsRef":{"secretName":"c"},
+      "secretsScope":{"projectId":"p-1","envSlug":"dev","secretsPath":"/app"}}}},
+      "status":{"conditions":[{"type":"Other","status":"False"},{"type":"Ready","status":"True","reason":"Synced"}]},
+      "items":[{"a":1},{"b":"second"}]})");
+  REQUIRE(doc.ok());
+  const auto& v = **doc;
+  auto str = [&](std::string_view path) -> std::string {
+    const ifo::core::JsonValue* x = ifo::kubesim::eval_jsonpath(v, path);
+    return x && x->IsString() ? x->GetString() : "<none>";
+  };
+  CHECK(str(".spec.authentication.*.secretsScope.envSlug") == "dev");
+  CHECK(str(".spec.authentication.*.secretsScope.secretsPath") == "/app");
+  CHECK(str(".spec.authentication.*.secretsScope['projectSlug','projectId']") == "p-1");
+  CHECK(str(".spec.authentication.*.secretsScope['projectSlug']") == "<none>");
+  CHECK(str(".spec.authentication.*.missing") == "<none>");
+  CHECK(str(R"(.status.conditions[?(@.type=="Ready")].status)") == "True");
+  CHECK(str(".items[*].b") == "second");
+  CHECK(str("{.spec.authentication.universalAuth.secretsScope.envSlug}") == "dev");
 }

@@ -151,9 +151,9 @@ TEST_CASE("every model field is in the schema; every schema field is described; 
   CHECK(preserve_unknown == std::vector<std::string>{});
 }
 
-TEST_CASE("printer columns: READY, REASON, SECRET, LAST SYNC, AGE") {
+TEST_CASE("printer columns: READY, REASON, SECRET, LAST SYNC, AGE; -o wide adds PROJECT, ENVIRONMENT, PATH") {
   YAML::Node cols = version(load_crd())["additionalPrinterColumns"];
-  REQUIRE(cols.size() == 5);
+  REQUIRE(cols.size() == 8);
   auto col = [&](size_t i) {
     return std::tuple(cols[i]["name"].as<std::string>(), cols[i]["type"].as<std::string>(), cols[i]["jsonPath"].as<std::string>());
   };
@@ -162,7 +162,38 @@ TEST_CASE("printer columns: READY, REASON, SECRET, LAST SYNC, AGE") {
   CHECK(col(2) == std::tuple("Secret", "string", ".spec.managedSecretReference.secretName"));
   CHECK(col(3) == std::tuple("Last Sync", "date", ".status.lastSyncTime"));
   CHECK(col(4) == std::tuple("Age", "date", ".metadata.creationTimestamp"));
+  CHECK(col(5) == std::tuple("Project", "string", ".spec.authentication.*.secretsScope['projectSlug','projectId']"));
+  CHECK(col(6) == std::tuple("Environment", "string", ".spec.authentication.*.secretsScope.envSlug"));
+  CHECK(col(7) == std::tuple("Path", "string", ".spec.authentication.*.secretsScope.secretsPath"));
+  for (size_t i = 0; i < cols.size(); ++i) {
+    CAPTURE(i);
+    CHECK(cols[i]["priority"].as<int>(0) == (i < 5 ? 0 : 1));
+  }
   CHECK(std::string(kConditionReady) == "Ready");
+}
+
+TEST_CASE("kubectl names: `kubectl get isec` and `kubectl get infisical`, not in `all`") {
+  YAML::Node names = load_crd()["spec"]["names"];
+  REQUIRE(names["shortNames"].IsSequence());
+  CHECK(names["shortNames"].size() == 1);
+  CHECK(names["shortNames"][0].as<std::string>() == "isec");
+  REQUIRE(names["categories"].IsSequence());
+  CHECK(names["categories"].size() == 1);
+  CHECK(names["categories"][0].as<std::string>() == "infisical");
+}
+
+TEST_CASE("every auth method that has a secretsScope has the fields the wide columns read") {
+  YAML::Node auth = field(schema(load_crd()), "spec.authentication")["properties"];
+  REQUIRE(auth.IsMap());
+  int scoped = 0;
+  for (const auto& method : auth) {
+    YAML::Node scope = method.second["properties"]["secretsScope"];
+    if (!scope.IsDefined()) continue;
+    ++scoped;
+    CAPTURE(method.first.as<std::string>());
+    for (const char* f : {"envSlug", "secretsPath"}) CHECK_MESSAGE(scope["properties"][f].IsDefined(), f);
+  }
+  CHECK(scoped >= 2);
 }
 
 TEST_CASE("schema patterns accept exactly what the validation helpers accept") {

@@ -68,6 +68,8 @@ app.kubernetes.io/component: {{ .component }}
 - --ca-validity={{ .Values.certificates.certsGen.caValidity }}
 - --validating-config={{ include "ifo.validatingName" . }}
 - --mutating-config={{ include "ifo.mutatingName" . }}
+- --log-level={{ .Values.logLevel }}
+- --log-format={{ .Values.logFormat }}
 {{- if ne .Values.clusterDomain "cluster.local" }}
 - --dns-name={{ include "ifo.webhookServiceName" . }}.{{ .Release.Namespace }}.svc.{{ .Values.clusterDomain }}
 {{- end }}

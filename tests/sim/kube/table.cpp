@@ -26,22 +26,46 @@ std::optional<std::chrono::system_clock::time_point> parse_time(std::string_view
 
 }  // namespace
 
-const JsonValue* eval_jsonpath(const JsonValue& root, std::string_view path) {
-  if (path.size() >= 2 && path.front() == '{' && path.back() == '}') path = path.substr(1, path.size() - 2);
-  const JsonValue* cur = &root;
+namespace {
+
+// Evaluates `path` from `cur`. A wildcard (`.*`, `[*]`) or a union of names (`['a','b']`) answers with the
+// first branch that yields a value, as the apiserver's table convertor takes the first result.
+const JsonValue* eval_from(const JsonValue& start, std::string_view path) {
+  const JsonValue* cur = &start;
   size_t i = 0;
   while (cur && i < path.size()) {
     if (path[i] == '.') {
       ++i;
       size_t j = i;
       while (j < path.size() && path[j] != '.' && path[j] != '[') ++j;
-      if (j > i) cur = core::member(*cur, path.substr(i, j - i));
+      std::string_view name = path.substr(i, j - i);
       i = j;
+      if (name == "*") {
+        if (!cur->IsObject()) return nullptr;
+        for (auto& m : cur->GetObject())
+          if (const JsonValue* r = eval_from(m.value, path.substr(i))) return r;
+        return nullptr;
+      }
+      if (!name.empty()) cur = core::member(*cur, name);
     } else if (path[i] == '[') {
       size_t close = path.find(']', i);
       if (close == std::string_view::npos) return nullptr;
       std::string_view inner = path.substr(i + 1, close - i - 1);
       i = close + 1;
+      if (!inner.empty() && (inner.front() == '\'' || inner.front() == '"')) {
+        if (!cur->IsObject()) return nullptr;
+        while (!inner.empty()) {
+          size_t comma = inner.find(',');
+          std::string_view part = inner.substr(0, comma);
+          while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+          while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+          if (const JsonValue* m = core::member(*cur, unquote(part)))
+            if (const JsonValue* r = eval_from(*m, path.substr(i))) return r;
+          if (comma == std::string_view::npos) break;
+          inner.remove_prefix(comma + 1);
+        }
+        return nullptr;
+      }
       if (!cur->IsArray()) return nullptr;
       if (inner.rfind("?(@.", 0) == 0 && inner.back() == ')') {
         std::string_view cond = inner.substr(4, inner.size() - 5);
@@ -51,7 +75,7 @@ const JsonValue* eval_jsonpath(const JsonValue& root, std::string_view path) {
         std::string want = unquote(cond.substr(eq + 2));
         const JsonValue* found = nullptr;
         for (auto& e : cur->GetArray()) {
-          const JsonValue* f = eval_jsonpath(e, "." + std::string(field));
+          const JsonValue* f = eval_from(e, "." + std::string(field));
           if (f && f->IsString() && want == f->GetString()) {
             found = &e;
             break;
@@ -59,7 +83,9 @@ const JsonValue* eval_jsonpath(const JsonValue& root, std::string_view path) {
         }
         cur = found;
       } else if (inner == "*") {
-        cur = cur->Empty() ? nullptr : &(*cur)[0];
+        for (auto& e : cur->GetArray())
+          if (const JsonValue* r = eval_from(e, path.substr(i))) return r;
+        return nullptr;
       } else {
         long idx = 0;
         try {
@@ -76,6 +102,13 @@ const JsonValue* eval_jsonpath(const JsonValue& root, std::string_view path) {
     }
   }
   return cur;
+}
+
+}  // namespace
+
+const JsonValue* eval_jsonpath(const JsonValue& root, std::string_view path) {
+  if (path.size() >= 2 && path.front() == '{' && path.back() == '}') path = path.substr(1, path.size() - 2);
+  return eval_from(root, path);
 }
 
 std::string human_duration(std::chrono::seconds d) {

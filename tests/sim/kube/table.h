@@ -11,8 +11,8 @@
 
 namespace ifo::kubesim {
 
-// JSONPath subset of printer columns: `.a.b`, `.a[0].b`, `.a[?(@.type=="Ready")].status`.
-// Returns the first match, or nullptr.
+// JSONPath subset of printer columns: `.a.b`, `.a[0].b`, `.a[?(@.type=="Ready")].status`, the wildcards
+// `.a.*.b` and `.a[*].b`, and a union of names `.a['b','c']`. Returns the first match, or nullptr.
 const core::JsonValue* eval_jsonpath(const core::JsonValue& root, std::string_view path);
 
 // Go's duration.HumanDuration ("5s", "3m20s", "2d5h").
