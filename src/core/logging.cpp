@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <spdlog/pattern_formatter.h>
 
+#include "core/utf8.h"
+
 namespace ifo::core {
 
 std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name) {
@@ -30,7 +32,10 @@ std::optional<LogFormat> parse_log_format(std::string_view name) {
   return std::nullopt;
 }
 
-std::string json_escape(std::string_view s) {
+std::string json_escape(std::string_view raw) {
+  // Any bytes may reach a log line (an Infisical error body, a header); a line that is not UTF-8 is
+  // not JSON, and collectors drop it: each ill-formed byte becomes U+FFFD first.
+  const std::string s = go_decoded_utf8(raw);
   std::string out;
   out.reserve(s.size() + 8);
   for (unsigned char c : s) {

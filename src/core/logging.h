@@ -24,7 +24,8 @@ std::string_view log_level_name(spdlog::level::level_enum level);
 
 std::optional<LogFormat> parse_log_format(std::string_view name);
 
-// JSON string escaping (RFC 8259): quotes, backslashes and every control character.
+// JSON string escaping (RFC 8259): quotes, backslashes and every control character; bytes that are
+// not well-formed UTF-8 become U+FFFD, so the line stays valid UTF-8 JSON.
 std::string json_escape(std::string_view s);
 
 // Text: "ts level logger message". JSON: one object per line, {"ts","level","logger","msg"}, every

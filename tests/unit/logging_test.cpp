@@ -83,6 +83,23 @@ TEST_CASE("every JSON log line is one valid object with ts, level, logger and ms
   }
 }
 
+TEST_CASE("a message that is not UTF-8 still makes a valid JSON line, each bad byte as U+FFFD") {
+  // An Infisical error body or a header value may carry any bytes; a log collector drops a line that
+  // is not valid UTF-8 JSON.
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  spdlog::logger log("syncer", sink);
+  ifo::core::set_log_format(log, ifo::core::LogFormat::kJson);
+  log.warn("{}", std::string("bad \xff\xfe and cut \xc3 then caf\xc3\xa9"));
+  log.flush();
+  auto lines = lines_of(out.str());
+  REQUIRE(lines.size() == 1);
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(lines[0].data(), lines[0].size());
+  REQUIRE_MESSAGE(!doc.HasParseError(), rapidjson::GetParseError_En(doc.GetParseError()));
+  CHECK(std::string(doc["msg"].GetString()) == "bad \xef\xbf\xbd\xef\xbf\xbd and cut \xef\xbf\xbd then caf\xc3\xa9");
+}
+
 TEST_CASE("text lines carry the same level names") {
   std::ostringstream out;
   spdlog::logger log("syncer", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
