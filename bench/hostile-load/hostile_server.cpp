@@ -4,12 +4,8 @@
 // SAR_DELAY_MS (a slow API server), for bench/hostile-load/run. Usage: hostile_server CERT KEY SAR_DELAY_MS
 // -> prints "port=N"; serves until stdin closes, then prints "sar_sent=N sar_timed_out=N sar_refused_busy=N"
 // and exits 0.
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/spdlog.h>
-
 #include <chrono>
 #include <cstdio>
-#include <iostream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -20,7 +16,6 @@
 #include "webhook/digest_cache.h"
 #include "webhook/malloc_tuning.h"
 #include "webhook/sar_authorizer.h"
-#include "webhook/server.h"
 
 namespace {
 
@@ -96,25 +91,9 @@ int main(int argc, char** argv) noexcept try {
   const ifo::core::TrustPolicy trust = ifo::bench::trust_policy();
   AdmissionHandler handler(CrossNamespacePolicy::kAuthorize, nullptr, &cache, trust, nullptr);
   CertStore certs(argv[1], argv[2]);
-  Metrics metrics;
-  ServerOptions o;  // the webhook's defaults (4 loops, 64 connections per address, 64 MiB buffered)
-  o.bind_address = "127.0.0.1";
-  o.port = 0;
-  o.health_port = -1;
-  auto log = std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
-  WebhookServer server(
-      o, handler, certs, metrics, [] { return std::string(); }, log, &authorizer);
-  auto started = server.start();
-  if (!started) {
-    std::fprintf(stderr, "hostile_server: %s\n", started.error().c_str());
-    return 1;
-  }
-  std::printf("port=%d\n", server.port());
-  std::fflush(stdout);
-  std::string line;
-  while (std::getline(std::cin, line)) {
-  }
-  server.stop();
+  // The webhook's defaults: 4 loops, 64 connections per address, 64 MiB buffered.
+  if (int failed = ifo::bench::serve_until_stdin_closes("hostile_server", ServerOptions{}, handler, certs, &authorizer))
+    return failed;
   std::printf("sar_sent=%llu sar_timed_out=%llu sar_refused_busy=%llu\n",
               static_cast<unsigned long long>(authorizer.reviews_sent()),
               static_cast<unsigned long long>(authorizer.timed_out()),
