@@ -217,6 +217,21 @@ bool host_allowed(const std::vector<std::string>& allowed_hosts, const HostParts
   return false;
 }
 
+bool reference_allowed(const TrustPolicy& policy, std::span<const ReferenceGrant> grants,
+                       std::string_view from_namespace, std::string_view kind, std::string_view ns,
+                       std::string_view name) {
+  if (ns == from_namespace || policy.cross_namespace_without_grant) return true;
+  return std::any_of(grants.begin(), grants.end(), [&](const ReferenceGrant& g) {
+    // Only the referenced namespace can grant: a grant elsewhere (the referrer's own one) says nothing.
+    if (g.namespace_ != ns) return false;
+    if (std::find(g.from_namespaces.begin(), g.from_namespaces.end(), from_namespace) == g.from_namespaces.end())
+      return false;
+    return std::any_of(g.to.begin(), g.to.end(), [&](const ReferenceGrant::To& t) {
+      return t.kind == kind && (t.name.empty() || t.name == name);
+    });
+  });
+}
+
 std::vector<TrustRefusal> check_trust(const InfisicalSecret& resource, const TrustPolicy& policy,
                                       const TrustInputs& inputs) {
   std::vector<TrustRefusal> out;
@@ -255,22 +270,13 @@ std::vector<TrustRefusal> check_trust(const InfisicalSecret& resource, const Tru
   }
 
   for (const TrustReference& ref : trust_references(resource)) {
-    if (ref.namespace_ != own && !policy.cross_namespace_without_grant) {
-      bool granted = std::any_of(inputs.grants.begin(), inputs.grants.end(), [&](const ReferenceGrant& g) {
-        if (g.namespace_ != ref.namespace_) return false;
-        if (std::find(g.from_namespaces.begin(), g.from_namespaces.end(), own) == g.from_namespaces.end()) return false;
-        return std::any_of(g.to.begin(), g.to.end(), [&](const ReferenceGrant::To& t) {
-          return t.kind == ref.kind && (t.name.empty() || t.name == ref.name);
-        });
-      });
-      if (!granted) {
-        out.push_back({std::string(kReasonReferenceNotGranted), ref.path,
-                       fmt::format("the {} {}/{} is in another namespace, and no {} in namespace {} lets "
-                                   "InfisicalSecrets of namespace {} refer to it",
-                                   ref.role, ref.namespace_, ref.name, kGrantKind, ref.namespace_, own),
-                       grant_yaml(ref.namespace_, own, ref.kind, ref.name)});
-        continue;
-      }
+    if (!reference_allowed(policy, inputs.grants, own, ref.kind, ref.namespace_, ref.name)) {
+      out.push_back({std::string(kReasonReferenceNotGranted), ref.path,
+                     fmt::format("the {} {}/{} is in another namespace, and no {} in namespace {} lets "
+                                 "InfisicalSecrets of namespace {} refer to it",
+                                 ref.role, ref.namespace_, ref.name, kGrantKind, ref.namespace_, own),
+                     grant_yaml(ref.namespace_, own, ref.kind, ref.name)});
+      continue;
     }
     if (ref.kind == "ServiceAccount" && !policy.cross_namespace_without_grant) {
       const auto& k = *resource.spec.authentication->kubernetes_auth;

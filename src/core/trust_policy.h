@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -92,6 +93,15 @@ struct HostParts {
 Result<HostParts> parse_host_api(std::string_view url);
 // True when host[:port] matches one allow-list entry (see TrustPolicy::allowed_hosts).
 bool host_allowed(const std::vector<std::string>& allowed_hosts, const HostParts& host);
+
+// Whether InfisicalSecrets of namespace `from_namespace` may use the `kind` object `ns`/`name`: always in
+// their own namespace; in another one only when a grant of that namespace among `grants` lets
+// `from_namespace` refer to that kind (and that name, if the grant names one), or in upstream-compatible
+// mode. The one grant rule: check_trust applies it to a spec's references, the webhook's digest cache to
+// the managed Secrets an InfisicalSecret publishes digests for.
+bool reference_allowed(const TrustPolicy& policy, std::span<const ReferenceGrant> grants,
+                       std::string_view from_namespace, std::string_view kind, std::string_view ns,
+                       std::string_view name);
 
 // Every refusal for this resource under the policy, in declaration order; empty: allowed. Checks:
 // cross-namespace references against the grants of the referenced namespace; the resolved host

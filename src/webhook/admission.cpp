@@ -368,7 +368,7 @@ std::string status_body(int code, std::string_view message) {
   return c::to_json(d);
 }
 
-Reply AdmissionHandler::validate(std::string_view body, Authorizer* authorizer) const {
+Reply AdmissionHandler::validate(std::string_view body, Authorizer* authorizer, TrustLookup* trust_lookup) const {
   auto parsed = parse_review(body);
   if (auto* reply = std::get_if<Reply>(&parsed)) return std::move(*reply);
   const Review& r = std::get<Review>(parsed);
@@ -453,7 +453,7 @@ Reply AdmissionHandler::validate(std::string_view body, Authorizer* authorizer) 
   // one whose user's rights could not be verified: it is denied with "retry" anyway, and reviews
   // forged while the API server is slow must not make the webhook call it for more.
   if (recheck && report.errors.empty() && !unverified) {
-    for (auto& e : trust_errors(resource, report)) {
+    for (auto& e : trust_errors(resource, report, trust_lookup)) {
       errors.push_back(std::move(e));
       forbidden = true;
     }
@@ -467,16 +467,17 @@ Reply AdmissionHandler::validate(std::string_view body, Authorizer* authorizer) 
 }
 
 std::vector<c::FieldError> AdmissionHandler::trust_errors(const c::InfisicalSecret& resource,
-                                                          const c::ValidationReport& report) const {
+                                                          const c::ValidationReport& report,
+                                                          TrustLookup* lookup) const {
   // The fast path: references only into the own namespace, no Kubernetes auth, no host or one allowed
   // on its own. The policy has nothing to refuse, so nothing is asked or built. (Validation lists
   // every reference core::trust_references governs that leaves the namespace.)
   const auto host = resource.spec.host_api.empty() ? HostDecision::kAdmitted : decide_host(resource.spec.host_api, trust_);
   const bool kubernetes_auth = resource.spec.authentication && resource.spec.authentication->kubernetes_auth;
   if (report.cross_namespace_references.empty() && !kubernetes_auth && host == HostDecision::kAdmitted) return {};
-  TrustOutcome outcome = evaluate_trust(resource, trust_, trust_lookup_, host, false);
+  TrustOutcome outcome = evaluate_trust(resource, trust_, lookup, host, false);
   // A refusal that rests on cached answers is confirmed against the cluster as it is now.
-  if (outcome.refused && outcome.asked) outcome = evaluate_trust(resource, trust_, trust_lookup_, host, true);
+  if (outcome.refused && outcome.asked) outcome = evaluate_trust(resource, trust_, lookup, host, true);
   return std::move(outcome.errors);
 }
 

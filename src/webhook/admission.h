@@ -85,17 +85,22 @@ class AdmissionHandler {
       : policy_(policy), authorizer_(authorizer), digests_(digests), trust_(std::move(trust)),
         trust_lookup_(trust_lookup) {}
 
-  Reply validate(std::string_view body) const { return validate(body, authorizer_); }
+  Reply validate(std::string_view body) const { return validate(body, authorizer_, trust_lookup_); }
   // With another authorizer than the handler's own (the server's per-request ones).
-  Reply validate(std::string_view body, Authorizer* authorizer) const;
+  Reply validate(std::string_view body, Authorizer* authorizer) const {
+    return validate(body, authorizer, trust_lookup_);
+  }
+  // With another authorizer and trust lookup than the handler's own (the server's per-attempt ones,
+  // which answer from memory on an event loop and ask the API server off it: deferred_validation.h).
+  Reply validate(std::string_view body, Authorizer* authorizer, TrustLookup* trust_lookup) const;
   Reply mutate(std::string_view body) const;
 
  private:
-  // The trust policy's refusals (and lookups that failed) as field errors; asks trust_lookup_ only
-  // for what this resource needs, and confirms a refusal with fresh answers. `report` is the
-  // resource's validation (without errors).
+  // The trust policy's refusals (and lookups that failed) as field errors; asks `lookup` only for
+  // what this resource needs, and confirms a refusal with fresh answers. `report` is the resource's
+  // validation (without errors).
   std::vector<core::FieldError> trust_errors(const core::InfisicalSecret& resource,
-                                             const core::ValidationReport& report) const;
+                                             const core::ValidationReport& report, TrustLookup* lookup) const;
 
   CrossNamespacePolicy policy_;
   Authorizer* authorizer_;

@@ -1,5 +1,8 @@
-// DigestCache: the published digests, indexed by InfisicalSecret and by Secret.
+// DigestCache: the published digests, indexed by InfisicalSecret and by Secret, and the grants that
+// decide which claims across namespaces count.
 #include "webhook/digest_cache.h"
+
+#include <span>
 
 #include "core/constants.h"
 #include "core/managed_digests.h"
@@ -73,12 +76,41 @@ bool DigestCache::synced() const {
   return synced_.load();
 }
 
+void DigestCache::upsert_grant(const c::JsonValue& grant) {
+  c::ParsedReferenceGrant parsed = c::parse_reference_grant(grant);
+  const std::string ns = parsed.grant.namespace_;
+  std::lock_guard lock(mu_);
+  auto& in_ns = grants_[ns];
+  std::erase_if(in_ns, [&](const c::ReferenceGrant& g) { return g.name == parsed.grant.name; });
+  if (parsed.ok()) in_ns.push_back(std::move(parsed.grant));  // an invalid grant grants nothing
+  if (in_ns.empty()) grants_.erase(ns);
+}
+
+void DigestCache::remove_grant(const std::string& ns, const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = grants_.find(ns);
+  if (it == grants_.end()) return;
+  std::erase_if(it->second, [&](const c::ReferenceGrant& g) { return g.name == name; });
+  if (it->second.empty()) grants_.erase(it);
+}
+
+bool DigestCache::claim_counts_locked(std::string_view from, std::string_view ns,
+                                      std::string_view name) const {
+  auto it = grants_.find(ns);
+  std::span<const c::ReferenceGrant> grants;
+  if (it != grants_.end()) grants = it->second;
+  return c::reference_allowed(policy_, grants, from, c::kManagedKindSecret, ns, name);
+}
+
 std::shared_ptr<const std::map<std::string, std::string>> DigestCache::key_digests(
     std::string_view ns, std::string_view name) const {
   std::shared_lock lock(mu_);
   auto it = by_secret_.find(std::pair<std::string_view, std::string_view>(ns, name));
-  if (it == by_secret_.end() || it->second.empty()) return nullptr;
-  return it->second.begin()->second;
+  if (it == by_secret_.end()) return nullptr;
+  // Best first: the same-namespace claim (which always counts) comes before any foreign one.
+  for (const auto& [rank, digests] : it->second)
+    if (claim_counts_locked(std::get<1>(rank), ns, name)) return digests;
+  return nullptr;
 }
 
 size_t DigestCache::size() const {

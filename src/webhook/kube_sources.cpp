@@ -1,4 +1,4 @@
-// The InfisicalSecret informer feeding the digest cache.
+// The InfisicalSecret and InfisicalReferenceGrant informers feeding the digest cache.
 #include "webhook/kube_sources.h"
 
 #include <fmt/format.h>
@@ -30,7 +30,7 @@ kube::ConstObjectPtr published_digests_only(const core::JsonValue& resource) {
   return core::copy_compact(object);
 }
 
-kube::InformerOptions all_infisical_secrets(kube::InformerOptions o) {
+kube::InformerOptions all_namespaces(kube::InformerOptions o) {
   o.namespace_.clear();
   o.label_selector.clear();
   o.field_selector.clear();
@@ -40,7 +40,7 @@ kube::InformerOptions all_infisical_secrets(kube::InformerOptions o) {
 }  // namespace
 
 DigestFeed::DigestFeed(kube::Client& client, DigestCache& cache, kube::InformerOptions tuning)
-    : cache_(cache), informer_(client, kube::kInfisicalSecrets, all_infisical_secrets(std::move(tuning))) {
+    : cache_(cache), informer_(client, kube::kInfisicalSecrets, all_namespaces(tuning)) {
   informer_.set_transform([](kube::ObjectPtr resource) { return published_digests_only(*resource); });
   kube::EventHandlers h;
   h.on_add = [this](const kube::ConstObjectPtr& resource) {
@@ -54,6 +54,29 @@ DigestFeed::DigestFeed(kube::Client& client, DigestCache& cache, kube::InformerO
     cache_.remove(kube::meta_namespace(*resource), kube::meta_name(*resource), std::chrono::steady_clock::now());
   };
   informer_.add_handlers(std::move(h));
+  if (!cache_.grants_matter()) return;
+  grants_ = std::make_unique<kube::Informer>(client, kube::kInfisicalReferenceGrants, all_namespaces(tuning));
+  kube::EventHandlers g;
+  g.on_add = [this](const kube::ConstObjectPtr& grant) { cache_.upsert_grant(*grant); };
+  g.on_update = [this](const kube::ConstObjectPtr&, const kube::ConstObjectPtr& grant) {
+    cache_.upsert_grant(*grant);
+  };
+  // Deleted (the informer also reports one that vanished while the watch was down, at its relist).
+  g.on_delete = [this](const kube::ConstObjectPtr& grant) {
+    cache_.remove_grant(kube::meta_namespace(*grant), kube::meta_name(*grant));
+  };
+  grants_->add_handlers(std::move(g));
+}
+
+void DigestFeed::start() {
+  // synced() waits for both first lists, so no admission is answered from digests without the grants.
+  if (grants_) grants_->start();
+  informer_.start();
+}
+
+void DigestFeed::stop() {
+  informer_.stop();
+  if (grants_) grants_->stop();
 }
 
 double DigestFeed::age_seconds(DigestCache::TimePoint now) {

@@ -1,4 +1,5 @@
-// infisical-webhook: thin main; flags, logging, kube client, digest-cache feed, TLS server, signals.
+// infisical-webhook: thin main; flags, logging, kube clients, digest-cache feed, off-loop authorizer and
+// trust lookups, TLS server, signals.
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -8,6 +9,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "core/build_info.h"
 #include "core/constants.h"
 #include "core/logging.h"
 #include "core/process_hygiene.h"
@@ -23,6 +25,7 @@
 #include "webhook/sar_authorizer.h"
 #include "webhook/server.h"
 #include "webhook/trust_lookup.h"
+#include "webhook/trust_pool.h"
 
 int main(int argc, char** argv) noexcept try {
   // Holds tokens, secret values or keys: no core file, not dumpable (core/process_hygiene.h).
@@ -39,7 +42,7 @@ int main(int argc, char** argv) noexcept try {
     return 0;
   }
   if (opts->version) {
-    std::puts("infisical-webhook " IFO_VERSION);
+    std::puts(ifo::core::version_line("infisical-webhook").c_str());
     return 0;
   }
   auto log = spdlog::stdout_logger_mt("webhook");
@@ -71,24 +74,33 @@ int main(int argc, char** argv) noexcept try {
   // at twice the deadline (its waiters were answered at the deadline), which frees its pending slot.
   ifo::kube::Config review_config = config;
   review_config.timeout = 2 * opts->authorization_timeout;
-  ifo::kube::Client review_client(std::move(review_config));
+  ifo::kube::Client review_client(review_config);
+  // The trust lookups likewise: a lookup the API server sits on is given up at twice the deadline, so
+  // it frees its pool thread.
+  ifo::kube::Client lookup_client(std::move(review_config));
   ifo::kube::Client client(std::move(config));
-  DigestCache cache;
+  DigestCache cache(opts->trust);
   ifo::kube::InformerOptions feed_options;
   feed_options.logger = log;
   DigestFeed feed(client, cache, feed_options);
+  KubeTrustLookup trust_lookup(lookup_client, opts->operator_namespace, opts->authorization_cache_ttl);
+  // The handler asks no SubjectAccessReview itself, and makes no trust lookup on an event loop: the
+  // server asks `authorizer` and `trust_pool` off its loops. Both are declared after the handler and
+  // the pool after the authorizer: on shutdown each answers its waiters through what outlives it.
+  AdmissionHandler handler(opts->policy, nullptr, &feed, opts->trust, &trust_lookup);
+  TrustPoolOptions pool_options;
+  pool_options.deadline = opts->authorization_timeout;
+  pool_options.max_pending = opts->max_pending_authorizations;
+  TrustPool trust_pool(trust_lookup, pool_options);
   SarAuthorizerOptions sar;
   sar.cache_ttl = opts->authorization_cache_ttl;
   sar.deadline = opts->authorization_timeout;
   sar.max_pending = opts->max_pending_authorizations;
   SarAuthorizer authorizer(review_client, sar);
-  KubeTrustLookup trust_lookup(client, opts->operator_namespace, opts->authorization_cache_ttl);
-  // The handler asks no SubjectAccessReview itself: the server asks `authorizer` off its event loops.
-  AdmissionHandler handler(opts->policy, nullptr, &feed, opts->trust, &trust_lookup);
   Metrics metrics;
   WebhookServer server(opts->server, handler, certs, metrics,
                        [&feed]() -> std::string { return feed.synced() ? "" : "managed-secret cache not synced"; }, log,
-                       &authorizer);
+                       &authorizer, &trust_pool);
   metrics.set_gauge_source([&] {
     const auto now = std::chrono::steady_clock::now();
     const auto https = server.https_stats();
@@ -106,6 +118,9 @@ int main(int argc, char** argv) noexcept try {
         {kMetricAuthorizationsPending, static_cast<double>(authorizer.pending())},
         {kMetricAuthorizationsRefusedBusy, static_cast<double>(authorizer.refused_busy())},
         {kMetricAuthorizationsTimedOut, static_cast<double>(authorizer.timed_out())},
+        {kMetricTrustLookupsPending, static_cast<double>(trust_pool.pending())},
+        {kMetricTrustLookupsRefusedBusy, static_cast<double>(trust_pool.refused_busy())},
+        {kMetricTrustLookupsTimedOut, static_cast<double>(trust_pool.timed_out())},
     };
   });
   auto started = server.start();

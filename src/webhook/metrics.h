@@ -34,6 +34,11 @@ inline constexpr const char* kMetricBufferedBytes = "infisical_webhook_buffered_
 inline constexpr const char* kMetricAuthorizationsPending = "infisical_webhook_authorizations_pending";
 inline constexpr const char* kMetricAuthorizationsRefusedBusy = "infisical_webhook_authorizations_refused_busy_total";
 inline constexpr const char* kMetricAuthorizationsTimedOut = "infisical_webhook_authorizations_timed_out_total";
+// Trust lookups the cache did not hold (TrustPool): requests waiting for them now, requests denied at
+// once because the pending limit was reached, and requests denied because no answer came in time.
+inline constexpr const char* kMetricTrustLookupsPending = "infisical_webhook_trust_lookups_pending";
+inline constexpr const char* kMetricTrustLookupsRefusedBusy = "infisical_webhook_trust_lookups_refused_busy_total";
+inline constexpr const char* kMetricTrustLookupsTimedOut = "infisical_webhook_trust_lookups_timed_out_total";
 
 class Metrics {
  public:

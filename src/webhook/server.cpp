@@ -27,10 +27,11 @@ std::string_view route_label(std::string_view path) {
 
 WebhookServer::WebhookServer(ServerOptions options, const AdmissionHandler& handler, CertStore& certs,
                              Metrics& metrics, std::function<std::string()> readiness,
-                             std::shared_ptr<spdlog::logger> log, AsyncAuthorizer* authorizer)
+                             std::shared_ptr<spdlog::logger> log, AsyncAuthorizer* authorizer,
+                             AsyncTrustLookup* trust)
     : options_(std::move(options)), handler_(handler), certs_(certs), metrics_(metrics),
       readiness_(std::move(readiness)), log_(std::move(log)) {
-  if (authorizer) deferred_.emplace(handler_, *authorizer);
+  if (authorizer) deferred_.emplace(handler_, *authorizer, trust);
 }
 
 WebhookServer::~WebhookServer() { stop(); }
@@ -63,7 +64,8 @@ void WebhookServer::answer(const HttpRequest& req, HttpResponse& res) {
                                                req.content_type.substr(0, 256))),
                   "bad_request"};
   } else if (validate && deferred_) {
-    // SubjectAccessReviews not cached are asked off the loop; the answer then comes through `later`.
+    // SubjectAccessReviews not cached, and trust lookups not in memory, are asked off the loop; the
+    // answer then comes through `later`.
     // (The lambda captures one reference, so std::function keeps it without an allocation.)
     struct Context {
       WebhookServer* self;

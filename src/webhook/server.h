@@ -17,6 +17,7 @@
 #include "core/result.h"
 #include "webhook/admission.h"
 #include "webhook/async_authorizer.h"
+#include "webhook/async_trust_lookup.h"
 #include "webhook/cert_store.h"
 #include "webhook/deferred_validation.h"
 #include "webhook/event_server.h"
@@ -39,7 +40,8 @@ struct ServerOptions {
   int port = 9443;         // 0: an ephemeral port (read back with port())
   int health_port = 8081;  // 0: ephemeral; -1: no health listener
   // Event-loop threads serving HTTPS; each serves many keep-alive connections. No request holds its
-  // loop for an API call: SubjectAccessReviews are asked off the loops (see the constructor).
+  // loop for an API call: SubjectAccessReviews and trust lookups are asked off the loops (see the
+  // constructor).
   int workers = 4;
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds write_timeout{10};
@@ -58,10 +60,11 @@ class WebhookServer {
  public:
   // `readiness` returns "" when ready, else why not (served by /readyz with 503). With an
   // `authorizer`, /validate asks it the requesting user's rights without blocking (DeferredValidation)
-  // instead of the handler's own blocking Authorizer.
+  // instead of the handler's own blocking Authorizer; with `trust` as well, the trust lookups memory
+  // does not hold are made off the loops too, instead of by the handler's own TrustLookup.
   WebhookServer(ServerOptions options, const AdmissionHandler& handler, CertStore& certs, Metrics& metrics,
                 std::function<std::string()> readiness, std::shared_ptr<spdlog::logger> log,
-                AsyncAuthorizer* authorizer = nullptr);
+                AsyncAuthorizer* authorizer = nullptr, AsyncTrustLookup* trust = nullptr);
   ~WebhookServer();
   WebhookServer(const WebhookServer&) = delete;
   WebhookServer& operator=(const WebhookServer&) = delete;

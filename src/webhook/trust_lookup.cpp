@@ -1,6 +1,8 @@
 // Grants, ServiceAccount opt-ins and the global host for the trust policy, with a short cache.
 #include "webhook/trust_lookup.h"
 
+#include <stdexcept>
+
 #include "core/constants.h"
 #include "core/json.h"
 #include "kube/api.h"
@@ -11,12 +13,13 @@ namespace ifo::webhook {
 
 template <typename T, typename Fetch>
 T KubeTrustLookup::cached(std::map<std::string, Entry<T>, std::less<>>& cache, const std::string& key,
-                          bool fresh, Fetch fetch) {
+                          bool fresh, CacheOnly* view, Fetch fetch) {
   const auto now = std::chrono::steady_clock::now();
   if (!fresh) {
     std::lock_guard lock(mu_);
     if (auto it = cache.find(key); it != cache.end() && it->second.expires > now) return it->second.value;
   }
+  if (view) view->miss();
   T value = fetch();
   std::lock_guard lock(mu_);
   if (cache.size() > 10000) cache.clear();  // bounded: answers live only ttl_ anyway
@@ -25,7 +28,38 @@ T KubeTrustLookup::cached(std::map<std::string, Entry<T>, std::less<>>& cache, c
 }
 
 std::vector<core::ReferenceGrant> KubeTrustLookup::grants(std::string_view ns, bool fresh) {
-  return cached(grants_, std::string(ns), fresh, [&] {
+  return grants(ns, fresh, nullptr);
+}
+
+std::optional<std::map<std::string, std::string>> KubeTrustLookup::service_account_annotations(
+    std::string_view ns, std::string_view name, bool fresh) {
+  return service_account_annotations(ns, name, fresh, nullptr);
+}
+
+std::string KubeTrustLookup::global_host_api(bool fresh) {
+  return global_host_api(fresh, nullptr);
+}
+
+void KubeTrustLookup::CacheOnly::miss() {
+  missed_ = true;
+  throw std::runtime_error(why_not_);
+}
+
+std::vector<core::ReferenceGrant> KubeTrustLookup::CacheOnly::grants(std::string_view ns, bool fresh) {
+  return owner_.grants(ns, fresh, this);
+}
+
+std::optional<std::map<std::string, std::string>> KubeTrustLookup::CacheOnly::service_account_annotations(
+    std::string_view ns, std::string_view name, bool fresh) {
+  return owner_.service_account_annotations(ns, name, fresh, this);
+}
+
+std::string KubeTrustLookup::CacheOnly::global_host_api(bool fresh) {
+  return owner_.global_host_api(fresh, this);
+}
+
+std::vector<core::ReferenceGrant> KubeTrustLookup::grants(std::string_view ns, bool fresh, CacheOnly* view) {
+  return cached(grants_, std::string(ns), fresh, view, [&] {
     std::vector<core::ReferenceGrant> out;
     try {
       for (const auto& item : api_.list_all(kube::kInfisicalReferenceGrants, ns).items) {
@@ -43,9 +77,9 @@ std::vector<core::ReferenceGrant> KubeTrustLookup::grants(std::string_view ns, b
 }
 
 std::optional<std::map<std::string, std::string>> KubeTrustLookup::service_account_annotations(
-    std::string_view ns, std::string_view name, bool fresh) {
+    std::string_view ns, std::string_view name, bool fresh, CacheOnly* view) {
   std::string key = std::string(ns) + "/" + std::string(name);
-  return cached(accounts_, key, fresh, [&]() -> std::optional<std::map<std::string, std::string>> {
+  return cached(accounts_, key, fresh, view, [&]() -> std::optional<std::map<std::string, std::string>> {
     kube::ObjectPtr sa;
     try {
       sa = api_.get(kube::kServiceAccounts, ns, name);
@@ -63,8 +97,8 @@ std::optional<std::map<std::string, std::string>> KubeTrustLookup::service_accou
   });
 }
 
-std::string KubeTrustLookup::global_host_api(bool fresh) {
-  return cached(config_, operator_namespace_, fresh, [&]() -> std::string {
+std::string KubeTrustLookup::global_host_api(bool fresh, CacheOnly* view) {
+  return cached(config_, operator_namespace_, fresh, view, [&]() -> std::string {
     kube::ObjectPtr cm;
     try {
       cm = api_.get(kube::kConfigMaps, operator_namespace_, core::kGlobalConfigMapName);

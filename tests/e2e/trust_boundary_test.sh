@@ -6,6 +6,9 @@
 # apply/patch) and with the webhook absent (stored, then refused by the syncer itself). A listener
 # standing for the tenant's own host must receive zero connections in all of them. Then the granted
 # path: an InfisicalReferenceGrant added by the admin lets the same spec sync within one resync.
+# Last, rollout hashes across namespaces: the tenant, here also allowed to write its own
+# InfisicalSecrets' status, publishes key digests for a Secret of namespace shared; an opted-in
+# workload in shared is stamped from them only while shared grants team-a that Secret.
 set -uo pipefail
 root="${IFO_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}"
 build="${IFO_BUILD_ROOT:-$root/build}"
@@ -41,6 +44,7 @@ listener_untouched() { [ "$(cat "$work/listener.count" 2>/dev/null)" = 0 ]; }
 export SANDBOX_ACCESS_RULES="allow group:system:masters * * * *
 allow user:tenant * secrets team-a *
 allow user:tenant * infisicalsecrets.secrets.infisical.com team-a *
+allow user:tenant * infisicalsecrets.secrets.infisical.com/status team-a *
 allow user:tenant get events team-a *
 allow user:tenant list events team-a *
 deny user:tenant * * * *
@@ -56,6 +60,18 @@ token_requests() {  # kube-sim's count of TokenRequests since start
     python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"].get("create serviceaccounts/token", 0))'
 }
 
+# As the admin: namespace shared grants InfisicalSecrets of team-a its Secret SECRET (grant NAME).
+grant_team_a() {  # NAME SECRET
+  k apply -f - <<EOF
+apiVersion: secrets.infisical.com/v1alpha1
+kind: InfisicalReferenceGrant
+metadata: {name: $1, namespace: shared}
+spec:
+  from: [{namespace: team-a}]
+  to: [{kind: Secret, name: $2}]
+EOF
+}
+
 # The cluster as the admin set it up: team-a (the tenant), shared (another team's credentials, and
 # credentials shared with team-a on purpose), a powerful ServiceAccount in team-a.
 setup() {
@@ -67,14 +83,7 @@ setup() {
     k -n shared create secret generic team-a-creds --from-literal=clientId=demo-client-id \
       --from-literal=clientSecret=demo-client-secret --dry-run=client -o yaml | k apply -f - &&
     k -n team-a create serviceaccount deployer --dry-run=client -o yaml | k apply -f - &&
-    k apply -f - <<EOF
-apiVersion: secrets.infisical.com/v1alpha1
-kind: InfisicalReferenceGrant
-metadata: {name: team-a-creds, namespace: shared}
-spec:
-  from: [{namespace: team-a}]
-  to: [{kind: Secret, name: team-a-creds}]
-EOF
+    grant_team_a team-a-creds team-a-creds || return 1
   # The tenant model holds: its own namespace yes, the other namespace and token minting no.
   kt -n team-a get secrets && ! kt -n shared get secret other-team-creds &&
     [[ "$(kt auth can-i create serviceaccounts --subresource=token -n team-a)" == no* ]] &&
@@ -188,14 +197,7 @@ sandbox_check "the tenant's host received no connection (no-webhook phase)" list
 
 # --- The granted path: the admin grants team-a the other credentials; the same spec syncs.
 granted_syncs() {
-  k apply -f - <<EOF || return 1
-apiVersion: secrets.infisical.com/v1alpha1
-kind: InfisicalReferenceGrant
-metadata: {name: team-a-other-creds, namespace: shared}
-spec:
-  from: [{namespace: team-a}]
-  to: [{kind: Secret, name: other-team-creds}]
-EOF
+  grant_team_a team-a-other-creds other-team-creds || return 1
   k -n shared get infisicalreferencegrants | tee /dev/stderr | grep -q team-a-other-creds &&
     # resyncInterval is 5 s: within one resync (plus the grant cache) it is Ready.
     sandbox_wait_for 20 "esc1 Ready" k -n team-a wait --for=condition=Ready infisicalsecret/esc1 --timeout=1s &&
@@ -211,6 +213,57 @@ preflight_lists() {
     ! grep -q 'team-a/esc1' "$work/preflight.out"
 }
 sandbox_check "infisical-syncer preflight lists the resources the rules refuse" preflight_lists
+
+# --- Rollout hashes across namespaces. The chart gives infisicalsecrets/status to the syncer only; a
+# tenant who has it anyway (or a bug) can publish any digests in its own InfisicalSecret's status.
+new_workload_hash() {  # a new opted-in Deployment in shared reading shared/shared-app's API_KEY: its hash
+  local name="web-$RANDOM$RANDOM"
+  k apply -f - >/dev/null <<EOF || return 1
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $name, namespace: shared, annotations: {secrets.infisical.com/auto-reload: "true"}}
+spec:
+  selector: {matchLabels: {app: $name}}
+  template:
+    metadata: {labels: {app: $name}}
+    spec:
+      containers:
+      - name: app
+        image: app
+        env:
+        - name: API_KEY
+          valueFrom: {secretKeyRef: {name: shared-app, key: API_KEY}}
+EOF
+  k -n shared get deployment "$name" -o jsonpath='{.spec.template.metadata.annotations.secrets\.infisical\.com/rollout-hash}'
+}
+missing_hash=""  # the hash of a workload whose Secret has no digests the webhook counts
+hash_is() { [ "$(new_workload_hash)" = "$1" ]; }
+hash_is_not() { local h; h="$(new_workload_hash)" && [[ "$h" =~ ^[0-9a-f]{64}$ ]] && [ "$h" != "$1" ]; }
+ready_is() { [ "$(ready_reason "$1")" = "$2" ]; }
+foreign_claim_ignored() {
+  missing_hash="$(new_workload_hash)" && [[ "$missing_hash" =~ ^[0-9a-f]{64}$ ]] || return 1
+  # An InfisicalSecret the syncer refuses (ungranted credentials), so no sync rewrites its status.
+  spec_universal steer no-such-creds | kt apply -f - &&
+    sandbox_wait_for 30 "steer refused" ready_is steer ReferenceNotGranted || return 1
+  local digest; digest="$(printf 'a%.0s' $(seq 64))"
+  kt -n team-a patch infisicalsecret steer --subresource=status --type merge -p \
+    "{\"status\":{\"managedKeyDigests\":[{\"kind\":\"Secret\",\"namespace\":\"shared\",\"name\":\"shared-app\",\"keyDigests\":{\"API_KEY\":\"$digest\"}}]}}" &&
+    [ "$(k -n team-a get infisicalsecret steer -o jsonpath='{.status.managedKeyDigests[0].namespace}')" = shared ] &&
+    hash_is "$missing_hash"
+}
+sandbox_check "tenant's digests for namespace shared's Secret: a new workload in shared is not stamped from them" \
+  foreign_claim_ignored
+claim_counts_when_granted() {
+  grant_team_a team-a-shared-app shared-app || return 1
+  sandbox_wait_for 20 "a hash from team-a's digests" hash_is_not "$missing_hash"
+}
+sandbox_check "granted by shared: the same digests now make the workload's hash" claim_counts_when_granted
+claim_ignored_when_revoked() {
+  # The webhook has the claim (the hash above came from it): only the grant's removal can undo that.
+  k -n shared delete infisicalreferencegrant team-a-shared-app &&
+    sandbox_wait_for 20 "the hash of a Secret without counted digests" hash_is "$missing_hash"
+}
+sandbox_check "revoked: the tenant's digests stop counting at once" claim_ignored_when_revoked
 
 # Control: the listener does count a connection, so its zero above means none was made.
 listener_counts() {

@@ -1,7 +1,8 @@
-// SubjectAccessReviews off the event loop: the webhook's TLS server with one event-loop thread and the
-// SarAuthorizer over an API whose SubjectAccessReviews the test holds. A review that does not come in
-// time denies with "could not verify" by the deadline while requests needing none are answered
-// meanwhile; identical checks share one review; a flood of forged users is refused at once past the
+// SubjectAccessReviews and trust lookups off the event loop: the webhook's TLS server with one
+// event-loop thread, the SarAuthorizer and the TrustPool over an API whose SubjectAccessReviews and
+// grant lists the test holds. A review or a lookup that does not come in time denies with "could not
+// verify" by the deadline while requests needing none are answered meanwhile; identical checks share
+// one review; a flood of forged users, or of requests needing lookups, is refused at once past the
 // pending limit.
 #include <doctest/doctest.h>
 #include <spdlog/sinks/null_sink.h>
@@ -13,6 +14,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -24,6 +26,8 @@
 #include "webhook/admission.h"
 #include "webhook/digest_cache.h"
 #include "webhook/sar_authorizer.h"
+#include "webhook/trust_lookup.h"
+#include "webhook/trust_pool.h"
 #include "webhook/server.h"
 
 using namespace ifo;
@@ -32,14 +36,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Holds every SubjectAccessReview until open() (answers: allowed), counting them as they arrive.
+// Holds every call that passes it until open(), counting them as they arrive.
 class Gate {
  public:
-  kube::AccessReviewResult review() {
+  void pass() {
     std::unique_lock lock(mu_);
     ++arrived_;
     cv_.notify_all();
     cv_.wait(lock, [this] { return open_; });
+  }
+  // A SubjectAccessReview held here, then allowed.
+  kube::AccessReviewResult review() {
+    pass();
     kube::AccessReviewResult r;
     r.allowed = true;
     return r;
@@ -68,7 +76,10 @@ class Gate {
 
 class Fixture {
  public:
-  explicit Fixture(webhook::SarAuthorizerOptions sar)
+  // With `trust`, the trust boundary is on (references into other namespaces need a grant, as by
+  // default) and its lookups go through a TrustPool with these options; every list of grants passes
+  // `lookups` first. Without, only the user's own rights are at stake.
+  explicit Fixture(webhook::SarAuthorizerOptions sar, std::optional<webhook::TrustPoolOptions> trust = std::nullopt)
       : dir_(fs::temp_directory_path() / ("webhook-authz-" + std::to_string(::getpid()))) {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -89,12 +100,18 @@ class Fixture {
     api.access_review = [this](const kube::AccessReviewSubject&, const kube::ResourceAttributes&) {
       return gate.review();
     };
+    api.on_call = [this](const test::MemoryApi::Call& call) {
+      if (call.verb == "list" && call.resource.resource == kube::kInfisicalReferenceGrants.resource) lookups.pass();
+    };
     authorizer = std::make_unique<webhook::SarAuthorizer>(api, sar);
-    // References into other namespaces need no grant here: only the user's own rights are at stake.
-    core::TrustPolicy trust;
-    trust.cross_namespace_without_grant = true;
+    core::TrustPolicy policy;
+    policy.cross_namespace_without_grant = !trust.has_value();
+    if (trust) {
+      lookup = std::make_unique<webhook::KubeTrustLookup>(api, "ops", seconds(60));
+      pool = std::make_unique<webhook::TrustPool>(*lookup, *trust);
+    }
     handler = std::make_unique<webhook::AdmissionHandler>(webhook::CrossNamespacePolicy::kAuthorize, nullptr,
-                                                          &cache, trust);
+                                                          &cache, policy, lookup.get());
     webhook::ServerOptions o;
     o.bind_address = "127.0.0.1";
     o.port = 0;
@@ -103,14 +120,16 @@ class Fixture {
     auto log =
         std::make_shared<spdlog::logger>("webhook-test", std::make_shared<spdlog::sinks::null_sink_mt>());
     server = std::make_unique<webhook::WebhookServer>(
-        o, *handler, *certs, metrics, [] { return std::string(); }, log, authorizer.get());
+        o, *handler, *certs, metrics, [] { return std::string(); }, log, authorizer.get(), pool.get());
     auto started = server->start();
     REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error()));
   }
   ~Fixture() {
     gate.open();
+    lookups.open();
     server->stop();
     authorizer.reset();
+    pool.reset();
     fs::remove_all(dir_);
   }
 
@@ -130,13 +149,16 @@ class Fixture {
 
   fs::path dir_;
   std::string ca_pem;
-  Gate gate;
+  Gate gate;     // SubjectAccessReviews
+  Gate lookups;  // lists of InfisicalReferenceGrants
   test::MemoryApi api;
   webhook::DigestCache cache;
   webhook::Metrics metrics;
+  std::unique_ptr<webhook::KubeTrustLookup> lookup;
+  std::unique_ptr<webhook::AdmissionHandler> handler;
+  std::unique_ptr<webhook::TrustPool> pool;
   std::unique_ptr<webhook::SarAuthorizer> authorizer;
   std::unique_ptr<webhook::CertStore> certs;
-  std::unique_ptr<webhook::AdmissionHandler> handler;
   std::unique_ptr<webhook::WebhookServer> server;
 };
 
@@ -178,13 +200,15 @@ Verdict verdict(const net::Response& r) {
   return v;
 }
 
-}  // namespace
+struct Held {
+  Verdict verdict;
+  steady_clock::duration took;
+};
 
-TEST_CASE(
-    "a SubjectAccessReview not answered in time denies by the deadline; requests needing none are not held") {
-  webhook::SarAuthorizerOptions sar;
-  sar.deadline = milliseconds(1500);
-  Fixture f(sar);
+// Sends review slow-1 (credentials in namespace shared) and, once its call to the API server waits at
+// `held`, checks that requests needing nothing of the API server are answered meanwhile on the same
+// single event loop, before the slow one; then the slow one's verdict and how long it took.
+Held held_while_others_answered(Fixture& f, Gate& held) {
   std::atomic<bool> slow_done{false};
   net::Response slow;
   const auto sent = steady_clock::now();
@@ -192,9 +216,7 @@ TEST_CASE(
     slow = f.post("/validate-infisicalsecret", review("slow-1", "tenant", "shared"));
     slow_done = true;
   });
-  // The review is with the API server (held there): the loop has parked the request.
-  REQUIRE(f.gate.wait_arrived(1));
-  // Meanwhile, on the same single event loop, requests that need no review are answered.
+  REQUIRE(held.wait_arrived(1));
   const auto fast_sent = steady_clock::now();
   auto mutated = f.post("/mutate-workload", kWorkload);
   auto validated = f.post("/validate-infisicalsecret", review("fast-1", "tenant", "apps"));
@@ -204,8 +226,18 @@ TEST_CASE(
   CHECK_FALSE(slow_done.load());  // answered while the slow one was still waiting
   CHECK(fast_took < milliseconds(1500));
   asker.join();
-  const auto took = steady_clock::now() - sent;
-  const Verdict v = verdict(slow);
+  return Held{verdict(slow), steady_clock::now() - sent};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a SubjectAccessReview not answered in time denies by the deadline; requests needing none are not held") {
+  webhook::SarAuthorizerOptions sar;
+  sar.deadline = milliseconds(1500);
+  Fixture f(sar);
+  // The review is with the API server (held there): the loop has parked the request.
+  const auto [v, took] = held_while_others_answered(f, f.gate);
   CHECK_FALSE(v.allowed);
   CHECK(v.message.find(
             "could not verify whether user \"tenant\" may get secrets \"creds\" in namespace shared") !=
@@ -284,4 +316,68 @@ TEST_CASE("a flood of forged users is bounded: past the pending limit they are d
   CHECK(allowed == 4);
   CHECK(busy == kForged - 4);
   CHECK(f.authorizer->reviews_sent() == 4);
+}
+
+TEST_CASE("a trust lookup not answered in time denies by the deadline; requests needing none are not held") {
+  webhook::TrustPoolOptions trust;
+  trust.deadline = milliseconds(1500);
+  Fixture f(webhook::SarAuthorizerOptions{}, trust);
+  f.gate.open();  // the user's own rights are answered at once: the grants are what the API server sits on
+  // The list of namespace shared's grants is with the API server (held there), on a pool thread.
+  const auto [v, took] = held_while_others_answered(f, f.lookups);
+  CHECK_FALSE(v.allowed);
+  CHECK(v.message.find("could not verify that namespace shared grants the credentials Secret shared/creds to "
+                       "namespace apps (reading its InfisicalReferenceGrants)") != std::string::npos);
+  CHECK(v.message.find("the API server did not answer within 1500ms; retry") != std::string::npos);
+  CHECK(took >= milliseconds(1400));
+  CHECK(took < milliseconds(4500));  // well before the API server's own timeout (the chart's 5 s)
+  CHECK(f.pool->timed_out() == 1);
+
+  // The API server answers (no grant): the late answer is cached, not sent; the pool is free again.
+  f.lookups.open();
+  for (int i = 0; i < 2000 && f.pool->pending() > 0; ++i) std::this_thread::sleep_for(milliseconds(10));
+  REQUIRE(f.pool->pending() == 0);
+  const int listed = f.lookups.arrived();  // the held list, and the fresh one that confirmed its refusal
+  // A refusal from the cache is confirmed with a fresh list, off the loop: still no grant.
+  const Verdict refused = verdict(f.post("/validate-infisicalsecret", review("again-1", "tenant", "shared")));
+  CHECK_FALSE(refused.allowed);
+  CHECK(refused.message.find("no InfisicalReferenceGrant in namespace shared lets InfisicalSecrets of namespace "
+                             "apps refer to it") != std::string::npos);
+  CHECK(f.lookups.arrived() == listed + 1);
+  // Granted a moment ago: the cached "no grant" is not the last word, the fresh list is.
+  f.api.put(kube::kInfisicalReferenceGrants, "shared",
+            R"({"metadata":{"name":"from-apps","namespace":"shared"},
+                "spec":{"from":[{"namespace":"apps"}],"to":[{"kind":"Secret","name":"creds"}]}})");
+  CHECK(verdict(f.post("/validate-infisicalsecret", review("again-2", "tenant", "shared"))).allowed);
+  CHECK(f.lookups.arrived() == listed + 2);
+}
+
+TEST_CASE("requests needing trust lookups are bounded: past the pending limit they are denied at once") {
+  webhook::TrustPoolOptions trust;
+  trust.deadline = milliseconds(20000);  // the test opens the gate itself
+  trust.threads = 1;
+  trust.max_pending = 1;
+  Fixture f(webhook::SarAuthorizerOptions{}, trust);
+  f.gate.open();
+  net::Response held;
+  std::thread asker([&] { held = f.post("/validate-infisicalsecret", review("held-1", "tenant", "shared")); });
+  REQUIRE(f.lookups.wait_arrived(1));
+  REQUIRE(f.pool->pending() == 1);
+  // Another namespace's grants: a distinct lookup, but no room for it; the answer comes at once.
+  const auto sent = steady_clock::now();
+  const Verdict busy = verdict(f.post("/validate-infisicalsecret", review("busy-1", "tenant", "elsewhere")));
+  CHECK(steady_clock::now() - sent < milliseconds(5000));
+  CHECK_FALSE(busy.allowed);
+  CHECK(busy.message.find("could not verify that namespace elsewhere grants the credentials Secret elsewhere/creds") !=
+        std::string::npos);
+  CHECK(busy.message.find("admission requests are already waiting for the API server") != std::string::npos);
+  CHECK(f.pool->refused_busy() == 1);
+  CHECK(f.lookups.arrived() == 1);  // the refused request asked the API server nothing
+  // The held one holds no event loop either.
+  CHECK(f.post("/mutate-workload", kWorkload).status == 200);
+  f.lookups.open();
+  asker.join();
+  const Verdict v = verdict(held);
+  CHECK_FALSE(v.allowed);  // answered by the API server now: no grant
+  CHECK(v.message.find("no InfisicalReferenceGrant in namespace shared") != std::string::npos);
 }

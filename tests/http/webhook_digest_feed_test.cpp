@@ -1,8 +1,11 @@
 // The webhook's digest feed (DigestFeed: a kube::Informer of InfisicalSecrets feeding the DigestCache
-// from status.managedKeyDigests) against kube-sim with the real CRD: a forbidden list is retried with
-// growing delays and then syncs; status changes reach the cache and a deleted InfisicalSecret takes its
-// entries with it; bookmarks keep it fresh; only names and digests are kept; and with RBAC on, the feed
-// works with a token that may list and watch InfisicalSecrets only, never asking for a Secret.
+// from status.managedKeyDigests, and one of InfisicalReferenceGrants deciding which claims across
+// namespaces count) against kube-sim with the real CRDs: a forbidden list is retried with growing
+// delays and then syncs; status changes reach the cache and a deleted InfisicalSecret takes its entries
+// with it; bookmarks keep it fresh; only names and digests are kept; with RBAC on, the feed works with
+// a token that may list and watch InfisicalSecrets and grants only, never asking for a Secret; and a
+// tenant who publishes digests for another namespace's Secret does not steer the rollout hash the
+// webhook stamps there, unless that namespace grants it.
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -11,7 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "core/base64.h"
 #include "core/clock.h"
+#include "core/constants.h"
 #include "core/json.h"
 #include "kube/client.h"
 #include "kube/errors.h"
@@ -19,6 +24,7 @@
 #include "sim/kube/modules.h"
 #include "sim/kube/server.h"
 #include "test_helpers.h"
+#include "webhook/admission.h"
 #include "webhook/digest_cache.h"
 #include "webhook/kube_sources.h"
 #include "yaml_json.h"
@@ -43,15 +49,16 @@ std::string source_root() {
   return r ? r : ".";
 }
 
-// The InfisicalSecret CRD exactly as shipped (deploy/crds), so a status field it does not declare is
-// pruned as a real API server prunes it.
+// The InfisicalSecret and InfisicalReferenceGrant CRDs exactly as shipped (deploy/crds), so a status
+// field they do not declare is pruned as a real API server prunes it.
 void install_crd(kube::Client& client) {
-  client.create(
-      kube::kCustomResourceDefinitions, "",
-      *ifo::test::load_yaml_file(source_root() + "/deploy/crds/infisicalsecrets.secrets.infisical.com.yaml"));
+  for (const char* file : {"infisicalsecrets.secrets.infisical.com.yaml", "infisicalreferencegrants.secrets.infisical.com.yaml"})
+    client.create(kube::kCustomResourceDefinitions, "",
+                  *ifo::test::load_yaml_file(source_root() + "/deploy/crds/" + file));
   REQUIRE(eventually([&] {
     try {
       client.list(kube::kInfisicalSecrets, "default");
+      client.list(kube::kInfisicalReferenceGrants, "default");
       return true;
     } catch (const std::exception&) {
       return false;
@@ -196,7 +203,8 @@ TEST_CASE(
 TEST_CASE(
     "digest feed: works with a token that may list and watch InfisicalSecrets only, and reads no Secret") {
   // kube-sim authorizing every request from RBAC objects, as kube-apiserver does; the webhook's token
-  // gets exactly the chart's rule for the feed (list, watch on infisicalsecrets) and nothing on Secrets.
+  // gets exactly the chart's rules for the feed (list, watch on infisicalsecrets and on
+  // infisicalreferencegrants) and nothing on Secrets.
   const std::string admin = "admin-token", webhook = "webhook-token";
   kubesim::Options o = ifo::test::KubeSimClient::bookmarks_every(100ms);
   o.tokens = {kubesim::StaticToken{admin, kubesim::UserInfo{"admin", "admin", {"system:masters"}, {}}},
@@ -221,7 +229,8 @@ TEST_CASE(
   as_admin.request(
       "POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles",
       R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"webhook"},
-      "rules":[{"apiGroups":["secrets.infisical.com"],"resources":["infisicalsecrets"],"verbs":["list","watch"]}]})");
+      "rules":[{"apiGroups":["secrets.infisical.com"],"resources":["infisicalsecrets"],"verbs":["list","watch"]},
+               {"apiGroups":["secrets.infisical.com"],"resources":["infisicalreferencegrants"],"verbs":["list","watch"]}]})");
   as_admin.request(
       "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
       R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"webhook"},
@@ -263,4 +272,94 @@ TEST_CASE(
   CHECK(core::get_int(*by_verb, "list secrets").value_or(0) <= 1);  // at most the refused one above
   CHECK(core::get_int(*by_verb, "watch secrets").value_or(0) == 0);
   CHECK(core::get_int(*by_verb, "get secrets").value_or(0) == 0);
+}
+
+namespace {
+
+// The rollout hash /mutate-workload stamps on a new opted-in Deployment web in team-b that reads key A
+// of Secret team-b/app-secrets; "" when it answers without one.
+std::string stamped_hash(const ifo::webhook::AdmissionHandler& handler) {
+  const std::string review =
+      R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"web-1",)"
+      R"("kind":{"group":"apps","version":"v1","kind":"Deployment"},"operation":"CREATE","namespace":"team-b",)"
+      R"("object":{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"team-b",)"
+      R"("annotations":{")" + std::string(core::kAutoReloadAnnotation) + R"(":"true"}},)"
+      R"("spec":{"template":{"spec":{"containers":[{"name":"app","image":"app",)"
+      R"("env":[{"name":"A","valueFrom":{"secretKeyRef":{"name":"app-secrets","key":"A"}}}]}]}}}}}})";
+  const ifo::webhook::Reply reply = handler.mutate(review);
+  REQUIRE(reply.status == 200);
+  auto doc = core::parse_json(reply.body);
+  REQUIRE(doc.ok());
+  const core::JsonValue* patch = core::at_path(**doc, {"response", "patch"});
+  if (patch == nullptr) return "";
+  auto ops = core::parse_json(core::base64_decode(patch->GetString()).value());
+  REQUIRE(ops.ok());
+  // The pod template has no metadata: the first operation adds it, with the hash as its annotation.
+  const core::JsonValue* hash = core::at_path((**ops)[0]["value"], {"annotations", core::kRolloutHashAnnotation});
+  REQUIRE(hash != nullptr);
+  return hash->GetString();
+}
+
+void create_namespace(kube::Client& client, const std::string& name) {
+  client.create(kube::kNamespaces, "",
+                *ifo::test::parse_doc(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")" + name + R"("}})"));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "digest feed: a tenant publishing digests for another namespace's Secret does not steer its rollout hash, "
+    "unless that namespace grants it") {
+  Sim s;
+  create_namespace(*s.client, "team-a");
+  create_namespace(*s.client, "team-b");
+  DigestCache cache;
+  DigestFeed feed(*s.client, cache);
+  const ifo::webhook::AdmissionHandler handler(ifo::webhook::CrossNamespacePolicy::kAuthorize, nullptr, &feed);
+  feed.start();
+  REQUIRE(eventually([&] { return feed.synced(); }));
+  // Nobody publishes digests for team-b/app-secrets: the hash of a workload whose Secret is missing.
+  const std::string missing = stamped_hash(handler);
+  REQUIRE_FALSE(missing.empty());
+
+  // Tenant team-a writes the status of its own InfisicalSecret, claiming team-b's Secret.
+  const std::string isec =
+      R"({"apiVersion":"secrets.infisical.com/v1alpha1","kind":"InfisicalSecret","metadata":{"name":"steer"},)"
+      R"("spec":{"authentication":{"universalAuth":{"credentialsRef":{"secretName":"creds","secretNamespace":"team-a"},)"
+      R"("secretsScope":{"projectSlug":"p","envSlug":"dev","secretsPath":"/"}}},)"
+      R"("managedSecretReference":{"secretName":"own-secrets","secretNamespace":"team-a"}}})";
+  s.client->create(kube::kInfisicalSecrets, "team-a", *ifo::test::parse_doc(isec));
+  s.client->patch_status(kube::kInfisicalSecrets, "team-a", "steer", kube::PatchType::kMerge,
+                         R"({"status":{"managedKeyDigests":[{"kind":"Secret","namespace":"team-b",)"
+                         R"("name":"app-secrets","keyDigests":{"A":")" + kDigestA + R"("}}]}})");
+  // The feed has the claim (the store holds it) ...
+  REQUIRE(eventually([&] { return feed.informer().store().list().size() == 1; }));
+  // ... and the workload in team-b is still stamped as if no digests were known.
+  CHECK(feed.key_digests("team-b", "app-secrets") == nullptr);
+  CHECK(stamped_hash(handler) == missing);
+
+  // What the hash is when the claim counts: the same digests published from team-b itself.
+  DigestCache reference;
+  reference.replace({ifo::test::parse_doc(R"({"metadata":{"namespace":"team-b","name":"x"},"status":{"managedKeyDigests":[)"
+                                          R"({"kind":"Secret","namespace":"team-b","name":"app-secrets","keyDigests":{"A":")" +
+                                          kDigestA + R"("}}]}})")
+                         .get()},
+                    std::chrono::steady_clock::now());
+  const ifo::webhook::AdmissionHandler reference_handler(ifo::webhook::CrossNamespacePolicy::kAuthorize, nullptr,
+                                                         &reference);
+  const std::string granted = stamped_hash(reference_handler);
+  REQUIRE(granted != missing);
+
+  // team-b grants team-a that Secret: the claim counts, and the workload gets the hash from its digests.
+  const std::string grant =
+      R"({"apiVersion":"secrets.infisical.com/v1alpha1","kind":"InfisicalReferenceGrant",)"
+      R"("metadata":{"name":"from-team-a"},"spec":{"from":[{"namespace":"team-a"}],)"
+      R"("to":[{"kind":"Secret","name":"app-secrets"}]}})";
+  s.client->create(kube::kInfisicalReferenceGrants, "team-b", *ifo::test::parse_doc(grant));
+  CHECK(eventually([&] { return stamped_hash(handler) == granted; }));
+
+  // Revoked: the claim stops counting at once the feed sees the deletion.
+  s.client->remove(kube::kInfisicalReferenceGrants, "team-b", "from-team-a");
+  CHECK(eventually([&] { return stamped_hash(handler) == missing; }));
+  feed.stop();
 }

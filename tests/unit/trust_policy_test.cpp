@@ -127,6 +127,37 @@ TEST_CASE("cross-namespace references: kind x namespace x grant") {
   }
 }
 
+TEST_CASE("reference_allowed: one object, from one namespace, x grants") {
+  // What the webhook's digest cache asks of a claim: may InfisicalSecrets of `from` use Secret ns/name?
+  struct Case {
+    const char* name;
+    std::string from;
+    std::vector<ReferenceGrant> grants;
+    bool expect;
+  };
+  const std::vector<Case> cases = {
+      {"own namespace, no grant", "team-b", {}, true},
+      {"other namespace, no grant", "team-a", {}, false},
+      {"grant of any Secret", "team-a", {grant("team-b", {"team-a"}, {{"Secret", ""}})}, true},
+      {"grant naming this Secret", "team-a", {grant("team-b", {"team-a"}, {{"Secret", "app-secrets"}})}, true},
+      {"grant naming another Secret", "team-a", {grant("team-b", {"team-a"}, {{"Secret", "other"}})}, false},
+      {"grant of ConfigMaps only", "team-a", {grant("team-b", {"team-a"}, {{"ConfigMap", ""}})}, false},
+      {"grant to another namespace", "team-a", {grant("team-b", {"team-c"}, {{"Secret", ""}})}, false},
+      // A grant lives in the namespace that grants: one in the referrer's own namespace grants nothing.
+      {"grant in the referrer's namespace", "team-a", {grant("team-a", {"team-a"}, {{"Secret", ""}})}, false},
+      {"second of several grants", "team-a",
+       {grant("team-b", {"team-c"}, {{"Secret", ""}}), grant("team-b", {"team-c", "team-a"}, {{"Secret", ""}})},
+       true},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    CHECK(reference_allowed(TrustPolicy{}, c.grants, c.from, "Secret", "team-b", "app-secrets") == c.expect);
+    TrustPolicy upstream;
+    upstream.cross_namespace_without_grant = true;
+    CHECK(reference_allowed(upstream, c.grants, c.from, "Secret", "team-b", "app-secrets"));
+  }
+}
+
 TEST_CASE("a refused reference says what and how to grant it, never a value") {
   auto r = check_trust(parsed(universal("shared")), TrustPolicy{}, TrustInputs{});
   REQUIRE(r.size() == 1);

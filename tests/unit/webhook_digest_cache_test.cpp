@@ -1,6 +1,7 @@
 // The webhook's digest cache on JSON inputs: fed from the key digests InfisicalSecrets publish in
 // status.managedKeyDigests, an update replacing what a resource published, a deleted resource taking
-// its entries with it, and two resources claiming one Secret answering deterministically.
+// its entries with it, two resources claiming one Secret answering deterministically, and a claim on
+// a Secret of another namespace counting only while that namespace grants it.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -30,6 +31,17 @@ std::string entry(const std::string& ns, const std::string& name, char digit,
                   const std::string& kind = "Secret") {
   return R"({"kind":")" + kind + R"(","namespace":")" + ns + R"(","name":")" + name +
          R"(","keyDigests":{"A":")" + std::string(64, digit) + R"("}})";
+}
+
+// An InfisicalReferenceGrant ns/name letting InfisicalSecrets of `from` refer to Secret `secret` (any
+// Secret when empty).
+std::shared_ptr<core::JsonDoc> grant(const std::string& ns, const std::string& name, const std::string& from,
+                                     const std::string& secret = "") {
+  const std::string to = secret.empty() ? R"({"kind":"Secret"})" : R"({"kind":"Secret","name":")" + secret + R"("})";
+  return core::parse_json(R"({"apiVersion":"secrets.infisical.com/v1alpha1","kind":"InfisicalReferenceGrant",)"
+                          R"("metadata":{"namespace":")" + ns + R"(","name":")" + name + R"("},)"
+                          R"("spec":{"from":[{"namespace":")" + from + R"("}],"to":[)" + to + "]}}")
+      .value();
 }
 
 std::string digest_a(const DigestCache& cache, const std::string& ns, const std::string& name) {
@@ -78,12 +90,16 @@ TEST_CASE("digest cache: two InfisicalSecrets claiming one Secret answer the sam
   auto same_ns = publishing("web", "z", entry("web", "s", '1'));
   auto ci_a = publishing("ci", "a", entry("web", "s", '2'));
   auto ci_b = publishing("ci", "b", entry("web", "s", '3'));
+  auto ci_grant = grant("web", "from-ci", "ci");
   auto now = std::chrono::steady_clock::now();
-  std::vector<const core::JsonValue*> order = {same_ns.get(), ci_a.get(), ci_b.get()};
+  std::vector<const core::JsonValue*> order = {same_ns.get(), ci_a.get(), ci_b.get(), ci_grant.get()};
   std::sort(order.begin(), order.end());
   do {
     DigestCache cache;
-    for (const auto* r : order) cache.upsert(*r, now);
+    for (const auto* r : order) {
+      if (r == ci_grant.get()) cache.upsert_grant(*r);
+      else cache.upsert(*r, now);
+    }
     CHECK(digest_a(cache, "web", "s") == "1");  // the claim from the Secret's own namespace
     cache.remove("web", "z", now);
     CHECK(digest_a(cache, "web", "s") == "2");  // then the least namespace/name
@@ -92,4 +108,81 @@ TEST_CASE("digest cache: two InfisicalSecrets claiming one Secret answer the sam
     cache.remove("ci", "b", now);
     CHECK(cache.key_digests("web", "s") == nullptr);
   } while (std::next_permutation(order.begin(), order.end()));
+}
+
+TEST_CASE("digest cache: a claim on another namespace's Secret counts only while that namespace grants it") {
+  // Tenant team-a publishes digests for team-b's Secret app-secrets (it may write its own status).
+  auto now = std::chrono::steady_clock::now();
+  auto foreign = publishing("team-a", "app", entry("team-b", "app-secrets", 'f'));
+  auto own = publishing("team-b", "app", entry("team-b", "app-secrets", 'e'));
+
+  SUBCASE("no grant: the claim does not count; the Secret's own namespace is unaffected") {
+    DigestCache cache;
+    cache.replace({foreign.get()}, now);
+    CHECK(cache.key_digests("team-b", "app-secrets") == nullptr);
+    cache.upsert(*own, now);
+    CHECK(digest_a(cache, "team-b", "app-secrets") == "e");
+    cache.remove("team-b", "app", now);
+    CHECK(cache.key_digests("team-b", "app-secrets") == nullptr);
+  }
+  SUBCASE("a grant made after the claim admits it; revoked, the claim stops counting") {
+    DigestCache cache;
+    cache.replace({foreign.get()}, now);
+    cache.upsert_grant(*grant("team-b", "from-a", "team-a"));
+    CHECK(digest_a(cache, "team-b", "app-secrets") == "f");
+    cache.remove_grant("team-b", "from-a");
+    CHECK(cache.key_digests("team-b", "app-secrets") == nullptr);
+  }
+  SUBCASE("a grant updated to name another Secret, or to another namespace, no longer admits it") {
+    DigestCache cache;
+    cache.upsert_grant(*grant("team-b", "from-a", "team-a", "app-secrets"));
+    cache.upsert(*foreign, now);
+    CHECK(digest_a(cache, "team-b", "app-secrets") == "f");
+    cache.upsert_grant(*grant("team-b", "from-a", "team-a", "other-secret"));
+    CHECK(cache.key_digests("team-b", "app-secrets") == nullptr);
+    cache.upsert_grant(*grant("team-b", "from-a", "team-c"));
+    CHECK(cache.key_digests("team-b", "app-secrets") == nullptr);
+    // An update that no longer parses grants nothing either (it replaces the valid one).
+    cache.upsert_grant(*grant("team-b", "from-a", "team-a"));
+    CHECK(digest_a(cache, "team-b", "app-secrets") == "f");
+    cache.upsert_grant(*core::parse_json(
+                            R"({"metadata":{"namespace":"team-b","name":"from-a"},"spec":{"from":[],"to":[{"kind":"Secret"}]}})")
+                            .value());
+    CHECK(cache.key_digests("team-b", "app-secrets") == nullptr);
+  }
+  SUBCASE("grants in the wrong place admit nothing: the claimant's own namespace, a ConfigMap grant") {
+    DigestCache cache;
+    cache.upsert(*foreign, now);
+    cache.upsert_grant(*grant("team-a", "self-grant", "team-a"));
+    CHECK(cache.key_digests("team-b", "app-secrets") == nullptr);
+    cache.upsert_grant(*core::parse_json(
+                            R"({"metadata":{"namespace":"team-b","name":"cm"},"spec":{"from":[{"namespace":"team-a"}],)"
+                            R"("to":[{"kind":"ConfigMap"}]}})")
+                            .value());
+    CHECK(cache.key_digests("team-b", "app-secrets") == nullptr);
+  }
+  SUBCASE("a name-scoped grant admits the named Secret only") {
+    DigestCache cache;
+    cache.upsert(*publishing("team-a", "app", entry("team-b", "app-secrets", 'f') + "," + entry("team-b", "db", 'd')),
+                 now);
+    cache.upsert_grant(*grant("team-b", "from-a", "team-a", "app-secrets"));
+    CHECK(digest_a(cache, "team-b", "app-secrets") == "f");
+    CHECK(cache.key_digests("team-b", "db") == nullptr);
+  }
+  SUBCASE("an ungranted foreign claim never hides a granted one behind it") {
+    // team-a sorts before team-c: the ungranted team-a claim must be passed over, not answer nullptr.
+    DigestCache cache;
+    cache.upsert(*foreign, now);
+    cache.upsert(*publishing("team-c", "app", entry("team-b", "app-secrets", 'c')), now);
+    cache.upsert_grant(*grant("team-b", "from-c", "team-c"));
+    CHECK(digest_a(cache, "team-b", "app-secrets") == "c");
+  }
+  SUBCASE("upstream-compatible mode: claims across namespaces need no grant") {
+    ifo::core::TrustPolicy upstream;
+    upstream.cross_namespace_without_grant = true;
+    DigestCache cache(upstream);
+    CHECK_FALSE(cache.grants_matter());
+    cache.upsert(*foreign, now);
+    CHECK(digest_a(cache, "team-b", "app-secrets") == "f");
+  }
 }
