@@ -74,8 +74,8 @@ inline constexpr std::string_view kReasonServiceAccountNotOptedIn = "ServiceAcco
 inline constexpr std::string_view kReasonOk = "OK";
 inline constexpr std::string_view kReasonError = "Error";
 inline constexpr std::string_view kReasonStopped = "Stopped";
-// Event reasons: a failure's Event carries its Ready reason, a sync that wrote carries kReasonSynced, and
-// a workload whose pods are rolled this one.
+// Event reasons: a failure's Event carries its Ready reason, a later sync that wrote (or a recovery)
+// carries kReasonSynced (a first sync records no Event), and a workload whose pods are rolled this one.
 inline constexpr std::string_view kReasonRolloutTriggered = "RolloutTriggered";
 
 // status.managedKeyDigests (core/managed_digests.h): the key digests of each managed object the
@@ -83,6 +83,8 @@ inline constexpr std::string_view kReasonRolloutTriggered = "RolloutTriggered";
 // of InfisicalSecrets without any right to read Secrets. Entries: {kind, namespace, name, keyDigests}.
 inline constexpr std::string_view kStatusManagedKeyDigests = "managedKeyDigests";
 inline constexpr std::string_view kManagedKeyDigestsKey = "keyDigests";
+// Beside keyDigests while the digest key is being rotated: the same data's digests under the previous key.
+inline constexpr std::string_view kManagedPreviousKeyDigestsKey = "previousKeyDigests";
 // The only kind an entry names today: rollout hashes follow Secrets only (core/consumed_keys.h).
 inline constexpr std::string_view kManagedKindSecret = "Secret";
 
@@ -100,6 +102,9 @@ inline constexpr std::string_view kGlobalConfigHostKey = "hostAPI";
 inline constexpr std::string_view kDefaultHostApi = "https://app.infisical.com/api";
 inline constexpr std::string_view kDigestKeySecretName = "infisical-operator-digest-key";
 inline constexpr std::string_view kDigestKeyDataKey = "key";  // data key holding the raw HMAC key bytes
+// During a key rotation (docs/security.md#rotating-the-digest-key): the key that was current before.
+// Workloads stamped under it are up to date, so a new key rolls no pod; removing it ends the rotation.
+inline constexpr std::string_view kDigestKeyPreviousDataKey = "previous";
 
 // Field managers for server-side bookkeeping.
 inline constexpr std::string_view kSyncerFieldManager = "infisical-syncer";

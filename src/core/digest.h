@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,15 @@ namespace ifo::core {
 
 using SecretData = std::map<std::string, std::string>;  // data key -> raw (decoded) value bytes
 using KeyDigests = std::map<std::string, std::string>;  // data key -> lowercase hex digest
+
+// The HMAC keys in use. `current` keys everything written; during a rotation `previous` (the key that
+// was current before) is still recognised: a rollout hash stamped under it, over the same data, counts
+// as up to date, so replacing the key rolls no pod (docs/security.md#rotating-the-digest-key).
+struct DigestKeys {
+  std::string current;
+  std::optional<std::string> previous;
+  bool operator==(const DigestKeys&) const = default;
+};
 
 std::string sha256_hex(std::string_view bytes);
 std::string hmac_sha256_hex(std::string_view key, std::string_view message);

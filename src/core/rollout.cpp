@@ -21,13 +21,19 @@ RolloutMarks rollout_marks(const JsonValue& workload) {
 }
 
 RolloutAction decide_rollout(const RolloutMarks& marks, std::string_view hash, RolloutCause cause,
-                             std::string_view previous_hash, bool complete) {
+                             std::string_view previous_hash, bool complete, std::string_view previous_key_hash) {
   if (const auto& effective = marks.effective()) {
     if (cause == RolloutCause::kDataUnchanged || *effective == hash) return RolloutAction::kNone;
+    if (!previous_key_hash.empty() && *effective == previous_key_hash) return RolloutAction::kNone;
     return RolloutAction::kRoll;
   }
   if (cause == RolloutCause::kDataChanged && previous_hash != hash) return RolloutAction::kRoll;
   return complete ? RolloutAction::kBaseline : RolloutAction::kNone;
+}
+
+bool stamped_under_previous_key(const RolloutMarks& marks, std::string_view hash, std::string_view previous_key_hash) {
+  const auto& effective = marks.effective();
+  return effective && !previous_key_hash.empty() && *effective == previous_key_hash && *effective != hash;
 }
 
 std::string roll_patch(std::string_view hash, bool drop_baseline) {

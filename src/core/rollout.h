@@ -47,8 +47,16 @@ enum class RolloutAction { kNone, kRoll, kBaseline };
 //    consumed Secret is missing would be stale the moment that Secret appears (created or adopted by
 //    the operator), and the next start-up would roll the workload for nothing; without one the
 //    workload is still judged exactly, from the written Secret's previous data, at its next change.
+//  * `previous_key_hash`, during a digest-key rotation, is the same hash over the same data under the
+//    previous key (empty: no rotation). A mark equal to it is up to date: the pods run with this data,
+//    stamped before the key changed, so the new key alone rolls nothing.
 RolloutAction decide_rollout(const RolloutMarks& marks, std::string_view hash, RolloutCause cause,
-                             std::string_view previous_hash, bool complete);
+                             std::string_view previous_hash, bool complete, std::string_view previous_key_hash = {});
+
+// True when the effective mark is the hash under the previous digest key and not the current one: the
+// workload is up to date but still stamped before the rotation (what the syncer counts, so an admin
+// knows when ending the rotation rolls nothing).
+bool stamped_under_previous_key(const RolloutMarks& marks, std::string_view hash, std::string_view previous_key_hash);
 
 // Merge patches for the syncer. roll_patch sets the template hash and, with `drop_baseline`, removes
 // the baseline (the template's hash supersedes it); baseline_patch touches metadata only.

@@ -64,6 +64,16 @@ void Rollouts::forget(const std::string& key) {
   pending_.erase(key);
 }
 
+void Rollouts::set_digest_keys(core::DigestKeys keys) {
+  std::lock_guard lock(mu_);
+  keys_ = std::move(keys);
+}
+
+core::DigestKeys Rollouts::digest_keys() {
+  std::lock_guard lock(mu_);
+  return keys_;
+}
+
 std::vector<Object> Rollouts::workloads_of(const kube::Resource& kind, const std::string& ns) {
   if (workloads_) return workloads_(kind, ns);
   auto listed = kube_.list_all(kind, ns).items;
@@ -105,8 +115,10 @@ Rollouts::AfterSync Rollouts::after_sync(const std::string& key, const Object& r
 std::map<std::string, core::KeyDigests> Rollouts::consumed_digests(const std::string& ns,
                                                                    const std::vector<core::ConsumedKey>& consumed,
                                                                    const std::map<std::string, Object>& fresh,
-                                                                   bool read_missing) {
+                                                                   bool read_missing, const core::DigestKeys& keys,
+                                                                   std::map<std::string, core::KeyDigests>* previous_known) {
   std::map<std::string, core::KeyDigests> known;
+  if (previous_known) previous_known->clear();
   for (const auto& c : consumed) {
     if (known.count(c.secret)) continue;
     Object s;
@@ -127,6 +139,15 @@ std::map<std::string, core::KeyDigests> Rollouts::consumed_digests(const std::st
     if (!text) continue;
     auto digests = core::decode_key_digests(*text);
     if (!digests) continue;
+    if (keys.previous && previous_known) {
+      // The annotation holds whatever key wrote it last. Written under the previous key (the Secret has
+      // not been synced since the rotation), it stands for the same data's current-key digests, which
+      // the next sync writes without changing data: hashing those keeps one key per hash.
+      const core::SecretData data = secret_data(*s);
+      core::KeyDigests previous = core::key_digests(*keys.previous, ns, c.secret, data);
+      if (*digests == previous) digests = core::key_digests(keys.current, ns, c.secret, data);
+      previous_known->emplace(c.secret, std::move(previous));
+    }
     known.emplace(c.secret, std::move(*digests));
   }
   return known;
@@ -160,6 +181,8 @@ bool Rollouts::apply_rollout(const kube::Resource& kind, const std::string& ns, 
 RolloutCounts Rollouts::roll_consumers(const std::string& ns, const std::map<std::string, WrittenSecret>& written,
                                        const std::map<std::string, Object>& fresh, const Object& resource) {
   RolloutCounts counts;
+  const core::DigestKeys keys = digest_keys();
+  const bool rotating = keys.previous.has_value();
   for (const kube::Resource* kind : kWorkloadKinds) {
     for (const auto& w : workloads_of(*kind, ns)) {
       const JsonValue* pod_spec = opted_in_pod_spec(w);
@@ -176,13 +199,17 @@ RolloutCounts Rollouts::roll_consumers(const std::string& ns, const std::map<std
         data_changed = data_changed || it->second.data_changed;
       }
       if (!relevant) continue;
-      std::map<std::string, core::KeyDigests> known = consumed_digests(ns, consumed, fresh, false);
+      std::map<std::string, core::KeyDigests> previous_known;
+      std::map<std::string, core::KeyDigests> known =
+          consumed_digests(ns, consumed, fresh, false, keys, rotating ? &previous_known : nullptr);
       if (known.empty()) continue;
       const core::RolloutMarks marks = core::rollout_marks(*w);
       // A workload without a hash or a baseline may get a baseline, which must not miss a Secret that
       // another worker has just written and the watch cache does not show yet: ask the API server.
-      if (!marks.effective() && !knows_all(consumed, known)) known = consumed_digests(ns, consumed, fresh, true);
+      if (!marks.effective() && !knows_all(consumed, known))
+        known = consumed_digests(ns, consumed, fresh, true, keys, rotating ? &previous_known : nullptr);
       const std::string hash = hash_over(ns, consumed, known);
+      const std::string previous_key_hash = rotating ? hash_over(ns, consumed, previous_known) : std::string();
       // Without a hash or a baseline, what its pods run with is told by the data the written Secrets
       // had before this write. A Secret that did not exist changed nothing for them (they could not
       // start without it), unless they refer to it as optional (they did).
@@ -200,7 +227,7 @@ RolloutCounts Rollouts::roll_consumers(const std::string& ns, const std::map<std
       const core::RolloutCause cause =
           data_changed ? core::RolloutCause::kDataChanged : core::RolloutCause::kDataUnchanged;
       const core::RolloutAction action =
-          core::decide_rollout(marks, hash, cause, previous_hash, knows_all(consumed, known));
+          core::decide_rollout(marks, hash, cause, previous_hash, knows_all(consumed, known), previous_key_hash);
       std::string name = meta_string(*w, "name");
       const int rolled_before = counts.rolled;
       if (!apply_rollout(*kind, ns, name, action, cause, hash, marks, counts)) continue;
@@ -215,6 +242,8 @@ RolloutCounts Rollouts::roll_consumers(const std::string& ns, const std::map<std
 RolloutCounts Rollouts::check_all_workloads(const std::vector<std::string>& namespaces) {
   std::vector<std::string> scopes = namespaces.empty() ? std::vector<std::string>{""} : namespaces;
   RolloutCounts counts;
+  const core::DigestKeys keys = digest_keys();
+  const bool rotating = keys.previous.has_value();
   for (const auto& scope_ns : scopes) {
     for (const kube::Resource* kind : kWorkloadKinds) {
       for (const auto& w : workloads_of(*kind, scope_ns)) {
@@ -222,16 +251,25 @@ RolloutCounts Rollouts::check_all_workloads(const std::vector<std::string>& name
         if (!pod_spec) continue;
         std::string ns = meta_string(*w, "namespace");
         std::vector<core::ConsumedKey> consumed = core::consumed_secret_keys(*pod_spec);
-        std::map<std::string, core::KeyDigests> known = consumed_digests(ns, consumed, {}, false);
+        std::map<std::string, core::KeyDigests> previous_known;
+        std::map<std::string, core::KeyDigests> known =
+            consumed_digests(ns, consumed, {}, false, keys, rotating ? &previous_known : nullptr);
         if (known.empty()) continue;  // consumes no managed Secret (yet)
         const std::string hash = hash_over(ns, consumed, known);
+        const std::string previous_key_hash = rotating ? hash_over(ns, consumed, previous_known) : std::string();
         const core::RolloutMarks marks = core::rollout_marks(*w);
         const core::RolloutCause cause = core::RolloutCause::kStartup;
-        const core::RolloutAction action = core::decide_rollout(marks, hash, cause, hash, knows_all(consumed, known));
+        const core::RolloutAction action =
+            core::decide_rollout(marks, hash, cause, hash, knows_all(consumed, known), previous_key_hash);
+        if (action == core::RolloutAction::kNone && core::stamped_under_previous_key(marks, hash, previous_key_hash))
+          ++counts.previous_key;
         apply_rollout(*kind, ns, meta_string(*w, "name"), action, cause, hash, marks, counts);
       }
     }
   }
+  // What tells the admin when ending the rotation (removing the previous key) rolls nothing; the
+  // controller logs the same count with the check's other results.
+  metrics_.set(kMetricWorkloadsPreviousKey, {}, counts.previous_key);
   return counts;
 }
 

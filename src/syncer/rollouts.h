@@ -30,6 +30,9 @@ namespace ifo::syncer {
 struct RolloutCounts {
   int rolled = 0;
   int baselined = 0;
+  // Full checks only, during a digest-key rotation: workloads left alone because their mark is the hash
+  // under the previous key (up to date, stamped before the rotation). Zero: ending the rotation rolls nothing.
+  int previous_key = 0;
 };
 
 // A managed Secret whose consumers are to be looked at: whether its data changed, and the digests of
@@ -74,6 +77,12 @@ class Rollouts {
   // Resource `key` is gone: nothing is owed for it any more.
   void forget(const std::string& key);
 
+  // The digest keys the managed Secrets' digests are computed with. With a previous key (a rotation),
+  // a workload stamped under it for the same data is up to date (core::decide_rollout), and a Secret
+  // whose digest annotation was written under it (not re-synced since the rotation) counts with its
+  // current-key digests, so a rollout never stamps a hash that mixes the two keys.
+  void set_digest_keys(core::DigestKeys keys);
+
  private:
   std::vector<Object> workloads_of(const kube::Resource& kind, const std::string& ns);
   // Rolls or baselines the opted-in workloads of `ns` that consume a Secret of `written` (name -> what
@@ -83,10 +92,14 @@ class Rollouts {
   // The key digests of the managed Secrets among `consumed`: just written ones (`fresh`) first, else
   // the watch cache, else (`read_missing`) the API server. Secrets we do not manage are left out
   // (missing, as the webhook's cache sees them).
+  // During a rotation (`keys.previous`), `previous_known` (when given) receives the same Secrets'
+  // digests under the previous key, computed from their data.
   std::map<std::string, core::KeyDigests> consumed_digests(const std::string& ns,
                                                            const std::vector<core::ConsumedKey>& consumed,
                                                            const std::map<std::string, Object>& fresh,
-                                                           bool read_missing);
+                                                           bool read_missing, const core::DigestKeys& keys,
+                                                           std::map<std::string, core::KeyDigests>* previous_known);
+  core::DigestKeys digest_keys();
   // Writes what `action` says on one workload (core::roll_patch or baseline_patch) and counts it;
   // false when the workload is gone.
   bool apply_rollout(const kube::Resource& kind, const std::string& ns, const std::string& name,
@@ -104,6 +117,7 @@ class Rollouts {
   // failed workload patch): the next sync looks at them again even though nothing is written then,
   // deciding with the data they had before the first write.
   std::map<std::string, WrittenSecrets> pending_;
+  core::DigestKeys keys_;
 };
 
 }  // namespace ifo::syncer

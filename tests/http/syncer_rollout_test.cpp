@@ -10,6 +10,7 @@
 #include "core/constants.h"
 #include "core/consumed_keys.h"
 #include "core/digest.h"
+#include "core/managed_digests.h"
 #include "syncer_harness.h"
 
 using namespace ifo;
@@ -225,4 +226,121 @@ TEST_CASE("a Secret written by the upstream operator is adopted without rolling 
     CAPTURE(name);
     CHECK(view_of(h, name) == v);
   }
+}
+
+namespace {
+
+// The published digests of the InfisicalSecret's one managed Secret (status.managedKeyDigests[0]).
+core::ManagedKeyDigests published_digests(SyncerHarness& h, const std::string& cr) {
+  auto o = h.get(kube::kInfisicalSecrets, cr);
+  REQUIRE(o);
+  const auto* list = core::at_path(*o, {"status", core::kStatusManagedKeyDigests});
+  REQUIRE(list);
+  auto entries = core::read_managed_key_digests(*list);
+  REQUIRE(entries.size() == 1);
+  return entries[0];
+}
+
+double previous_key_gauge(SyncerHarness& h) { return h.metrics.value(kMetricWorkloadsPreviousKey, {}); }
+
+}  // namespace
+
+TEST_CASE("digest key rotation: the old key kept as `previous` rolls nothing on restart or re-sync; a real change "
+          "rolls its consumers once, under the new key; ending the rotation rolls exactly what was counted") {
+  Fixture f;
+  auto& h = f.h;
+  const std::string old_key = "0123456789abcdef0123456789abcdef";  // the harness's key
+  const std::string new_key = "fedcba9876543210fedcba9876543210";
+  create_deployment(h, "uses-db", env_key_container("app-secrets", "DB_PASSWORD"));
+  create_deployment(h, "uses-api", env_key_container("app-secrets", "API_KEY"));
+  create_deployment(h, "uses-all", env_from_container("app-secrets"));
+  const std::vector<std::string> all = {"uses-db", "uses-api", "uses-all"};
+  // Before the rotation: every workload gets a baseline at the first sync, then a changed DB_PASSWORD
+  // rolls two of them, so the marks under the old key are both kinds (template hash and baseline).
+  h.create_cr(h.infisical_secret_json("app", "app-secrets"));
+  REQUIRE(h.reconciler->reconcile("default/app").result == "synced");
+  h.inf_sim->set_secret("proj", "dev", "/", "DB_PASSWORD", "rotated-password-2");
+  h.clock.step(std::chrono::seconds(61));
+  REQUIRE(h.reconciler->reconcile("default/app").result == "synced");
+  CHECK(view_of(h, "uses-db") == RolloutView{2, expected_hash(h, "uses-db"), ""});
+  CHECK(view_of(h, "uses-all") == RolloutView{2, expected_hash(h, "uses-all"), ""});
+  CHECK(view_of(h, "uses-api") == RolloutView{1, "", expected_hash(h, "uses-api")});
+  CHECK(published_digests(h, "app").previous_key_digests == std::nullopt);
+  const double rolled_before = rollouts(h);
+  std::map<std::string, RolloutView> before;
+  for (const auto& name : all) before[name] = view_of(h, name);
+
+  // The admin rotates: the old key becomes `previous`, a new one `key`; the syncer restarts. The start-up
+  // check, still seeing the digest annotations written under the old key, rolls and writes nothing.
+  h.make_reconciler();
+  h.reconciler->set_digest_key(new_key, old_key);
+  h.recording->clear();
+  RolloutCounts at_restart = h.reconciler->check_all_workloads({});
+  CHECK(at_restart.rolled + at_restart.baselined == 0);
+  CHECK(at_restart.previous_key == 3);
+  CHECK(previous_key_gauge(h) == 3);
+  CHECK(h.recording->writes().empty());
+  // The re-sync rewrites the Secret's digest annotation and the status under the new key (data
+  // unchanged), publishing the old key's digests beside them; no workload is touched.
+  h.recording->clear();
+  h.reconciler->reconcile("default/app");
+  CHECK(sorted_writes(h) == std::vector<std::string>{"patch-status infisicalsecrets default/app",
+                                                     "update secrets default/app-secrets"});
+  auto secret = h.get(kube::kSecrets, "app-secrets");
+  REQUIRE(secret);
+  const core::SecretData data = secret_data(*secret);
+  const core::ManagedKeyDigests published = published_digests(h, "app");
+  CHECK(published.key_digests == core::key_digests(new_key, "default", "app-secrets", data));
+  CHECK(published.previous_key_digests == core::key_digests(old_key, "default", "app-secrets", data));
+  CHECK(string_map_at(*secret, {"metadata", "annotations"})[std::string(core::kKeyDigestsAnnotation)] ==
+        core::encode_key_digests(core::key_digests(new_key, "default", "app-secrets", data)));
+  for (const auto& name : all) {
+    CAPTURE(name);
+    CHECK(view_of(h, name) == before[name]);
+  }
+  // Restarted again mid-rotation: the annotations are the new key's now, the marks still the old key's.
+  h.make_reconciler();
+  h.reconciler->set_digest_key(new_key, old_key);
+  h.recording->clear();
+  RolloutCounts again = h.reconciler->check_all_workloads({});
+  CHECK(again.rolled + again.baselined == 0);
+  CHECK(again.previous_key == 3);
+  CHECK(h.reconciler->reconcile("default/app").result == "unchanged");
+  CHECK(h.recording->writes().empty());
+  CHECK(rollouts(h) == rolled_before);
+
+  // A real change of API_KEY: exactly its two consumers roll, once each, stamped under the new key.
+  h.inf_sim->set_secret("proj", "dev", "/", "API_KEY", "api-key-value-2");
+  h.clock.step(std::chrono::seconds(61));
+  h.recording->clear();
+  REQUIRE(h.reconciler->reconcile("default/app").result == "synced");
+  CHECK(sorted_writes(h) == std::vector<std::string>{"patch deployments default/uses-all",
+                                                     "patch deployments default/uses-api",
+                                                     "patch-status infisicalsecrets default/app",
+                                                     "update secrets default/app-secrets"});
+  CHECK(view_of(h, "uses-api") == RolloutView{2, expected_hash(h, "uses-api"), ""});  // baseline superseded
+  CHECK(view_of(h, "uses-all") == RolloutView{3, expected_hash(h, "uses-all"), ""});
+  CHECK(view_of(h, "uses-db") == before["uses-db"]);
+  CHECK(rollouts(h) == rolled_before + 2);
+  // expected_hash reads the Secret's annotation: it must be the new key's, so the stamps are too.
+  secret = h.get(kube::kSecrets, "app-secrets");
+  CHECK(string_map_at(*secret, {"metadata", "annotations"})[std::string(core::kKeyDigestsAnnotation)] ==
+        core::encode_key_digests(core::key_digests(new_key, "default", "app-secrets", secret_data(*secret))));
+
+  // The full check counts the one workload still stamped under the old key; ending the rotation (no
+  // `previous` any more) rolls exactly that one, once.
+  RolloutCounts counted = h.reconciler->check_all_workloads({});
+  CHECK(counted.rolled == 0);
+  CHECK(counted.previous_key == 1);
+  CHECK(previous_key_gauge(h) == 1);
+  h.make_reconciler();
+  h.reconciler->set_digest_key(new_key);
+  RolloutCounts ended = h.reconciler->check_all_workloads({});
+  CHECK(ended.rolled == 1);
+  CHECK(ended.previous_key == 0);
+  CHECK(previous_key_gauge(h) == 0);
+  CHECK(view_of(h, "uses-db") == RolloutView{3, expected_hash(h, "uses-db"), ""});
+  CHECK(h.reconciler->reconcile("default/app").result != "error");
+  CHECK(published_digests(h, "app").previous_key_digests == std::nullopt);
+  CHECK(h.reconciler->check_all_workloads({}).rolled == 0);
 }

@@ -132,7 +132,7 @@ TEST_CASE("every model field is in the schema; every schema field is described; 
       "status.observedGeneration", "status.lastSyncTime", "status.syncedKeys", "status.managedSecrets",
       // What the webhook reads instead of Secrets (core/managed_digests.h); pruned if undeclared.
       "status.managedKeyDigests[].kind", "status.managedKeyDigests[].namespace", "status.managedKeyDigests[].name",
-      "status.managedKeyDigests[].keyDigests",
+      "status.managedKeyDigests[].keyDigests", "status.managedKeyDigests[].previousKeyDigests",
   };
   for (std::string m : {"universalAuth", "kubernetesAuth", "awsIamAuth", "azureAuth", "gcpIdTokenAuth", "gcpIamAuth"}) {
     for (const auto& f : scope_fields) paths.push_back("spec.authentication." + m + ".secretsScope." + f);

@@ -160,3 +160,39 @@ TEST_CASE("rollout hash length-prefixes its fields (no ambiguous concatenation)"
   CHECK(rollout_hash(std::vector<RolloutTriple>{{"ns/s", "k\0x"s, TripleKind::kPresent, "d"}}) !=
         rollout_hash(std::vector<RolloutTriple>{{"ns/s", "k", TripleKind::kPresent, "d"}}));
 }
+
+TEST_CASE("digest key rotation: the same data under two keys gives unrelated digests and hashes, each reproducible") {
+  // A rotation keeps the previous key beside the new one; the syncer recognises a workload stamped under
+  // the previous key by recomputing the hash over the same data with it (core::decide_rollout).
+  const std::string previous = kKey;
+  const std::string current = "operator-digest-key-rotated-0000000";
+  const KeyDigests under_previous = key_digests(previous, kNs, kName, kData);
+  const KeyDigests under_current = key_digests(current, kNs, kName, kData);
+  REQUIRE(under_previous.size() == kData.size());
+  for (const auto& [k, d] : under_current) {
+    CAPTURE(k);
+    CHECK(d != under_previous.at(k));
+    CHECK(d == key_digest(current, kNs, kName, k, kData.at(k)));
+  }
+  const std::vector<ConsumedKey> consumed = {{"app-secrets", std::string("API_KEY")}, {"missing", std::nullopt}};
+  auto lookup_in = [](const KeyDigests& d) {
+    return [&d](std::string_view name) -> const KeyDigests* { return name == "app-secrets" ? &d : nullptr; };
+  };
+  const std::string stamped = rollout_hash(kNs, consumed, lookup_in(under_previous));
+  // The stamp from before the rotation is what the previous key still gives for the same data...
+  CHECK(rollout_hash(kNs, consumed, lookup_in(key_digests(previous, kNs, kName, kData))) == stamped);
+  // ... not what the current key gives, so without the previous key every such workload would roll.
+  CHECK(rollout_hash(kNs, consumed, lookup_in(under_current)) != stamped);
+  // A changed consumed value changes the hash under either key.
+  SecretData changed = kData;
+  changed["API_KEY"] = "sk-live-456";
+  CHECK(rollout_hash(kNs, consumed, lookup_in(key_digests(previous, kNs, kName, changed))) != stamped);
+  // A changed value the workload does not consume leaves both hashes as they were.
+  SecretData other = kData;
+  other["DB_URL"] = "postgres://u:p@db2/app";
+  CHECK(rollout_hash(kNs, consumed, lookup_in(key_digests(previous, kNs, kName, other))) == stamped);
+  CHECK(rollout_hash(kNs, consumed, lookup_in(key_digests(current, kNs, kName, other))) ==
+        rollout_hash(kNs, consumed, lookup_in(under_current)));
+  // The version annotation is keyed as well.
+  CHECK(secret_version_digest(previous, kData) != secret_version_digest(current, kData));
+}

@@ -71,6 +71,48 @@ TEST_CASE("decide_rollout: installing, adopting and restarting roll nothing; a c
   }
 }
 
+TEST_CASE("decide_rollout during a digest-key rotation: a mark under the previous key is up to date, a changed "
+          "consumed key still rolls") {
+  using C = RolloutCause;
+  using A = RolloutAction;
+  // kHash: the hash now, under the current key; kPrevKey: the same data under the previous key.
+  const std::string kPrevKey = "h-now-under-previous-key";
+  const std::string kStale = "h-stale";
+  struct Row {
+    const char* what;
+    RolloutMarks marks;
+    RolloutCause cause;
+    std::string previous;  // the hash over the data before the write (kDataChanged)
+    std::string previous_key_hash;
+    RolloutAction want;
+    bool counted;  // stamped_under_previous_key
+  };
+  const Row rows[] = {
+      {"start-up, template hash under the previous key", marks(kPrevKey, {}), C::kStartup, kHash, kPrevKey, A::kNone, true},
+      {"start-up, baseline under the previous key", marks({}, kPrevKey), C::kStartup, kHash, kPrevKey, A::kNone, true},
+      {"start-up, template hash under the current key", marks(kHash, {}), C::kStartup, kHash, kPrevKey, A::kNone, false},
+      {"start-up, stale under either key", marks(kStale, {}), C::kStartup, kHash, kPrevKey, A::kRoll, false},
+      // A key it does not consume changed: its hash under the previous key is still its stamp.
+      {"changed data, template hash under the previous key", marks(kPrevKey, {}), C::kDataChanged, kOld, kPrevKey,
+       A::kNone, true},
+      // A consumed key changed: the previous key over the new data no longer gives its stamp.
+      {"changed consumed key, stamped under the previous key", marks(kStale, {}), C::kDataChanged, kOld, kPrevKey,
+       A::kRoll, false},
+      {"unchanged write (re-keyed annotations), previous-key stamp", marks(kPrevKey, {}), C::kDataUnchanged, kHash,
+       kPrevKey, A::kNone, true},
+      // No rotation: the previous key's hash is empty, and an empty mark is no match for it.
+      {"no rotation, stale", marks(kPrevKey, {}), C::kStartup, kHash, "", A::kRoll, false},
+      {"no rotation, empty template hash", marks("", {}), C::kStartup, kHash, "", A::kRoll, false},
+      // Neither mark: as without a rotation (a baseline under the current key).
+      {"start-up, neither", marks({}, {}), C::kStartup, kHash, kPrevKey, A::kBaseline, false},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.what);
+    CHECK(decide_rollout(row.marks, kHash, row.cause, row.previous, true, row.previous_key_hash) == row.want);
+    CHECK(stamped_under_previous_key(row.marks, kHash, row.previous_key_hash) == row.counted);
+  }
+}
+
 TEST_CASE("the syncer's patches: a baseline touches metadata only; a roll sets the hash and drops the baseline") {
   auto workload = parse_doc(R"({"metadata":{"name":"web","annotations":{"secrets.infisical.com/auto-reload":"true",
       "other":"kept"}},"spec":{"replicas":2,"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[]}}}})");

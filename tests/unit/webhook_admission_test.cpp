@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/base64.h"
+#include "core/digest.h"
 #include "core/json.h"
 #include "core/json_patch.h"
 #include "webhook/admission.h"
@@ -689,6 +690,41 @@ TEST_CASE("mutate UPDATE without a hash: a scale or a re-apply adds none (no rol
   auto u = ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", scaled, baselined)));
   CHECK(baseline_of(apply_patch(scaled, u.patch())) == "from-the-syncer");
   CHECK(u.warnings().empty());
+}
+
+TEST_CASE("mutate during a digest-key rotation: an UPDATE that changes no consumed key keeps the stamp made under "
+          "the previous key; new workloads and new consumers get the current key's hash") {
+  const core::SecretData data = {{"DB_PASSWORD", "d1"}, {"API_KEY", "a1"}};
+  FakeDigests digests;
+  digests.secrets["apps/app-secrets"] = core::key_digests("previous-key", "apps", "app-secrets", data);
+  AdmissionHandler h(CrossNamespacePolicy::kAuthorize, nullptr, &digests);
+  const std::string manifest = deployment(kOptIn, "");
+  const std::string stamped = apply_patch(manifest, ok_reply(h.mutate(review(kDeployKind, "CREATE", "apps", manifest))).patch());
+  const std::string under_previous = hash_of(stamped);
+  REQUIRE(under_previous.size() == 64);
+  // The key rotates: the syncer republishes the same data's digests under the new key.
+  digests.secrets["apps/app-secrets"] = core::key_digests("current-key", "apps", "app-secrets", data);
+  // A scale, and a GitOps re-apply that drops the annotation: the pod template keeps the stamp made
+  // under the previous key (re-stamping it would roll the pods for no change of data).
+  std::string scaled = stamped;
+  scaled.replace(scaled.find(R"("replicas":1)"), 12, R"("replicas":3)");
+  CHECK(ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", scaled, stamped))).patch().empty());
+  auto reapplied = ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", manifest, stamped)));
+  CHECK(hash_of(apply_patch(manifest, reapplied.patch())) == under_previous);
+  // A new workload's pods start with the data now: the current key's hash.
+  const std::string created =
+      hash_of(apply_patch(manifest, ok_reply(h.mutate(review(kDeployKind, "CREATE", "apps", manifest))).patch()));
+  CHECK(created.size() == 64);
+  CHECK(created != under_previous);
+  // A changed consumer set rolls the pods anyway: the current key's hash as well.
+  std::string changed = deployment(kOptIn, R"({"secrets.infisical.com/rollout-hash":")" + under_previous + "\"}",
+                                   "app-secrets", "API_KEY");
+  std::string out = apply_patch(changed, ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", changed, stamped))).patch());
+  CHECK(hash_of(out) != under_previous);
+  digests.secrets["apps/app-secrets"] = core::key_digests("previous-key", "apps", "app-secrets", data);
+  std::string under_previous_api =
+      hash_of(apply_patch(changed, ok_reply(h.mutate(review(kDeployKind, "UPDATE", "apps", changed, stamped))).patch()));
+  CHECK(hash_of(out) != under_previous_api);  // computed with the current key, not the previous one
 }
 
 TEST_CASE("mutate before the cache synced: allowed without a patch, with a warning") {
