@@ -109,7 +109,8 @@ net::Response Client::authed_get(Session& s, net::Request request, const std::st
       continue;
     }
     if ((r.status >= 200 && r.status < 300) || r.status == 304) return r;
-    throw error_from_response(what, r, secrets_route, clock_.wall_now(), {s.token.access_token});
+    throw error_from_response(what, r, secrets_route, clock_.wall_now(), {s.token.access_token})
+        .with_endpoint(endpoint);
   }
 }
 
@@ -185,9 +186,10 @@ std::shared_ptr<const Client::Snapshot> Client::fetch_scope(Session& s, const Se
   }
 
   ++metrics_.secrets_fetches;
+  const std::string endpoint = secrets_endpoint(single);
   net::Response r;
   try {
-    r = authed_get(s, req, single ? "GET /v3/secrets/raw/{secretName}" : "GET /v3/secrets/raw", what, true);
+    r = authed_get(s, req, endpoint, what, true);
   } catch (const ApiError& e) {
     if (from_slug && (e.kind() == ErrorKind::kNotFound || e.kind() == ErrorKind::kForbidden)) {
       std::lock_guard lock(mu_);  // the slug may now name another project: look it up again next time
@@ -197,10 +199,14 @@ std::shared_ptr<const Client::Snapshot> Client::fetch_scope(Session& s, const Se
     throw;
   }
   auto now = clock_.now();
+  // Success or not, the answer says how much of the route's budget is left: the caller paces by it.
+  std::optional<RateLimitAdvice> rate_limit = parse_rate_limit(r, clock_.wall_now());
+  if (rate_limit) rate_limit->endpoint = endpoint;
   if (r.status == 304 && previous) {
     ++metrics_.secrets_not_modified;
     auto snap = std::make_shared<Snapshot>(*previous);
     snap->fetched_at = now;
+    snap->rate_limit = rate_limit;
     std::lock_guard lock(mu_);
     snapshots_[key] = snap;
     if (log_) log_->debug("secrets not modified project={} env={} path={}", project_id, scope.environment, path);
@@ -222,6 +228,7 @@ std::shared_ptr<const Client::Snapshot> Client::fetch_scope(Session& s, const Se
   if (!single) snap->etag = r.header("etag").value_or("");
   snap->project_id = project_id;
   snap->fetched_at = now;
+  snap->rate_limit = rate_limit;
   for (const auto& w : snap->merged.warnings)
     if (log_) log_->warn("project={} env={} path={}: {}", project_id, scope.environment, path, w);
   if (log_)
@@ -239,6 +246,7 @@ SecretsResult Client::fetch_secrets(const HostConfig& host, const AuthConfig& au
                                 scope.environment, normalize_secret_path(scope.path), scope.recursive,
                                 scope.secret_name);
   std::shared_ptr<const Snapshot> snap;
+  bool asked = false;  // this call sent the request (not served from memory or by another caller's)
   if (options.max_age.count() > 0) {
     std::lock_guard lock(mu_);
     auto it = snapshots_.find(key);
@@ -251,6 +259,7 @@ SecretsResult Client::fetch_secrets(const HostConfig& host, const AuthConfig& au
     bool shared = false;
     snap = fetches_.run(key, [&] { return fetch_scope(s, scope, key); }, &shared);
     if (shared) ++metrics_.secrets_shared;
+    asked = !shared;
   }
   SecretsResult out;
   out.secrets = snap->merged.values;
@@ -258,6 +267,7 @@ SecretsResult Client::fetch_secrets(const HostConfig& host, const AuthConfig& au
   out.etag = snap->etag;
   out.project_id = snap->project_id;
   out.not_modified = !options.known_etag.empty() && options.known_etag == snap->etag;
+  if (asked) out.rate_limit = snap->rate_limit;
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "infisical/cloud_env.h"
 #include "infisical/errors.h"
 #include "infisical/metrics.h"
+#include "infisical/rate_limit.h"
 #include "infisical/secrets.h"
 #include "infisical/single_flight.h"
 #include "infisical/token_cache.h"
@@ -53,6 +55,9 @@ struct SecretsResult {
   std::string etag;                            // the server's ETag of this data (may be empty)
   std::vector<std::string> warnings;           // merge warnings (duplicate keys, hidden values)
   std::string project_id;
+  // The rate limiter's headers on the answer this call received; none when it was served without a
+  // request of its own (from memory, or by a concurrent caller's request).
+  std::optional<RateLimitAdvice> rate_limit;
 };
 
 struct ClientOptions {
@@ -94,6 +99,7 @@ class Client {
     MergedSecrets merged;
     std::string project_id;
     core::Clock::time_point fetched_at;  // monotonic
+    std::optional<RateLimitAdvice> rate_limit;  // on the answer that made this snapshot
   };
   struct ProjectEntry {
     std::string id;

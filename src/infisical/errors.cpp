@@ -84,17 +84,25 @@ std::string_view to_string(ErrorKind kind) {
 }
 
 ApiError::ApiError(ErrorKind kind, std::string message, int status, std::string server_message,
-                   std::optional<std::chrono::seconds> retry_after, bool possible_rate_limit)
+                   std::optional<std::chrono::seconds> retry_after, bool possible_rate_limit,
+                   std::optional<RateLimitAdvice> rate_limit)
     : std::runtime_error(std::move(message)),
       kind_(kind),
       status_(status),
       server_message_(std::move(server_message)),
       retry_after_(retry_after),
-      possible_rate_limit_(possible_rate_limit) {}
+      possible_rate_limit_(possible_rate_limit),
+      rate_limit_(std::move(rate_limit)) {}
 
 ApiError ApiError::with_context(std::string_view context) const {
   return ApiError(kind_, fmt::format("{}: {}", context, what()), status_, server_message_, retry_after_,
-                  possible_rate_limit_);
+                  possible_rate_limit_, rate_limit_);
+}
+
+ApiError ApiError::with_endpoint(std::string_view endpoint) const {
+  ApiError e = *this;
+  if (e.rate_limit_) e.rate_limit_->endpoint = std::string(endpoint);
+  return e;
 }
 
 std::string redact(std::string text, const std::vector<std::string>& sensitive) {
@@ -165,6 +173,7 @@ ApiError error_from_response(std::string_view what, const net::Response& respons
   std::string detail = server.empty() ? fmt::format("HTTP {}", status) : fmt::format("{} (HTTP {})", server, status);
   std::optional<std::chrono::seconds> retry_after;
   if (auto h = response.header("retry-after")) retry_after = parse_retry_after(*h, now);
+  std::optional<RateLimitAdvice> rate_limit = parse_rate_limit(response, now);
 
   ErrorKind kind;
   bool possible_rate_limit = false;
@@ -177,6 +186,11 @@ ApiError error_from_response(std::string_view what, const net::Response& respons
   } else if (status == 429) {
     kind = ErrorKind::kRateLimited;
     if (!retry_after) retry_after = std::chrono::seconds(60);  // the servers count over a 60 s window
+  } else if (is_rate_limit_refusal(status, rate_limit)) {
+    // The self-hosted server's refusal: a generic 500, but with the limiter's headers on it.
+    kind = ErrorKind::kRateLimited;
+    possible_rate_limit = secrets_route;
+    detail += "; rate limited (the limiter's headers say none of its requests are left)";
   } else if (status >= 500) {
     kind = ErrorKind::kServerError;
     possible_rate_limit = secrets_route;
@@ -186,7 +200,7 @@ ApiError error_from_response(std::string_view what, const net::Response& respons
   }
   if (retry_after) detail += fmt::format("; retry after {}s", retry_after->count());
   return ApiError(kind, fmt::format("{}: {}", what, detail), status, std::move(server), retry_after,
-                  possible_rate_limit);
+                  possible_rate_limit, std::move(rate_limit));
 }
 
 ApiError error_from_transport(std::string_view what, const net::TransportError& error) {

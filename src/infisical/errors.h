@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "infisical/rate_limit.h"
 #include "net/http_client.h"
 
 namespace ifo::infisical {
@@ -16,7 +17,7 @@ enum class ErrorKind {
   kUnauthorized,      // 401: wrong or expired credentials/token
   kForbidden,         // 403: the identity may not do this, or a malformed token
   kNotFound,          // 404: unknown project, identity or client id
-  kRateLimited,       // 429 (retry_after from Retry-After)
+  kRateLimited,       // 429, or a 5xx carrying the limiter's refusal headers (retry_after from Retry-After)
   kServerError,       // 5xx; on a secrets route possibly a rate limit (older servers answer 500)
   kBadRequest,        // 400/422 and other 4xx
   kTimeout,           // connect or total timeout
@@ -35,7 +36,8 @@ std::string_view to_string(ErrorKind kind);
 class ApiError : public std::runtime_error {
  public:
   ApiError(ErrorKind kind, std::string message, int status = 0, std::string server_message = {},
-           std::optional<std::chrono::seconds> retry_after = std::nullopt, bool possible_rate_limit = false);
+           std::optional<std::chrono::seconds> retry_after = std::nullopt, bool possible_rate_limit = false,
+           std::optional<RateLimitAdvice> rate_limit = std::nullopt);
 
   ErrorKind kind() const { return kind_; }
   int status() const { return status_; }
@@ -43,6 +45,8 @@ class ApiError : public std::runtime_error {
   std::optional<std::chrono::seconds> retry_after() const { return retry_after_; }
   // A 500 from a secrets route: older servers answer rate limiting this way.
   bool possible_rate_limit() const { return possible_rate_limit_; }
+  // The server's rate-limit headers on this answer, if it sent them.
+  const std::optional<RateLimitAdvice>& rate_limit() const { return rate_limit_; }
   // Credentials are wrong: retrying soon with the same credentials will not help.
   bool is_credentials_error() const {
     return kind_ == ErrorKind::kUnauthorized || kind_ == ErrorKind::kForbidden || kind_ == ErrorKind::kNotFound ||
@@ -51,6 +55,8 @@ class ApiError : public std::runtime_error {
 
   // The same error with extra context in front of the message.
   ApiError with_context(std::string_view context) const;
+  // The same error with the rate-limit headers attributed to the route template that answered.
+  ApiError with_endpoint(std::string_view endpoint) const;
 
  private:
   ErrorKind kind_;
@@ -58,6 +64,7 @@ class ApiError : public std::runtime_error {
   std::string server_message_;
   std::optional<std::chrono::seconds> retry_after_;
   bool possible_rate_limit_;
+  std::optional<RateLimitAdvice> rate_limit_;
 };
 
 // Reads the server's "message" out of an Infisical error body ({"statusCode","message","error"}); a zod
@@ -69,7 +76,8 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
                                                       std::chrono::system_clock::time_point now);
 
 // Maps a non-2xx response; a 3xx (never followed) names where it pointed. `what` says what was
-// attempted ("universal-auth login for client id X").
+// attempted ("universal-auth login for client id X"). A 5xx carrying the rate limiter's refusal
+// headers is kRateLimited: the self-hosted server answers its limit that way.
 ApiError error_from_response(std::string_view what, const net::Response& response, bool secrets_route,
                              std::chrono::system_clock::time_point now,
                              const std::vector<std::string>& sensitive = {});

@@ -49,6 +49,7 @@ SourceResult InfisicalSource::fetch(const SourceRequest& r) {
   out.values = std::move(res.secrets);
   out.etag = std::move(res.etag);
   out.warnings = std::move(res.warnings);
+  out.rate_limit = std::move(res.rate_limit);
   return out;
 }
 

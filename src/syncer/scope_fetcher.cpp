@@ -57,6 +57,29 @@ std::shared_ptr<ScopeFetcher::ScopeEntry> ScopeFetcher::entry(const std::string&
   return e;
 }
 
+ScopeFetcher::Route ScopeFetcher::route(const SourceRequest& request) {
+  // Every scope of a host shares its routes: the server counts requests per route and client address,
+  // whatever project or folder they name.
+  std::string endpoint = infisical::secrets_endpoint(!request.secret_name.empty());
+  std::lock_guard lock(mu_);
+  return Route{endpoint, routes_[request.host + " " + endpoint]};  // map nodes never move
+}
+
+std::optional<ScopeFetcher::Fresh> ScopeFetcher::fresh(const std::string& scope_key, std::chrono::seconds resync) {
+  std::shared_ptr<ScopeEntry> e;
+  {
+    std::lock_guard lock(mu_);
+    auto it = scopes_.find(scope_key);
+    if (it == scopes_.end()) return std::nullopt;
+    e = it->second;
+  }
+  std::unique_lock scope_lock(e->mu, std::try_to_lock);
+  if (!scope_lock.owns_lock()) return std::nullopt;  // a fetch is under way
+  auto fresh_for = std::chrono::duration_cast<core::Clock::duration>(resync) * 8 / 10;
+  if (!e->has_data || e->failure || clock_.now() - e->fetched_at >= fresh_for) return std::nullopt;
+  return Fresh{e->version, e->fetched_at};
+}
+
 ScopeResult ScopeFetcher::fetch(const SourceRequest& request, const std::string& scope_key,
                                 std::chrono::seconds resync) {
   std::shared_ptr<ScopeEntry> e = entry(scope_key);
@@ -64,42 +87,66 @@ ScopeResult ScopeFetcher::fetch(const SourceRequest& request, const std::string&
   // CRs reading the same scope share one fetch per interval: data younger than 80% of the interval
   // (the shortest jittered resync is 90%) is served from memory.
   auto fresh_for = std::chrono::duration_cast<core::Clock::duration>(resync) * 8 / 10;
-  if (e->has_data && clock_.now() - e->fetched_at < fresh_for) return ScopeData{e->values, e->fetched_at};
+  if (e->has_data && clock_.now() - e->fetched_at < fresh_for) return ScopeData{e->values, e->fetched_at, e->version};
   // A scope that just failed is not asked again before its retry time: the same error, no request.
   if (e->failure && clock_.now() < e->retry_at) return ScopeFailed{*e->failure, e->retry_at};
-  if (std::optional<ScopeThrottled> throttled = take_slot(*e)) return *throttled;
-  return ask_infisical(*e, request, resync);
+  Route r = route(request);
+  if (std::optional<ScopeThrottled> throttled = take_slot(*e, r)) return *throttled;
+  return ask_infisical(*e, request, resync, r);
 }
 
-std::optional<ScopeThrottled> ScopeFetcher::take_slot(ScopeEntry& e) {
-  // The global request budget spreads work instead of failing it: a scope that finds the budget
-  // spent reserves the next free slot, and every resource that needs the scope comes back exactly
-  // then, without touching its status. The slot belongs to the scope, not to the resource that
-  // asked first: ten resources waiting for one scope cost one slot, and the first of them back
-  // uses it for all.
+std::optional<ScopeThrottled> ScopeFetcher::take_slot(ScopeEntry& e, Route& route) {
+  // The budgets spread work instead of failing it: a scope that finds a budget spent reserves the
+  // next free slot, and every resource that needs the scope comes back exactly then, without
+  // touching its status. The slot belongs to the scope, not to the resource that asked first: ten
+  // resources waiting for one scope cost one slot, and the first of them back uses it for all.
+  const auto now = clock_.now();
   if (e.reserved_slot) {
-    if (clock_.now() < *e.reserved_slot) return ScopeThrottled{wait_ms(*e.reserved_slot - clock_.now())};
+    if (now < *e.reserved_slot) return ScopeThrottled{wait_ms(*e.reserved_slot - now)};
     e.reserved_slot.reset();
     return std::nullopt;
   }
-  auto wait = budget_.reserve();
+  // The server's budget for the route paces; a window it says is spent holds no slot to reserve, so
+  // the scope asks again when the window turns (in line with every other scope waiting for it).
+  infisical::RouteBudget::Slot slot = route.budget.reserve(now);
+  if (!slot.ticket) return ScopeThrottled{wait_ms(slot.wait)};
+  e.ticket = slot.ticket;
+  // The configured budget bounds the total over every route and host.
+  auto wait = std::max(slot.wait, budget_.reserve());
   if (wait <= core::Clock::duration::zero()) return std::nullopt;
-  e.reserved_slot = clock_.now() + wait;
+  e.reserved_slot = now + wait;
   return ScopeThrottled{wait_ms(wait)};
 }
 
-ScopeResult ScopeFetcher::ask_infisical(ScopeEntry& e, const SourceRequest& request, std::chrono::seconds resync) {
+void ScopeFetcher::observe(const std::optional<infisical::RateLimitAdvice>& advice, uint64_t ticket,
+                           Route& route, const SourceRequest& request) {
+  // Headers about another route (a login or project lookup on the way) do not describe this budget.
+  if (!advice || advice->endpoint != route.endpoint) return;
+  const int64_t before = route.budget.limit();
+  route.budget.observe(*advice, ticket, clock_.now());
+  if (before != advice->limit)
+    log_->info("infisical rate limit advertised host={} route=\"{}\" limit={} per window; pacing under it",
+               request.host, route.endpoint, advice->limit);
+}
+
+ScopeResult ScopeFetcher::ask_infisical(ScopeEntry& e, const SourceRequest& request, std::chrono::seconds resync,
+                                        Route& route) {
+  const uint64_t ticket = e.ticket.value_or(0);
+  e.ticket.reset();
   SourceRequest req = request;
   if (e.has_data && !e.etag.empty()) req.if_none_match = e.etag;
   SourceResult r;
   try {
     r = source_.fetch(req);
+    observe(r.rate_limit, ticket, route, request);
     if (r.not_modified && !e.has_data) {
       // A 304 without data in memory cannot happen when no If-None-Match was sent; refetch plainly.
       req.if_none_match.reset();
       r = source_.fetch(req);
+      observe(r.rate_limit, ticket, route, request);
     }
   } catch (const infisical::ApiError& error) {
+    observe(error.rate_limit(), ticket, route, request);
     ++e.failures;
     auto backoff = std::min<core::Clock::duration>(
         std::chrono::milliseconds(500) * (int64_t{1} << std::min(e.failures - 1, 20)), resync);
@@ -113,12 +160,16 @@ ScopeResult ScopeFetcher::ask_infisical(ScopeEntry& e, const SourceRequest& requ
   for (const auto& w : r.warnings) log_->warn("infisical scope warning: {}", w);
   // A 304 keeps the values in memory; they are confirmed as of now either way.
   if (!r.not_modified || !e.has_data) {
+    if (!e.has_data || r.values != e.values) {
+      std::lock_guard lock(mu_);
+      e.version = ++last_version_;
+    }
     e.values = std::move(r.values);
     e.etag = r.etag;
     e.has_data = true;
   }
   e.fetched_at = clock_.now();
-  return ScopeData{e.values, e.fetched_at};
+  return ScopeData{e.values, e.fetched_at, e.version};
 }
 
 }  // namespace ifo::syncer

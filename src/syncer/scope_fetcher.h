@@ -4,9 +4,14 @@
 // A scope (BuiltRequest::scope_key) is kept in memory with its ETag: data younger than 80% of the
 // resync interval is served without a request, an older one is asked for with If-None-Match (a 304
 // keeps the values). A failure is replayed without a request until the scope's retry time (500 ms
-// doubling, capped at the resync interval; Retry-After wins). When the budget
-// (--infisical-requests-per-minute) is spent, the scope reserves the next slot and every caller is told
-// to come back then.
+// doubling, capped at the resync interval; Retry-After wins).
+//
+// Two budgets pace the requests. Each route of each Infisical host (the secrets list, the single
+// secret) has the budget its server advertises in the rate limiter's headers on every answer
+// (infisical::RouteBudget): a self-hosted server allows 40 a minute per route and client address, and
+// answers more with errors that burn the same window. The configured --infisical-requests-per-minute
+// is an upper bound over all of them. When either is spent, the scope reserves the next slot and
+// every caller is told to come back then, its status untouched.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -19,8 +24,9 @@
 #include <string>
 #include <variant>
 
-#include "core/sync_status.h"
 #include "core/clock.h"
+#include "core/sync_status.h"
+#include "infisical/rate_limit.h"
 #include "kube/rate_limiter.h"
 #include "syncer/secret_source.h"
 
@@ -30,6 +36,7 @@ namespace ifo::syncer {
 struct ScopeData {
   std::map<std::string, std::string> values;
   core::Clock::time_point fetched_at{};  // when Infisical last confirmed them
+  uint64_t version = 0;                  // changes only when the values do (a 304 keeps it)
 };
 // The budget has no slot now: nothing was sent; come back after `wait`.
 struct ScopeThrottled {
@@ -53,7 +60,17 @@ class ScopeFetcher {
   // Thread safe; one fetch per scope at a time.
   ScopeResult fetch(const SourceRequest& request, const std::string& scope_key, std::chrono::seconds resync);
 
-  // Drops every scope's data, failure and reserved slot (as after a restart).
+  // What an unchanged resync checks instead of fetching: the version and time of the scope's data
+  // when fetch() would serve it from memory now; nullopt when fetch() would ask Infisical, replay a
+  // failure, or is asking right now (the caller then fetches).
+  struct Fresh {
+    uint64_t version = 0;
+    core::Clock::time_point fetched_at{};
+  };
+  std::optional<Fresh> fresh(const std::string& scope_key, std::chrono::seconds resync);
+
+  // Drops every scope's data, failure and reserved slot (as after a restart); what the servers
+  // advertised is kept.
   void forget();
 
  private:
@@ -66,14 +83,26 @@ class ScopeFetcher {
     core::Clock::time_point retry_at{};
     bool has_data = false;
     std::map<std::string, std::string> values;
+    uint64_t version = 0;
     std::string etag;
     core::Clock::time_point fetched_at{};
     std::optional<core::Clock::time_point> reserved_slot;  // a budget slot this scope holds
+    std::optional<uint64_t> ticket;  // its route's ticket for the next request (RouteBudget)
+  };
+  // One route of one host, as its server's limiter counts requests.
+  struct Route {
+    std::string endpoint;
+    infisical::RouteBudget& budget;
   };
   std::shared_ptr<ScopeEntry> entry(const std::string& scope_key);
+  Route route(const SourceRequest& request);
   // A budget slot for `entry` now, or how long until its slot comes.
-  std::optional<ScopeThrottled> take_slot(ScopeEntry& entry);
-  ScopeResult ask_infisical(ScopeEntry& entry, const SourceRequest& request, std::chrono::seconds resync);
+  std::optional<ScopeThrottled> take_slot(ScopeEntry& entry, Route& route);
+  ScopeResult ask_infisical(ScopeEntry& entry, const SourceRequest& request, std::chrono::seconds resync,
+                            Route& route);
+  // What the answer's rate-limit headers say about the route, if they are about it.
+  void observe(const std::optional<infisical::RateLimitAdvice>& advice, uint64_t ticket, Route& route,
+               const SourceRequest& request);
 
   SecretSource& source_;
   core::Clock& clock_;
@@ -81,6 +110,9 @@ class ScopeFetcher {
   std::shared_ptr<spdlog::logger> log_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<ScopeEntry>> scopes_;
+  uint64_t last_version_ = 0;  // under mu_: versions are unique over every scope and forget()
+  // By host and route template. Never forgotten: the server's window goes on whatever we forget.
+  std::map<std::string, infisical::RouteBudget> routes_;
 };
 
 }  // namespace ifo::syncer

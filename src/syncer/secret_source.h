@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/infisical_secret.h"
+#include "infisical/rate_limit.h"
 
 namespace ifo::syncer {
 
@@ -36,6 +37,8 @@ struct SourceResult {
   std::map<std::string, std::string> values;
   std::string etag;
   std::vector<std::string> warnings;  // never contain values
+  // The server's rate-limit headers on the answer, when this fetch received one of its own.
+  std::optional<infisical::RateLimitAdvice> rate_limit;
 };
 
 // fetch() throws infisical::ApiError on any failure. Thread safe.

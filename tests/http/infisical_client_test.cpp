@@ -437,7 +437,7 @@ TEST_CASE("concurrent fetches of one scope share one HTTP request") {
   CHECK(env.count("GET /api/v3/secrets/raw") == 1);
 }
 
-TEST_CASE("429 with Retry-After, and the older server's 500, are typed errors; nothing retries") {
+TEST_CASE("429, and the older server's 500 with the limiter's headers, are rate limits; nothing retries") {
   Env env;
   env.client->fetch_secrets(env.host, env.ua, kRoot);
   env.admin("/sim/rate-limit", R"({"mode":"429","limits":{"GET /api/v3/secrets/raw":2}})");
@@ -456,9 +456,14 @@ TEST_CASE("429 with Retry-After, and the older server's 500, are typed errors; n
   env.client->fetch_secrets(env.host, env.ua, kRoot);
   env.client->fetch_secrets(env.host, env.ua, kRoot);
   auto old = expect_error([&] { env.client->fetch_secrets(env.host, env.ua, kRoot); });
-  CHECK(old.kind() == ErrorKind::kServerError);
+  CHECK(old.kind() == ErrorKind::kRateLimited);
   CHECK(old.status() == 500);
-  CHECK(old.possible_rate_limit());
+  REQUIRE(old.retry_after().has_value());
+  CHECK(old.retry_after()->count() > 0);
+  REQUIRE(old.rate_limit().has_value());  // attributed to the route that refused
+  CHECK(old.rate_limit()->endpoint == "GET /v3/secrets/raw");
+  CHECK(old.rate_limit()->limit == 2);
+  CHECK(old.rate_limit()->remaining == 0);
   CHECK(env.count("GET /api/v3/secrets/raw") == 6);
   CHECK(env.count("POST /api/v1/auth/universal-auth/login") == 0);  // an error on secrets is not a reason to log in
 }

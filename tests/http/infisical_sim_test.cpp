@@ -398,7 +398,77 @@ TEST_CASE("rate limiting: 429 with Retry-After per route and IP, or 500 as the o
   auto old = api.get(q, token);
   CHECK(old.status == 500);
   CHECK(old.body == R"({"statusCode":500,"message":"Something went wrong","error":"InternalServerError"})");
-  CHECK_FALSE(old.header("retry-after").has_value());
+  // The generic 500 still carries what the limiter had set: that is how a client tells it apart.
+  CHECK(old.header("retry-after").has_value());
+  CHECK(old.header("x-ratelimit-remaining") == "0");
+}
+
+TEST_CASE("the self-hosted limiter: per route, a fixed one-minute window, its headers on every answer") {
+  auto s = start_sim();
+  Api api(*s);
+  std::string token = api.login_universal("cid", "csecret");
+  REQUIRE(api.admin_post("/sim/rate-limit", R"({"mode":"500","limits":{"secrets":40}})").status == 200);
+  const std::string q = "/v3/secrets/raw?workspaceSlug=demo-project&environment=dev";
+  auto header_int = [](const net::Response& r, const char* name) {
+    auto h = r.header(name);
+    REQUIRE_MESSAGE(h.has_value(), name << " missing on a " << r.status);
+    return std::stoll(*h);
+  };
+
+  // Counting down, on a 200 and on a 304 alike.
+  auto first = api.get(q, token);
+  REQUIRE(first.status == 200);
+  CHECK(header_int(first, "x-ratelimit-limit") == 40);
+  CHECK(header_int(first, "x-ratelimit-remaining") == 39);
+  CHECK(header_int(first, "x-ratelimit-reset") >= 59);  // rounded up: 60 unless this machine crawls
+  CHECK(header_int(first, "x-ratelimit-reset") <= 60);
+  CHECK_FALSE(first.header("retry-after").has_value());
+  auto etag = first.header("etag");
+  REQUIRE(etag.has_value());
+  auto revalidated = api.get(q, token, {{"If-None-Match", *etag}});
+  CHECK(revalidated.status == 304);
+  CHECK(header_int(revalidated, "x-ratelimit-remaining") == 38);
+
+  // An error the handler sends (no token) is counted and carries them too.
+  auto bad = api.get(q, "");
+  CHECK(bad.status == 401);
+  CHECK(header_int(bad, "x-ratelimit-remaining") == 37);
+
+  // Fixed, not sliding: half a minute later the same window has half a minute left.
+  s->advance_clock(30);
+  auto later = api.get(q, token);
+  CHECK(header_int(later, "x-ratelimit-remaining") == 36);
+  const int64_t later_reset = header_int(later, "x-ratelimit-reset");
+  CHECK(later_reset <= 30);
+  CHECK(later_reset >= 25);
+
+  // Another route has its own window and limit (reads: 60).
+  auto lookup = api.get("/v2/workspace/demo-project", token);
+  CHECK(header_int(lookup, "x-ratelimit-limit") == 60);
+  CHECK(header_int(lookup, "x-ratelimit-remaining") == 59);
+
+  // The 41st: the older server's 500 with the limiter's headers and retry-after; refused requests
+  // count as well, so asking again changes nothing.
+  for (int i = 0; i < 36; ++i) REQUIRE(api.get(q, token).status == 200);
+  for (int i = 0; i < 2; ++i) {
+    auto refused = api.get(q, token);
+    CHECK(refused.status == 500);
+    CHECK(header_int(refused, "x-ratelimit-limit") == 40);
+    CHECK(header_int(refused, "x-ratelimit-remaining") == 0);
+    CHECK(header_int(refused, "x-ratelimit-reset") <= later_reset);
+    CHECK(header_int(refused, "retry-after") == header_int(refused, "x-ratelimit-reset"));
+  }
+  auto c = s->counters();
+  CHECK(c.by_route_status["GET /api/v3/secrets/raw 500"] == 2);
+  CHECK(c.by_route_status["GET /api/v3/secrets/raw 200"] == 38);
+
+  // When the window ends the next request opens a new one with the whole limit.
+  s->advance_clock(30);
+  token = api.login_universal("cid", "csecret");  // the sim's 60 s token TTL passed too
+  auto fresh = api.get(q, token);
+  CHECK(fresh.status == 200);
+  CHECK(header_int(fresh, "x-ratelimit-remaining") == 39);
+  CHECK(header_int(fresh, "x-ratelimit-reset") >= 59);
 }
 
 TEST_CASE("counters by route and identity, reset through the admin endpoint") {

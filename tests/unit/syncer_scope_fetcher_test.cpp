@@ -3,6 +3,7 @@
 // fails. A fake clock and a fake SecretSource: nothing sleeps, every request is counted.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -10,8 +11,8 @@
 #include <variant>
 #include <vector>
 
-#include "infisical/errors.h"
 #include "core/clock.h"
+#include "infisical/errors.h"
 #include "syncer/logging.h"
 #include "syncer/scope_fetcher.h"
 
@@ -21,13 +22,54 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Answers with `values` under ETag "v<version>", 304 to that ETag, or throws `failure` when set.
+// Infisical's limiter as the self-hosted server runs it (@fastify/rate-limit): one route, a fixed
+// one-minute window from the first request after the last one expired, every request counted, the
+// 41st refused with a 500 that carries the headers. `headers` off: a server that advertises nothing.
+struct FixedWindowLimiter {
+  int64_t limit = 40;
+  bool headers = true;
+  std::string endpoint = "GET /v3/secrets/raw";
+  bool open = false;
+  core::Clock::time_point start{};
+  int64_t count = 0;
+  int refused = 0;
+
+  // The headers of the next answer; throws the refusal.
+  std::optional<infisical::RateLimitAdvice> admit(core::Clock::time_point now) {
+    if (!open || now - start >= 60s) {
+      open = true;
+      start = now;
+      count = 0;
+    }
+    ++count;
+    infisical::RateLimitAdvice a;
+    a.endpoint = endpoint;
+    a.limit = limit;
+    a.remaining = std::max<int64_t>(0, limit - count);
+    a.reset = std::chrono::ceil<std::chrono::seconds>(start + 60s - now);
+    if (count <= limit) return headers ? std::optional(a) : std::nullopt;
+    ++refused;
+    a.retry_after = a.reset;
+    if (!headers)
+      throw infisical::ApiError(infisical::ErrorKind::kServerError,
+                                "secrets fetch: Something went wrong (HTTP 500)", 500, "Something went wrong",
+                                std::nullopt, true);
+    throw infisical::ApiError(infisical::ErrorKind::kRateLimited, "secrets fetch: rate limited (HTTP 500)",
+                              500, "Something went wrong", a.retry_after, true, a);
+  }
+};
+
+// Answers with `values` under ETag "v<version>", 304 to that ETag, or throws `failure` when set; with a
+// limiter, as that limiter says.
 class FakeSource final : public SecretSource {
  public:
   SourceResult fetch(const SourceRequest& request) override {
     sent.push_back(request.if_none_match);
     if (failure) throw *failure;
+    std::optional<infisical::RateLimitAdvice> advice;
+    if (limiter) advice = limiter->admit(clock->now());
     SourceResult r;
+    r.rate_limit = advice;
     r.etag = "v" + std::to_string(version);
     r.not_modified = request.if_none_match == r.etag;
     if (!r.not_modified) r.values = values;
@@ -38,11 +80,16 @@ class FakeSource final : public SecretSource {
   int version = 1;
   std::optional<infisical::ApiError> failure;
   std::vector<std::optional<std::string>> sent;  // If-None-Match of each request
+  std::optional<FixedWindowLimiter> limiter;
+  const core::Clock* clock = nullptr;
 };
 
 struct Fixture {
   explicit Fixture(int requests_per_minute = 6000)
-      : fetcher(source, clock, requests_per_minute, make_logger("scope-fetcher-test", LogFormat::kText, "off")) {}
+      : fetcher(source, clock, requests_per_minute,
+                make_logger("scope-fetcher-test", LogFormat::kText, "off")) {
+    source.clock = &clock;
+  }
 
   ScopeResult fetch(const std::string& scope = "scope-a", std::chrono::seconds resync = 10s) {
     return fetcher.fetch(SourceRequest{}, scope, resync);
@@ -182,5 +229,115 @@ TEST_CASE("a spent budget defers a scope to its own slot, which every resource o
   CHECK(f.source.sent.size() == 2);
   CHECK(throttled(f.fetch("scope-c")) == 10001ms);
   data(f.fetch("scope-b"));  // fresh data costs no slot
+  CHECK(f.source.sent.size() == 2);
+}
+
+namespace {
+
+// Resources that each need their own scope every `resync`, driven for `duration` of fake time in
+// steps of 100 ms the way the reconciler drives them: data means come back at the next resync,
+// throttled after the wait, a failure at its retry time.
+struct Run {
+  int data = 0;
+  int throttled = 0;
+  int failed = 0;
+};
+Run drive(Fixture& f, int scopes, std::chrono::seconds resync, std::chrono::seconds duration) {
+  Run run;
+  std::vector<core::Clock::time_point> due(static_cast<size_t>(scopes), f.clock.now());
+  const auto end = f.clock.now() + duration;
+  while (f.clock.now() < end) {
+    for (int i = 0; i < scopes; ++i) {
+      auto& when = due[static_cast<size_t>(i)];
+      if (f.clock.now() < when) continue;
+      ScopeResult r = f.fetch("scope-" + std::to_string(i), resync);
+      if (std::holds_alternative<ScopeData>(r)) {
+        ++run.data;
+        when = f.clock.now() + resync;
+      } else if (auto* t = std::get_if<ScopeThrottled>(&r)) {
+        ++run.throttled;
+        when = f.clock.now() + t->wait;
+      } else {
+        ++run.failed;
+        when = std::get<ScopeFailed>(r).retry_at;
+      }
+    }
+    f.clock.step(100ms);
+  }
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("the route's advertised limit paces six scopes at 5 s: no refusal, the window used") {
+  // The issue's case: six scopes at resyncInterval 5 ask about 80 times a minute of a route that
+  // allows 40. Without the server's headers (the old behaviour: the configured 240/min is the
+  // pacing) the limiter refuses; with them, never, and the whole window is still used.
+  SUBCASE("without headers the configured budget alone draws refusals") {
+    Fixture f(240);
+    f.source.limiter = FixedWindowLimiter{};
+    f.source.limiter->headers = false;
+    drive(f, 6, 5s, 300s);
+    CHECK(f.source.limiter->refused > 10);
+  }
+  SUBCASE("with them, none") {
+    Fixture f(240);
+    f.source.limiter = FixedWindowLimiter{};
+    const Run run = drive(f, 6, 5s, 300s);
+    CHECK(f.source.limiter->refused == 0);
+    CHECK(run.failed == 0);
+    CHECK(run.throttled > 0);
+    // Five windows of 40: at least 90% of what the server allows is asked for.
+    CHECK(f.source.sent.size() >= 180);
+    CHECK(f.source.sent.size() <= 200);
+  }
+}
+
+TEST_CASE("the configured budget stays an upper bound when the server allows more") {
+  Fixture f(60);  // one a second, a burst of 10
+  f.source.limiter = FixedWindowLimiter{};
+  f.source.limiter->limit = 600;
+  drive(f, 20, 5s, 60s);
+  CHECK(f.source.limiter->refused == 0);
+  CHECK(f.source.sent.size() <= 60 + 10);
+  CHECK(f.source.sent.size() >= 55);
+}
+
+TEST_CASE("a window spent by someone else: one refusal, then every scope of the route waits for the turn") {
+  Fixture f;
+  f.source.limiter = FixedWindowLimiter{};
+  // Another client behind the same address (or this syncer before its restart) spent the window
+  // 20 s ago.
+  f.source.limiter->admit(f.clock.now());
+  f.source.limiter->count = 40;
+  f.clock.step(20s);
+
+  const ScopeFailed first = failed(f.fetch("scope-a"));
+  CHECK(first.failure.reason == "RateLimited");
+  CHECK(first.retry_at == f.clock.now() + 40s);
+  CHECK(f.source.limiter->refused == 1);
+  // Another scope of the route does not ask: it is told to come back when the window turns.
+  CHECK(throttled(f.fetch("scope-b")) == 40001ms);
+  CHECK(f.source.sent.size() == 1);
+
+  f.clock.step(40s);
+  data(f.fetch("scope-b"));
+  CHECK(f.source.limiter->refused == 1);
+  CHECK(f.source.limiter->count == 1);  // a new window
+}
+
+TEST_CASE("headers about another route do not pace this one") {
+  Fixture f;
+  infisical::RateLimitAdvice login;
+  login.endpoint = "POST /v1/auth/universal-auth/login";
+  login.limit = 1;
+  login.remaining = 0;
+  login.reset = 60s;
+  login.retry_after = 60s;
+  f.source.failure = infisical::ApiError(infisical::ErrorKind::kRateLimited, "login: rate limited", 500, "",
+                                         60s, false, login);
+  failed(f.fetch("scope-a"));
+  f.source.failure.reset();
+  data(f.fetch("scope-b"));  // the secrets route was never refused: it goes at once
   CHECK(f.source.sent.size() == 2);
 }

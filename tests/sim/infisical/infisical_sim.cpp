@@ -184,18 +184,25 @@ bool InfisicalSim::Impl::apply_rate_limit(const httplib::Request& req, httplib::
     window.start_ms = now;
     window.count = 0;
   }
+  // @fastify/rate-limit: a fixed window per route and client that starts with the first request after
+  // the previous one expired; every request counts, refused ones too (the store increments before it
+  // compares), so a client that keeps asking only keeps the window spent.
   window.count += 1;
+  // Whole seconds until the window ends, rounded up (Math.ceil(ttl / 1000)).
   int64_t reset_s = std::max<int64_t>(1, (window.start_ms + 60000 - now + 999) / 1000);
+  // Set before the handler runs, so every answer of the route carries them: 200, 304 and errors alike.
   res.set_header("x-ratelimit-limit", std::to_string(limit));
   res.set_header("x-ratelimit-remaining", std::to_string(std::max<int64_t>(0, limit - window.count)));
   res.set_header("x-ratelimit-reset", std::to_string(reset_s));
   if (window.count <= limit) return false;
+  // The refusal adds retry-after (the same seconds) whatever the status it ends up with.
+  res.set_header("retry-after", std::to_string(reset_s));
   if (rate_limit.mode == RateLimitMode::k429) {
-    res.set_header("Retry-After", std::to_string(reset_s));
     send_error(res, 429, "Rate limit exceeded. Please try again in " + std::to_string(reset_s) + " seconds",
                "RateLimitExceeded");
   } else {
-    // The OSS build of 2024-10 did not map the rate-limit error: it answered a generic 500.
+    // The OSS build of 2024-10 throws the limiter's error past its error mapping: a generic 500, but
+    // the headers the limiter had already set stay on it.
     send_error(res, 500, "Something went wrong", "InternalServerError");
   }
   return true;
