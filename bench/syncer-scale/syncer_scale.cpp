@@ -63,8 +63,8 @@ struct Options {
   int identities = 50;
   int scopes = 100;
   int interval = 60;
-  int workers = 16;
-  int kube_qps = 2000;
+  int workers = 0;   // 0: the syncer's default, which is the chart's (charts/infisical-secrets-operator/values.yaml)
+  int kube_qps = 0;  // 0: likewise
   int infisical_rpm = 240;
   int latency_ms = 20;
   int ready_timeout = 600;
@@ -733,11 +733,12 @@ int run(const Options& o) {
                                  "--metrics-bind-address=0",
                                  "--health-probe-bind-address=0",
                                  "--operator-namespace=" + std::string(kOperatorNamespace),
-                                 fmt::format("--workers={}", o.workers),
-                                 fmt::format("--kube-api-qps={}", o.kube_qps),
                                  fmt::format("--infisical-requests-per-minute={}", o.infisical_rpm),
                                  // infisical-sim listens on loopback: allowed by configuration.
                                  "--allowed-hosts=127.0.0.1", "--allowed-address-ranges=127.0.0.0/8"};
+  // Without --workers/--kube-api-qps the syncer runs with its defaults, the chart's.
+  if (o.workers > 0) sargs.push_back(fmt::format("--workers={}", o.workers));
+  if (o.kube_qps > 0) sargs.push_back(fmt::format("--kube-api-qps={}", o.kube_qps));
   sargs.insert(sargs.end(), o.syncer_args.begin(), o.syncer_args.end());
   std::printf("syncer: infisical-syncer %s\n", fmt::format("{}", fmt::join(sargs, " ")).c_str());
   Snapshot s0 = sims.snapshot();
@@ -773,7 +774,8 @@ int run(const Options& o) {
               s1.syncer.rss_kib / 1024.0);
   std::fflush(stdout);
   auto init_inf = classify(diff(s1.infisical, s0.infisical));
-  auto init_kube = kube_verbs(diff(s1.kube, s0.kube));
+  auto init_kube_diff = diff(s1.kube, s0.kube);
+  auto init_kube = kube_verbs(init_kube_diff);
   // The Deployments existed before their Secrets (an install into a running cluster): the first sync
   // must record a rollout baseline on each (a metadata patch) and roll none of them. A rollout is a
   // pod-template write (a new generation) and a revision past the first one. (kube-sim's own rollout
@@ -785,8 +787,27 @@ int run(const Options& o) {
   for (const auto& [k, v] : revisions.values())
     if (auto it = initial_revisions.find(k); it != initial_revisions.end() && !it->second.empty() && it->second != v)
       ++install_new_revisions;
-  auto init_kube_diff = diff(s1.kube, s0.kube);
   int64_t install_patches = init_kube_diff.count("patch deployments") ? init_kube_diff["patch deployments"] : 0;
+  // Writes per InfisicalSecret by kind: what a real API server (etcd) pays for the first sync.
+  std::map<std::string, int64_t> writes_by_resource;
+  for (const auto& [label, n] : init_kube_diff) {
+    auto sp = label.find(' ');
+    if (sp == std::string::npos) continue;
+    const std::string verb = label.substr(0, sp);
+    if (verb == "create" || verb == "update" || verb == "patch" || verb == "delete" || verb == "apply")
+      writes_by_resource[label.substr(sp + 1)] += n;
+  }
+  int64_t own_writes = 0, workload_writes = 0;
+  std::string by_kind;
+  for (const auto& [resource, n] : writes_by_resource) {
+    const bool workload = resource == "deployments" || resource == "statefulsets" || resource == "daemonsets";
+    (workload ? workload_writes : own_writes) += n;
+    by_kind += fmt::format("{}{} {:.2f}", by_kind.empty() ? "" : ", ", resource, static_cast<double>(n) / l.n);
+  }
+  const double writes_per_resource = static_cast<double>(own_writes) / l.n;
+  std::printf("  writes per InfisicalSecret: %.2f without workload patches, %.2f with them; by kind: %s\n",
+              writes_per_resource, static_cast<double>(own_writes + workload_writes) / l.n,
+              by_kind.empty() ? "none" : by_kind.c_str());
   std::printf("  install rollouts (pod-template writes): %zu Deployments got a new generation, %zu a revision past "
               "their first, during the initial sync; %lld Deployment patches (rollout baselines in metadata: %lld)\n",
               install_rolled, install_new_revisions, (long long)install_patches,
@@ -945,6 +966,19 @@ int run(const Options& o) {
       ok = ok && win_kube[w].writes == 0;
     }
     verdict(ok, "zero Kubernetes writes per interval when nothing changed: " + figures);
+  }
+  verdict(writes_per_resource <= 2.1,
+          fmt::format("<= 2.1 writes per InfisicalSecret at the first sync (workload patches aside): {:.2f}",
+                      writes_per_resource));
+  {
+    std::string figures;
+    bool ok = true;
+    for (size_t w = 1; w < marks.size(); ++w) {
+      const double cpu = marks[w].syncer.cpu_seconds - marks[w - 1].syncer.cpu_seconds;
+      figures += fmt::format("{}{:.2f}", w > 1 ? ", " : "", cpu);
+      ok = ok && cpu <= 1.0;
+    }
+    verdict(ok, fmt::format("syncer CPU <= 1 s per unchanged {} s interval: {} s", o.interval, figures));
   }
   verdict(all_rolled && wrong == 0 && rolled_set.size() == consumers.size(),
           fmt::format("rollouts after the change == consumers of the changed key ({}): {}", consumers.size(),

@@ -67,7 +67,8 @@ struct StatusDecision {
   std::vector<Condition> conditions;  // status.conditions after this reconcile
   // The merge patch of the status subresource; nullopt when the status would not change.
   std::optional<std::string> patch;
-  // A failure whose reason is new, or a resource back in sync without a write.
+  // A failure whose reason is new, a write to the managed objects of a resource synced before
+  // (written_event), or a resource back in sync; never for a resource's first sync.
   std::optional<StatusEvent> event;
   Requeue requeue;
   std::string result;  // metric label: synced, unchanged, invalid, refused, conflict, error
@@ -75,7 +76,7 @@ struct StatusDecision {
 
 StatusDecision decide_status(const InfisicalSecret& resource, const SyncReport& report, std::chrono::sys_seconds now);
 
-// The Event of a sync that wrote: how many keys went where.
+// The Event of a sync that wrote to a resource synced before: how many keys went where.
 StatusEvent written_event(const InfisicalSecretSpec& spec, size_t keys);
 
 // "namespace/name" of each Secret target (status.managedSecrets), in declaration order.

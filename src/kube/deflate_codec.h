@@ -24,13 +24,17 @@ class DeflateCodec final : public StoreCodec {
 
   StoredPtr encode(const ConstObjectPtr& obj) override;
 
+  // A dictionary's text with the inflate streams kept for the objects deflated against it
+  // (deflate_codec.cpp).
+  struct Dictionary;
+
  private:
   class Deflater;
   std::unique_ptr<Deflater> deflater_;
   // The dictionary new objects are deflated against; replaced by a larger object's text when one is
   // seen. Each kept object holds the dictionary it was deflated with, so replacing it changes nothing
   // already kept.
-  std::shared_ptr<const std::string> dictionary_;
+  std::shared_ptr<const Dictionary> dictionary_;
 };
 
 }  // namespace ifo::kube

@@ -134,7 +134,7 @@ void Informer::deliver(const Store::Change& change) {
 // Page by page, each object kept (transformed and encoded) as its page arrives, so that listing
 // 10,000 objects never holds more than one page of them whole. A continue token that expired (410)
 // restarts with one unpaged list, as client-go's pager does. Returns the list's resourceVersion.
-std::string Informer::list_into(std::map<std::string, StoredPtr>& fresh) {
+std::string Informer::list_into(std::map<std::string, Store::Kept>& fresh) {
   constexpr int kMaxPages = 100000;
   ListOptions lo;
   lo.label_selector = options_.label_selector;
@@ -163,7 +163,7 @@ std::string Informer::list_into(std::map<std::string, StoredPtr>& fresh) {
 }
 
 void Informer::list_and_replace() {
-  std::map<std::string, StoredPtr> fresh;
+  std::map<std::string, Store::Kept> fresh;
   const std::string listed_rv = list_into(fresh);
   ++lists_;
   const size_t kept = fresh.size();

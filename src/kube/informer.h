@@ -130,7 +130,7 @@ class Informer {
   void run();
   RoundEnd failed(bool listing, const std::exception& e);
   void list_and_replace();
-  std::string list_into(std::map<std::string, StoredPtr>& fresh);
+  std::string list_into(std::map<std::string, Store::Kept>& fresh);
   RoundEnd watch_once();
   void apply_event(WatchEvent& ev);
   ConstObjectPtr keep(ObjectPtr obj) const;

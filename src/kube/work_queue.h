@@ -1,4 +1,5 @@
-// A rate-limited, delaying work queue of keys with client-go semantics (workqueue.TypedRateLimitingInterface).
+// A rate-limited, delaying work queue of keys with client-go semantics
+// (workqueue.TypedRateLimitingInterface).
 //
 //  - De-duplication: a key added several times before a worker takes it is processed once.
 //  - A key is never processed by two workers at once: a key added while being processed is marked
@@ -37,6 +38,10 @@ struct WorkQueueOptions {
   // Per-key retry backoff (client-go: 5ms .. 1000s; controllers often cap lower).
   Clock::duration base_delay = std::chrono::milliseconds(5);
   Clock::duration max_delay = std::chrono::minutes(5);
+  // add_after rounds a key's ready time up to a multiple of this on the queue's clock, so that keys
+  // due close together are handed out together: one wake-up of the workers for many keys instead of
+  // one each (a controller requeueing 10,000 keys per resync, spread over seconds). 0: exact times.
+  Clock::duration granularity = Clock::duration::zero();
 };
 
 class WorkQueue {
@@ -70,15 +75,22 @@ class WorkQueue {
   size_t waiting_len() const;
 
  private:
-  void add_locked(const std::string& key);
+  // Queues the key unless it is queued or being processed (then false); `wake`: wakes someone for it.
+  bool add_locked(const std::string& key, bool wake = true);
+  // Wakes someone for a key just queued: an idle caller, else the timer.
+  void wake_for_queued_locked();
   // Moves keys whose time has come into the queue; returns the earliest remaining ready time.
   std::optional<Clock::time_point> promote_ready_locked();
   std::optional<std::string> get_impl(std::optional<Clock::time_point> deadline);
 
   Clock& clock_;
+  Clock::duration granularity_;
   ItemExponentialBackoff backoff_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;        // idle callers: a key was queued, or the timer role is free
+  std::condition_variable timer_cv_;  // the timer: a delayed key earlier than its wait was added
+  bool timer_taken_ = false;          // an idle caller waits for the earliest delayed key
+  int idle_ = 0;                      // callers waiting on cv_
   std::deque<std::string> queue_;
   std::unordered_set<std::string> dirty_;
   std::unordered_set<std::string> processing_;

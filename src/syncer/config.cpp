@@ -267,6 +267,10 @@ Result<Config> parse_config(const std::vector<std::string>& args, const std::map
       c.help = true;
       continue;
     }
+    if (a == "--version") {
+      c.version = true;
+      continue;
+    }
     if (!a.starts_with("--") || a.size() == 2)
       return Result<Config>::fail(fmt::format("unexpected argument \"{}\" (flags start with --; see --help)", a));
     std::string name = a.substr(2);
@@ -322,12 +326,15 @@ flags win over the environment):
   --workers N                          concurrent reconciles (default 4)
   --operator-namespace NS              namespace of infisical-config and the digest key
                                        (default infisical-operator-system; env POD_NAMESPACE honoured)
-  --infisical-requests-per-minute N    global budget of Infisical API requests (default 240)
+  --infisical-requests-per-minute N    upper bound on Infisical API requests; each route is kept under
+                                       the limit its server advertises (default 240)
   --infisical-request-timeout D        give up on an Infisical request after this long (default 30s)
   --infisical-max-response-bytes N     the largest Infisical answer read; a larger one fails the
                                        fetch and the Secret stays as it was (default 4194304)
   --infisical-max-keys-per-scope N     the most secrets one scope may hold (default 10000)
-  --kube-api-qps N                     client-side limit of Kubernetes API requests per second (default 50)
+  --kube-api-qps N                     client-side ceiling of Kubernetes API requests per second, bursts
+                                       of twice as many; the API server's 429 + Retry-After paces below
+                                       it (default 2000)
   --log-level LEVEL                    debug, info, warn or error; trace = debug, warning = warn (default info)
   --log-format FORMAT                  text or json (default text)
   --identity NAME                      leader-election identity (default: env POD_NAME, else host name + pid)
@@ -344,6 +351,7 @@ Trust boundary (docs/security.md):
   --allowed-address-ranges CIDR,...    address ranges otherwise refused for Infisical hosts (loopback,
                                        link-local, cloud metadata) that may be connected to (default none)
   --help                               print this help
+  --version                            print the version and the git commit it was built from
 )";
 }
 

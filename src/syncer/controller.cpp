@@ -111,6 +111,20 @@ Object compact_infisical_secret(kube::ObjectPtr o) {
 
 std::string key_of(const core::JsonValue& o) { return meta(o, "namespace") + "/" + meta(o, "name"); }
 
+// A work-queue key that is no object's ("namespace/name" always has a slash): the full workload check,
+// queued after the digest key changed, so it runs on a worker (de-duplicated like any key) rather than
+// on the watch's thread.
+constexpr std::string_view kWorkloadCheckKey = "#workload-check";
+
+// The raw bytes of one data key of the digest key Secret; nullopt when absent, not base64 or empty.
+std::optional<std::string> digest_key_bytes(const core::JsonValue& secret, std::string_view data_key) {
+  const core::JsonValue* v = core::at_path(secret, {"data", data_key});
+  if (!v || !v->IsString()) return std::nullopt;
+  auto bytes = core::base64_decode(v->GetString());
+  if (!bytes || bytes->empty()) return std::nullopt;
+  return std::move(*bytes);
+}
+
 void wait_ms(core::Clock& clock, int ms, const std::atomic<bool>& stop) {
   std::mutex mu;
   std::condition_variable cv;
@@ -136,7 +150,11 @@ Controller::Controller(Config config, kube::Client& client, kube::Api& api, Secr
       metrics_(metrics),
       clock_(clock),
       log_(std::move(log)),
-      queue_(kube::WorkQueueOptions{std::chrono::milliseconds(500), std::chrono::minutes(5)}, clock) {
+      // Requeues are due on 100 ms steps: an idle syncer's 10,000 resyncs per interval wake the workers
+      // a few hundred times instead of once each.
+      queue_(kube::WorkQueueOptions{std::chrono::milliseconds(500), std::chrono::minutes(5),
+                                    std::chrono::milliseconds(100)},
+             clock) {
   if (config_.identity.empty()) config_.identity = default_identity();
   CacheLookups lookups;
   lookups.infisical_secret = [this](const std::string& ns, const std::string& name) {
@@ -153,6 +171,13 @@ Controller::Controller(Config config, kube::Client& client, kube::Api& api, Secr
       out.insert(out.end(), part.begin(), part.end());
     }
     return out;
+  };
+  lookups.infisical_secret_version = [this](const std::string& key) { return resource_version(cr_caches_, key); };
+  lookups.managed_secret_version = [this](const std::string& key) { return resource_version(secret_caches_, key); };
+  lookups.global_config_version = [this]() -> std::string {
+    return config_cache_ ? config_cache_->store().resource_version(
+                               fmt::format("{}/{}", config_.operator_namespace, core::kGlobalConfigMapName))
+                         : "";
   };
   lookups.global_config = [this]() -> Object {
     return config_cache_ ? config_cache_->store().get(fmt::format("{}/{}", config_.operator_namespace,
@@ -186,6 +211,7 @@ std::vector<kube::Informer*> Controller::all_caches() const {
   for (const auto* group : {&cr_caches_, &secret_caches_, &workload_caches_})
     for (const auto& c : *group) all.push_back(c.get());
   if (config_cache_) all.push_back(config_cache_.get());
+  if (key_cache_) all.push_back(key_cache_.get());
   return all;
 }
 
@@ -199,6 +225,13 @@ Object Controller::lookup(const std::vector<std::unique_ptr<kube::Informer>>& ca
   for (const auto& c : caches)
     if (Object o = c->store().get(key)) return o;
   return nullptr;
+}
+
+std::string Controller::resource_version(const std::vector<std::unique_ptr<kube::Informer>>& caches,
+                                         const std::string& key) const {
+  for (const auto& c : caches)
+    if (std::string v = c->store().resource_version(key); !v.empty()) return v;
+  return "";
 }
 
 bool Controller::ensure_digest_key(const std::atomic<bool>& stop) {
@@ -234,14 +267,12 @@ bool Controller::ensure_digest_key(const std::atomic<bool>& stop) {
           continue;  // another replica (or the webhook) made it first: read theirs
         }
       }
-      const core::JsonValue* v = core::at_path(*s, {"data", core::kDigestKeyDataKey});
-      auto key = v && v->IsString() ? core::base64_decode(v->GetString()) : core::Result<std::string>::fail("absent");
-      if (!key || key->empty()) {
+      if (!digest_key_bytes(*s, core::kDigestKeyDataKey)) {
         log_->error("digest key Secret {}/{} has no usable data key \"{}\"", ns, name, core::kDigestKeyDataKey);
         failed_ = true;
         return false;
       }
-      reconciler_->set_digest_key(*key);
+      apply_digest_keys(*s, true);
       return true;
     } catch (const std::exception& e) {
       log_->warn("reading the digest key failed secret={}/{} error=\"{}\"", ns, name, e.what());
@@ -249,6 +280,49 @@ bool Controller::ensure_digest_key(const std::atomic<bool>& stop) {
     }
   }
   return false;
+}
+
+void Controller::apply_digest_keys(const core::JsonValue& secret, bool at_start) {
+  const std::string where = fmt::format("{}/{}", config_.operator_namespace, core::kDigestKeySecretName);
+  auto current = digest_key_bytes(secret, core::kDigestKeyDataKey);
+  if (!current) {
+    // Keep signing with the keys in memory: a broken edit must not make every digest change.
+    log_->warn("digest key Secret {} has no usable data key \"{}\"; keeping the keys in use", where,
+               core::kDigestKeyDataKey);
+    return;
+  }
+  core::DigestKeys keys{std::move(*current), digest_key_bytes(secret, core::kDigestKeyPreviousDataKey)};
+  if (!keys.previous && core::at_path(secret, {"data", core::kDigestKeyPreviousDataKey}))
+    log_->warn("digest key Secret {} has an unusable data key \"{}\" (not base64, or empty); ignored", where,
+               core::kDigestKeyPreviousDataKey);
+  if (keys.previous == keys.current) keys.previous.reset();  // nothing to recognise besides the current key
+  {
+    std::lock_guard lock(keys_mu_);
+    if (keys_ == keys) return;
+    keys_ = keys;
+  }
+  // Names and states only: the key bytes never reach a log.
+  const bool rotating = keys.previous.has_value();
+  reconciler_->set_digest_key(std::move(keys.current), std::move(keys.previous));
+  if (at_start) {
+    if (rotating)
+      log_->info("digest key rotation in progress secret={} data_keys={},{}", where, core::kDigestKeyDataKey,
+                 core::kDigestKeyPreviousDataKey);
+    return;
+  }
+  log_->info("digest key changed secret={} rotation={}", where, rotating ? "in_progress" : "none");
+  for (const auto& k : reconciler_->known_keys()) queue_.add(k);
+  queue_.add(std::string(kWorkloadCheckKey));
+}
+
+void Controller::check_workloads(std::string_view when) {
+  try {
+    RolloutCounts checked = reconciler_->check_all_workloads(config_.namespaces);
+    log_->info("{} workload check done rolled={} baselined={} previous_key={}", when, checked.rolled,
+               checked.baselined, checked.previous_key);
+  } catch (const std::exception& e) {
+    log_->warn("{} workload check failed error=\"{}\"", when, e.what());
+  }
 }
 
 std::unique_ptr<kube::Informer> Controller::make_informer(const kube::Resource& resource, const std::string& ns,
@@ -320,6 +394,15 @@ void Controller::start_caches() {
   config_cache_->add_handlers({[requeue_all](const Object&) { requeue_all(); },
                                [requeue_all](const Object&, const Object&) { requeue_all(); },
                                [requeue_all](const Object&) { requeue_all(); }});
+  key_cache_ = make_informer(kube::kSecrets, config_.operator_namespace, "",
+                             fmt::format("metadata.name={}", core::kDigestKeySecretName));
+  auto reload = [this](const Object& o) { apply_digest_keys(*o, false); };
+  key_cache_->add_handlers({reload, [reload](const Object&, const Object& n) { reload(n); },
+                            [this](const Object&) {
+                              log_->warn("digest key Secret {}/{} deleted; the keys in use are kept until a "
+                                         "restart, which creates a new key (every opted-in workload then rolls)",
+                                         config_.operator_namespace, core::kDigestKeySecretName);
+                            }});
   for (kube::Informer* c : all_caches()) c->start();
 }
 
@@ -334,6 +417,12 @@ bool Controller::wait_synced(const std::atomic<bool>& stop) {
 
 void Controller::worker() {
   while (auto key = queue_.get()) {
+    if (*key == kWorkloadCheckKey) {
+      check_workloads("digest key change:");
+      queue_.forget(*key);
+      queue_.done(*key);
+      continue;
+    }
     auto start = std::chrono::steady_clock::now();
     ReconcileOutcome out;
     try {
@@ -386,12 +475,7 @@ int Controller::run(const std::atomic<bool>& stop) {
   log_->info("caches synced namespaces={} identity={}",
              config_.namespaces.empty() ? std::string("*") : fmt::format("{}", fmt::join(config_.namespaces, ",")),
              config_.identity);
-  try {
-    RolloutCounts checked = reconciler_->check_all_workloads(config_.namespaces);
-    log_->info("start-up workload check done rolled={} baselined={}", checked.rolled, checked.baselined);
-  } catch (const std::exception& e) {
-    log_->warn("start-up workload check failed error=\"{}\"", e.what());
-  }
+  check_workloads("start-up");
   ready_ = true;
   for (int i = 0; i < config_.workers; ++i) workers_.emplace_back([this] { worker(); });
 

@@ -6,10 +6,14 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "core/digest.h"
 #include "kube/api.h"
 #include "kube/client.h"
 #include "core/clock.h"
@@ -43,6 +47,16 @@ class Controller {
 
  private:
   bool ensure_digest_key(const std::atomic<bool>& stop);
+  // The resourceVersion the first of `caches` holding `key` keeps, without decoding ("" if none does).
+  std::string resource_version(const std::vector<std::unique_ptr<kube::Informer>>& caches,
+                               const std::string& key) const;
+  // Keys read from the key Secret (at start or from its watch). A change is handed to the reconciler,
+  // every resource is requeued (their Secrets' digests and status are rewritten under the new key,
+  // data unchanged: nothing rolls) and a full workload check is queued (its log line and metric say
+  // how many workloads are still stamped under the previous key).
+  void apply_digest_keys(const core::JsonValue& secret, bool at_start);
+  // Runs the full workload check (at start, and queued after a key change) and reports it.
+  void check_workloads(std::string_view when);
   // An informer over one resource in one namespace ("" = all), not started.
   std::unique_ptr<kube::Informer> make_informer(const kube::Resource& resource, const std::string& ns,
                                                 std::string label_selector = "", std::string field_selector = "");
@@ -66,6 +80,10 @@ class Controller {
   std::vector<std::unique_ptr<kube::Informer>> cr_caches_;
   std::vector<std::unique_ptr<kube::Informer>> secret_caches_;
   std::unique_ptr<kube::Informer> config_cache_;
+  // The digest key Secret (infisical-operator-digest-key): a rotation is picked up without a restart.
+  std::unique_ptr<kube::Informer> key_cache_;
+  std::mutex keys_mu_;
+  std::optional<core::DigestKeys> keys_;
   // Opted-in Deployments, StatefulSets and DaemonSets, kept as only what a rollout needs.
   std::vector<std::unique_ptr<kube::Informer>> workload_caches_;
   std::vector<std::thread> workers_;

@@ -29,7 +29,7 @@ class EventWriter {
   // An Event about `resource` (an InfisicalSecret); type is kube::kEventTypeNormal or kEventTypeWarning.
   void record(const Object& resource, std::string_view type, std::string_view reason,
               const std::string& message);
-  // The Event core::decide_status (or core::written_event) asks for.
+  // The Event core::decide_status asks for.
   void record(const Object& resource, const core::StatusEvent& event);
 
  private:

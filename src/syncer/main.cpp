@@ -9,6 +9,7 @@
 #include <map>
 #include <thread>
 
+#include "core/build_info.h"
 #include "core/process_hygiene.h"
 #include "infisical/client.h"
 #include "kube/client.h"
@@ -49,6 +50,10 @@ int main(int argc, char** argv) noexcept try {
   syncer::Config config = *parsed;
   if (config.help) {
     std::cout << syncer::usage();
+    return 0;
+  }
+  if (config.version) {
+    std::cout << core::version_line("infisical-syncer") << '\n';
     return 0;
   }
   if (config.identity.empty()) config.identity = syncer::default_identity();

@@ -159,6 +159,9 @@ void describe_syncer_metrics(Metrics& m) {
   m.describe(kMetricRolloutBaselines, Metrics::Type::kCounter,
              "Rollout baselines recorded in a workload's metadata (first seen without a rollout hash; no rollout), "
              "by kind.");
+  m.describe(kMetricWorkloadsPreviousKey, Metrics::Type::kGauge,
+             "Opted-in workloads up to date but stamped under the previous digest key, at the last full workload "
+             "check (0 when no rotation is in progress: then ending it rolls nothing).");
   m.describe(kMetricQueueDepth, Metrics::Type::kGauge, "Keys waiting in the work queue.");
   m.describe(kMetricManagedSecrets, Metrics::Type::kGauge, "Managed Secrets known to the syncer.");
   m.describe(kMetricSecretWrites, Metrics::Type::kCounter, "Managed Secret writes by operation.");

@@ -61,6 +61,7 @@ inline constexpr const char* kMetricInfisicalRequests = "infisical_syncer_infisi
 inline constexpr const char* kMetricTokenCache = "infisical_syncer_token_cache_requests_total";
 inline constexpr const char* kMetricRollouts = "infisical_syncer_rollouts_triggered_total";
 inline constexpr const char* kMetricRolloutBaselines = "infisical_syncer_rollout_baselines_total";
+inline constexpr const char* kMetricWorkloadsPreviousKey = "infisical_syncer_workloads_previous_digest_key";
 inline constexpr const char* kMetricQueueDepth = "infisical_syncer_workqueue_depth";
 inline constexpr const char* kMetricManagedSecrets = "infisical_syncer_managed_secrets";
 inline constexpr const char* kMetricSecretWrites = "infisical_syncer_secret_writes_total";

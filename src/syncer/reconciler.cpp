@@ -53,14 +53,17 @@ Reconciler::Reconciler(kube::Api& kube, SecretSource& source, Metrics& metrics, 
       rollouts_(kube, metrics, events_, caches_.workloads, caches_.managed_secret, log_),
       rng_(options_.jitter_seed ? options_.jitter_seed : std::random_device{}()) {}
 
-void Reconciler::set_digest_key(std::string key) {
+void Reconciler::set_digest_key(std::string key, std::optional<std::string> previous) {
+  core::DigestKeys keys{std::move(key), std::move(previous)};
+  rollouts_.set_digest_keys(keys);
   std::lock_guard lock(mu_);
-  digest_key_ = std::move(key);
+  digest_keys_ = std::move(keys);
+  ++digest_keys_version_;
 }
 
-std::string Reconciler::digest_key() const {
+core::DigestKeys Reconciler::digest_keys() const {
   std::lock_guard lock(mu_);
-  return digest_key_;
+  return digest_keys_;
 }
 
 Object Reconciler::global_config() const { return caches_.global_config ? caches_.global_config() : nullptr; }
@@ -98,9 +101,108 @@ void Reconciler::forget_scope_data() {
   fetcher_.forget();
   requests_.forget();
   trust_inputs_.forget();
+  std::lock_guard lock(unchanged_mu_);
+  unchanged_.clear();
+}
+
+std::optional<ReconcileOutcome> Reconciler::unchanged_resync(const std::string& key) {
+  if (!caches_.infisical_secret_version || !caches_.managed_secret_version) return std::nullopt;
+  std::shared_ptr<const UnchangedContext> context;
+  uint64_t data_version = 0;
+  {
+    std::lock_guard lock(unchanged_mu_);
+    auto it = unchanged_.find(key);
+    if (it == unchanged_.end()) return std::nullopt;
+    const Unchanged& u = it->second;
+    if (caches_.infisical_secret_version(key) != u.resource_version) return std::nullopt;
+    for (const auto& [secret, version] : u.secrets)
+      if (caches_.managed_secret_version(secret) != version) return std::nullopt;
+    context = u.context;
+    data_version = u.data_version;
+  }
+  if ((caches_.global_config_version ? caches_.global_config_version() : "") != context->config_version)
+    return std::nullopt;
+  {
+    std::lock_guard lock(mu_);
+    if (digest_keys_version_ != context->digest_keys_version) return std::nullopt;
+  }
+  // What the full reconcile reads through short-lived caches is read again when they expire, as it
+  // would be; a difference anywhere means reconciling.
+  requests_.refresh(context->secrets_read);
+  trust_inputs_.refresh(context->trust_reads);
+  if (requests_.generation() != context->requests_generation ||
+      trust_inputs_.generation() != context->trust_generation)
+    return std::nullopt;
+  const std::optional<ScopeFetcher::Fresh> fresh = fetcher_.fresh(context->scope_key, context->resync);
+  if (!fresh || fresh->version != data_version) return std::nullopt;
+  return ReconcileOutcome{ReconcileOutcome::Next::kRequeueAfter,
+                          next_sync(fresh->fetched_at, context->resync), "unchanged"};
+}
+
+void Reconciler::remember_unchanged(const std::string& key, const std::string& cr_version,
+                                    const core::InfisicalSecret& model, UnchangedContext context,
+                                    const FreshSecrets& fresh, uint64_t data_version) {
+  if (cr_version.empty() || !model.spec.config_map_targets().empty()) return;
+  Unchanged u;
+  for (const auto& t : model.spec.targets()) {
+    if (t.template_) return;
+    auto ns = fresh.find(t.secret_namespace);
+    if (ns == fresh.end()) return;
+    auto secret = ns->second.find(t.secret_name);
+    if (secret == ns->second.end() || !secret->second) return;
+    std::string version = meta_string(*secret->second, "resourceVersion");
+    if (version.empty()) return;
+    u.secrets.emplace_back(t.secret_namespace + "/" + t.secret_name, std::move(version));
+  }
+  u.resource_version = cr_version;
+  u.data_version = data_version;
+  std::string context_key =
+      fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}", context.scope_key, context.resync.count(),
+                  fmt::join(context.secrets_read, ","), fmt::join(context.trust_reads.grant_namespaces, ","),
+                  context.trust_reads.service_account, context.config_version, context.digest_keys_version,
+                  context.requests_generation, context.trust_generation);
+  std::lock_guard lock(unchanged_mu_);
+  std::weak_ptr<const UnchangedContext>& shared = contexts_[context_key];
+  u.context = shared.lock();
+  if (!u.context) {
+    u.context = std::make_shared<const UnchangedContext>(std::move(context));
+    shared = u.context;
+  }
+  unchanged_[key] = std::move(u);
+  // Contexts no record holds any more (a generation moved, a scope went): dropped now and then.
+  if (contexts_.size() > 2 * (unchanged_.size() / 8 + 16))
+    std::erase_if(contexts_, [](const auto& entry) { return entry.second.expired(); });
+}
+
+std::chrono::milliseconds Reconciler::next_sync(core::Clock::time_point fetched_at,
+                                                std::chrono::seconds resync) {
+  // The next sync is due when the scope's data turns one interval old, plus a spread of up to 10% so
+  // the resources of a scope do not come back at once. The first one back refreshes the scope and
+  // the others share that answer, so each scope costs one request per interval however many
+  // resources read it (requeueing each resource one interval after its own reconcile would let
+  // their phases drift apart and refresh a busy scope every 80% of an interval).
+  auto due = fetched_at + std::chrono::duration_cast<core::Clock::duration>(resync) - clock_.now();
+  return std::max<std::chrono::milliseconds>(std::chrono::duration_cast<std::chrono::milliseconds>(due),
+                                             std::chrono::seconds(1)) +
+         random_part(resync, 0.0, 0.1);
 }
 
 ReconcileOutcome Reconciler::reconcile(const std::string& key) {
+  if (std::optional<ReconcileOutcome> unchanged = unchanged_resync(key)) return *unchanged;
+  {
+    std::lock_guard lock(unchanged_mu_);
+    unchanged_.erase(key);
+  }
+  // What every resource depends on, as of before anything is read: a change from now on shows as a
+  // difference at the next reconcile.
+  UnchangedContext context;
+  if (caches_.global_config_version) context.config_version = caches_.global_config_version();
+  context.requests_generation = requests_.generation();
+  context.trust_generation = trust_inputs_.generation();
+  {
+    std::lock_guard lock(mu_);
+    context.digest_keys_version = digest_keys_version_;
+  }
   const auto [ns, name] = split_key(key);
   Object cr = caches_.infisical_secret ? caches_.infisical_secret(ns, name) : nullptr;
   if (!cr) {
@@ -124,7 +226,8 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
 
   // The trust boundary, before anything it governs is read (credentials, CA), minted (a token), sent
   // (to Infisical) or written (the managed Secrets).
-  if (auto refused = check_trust(model)) return finish(cr, model, failed(std::move(*refused)));
+  if (auto refused = check_trust(model, &context.trust_reads))
+    return finish(cr, model, failed(std::move(*refused)));
 
   auto built = requests_.build(model, global_config());
   if (auto* f = std::get_if<core::SyncFailure>(&built)) return finish(cr, model, failed(std::move(*f)));
@@ -154,23 +257,22 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   if (writes.conflict) return {ReconcileOutcome::Next::kBackoff, {}, "conflict"};
   report.failure = std::move(writes.failure);
   if (report.failure) return finish(cr, model, report);
-  if (writes.any_written) events_.record(cr, core::written_event(model.spec, scope.values.size()));
 
   Rollouts::AfterSync rolled = rollouts_.after_sync(key, cr, managed, std::move(writes.written), writes.fresh);
   if (rolled.data_changed) report.rolled = rolled.rolled;
   report.synced_keys = static_cast<int>(scope.values.size());
   report.key_digests = std::move(writes.key_digests);
   report.synced_now = writes.any_written;
-  // The next sync is due when the scope's data turns one interval old, plus a spread of up to 10% so
-  // the resources of a scope do not come back at once. The first one back refreshes the scope and
-  // the others share that answer, so each scope costs one request per interval however many
-  // resources read it (requeueing each resource one interval after its own reconcile would let
-  // their phases drift apart and refresh a busy scope every 80% of an interval).
-  auto due = scope.fetched_at + std::chrono::duration_cast<core::Clock::duration>(resync) - clock_.now();
-  report.next_sync = std::max<std::chrono::milliseconds>(std::chrono::duration_cast<std::chrono::milliseconds>(due),
-                                                         std::chrono::seconds(1)) +
-                     random_part(resync, 0.0, 0.1);
-  return finish(cr, model, report);
+  report.next_sync = next_sync(scope.fetched_at, resync);
+  std::string cr_version = meta_string(*cr, "resourceVersion");
+  ReconcileOutcome out = finish(cr, model, report, &cr_version);
+  if (out.result == "synced" || out.result == "unchanged") {
+    context.scope_key = request.scope_key;
+    context.resync = resync;
+    context.secrets_read = request.secrets_read;
+    remember_unchanged(key, cr_version, model, std::move(context), writes.fresh, scope.version);
+  }
+  return out;
 }
 
 void Reconciler::drop_upstream_finalizer(const JsonValue& cr, const std::string& ns, const std::string& name) {
@@ -240,8 +342,10 @@ std::shared_ptr<const Reconciler::CheckedSpec> Reconciler::checked_spec(const st
   return checked;
 }
 
-std::optional<core::SyncFailure> Reconciler::check_trust(const core::InfisicalSecret& model) {
-  core::TrustInputs inputs = trust_inputs_.gather(model, options_.trust, global_host_api_of(global_config()));
+std::optional<core::SyncFailure> Reconciler::check_trust(const core::InfisicalSecret& model,
+                                                         TrustReads* reads) {
+  core::TrustInputs inputs =
+      trust_inputs_.gather(model, options_.trust, global_host_api_of(global_config()), reads);
   std::vector<core::TrustRefusal> refusals = core::check_trust(model, options_.trust, inputs);
   if (refusals.empty()) return std::nullopt;
   std::set<std::string> reasons;
@@ -302,11 +406,12 @@ Reconciler::TargetWrites Reconciler::write_targets(const core::InfisicalSecret& 
                                                    const std::vector<PlannedWrite>& plan,
                                                    const std::map<std::string, std::string>& values) {
   TargetWrites out;
-  const std::string hmac_key = digest_key();
+  const core::DigestKeys keys = digest_keys();
   for (const PlannedWrite& p : plan) {
+    const std::map<std::string, std::string>& data = p.rendered ? *p.rendered : values;
     ManagedWrite w;
     try {
-      w = writer_.write(*p.kind, model, p.target, p.rendered ? *p.rendered : values, hmac_key);
+      w = writer_.write(*p.kind, model, p.target, data, keys.current);
     } catch (const kube::ApiError& e) {
       out.conflict = e.is_conflict();
       if (!out.conflict)
@@ -322,8 +427,13 @@ Reconciler::TargetWrites Reconciler::write_targets(const core::InfisicalSecret& 
     out.any_written = out.any_written || w.written;
     // Only Secrets take part in rollouts (upstream's auto-reload follows Secrets, not ConfigMaps).
     if (!p.kind->key_digests) continue;
-    if (w.digests)
-      out.key_digests.push_back({std::string(core::kManagedKindSecret), p.target.ns, p.target.name, *w.digests});
+    if (w.digests) {
+      core::ManagedKeyDigests& published = out.key_digests.emplace_back(core::ManagedKeyDigests{
+          std::string(core::kManagedKindSecret), p.target.ns, p.target.name, *w.digests, std::nullopt});
+      // During a rotation the webhook and admins can also see which stamps are the previous key's.
+      if (keys.previous)
+        published.previous_key_digests = core::key_digests(*keys.previous, p.target.ns, p.target.name, data);
+    }
     if (w.object) out.fresh[p.target.ns][p.target.name] = w.object;
     if (w.written) out.written[p.target.ns][p.target.name] = {w.data_changed, w.previous};
   }
@@ -346,7 +456,7 @@ ReconcileOutcome Reconciler::fetch_failed(const Object& cr, const core::Infisica
 }
 
 ReconcileOutcome Reconciler::finish(const Object& cr, const core::InfisicalSecret& model,
-                                    const core::SyncReport& report) {
+                                    const core::SyncReport& report, std::string* cr_version) {
   const core::StatusDecision status = core::decide_status(model, report, wall_seconds(clock_));
   if (status.event) events_.record(cr, *status.event);
   if (report.failure)
@@ -355,8 +465,10 @@ ReconcileOutcome Reconciler::finish(const Object& cr, const core::InfisicalSecre
   ReconcileOutcome out = outcome_of(status.requeue, status.result);
   if (!status.patch) return out;
   try {
-    kube_.patch_status(kube::kInfisicalSecrets, model.metadata.namespace_, model.metadata.name,
-                       kube::PatchType::kMerge, *status.patch, write_options());
+    kube::ObjectPtr patched =
+        kube_.patch_status(kube::kInfisicalSecrets, model.metadata.namespace_, model.metadata.name,
+                           kube::PatchType::kMerge, *status.patch, write_options());
+    if (cr_version) *cr_version = patched ? meta_string(*patched, "resourceVersion") : "";
   } catch (const kube::ApiError& e) {
     if (e.is_not_found()) return {ReconcileOutcome::Next::kForget, {}, "deleted"};
     throw;

@@ -58,11 +58,25 @@ RequestBuilder::RequestBuilder(kube::Api& kube, core::Clock& clock, std::string 
 void RequestBuilder::forget() {
   std::lock_guard lock(mu_);
   referenced_secrets_.clear();
+  ++generation_;
 }
 
-std::optional<std::map<std::string, std::string>> RequestBuilder::referenced_secret(const std::string& ns,
-                                                                                    const std::string& name) {
+uint64_t RequestBuilder::generation() const {
+  std::lock_guard lock(mu_);
+  return generation_;
+}
+
+void RequestBuilder::refresh(const std::vector<std::string>& secrets) {
+  for (const auto& k : secrets) {
+    const auto slash = k.find('/');
+    if (slash != std::string::npos) referenced_secret(k.substr(0, slash), k.substr(slash + 1));
+  }
+}
+
+std::optional<std::map<std::string, std::string>> RequestBuilder::referenced_secret(
+    const std::string& ns, const std::string& name, std::vector<std::string>* read) {
   const std::string k = key_of(ns, name);
+  if (read) read->push_back(k);
   {
     std::lock_guard lock(mu_);
     auto it = referenced_secrets_.find(k);
@@ -75,17 +89,20 @@ std::optional<std::map<std::string, std::string>> RequestBuilder::referenced_sec
   } catch (const kube::ApiError& e) {
     if (!e.is_not_found()) throw;
     std::lock_guard lock(mu_);
-    referenced_secrets_.erase(k);
+    if (referenced_secrets_.erase(k) > 0) ++generation_;
     return std::nullopt;
   }
   c.read_at = clock_.now();
   std::lock_guard lock(mu_);
-  referenced_secrets_[k] = c;
+  auto [it, added] = referenced_secrets_.try_emplace(k);
+  if (!added && it->second.data != c.data) ++generation_;
+  it->second = c;
   return c.data;
 }
 
-std::variant<std::string, core::SyncFailure> RequestBuilder::ca_pem(const core::CaReference& ref) {
-  auto data = referenced_secret(ref.secret_namespace, ref.secret_name);
+std::variant<std::string, core::SyncFailure> RequestBuilder::ca_pem(const core::CaReference& ref,
+                                                                    std::vector<std::string>& read) {
+  auto data = referenced_secret(ref.secret_namespace, ref.secret_name, &read);
   if (!data)
     return credentials_not_found(fmt::format("CA Secret {}/{} not found", ref.secret_namespace, ref.secret_name),
                                  false);
@@ -121,7 +138,7 @@ std::variant<BuiltRequest, core::SyncFailure> RequestBuilder::build(const core::
   }
   req.host = core::resolve_host_api(spec.host_api, cm_host);
   if (ca_ref) {
-    auto pem = ca_pem(*ca_ref);
+    auto pem = ca_pem(*ca_ref, out.secrets_read);
     if (auto* failure = std::get_if<core::SyncFailure>(&pem)) return std::move(*failure);
     req.ca_pem = std::get<std::string>(std::move(pem));
   }
@@ -134,7 +151,8 @@ std::variant<BuiltRequest, core::SyncFailure> RequestBuilder::build(const core::
     req.secret_name = scope->secret_name;
   }
   std::string fingerprint;
-  if (auto failure = add_credentials(*spec.authentication, req, fingerprint)) return std::move(*failure);
+  if (auto failure = add_credentials(*spec.authentication, req, fingerprint, out.secrets_read))
+    return std::move(*failure);
   const std::string identity_key = fmt::format("{}\n{}\n{}\n{}\n{}", req.host, auth_strategy_name(req.method),
                                                req.identity_id, fingerprint, sha256_hex(req.ca_pem));
   out.scope_key = fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}", identity_key, req.project_slug, req.project_id,
@@ -143,12 +161,13 @@ std::variant<BuiltRequest, core::SyncFailure> RequestBuilder::build(const core::
   return out;
 }
 
-std::optional<core::SyncFailure> RequestBuilder::add_credentials(const core::Authentication& auth, SourceRequest& req,
-                                                                 std::string& fingerprint) {
+std::optional<core::SyncFailure> RequestBuilder::add_credentials(const core::Authentication& auth,
+                                                                 SourceRequest& req, std::string& fingerprint,
+                                                                 std::vector<std::string>& secrets_read) {
   // The data of a credentials Secret (into `data`), or the failure naming it.
   std::map<std::string, std::string> data;
   auto read = [&](const core::SecretReference& ref) -> std::optional<core::SyncFailure> {
-    auto found = referenced_secret(ref.secret_namespace, ref.secret_name);
+    auto found = referenced_secret(ref.secret_namespace, ref.secret_name, &secrets_read);
     if (!found)
       return credentials_not_found(
           fmt::format("credentials Secret {}/{} not found", ref.secret_namespace, ref.secret_name), true);

@@ -10,11 +10,12 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
+#include "core/clock.h"
 #include "core/infisical_secret.h"
 #include "core/sync_status.h"
 #include "kube/api.h"
-#include "core/clock.h"
 #include "syncer/object_fields.h"
 #include "syncer/secret_source.h"
 
@@ -28,6 +29,8 @@ struct BuiltRequest {
   // Host, auth method, identity, a fingerprint of the credentials and the CA, then project,
   // environment, path, recursive and secretName: equal keys read the same secrets as the same identity.
   std::string scope_key;
+  // The referenced Secrets ("ns/name") the request was built from, for refresh().
+  std::vector<std::string> secrets_read;
 };
 
 // Upstream's name of an auth strategy (e.g. UNIVERSAL_MACHINE_IDENTITY), as conditions report it.
@@ -45,6 +48,13 @@ class RequestBuilder {
   std::variant<BuiltRequest, core::SyncFailure> build(const core::InfisicalSecret& resource,
                                                       const Object& global_config);
 
+  // Reads again those of `secrets` ("ns/name", BuiltRequest::secrets_read) whose data is older than
+  // kReferencedSecretTtl, as build() would: what an unchanged resync does instead of building. A
+  // Secret whose data changed (or that appeared or went) moves generation().
+  void refresh(const std::vector<std::string>& secrets);
+  // Moves whenever a referenced Secret read again differs from what was kept (and on forget()).
+  uint64_t generation() const;
+
   // Drops the referenced Secrets read so far (as after a restart).
   void forget();
 
@@ -56,19 +66,23 @@ class RequestBuilder {
   // The data of a Secret that a spec references, read at most every kReferencedSecretTtl per Secret
   // (N resources over I credentials cost I reads, not N); nullopt when it does not exist (never
   // cached). Throws kube::ApiError on other failures.
-  std::optional<std::map<std::string, std::string>> referenced_secret(const std::string& ns, const std::string& name);
+  // Its "ns/name" is added to `read` when given.
+  std::optional<std::map<std::string, std::string>> referenced_secret(
+      const std::string& ns, const std::string& name, std::vector<std::string>* read = nullptr);
   // The CA bundle of tls.caRef, or why there is none.
-  std::variant<std::string, core::SyncFailure> ca_pem(const core::CaReference& ref);
+  std::variant<std::string, core::SyncFailure> ca_pem(const core::CaReference& ref,
+                                                      std::vector<std::string>& read);
   // Fills the credentials of `auth` into `req` and `fingerprint` (a digest of them for the scope
   // key); a failure when a credentials Secret or one of its keys is missing.
   std::optional<core::SyncFailure> add_credentials(const core::Authentication& auth, SourceRequest& req,
-                                                   std::string& fingerprint);
+                                                   std::string& fingerprint, std::vector<std::string>& read);
 
   kube::Api& kube_;
   core::Clock& clock_;
   std::string operator_namespace_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, CachedSecret> referenced_secrets_;  // "ns/name" -> data
+  uint64_t generation_ = 0;
 };
 
 }  // namespace ifo::syncer

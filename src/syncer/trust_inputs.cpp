@@ -25,6 +25,20 @@ std::string describe_refusals(const std::vector<core::TrustRefusal>& refusals) {
   return fmt::format("{}", fmt::join(parts, "; "));
 }
 
+namespace {
+
+bool same_grants(const std::vector<core::ReferenceGrant>& a, const std::vector<core::ReferenceGrant>& b) {
+  auto same_to = [](const core::ReferenceGrant::To& x, const core::ReferenceGrant::To& y) {
+    return x.kind == y.kind && x.name == y.name;
+  };
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [&](const auto& x, const auto& y) {
+    return x.namespace_ == y.namespace_ && x.name == y.name && x.from_namespaces == y.from_namespaces &&
+           std::equal(x.to.begin(), x.to.end(), y.to.begin(), y.to.end(), same_to);
+  });
+}
+
+}  // namespace
+
 TrustInputsReader::TrustInputsReader(kube::Api& kube, core::Clock& clock, std::chrono::milliseconds ttl)
     : kube_(kube), clock_(clock), ttl_(ttl) {}
 
@@ -32,6 +46,19 @@ void TrustInputsReader::forget() {
   std::lock_guard lock(mu_);
   grants_.clear();
   service_accounts_.clear();
+  ++generation_;
+}
+
+uint64_t TrustInputsReader::generation() const {
+  std::lock_guard lock(mu_);
+  return generation_;
+}
+
+void TrustInputsReader::refresh(const TrustReads& reads) {
+  for (const auto& ns : reads.grant_namespaces) grants_in(ns);
+  if (const auto slash = reads.service_account.find('/'); slash != std::string::npos)
+    service_account_annotations(reads.service_account.substr(0, slash),
+                                reads.service_account.substr(slash + 1));
 }
 
 std::vector<core::ReferenceGrant> TrustInputsReader::grants_in(const std::string& ns) {
@@ -53,7 +80,9 @@ std::vector<core::ReferenceGrant> TrustInputsReader::grants_in(const std::string
     if (!e.is_not_found()) throw;
   }
   std::lock_guard lock(mu_);
-  grants_[ns] = {grants, clock_.now()};
+  auto [it, added] = grants_.try_emplace(ns);
+  if (!added && !same_grants(it->second.value, grants)) ++generation_;
+  it->second = {grants, clock_.now()};
   return grants;
 }
 
@@ -73,12 +102,15 @@ std::optional<std::map<std::string, std::string>> TrustInputsReader::service_acc
     if (!e.is_not_found()) throw;
   }
   std::lock_guard lock(mu_);
-  service_accounts_[key] = {annotations, clock_.now()};
+  auto [it, added] = service_accounts_.try_emplace(key);
+  if (!added && it->second.value != annotations) ++generation_;
+  it->second = {annotations, clock_.now()};
   return annotations;
 }
 
 core::TrustInputs TrustInputsReader::gather(const core::InfisicalSecret& resource,
-                                            const core::TrustPolicy& policy, std::string global_host_api) {
+                                            const core::TrustPolicy& policy, std::string global_host_api,
+                                            TrustReads* reads) {
   core::TrustInputs inputs;
   inputs.global_host_api = std::move(global_host_api);
   const std::string& own = resource.metadata.namespace_;
@@ -88,6 +120,7 @@ core::TrustInputs TrustInputsReader::gather(const core::InfisicalSecret& resourc
     for (const auto& r : refs)
       if (r.namespace_ != own) namespaces.insert(r.namespace_);
     for (const auto& ns : namespaces) {
+      if (reads) reads->grant_namespaces.push_back(ns);
       auto g = grants_in(ns);
       inputs.grants.insert(inputs.grants.end(), g.begin(), g.end());
     }
@@ -100,6 +133,7 @@ core::TrustInputs TrustInputsReader::gather(const core::InfisicalSecret& resourc
   if (sa == refs.end()) return inputs;
   for (const auto& refusal : core::check_trust(resource, policy, inputs))
     if (refusal.path == sa->path && refusal.reason == core::kReasonReferenceNotGranted) return inputs;
+  if (reads) reads->service_account = sa->namespace_ + "/" + sa->name;
   inputs.service_account_annotations = service_account_annotations(sa->namespace_, sa->name);
   return inputs;
 }

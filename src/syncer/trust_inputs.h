@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/infisical_secret.h"
 #include "core/trust_policy.h"
 #include "kube/api.h"
-#include "core/clock.h"
 #include "syncer/object_fields.h"
 
 namespace ifo::syncer {
@@ -26,6 +26,12 @@ inline constexpr std::chrono::milliseconds kTrustInputsTtl{3000};
 // The hostAPI of the infisical-config ConfigMap ("" when the ConfigMap or the key is absent).
 std::string global_host_api_of(const Object& config_map);
 
+// What gather() read for one resource, for refresh().
+struct TrustReads {
+  std::vector<std::string> grant_namespaces;
+  std::string service_account;  // "ns/name"; empty: none read
+};
+
 class TrustInputsReader {
  public:
   TrustInputsReader(kube::Api& kube, core::Clock& clock, std::chrono::milliseconds ttl = kTrustInputsTtl);
@@ -35,8 +41,16 @@ class TrustInputsReader {
   // ServiceAccount of Kubernetes auth is read only when the policy asks for its opt-in and the
   // reference to it is itself admitted (an ungranted ServiceAccount in another namespace is never
   // read). Throws kube::ApiError / kube::TransportError on failures other than not-found.
+  // `reads`, when given, is filled with what was read.
   core::TrustInputs gather(const core::InfisicalSecret& resource, const core::TrustPolicy& policy,
-                           std::string global_host_api);
+                           std::string global_host_api, TrustReads* reads = nullptr);
+
+  // Reads again what `reads` names when it is older than the TTL, as gather() would: what an
+  // unchanged resync does instead of gathering. A grant list or an annotation that changed moves
+  // generation().
+  void refresh(const TrustReads& reads);
+  // Moves whenever something read again differs from what was kept (and on forget()).
+  uint64_t generation() const;
 
   // Drops everything kept (as after a restart).
   void forget();
@@ -55,7 +69,8 @@ class TrustInputsReader {
   kube::Api& kube_;
   core::Clock& clock_;
   std::chrono::milliseconds ttl_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  uint64_t generation_ = 0;
   std::map<std::string, Cached<std::vector<core::ReferenceGrant>>> grants_;  // namespace -> grants
   std::map<std::string, Cached<std::optional<std::map<std::string, std::string>>>>
       service_accounts_;  // "ns/name"

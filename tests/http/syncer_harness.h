@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -23,6 +24,7 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/errors.h"
+#include "kube/meta.h"
 #include "recording_api.h"
 #include "sim/infisical/infisical_sim.h"
 #include "sim/kube/modules.h"
@@ -149,9 +151,12 @@ class SyncerHarness {
     make_reconciler();
   }
 
-  void make_reconciler(int requests_per_minute = 240) {
+  // `versions`: the reconciler may also ask the resourceVersions the syncer's caches give without
+  // decoding (an unchanged resync then reads no object); object_reads counts the objects it reads.
+  void make_reconciler(int requests_per_minute = 240, bool versions = false) {
     CacheLookups lookups;
     lookups.infisical_secret = [this](const std::string& ns, const std::string& name) -> Object {
+      ++object_reads;
       try {
         return client->get(kube::kInfisicalSecrets, ns, name);
       } catch (const kube::ApiError& e) {
@@ -160,6 +165,7 @@ class SyncerHarness {
       }
     };
     lookups.managed_secret = [this](const std::string& ns, const std::string& name) -> Object {
+      ++object_reads;
       Object s;
       try {
         s = client->get(kube::kSecrets, ns, name);
@@ -171,6 +177,22 @@ class SyncerHarness {
       return l && l->IsString() && std::string(l->GetString()) == "infisical-secrets-operator" ? s : nullptr;
     };
     lookups.global_config = [] { return Object(); };
+    if (versions) {
+      auto version_of = [this](const kube::Resource& r, const std::string& key) -> std::string {
+        const auto slash = key.find('/');
+        try {
+          return kube::meta_resource_version(*client->get(r, key.substr(0, slash), key.substr(slash + 1)));
+        } catch (const kube::ApiError& e) {
+          if (e.is_not_found()) return "";
+          throw;
+        }
+      };
+      lookups.infisical_secret_version = [version_of](const std::string& key) {
+        return version_of(kube::kInfisicalSecrets, key);
+      };
+      lookups.managed_secret_version = [version_of](const std::string& key) { return version_of(kube::kSecrets, key); };
+      lookups.global_config_version = [] { return std::string(); };
+    }
     ReconcilerOptions ro;
     ro.jitter_seed = 42;
     ro.infisical_requests_per_minute = requests_per_minute;
@@ -287,6 +309,7 @@ class SyncerHarness {
   core::FakeClock clock;
   core::TrustPolicy trust;  // used by make_reconciler
   std::unique_ptr<Reconciler> reconciler;
+  std::atomic<int> object_reads{0};
 };
 
 // Replaces the first `from` in `text` (which must hold it) with `to`: edits of a test's JSON.

@@ -12,7 +12,9 @@
 #include <set>
 
 #include "core/consumed_keys.h"
+#include "core/constants.h"
 #include "core/digest.h"
+#include "core/managed_digests.h"
 #include "syncer_harness.h"
 #include "syncer_process.h"
 
@@ -137,7 +139,8 @@ struct World {
   }
 
   // Everything a user or operator can read: must not contain any secret value or client secret.
-  void check_no_secret_leaks(const std::vector<std::string>& logs) {
+  // `rolled`: a workload was rolled, so there is an Event to read.
+  void check_no_secret_leaks(const std::vector<std::string>& logs, bool rolled) {
     std::string events = core::to_json(*h.client->request("GET", "/api/v1/events"));
     std::string statuses;
     for (const auto& cr : h.client->list(kube::kInfisicalSecrets, "").items) {
@@ -153,7 +156,10 @@ struct World {
       if (statuses.find(n) != std::string::npos) ++leaks;
     }
     CHECK(leaks == 0);
-    CHECK(events.find("Synced") != std::string::npos);  // events exist, so the check reads something
+    CHECK_FALSE(statuses.empty());  // so the check reads something
+    if (rolled) CHECK(events.find("RolloutTriggered") != std::string::npos);
+    // A first sync records no Event of its own: its Ready condition says it.
+    CHECK(events.find(R"("reason":"Synced")") == std::string::npos);
   }
 };
 
@@ -267,7 +273,7 @@ TEST_CASE("100 InfisicalSecrets over 5 identities and 10 scopes: 5 logins, 10 fe
     CHECK(scrape(port, "infisical_syncer_rollouts_triggered_total") == 0);
     syncer.signal(SIGTERM);
     CHECK(syncer.wait(std::chrono::seconds(20)) == std::optional<int>(0));
-    world.check_no_secret_leaks({syncer.log(), ChildProcess::read_file(log1)});
+    world.check_no_secret_leaks({syncer.log(), ChildProcess::read_file(log1)}, /*rolled=*/true);
   }
 }
 
@@ -314,7 +320,74 @@ TEST_CASE("two replicas with --leader-elect: only the leader reconciles; killing
   b->signal(SIGTERM);
   CHECK(b->wait(std::chrono::seconds(20)) == std::optional<int>(0));
   CHECK(holder().empty());
-  world.check_no_secret_leaks({a->log(), b->log()});
+  world.check_no_secret_leaks({a->log(), b->log()}, /*rolled=*/false);
+}
+
+TEST_CASE("a digest key rotated while the syncer runs is picked up: digests re-published under the new key, nothing "
+          "rolls, the workloads still under the previous key are counted, no key in the log") {
+  World world;
+  auto& h = world.h;
+  world.create_resources(0, 3);
+  h.client->create(kube::kDeployments, "default", *json(R"({"apiVersion":"apps/v1","kind":"Deployment",
+    "metadata":{"name":"consumer","annotations":{"secrets.infisical.com/auto-reload":"true"}},
+    "spec":{"replicas":1,"selector":{"matchLabels":{"app":"consumer"}},"template":{"metadata":{"labels":{"app":"consumer"}},
+    "spec":{"containers":[{"name":"app","image":"busybox","envFrom":[{"secretRef":{"name":"managed-1"}}],
+      "env":[{"name":"X","valueFrom":{"secretKeyRef":{"name":"managed-2","key":"KEY_1"}}}]}]}}}})"));
+  const std::string log = temp_path("syncer-rotation.log");
+  std::remove(log.c_str());
+  ChildProcess syncer(syncer_binary(), world.args({}), log);
+  bool synced = eventually([&] { return ready_count(h, "default") == 3; }, std::chrono::seconds(60)) &&
+                eventually([&] {  // its baseline, under the first key, once both its Secrets exist
+                  auto d = h.get(kube::kDeployments, "consumer");
+                  return core::at_path(*d, {"metadata", "annotations", core::kRolloutBaselineAnnotation}) != nullptr;
+                });
+  if (!synced) MESSAGE(syncer.log());
+  REQUIRE(synced);
+  REQUIRE(eventually([&] { return syncer.port_of("metrics").has_value(); }));
+  const int port = *syncer.port_of("metrics");
+  const auto deployments_before = resource_versions(h, kube::kDeployments, "default");
+
+  // The admin's rotation (docs/security.md): the key becomes `previous`, a fresh key becomes `key`.
+  const std::string ns(core::kDefaultOperatorNamespace), name(core::kDigestKeySecretName);
+  auto key_secret = h.get(kube::kSecrets, name, ns);
+  REQUIRE(key_secret);
+  const std::string old_b64 = core::string_or(*core::member(*key_secret, "data"), core::kDigestKeyDataKey, "");
+  REQUIRE(!old_b64.empty());
+  const std::string new_key = "rotated-digest-key-" + random_hex(16);
+  const std::string new_b64 = core::base64_encode(new_key);
+  h.client->patch(kube::kSecrets, ns, name, kube::PatchType::kMerge,
+                  R"({"data":{"key":")" + new_b64 + R"(","previous":")" + old_b64 + R"("}})");
+
+  // Every status is re-published under the new key, with the previous key's digests beside it.
+  auto republished = [&] {
+    for (int i = 0; i < 3; ++i) {
+      auto cr = h.get(kube::kInfisicalSecrets, fmt::format("res-{}", i));
+      auto secret = h.get(kube::kSecrets, fmt::format("managed-{}", i));
+      const auto* list = cr ? core::at_path(*cr, {"status", core::kStatusManagedKeyDigests}) : nullptr;
+      if (!list || !secret) return false;
+      auto entries = core::read_managed_key_digests(*list);
+      if (entries.size() != 1 || !entries[0].previous_key_digests) return false;
+      if (entries[0].key_digests != core::key_digests(new_key, "default", fmt::format("managed-{}", i), secret_data(*secret)))
+        return false;
+    }
+    return true;
+  };
+  const bool done = eventually(republished, std::chrono::seconds(30)) && eventually([&] {
+    return syncer.log().find("digest key change: workload check done rolled=0 baselined=0 previous_key=1") !=
+           std::string::npos;
+  });
+  if (!done) MESSAGE(syncer.log());
+  CHECK(done);
+  CHECK(scrape(port, "infisical_syncer_workloads_previous_digest_key") == 1);
+  CHECK(scrape(port, "infisical_syncer_rollouts_triggered_total") == 0);
+  CHECK(resource_versions(h, kube::kDeployments, "default") == deployments_before);
+  // The keys are never logged, in any encoding.
+  const std::string text = syncer.log();
+  CHECK(text.find(old_b64) == std::string::npos);
+  CHECK(text.find(new_b64) == std::string::npos);
+  CHECK(text.find(new_key) == std::string::npos);
+  syncer.signal(SIGTERM);
+  CHECK(syncer.wait(std::chrono::seconds(20)) == std::optional<int>(0));
 }
 
 TEST_CASE("the binary rejects a wrong flag with one line and exit code 2") {

@@ -52,7 +52,8 @@ TEST_CASE("first sync creates the Secret and writes status once; an unchanged re
   CHECK(out.after <= std::chrono::milliseconds(66000));
   auto writes = without_events(h.recording->writes());
   CHECK(writes == std::vector<std::string>{"create secrets default/app-secrets", "patch-status infisicalsecrets default/app"});
-  CHECK(count_prefix(h.recording->writes(), "create events default/") == 1);
+  // A first sync records no Event: the Ready condition says it (2 writes per resource, not 3).
+  CHECK(count_prefix(h.recording->writes(), "create events") == 0);
   // Absent from the managed-Secret cache: created without a GET first.
   CHECK(count_prefix(h.recording->actions(), "get secrets default/app-secrets") == 0);
 
@@ -178,6 +179,15 @@ TEST_CASE("Events name the InfisicalSecret and the syncer; a repeated Event is c
   auto& h = f.h;
   auto cr = h.create_cr(h.infisical_secret_json("app", "app-secrets"));
   REQUIRE(h.reconciler->reconcile("default/app").result == "synced");
+  CHECK(h.client->list_all(kube::kEvents, "default").items.empty());  // a first sync records none
+
+  // A new value: the write that changes the Secret of a resource synced before is an Event.
+  h.inf_sim->set_secret("proj", "dev", "/", "DB_PASSWORD", "rotated-password-1");
+  h.clock.step(std::chrono::seconds(61));
+  h.recording->clear();
+  REQUIRE(h.reconciler->reconcile("default/app").result == "synced");
+  CHECK(count_prefix(h.recording->writes(), "create events default/") == 1);
+  cr = h.get(kube::kInfisicalSecrets, "app");
   auto events = h.client->list_all(kube::kEvents, "default").items;
   REQUIRE(events.size() == 1);
   const auto& ev = *events[0];
@@ -498,4 +508,52 @@ TEST_CASE("data Kubernetes would refuse (a key it cannot hold, over 1 MiB) leave
   CHECK(c.reason == "DataNotStorable");
   CHECK(c.message.find("cannot hold the key \"my key\"") != std::string::npos);
   CHECK(core::to_json(*core::member(*h.get(kube::kSecrets, "app-secrets"), "data")) == before);
+}
+
+TEST_CASE("a resync that finds nothing changed reads no object; a changed Secret, value or digest key is reconciled") {
+  Fixture f;
+  auto& h = f.h;
+  h.make_reconciler(240, /*versions=*/true);
+  h.create_cr(h.infisical_secret_json("app", "app-secrets"));
+  REQUIRE(h.reconciler->reconcile("default/app").result == "synced");
+  // Remembered with the versions its own writes left: the next resync compares versions only.
+  h.object_reads = 0;
+  h.recording->clear();
+  auto out = h.reconciler->reconcile("default/app");
+  CHECK(out.result == "unchanged");
+  CHECK(out.next == ReconcileOutcome::Next::kRequeueAfter);
+  CHECK(out.after >= std::chrono::seconds(59));
+  CHECK(h.object_reads == 0);
+  CHECK(h.recording->actions().empty());
+
+  // Someone edits the Secret: its version moved, so it is read and put back.
+  core::JsonDoc edited;
+  edited.CopyFrom(*h.get(kube::kSecrets, "app-secrets"), edited.GetAllocator());
+  core::set_string(*core::member(edited, "data"), "DB_PASSWORD", core::base64_encode("tampered"),
+                   edited.GetAllocator());
+  h.client->update(kube::kSecrets, "default", edited);
+  h.recording->clear();
+  CHECK(h.reconciler->reconcile("default/app").result == "synced");
+  CHECK(count_prefix(h.recording->writes(), "update secrets default/app-secrets") == 1);
+  CHECK(data_value(*h.get(kube::kSecrets, "app-secrets"), "DB_PASSWORD") == "hunter2-value");
+
+  // A new value in Infisical: the scope's next refresh brings it.
+  h.inf_sim->set_secret("proj", "dev", "/", "DB_PASSWORD", "rotated-password-3");
+  h.clock.step(std::chrono::seconds(61));
+  CHECK(h.reconciler->reconcile("default/app").result == "synced");
+  CHECK(data_value(*h.get(kube::kSecrets, "app-secrets"), "DB_PASSWORD") == "rotated-password-3");
+  h.object_reads = 0;
+  CHECK(h.reconciler->reconcile("default/app").result == "unchanged");
+  CHECK(h.object_reads == 0);
+
+  // A new digest key: the Secret's digests are written under it.
+  const std::string digests_before =
+      core::string_or(*core::at_path(*h.get(kube::kSecrets, "app-secrets"), {"metadata", "annotations"}),
+                      "secrets.infisical.com/key-digests", "");
+  h.reconciler->set_digest_key("fedcba9876543210fedcba9876543210");
+  h.recording->clear();
+  h.reconciler->reconcile("default/app");
+  CHECK(count_prefix(h.recording->writes(), "update secrets default/app-secrets") == 1);
+  CHECK(core::string_or(*core::at_path(*h.get(kube::kSecrets, "app-secrets"), {"metadata", "annotations"}),
+                        "secrets.infisical.com/key-digests", "") != digests_before);
 }

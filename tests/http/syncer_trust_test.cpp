@@ -295,3 +295,25 @@ TEST_CASE("preflight output: one line per refusal, the remedy indented below, th
         "    kind: Thing\n"
         "4 InfisicalSecrets checked, 1 would be refused, 0 have an invalid spec\n");
 }
+
+TEST_CASE("a resync that finds nothing changed reads no object, yet a grant taken back is refused within one TTL") {
+  SyncerHarness h;
+  h.make_reconciler(240, /*versions=*/true);
+  h.create_ca_secret();
+  h.create_namespace("vault");
+  h.create_credentials("vault");
+  h.create_grant("vault", "creds-for-default", "default", "Secret", "universal-creds");
+  h.create_cr(with_credentials_in(h, "app", "app-secrets", "vault"));
+  REQUIRE(h.reconciler->reconcile("default/app").result == "synced");
+  h.object_reads = 0;
+  h.recording->clear();
+  CHECK(h.reconciler->reconcile("default/app").result == "unchanged");
+  CHECK(h.object_reads == 0);
+  CHECK(h.recording->writes().empty());
+
+  // The grant goes; the scope's data is still fresh, but the grants are read again after their TTL.
+  h.client->remove(kube::kInfisicalReferenceGrants, "vault", "creds-for-default");
+  h.clock.step(std::chrono::seconds(4));
+  CHECK(h.reconciler->reconcile("default/app").result == "refused");
+  CHECK(ready_condition(*h.get(kube::kInfisicalSecrets, "app")).reason == "ReferenceNotGranted");
+}

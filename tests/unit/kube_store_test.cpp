@@ -99,10 +99,25 @@ TEST_CASE("store: get, list of one namespace in name order, upsert and erase ret
   CHECK(store.keys() == std::vector<std::string>{"ops/z", "team-b/a", "team/b", "team/c"});
 }
 
+TEST_CASE("store: the resourceVersion of a kept object is read without decoding it, and follows each write") {
+  kube::Store store(std::make_unique<kube::DeflateCodec>());
+  CHECK(store.resource_version("team/a").empty());
+  store.upsert("team/a", store.encode(configmap("team", "a", "41", R"("v")")));
+  CHECK(store.resource_version("team/a") == "41");
+  store.upsert("team/a", store.encode(configmap("team", "a", "42", R"("w")")));
+  CHECK(store.resource_version("team/a") == "42");
+  std::map<std::string, kube::Store::Kept> relisted;
+  relisted["team/a"] = store.encode(configmap("team", "a", "57", R"("x")"));
+  store.replace(std::move(relisted));
+  CHECK(store.resource_version("team/a") == "57");
+  store.erase("team/a");
+  CHECK(store.resource_version("team/a").empty());
+}
+
 TEST_CASE("store: replace swaps the content and names every key: added, in both, deleted") {
   kube::Store store;
   auto items = [&](std::vector<std::string> names) {
-    std::map<std::string, kube::StoredPtr> out;
+    std::map<std::string, kube::Store::Kept> out;
     for (const auto& name : names) out["ns/" + name] = store.encode(configmap("ns", name, "1", R"("v")"));
     return out;
   };

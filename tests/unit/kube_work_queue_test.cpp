@@ -245,3 +245,81 @@ TEST_CASE("shut_down wakes workers blocked in get()") {
   for (auto& t : ws) t.join();
   CHECK(exited == 3);
 }
+
+TEST_CASE(
+    "idle workers share one timer: every delayed key is handed out once, on time, whatever the order of "
+    "adds") {
+  FakeClock clock;
+  WorkQueue q({}, clock);
+  std::mutex mu;
+  std::map<std::string, int> handed;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w)
+    workers.emplace_back([&] {
+      while (auto k = q.get()) {
+        {
+          std::lock_guard lock(mu);
+          ++handed[*k];
+        }
+        q.done(*k);
+      }
+    });
+  // Later keys first, then earlier ones (each a new earliest time), with workers idle in between.
+  for (int i = 40; i >= 1; --i) q.add_after("k" + std::to_string(i), std::chrono::seconds(i));
+  auto count = [&] {
+    std::lock_guard lock(mu);
+    return handed.size();
+  };
+  for (int s = 1; s <= 40; ++s) {
+    clock.step(1s);
+    const size_t due = static_cast<size_t>(s) + (s > 20 ? 1 : 0);  // "extra" is due at 20.5 s
+    CHECK(eventually([&] { return count() == due; }));
+    // One more added at the earliest time while the others wait.
+    if (s == 20) q.add_after("extra", 500ms);
+  }
+  CHECK(eventually([&] { return count() == 41; }));
+  q.shut_down();
+  for (auto& t : workers) t.join();
+  for (const auto& [k, n] : handed) CHECK_MESSAGE(n == 1, k);
+}
+
+TEST_CASE("with a granularity, keys due close together are handed out together, never early") {
+  FakeClock clock;
+  WorkQueueOptions opt;
+  opt.granularity = 100ms;
+  WorkQueue q(opt, clock);
+  clock.step(1000ms - clock.now().time_since_epoch() % 1000ms);  // on a step
+  q.add_after("a", 10ms);
+  q.add_after("b", 60ms);
+  q.add_after("c", 100ms);
+  q.add_after("d", 130ms);
+  clock.step(99ms);
+  CHECK_FALSE(q.get_until(clock.now()));  // "a" was due at 10 ms: not before the step at 100 ms
+  clock.step(1ms);
+  std::set<std::string> got;
+  while (auto k = q.get_until(clock.now())) got.insert(*k);
+  CHECK(got == std::set<std::string>{"a", "b", "c"});
+  clock.step(99ms);
+  CHECK_FALSE(q.get_until(clock.now()));
+  clock.step(1ms);
+  auto d = q.get_until(clock.now());
+  REQUIRE(d);
+  CHECK(*d == "d");
+}
+
+TEST_CASE("a key added now reaches the only worker while it waits for a delayed one") {
+  WorkQueue q;  // real clock: the worker really waits
+  q.add_after("in-an-hour", std::chrono::hours(1));
+  std::atomic<bool> got_now{false};
+  std::thread worker([&] {
+    while (auto k = q.get()) {
+      if (*k == "now") got_now = true;
+      q.done(*k);
+    }
+  });
+  std::this_thread::sleep_for(50ms);  // let the worker start waiting for the delayed key
+  q.add("now");
+  CHECK(eventually([&] { return got_now.load(); }));
+  q.shut_down();
+  worker.join();
+}

@@ -76,7 +76,7 @@ const std::string kDigestB(64, 'b');
 // A sync of apps/app-secrets whose managed Secret holds one key with digest `digest`.
 SyncReport synced_with(const std::string& digest, bool written) {
   SyncReport r = synced(1, written);
-  r.key_digests = {{"Secret", "apps", "app-secrets", {{"DB_PASSWORD", digest}}}};
+  r.key_digests = {{"Secret", "apps", "app-secrets", {{"DB_PASSWORD", digest}}, std::nullopt}};
   return r;
 }
 
@@ -109,7 +109,7 @@ TEST_CASE("a first sync is Ready, names its targets and writes the whole status 
   CHECK(d.requeue.kind == Requeue::Kind::kAfter);
   CHECK(d.requeue.after == 31s);
   CHECK(d.requeue.jittered == 0s);
-  CHECK_FALSE(d.event.has_value());  // the Event of a write is the caller's (written_event)
+  CHECK_FALSE(d.event.has_value());  // a first sync records no Event: Ready says it
 }
 
 TEST_CASE("an unchanged resync writes no status; a sync that wrote moves lastSyncTime") {
@@ -122,6 +122,11 @@ TEST_CASE("an unchanged resync writes no status; a sync that wrote moves lastSyn
   const StatusDecision wrote = decide_status(first, synced(2, true), kNow + 60s);
   CHECK(applied(first, wrote).status.last_sync_time == "2027-01-15T08:01:00Z");
   CHECK(condition(wrote, "Ready").last_transition_time == "2027-01-15T08:00:00Z");  // still True
+  // A write after the first sync changed what the resource manages: one Normal Event says where.
+  REQUIRE(wrote.event.has_value());
+  CHECK_FALSE(wrote.event->warning);
+  CHECK(wrote.event->reason == "Synced");
+  CHECK(wrote.event->message == "synced 2 keys into Secret apps/app-secrets");
 }
 
 TEST_CASE("a failure: Ready False with its reason, the upstream conditions stopped, one Warning per new reason") {
@@ -208,8 +213,11 @@ TEST_CASE("back in sync: a Normal Event when nothing was written, and lastSyncTi
   CHECK(applied(broken, d).status.last_sync_time == "2027-01-15T08:00:30Z");
   CHECK(condition(d, "secrets.infisical.com/AutoRedeployReady").status == "True");
 
-  // Mended by a write: that write's own Event (written_event) says so, nothing more.
-  CHECK_FALSE(decide_status(broken, synced(2, true), kNow + 30s).event.has_value());
+  // Mended by a write: one Event, the write's, which names where the keys went.
+  const StatusDecision mended = decide_status(broken, synced(2, true), kNow + 30s);
+  REQUIRE(mended.event.has_value());
+  CHECK(mended.event->reason == "Synced");
+  CHECK(mended.event->message == "synced 2 keys into Secret apps/app-secrets");
 }
 
 TEST_CASE("a write that changed data reports the workloads rolled") {
@@ -292,7 +300,26 @@ TEST_CASE("status.managedKeyDigests reads back strictly per entry: a malformed e
     "apps/plain", 7])");
   const std::vector<ManagedKeyDigests> read = read_managed_key_digests(*status);
   REQUIRE(read.size() == 2);
-  CHECK(read[0] == ManagedKeyDigests{"Secret", "apps", "ok", {{"A", kDigestA}}});
-  CHECK(read[1] == ManagedKeyDigests{"Secret", "apps", "empty", {}});
+  CHECK(read[0] == ManagedKeyDigests{"Secret", "apps", "ok", {{"A", kDigestA}}, std::nullopt});
+  CHECK(read[1] == ManagedKeyDigests{"Secret", "apps", "empty", {}, std::nullopt});
   CHECK(read_managed_key_digests(*ifo::test::parse_doc("{}")).empty());
+}
+
+TEST_CASE("status.managedKeyDigests carries previousKeyDigests during a digest-key rotation and reads it back") {
+  const std::string kDigestB(64, 'b');
+  std::vector<ManagedKeyDigests> entries = {{"Secret", "apps", "rotating", {{"A", kDigestA}}, KeyDigests{{"A", kDigestB}}},
+                                            {"Secret", "apps", "plain", {{"A", kDigestA}}, std::nullopt}};
+  JsonDoc doc;
+  JsonValue list = managed_key_digests_json(entries, doc.GetAllocator());
+  const std::string text = to_json(list);
+  CHECK(text.find(R"("previousKeyDigests":{"A":")" + kDigestB + "\"}") != std::string::npos);
+  // Only the rotating entry has one: without a rotation the field is not written at all.
+  CHECK(text.find("previousKeyDigests") == text.rfind("previousKeyDigests"));
+  CHECK(read_managed_key_digests(list) == entries);
+  // An unchanged status compares equal, so a sync during a rotation writes no status.
+  CHECK_FALSE(entries[0] == ManagedKeyDigests{"Secret", "apps", "rotating", {{"A", kDigestA}}, std::nullopt});
+  // A malformed previousKeyDigests makes the whole entry untrusted, as a malformed keyDigests does.
+  auto bad = ifo::test::parse_doc(R"([{"kind":"Secret","namespace":"apps","name":"x","keyDigests":{"A":")" + kDigestA +
+                                  R"("},"previousKeyDigests":{"A":"abc"}}])");
+  CHECK(read_managed_key_digests(*bad).empty());
 }

@@ -1,6 +1,11 @@
 // Flags > environment > defaults for the syncer, and one-line errors for bad input.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+
 #include "syncer/config.h"
 
 using ifo::syncer::Config;
@@ -17,6 +22,7 @@ TEST_CASE("defaults match the upstream controller's conventions") {
   CHECK(c->leader_election_namespace == "infisical-operator-system");
   CHECK(c->health_probe_bind_address == ":8081");
   CHECK(c->workers == 4);
+  CHECK(c->kube_qps == 2000);
   CHECK(c->log_format == ifo::syncer::LogFormat::kText);
   CHECK(c->infisical_max_response_bytes == 4u << 20);
   CHECK(c->infisical_max_keys_per_scope == 10000);
@@ -116,4 +122,17 @@ TEST_CASE("the Infisical request timeout: 30s by default, a duration flag, refus
   auto bad = parse_config({"--infisical-request-timeout=soon"}, {});
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error() == "--infisical-request-timeout: expected a duration such as 15s or 500ms, got \"soon\"");
+}
+
+TEST_CASE("the chart's defaults are the syncer's: a syncer run without flags runs as the chart installs it") {
+  const char* root = std::getenv("IFO_SOURCE_ROOT");
+  REQUIRE_MESSAGE(root != nullptr, "IFO_SOURCE_ROOT is not set");
+  std::ifstream in(std::string(root) + "/charts/infisical-secrets-operator/values.yaml");
+  REQUIRE(in.good());
+  const std::string values((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto c = parse_config({}, {});
+  REQUIRE(c.ok());
+  // bench/syncer-scale runs the syncer without --workers and --kube-api-qps by default.
+  CHECK(values.find("\n  workers: " + std::to_string(c->workers) + "\n") != std::string::npos);
+  CHECK(values.find("\n  kubeApiQps: " + std::to_string(static_cast<int>(c->kube_qps)) + "\n") != std::string::npos);
 }
