@@ -10,6 +10,7 @@
 #include "certs-gen/files.h"
 #include "certs-gen/options.h"
 #include "certs-gen/run_ensure.h"
+#include "core/build_info.h"
 #include "core/logging.h"
 #include "core/process_hygiene.h"
 
@@ -31,7 +32,7 @@ int main(int argc, char** argv) noexcept try {
   const auto now = std::chrono::time_point_cast<std::chrono::seconds>(Clock::now());
   switch (opts->command) {
     case Options::Command::kHelp: std::fputs(usage().c_str(), stdout); return 0;
-    case Options::Command::kVersion: std::puts("certs-gen " IFO_VERSION); return 0;
+    case Options::Command::kVersion: std::puts(ifo::core::version_line("certs-gen").c_str()); return 0;
     case Options::Command::kFiles: {
       auto r = refresh_files(opts->out_dir, opts->policy, now);
       if (!r) {

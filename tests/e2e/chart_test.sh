@@ -231,7 +231,7 @@ trust_boundary_rbac() {
   webhook="$(render --show-only templates/webhook-rbac.yaml)"
   rule() { grep -A1 -F "resources: [\"$2\"]" <<<"$1" | grep -qF "verbs: [$3]" || { echo "no $2 $3"; return 1; }; }
   rule "$syncer" serviceaccounts '"get"' && rule "$syncer" infisicalreferencegrants '"get", "list", "watch"' &&
-    rule "$webhook" serviceaccounts '"get"' && rule "$webhook" infisicalreferencegrants '"list"'
+    rule "$webhook" serviceaccounts '"get"' && rule "$webhook" infisicalreferencegrants '"list", "watch"'
 }
 check "RBAC lets syncer and webhook read grants and ServiceAccount opt-ins (read only)" trust_boundary_rbac
 

@@ -68,7 +68,7 @@ webhook_clusterrole='
 secrets.infisical.com infisicalsecrets - list,watch
 authorization.k8s.io subjectaccessreviews - create
 core serviceaccounts - get
-secrets.infisical.com infisicalreferencegrants - list'
+secrets.infisical.com infisicalreferencegrants - list,watch'
 webhook_role='
 core configmaps infisical-config get'
 # certs-gen: the Secret rows are in the release namespace (the serving Secret and the CA Secret); the
