@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/process_hygiene.h"
+#include "core/process_metrics.h"
 #include "infisical/client.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -107,6 +108,9 @@ int main(int argc, char** argv) noexcept try {
   syncer::describe_syncer_metrics(metrics);
   metrics.set(syncer::kMetricUpstreamCompatibleMode, {}, config.trust.cross_namespace_without_grant ? 1 : 0);
   metrics.add_collector([&] { syncer::InfisicalSource::export_metrics(inf_client, metrics); });
+  metrics.add_text_source(core::process_metrics_text);
+  metrics.add_text_source([] { return core::build_info_metric_text("infisical_syncer_build_info"); });
+  source.observe_into(metrics);
 
   syncer::Controller controller(config, kube_client, kube_client, source, metrics, core::real_clock(), log);
 
