@@ -142,8 +142,10 @@ Client::Reply Client::send(std::string_view method, const std::string& path_and_
       ++requests_sent_;
       resp = http_.perform(req);
     } catch (const net::TransportError& e) {
+      count_request(method, 0);
       throw TransportError(map_kind(e.kind()), e.what());
     }
+    count_request(method, resp.status);
     log_->debug("msg=request method={} path={} status={}", method, path_only(path_and_query), resp.status);
     if (resp.status == 401 && !reauthenticated && !config_.token_file.empty()) {
       // A rotated token may have been written since the last read.
@@ -170,6 +172,20 @@ Client::Reply Client::send(std::string_view method, const std::string& path_and_
     }
     return Reply{resp.status, std::move(resp.body), std::move(retry_after)};
   }
+}
+
+void Client::count_request(std::string_view method, long code) {
+  std::lock_guard lock(request_counts_mu_);
+  auto key = std::make_pair(std::string(method), static_cast<int>(code));
+  ++request_counts_[std::move(key)];
+}
+
+std::vector<Client::RequestCount> Client::request_counts() const {
+  std::lock_guard lock(request_counts_mu_);
+  std::vector<RequestCount> out;
+  out.reserve(request_counts_.size());
+  for (const auto& [key, count] : request_counts_) out.push_back({key.first, key.second, count});
+  return out;
 }
 
 void Client::throw_api_error(std::string_view method, const std::string& path_and_query, long status,
@@ -382,9 +398,11 @@ void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& o
     ++requests_sent_;
     resp = http_.stream(req, on_chunk);
   } catch (const net::TransportError& e) {
+    count_request("GET", 0);
     if (failure) std::rethrow_exception(failure);
     throw TransportError(map_kind(e.kind()), e.what());
   }
+  count_request("GET", resp.status);
   if (failure) std::rethrow_exception(failure);
   if (resp.status < 200 || resp.status >= 300) throw_api_error("GET", path, resp.status, resp.body, resp.header("retry-after"));
   if (stopped) return;

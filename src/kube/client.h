@@ -101,6 +101,16 @@ class Client final : public Api {
 
   // Requests sent (each retry counts), for tests and metrics.
   uint64_t requests_sent() const { return requests_sent_.load(); }
+  // The same requests by HTTP method and answer: the status code, or 0 when none came (a transport
+  // error), as client-go's rest_client_requests_total counts them.
+  struct RequestCount {
+    std::string method;
+    int code = 0;
+    uint64_t count = 0;
+  };
+  std::vector<RequestCount> request_counts() const;
+  // The API server's URL, as configured (scheme, host and port).
+  const std::string& server() const { return config_.server; }
 
  private:
   struct Reply {
@@ -113,6 +123,7 @@ class Client final : public Api {
   ObjectPtr send_json(std::string_view method, const std::string& path_and_query, std::string_view body,
                       std::string_view content_type);
   std::string bearer_token(bool force_reload);
+  void count_request(std::string_view method, long code);
   [[noreturn]] void throw_api_error(std::string_view method, const std::string& path_and_query, long status,
                                     const std::string& body, const std::optional<std::string>& retry_after_header);
   ObjectPtr write_object(std::string_view method, const Resource& r, std::string_view namespace_,
@@ -131,6 +142,8 @@ class Client final : public Api {
   Clock::time_point token_read_at_{};
   bool token_loaded_ = false;
   std::atomic<uint64_t> requests_sent_{0};
+  mutable std::mutex request_counts_mu_;
+  std::map<std::pair<std::string, int>, uint64_t, std::less<>> request_counts_;
 };
 
 // The logger the kube module uses when none is given.

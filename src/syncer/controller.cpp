@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "core/base64.h"
+#include "core/conditions.h"
 #include "core/constants.h"
 #include "core/consumed_keys.h"
 #include "kube/deflate_codec.h"
@@ -134,6 +135,13 @@ void wait_ms(core::Clock& clock, int ms, const std::atomic<bool>& stop) {
     clock.wait_until(cv, lock, std::min<core::Clock::time_point>(deadline, clock.now() + std::chrono::milliseconds(50)));
 }
 
+// "host:port" of an API server URL, the rest_client_requests_total host label.
+std::string url_host(const std::string& url) {
+  size_t begin = url.find("://");
+  begin = begin == std::string::npos ? 0 : begin + 3;
+  return url.substr(begin, url.find('/', begin) - begin);
+}
+
 }  // namespace
 
 std::string default_identity() {
@@ -196,6 +204,18 @@ Controller::Controller(Config config, kube::Client& client, kube::Api& api, Secr
     for (const auto& c : secret_caches_) n += c->store().size();
     metrics_.set(kMetricManagedSecrets, {}, static_cast<double>(n));
     metrics_.set(kMetricIsLeader, {}, leading_.load() ? 1 : 0);
+    const Labels controller{{"controller", kControllerName}};
+    const Labels queue{{"name", kControllerName}};
+    metrics_.set(kMetricWorkqueueDepth, queue, static_cast<double>(queue_.len()));
+    metrics_.set(kMetricCrMaxConcurrent, controller, config_.workers);
+    metrics_.set(kMetricCrActiveWorkers, controller, active_workers_.load());
+    if (config_.leader_elect)
+      metrics_.set(kMetricLeaderStatus, {{"name", config_.leader_election_id}}, leading_.load() ? 1 : 0);
+    const std::string host = url_host(client_.server());
+    for (const auto& r : client_.request_counts())
+      metrics_.set_counter(kMetricRestClientRequests,
+                           {{"code", r.code == 0 ? "<error>" : std::to_string(r.code)}, {"host", host}, {"method", r.method}},
+                           static_cast<double>(r.count));
   });
 }
 
@@ -423,6 +443,7 @@ void Controller::worker() {
       queue_.done(*key);
       continue;
     }
+    ++active_workers_;
     auto start = std::chrono::steady_clock::now();
     ReconcileOutcome out;
     try {
@@ -432,8 +453,7 @@ void Controller::worker() {
       out = {ReconcileOutcome::Next::kBackoff, {}, "error"};
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    metrics_.inc(kMetricReconciles, {{"result", out.result}});
-    metrics_.observe(kMetricReconcileDuration, {}, seconds);
+    record_reconcile(*key, out, seconds);
     log_->debug("reconciled object={} result={} seconds={:.3f}", *key, out.result, seconds);
     switch (out.next) {
       case ReconcileOutcome::Next::kForget: queue_.forget(*key); break;
@@ -446,6 +466,39 @@ void Controller::worker() {
         break;
     }
     queue_.done(*key);
+    --active_workers_;
+  }
+}
+
+void Controller::record_reconcile(const std::string& key, const ReconcileOutcome& out, double seconds) {
+  metrics_.inc(kMetricReconciles, {{"result", out.result}});
+  metrics_.observe(kMetricReconcileDuration, {}, seconds);
+  // controller-runtime's results: "error" when Reconcile returned one (here: a retry with backoff),
+  // "requeue_after" when it asked to come back later (our resync), "success" otherwise.
+  const Labels controller{{"controller", kControllerName}};
+  const char* result = "success";
+  if (out.next == ReconcileOutcome::Next::kBackoff) result = "error";
+  else if (out.next == ReconcileOutcome::Next::kRequeueAfter) result = "requeue_after";
+  metrics_.inc(kMetricCrReconcileTotal, {{"controller", kControllerName}, {"result", result}});
+  metrics_.inc(kMetricCrReconcileErrors, controller, out.next == ReconcileOutcome::Next::kBackoff ? 1 : 0);
+  metrics_.observe(kMetricCrReconcileTime, controller, seconds);
+  metrics_.observe(kMetricWorkqueueWorkDuration, {{"name", kControllerName}}, seconds);
+  if (out.next == ReconcileOutcome::Next::kBackoff) metrics_.inc(kMetricWorkqueueRetries, {{"name", kControllerName}});
+  const size_t slash = key.find('/');
+  if (slash == std::string::npos) return;
+  const std::string ns = key.substr(0, slash);
+  const std::string name = key.substr(slash + 1);
+  auto series = [&](std::string_view status) {
+    return Labels{{"condition", std::string(core::kConditionReady)}, {"name", name}, {"namespace", ns},
+                  {"status", std::string(status)}};
+  };
+  if (out.result == "deleted") {
+    metrics_.remove(kMetricStatusCondition, series(core::kStatusTrue));
+    metrics_.remove(kMetricStatusCondition, series(core::kStatusFalse));
+  } else if (!out.ready.empty()) {
+    const bool ready = out.ready == core::kStatusTrue;
+    metrics_.set(kMetricStatusCondition, series(core::kStatusTrue), ready ? 1 : 0);
+    metrics_.set(kMetricStatusCondition, series(core::kStatusFalse), ready ? 0 : 1);
   }
 }
 

@@ -65,6 +65,8 @@ class Controller {
   std::vector<kube::Informer*> all_caches() const;
   void stop_caches();
   bool wait_synced(const std::atomic<bool>& stop);
+  // The per-reconcile metrics, under our names and controller-runtime's.
+  void record_reconcile(const std::string& key, const ReconcileOutcome& out, double seconds);
   void worker();
   Object lookup(const std::vector<std::unique_ptr<kube::Informer>>& caches, const std::string& ns,
                 const std::string& name) const;
@@ -90,6 +92,7 @@ class Controller {
   std::atomic<bool> ready_{false};
   std::atomic<bool> leading_{false};
   std::atomic<bool> failed_{false};
+  std::atomic<int> active_workers_{0};
 };
 
 // The leader-election identity when none is configured: host name + pid.

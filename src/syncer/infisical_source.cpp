@@ -1,6 +1,8 @@
 // Maps a SourceRequest onto the Infisical client's auth and scope types.
 #include "syncer/infisical_source.h"
 
+#include <chrono>
+
 #include "core/constants.h"
 
 namespace ifo::syncer {
@@ -43,7 +45,7 @@ SourceResult InfisicalSource::fetch(const SourceRequest& r) {
   scope.secret_name = r.secret_name;
   infisical::FetchOptions options;
   if (r.if_none_match) options.known_etag = *r.if_none_match;
-  infisical::SecretsResult res = client_.fetch_secrets(host, auth, scope, options);
+  infisical::SecretsResult res = timed_fetch(host, auth, scope, options);
   SourceResult out;
   out.not_modified = res.not_modified;
   out.values = std::move(res.secrets);
@@ -51,6 +53,22 @@ SourceResult InfisicalSource::fetch(const SourceRequest& r) {
   out.warnings = std::move(res.warnings);
   out.rate_limit = std::move(res.rate_limit);
   return out;
+}
+
+infisical::SecretsResult InfisicalSource::timed_fetch(const infisical::HostConfig& host,
+                                                      const infisical::AuthConfig& auth,
+                                                      const infisical::SecretsScope& scope,
+                                                      const infisical::FetchOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  try {
+    infisical::SecretsResult res = client_.fetch_secrets(host, auth, scope, options);
+    if (metrics_) metrics_->observe(kMetricFetchDuration, {{"result", res.not_modified ? "not_modified" : "ok"}}, seconds());
+    return res;
+  } catch (...) {
+    if (metrics_) metrics_->observe(kMetricFetchDuration, {{"result", "error"}}, seconds());
+    throw;
+  }
 }
 
 void InfisicalSource::export_metrics(infisical::Client& client, Metrics& metrics) {

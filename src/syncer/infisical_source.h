@@ -10,13 +10,19 @@ namespace ifo::syncer {
 class InfisicalSource final : public SecretSource {
  public:
   explicit InfisicalSource(infisical::Client& client) : client_(client) {}
+  // Observe each fetch's duration into `metrics` (infisical_syncer_infisical_fetch_duration_seconds).
+  void observe_into(Metrics& metrics) { metrics_ = &metrics; }
   SourceResult fetch(const SourceRequest& request) override;
 
   // Copies the client's counters into the Prometheus registry (called before each scrape).
   static void export_metrics(infisical::Client& client, Metrics& metrics);
 
  private:
+  infisical::SecretsResult timed_fetch(const infisical::HostConfig& host, const infisical::AuthConfig& auth,
+                                       const infisical::SecretsScope& scope, const infisical::FetchOptions& options);
+
   infisical::Client& client_;
+  Metrics* metrics_ = nullptr;
 };
 
 }  // namespace ifo::syncer

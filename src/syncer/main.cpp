@@ -11,6 +11,7 @@
 
 #include "core/build_info.h"
 #include "core/process_hygiene.h"
+#include "core/process_metrics.h"
 #include "infisical/client.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -25,7 +26,8 @@ extern char** environ;
 
 int main(int argc, char** argv) noexcept try {
   // Holds tokens, secret values or keys: no core file, not dumpable (core/process_hygiene.h).
-  if (auto failed = ifo::core::disable_core_dumps()) std::fprintf(stderr, "infisical-syncer: warning: %s\n", failed->c_str());
+  // What it could not do is logged once the logger exists, so every line is in the log format.
+  const auto core_dumps_failed = ifo::core::disable_core_dumps();
   using namespace ifo;
   // Two malloc arenas instead of glibc's default of eight per core: the workers and watch threads
   // allocate and free short-lived JSON documents all the time, and with one arena per thread each
@@ -69,6 +71,7 @@ int main(int argc, char** argv) noexcept try {
   auto log = syncer::make_logger("syncer", config.log_format, config.log_level);
   auto kube_log = syncer::make_logger("kube", config.log_format, config.log_level);
   auto inf_log = syncer::make_logger("infisical", config.log_format, config.log_level);
+  if (core_dumps_failed) log->warn("{}", *core_dumps_failed);
 
   kube::Config kube_config;
   try {
@@ -112,6 +115,9 @@ int main(int argc, char** argv) noexcept try {
   syncer::describe_syncer_metrics(metrics);
   metrics.set(syncer::kMetricUpstreamCompatibleMode, {}, config.trust.cross_namespace_without_grant ? 1 : 0);
   metrics.add_collector([&] { syncer::InfisicalSource::export_metrics(inf_client, metrics); });
+  metrics.add_text_source(core::process_metrics_text);
+  metrics.add_text_source([] { return core::build_info_metric_text("infisical_syncer_build_info"); });
+  source.observe_into(metrics);
 
   syncer::Controller controller(config, kube_client, kube_client, source, metrics, core::real_clock(), log);
 

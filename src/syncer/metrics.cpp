@@ -114,6 +114,17 @@ double Metrics::value(const std::string& name, const Labels& labels) const {
   return it->second.type == Type::kHistogram ? static_cast<double>(s->second.count) : s->second.value;
 }
 
+void Metrics::remove(const std::string& name, const Labels& labels) {
+  std::lock_guard lock(mu_);
+  auto it = families_.find(name);
+  if (it != families_.end()) it->second.series.erase(labels);
+}
+
+void Metrics::add_text_source(std::function<std::string()> source) {
+  std::lock_guard lock(mu_);
+  text_sources_.push_back(std::move(source));
+}
+
 void Metrics::add_collector(std::function<void()> collector) {
   std::lock_guard lock(mu_);
   collectors_.push_back(std::move(collector));
@@ -121,13 +132,16 @@ void Metrics::add_collector(std::function<void()> collector) {
 
 std::string Metrics::render() const {
   std::vector<std::function<void()>> collectors;
+  std::vector<std::function<std::string()>> text_sources;
   {
     std::lock_guard lock(mu_);
     collectors = collectors_;
+    text_sources = text_sources_;
   }
   for (const auto& c : collectors) c();
-  std::lock_guard lock(mu_);
   std::string out;
+  for (const auto& t : text_sources) out += t();
+  std::lock_guard lock(mu_);
   for (const auto& [name, f] : families_) {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f.help, name, type_name(f.type));
     for (const auto& [labels, s] : f.series) {
@@ -172,6 +186,34 @@ void describe_syncer_metrics(Metrics& m) {
   m.describe(kMetricTrustRefusals, Metrics::Type::kCounter,
              "Reconciles refused by the trust boundary, by reason (a reconcile refused for two reasons counts "
              "under both).");
+  const std::vector<double> seconds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+  m.describe(kMetricFetchDuration, Metrics::Type::kHistogram,
+             "Time to read one scope from Infisical in seconds (including a login when the token had to be "
+             "renewed), by result: ok, not_modified (304) or error.",
+             seconds);
+  m.describe(kMetricStatusCondition, Metrics::Type::kGauge,
+             "The Ready condition of each InfisicalSecret: 1 for the status it has, 0 for the other.");
+  m.describe(kMetricCrReconcileTotal, Metrics::Type::kCounter,
+             "Total number of reconciliations per controller (controller-runtime compatible).");
+  m.describe(kMetricCrReconcileErrors, Metrics::Type::kCounter,
+             "Total number of reconciliation errors per controller (controller-runtime compatible).");
+  m.describe(kMetricCrReconcileTime, Metrics::Type::kHistogram,
+             "Length of time per reconciliation per controller (controller-runtime compatible).", seconds);
+  m.describe(kMetricCrMaxConcurrent, Metrics::Type::kGauge,
+             "Maximum number of concurrent reconciles per controller (controller-runtime compatible).");
+  m.describe(kMetricCrActiveWorkers, Metrics::Type::kGauge,
+             "Number of currently used workers per controller (controller-runtime compatible).");
+  m.describe(kMetricWorkqueueDepth, Metrics::Type::kGauge, "Current depth of workqueue (client-go compatible).");
+  m.describe(kMetricWorkqueueRetries, Metrics::Type::kCounter,
+             "Total number of retries handled by workqueue (client-go compatible).");
+  m.describe(kMetricWorkqueueWorkDuration, Metrics::Type::kHistogram,
+             "How long in seconds processing an item from workqueue takes (client-go compatible).", seconds);
+  m.describe(kMetricRestClientRequests, Metrics::Type::kCounter,
+             "Number of HTTP requests to the Kubernetes API server, partitioned by status code, method, and host "
+             "(client-go compatible; code \"<error>\" when no answer came).");
+  m.describe(kMetricLeaderStatus, Metrics::Type::kGauge,
+             "1 when this replica leads the lease of the given name, 0 when it is a standby (client-go "
+             "compatible).");
   m.describe(kMetricUpstreamCompatibleMode, Metrics::Type::kGauge,
              "1 when cross-namespace references need no InfisicalReferenceGrant and Kubernetes auth no "
              "ServiceAccount opt-in (--cross-namespace-references=allow).");

@@ -24,12 +24,18 @@ class Metrics {
   // Sets a counter to a total kept elsewhere (a client's own counters), never lowering it.
   void set_counter(const std::string& name, const Labels& labels, double total);
   void observe(const std::string& name, const Labels& labels, double value);
+  // Drops one series (a resource that is gone), so a per-resource family does not keep it forever.
+  void remove(const std::string& name, const Labels& labels);
 
   // Current value of a counter or gauge series (0 when absent); for tests and readiness.
   double value(const std::string& name, const Labels& labels = {}) const;
 
   // A function run before each render (outside the registry's lock) to refresh gauges.
   void add_collector(std::function<void()> collector);
+
+  // Text appended after the registry's families at each render (families kept elsewhere, such as the
+  // process_* ones read from /proc); it must be complete exposition text with HELP and TYPE lines.
+  void add_text_source(std::function<std::string()> source);
 
   // Prometheus text exposition format 0.0.4.
   std::string render() const;
@@ -52,6 +58,7 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::string, Family> families_;
   std::vector<std::function<void()>> collectors_;
+  std::vector<std::function<std::string()>> text_sources_;
 };
 
 // Metric names of the syncer, declared once.
@@ -70,6 +77,25 @@ inline constexpr const char* kMetricThrottled = "infisical_syncer_budget_deferra
 inline constexpr const char* kMetricIsLeader = "infisical_syncer_leader";
 inline constexpr const char* kMetricTrustRefusals = "infisical_syncer_trust_refusals_total";
 inline constexpr const char* kMetricUpstreamCompatibleMode = "infisical_syncer_upstream_compatible_mode";
+inline constexpr const char* kMetricFetchDuration = "infisical_syncer_infisical_fetch_duration_seconds";
+// One series per InfisicalSecret and status of its Ready condition, as External Secrets Operator's
+// externalsecret_status_condition: 1 for the status the condition has, 0 for the other.
+inline constexpr const char* kMetricStatusCondition = "infisicalsecret_status_condition";
+
+// The families controller-runtime registers for every Go operator (the upstream Infisical operator
+// among them), under the same names and labels, so existing dashboards and alerts keep working:
+// controller="infisicalsecret", workqueue name="infisicalsecret".
+inline constexpr const char* kControllerName = "infisicalsecret";
+inline constexpr const char* kMetricCrReconcileTotal = "controller_runtime_reconcile_total";
+inline constexpr const char* kMetricCrReconcileErrors = "controller_runtime_reconcile_errors_total";
+inline constexpr const char* kMetricCrReconcileTime = "controller_runtime_reconcile_time_seconds";
+inline constexpr const char* kMetricCrMaxConcurrent = "controller_runtime_max_concurrent_reconciles";
+inline constexpr const char* kMetricCrActiveWorkers = "controller_runtime_active_workers";
+inline constexpr const char* kMetricWorkqueueDepth = "workqueue_depth";
+inline constexpr const char* kMetricWorkqueueRetries = "workqueue_retries_total";
+inline constexpr const char* kMetricWorkqueueWorkDuration = "workqueue_work_duration_seconds";
+inline constexpr const char* kMetricRestClientRequests = "rest_client_requests_total";
+inline constexpr const char* kMetricLeaderStatus = "leader_election_master_status";
 
 // Declares every syncer metric family on a registry.
 void describe_syncer_metrics(Metrics& m);

@@ -459,10 +459,18 @@ ReconcileOutcome Reconciler::finish(const Object& cr, const core::InfisicalSecre
                                     const core::SyncReport& report, std::string* cr_version) {
   const core::StatusDecision status = core::decide_status(model, report, wall_seconds(clock_));
   if (status.event) events_.record(cr, *status.event);
-  if (report.failure)
-    log_->warn("reconcile failed object={}/{} reason={} error=\"{}\"", model.metadata.namespace_, model.metadata.name,
-               report.failure->reason, report.failure->message);
+  if (report.failure) {
+    // A warning once per change of reason, like the Event; while the same failure repeats (every
+    // retry of an unreachable host, for instance) it is a debug line, so 1,000 failing resources do
+    // not flood the log with thousands of identical warnings.
+    const core::Condition* before = core::find_condition(model.status.conditions, core::kConditionReady);
+    const bool repeated = before && before->status == core::kStatusFalse && before->reason == report.failure->reason;
+    log_->log(repeated ? spdlog::level::debug : spdlog::level::warn, "reconcile failed object={}/{} reason={} error=\"{}\"",
+              model.metadata.namespace_, model.metadata.name, report.failure->reason, report.failure->message);
+  }
   ReconcileOutcome out = outcome_of(status.requeue, status.result);
+  if (const core::Condition* ready = core::find_condition(status.conditions, core::kConditionReady))
+    out.ready = ready->status;
   if (!status.patch) return out;
   try {
     kube::ObjectPtr patched =

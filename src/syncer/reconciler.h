@@ -43,6 +43,9 @@ struct ReconcileOutcome {
   Next next = Next::kForget;
   std::chrono::milliseconds after{0};  // kRequeueAfter
   std::string result;  // metric label: synced, unchanged, invalid, refused, error, conflict, deleted, throttled
+  // The status of the resource's Ready condition after this reconcile ("True" or "False"); empty when
+  // this reconcile decided none (the resource is gone, or the reconcile was deferred).
+  std::string ready{};
 };
 
 // Reads from the watch caches (informer stores); each returns nullptr when the object is not cached.

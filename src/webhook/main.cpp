@@ -29,9 +29,12 @@
 
 int main(int argc, char** argv) noexcept try {
   // Holds tokens, secret values or keys: no core file, not dumpable (core/process_hygiene.h).
-  if (auto failed = ifo::core::disable_core_dumps()) std::fprintf(stderr, "infisical-webhook: warning: %s\n", failed->c_str());
+  // Both run before anything else; what they could not do is logged once the logger exists, so every
+  // line the webhook prints is in its log format.
+  std::vector<std::string> early_warnings;
+  if (auto failed = ifo::core::disable_core_dumps()) early_warnings.push_back(*failed);
   using namespace ifo::webhook;
-  if (auto failed = return_large_buffers_to_os()) std::fprintf(stderr, "infisical-webhook: warning: %s\n", failed->c_str());
+  if (auto failed = return_large_buffers_to_os()) early_warnings.push_back(*failed);
   auto opts = parse_options(std::vector<std::string>(argv + 1, argv + argc));
   if (!opts) {
     std::fprintf(stderr, "infisical-webhook: %s\n", opts.error().c_str());
@@ -49,6 +52,7 @@ int main(int argc, char** argv) noexcept try {
   log->set_level(opts->log_level);
   ifo::core::set_log_format(*log, opts->log_format);
   spdlog::set_default_logger(log);
+  for (const std::string& w : early_warnings) log->warn("{}", w);
 
   // Block the signals before any thread starts, so only sigwait below sees them.
   sigset_t signals;

@@ -5,6 +5,8 @@
 
 #include <atomic>
 
+#include "core/process_metrics.h"
+
 namespace ifo::webhook {
 
 namespace {
@@ -14,6 +16,35 @@ typename Map::mapped_type& entry(Map& map, std::string_view key) {
   if (it == map.end()) it = map.emplace(std::string(key), typename Map::mapped_type{}).first;
   return it->second;
 }
+// The HELP line of each gauge source entry (a name not listed here gets a generic one, so a new entry
+// still renders valid exposition text; tests/http/metrics_promtool_test notices a missing help).
+std::string_view help_of(std::string_view name) {
+  static const std::map<std::string_view, std::string_view> kHelp = {
+      {kMetricCacheAge, "Seconds since the digest cache's informer last listed or saw a watch event; -1 before "
+                        "its first sync."},
+      {kMetricCacheSynced, "1 once the digest cache has listed the InfisicalSecrets."},
+      {kMetricCacheSecrets, "Managed Secrets whose key digests the cache holds."},
+      {kMetricCertExpiry, "Expiry of the serving certificate, seconds since the Unix epoch."},
+      {kMetricCertReloads, "Times the serving certificate was reloaded from its files after a change."},
+      {kMetricRefusedPeerLimit, "Connections closed at accept because their address had its connection cap."},
+      {kMetricRefusedConnectionLimit, "Connections closed at accept because the server had its connection cap."},
+      {kMetricRefusedOverBudget, "Requests answered 503 because the buffered-bytes budget was full."},
+      {kMetricOpenConnections, "Open admission connections."},
+      {kMetricBufferedBytes, "Bytes of request bodies buffered now."},
+      {kMetricAuthorizationsPending, "Distinct SubjectAccessReviews waiting for the API server."},
+      {kMetricAuthorizationsRefusedBusy, "Authorization checks denied at once because the pending limit was "
+                                         "reached."},
+      {kMetricAuthorizationsTimedOut, "Authorization checks denied because no answer came before the deadline."},
+      {kMetricTrustLookupsPending, "Trust lookups (grants, ServiceAccount opt-ins, infisical-config) waiting for "
+                                   "the API server off the event loops."},
+      {kMetricTrustLookupsRefusedBusy, "Validations denied at once because the trust-lookup pending limit was "
+                                       "reached."},
+      {kMetricTrustLookupsTimedOut, "Validations denied because a trust lookup had no answer before the deadline."},
+  };
+  auto it = kHelp.find(name);
+  return it == kHelp.end() ? std::string_view("Webhook gauge.") : it->second;
+}
+
 }  // namespace
 
 Metrics::Shard& Metrics::my_shard() {
@@ -85,9 +116,14 @@ std::string Metrics::render() const {
                        kMetricLatency, path, h.count);
   }
   if (gauges) {
-    for (const auto& [name, value] : gauges()) out += fmt::format("# TYPE {} {}\n{} {}\n", name,
-        name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0 ? "counter" : "gauge", name, value);
+    for (const auto& [name, value] : gauges()) {
+      const bool counter = name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0;
+      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help_of(name), name,
+                         counter ? "counter" : "gauge", name, value);
+    }
   }
+  out += core::process_metrics_text();
+  out += core::build_info_metric_text("infisical_webhook_build_info");
   return out;
 }
 

@@ -300,5 +300,77 @@ PY
 }
 check "deploy/webhook-config is the chart's rendering (1.25 and 1.28) and names the chart's Service" webhook_config_is_the_charts
 
+# The opt-in monitoring objects: the PrometheusRule's rules pass promtool and its alerts fire on the
+# series the binaries really export (a promtool rule unit test); the dashboard is valid JSON whose
+# queries name only families the binaries export (docs/metrics.md lists them).
+promtool="${PROMTOOL:-$(command -v promtool || echo "$root/.tools/bin/promtool")}"
+prometheus_rule_works() {
+  render --set metrics.prometheusRule.enabled=true --show-only templates/prometheusrule.yaml >"$tmp/rule.yaml" || return 1
+  python3 - "$tmp/rule.yaml" "$tmp/rules.yaml" <<'PY' || return 1
+import sys, yaml
+rule = yaml.safe_load(open(sys.argv[1]))
+assert rule["kind"] == "PrometheusRule", rule["kind"]
+yaml.safe_dump({"groups": rule["spec"]["groups"]}, open(sys.argv[2], "w"))
+PY
+  "$promtool" check rules "$tmp/rules.yaml" || return 1
+  cat >"$tmp/rules_test.yaml" <<'YAML'
+rule_files: [rules.yaml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'infisicalsecret_status_condition{condition="Ready",name="app",namespace="shop",status="False"}'
+        values: '1x30'
+      - series: 'infisicalsecret_status_condition{condition="Ready",name="ok",namespace="shop",status="False"}'
+        values: '0x30'
+      - series: 'infisical_webhook_serving_certificate_expiry_timestamp_seconds{pod="w"}'
+        values: '86400x120'
+    alert_rule_test:
+      - eval_time: 10m
+        alertname: InfisicalSecretNotReady
+        exp_alerts: []
+      - eval_time: 20m
+        alertname: InfisicalSecretNotReady
+        exp_alerts:
+          - exp_labels: {severity: warning, condition: Ready, name: app, namespace: shop, status: "False"}
+            exp_annotations:
+              summary: InfisicalSecret shop/app has not been Ready for 15m.
+              description: "Its managed Secret is left as it was, but no longer follows Infisical. The Ready condition's reason says why: kubectl -n shop describe isec app (docs/troubleshooting.md explains each reason)."
+      - eval_time: 90m
+        alertname: InfisicalWebhookCertificateExpiresSoon
+        exp_alerts:
+          - exp_labels: {severity: warning, pod: w}
+            exp_annotations:
+              summary: The webhook's serving certificate expires in less than 14 days.
+              description: "certs-gen's renewal CronJob (or cert-manager) should have renewed it. When it expires the API server cannot call the webhook and every InfisicalSecret write is rejected (failurePolicy: Fail)."
+YAML
+  (cd "$tmp" && "$promtool" test rules rules_test.yaml)
+}
+check "the opt-in PrometheusRule passes promtool check rules and its alerts fire (promtool test rules)" prometheus_rule_works
+
+dashboard_valid() {
+  render --set metrics.grafanaDashboard.enabled=true --show-only templates/grafana-dashboard.yaml >"$tmp/dash.yaml" || return 1
+  python3 - "$tmp/dash.yaml" "$root/src" <<'PY'
+import json, pathlib, re, sys, yaml
+cm = yaml.safe_load(open(sys.argv[1]))
+assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+dash = json.loads(cm["data"]["infisical-secrets-operator.json"])
+exported = set()
+for f in pathlib.Path(sys.argv[2]).rglob("*"):
+    if f.suffix in (".h", ".cpp"):
+        exported |= set(re.findall(r'"((?:infisical_|infisicalsecret_|controller_runtime_|workqueue_|rest_client_|leader_election_|process_)[a-z_]+)"', f.read_text()))
+exported |= {"process_resident_memory_bytes", "process_cpu_seconds_total"}  # core/process_metrics.cpp formats these
+names = set()
+for p in dash["panels"]:
+    for t in p["targets"]:
+        for n in re.findall(r"\b([a-z_]+)(?:\{|\[)", t["expr"]):
+            names.add(re.sub(r"_(bucket|sum|count)$", "", n))
+unknown = sorted(n for n in names if n not in exported and n not in ("rate", "increase", "sum", "max", "min"))
+assert not unknown, f"the dashboard queries families no binary exports: {unknown}"
+assert len(dash["panels"]) >= 10
+PY
+}
+check "the opt-in Grafana dashboard is valid JSON and queries only exported families" dashboard_valid
+
 echo "# cases: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

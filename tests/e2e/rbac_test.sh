@@ -11,7 +11,8 @@
 #   3. each component works with exactly those rules: certs-gen (the install Job's and the renewal
 #      CronJob's args), the webhook and the syncer run with their own ServiceAccount's token against
 #      infisical-sim; an InfisicalSecret syncs, an opted-in Deployment rolls, and none of their
-#      requests is refused (kube-sim logs every request's status).
+#      requests is refused (kube-sim logs every request's status);
+#   4. their /metrics pass promtool and their JSON log lines parse (what monitoring reads).
 # Prints "# cases: N passed, N failed" (and "# pending: N", 0 now that no known gap is tolerated).
 set -uo pipefail
 
@@ -324,7 +325,7 @@ fi
 start="$(mark)"
 hport="$(free_port)"
 mapfile -t wh_args < <(args_of "$full-webhook" '.spec.template.spec.containers[0]' | sed \
-  -e "s|^--port=.*|--port=$wport|" -e "s|^--health-port=.*|--health-port=$hport|" -e "s|^--log-format=.*|--log-format=text|" \
+  -e "s|^--port=.*|--port=$wport|" -e "s|^--health-port=.*|--health-port=$hport|"  \
   -e "s|^--tls-cert-file=.*|--tls-cert-file=$work/certs/tls.crt|" -e "s|^--tls-private-key-file=.*|--tls-private-key-file=$work/certs/tls.key|")
 "$webhook" "${wh_args[@]}" --kubeconfig="$work/kc-webhook" --bind-address=127.0.0.1 >"$work/webhook.log" 2>&1 &
 pids+=($!)
@@ -335,7 +336,7 @@ sport="$(free_port)"
 mport="$(free_port)"
 mapfile -t sy_args < <(args_of "$full-syncer" '.spec.template.spec.containers[0]' | sed \
   -e "s|^--metrics-bind-address=.*|--metrics-bind-address=127.0.0.1:$mport|" \
-  -e "s|^--health-probe-bind-address=.*|--health-probe-bind-address=127.0.0.1:$sport|" -e "s|^--log-format=.*|--log-format=text|")
+  -e "s|^--health-probe-bind-address=.*|--health-probe-bind-address=127.0.0.1:$sport|")
 "$syncer" "${sy_args[@]}" --kubeconfig="$work/kc-syncer" >"$work/syncer.log" 2>&1 &
 pids+=($!)
 if eventually 60 curl -fsS "http://127.0.0.1:$sport/readyz"; then pass "the syncer is ready with the syncer ServiceAccount's rules"
@@ -365,6 +366,61 @@ rolled() {
 if out="$(rolled 2>&1)"; then pass "an opted-in Deployment rolls when a consumed key changes (the webhook's hash, the syncer's patch)"
 else fail "an opted-in Deployment rolls when a consumed key changes (the webhook's hash, the syncer's patch)" "$(lines <<<"$out")" \
        "$(grep -iE 'forbidden|error' "$work/syncer.log" "$work/webhook.log" | tail -5 | lines)"; fi
+
+# 4. What monitoring reads: each component's /metrics passes `promtool check metrics` (Debian's
+# prometheus package; scripts/install-tools unpacks it) and carries the families dashboards written for
+# controller-runtime operators expect; every log line both printed is one JSON object in the chart's
+# format (ts, level in debug|info|warn|error, logger, msg).
+promtool="${PROMTOOL:-$(command -v promtool || echo "$src/.tools/bin/promtool")}"
+check_metrics() {  # URL -> promtool's complaints, if any; the text itself in $work/scraped
+  curl -fsS "$1" >"$work/scraped" || { echo "cannot scrape $1"; return 1; }
+  "$promtool" check metrics <"$work/scraped" 2>&1
+}
+has_series() { grep -qE "^$1( |\{)" "$work/scraped" || { echo "missing: $1"; return 1; }; }
+if out="$(check_metrics "http://127.0.0.1:$mport/metrics" 2>&1)" &&
+   out="$(for f in controller_runtime_reconcile_total controller_runtime_reconcile_errors_total \
+            controller_runtime_reconcile_time_seconds_bucket controller_runtime_max_concurrent_reconciles \
+            workqueue_depth workqueue_work_duration_seconds_count rest_client_requests_total \
+            leader_election_master_status process_cpu_seconds_total process_resident_memory_bytes \
+            process_open_fds process_start_time_seconds infisical_syncer_build_info \
+            infisical_syncer_infisical_fetch_duration_seconds_count; do has_series "$f"; done 2>&1)" &&
+   grep -q '^controller_runtime_reconcile_total{controller="infisicalsecret",result="requeue_after"} [1-9]' "$work/scraped" &&
+   grep -q '^infisicalsecret_status_condition{condition="Ready",name="app-secrets",namespace="default",status="True"} 1$' "$work/scraped" &&
+   grep -q '^infisicalsecret_status_condition{condition="Ready",name="app-secrets",namespace="default",status="False"} 0$' "$work/scraped"; then
+  pass "the syncer's /metrics passes promtool and has controller-runtime's, process_* and per-resource Ready series"
+else
+  fail "the syncer's /metrics passes promtool and has controller-runtime's, process_* and per-resource Ready series" \
+    "$(lines <<<"$out")" "$(grep -E '^(controller_runtime_reconcile_total|infisicalsecret_status_condition)' "$work/scraped" | head -6 | lines)"
+fi
+if out="$(check_metrics "http://127.0.0.1:$hport/metrics" 2>&1)" &&
+   out="$(for f in infisical_webhook_requests_total process_cpu_seconds_total process_resident_memory_bytes \
+            infisical_webhook_build_info; do has_series "$f"; done 2>&1)"; then
+  pass "the webhook's /metrics passes promtool and has process_* and build info"
+else
+  fail "the webhook's /metrics passes promtool and has process_* and build info" "$(lines <<<"$out")"
+fi
+out="$(python3 - "$work/syncer.log" "$work/webhook.log" <<'PY' 2>&1
+import json, sys
+bad, total = [], 0
+for path in sys.argv[1:]:
+    for n, line in enumerate(open(path, encoding="utf-8", errors="strict"), 1):
+        total += 1
+        try:
+            o = json.loads(line)
+            ok = (isinstance(o, dict) and isinstance(o.get("ts"), str) and o.get("level") in ("debug", "info", "warn", "error")
+                  and isinstance(o.get("logger"), str) and isinstance(o.get("msg"), str))
+        except ValueError as e:
+            ok = False
+        if not ok:
+            bad.append(f"{path.rsplit('/', 1)[-1]}:{n}: {line.strip()[:160]}")
+print(f"{total} lines")
+if bad or total == 0:
+    print("\n".join(bad[:5]))
+    sys.exit(1)
+PY
+)"
+if [ $? -eq 0 ]; then pass "every log line of the syncer and the webhook is one JSON object with ts, level, logger and msg ($out)"
+else fail "every log line of the syncer and the webhook is one JSON object with ts, level, logger and msg" "$(lines <<<"$out")"; fi
 
 # The renewal CronJob runs certs-gen under the certs-gen ServiceAccount (nothing is due: it reuses).
 start="$(mark)"

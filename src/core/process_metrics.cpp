@@ -1,0 +1,102 @@
+// process_* metrics from /proc/self/stat, /proc/stat (boot time), /proc/self/fd and getrlimit.
+#include "core/process_metrics.h"
+
+#include "core/build_info.h"
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <sstream>
+#include <vector>
+
+namespace ifo::core {
+
+namespace {
+
+void append(std::string& out, const char* name, const char* type, const char* help, double value) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+}
+
+// The fields of /proc/self/stat after "pid (comm)", numbered from 3 (state) as in proc(5). The
+// command name may itself contain spaces and parentheses, hence the search for the last ')'.
+std::optional<std::vector<std::string>> stat_fields() {
+  std::ifstream in("/proc/self/stat");
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(line.substr(close + 1));
+  std::vector<std::string> fields{"", "", ""};  // indices 0-2 unused: pid and comm
+  for (std::string f; rest >> f;) fields.push_back(f);
+  if (fields.size() <= 24) return std::nullopt;
+  return fields;
+}
+
+std::optional<double> boot_time_seconds() {
+  std::ifstream in("/proc/stat");
+  for (std::string key; in >> key;) {
+    if (key == "btime") {
+      double t = 0;
+      if (in >> t) return t;
+      return std::nullopt;
+    }
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return std::nullopt;
+}
+
+std::optional<double> open_fds() {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return std::nullopt;
+  double n = 0;
+  while (const dirent* e = readdir(dir))
+    if (e->d_name[0] != '.') ++n;
+  closedir(dir);
+  return n - 1;  // the descriptor opendir itself holds
+}
+
+}  // namespace
+
+std::string process_metrics_text() {
+  std::string out;
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  if (auto f = stat_fields(); f && ticks > 0) {
+    try {
+      const double utime = std::stod((*f)[14]);
+      const double stime = std::stod((*f)[15]);
+      const double start_ticks = std::stod((*f)[22]);
+      const double vsize = std::stod((*f)[23]);
+      const double rss_pages = std::stod((*f)[24]);
+      append(out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+             (utime + stime) / ticks);
+      append(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", rss_pages * page);
+      append(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", vsize);
+      if (auto boot = boot_time_seconds())
+        append(out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
+               *boot + start_ticks / ticks);
+    } catch (const std::exception&) {
+      // A /proc format this code does not know: leave the values out rather than report wrong ones.
+    }
+  }
+  if (auto fds = open_fds()) append(out, "process_open_fds", "gauge", "Number of open file descriptors.", *fds);
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    append(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+           static_cast<double>(limit.rlim_cur));
+  return out;
+}
+
+std::string build_info_metric_text(std::string_view name) {
+  return fmt::format("# HELP {0} Always 1; the labels say which version and commit of this binary is running.\n"
+                     "# TYPE {0} gauge\n{0}{{commit=\"{1}\",version=\"{2}\"}} 1\n",
+                     name, build_commit(), build_version());
+}
+
+}  // namespace ifo::core
