@@ -7,14 +7,8 @@ set -uo pipefail
 root="${IFO_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}"
 helm="${HELM:-$root/.tools/bin/helm}"
 chart="$root/charts/infisical-secrets-operator"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-check() {  # check NAME COMMAND...: one case
-  local name="$1"; shift
-  if "$@" >"$tmp/out" 2>&1; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/     /' "$tmp/out" | head -20; fi
-}
+# shellcheck source=../check_lib.sh
+source "$root/tests/check_lib.sh"
 render() { "$helm" template rel "$chart" -n ops "$@" 2>/dev/null; }
 
 lint_clean() {
@@ -372,5 +366,4 @@ PY
 }
 check "the opt-in Grafana dashboard is valid JSON and queries only exported families" dashboard_valid
 
-echo "# cases: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish_checks

@@ -5,14 +5,8 @@
 set -uo pipefail
 root="${IFO_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}"
 build="${IFO_BUILD_ROOT:?set IFO_BUILD_ROOT to the build directory}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-check() {  # check NAME COMMAND...: one case
-  local name="$1"; shift
-  if "$@" >"$tmp/out" 2>&1; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/     /' "$tmp/out" | head -20; fi
-}
+# shellcheck source=../check_lib.sh
+source "$root/tests/check_lib.sh"
 
 version="$(sed -n "s/^  version : '\([^']*\)',.*/\1/p" "$root/meson.build" | head -1)"
 in_git=false
@@ -43,5 +37,4 @@ for bin in infisical-syncer:src/syncer/infisical-syncer infisical-webhook:src/we
   check "$name --help lists --version" help_names_flag "$exe"
 done
 
-echo "# cases: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish_checks

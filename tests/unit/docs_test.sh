@@ -4,14 +4,9 @@
 # src/core/constants.h. Pure and fast (no build, no cluster): the unit suite.
 set -uo pipefail
 root="${IFO_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-check() {  # check NAME COMMAND...: one case
-  local name="$1"; shift
-  if "$@" >"$tmp/out" 2>&1; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/     /' "$tmp/out" | head -40; fi
-}
+check_detail_lines=40
+# shellcheck source=../check_lib.sh
+source "$root/tests/check_lib.sh"
 
 api_reference_current() {
   python3 "$root/scripts/gen-api-docs" "$tmp/api.md" || return 1
@@ -47,5 +42,4 @@ reasons_documented() {  # a heading per reason, so a new reason without its sect
 }
 check "docs/troubleshooting.md has a section for every reason in src/core/constants.h" reasons_documented
 
-echo "# cases: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish_checks
