@@ -10,7 +10,7 @@ namespace ifo::core {
 
 namespace {
 
-using Wide = unsigned __int128;  // room for int64 ns times a unit without intermediate overflow
+__extension__ typedef unsigned __int128 Wide;  // room for int64 ns times a unit without intermediate overflow
 constexpr Wide kMaxMagnitude = Wide{1} << 63;  // |INT64_MIN|; the positive limit is one less
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
