@@ -72,7 +72,8 @@ core::Result<std::chrono::seconds> parse_duration(const std::string& text) {
   auto d = core::parse_duration(text, {.days = true});
   if (!d) return R::fail(d.error());
   if (d->count() < 0) return R::fail(fmt::format("duration {:?} must not be negative", text));
-  if (*d > std::chrono::hours(24 * 365 * 100)) return R::fail(fmt::format("duration {:?} is longer than 100 years", text));
+  if (*d > std::chrono::hours(24 * 365 * 100))
+    return R::fail(fmt::format("duration {:?} is longer than 100 years", text));
   return std::chrono::duration_cast<std::chrono::seconds>(*d);
 }
 
@@ -129,13 +130,17 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
   flags.value("ca-common-name", store(o.policy.ca_common_name));
   flags.value("out-dir", store(o.out_dir));
   flags.value("log-level", [&](const std::string& v) -> std::string {
-    if (auto level = core::parse_log_level(v)) o.log_level = *level;
-    else return fmt::format("flag --log-level: {:?} is not one of {}", v, fmt::join(core::kLogLevelNames, ", "));
+    if (auto level = core::parse_log_level(v))
+      o.log_level = *level;
+    else
+      return fmt::format("flag --log-level: {:?} is not one of {}", v, fmt::join(core::kLogLevelNames, ", "));
     return {};
   });
   flags.value("log-format", [&](const std::string& v) -> std::string {
-    if (auto format = core::parse_log_format(v)) o.log_format = *format;
-    else return fmt::format("flag --log-format: {:?} is not text or json", v);
+    if (auto format = core::parse_log_format(v))
+      o.log_format = *format;
+    else
+      return fmt::format("flag --log-format: {:?} is not text or json", v);
     return {};
   });
   if (ensure) {

@@ -13,7 +13,9 @@ namespace {
 __extension__ typedef unsigned __int128 Wide;  // room for int64 ns times a unit without intermediate overflow
 constexpr Wide kMaxMagnitude = Wide{1} << 63;  // |INT64_MIN|; the positive limit is one less
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // Nanoseconds per unit, 0 for an unknown unit.
 std::int64_t unit_ns(std::string_view unit, bool days) {
@@ -27,14 +29,18 @@ std::int64_t unit_ns(std::string_view unit, bool days) {
   return 0;
 }
 
-std::string_view unit_list(bool days) { return days ? "ns, us, ms, s, m, h or d" : "ns, us, ms, s, m or h"; }
+std::string_view unit_list(bool days) {
+  return days ? "ns, us, ms, s, m, h or d" : "ns, us, ms, s, m or h";
+}
 
 }  // namespace
 
 Result<std::chrono::nanoseconds> parse_duration(std::string_view text, DurationSyntax syntax) {
   using R = Result<std::chrono::nanoseconds>;
   const std::string_view original = text;
-  auto invalid = [&](std::string_view why) { return R::fail(fmt::format("invalid duration {:?}: {}", original, why)); };
+  auto invalid = [&](std::string_view why) {
+    return R::fail(fmt::format("invalid duration {:?}: {}", original, why));
+  };
   bool negative = false;
   if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
     negative = text.front() == '-';
@@ -81,16 +87,20 @@ Result<std::chrono::nanoseconds> parse_duration(std::string_view text, DurationS
     size_t u = i;
     while (u < text.size() && !is_digit(text[u]) && text[u] != '.') ++u;
     std::string_view unit = text.substr(i, u - i);
-    if (unit.empty()) return invalid(fmt::format("missing unit after {:?} ({})", text.substr(0, i), unit_list(syntax.days)));
+    if (unit.empty())
+      return invalid(fmt::format("missing unit after {:?} ({})", text.substr(0, i), unit_list(syntax.days)));
     const std::int64_t per = unit_ns(unit, syntax.days);
     if (per == 0) return invalid(fmt::format("unknown unit {:?} ({})", unit, unit_list(syntax.days)));
     if (whole > kMaxMagnitude / static_cast<Wide>(per)) return invalid("out of range");
-    if (!add(whole * static_cast<Wide>(per) + fraction * static_cast<Wide>(per) / scale)) return invalid("out of range");
+    if (!add(whole * static_cast<Wide>(per) + fraction * static_cast<Wide>(per) / scale))
+      return invalid("out of range");
     text.remove_prefix(u);
   }
   if (!negative && total == kMaxMagnitude) return invalid("out of range");
   const auto magnitude = static_cast<std::int64_t>(total == kMaxMagnitude ? total - 1 : total);
-  if (negative) return std::chrono::nanoseconds(total == kMaxMagnitude ? std::numeric_limits<std::int64_t>::min() : -magnitude);
+  if (negative)
+    return std::chrono::nanoseconds(total == kMaxMagnitude ? std::numeric_limits<std::int64_t>::min()
+                                                           : -magnitude);
   return std::chrono::nanoseconds(magnitude);
 }
 

@@ -20,7 +20,9 @@ const FlagSet::Flag* FlagSet::find(std::string_view name) const {
   return it == flags_.end() ? nullptr : &*it;
 }
 
-bool FlagSet::has(std::string_view name) const { return find(name) != nullptr; }
+bool FlagSet::has(std::string_view name) const {
+  return find(name) != nullptr;
+}
 
 std::string FlagSet::set(std::string_view name, const std::string& value) const {
   const Flag* f = find(name);
@@ -77,15 +79,18 @@ Result<FlagSet::Parsed> FlagSet::parse(const std::vector<std::string>& args, boo
         return R::fail(fmt::format("flag --{} needs a value", name));
       }
     }
-    if (value.empty() && !flag->allow_empty) return R::fail(fmt::format("flag --{} needs a non-empty value", name));
+    if (value.empty() && !flag->allow_empty)
+      return R::fail(fmt::format("flag --{} needs a non-empty value", name));
     if (auto err = flag->handler(value); !err.empty()) return R::fail(std::move(err));
   }
   return out;
 }
 
 Result<bool> parse_bool_flag(std::string_view flag, std::string_view v) {
-  if (v == "1" || v == "t" || v == "T" || v == "true" || v == "TRUE" || v == "True" || v == "yes") return true;
-  if (v == "0" || v == "f" || v == "F" || v == "false" || v == "FALSE" || v == "False" || v == "no") return false;
+  if (v == "1" || v == "t" || v == "T" || v == "true" || v == "TRUE" || v == "True" || v == "yes")
+    return true;
+  if (v == "0" || v == "f" || v == "F" || v == "false" || v == "FALSE" || v == "False" || v == "no")
+    return false;
   return Result<bool>::fail(fmt::format("{}: expected true or false, got \"{}\"", flag, v));
 }
 

@@ -29,7 +29,9 @@ bool valid_namespace(const std::string& ns) {
   return ns.front() != '-' && ns.back() != '-';
 }
 
-Result<bool> parse_bool(const std::string& flag, const std::string& v) { return core::parse_bool_flag(flag, v); }
+Result<bool> parse_bool(const std::string& flag, const std::string& v) {
+  return core::parse_bool_flag(flag, v);
+}
 
 Result<long> parse_int(const std::string& flag, const std::string& v, long min, long max) {
   long out = 0;
@@ -254,8 +256,10 @@ Result<Config> parse_config(const std::vector<std::string>& args, const std::map
   for (const auto& s : specs) {
     auto handler = [&c, &s](const std::string& v) { return s.apply(c, v).value_or(std::string()); };
     // Every syncer flag takes an empty value ("--namespaces=" is all namespaces), as it always did.
-    if (s.is_bool) flags.boolean(s.name, handler);
-    else flags.value(s.name, handler, /*allow_empty=*/true);
+    if (s.is_bool)
+      flags.boolean(s.name, handler);
+    else
+      flags.value(s.name, handler, /*allow_empty=*/true);
   }
   auto parsed = flags.parse(args);
   if (!parsed) return Result<Config>::fail(parsed.error());

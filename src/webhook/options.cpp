@@ -75,7 +75,8 @@ core::Result<std::chrono::milliseconds> parse_ms_duration(const std::string& fla
   using R = core::Result<std::chrono::milliseconds>;
   auto d = core::parse_duration_flag(flag, text);
   if (!d) return R::fail(d.error());
-  if (*d > std::chrono::hours(24)) return R::fail(fmt::format("flag {}: {:?} is longer than 24h", flag, text));
+  if (*d > std::chrono::hours(24))
+    return R::fail(fmt::format("flag {}: {:?} is longer than 24h", flag, text));
   return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
 }
 
@@ -130,7 +131,8 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
   flags.value("tls-cert-file", store(o.tls_cert_file));
   flags.value("tls-private-key-file", store(o.tls_key_file));
   flags.value("port", [&](const std::string& v) { return port("--port", v, o.server.port); });
-  flags.value("health-port", [&](const std::string& v) { return port("--health-port", v, o.server.health_port); });
+  flags.value("health-port",
+              [&](const std::string& v) { return port("--health-port", v, o.server.health_port); });
   flags.value("bind-address", store(o.server.bind_address));
   flags.value("kubeconfig", store(o.kubeconfig));
   flags.value("operator-namespace", store(o.operator_namespace));
@@ -141,27 +143,36 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
     return {};
   });
   flags.value("cross-namespace-references", [&](const std::string& v) -> std::string {
-    if (v == "grant") o.trust.cross_namespace_without_grant = false;
-    else if (v == "allow") o.trust.cross_namespace_without_grant = true;
-    else return fmt::format("flag --cross-namespace-references: {:?} is not grant or allow", v);
+    if (v == "grant")
+      o.trust.cross_namespace_without_grant = false;
+    else if (v == "allow")
+      o.trust.cross_namespace_without_grant = true;
+    else
+      return fmt::format("flag --cross-namespace-references: {:?} is not grant or allow", v);
     return {};
   });
   // An empty allow-list is a choice (only the infisical-config host), so "--allowed-hosts=" is one.
-  flags.value("allowed-hosts", [&](const std::string& v) -> std::string {
-    o.trust.allowed_hosts = split_list(v);
-    for (const auto& h : o.trust.allowed_hosts)
-      if (h.find('/') != std::string::npos)
-        return fmt::format("flag --allowed-hosts: {:?} must be a host name such as app.infisical.com or "
-                           "*.example.com (optionally with :port), not a URL", h);
-    return {};
-  }, /*allow_empty=*/true);
+  flags.value(
+      "allowed-hosts",
+      [&](const std::string& v) -> std::string {
+        o.trust.allowed_hosts = split_list(v);
+        for (const auto& h : o.trust.allowed_hosts)
+          if (h.find('/') != std::string::npos)
+            return fmt::format(
+                "flag --allowed-hosts: {:?} must be a host name such as app.infisical.com or "
+                "*.example.com (optionally with :port), not a URL",
+                h);
+        return {};
+      },
+      /*allow_empty=*/true);
   flags.boolean("allow-insecure-http", [&](const std::string& v) -> std::string {
     auto b = core::parse_bool_flag("flag --allow-insecure-http", v);
     if (!b) return b.error();
     o.trust.allow_http = *b;
     return {};
   });
-  flags.value("workers", [&](const std::string& v) { return number("--workers", v, 1, 1024, o.server.workers); });
+  flags.value("workers",
+              [&](const std::string& v) { return number("--workers", v, 1, 1024, o.server.workers); });
   // At least one connection; at least room for one largest request in the three quarters of the
   // budget that requests over kSmallRequestBytes may use.
   flags.value("max-connections-per-ip", [&](const std::string& v) {
@@ -185,8 +196,10 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
     auto d = parse_ms_duration("--authorization-timeout", v);
     if (!d) return d.error();
     if (d->count() < 1 || *d >= std::chrono::seconds(30))
-      return fmt::format("flag --authorization-timeout: {:?} must be above 0 and below 30s (the longest webhook "
-                         "timeoutSeconds)", v);
+      return fmt::format(
+          "flag --authorization-timeout: {:?} must be above 0 and below 30s (the longest webhook "
+          "timeoutSeconds)",
+          v);
     o.authorization_timeout = *d;
     return {};
   });
@@ -203,13 +216,17 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
     return {};
   });
   flags.value("log-level", [&](const std::string& v) -> std::string {
-    if (auto level = core::parse_log_level(v)) o.log_level = *level;
-    else return fmt::format("flag --log-level: {:?} is not one of {}", v, fmt::join(core::kLogLevelNames, ", "));
+    if (auto level = core::parse_log_level(v))
+      o.log_level = *level;
+    else
+      return fmt::format("flag --log-level: {:?} is not one of {}", v, fmt::join(core::kLogLevelNames, ", "));
     return {};
   });
   flags.value("log-format", [&](const std::string& v) -> std::string {
-    if (auto format = core::parse_log_format(v)) o.log_format = *format;
-    else return fmt::format("flag --log-format: {:?} is not text or json", v);
+    if (auto format = core::parse_log_format(v))
+      o.log_format = *format;
+    else
+      return fmt::format("flag --log-format: {:?} is not text or json", v);
     return {};
   });
   auto parsed = flags.parse(args);

@@ -18,8 +18,17 @@ struct Seen {
 
 FlagSet flags(Seen& s) {
   FlagSet f;
-  f.value("name", [&](const std::string& v) { s.name = v; return std::string(); });
-  f.value("tag", [&](const std::string& v) { s.tags.push_back(v); return std::string(); }, /*allow_empty=*/true);
+  f.value("name", [&](const std::string& v) {
+    s.name = v;
+    return std::string();
+  });
+  f.value(
+      "tag",
+      [&](const std::string& v) {
+        s.tags.push_back(v);
+        return std::string();
+      },
+      /*allow_empty=*/true);
   f.value("port", [&](const std::string& v) {
     return v == "80" ? std::string() : "flag --port: \"" + v + "\" is not a port number";
   });
@@ -107,7 +116,9 @@ TEST_CASE("set runs one flag's handler, for environment fallbacks") {
 }
 
 TEST_CASE("booleans are read as pflag reads them") {
-  for (const char* t : {"1", "t", "T", "true", "TRUE", "True", "yes"}) CHECK(parse_bool_flag("--x", t).value());
-  for (const char* f : {"0", "f", "F", "false", "FALSE", "False", "no"}) CHECK_FALSE(parse_bool_flag("--x", f).value());
+  for (const char* t : {"1", "t", "T", "true", "TRUE", "True", "yes"})
+    CHECK(parse_bool_flag("--x", t).value());
+  for (const char* f : {"0", "f", "F", "false", "FALSE", "False", "no"})
+    CHECK_FALSE(parse_bool_flag("--x", f).value());
   CHECK_FALSE(parse_bool_flag("--x", "maybe").ok());
 }

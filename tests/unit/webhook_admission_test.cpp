@@ -911,9 +911,11 @@ TEST_CASE("webhook flags: durations in Go's syntax, bad ones and unknown flags n
     return r.ok() ? std::string() : r.error();
   };
   // A bare number has no unit: these flags never took plain seconds.
-  CHECK(err({"--shutdown-grace=10"}) == "flag --shutdown-grace: invalid duration \"10\": add a unit, e.g. 10s "
-                                          "(ns, us, ms, s, m or h)");
-  CHECK(err({"--cert-reload-interval", "2x"}).find("flag --cert-reload-interval: invalid duration \"2x\"") == 0);
+  CHECK(err({"--shutdown-grace=10"}) ==
+        "flag --shutdown-grace: invalid duration \"10\": add a unit, e.g. 10s "
+        "(ns, us, ms, s, m or h)");
+  CHECK(err({"--cert-reload-interval", "2x"}).find("flag --cert-reload-interval: invalid duration \"2x\"") ==
+        0);
   CHECK(err({"--authorization-cache-ttl=-1s"}).find("flag --authorization-cache-ttl: ") == 0);
   CHECK(err({"--shutdown-grace=25h"}).find("flag --shutdown-grace: \"25h\"") == 0);
   CHECK(err({"--shutdown-grace-period=5s"}) == "unknown flag --shutdown-grace-period (see --help)");

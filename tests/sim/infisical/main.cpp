@@ -1,8 +1,8 @@
 // infisical-sim executable: serves the simulator until SIGINT/SIGTERM; prints its ports so scripts can find them.
 #include <csignal>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
