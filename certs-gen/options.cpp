@@ -8,7 +8,8 @@
 #include <map>
 
 #include "core/constants.h"
-#include "core/flags.h"
+#include "core/duration.h"
+#include "core/flag_set.h"
 
 namespace ifo::certsgen {
 
@@ -59,36 +60,21 @@ ensure flags:
   --mutating-config NAME     MutatingWebhookConfiguration whose caBundle to keep current (repeatable)
   --out-dir DIR              also write tls.crt, tls.key, ca.crt into DIR
 
-Durations: a sequence of number+unit, units d, h, m, s (e.g. 720h, 1h30m, 90s).
+Flags are --flag=value or --flag value.
+Durations: Go's syntax, e.g. 720h, 1h30m, 90s, 1.5h (units ns, us, ms, s, m, h); d (days, e.g. 7d)
+is still accepted for compatibility with earlier releases. A plain number needs a unit.
 Exit codes: 0 success, 1 failure while running, 2 wrong usage or unreadable input.
 )";
 }
 
 core::Result<std::chrono::seconds> parse_duration(const std::string& text) {
   using R = core::Result<std::chrono::seconds>;
-  if (text.empty()) return R::fail("empty duration");
-  long long total = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t j = i;
-    while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
-    if (j == i || j == text.size()) return R::fail(fmt::format("invalid duration {:?} (expected e.g. 720h, 30m, 90s)", text));
-    long long n = 0;
-    auto [p, ec] = std::from_chars(text.data() + i, text.data() + j, n);
-    if (ec != std::errc() || n > 1000000000LL) return R::fail(fmt::format("duration {:?} is out of range", text));
-    long long unit = 0;
-    switch (text[j]) {
-      case 'd': unit = 86400; break;
-      case 'h': unit = 3600; break;
-      case 'm': unit = 60; break;
-      case 's': unit = 1; break;
-      default: return R::fail(fmt::format("invalid duration unit in {:?} (use d, h, m or s)", text));
-    }
-    total += n * unit;
-    if (total > 100LL * 365 * 86400) return R::fail(fmt::format("duration {:?} is longer than 100 years", text));
-    i = j + 1;
-  }
-  return std::chrono::seconds(total);
+  auto d = core::parse_duration(text, {.days = true});
+  if (!d) return R::fail(d.error());
+  if (d->count() < 0) return R::fail(fmt::format("duration {:?} must not be negative", text));
+  if (*d > std::chrono::hours(24 * 365 * 100))
+    return R::fail(fmt::format("duration {:?} is longer than 100 years", text));
+  return std::chrono::duration_cast<std::chrono::seconds>(*d);
 }
 
 core::Result<Options> parse_options(const std::vector<std::string>& args) {
@@ -107,58 +93,73 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
   else return R::fail(fmt::format("unknown subcommand {:?} (expected files or ensure)", cmd));
   const bool ensure = o.command == Options::Command::kEnsure;
   std::vector<std::string> extra_dns;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") { o.command = Options::Command::kHelp; return o; }
-    auto next = core::next_flag(args, i);
-    if (!next) return R::fail(next.error());
-    const std::string& flag = next->name;
-    const std::string& value = next->value;
-    const bool has_value = next->has_value;
-    auto need = [&]() -> std::string {
-      if (!has_value) return fmt::format("flag {} needs a value", flag);
-      if (value.empty()) return fmt::format("flag {} needs a non-empty value", flag);
-      return {};
+  auto store = [](std::string& into) {
+    return [&into](const std::string& v) {
+      into = v;
+      return std::string();
     };
-    auto duration = [&](std::chrono::seconds& into) -> std::string {
-      if (auto e = need(); !e.empty()) return e;
-      auto d = parse_duration(value);
+  };
+  auto append = [](std::vector<std::string>& into) {
+    return [&into](const std::string& v) {
+      into.push_back(v);
+      return std::string();
+    };
+  };
+  auto duration = [](const char* flag, std::chrono::seconds& into) {
+    return [flag, &into](const std::string& v) -> std::string {
+      auto d = parse_duration(v);
       if (!d) return fmt::format("flag {}: {}", flag, d.error());
       into = *d;
       return {};
     };
-    std::string err;
-    if (flag == "--service") { err = need(); o.service = value; }
-    else if (flag == "--namespace") { err = need(); o.ns = value; }
-    else if (flag == "--dns-name") { err = need(); extra_dns.push_back(value); }
-    else if (flag == "--ip") {
-      err = need();
-      if (err.empty() && canonical_ip(value).empty()) err = fmt::format("flag --ip: {:?} is not an IP address", value);
-      o.policy.ip_addresses.push_back(value);
-    }
-    else if (flag == "--ca-validity") err = duration(o.policy.ca_validity);
-    else if (flag == "--ca-renew-before") err = duration(o.policy.ca_renew_before);
-    else if (flag == "--validity") err = duration(o.policy.serving_validity);
-    else if (flag == "--renew-before") err = duration(o.policy.serving_renew_before);
-    else if (flag == "--clock-skew") err = duration(o.policy.clock_skew);
-    else if (flag == "--ca-common-name") { err = need(); o.policy.ca_common_name = value; }
-    else if (flag == "--out-dir") { err = need(); o.out_dir = value; }
-    else if (flag == "--log-level") {
-      if (auto level = core::parse_log_level(value)) o.log_level = *level;
-      else err = fmt::format("flag --log-level: {:?} is not one of {}", value, fmt::join(core::kLogLevelNames, ", "));
-    }
-    else if (flag == "--log-format") {
-      if (auto format = core::parse_log_format(value)) o.log_format = *format;
-      else err = fmt::format("flag --log-format: {:?} is not text or json", value);
-    }
-    else if (ensure && flag == "--kubeconfig") { err = need(); o.kubeconfig = value; }
-    else if (ensure && flag == "--secret-name") { err = need(); o.secret_name = value; }
-    else if (ensure && flag == "--ca-secret-name") { err = need(); o.ca_secret_name = value; }
-    else if (ensure && flag == "--secret-namespace") { err = need(); o.secret_namespace = value; }
-    else if (ensure && flag == "--validating-config") { err = need(); o.validating_configs.push_back(value); }
-    else if (ensure && flag == "--mutating-config") { err = need(); o.mutating_configs.push_back(value); }
-    else err = fmt::format("unknown flag {} for {} (see --help)", flag, cmd);
-    if (!err.empty()) return R::fail(err);
+  };
+  core::FlagSet flags;
+  flags.value("service", store(o.service));
+  flags.value("namespace", store(o.ns));
+  flags.value("dns-name", append(extra_dns));
+  flags.value("ip", [&](const std::string& v) -> std::string {
+    if (canonical_ip(v).empty()) return fmt::format("flag --ip: {:?} is not an IP address", v);
+    o.policy.ip_addresses.push_back(v);
+    return {};
+  });
+  flags.value("ca-validity", duration("--ca-validity", o.policy.ca_validity));
+  flags.value("ca-renew-before", duration("--ca-renew-before", o.policy.ca_renew_before));
+  flags.value("validity", duration("--validity", o.policy.serving_validity));
+  flags.value("renew-before", duration("--renew-before", o.policy.serving_renew_before));
+  flags.value("clock-skew", duration("--clock-skew", o.policy.clock_skew));
+  flags.value("ca-common-name", store(o.policy.ca_common_name));
+  flags.value("out-dir", store(o.out_dir));
+  flags.value("log-level", [&](const std::string& v) -> std::string {
+    if (auto level = core::parse_log_level(v))
+      o.log_level = *level;
+    else
+      return fmt::format("flag --log-level: {:?} is not one of {}", v, fmt::join(core::kLogLevelNames, ", "));
+    return {};
+  });
+  flags.value("log-format", [&](const std::string& v) -> std::string {
+    if (auto format = core::parse_log_format(v))
+      o.log_format = *format;
+    else
+      return fmt::format("flag --log-format: {:?} is not text or json", v);
+    return {};
+  });
+  if (ensure) {
+    flags.value("kubeconfig", store(o.kubeconfig));
+    flags.value("secret-name", store(o.secret_name));
+    flags.value("ca-secret-name", store(o.ca_secret_name));
+    flags.value("secret-namespace", store(o.secret_namespace));
+    flags.value("validating-config", append(o.validating_configs));
+    flags.value("mutating-config", append(o.mutating_configs));
+  }
+  auto parsed = flags.parse(std::vector<std::string>(args.begin() + 1, args.end()));
+  if (!parsed) return R::fail(fmt::format("{}: {}", cmd, parsed.error()));
+  if (parsed->help) {
+    o.command = Options::Command::kHelp;
+    return o;
+  }
+  if (parsed->version) {
+    o.command = Options::Command::kVersion;
+    return o;
   }
   if (o.command == Options::Command::kFiles && o.out_dir.empty()) return R::fail("files needs --out-dir DIR");
   if (o.secret_namespace.empty()) o.secret_namespace = o.ns;

@@ -1,6 +1,7 @@
 // certs-gen command line: parsed once, by a pure function, into an immutable struct.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,8 @@ struct Options {
 
 // Parses argv[1..]; the error is one line naming the flag or value at fault.
 core::Result<Options> parse_options(const std::vector<std::string>& args);
-// "90s", "30m", "720h", "1h30m", "7d": Go-style durations plus days.
+// "90s", "30m", "720h", "1h30m", "1.5h": Go's syntax (core/duration.h), plus days ("7d") as certs-gen
+// always took them; at most 100 years, never negative.
 core::Result<std::chrono::seconds> parse_duration(const std::string& text);
 std::string usage();
 

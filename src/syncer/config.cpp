@@ -10,6 +10,8 @@
 #include <functional>
 
 #include "core/address_range.h"
+#include "core/duration.h"
+#include "core/flag_set.h"
 #include "core/logging.h"
 
 namespace ifo::syncer {
@@ -28,9 +30,7 @@ bool valid_namespace(const std::string& ns) {
 }
 
 Result<bool> parse_bool(const std::string& flag, const std::string& v) {
-  if (v == "true" || v == "1" || v == "yes") return true;
-  if (v == "false" || v == "0" || v == "no") return false;
-  return Result<bool>::fail(fmt::format("{}: expected true or false, got \"{}\"", flag, v));
+  return core::parse_bool_flag(flag, v);
 }
 
 Result<long> parse_int(const std::string& flag, const std::string& v, long min, long max) {
@@ -43,18 +43,14 @@ Result<long> parse_int(const std::string& flag, const std::string& v, long min, 
   return out;
 }
 
-// Durations as Go writes them for controller flags: "15s", "500ms", "2m", or plain seconds.
+// Go's duration syntax; plain integers stay seconds, as these flags always took them.
 Result<std::chrono::milliseconds> parse_duration(const std::string& flag, const std::string& v) {
-  std::string num = v;
-  long scale = 1000;
-  auto ends = [&](std::string_view s) { return v.size() > s.size() && v.ends_with(s); };
-  if (ends("ms")) { num = v.substr(0, v.size() - 2); scale = 1; }
-  else if (ends("s")) { num = v.substr(0, v.size() - 1); }
-  else if (ends("m")) { num = v.substr(0, v.size() - 1); scale = 60000; }
-  auto n = parse_int(flag, num, 1, 86400000);
-  if (!n) return Result<std::chrono::milliseconds>::fail(
-      fmt::format("{}: expected a duration such as 15s or 500ms, got \"{}\"", flag, v));
-  return std::chrono::milliseconds(*n * scale);
+  using R = Result<std::chrono::milliseconds>;
+  auto d = core::parse_duration_flag(flag, v, {.plain_seconds = true});
+  if (!d) return R::fail(d.error());
+  if (*d < std::chrono::milliseconds(1) || *d > std::chrono::hours(24))
+    return R::fail(fmt::format("flag {}: {:?} is out of range [1ms, 24h]", flag, v));
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
 }
 
 std::vector<std::string> split_list(const std::string& v) {
@@ -247,11 +243,6 @@ Result<std::optional<BindAddress>> parse_bind_address(const std::string& text) {
 Result<Config> parse_config(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
   Config c;
   auto specs = flag_specs();
-  auto find = [&](const std::string& name) -> const FlagSpec* {
-    for (const auto& s : specs)
-      if (s.name == name) return &s;
-    return nullptr;
-  };
   // Environment first, so flags override it.
   for (const auto& s : specs) {
     for (const auto& e : s.env) {
@@ -261,33 +252,19 @@ Result<Config> parse_config(const std::vector<std::string>& args, const std::map
       break;
     }
   }
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      c.help = true;
-      continue;
-    }
-    if (a == "--version") {
-      c.version = true;
-      continue;
-    }
-    if (!a.starts_with("--") || a.size() == 2)
-      return Result<Config>::fail(fmt::format("unexpected argument \"{}\" (flags start with --; see --help)", a));
-    std::string name = a.substr(2);
-    std::optional<std::string> value;
-    if (size_t eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    const FlagSpec* spec = find(name);
-    if (!spec) return Result<Config>::fail(fmt::format("unknown flag --{} (see --help)", name));
-    if (!value) {
-      if (spec->is_bool) value = "true";
-      else if (i + 1 < args.size()) value = args[++i];
-      else return Result<Config>::fail(fmt::format("flag --{} needs a value", name));
-    }
-    if (auto err = spec->apply(c, *value)) return Result<Config>::fail(*err);
+  core::FlagSet flags;
+  for (const auto& s : specs) {
+    auto handler = [&c, &s](const std::string& v) { return s.apply(c, v).value_or(std::string()); };
+    // Every syncer flag takes an empty value ("--namespaces=" is all namespaces), as it always did.
+    if (s.is_bool)
+      flags.boolean(s.name, handler);
+    else
+      flags.value(s.name, handler, /*allow_empty=*/true);
   }
+  auto parsed = flags.parse(args);
+  if (!parsed) return Result<Config>::fail(parsed.error());
+  c.help = parsed->help;
+  c.version = parsed->version;
   if (c.leader_election_namespace.empty()) c.leader_election_namespace = c.operator_namespace;
   if (c.renew_deadline >= c.lease_duration)
     return Result<Config>::fail("--leader-elect-renew-deadline must be shorter than --leader-elect-lease-duration");
@@ -352,6 +329,10 @@ Trust boundary (docs/security.md):
                                        link-local, cloud metadata) that may be connected to (default none)
   --help                               print this help
   --version                            print the version and the git commit it was built from
+
+Durations (D): Go's syntax, e.g. 90s, 1m30s, 1.5h, 500ms (units ns, us, ms, s, m, h); a plain number is
+still read as seconds, for compatibility with earlier releases.
+Flags are --flag=value or --flag value. Exit codes: 2 for wrong usage.
 )";
 }
 

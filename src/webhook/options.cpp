@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 
 #include "core/constants.h"
-#include "core/flags.h"
+#include "core/duration.h"
+#include "core/flag_set.h"
 #include "core/logging.h"
 #include "core/text.h"
 
@@ -58,24 +60,24 @@ Trust boundary (the syncer's flags, same defaults; docs/security.md):
   --allowed-hosts a,b             hosts a spec's hostAPI may name ("*.example.com" for subdomains, "*"
                                   for any; the infisical-config host is always allowed; empty: only it)
                                   (default app.infisical.com,us.infisical.com,eu.infisical.com)
-  --allow-insecure-http BOOL      true | false: let a spec's hostAPI use http:// (default false)
+  --allow-insecure-http[=BOOL]    true | false: let a spec's hostAPI use http:// (default false)
 
+Flags are --flag=value or --flag value. Durations (DURATION, DUR) use Go's syntax: 90s, 1m30s, 1.5h,
+500ms (units ns, us, ms, s, m, h); a plain number needs a unit.
 Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when serving fails, 2 for wrong usage.
 )";
 }
 
 namespace {
 
-core::Result<std::chrono::milliseconds> parse_ms_duration(const std::string& text) {
+// Go's duration syntax, at most a day; a bare number has no unit and is refused.
+core::Result<std::chrono::milliseconds> parse_ms_duration(const std::string& flag, const std::string& text) {
   using R = core::Result<std::chrono::milliseconds>;
-  long long n = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || n < 0 || n > 86400000) return R::fail(fmt::format("invalid duration {:?}", text));
-  std::string unit(p, text.data() + text.size());
-  if (unit == "ms") return std::chrono::milliseconds(n);
-  if (unit == "s") return std::chrono::milliseconds(n * 1000);
-  if (unit == "m") return std::chrono::milliseconds(n * 60000);
-  return R::fail(fmt::format("invalid duration {:?} (use ms, s or m, e.g. 2s)", text));
+  auto d = core::parse_duration_flag(flag, text);
+  if (!d) return R::fail(d.error());
+  if (*d > std::chrono::hours(24))
+    return R::fail(fmt::format("flag {}: {:?} is longer than 24h", flag, text));
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
 }
 
 // "a, b,,c" -> {"a", "b", "c"}
@@ -91,108 +93,147 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+std::string port(const std::string& flag, const std::string& value, int& into) {
+  int n = -1;
+  auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || p != value.data() + value.size() || n < 0 || n > 65535)
+    return fmt::format("flag {}: {:?} is not a port number", flag, value);
+  into = n;
+  return {};
+}
+
+// A whole number in [min, max], or the error naming the flag and the value.
+template <typename T>
+std::string number(const std::string& flag, const std::string& value, T min, T max, T& into) {
+  T n{};
+  auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || p != value.data() + value.size() || n < min || n > max)
+    return max == std::numeric_limits<T>::max()
+               ? fmt::format("flag {}: {:?} is not a number of at least {}", flag, value, min)
+               : fmt::format("flag {}: {:?} is not a number between {} and {}", flag, value, min, max);
+  into = n;
+  return {};
+}
+
 }  // namespace
 
 core::Result<Options> parse_options(const std::vector<std::string>& args) {
   using R = core::Result<Options>;
   Options o;
   o.operator_namespace = std::string(core::kDefaultOperatorNamespace);
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") { o.help = true; return o; }
-    if (arg == "--version") { o.version = true; return o; }
-    auto next = core::next_flag(args, i);
-    if (!next) return R::fail(next.error());
-    const std::string& flag = next->name;
-    const std::string& value = next->value;
-    const bool has_value = next->has_value;
-    // An empty allow-list is a choice (only the infisical-config host), so "--allowed-hosts=" is one.
-    if (!has_value || (value.empty() && flag != "--allowed-hosts"))
-      return R::fail(fmt::format("flag {} needs a value", flag));
-    auto port = [&](int& into, int min) -> std::string {
-      int n = -1;
-      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec != std::errc() || p != value.data() + value.size() || n < min || n > 65535)
-        return fmt::format("flag {}: {:?} is not a port number", flag, value);
-      into = n;
-      return {};
+  auto store = [](std::string& into) {
+    return [&into](const std::string& v) {
+      into = v;
+      return std::string();
     };
-    std::string err;
-    if (flag == "--tls-cert-file") o.tls_cert_file = value;
-    else if (flag == "--tls-private-key-file") o.tls_key_file = value;
-    else if (flag == "--port") err = port(o.server.port, 0);
-    else if (flag == "--health-port") err = port(o.server.health_port, 0);
-    else if (flag == "--bind-address") o.server.bind_address = value;
-    else if (flag == "--kubeconfig") o.kubeconfig = value;
-    else if (flag == "--operator-namespace") o.operator_namespace = value;
-    else if (flag == "--cross-namespace-policy") {
-      auto p = parse_policy(value);
-      if (!p) err = fmt::format("flag --cross-namespace-policy: {:?} is not deny, authorize or allow", value);
-      else o.policy = *p;
-    } else if (flag == "--cross-namespace-references") {
-      if (value == "grant") o.trust.cross_namespace_without_grant = false;
-      else if (value == "allow") o.trust.cross_namespace_without_grant = true;
-      else err = fmt::format("flag --cross-namespace-references: {:?} is not grant or allow", value);
-    } else if (flag == "--allowed-hosts") {
-      o.trust.allowed_hosts = split_list(value);
-      for (const auto& h : o.trust.allowed_hosts)
-        if (h.find('/') != std::string::npos) {
-          err = fmt::format("flag --allowed-hosts: {:?} must be a host name such as app.infisical.com or "
-                            "*.example.com (optionally with :port), not a URL", h);
-          break;
-        }
-    } else if (flag == "--allow-insecure-http") {
-      if (value == "true") o.trust.allow_http = true;
-      else if (value == "false") o.trust.allow_http = false;
-      else err = fmt::format("flag --allow-insecure-http: {:?} is not true or false", value);
-    } else if (flag == "--workers") {
-      int n = 0;
-      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec != std::errc() || p != value.data() + value.size() || n < 1 || n > 1024)
-        err = fmt::format("flag --workers: {:?} is not a number between 1 and 1024", value);
-      else o.server.workers = n;
-    } else if (flag == "--max-connections-per-ip" || flag == "--max-buffered-request-bytes") {
-      // At least one connection; at least room for one largest request in the three quarters of the
-      // budget that requests over kSmallRequestBytes may use.
-      const size_t min = flag == "--max-connections-per-ip" ? 1 : size_t{8} * 1024 * 1024;
-      size_t n = 0;
-      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec != std::errc() || p != value.data() + value.size() || n < min)
-        err = fmt::format("flag {}: {:?} is not a number of at least {}", flag, value, min);
-      else if (flag == "--max-connections-per-ip") o.server.max_connections_per_peer = n;
-      else o.server.max_buffered_bytes = n;
-    } else if (flag == "--shutdown-grace") {
-      auto d = parse_ms_duration(value);
-      if (!d) err = fmt::format("flag {}: {}", flag, d.error());
-      else o.server.shutdown_grace = *d;
-    } else if (flag == "--authorization-timeout") {
-      auto d = parse_ms_duration(value);
-      if (!d) err = fmt::format("flag {}: {}", flag, d.error());
-      else if (d->count() < 1 || *d >= std::chrono::seconds(30))
-        err = fmt::format("flag {}: {:?} must be above 0 and below 30s (the longest webhook timeoutSeconds)", flag, value);
-      else o.authorization_timeout = *d;
-    } else if (flag == "--max-pending-authorizations") {
-      size_t n = 0;
-      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec != std::errc() || p != value.data() + value.size() || n < 1 || n > 100000)
-        err = fmt::format("flag {}: {:?} is not a number between 1 and 100000", flag, value);
-      else o.max_pending_authorizations = n;
-    } else if (flag == "--cert-reload-interval" || flag == "--authorization-cache-ttl") {
-      auto d = parse_ms_duration(value);
-      if (!d) err = fmt::format("flag {}: {}", flag, d.error());
-      else if (flag == "--cert-reload-interval") o.server.cert_poll_interval = std::max(*d, std::chrono::milliseconds(50));
-      else o.authorization_cache_ttl = *d;
-    } else if (flag == "--log-level") {
-      if (auto level = ifo::core::parse_log_level(value)) o.log_level = *level;
-      else err = fmt::format("flag --log-level: {:?} is not one of {}", value, fmt::join(ifo::core::kLogLevelNames, ", "));
-    } else if (flag == "--log-format") {
-      if (auto format = ifo::core::parse_log_format(value)) o.log_format = *format;
-      else err = fmt::format("flag --log-format: {:?} is not text or json", value);
-    } else {
-      err = fmt::format("unknown flag {} (see --help)", flag);
-    }
-    if (!err.empty()) return R::fail(err);
-  }
+  };
+  core::FlagSet flags;
+  flags.value("tls-cert-file", store(o.tls_cert_file));
+  flags.value("tls-private-key-file", store(o.tls_key_file));
+  flags.value("port", [&](const std::string& v) { return port("--port", v, o.server.port); });
+  flags.value("health-port",
+              [&](const std::string& v) { return port("--health-port", v, o.server.health_port); });
+  flags.value("bind-address", store(o.server.bind_address));
+  flags.value("kubeconfig", store(o.kubeconfig));
+  flags.value("operator-namespace", store(o.operator_namespace));
+  flags.value("cross-namespace-policy", [&](const std::string& v) -> std::string {
+    auto p = parse_policy(v);
+    if (!p) return fmt::format("flag --cross-namespace-policy: {:?} is not deny, authorize or allow", v);
+    o.policy = *p;
+    return {};
+  });
+  flags.value("cross-namespace-references", [&](const std::string& v) -> std::string {
+    if (v == "grant")
+      o.trust.cross_namespace_without_grant = false;
+    else if (v == "allow")
+      o.trust.cross_namespace_without_grant = true;
+    else
+      return fmt::format("flag --cross-namespace-references: {:?} is not grant or allow", v);
+    return {};
+  });
+  // An empty allow-list is a choice (only the infisical-config host), so "--allowed-hosts=" is one.
+  flags.value(
+      "allowed-hosts",
+      [&](const std::string& v) -> std::string {
+        o.trust.allowed_hosts = split_list(v);
+        for (const auto& h : o.trust.allowed_hosts)
+          if (h.find('/') != std::string::npos)
+            return fmt::format(
+                "flag --allowed-hosts: {:?} must be a host name such as app.infisical.com or "
+                "*.example.com (optionally with :port), not a URL",
+                h);
+        return {};
+      },
+      /*allow_empty=*/true);
+  flags.boolean("allow-insecure-http", [&](const std::string& v) -> std::string {
+    auto b = core::parse_bool_flag("flag --allow-insecure-http", v);
+    if (!b) return b.error();
+    o.trust.allow_http = *b;
+    return {};
+  });
+  flags.value("workers",
+              [&](const std::string& v) { return number("--workers", v, 1, 1024, o.server.workers); });
+  // At least one connection; at least room for one largest request in the three quarters of the
+  // budget that requests over kSmallRequestBytes may use.
+  flags.value("max-connections-per-ip", [&](const std::string& v) {
+    return number<size_t>("--max-connections-per-ip", v, 1, std::numeric_limits<size_t>::max(),
+                          o.server.max_connections_per_peer);
+  });
+  flags.value("max-buffered-request-bytes", [&](const std::string& v) {
+    return number<size_t>("--max-buffered-request-bytes", v, size_t{8} * 1024 * 1024,
+                          std::numeric_limits<size_t>::max(), o.server.max_buffered_bytes);
+  });
+  flags.value("max-pending-authorizations", [&](const std::string& v) {
+    return number<size_t>("--max-pending-authorizations", v, 1, 100000, o.max_pending_authorizations);
+  });
+  flags.value("shutdown-grace", [&](const std::string& v) -> std::string {
+    auto d = parse_ms_duration("--shutdown-grace", v);
+    if (!d) return d.error();
+    o.server.shutdown_grace = *d;
+    return {};
+  });
+  flags.value("authorization-timeout", [&](const std::string& v) -> std::string {
+    auto d = parse_ms_duration("--authorization-timeout", v);
+    if (!d) return d.error();
+    if (d->count() < 1 || *d >= std::chrono::seconds(30))
+      return fmt::format(
+          "flag --authorization-timeout: {:?} must be above 0 and below 30s (the longest webhook "
+          "timeoutSeconds)",
+          v);
+    o.authorization_timeout = *d;
+    return {};
+  });
+  flags.value("cert-reload-interval", [&](const std::string& v) -> std::string {
+    auto d = parse_ms_duration("--cert-reload-interval", v);
+    if (!d) return d.error();
+    o.server.cert_poll_interval = std::max(*d, std::chrono::milliseconds(50));
+    return {};
+  });
+  flags.value("authorization-cache-ttl", [&](const std::string& v) -> std::string {
+    auto d = parse_ms_duration("--authorization-cache-ttl", v);
+    if (!d) return d.error();
+    o.authorization_cache_ttl = *d;
+    return {};
+  });
+  flags.value("log-level", [&](const std::string& v) -> std::string {
+    if (auto level = core::parse_log_level(v))
+      o.log_level = *level;
+    else
+      return fmt::format("flag --log-level: {:?} is not one of {}", v, fmt::join(core::kLogLevelNames, ", "));
+    return {};
+  });
+  flags.value("log-format", [&](const std::string& v) -> std::string {
+    if (auto format = core::parse_log_format(v))
+      o.log_format = *format;
+    else
+      return fmt::format("flag --log-format: {:?} is not text or json", v);
+    return {};
+  });
+  auto parsed = flags.parse(args);
+  if (!parsed) return R::fail(parsed.error());
+  o.help = parsed->help;
+  o.version = parsed->version;
+  if (o.help || o.version) return o;
   if (o.tls_cert_file.empty()) return R::fail("flag --tls-cert-file is required");
   if (o.tls_key_file.empty()) return R::fail("flag --tls-private-key-file is required");
   return o;

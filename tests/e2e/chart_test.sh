@@ -173,6 +173,18 @@ authorization_timeout_below_webhook_timeout() {  # the webhook denies "could not
 }
 check "webhook.authorizationTimeoutMilliseconds is passed on and must be below webhook.timeoutSeconds" authorization_timeout_below_webhook_timeout
 
+certs_gen_durations_go_syntax() {  # what the schema allows is certs-gen's syntax (Go's, plus d); others refused
+  local out
+  out="$(render --show-only templates/certs-gen-jobs.yaml --set certificates.certsGen.validity=2160h30m \
+    --set certificates.certsGen.renewBefore=1.5h --set certificates.certsGen.caValidity=3650d)" || return 1
+  grep -q -- '--validity=2160h30m$' <<<"$out" && grep -q -- '--renew-before=1.5h$' <<<"$out" &&
+    grep -q -- '--ca-validity=3650d$' <<<"$out" &&
+    ! render --set certificates.certsGen.validity=8760 >/dev/null 2>&1 &&
+    ! render --set certificates.certsGen.renewBefore=1y >/dev/null 2>&1 &&
+    ! render --set certificates.certsGen.caValidity=-1h >/dev/null 2>&1
+}
+check "certs-gen durations in the values take Go's syntax (1h30m, 1.5h) and are passed on; plain numbers are refused" certs_gen_durations_go_syntax
+
 log_levels_reach_every_binary() {  # the parsers' side is tests/unit/logging_test.cpp (same enum, same names)
   local levels lvl out
   levels="$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["properties"]["logLevel"]["enum"]))' \

@@ -28,7 +28,7 @@ else
   fail "kube-sim --help documents its flags" "rc=$rc"
 fi
 err="$("$sim" --no-such-flag 2>&1 >/dev/null)"; rc=$?
-if [ $rc -eq 2 ] && [ "$(wc -l <<<"$err")" -eq 1 ] && grep -q 'unknown flag "--no-such-flag"' <<<"$err"; then
+if [ $rc -eq 2 ] && [ "$(wc -l <<<"$err")" -eq 1 ] && grep -q 'unknown flag --no-such-flag' <<<"$err"; then
   pass "a wrong flag exits 2 with one clear line"
 else
   fail "a wrong flag exits 2 with one clear line" "rc=$rc" "$err"

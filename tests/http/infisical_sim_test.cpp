@@ -645,9 +645,14 @@ TEST_CASE("infisical-sim executable: --help, a wrong flag exits 2 with one line,
   CHECK(help.find("--ports-file") != std::string::npos);
   std::string wrong;
   CHECK(run(exe + " --bogus", wrong) == 2);
-  CHECK(wrong == "infisical-sim: unknown flag \"--bogus\" (see --help)\n");
+  CHECK(wrong ==
+        "infisical-sim: unknown flag --bogus (see --help)\n");  // the binaries' wording (core/flag_set.h)
   std::string bad_port;
   CHECK(run(exe + " --port x", bad_port) == 2);
+  CHECK(bad_port == "infisical-sim: flag --port: \"x\" is not a port number (0-65535)\n");
+  std::string equals;  // --flag=value, as every binary takes it
+  CHECK(run(exe + " --port=70000", equals) == 2);
+  CHECK(equals.find("\"70000\"") != std::string::npos);
   std::string missing_seed;
   CHECK(run(exe + " --seed /nonexistent/seed.json", missing_seed) == 2);
   CHECK(missing_seed == "infisical-sim: --seed: cannot read \"/nonexistent/seed.json\"\n");

@@ -163,6 +163,23 @@ TEST_CASE("durations and flags: bad input is one line naming the flag") {
   CHECK_FALSE(parse_duration("h").ok());
   CHECK_FALSE(parse_duration("5w").ok());
   CHECK_FALSE(parse_duration("99999999999999999999h").ok());
+  // Go's syntax, with days kept for compatibility.
+  CHECK(parse_duration("1m30s").value() == std::chrono::seconds(90));
+  CHECK(parse_duration("1.5h").value() == minutes(90));
+  CHECK(parse_duration("1d12h").value() == hours(36));
+  CHECK(parse_duration("10").error().find("add a unit") != std::string::npos);
+  CHECK_FALSE(parse_duration("-1h").ok());
+  CHECK_FALSE(parse_duration("876001h").ok());  // over 100 years
+  auto skew = parse_options({"files", "--out-dir", "d", "--clock-skew=1m30s"});
+  REQUIRE(skew.ok());
+  CHECK(skew->policy.clock_skew == std::chrono::seconds(90));
+  auto bad = parse_options({"files", "--out-dir", "d", "--renew-before", "720"});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().find("flag --renew-before: invalid duration \"720\": add a unit") != std::string::npos);
+  CHECK(parse_options({"ensure", "--validity=1y"}).error().find("flag --validity: invalid duration \"1y\"") !=
+        std::string::npos);
+  CHECK(parse_options({"ensure", "--bogus=1"}).error() == "ensure: unknown flag --bogus (see --help)");
+  CHECK(usage().find("1h30m") != std::string::npos);
 
   auto ok = parse_options({"files", "--out-dir", "/tmp/x", "--service=svc", "--namespace", "ns", "--ip", "127.0.0.1",
                            "--dns-name", "localhost", "--validity", "48h", "--renew-before", "12h"});

@@ -804,7 +804,9 @@ TEST_CASE("webhook flags: the trust boundary, with the syncer's defaults") {
   };
   CHECK(err({"--cross-namespace-references", "maybe"}).find("--cross-namespace-references") != npos);
   CHECK(err({"--allowed-hosts", "https://app.infisical.com"}).find("not a URL") != npos);
-  CHECK(err({"--allow-insecure-http", "yes please"}).find("--allow-insecure-http") != npos);
+  CHECK(err({"--allow-insecure-http=yes please"}).find("--allow-insecure-http") != npos);
+  // A boolean stands alone (pflag); what follows it is its value only when literally true or false.
+  CHECK(err({"--allow-insecure-http", "yes please"}).find("unexpected argument \"yes please\"") != npos);
   CHECK(ifo::webhook::usage().find("--allowed-hosts") != npos);
 }
 
@@ -891,6 +893,33 @@ TEST_CASE("webhook flags: the SubjectAccessReview deadline and pending limit") {
   CHECK(err({"--authorization-timeout", "0s"}).find("--authorization-timeout") != npos);
   CHECK(err({"--max-pending-authorizations", "0"}).find("--max-pending-authorizations") != npos);
   CHECK(ifo::webhook::usage().find("--authorization-timeout") != npos);
+}
+
+TEST_CASE("webhook flags: durations in Go's syntax, bad ones and unknown flags named with their value") {
+  auto o = ifo::webhook::parse_options({"--tls-cert-file", "c", "--tls-private-key-file", "k",
+                                        "--shutdown-grace=1m30s", "--authorization-timeout", "2.5s",
+                                        "--authorization-cache-ttl=1500ms", "--cert-reload-interval", "1m"});
+  REQUIRE(o.ok());
+  CHECK(o->server.shutdown_grace == std::chrono::seconds(90));
+  CHECK(o->authorization_timeout == std::chrono::milliseconds(2500));
+  CHECK(o->authorization_cache_ttl == std::chrono::milliseconds(1500));
+  CHECK(o->server.cert_poll_interval == std::chrono::minutes(1));
+  auto err = [](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--tls-cert-file", "c", "--tls-private-key-file", "k"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = ifo::webhook::parse_options(args);
+    return r.ok() ? std::string() : r.error();
+  };
+  // A bare number has no unit: these flags never took plain seconds.
+  CHECK(err({"--shutdown-grace=10"}) ==
+        "flag --shutdown-grace: invalid duration \"10\": add a unit, e.g. 10s "
+        "(ns, us, ms, s, m or h)");
+  CHECK(err({"--cert-reload-interval", "2x"}).find("flag --cert-reload-interval: invalid duration \"2x\"") ==
+        0);
+  CHECK(err({"--authorization-cache-ttl=-1s"}).find("flag --authorization-cache-ttl: ") == 0);
+  CHECK(err({"--shutdown-grace=25h"}).find("flag --shutdown-grace: \"25h\"") == 0);
+  CHECK(err({"--shutdown-grace-period=5s"}) == "unknown flag --shutdown-grace-period (see --help)");
+  CHECK(ifo::webhook::usage().find("1m30s") != npos);
 }
 
 TEST_CASE("a user whose rights could not be verified causes no trust lookup (forged reviews cost one review each)") {

@@ -1,14 +1,15 @@
 // infisical-sim executable: serves the simulator until SIGINT/SIGTERM; prints its ports so scripts can find them.
 #include <csignal>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "core/flag_set.h"
 #include "infisical_sim.h"
 
 namespace {
@@ -28,6 +29,8 @@ flags:
   --ports-file FILE    write {"apiUrl","apiPort","cloudUrl","cloudPort","adminToken","caFile"} as JSON to FILE
   --ca-file FILE       with --tls: write the CA certificate (PEM) to FILE
   --help               this text
+
+Flags are --flag value or --flag=value; a wrong one exits 2.
 )";
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -45,50 +48,50 @@ struct Flags {
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "infisical-sim: " << message << " (see --help)\n";
+  std::cerr << "infisical-sim: " << message << "\n";
   std::exit(2);
 }
 
-int parse_port(const std::string& flag, const std::string& value) {
-  char* end = nullptr;
-  long v = std::strtol(value.c_str(), &end, 10);
-  if (value.empty() || *end != '\0' || v < 0 || v > 65535) usage_error(flag + ": \"" + value + "\" is not a port number (0-65535)");
-  return static_cast<int>(v);
-}
-
+// The binaries' parser (core/flag_set.h): --flag value or --flag=value, one-line errors, exit 2.
 Flags parse_flags(int argc, char** argv) {
   Flags f;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) usage_error(a + " needs a value");
-      return args[++i];
+  auto store = [](std::string& into) {
+    return [&into](const std::string& v) {
+      into = v;
+      return std::string();
     };
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage;
-      std::exit(0);
-    } else if (a == "--seed") {
-      f.seed_file = value();
-    } else if (a == "--tls") {
-      f.tls = true;
-    } else if (a == "--port") {
-      f.port = parse_port(a, value());
-    } else if (a == "--cloud-port") {
-      f.cloud_port = parse_port(a, value());
-    } else if (a == "--host") {
-      f.host = value();
-    } else if (a == "--admin-token") {
-      f.admin_token = value();
-    } else if (a == "--ports-file") {
-      f.ports_file = value();
-    } else if (a == "--ca-file") {
-      f.ca_file = value();
-    } else {
-      usage_error("unknown flag \"" + a + "\"");
-    }
+  };
+  auto port = [](const char* flag, int& into) {
+    return [flag, &into](const std::string& value) -> std::string {
+      char* end = nullptr;
+      long v = std::strtol(value.c_str(), &end, 10);
+      if (*end != '\0' || v < 0 || v > 65535)
+        return std::string("flag ") + flag + ": \"" + value + "\" is not a port number (0-65535)";
+      into = static_cast<int>(v);
+      return {};
+    };
+  };
+  ifo::core::FlagSet flags;
+  flags.value("seed", store(f.seed_file));
+  flags.boolean("tls", [&](const std::string& v) {
+    auto b = ifo::core::parse_bool_flag("flag --tls", v);
+    if (!b) return b.error();
+    f.tls = *b;
+    return std::string();
+  });
+  flags.value("port", port("--port", f.port));
+  flags.value("cloud-port", port("--cloud-port", f.cloud_port));
+  flags.value("host", store(f.host));
+  flags.value("admin-token", store(f.admin_token));
+  flags.value("ports-file", store(f.ports_file));
+  flags.value("ca-file", store(f.ca_file));
+  auto parsed = flags.parse(std::vector<std::string>(argv + 1, argv + argc));
+  if (!parsed) usage_error(parsed.error());
+  if (parsed->help || parsed->version) {
+    std::cout << kUsage;
+    std::exit(0);
   }
-  if (!f.ca_file.empty() && !f.tls) usage_error("--ca-file needs --tls");
+  if (!f.ca_file.empty() && !f.tls) usage_error("--ca-file needs --tls (see --help)");
   return f;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/flag_set.h"
 #include "sim/kube/modules.h"
 #include "sim/kube/server.h"
 
@@ -139,60 +140,81 @@ int main(int argc, char** argv) noexcept try {
   ifo::kubesim::Options opt;
   ifo::kubesim::ModulesOptions modules_opt;
   std::string port_file;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string a = args[i];
-    std::string value;
-    bool has_value = false;
-    if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-      has_value = true;
-    }
-    auto need = [&]() -> std::string {
-      if (has_value) return value;
-      if (i + 1 >= args.size()) usage_error(a + " needs a value");
-      return args[++i];
+  // The binaries' parser (core/flag_set.h): --flag value or --flag=value, one-line errors, exit 2.
+  auto store = [](std::string& into) {
+    return [&into](const std::string& v) {
+      into = v;
+      return std::string();
     };
-    if (a == "--help" || a == "-h") {
-      std::string usage = kUsage;
-      usage.replace(usage.find("%MODULES%"), 9, ifo::kubesim::kModulesUsage);
-      std::fputs(usage.c_str(), stdout);
-      return 0;
-    } else if (a == "--port") opt.port = static_cast<int>(parse_number(a, need(), 0, 65535));
-    else if (a == "--port-file") port_file = need();
-    else if (a == "--kubeconfig") opt.kubeconfig_path = need();
-    else if (a == "--namespace") opt.default_namespace = need();
-    else if (a == "--tls-cert-file") opt.cert_file = need();
-    else if (a == "--tls-private-key-file") opt.key_file = need();
-    else if (a == "--insecure-http") opt.plain_http = true;
-    else if (a == "--token") opt.tokens.push_back(parse_token_flag(need()));
-    else if (a == "--token-auth-file") {
-      auto ts = read_token_file(need());
-      opt.tokens.insert(opt.tokens.end(), ts.begin(), ts.end());
-    } else if (a == "--admin-token") opt.admin_token = need();
-    else if (a == "--threads") opt.threads = static_cast<int>(parse_number(a, need(), 4, 4096));
-    else if (a == "--bookmark-interval-ms")
-      opt.bookmark_interval = std::chrono::milliseconds(parse_number(a, need(), 10, 3600000));
-    else if (a == "--history") opt.history_limit = static_cast<size_t>(parse_number(a, need(), 1, 100000000));
-    else if (a == "--log-requests") opt.log_requests = true;
-    else if (a == "--emulate-version") {
-      std::string v = need();
-      opt.version.minor = ifo::kubesim::EmulatedVersion::parse_minor(v);
-      if (opt.version.minor < 0) usage_error("--emulate-version wants 1.25 to 1.32, got \"" + v + "\"");
-    }
-    else if (a == "--authorize-requests") {
-      if (has_value) usage_error("--authorize-requests takes no value");
-      modules_opt.auth.authorize_requests = true;
-    }
-    else if (a.rfind("--", 0) == 0 && a != "--") {
-      // The admission/auth/rollout modules' flags all take a value (--authorize-requests, above, none).
-      std::string v = has_value ? value : (i + 1 < args.size() ? args[i + 1] : std::string());
-      auto r = ifo::kubesim::parse_module_flag(a, v, modules_opt);
-      if (!r.ok()) usage_error(r.error());
-      if (!*r) usage_error("unknown flag \"" + a + "\"");
-      if (!has_value) ++i;
-    } else usage_error("unknown flag \"" + a + "\"");
+  };
+  auto set_true = [](const char* flag, bool& into) {
+    return [flag, &into](const std::string& v) {
+      auto b = ifo::core::parse_bool_flag(std::string("flag --") + flag, v);
+      if (!b) return b.error();
+      into = *b;
+      return std::string();
+    };
+  };
+  ifo::core::FlagSet flags;
+  flags.value("port", [&](const std::string& v) {
+    opt.port = static_cast<int>(parse_number("--port", v, 0, 65535));
+    return std::string();
+  });
+  flags.value("port-file", store(port_file));
+  flags.value("kubeconfig", store(opt.kubeconfig_path));
+  flags.value("namespace", store(opt.default_namespace));
+  flags.value("tls-cert-file", store(opt.cert_file));
+  flags.value("tls-private-key-file", store(opt.key_file));
+  flags.boolean("insecure-http", set_true("insecure-http", opt.plain_http));
+  flags.value("token", [&](const std::string& v) {
+    opt.tokens.push_back(parse_token_flag(v));
+    return std::string();
+  });
+  flags.value("token-auth-file", [&](const std::string& v) {
+    auto ts = read_token_file(v);
+    opt.tokens.insert(opt.tokens.end(), ts.begin(), ts.end());
+    return std::string();
+  });
+  flags.value("admin-token", store(opt.admin_token));
+  flags.value("threads", [&](const std::string& v) {
+    opt.threads = static_cast<int>(parse_number("--threads", v, 4, 4096));
+    return std::string();
+  });
+  flags.value("bookmark-interval-ms", [&](const std::string& v) {
+    opt.bookmark_interval = std::chrono::milliseconds(parse_number("--bookmark-interval-ms", v, 10, 3600000));
+    return std::string();
+  });
+  flags.value("history", [&](const std::string& v) {
+    opt.history_limit = static_cast<size_t>(parse_number("--history", v, 1, 100000000));
+    return std::string();
+  });
+  flags.boolean("log-requests", set_true("log-requests", opt.log_requests));
+  flags.value("emulate-version", [&](const std::string& v) -> std::string {
+    opt.version.minor = ifo::kubesim::EmulatedVersion::parse_minor(v);
+    if (opt.version.minor < 0) return "flag --emulate-version: wants 1.25 to 1.32, got \"" + v + "\"";
+    return {};
+  });
+  flags.boolean("authorize-requests", set_true("authorize-requests", modules_opt.auth.authorize_requests));
+  // The admission/auth/rollout modules' flags, each taking a value, applied by the modules themselves.
+  for (std::string_view name : ifo::kubesim::kModuleFlags) {
+    flags.value(
+        std::string(name),
+        [&modules_opt, flag = "--" + std::string(name)](const std::string& v) {
+          auto r = ifo::kubesim::parse_module_flag(flag, v, modules_opt);
+          return r.ok() ? std::string() : r.error();
+        },
+        /*allow_empty=*/true);
+  }
+  auto parsed = flags.parse(std::vector<std::string>(argv + 1, argv + argc));
+  if (!parsed) {
+    std::fprintf(stderr, "kube-sim: %s\n", parsed.error().c_str());
+    return 2;
+  }
+  if (parsed->help || parsed->version) {
+    std::string usage = kUsage;
+    usage.replace(usage.find("%MODULES%"), 9, ifo::kubesim::kModulesUsage);
+    std::fputs(usage.c_str(), stdout);
+    return 0;
   }
   if (modules_opt.auth.rbac && !modules_opt.auth.rules.empty())
     usage_error("--access-rules-file and --authorization-mode=RBAC do not go together");

@@ -10,10 +10,12 @@
 //   ... /sim/counters may add modules->counters().
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
 #include "sim/kube/admission_hook.h"
@@ -58,6 +60,12 @@ inline constexpr const char* kModulesUsage =
   --api-audiences A,B         audiences a token needs to authenticate to the API (default: the issuer)
   --daemonset-nodes N         simulated nodes a DaemonSet rolls out to (default 1)
 )";
+
+// The flags parse_module_flag applies (without "--"), each taking a value; kube-sim's main registers
+// them with its FlagSet.
+inline constexpr std::array<std::string_view, 6> kModuleFlags = {
+    "webhook-service",        "access-rules-file", "authorization-mode",
+    "service-account-issuer", "api-audiences",     "daemonset-nodes"};
 
 // Applies one flag (name with leading "--", value) to `options`. Returns false when the flag is not a
 // module flag, an error (one line naming the flag and the problem) when its value is bad.
