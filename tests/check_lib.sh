@@ -1,4 +1,4 @@
-# Sourced by the shell tests made of independent checks (tests/e2e/chart_test.sh, version_test.sh,
+# Sourced by the shell tests made of independent checks (tests/e2e/chart_test.sh, version_test.sh, flags_test.sh,
 # tests/unit/docs_test.sh): a scratch directory $tmp removed on exit, `check NAME COMMAND...` running
 # one case (its output shown, indented, only when it fails; at most $check_detail_lines lines), and
 # `finish_checks` printing the "# cases: N passed, N failed" line scripts/summarize-tests counts.

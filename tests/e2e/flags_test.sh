@@ -2,15 +2,10 @@
 # One flag parser and one duration syntax for every shipped binary: an unknown flag and a bad duration
 # exit 2 with one line naming the flag (and the value), and Go's "1m30s" is a duration everywhere.
 set -uo pipefail
+root="${IFO_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}"
 build="${IFO_BUILD_ROOT:?set IFO_BUILD_ROOT to the build directory}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-check() {  # check NAME COMMAND...: one case
-  local name="$1"; shift
-  if "$@" >"$tmp/out" 2>&1; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/     /' "$tmp/out" | head -20; fi
-}
+# shellcheck source=../check_lib.sh
+source "$root/tests/check_lib.sh"
 
 # refused WANT_TEXT... -- COMMAND...: exit 2, stdout empty, one stderr line containing every WANT_TEXT.
 refused() {
@@ -53,5 +48,4 @@ check "certs-gen: 1m30s is a duration, and certificates are written" accepted "$
 check "certs-gen: the serving certificate lives 2h30m" \
   bash -c "openssl x509 -in '$tmp/c/tls.crt' -noout -checkend 8000 && ! openssl x509 -in '$tmp/c/tls.crt' -noout -checkend 9100"
 
-echo "# cases: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish_checks
