@@ -53,6 +53,12 @@ core::Result<bool> parse_module_flag(const std::string& flag, const std::string&
     if (options.auth.api_audiences.empty()) return R::fail("--api-audiences wants A[,B...]");
     return true;
   }
+  if (flag == "--run-pods") return parse_run_pods(value, options.kubelet);
+  if (flag == "--pod-dir") {
+    if (value.empty()) return R::fail("--pod-dir wants a directory");
+    options.kubelet.pod_dir = value;
+    return true;
+  }
   if (flag == "--daemonset-nodes") {
     int n = 0;
     try {
@@ -76,6 +82,7 @@ std::map<std::string, uint64_t> Modules::counters() const {
       {"gc_collected", gc ? gc->collected() : 0},
       {"gc_orphaned", gc ? gc->orphaned() : 0},
       {"tokens_issued", auth ? auth->tokens_issued() : 0},
+      {"containers_started", kubelet ? kubelet->containers_started() : 0},
   };
 }
 
@@ -103,10 +110,15 @@ std::unique_ptr<Modules> install_modules(KubeSim& sim, ModulesOptions options) {
   sim.add_create_handler("authorization.k8s.io", "selfsubjectrulesreviews", "",
                          [auth](const CreateCall& c) { return auth->self_subject_rules_review(c); });
   if (auth_requests) sim.set_authorizer([auth](const RequestAttributes& a) { return auth->authorize(a); });
+  options.rollout.pods_decide_readiness = options.kubelet.enabled();
   m->rollout = std::make_shared<RolloutSimulator>(store, options.rollout);
   m->rollout->install();
   m->gc = std::make_shared<GarbageCollector>(store);
   m->gc->install();
+  if (options.kubelet.enabled()) {
+    m->kubelet = std::make_shared<Kubelet>(store, std::move(options.kubelet));
+    m->kubelet->start();
+  }
   return m;
 }
 

@@ -1,0 +1,84 @@
+// kube-sim's kubelet stand-in (opt-in, `--run-pods IMAGE=ROOT`): the ReplicaSet controller's Pods and
+// their containers as local processes, so a chart's Pod specs (command, args, env, volumes, probes)
+// really run.
+//
+// ReplicaSets: each one gets spec.replicas Pods `RSNAME-XXXXX` from its template, with the template's
+// labels and a controller ownerReference to the ReplicaSet (surplus Pods are deleted), as the
+// ReplicaSet controller does. Pods of other owners (or none) written through the API run too.
+//
+// A Pod's containers: the image names a root directory given on the command line (an image without a
+// mapping leaves the container Waiting with reason ErrImagePull); `command[0]` is looked up in it
+// (`/usr/local/bin/x` -> ROOT/usr/local/bin/x; a relative name in ROOT's usr/local/bin, usr/bin, bin);
+// a container without `command` is Waiting, CreateContainerError, since kube-sim knows no ENTRYPOINT.
+// env: value, fieldRef metadata.name/namespace/uid and status.podIP (127.0.0.1), secretKeyRef and
+// configMapKeyRef (optional honoured; a missing required key leaves the container Waiting with
+// CreateContainerConfigError and the kubelet's message).
+// Volumes: secret and configMap volumes (items and optional honoured) are written under
+// DIR/NS_POD/volumes/VOLUME with the kubelet's atomic layout (`..TIMESTAMP/` files, `..data` symlink to
+// it, `KEY` -> `..data/KEY`), refreshed when the object changes. Processes cannot mount: every
+// occurrence of a volumeMount's mountPath (at a path boundary) in command, args and env values is
+// rewritten to that directory (plus subPath). That needs nothing from the binaries, and the chart's
+// own args (`--tls-cert-file=/etc/webhook/tls/tls.crt`) stay as written in the template.
+// Processes: own process group, working directory DIR/NS_POD, stdout+stderr appended to
+// DIR/NS_POD/CONTAINER.log; an exit restarts the container after the kubelet's back-off (10 s doubling,
+// 5 min cap; restartPolicy Always); the Pod's deletion sends SIGTERM, then SIGKILL after
+// terminationGracePeriodSeconds (at most 30 s).
+// Readiness: readinessProbe httpGet (http or https, certificate not verified, as the kubelet) or
+// tcpSocket to 127.0.0.1:PORT (a named port from the container's ports), every periodSeconds after
+// initialDelaySeconds, failureThreshold/successThreshold counted; no probe: ready once started.
+// Pod status: phase Pending/Running, podIP 127.0.0.1, conditions PodScheduled, Initialized,
+// ContainersReady, Ready, containerStatuses (state, ready, started, restartCount, lastState).
+//
+// Not done (documented in README.md): init containers, liveness/startup probes, exec probes, Jobs and
+// CronJobs, projected service-account tokens, downward-API volumes, ports (processes share loopback).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/result.h"
+#include "sim/kube/store.h"
+
+namespace ifo::kubesim {
+
+struct KubeletOptions {
+  std::map<std::string, std::string> images;  // image ("repo:tag", or "repo" for any tag) -> root dir
+  std::string pod_dir;                        // where pods' files go; "" = a fresh directory under /tmp
+  bool enabled() const { return !images.empty(); }
+};
+
+// Parses `IMAGE=ROOT[,IMAGE=ROOT...]` into options.images.
+core::Result<bool> parse_run_pods(const std::string& value, KubeletOptions& options);
+
+class Kubelet {
+ public:
+  Kubelet(Store& store, KubeletOptions options);
+  ~Kubelet();  // stops the loop and kills every container it started
+  Kubelet(const Kubelet&) = delete;
+  Kubelet& operator=(const Kubelet&) = delete;
+
+  void start();  // the control loop (ReplicaSets -> Pods -> processes -> status), every 100 ms
+
+  const std::string& pod_dir() const { return options_.pod_dir; }
+  uint64_t containers_started() const { return started_.load(); }
+
+ private:
+  struct PodState;
+  void loop();
+  void sync_replicasets();
+  void sync_pods();
+  void sync_pod(const ObjectPtr& pod, PodState& st);
+  void stop_pod(PodState& st);
+
+  Store& store_;
+  KubeletOptions options_;
+  std::map<std::string, std::unique_ptr<PodState>> pods_;  // "ns/name" (loop thread only)
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> started_{0};
+  std::thread thread_;
+};
+
+}  // namespace ifo::kubesim
