@@ -41,10 +41,11 @@ std::string read_file(const fs::path& p) {
 struct Listener {
   int fd = -1;
   int port = 0;
-  Listener() {
+  explicit Listener(int want = 0) {
     fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(want));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
     socklen_t len = sizeof a;
@@ -62,6 +63,7 @@ struct Cluster {
   ResourceType secrets = sim_type("", "secrets", "Secret", true);
   ResourceType configmaps = sim_type("", "configmaps", "ConfigMap", true);
   ResourceType pods = sim_type("", "pods", "Pod", true, true);
+  ResourceType services = sim_type("", "services", "Service", true, true);
   ResourceType deployments = sim_type("apps", "deployments", "Deployment", true, true, true);
   ResourceType replicasets = sim_type("apps", "replicasets", "ReplicaSet", true, true, true);
   std::shared_ptr<RolloutSimulator> rollout;
@@ -75,7 +77,7 @@ struct Cluster {
     // The "image": a root directory whose /bin/sh is the host's shell.
     fs::create_directories(tmp / "root/bin");
     fs::create_symlink("/bin/sh", tmp / "root/bin/sh");
-    for (const auto& ty : {ns, secrets, configmaps, pods, deployments, replicasets}) store.register_type(ty);
+    for (const auto& ty : {ns, secrets, configmaps, pods, services, deployments, replicasets}) store.register_type(ty);
     RolloutSimulator::Options ro;
     ro.pods_decide_readiness = true;
     rollout = std::make_shared<RolloutSimulator>(store, ro);
@@ -223,4 +225,31 @@ TEST_CASE("a container that exits is restarted and counted; a missing Secret key
            st.find("couldn't find key nope in Secret app/db") != std::string::npos &&
            st.find("ErrImagePull") != std::string::npos;
   }, std::chrono::seconds(10)));
+}
+
+TEST_CASE("each Pod's declared ports get their own host port; a Service reaches a Ready Pod behind it") {
+  Cluster c;
+  fs::path out = c.tmp / "port.txt";
+  c.store.create(c.services, "app", body_doc(R"({"metadata":{"name":"hook"},"spec":{"selector":{"app":"hook"},
+    "ports":[{"port":443,"targetPort":"https"}]}})"));
+  auto no_endpoints = c.kubelet->service_endpoint("app", "hook", 443);
+  REQUIRE(!no_endpoints.ok());
+  CHECK(no_endpoints.error() == "no endpoints available for service \"hook\"");
+  CHECK(c.kubelet->service_endpoint("app", "hook", 80).error() == "no service port 80 found for service \"hook\"");
+  CHECK(c.kubelet->service_endpoint("app", "gone", 443).error() == "service \"gone\" not found");
+  c.store.create(c.pods, "app", body_doc(R"({"metadata":{"name":"hook-1","labels":{"app":"hook"}},"spec":{"containers":[{
+    "name":"main","image":"example.com/shell","command":["/bin/sh","-c","echo $0 > )" + out.string() + R"(.tmp; mv )" +
+                                          out.string() + ".tmp " + out.string() + R"(; exec sleep 600","--port=9443"],
+    "ports":[{"name":"https","containerPort":9443}],
+    "readinessProbe":{"tcpSocket":{"port":"https"},"periodSeconds":1,"failureThreshold":1}}]}})"));
+  REQUIRE(eventually([&] { return fs::exists(out); }, std::chrono::seconds(20)));
+  std::string arg = read_file(out);
+  REQUIRE(arg.rfind("--port=", 0) == 0);
+  int port = std::stoi(arg.substr(7));
+  CHECK(port != 9443);
+  CHECK(!c.kubelet->service_endpoint("app", "hook", 443).ok());  // running, not ready: no endpoint yet
+  Listener l(port);
+  l.listen();
+  CHECK(eventually([&] { return c.kubelet->service_endpoint("app", "hook", 443).ok(); }, std::chrono::seconds(10)));
+  CHECK(*c.kubelet->service_endpoint("app", "hook", 443) == "127.0.0.1:" + std::to_string(port));
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -148,6 +149,48 @@ std::string rewrite_path(const std::string& s, const std::string& from, const st
   return out;
 }
 
+// Replaces `from` (a port number) with `to` where it follows ':' or '=' and ends the number.
+std::string rewrite_port(const std::string& s, int from, int to) {
+  std::string f = std::to_string(from), out;
+  size_t i = 0;
+  while (i < s.size()) {
+    auto p = s.find(f, i);
+    if (p == std::string::npos) break;
+    size_t end = p + f.size();
+    bool ok = p > 0 && (s[p - 1] == ':' || s[p - 1] == '=') && (end == s.size() || !std::isdigit(static_cast<unsigned char>(s[end])));
+    out += s.substr(i, p - i);
+    out += ok ? std::to_string(to) : f;
+    i = end;
+  }
+  out += s.substr(i);
+  return out;
+}
+
+// A free loopback port (bound and released; the process binds it a moment later).
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int port = -1;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+bool pod_ready(const JsonValue& pod) {
+  const JsonValue* conds = core::at_path(pod, {"status", "conditions"});
+  if (conds == nullptr || !conds->IsArray()) return false;
+  for (const auto& c : conds->GetArray()) {
+    if (core::string_or(c, "type", "") == "Ready") return core::string_or(c, "status", "") == "True";
+  }
+  return false;
+}
+
 bool tcp_open(int port, std::chrono::milliseconds timeout) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
@@ -225,6 +268,7 @@ struct Kubelet::PodState {
   std::map<std::string, bool> volume_ready;
   std::string start_time;
   int grace_seconds = 30;
+  std::map<int, int> ports;  // containerPort -> host port
 };
 
 core::Result<bool> parse_run_pods(const std::string& value, KubeletOptions& options) {
@@ -347,6 +391,10 @@ void Kubelet::sync_pods() {
     auto p = present.find(it->first);
     if (p == present.end() || meta(p->second->value(), "uid") != it->second->uid) {
       stop_pod(*it->second);
+      {
+        std::lock_guard<std::mutex> lock(ports_mu_);
+        ports_.erase(it->first);
+      }
       std::error_code ec;
       fs::remove_all(it->second->dir, ec);
       it = pods_.erase(it);
@@ -367,9 +415,71 @@ void Kubelet::sync_pods() {
         st->grace_seconds = static_cast<int>(std::clamp<int64_t>(
             core::get_int(*spec, "terminationGracePeriodSeconds").value_or(30), 0, 30));
       fs::create_directories(fs::path(st->dir) / "volumes");
+      if (const JsonValue* cs = core::at_path(pod->value(), {"spec", "containers"}); cs && cs->IsArray()) {
+        for (const auto& c : cs->GetArray()) {
+          const JsonValue* ports = core::member(c, "ports");
+          if (ports == nullptr || !ports->IsArray()) continue;
+          for (const auto& p : ports->GetArray()) {
+            int cp = static_cast<int>(core::get_int(p, "containerPort").value_or(0));
+            if (cp > 0 && !st->ports.count(cp)) st->ports[cp] = free_port();
+          }
+        }
+      }
+      std::lock_guard<std::mutex> lock(ports_mu_);
+      ports_[key] = st->ports;
     }
     sync_pod(pod, *st);
   }
+}
+
+core::Result<std::string> Kubelet::service_endpoint(const std::string& ns, const std::string& name, int64_t port) const {
+  using R = core::Result<std::string>;
+  ObjectPtr svc = store_.get("", "services", ns, name);
+  if (!svc) return R::fail(fmt::format("service \"{}\" not found", name));
+  const JsonValue* target = nullptr;
+  if (const JsonValue* ports = core::at_path(svc->value(), {"spec", "ports"}); ports && ports->IsArray()) {
+    for (const auto& p : ports->GetArray()) {
+      if (core::get_int(p, "port").value_or(-1) == port) {
+        target = core::member(p, "targetPort");
+        if (target == nullptr) target = core::member(p, "port");
+      }
+    }
+  }
+  if (target == nullptr) return R::fail(fmt::format("no service port {} found for service \"{}\"", port, name));
+  const JsonValue* selector = core::at_path(svc->value(), {"spec", "selector"});
+  if (selector == nullptr || !selector->IsObject() || selector->MemberCount() == 0)
+    return R::fail(fmt::format("no endpoints available for service \"{}\"", name));
+  for (const auto& pod : store_.list("", "pods", ns).items) {
+    const JsonValue& p = pod->value();
+    if (being_deleted(p) || !pod_ready(p)) continue;
+    const JsonValue* labels = core::at_path(p, {"metadata", "labels"});
+    bool match = labels != nullptr && labels->IsObject();
+    for (auto m = selector->MemberBegin(); match && m != selector->MemberEnd(); ++m) {
+      const JsonValue* v = core::member(*labels, m->name.GetString());
+      match = v != nullptr && *v == m->value;
+    }
+    if (!match) continue;
+    int cport = -1;
+    if (target->IsInt()) cport = target->GetInt();
+    else if (target->IsString()) {
+      if (const JsonValue* cs = core::at_path(p, {"spec", "containers"}); cs && cs->IsArray()) {
+        for (const auto& c : cs->GetArray()) {
+          if (const JsonValue* ps = core::member(c, "ports"); ps && ps->IsArray()) {
+            for (const auto& cp : ps->GetArray()) {
+              if (core::string_or(cp, "name", "") == target->GetString())
+                cport = static_cast<int>(core::get_int(cp, "containerPort").value_or(-1));
+            }
+          }
+        }
+      }
+    }
+    std::lock_guard<std::mutex> lock(ports_mu_);
+    auto it = ports_.find(ns + "/" + meta(p, "name"));
+    if (it == ports_.end()) continue;
+    auto hp = it->second.find(cport);
+    return fmt::format("127.0.0.1:{}", hp == it->second.end() ? cport : hp->second);
+  }
+  return R::fail(fmt::format("no endpoints available for service \"{}\"", name));
 }
 
 void Kubelet::stop_pod(PodState& st) {
@@ -593,8 +703,12 @@ void Kubelet::sync_pod(const ObjectPtr& pod, PodState& st) {
       }
       return s;
     };
-    for (auto& a : argv) a = rewrite(expand(a, env));
-    for (auto& [k, v] : env) v = rewrite(v);
+    auto rewrite_ports = [&](std::string v) {
+      for (const auto& [from, to] : st.ports) v = rewrite_port(v, from, to);
+      return v;
+    };
+    for (auto& a : argv) a = rewrite_ports(rewrite(expand(a, env)));
+    for (auto& [k, v] : env) v = rewrite_ports(rewrite(v));
     std::string exe = argv[0];
     if (!exe.empty() && exe[0] == '/') exe = root->second + exe;
     else {
@@ -673,11 +787,15 @@ void Kubelet::sync_pod(const ObjectPtr& pod, PodState& st) {
     auto timeout = std::chrono::seconds(core::get_int(*rp, "timeoutSeconds").value_or(1));
     cs.next_probe = now + std::chrono::seconds(std::max(period, 1));
     bool ok = false;
+    auto host_port = [&](int port) {
+      auto it = st.ports.find(port);
+      return it == st.ports.end() ? port : it->second;
+    };
     if (const JsonValue* h = core::member(*rp, "httpGet")) {
-      ok = http_ok(core::string_or(*h, "scheme", "HTTP"), probe_port(*h, c), core::string_or(*h, "path", "/"),
+      ok = http_ok(core::string_or(*h, "scheme", "HTTP"), host_port(probe_port(*h, c)), core::string_or(*h, "path", "/"),
                    std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
     } else if (const JsonValue* t = core::member(*rp, "tcpSocket")) {
-      ok = tcp_open(probe_port(*t, c), std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+      ok = tcp_open(host_port(probe_port(*t, c)), std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
     }
     if (ok) {
       cs.failures = 0;

@@ -23,6 +23,10 @@
 // DIR/NS_POD/CONTAINER.log; an exit restarts the container after the kubelet's back-off (10 s doubling,
 // 5 min cap; restartPolicy Always); the Pod's deletion sends SIGTERM, then SIGKILL after
 // terminationGracePeriodSeconds (at most 30 s).
+// Ports: all processes share 127.0.0.1, so each declared containerPort of a Pod gets its own host
+// port (an ephemeral one), and in command, args and env values a number equal to a declared
+// containerPort right after ':' or '=' (`--port=9443`, `--metrics-bind-address=:8080`) is rewritten
+// to it. Probes and Services use the same table, so the chart's ports stay as written.
 // Readiness: readinessProbe httpGet (http or https, certificate not verified, as the kubelet) or
 // tcpSocket to 127.0.0.1:PORT (a named port from the container's ports), every periodSeconds after
 // initialDelaySeconds, failureThreshold/successThreshold counted; no probe: ready once started.
@@ -30,12 +34,13 @@
 // ContainersReady, Ready, containerStatuses (state, ready, started, restartCount, lastState).
 //
 // Not done (documented in README.md): init containers, liveness/startup probes, exec probes, Jobs and
-// CronJobs, projected service-account tokens, downward-API volumes, ports (processes share loopback).
+// CronJobs, projected service-account tokens, downward-API volumes.
 #pragma once
 
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -63,6 +68,11 @@ class Kubelet {
   void start();  // the control loop (ReplicaSets -> Pods -> processes -> status), every 100 ms
 
   const std::string& pod_dir() const { return options_.pod_dir; }
+  // Where the API server reaches Service NS/NAME's `port` (a webhook clientConfig.service): the host
+  // port of a Ready Pod the Service selects, behind the Service's targetPort, as "127.0.0.1:PORT".
+  // Errors are the API server's texts (`service "x" not found`, `no endpoints available for service
+  // "x"`). Thread safe.
+  core::Result<std::string> service_endpoint(const std::string& ns, const std::string& name, int64_t port) const;
   uint64_t containers_started() const { return started_.load(); }
 
  private:
@@ -76,6 +86,8 @@ class Kubelet {
   Store& store_;
   KubeletOptions options_;
   std::map<std::string, std::unique_ptr<PodState>> pods_;  // "ns/name" (loop thread only)
+  mutable std::mutex ports_mu_;
+  std::map<std::string, std::map<int, int>> ports_;  // "ns/pod" -> containerPort -> host port
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> started_{0};
   std::thread thread_;

@@ -89,6 +89,15 @@ std::map<std::string, uint64_t> Modules::counters() const {
 std::unique_ptr<Modules> install_modules(KubeSim& sim, ModulesOptions options) {
   auto m = std::make_unique<Modules>();
   Store& store = sim.store();
+  if (options.kubelet.enabled()) {
+    m->kubelet = std::make_shared<Kubelet>(store, std::move(options.kubelet));
+    std::weak_ptr<Kubelet> kubelet = m->kubelet;
+    options.admission.service_resolver = [kubelet](const std::string& ns, const std::string& name, int64_t port) {
+      auto k = kubelet.lock();
+      if (!k) return core::Result<std::string>::fail(fmt::format("service \"{}\" not found", name));
+      return k->service_endpoint(ns, name, port);
+    };
+  }
   m->admission = std::make_shared<WebhookAdmissionHook>(store, std::move(options.admission));
   sim.add_admission(m->admission);
   if (options.auth.static_tokens.empty()) options.auth.static_tokens = sim.static_tokens();
@@ -110,15 +119,12 @@ std::unique_ptr<Modules> install_modules(KubeSim& sim, ModulesOptions options) {
   sim.add_create_handler("authorization.k8s.io", "selfsubjectrulesreviews", "",
                          [auth](const CreateCall& c) { return auth->self_subject_rules_review(c); });
   if (auth_requests) sim.set_authorizer([auth](const RequestAttributes& a) { return auth->authorize(a); });
-  options.rollout.pods_decide_readiness = options.kubelet.enabled();
+  options.rollout.pods_decide_readiness = m->kubelet != nullptr;
   m->rollout = std::make_shared<RolloutSimulator>(store, options.rollout);
   m->rollout->install();
   m->gc = std::make_shared<GarbageCollector>(store);
   m->gc->install();
-  if (options.kubelet.enabled()) {
-    m->kubelet = std::make_shared<Kubelet>(store, std::move(options.kubelet));
-    m->kubelet->start();
-  }
+  if (m->kubelet) m->kubelet->start();
   return m;
 }
 
