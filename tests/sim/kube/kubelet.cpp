@@ -259,6 +259,7 @@ struct Kubelet::PodState {
     Clock::time_point probe_from{};
     std::string waiting_reason, waiting_message;
     bool terminated_before = false;
+    bool done = false;  // exited under restartPolicy Never/OnFailure and stays Terminated
     int last_exit = 0;
     std::string last_started, last_finished;
   };
@@ -268,6 +269,8 @@ struct Kubelet::PodState {
   std::map<std::string, bool> volume_ready;
   std::string start_time;
   int grace_seconds = 30;
+  bool api_written = false;
+  std::string kubeconfig;  // "" when the Pod has no API access
   std::map<int, int> ports;  // containerPort -> host port
 };
 
@@ -309,6 +312,7 @@ void Kubelet::loop() {
   while (!stop_) {
     try {
       sync_replicasets();
+      sync_jobs();
       sync_pods();
     } catch (const std::exception&) {
       // A controller never takes the server down; the next round retries.
@@ -482,6 +486,140 @@ core::Result<std::string> Kubelet::service_endpoint(const std::string& ns, const
   return R::fail(fmt::format("no endpoints available for service \"{}\"", name));
 }
 
+bool Kubelet::write_api_access(const JsonValue& pod, PodState& st) {
+  if (st.api_written) return true;
+  const JsonValue* spec = core::member(pod, "spec");
+  if (spec == nullptr || !options_.api || !options_.token ||
+      !core::get_bool(*spec, "automountServiceAccountToken").value_or(true)) {
+    st.api_written = true;
+    return true;
+  }
+  std::string sa = core::string_or(*spec, "serviceAccountName", "default");
+  std::string token;
+  try {
+    token = options_.token(st.ns, sa, st.name, st.uid);
+  } catch (const std::exception&) {
+    return false;  // the ServiceAccount does not exist (yet)
+  }
+  auto [url, ca] = options_.api();
+  fs::path dir = fs::path(st.dir) / "serviceaccount";
+  fs::create_directories(dir);
+  std::ofstream(dir / "token") << token;
+  std::ofstream(dir / "ca.crt") << ca;
+  std::ofstream(dir / "namespace") << st.ns;
+  st.kubeconfig = (fs::path(st.dir) / "kubeconfig").string();
+  std::ofstream(st.kubeconfig) << fmt::format(
+      "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n    server: {}\n"
+      "    certificate-authority: {}\nusers:\n- name: {}\n  user:\n    tokenFile: {}\ncontexts:\n- name: pod\n"
+      "  context:\n    cluster: kube-sim\n    user: {}\n    namespace: {}\ncurrent-context: pod\n",
+      url, (dir / "ca.crt").string(), sa, (dir / "token").string(), sa, st.ns);
+  st.api_written = true;
+  return true;
+}
+
+void Kubelet::sync_jobs() {
+  auto pod_type = store_.find_type("", "pods");
+  auto job_type = store_.find_type("batch", "jobs");
+  if (!pod_type || !job_type) return;
+  auto pods = store_.list("", "pods", "").items;
+  for (const auto& job : store_.list("batch", "jobs", "").items) {
+    const JsonValue& j = job->value();
+    if (being_deleted(j)) continue;
+    bool finished = false;
+    if (const JsonValue* conds = core::at_path(j, {"status", "conditions"}); conds && conds->IsArray()) {
+      for (const auto& c : conds->GetArray()) {
+        std::string t = core::string_or(c, "type", "");
+        if ((t == "Complete" || t == "Failed") && core::string_or(c, "status", "") == "True") finished = true;
+      }
+    }
+    if (finished) continue;
+    std::string uid = meta(j, "uid"), ns = meta(j, "namespace"), name = meta(j, "name");
+    const JsonValue* tmpl = core::at_path(j, {"spec", "template"});
+    if (tmpl == nullptr) continue;
+    int64_t backoff_limit = 6;
+    if (const JsonValue* spec = core::member(j, "spec")) backoff_limit = core::get_int(*spec, "backoffLimit").value_or(6);
+    int64_t active = 0, succeeded = 0, failed = 0;
+    for (const auto& p : pods) {
+      if (meta(p->value(), "namespace") != ns || controller_uid(p->value()) != uid) continue;
+      const JsonValue* phase = core::at_path(p->value(), {"status", "phase"});
+      std::string ph = phase && phase->IsString() ? phase->GetString() : "Pending";
+      if (ph == "Succeeded") ++succeeded;
+      else if (ph == "Failed") ++failed;
+      else ++active;
+    }
+    std::string now = sim_rfc3339(std::chrono::system_clock::now());
+    JsonDoc want;
+    want.CopyFrom(j, want.GetAllocator());
+    auto& a = want.GetAllocator();
+    auto& st = core::ensure_object(want, "status", a);
+    if (!core::member(st, "startTime")) core::set_string(st, "startTime", now, a);
+    auto condition = [&](const char* type, const char* reason, const char* message) {
+      JsonValue c(rapidjson::kObjectType);
+      core::set_string(c, "type", type, a);
+      core::set_string(c, "status", "True", a);
+      core::set_string(c, "lastProbeTime", now, a);
+      core::set_string(c, "lastTransitionTime", now, a);
+      core::set_string(c, "reason", reason, a);
+      core::set_string(c, "message", message, a);
+      return c;
+    };
+    if (succeeded > 0) {
+      JsonValue conds(rapidjson::kArrayType);
+      conds.PushBack(condition("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"), a);
+      conds.PushBack(condition("Complete", "CompletionsReached", "Reached expected number of succeeded pods"), a);
+      core::set_member(st, "conditions", std::move(conds), a);
+      core::set_string(st, "completionTime", now, a);
+    } else if (failed > backoff_limit) {
+      JsonValue conds(rapidjson::kArrayType);
+      conds.PushBack(condition("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit"), a);
+      conds.PushBack(condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"), a);
+      core::set_member(st, "conditions", std::move(conds), a);
+    } else if (active == 0) {
+      JsonDoc pod(rapidjson::kObjectType);
+      auto& pa = pod.GetAllocator();
+      core::set_string(pod, "apiVersion", "v1", pa);
+      core::set_string(pod, "kind", "Pod", pa);
+      JsonValue md(rapidjson::kObjectType);
+      core::set_string(md, "name", name + "-" + random_suffix(), pa);
+      core::set_string(md, "namespace", ns, pa);
+      JsonValue labels(rapidjson::kObjectType);
+      if (const JsonValue* l = core::at_path(*tmpl, {"metadata", "labels"}); l && l->IsObject()) labels.CopyFrom(*l, pa);
+      for (const char* k : {"batch.kubernetes.io/controller-uid", "controller-uid"}) core::set_string(labels, k, uid, pa);
+      for (const char* k : {"batch.kubernetes.io/job-name", "job-name"}) core::set_string(labels, k, name, pa);
+      md.AddMember("labels", std::move(labels), pa);
+      JsonValue ref(rapidjson::kObjectType);
+      core::set_string(ref, "apiVersion", "batch/v1", pa);
+      core::set_string(ref, "kind", "Job", pa);
+      core::set_string(ref, "name", name, pa);
+      core::set_string(ref, "uid", uid, pa);
+      ref.AddMember("controller", true, pa);
+      ref.AddMember("blockOwnerDeletion", true, pa);
+      JsonValue refs(rapidjson::kArrayType);
+      refs.PushBack(std::move(ref), pa);
+      md.AddMember("ownerReferences", std::move(refs), pa);
+      pod.AddMember("metadata", std::move(md), pa);
+      JsonValue spec(rapidjson::kObjectType);
+      if (const JsonValue* s = core::member(*tmpl, "spec"); s && s->IsObject()) spec.CopyFrom(*s, pa);
+      core::set_string(spec, "nodeName", kNodeName, pa);
+      pod.AddMember("spec", std::move(spec), pa);
+      try {
+        store_.create(*pod_type, ns, std::move(pod));
+        ++active;
+      } catch (const StatusError&) {
+      }
+    }
+    core::set_member(st, "active", JsonValue(active), a);
+    if (succeeded > 0) core::set_member(st, "succeeded", JsonValue(succeeded), a);
+    if (failed > 0) core::set_member(st, "failed", JsonValue(failed), a);
+    if (succeeded > 0 || failed > backoff_limit) core::set_member(st, "active", JsonValue(int64_t{0}), a);
+    if (want == j) continue;
+    try {
+      store_.update(*job_type, ns, std::move(want), UpdateScope::kAll);
+    } catch (const StatusError&) {
+    }
+  }
+}
+
 void Kubelet::stop_pod(PodState& st) {
   std::vector<pid_t> pids;
   for (auto& [name, c] : st.containers) {
@@ -591,6 +729,9 @@ void Kubelet::sync_pod(const ObjectPtr& pod, PodState& st) {
     }
   }
 
+  if (!write_api_access(p, st)) volumes_ok = false;
+  const std::string restart_policy = core::string_or(*spec, "restartPolicy", "Always");
+
   const JsonValue* containers = core::member(*spec, "containers");
   if (containers == nullptr || !containers->IsArray()) return;
   for (const auto& c : containers->GetArray()) {
@@ -607,6 +748,10 @@ void Kubelet::sync_pod(const ObjectPtr& pod, PodState& st) {
         cs.last_finished = sim_rfc3339(wall);
         cs.ready = false;
         cs.successes = cs.failures = 0;
+        if (restart_policy == "Never" || (restart_policy == "OnFailure" && cs.last_exit == 0)) {
+          cs.done = true;
+          continue;
+        }
         ++cs.restarts;
         cs.backoff = cs.backoff.count() == 0 ? std::chrono::seconds(kBackoffInitial)
                                              : std::min<std::chrono::seconds>(cs.backoff * 2, kBackoffMax);
@@ -616,7 +761,7 @@ void Kubelet::sync_pod(const ObjectPtr& pod, PodState& st) {
                                          cs.backoff.count(), cname, st.name, st.ns, st.uid);
       }
     }
-    if (cs.pid > 0 || now < cs.next_start) continue;
+    if (cs.pid > 0 || cs.done || now < cs.next_start) continue;
     if (!volumes_ok) {
       cs.waiting_reason = "ContainerCreating";
       cs.waiting_message = "";
@@ -647,6 +792,10 @@ void Kubelet::sync_pod(const ObjectPtr& pod, PodState& st) {
     std::map<std::string, std::string> env{{"HOSTNAME", st.name},
                                            {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}};
     std::vector<std::string> order{"PATH", "HOSTNAME"};
+    if (!st.kubeconfig.empty()) {
+      env["KUBECONFIG"] = st.kubeconfig;
+      order.push_back("KUBECONFIG");
+    }
     std::string env_error;
     if (const JsonValue* es = core::member(c, "env"); es && es->IsArray()) {
       for (const auto& e : es->GetArray()) {
@@ -810,7 +959,7 @@ void Kubelet::sync_pod(const ObjectPtr& pod, PodState& st) {
   JsonDoc want;
   want.CopyFrom(p, want.GetAllocator());
   auto& a = want.GetAllocator();
-  bool all_running = true, all_ready = true;
+  bool all_running = true, all_ready = true, all_done = true, any_failed = false;
   JsonValue statuses(rapidjson::kArrayType);
   for (const auto& c : containers->GetArray()) {
     std::string cname = core::string_or(c, "name", "");
@@ -820,7 +969,16 @@ void Kubelet::sync_pod(const ObjectPtr& pod, PodState& st) {
     core::set_string(s, "image", core::string_or(c, "image", ""), a);
     core::set_string(s, "imageID", "", a);
     JsonValue state(rapidjson::kObjectType);
-    if (cs.pid > 0) {
+    if (!cs.done) all_done = false;
+    if (cs.done && cs.last_exit != 0) any_failed = true;
+    if (cs.done) {
+      JsonValue term(rapidjson::kObjectType);
+      term.AddMember("exitCode", cs.last_exit, a);
+      core::set_string(term, "reason", cs.last_exit == 0 ? "Completed" : "Error", a);
+      core::set_string(term, "startedAt", cs.last_started, a);
+      core::set_string(term, "finishedAt", cs.last_finished, a);
+      state.AddMember("terminated", std::move(term), a);
+    } else if (cs.pid > 0) {
       JsonValue running(rapidjson::kObjectType);
       core::set_string(running, "startedAt", cs.started_at, a);
       state.AddMember("running", std::move(running), a);
@@ -832,7 +990,7 @@ void Kubelet::sync_pod(const ObjectPtr& pod, PodState& st) {
       all_running = false;
     }
     s.AddMember("state", std::move(state), a);
-    if (cs.terminated_before) {
+    if (cs.terminated_before && !cs.done) {
       JsonValue last(rapidjson::kObjectType), term(rapidjson::kObjectType);
       term.AddMember("exitCode", cs.last_exit, a);
       core::set_string(term, "reason", cs.last_exit == 0 ? "Completed" : "Error", a);
@@ -850,7 +1008,10 @@ void Kubelet::sync_pod(const ObjectPtr& pod, PodState& st) {
     statuses.PushBack(std::move(s), a);
   }
   JsonValue status(rapidjson::kObjectType);
-  core::set_string(status, "phase", all_running ? "Running" : "Pending", a);
+  std::string phase = all_running ? "Running" : "Pending";
+  if (all_done) phase = any_failed ? "Failed" : "Succeeded";
+  else if (restart_policy == "Never" && any_failed) phase = "Failed";
+  core::set_string(status, "phase", phase, a);
   JsonValue conds(rapidjson::kArrayType);
   const JsonValue* old_conds = core::at_path(p, {"status", "conditions"});
   auto cond = [&](const char* type, bool ok, const char* reason) {

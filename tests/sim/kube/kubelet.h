@@ -27,23 +27,38 @@
 // port (an ephemeral one), and in command, args and env values a number equal to a declared
 // containerPort right after ':' or '=' (`--port=9443`, `--metrics-bind-address=:8080`) is rewritten
 // to it. Probes and Services use the same table, so the chart's ports stay as written.
+// API access: the kubelet's kube-api-access volume is `/var/run/secrets/kubernetes.io/serviceaccount`,
+// a path compiled into the binaries that no process here can be given. Instead each Pod (unless
+// automountServiceAccountToken is false) gets DIR/NS_POD/serviceaccount/{token,ca.crt,namespace}, the
+// token a TokenRequest for the Pod's ServiceAccount bound to the Pod (so RBAC applies to it as in a
+// cluster), and DIR/NS_POD/kubeconfig naming the server, that CA and the token file; the container's
+// env gets KUBECONFIG pointing at it and no KUBERNETES_SERVICE_HOST, so the binaries' "in-cluster, else
+// $KUBECONFIG" lookup takes it. A missing ServiceAccount keeps the Pod in ContainerCreating.
+// Jobs: each Job without a Complete/Failed condition gets one Pod at a time (`JOB-XXXXX`, labels
+// job-name, controller-uid, controller ownerReference); a Succeeded Pod completes the Job
+// (status.succeeded, Complete and SuccessCriteriaMet conditions), Failed Pods count against
+// backoffLimit (default 6; then Failed, BackoffLimitExceeded). restartPolicy Never/OnFailure: a
+// container that exits 0 stays Terminated (Completed); all of them done makes the Pod Succeeded; under
+// Never a failure makes it Failed. CronJobs are not run.
 // Readiness: readinessProbe httpGet (http or https, certificate not verified, as the kubelet) or
 // tcpSocket to 127.0.0.1:PORT (a named port from the container's ports), every periodSeconds after
 // initialDelaySeconds, failureThreshold/successThreshold counted; no probe: ready once started.
 // Pod status: phase Pending/Running, podIP 127.0.0.1, conditions PodScheduled, Initialized,
 // ContainersReady, Ready, containerStatuses (state, ready, started, restartCount, lastState).
 //
-// Not done (documented in README.md): init containers, liveness/startup probes, exec probes, Jobs and
-// CronJobs, projected service-account tokens, downward-API volumes.
+// Not done (documented in README.md): init containers, liveness/startup probes, exec probes, CronJobs,
+// downward-API volumes, token refresh (a token lives 3607 s).
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
+#include "core/json.h"
 #include "core/result.h"
 #include "sim/kube/store.h"
 
@@ -52,6 +67,11 @@ namespace ifo::kubesim {
 struct KubeletOptions {
   std::map<std::string, std::string> images;  // image ("repo:tag", or "repo" for any tag) -> root dir
   std::string pod_dir;                        // where pods' files go; "" = a fresh directory under /tmp
+  // API access for the processes (install_modules sets these): the server URL and CA, asked when a
+  // Pod starts (the server may start after the kubelet), and a TokenRequest for (ns, serviceaccount,
+  // pod name, pod uid) answering the token or throwing StatusError (ServiceAccount missing).
+  std::function<std::pair<std::string, std::string>()> api;
+  std::function<std::string(const std::string&, const std::string&, const std::string&, const std::string&)> token;
   bool enabled() const { return !images.empty(); }
 };
 
@@ -65,6 +85,8 @@ class Kubelet {
   Kubelet(const Kubelet&) = delete;
   Kubelet& operator=(const Kubelet&) = delete;
 
+  // The TokenRequest issuer (options.token), for when it is made after the kubelet; before start().
+  void set_token_source(decltype(KubeletOptions::token) token) { options_.token = std::move(token); }
   void start();  // the control loop (ReplicaSets -> Pods -> processes -> status), every 100 ms
 
   const std::string& pod_dir() const { return options_.pod_dir; }
@@ -79,6 +101,8 @@ class Kubelet {
   struct PodState;
   void loop();
   void sync_replicasets();
+  void sync_jobs();
+  bool write_api_access(const core::JsonValue& pod, PodState& st);
   void sync_pods();
   void sync_pod(const ObjectPtr& pod, PodState& st);
   void stop_pod(PodState& st);

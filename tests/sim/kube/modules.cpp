@@ -90,6 +90,8 @@ std::unique_ptr<Modules> install_modules(KubeSim& sim, ModulesOptions options) {
   auto m = std::make_unique<Modules>();
   Store& store = sim.store();
   if (options.kubelet.enabled()) {
+    KubeSim* server = &sim;
+    options.kubelet.api = [server] { return std::make_pair(server->url(), server->ca_pem()); };
     m->kubelet = std::make_shared<Kubelet>(store, std::move(options.kubelet));
     std::weak_ptr<Kubelet> kubelet = m->kubelet;
     options.admission.service_resolver = [kubelet](const std::string& ns, const std::string& name, int64_t port) {
@@ -124,7 +126,36 @@ std::unique_ptr<Modules> install_modules(KubeSim& sim, ModulesOptions options) {
   m->rollout->install();
   m->gc = std::make_shared<GarbageCollector>(store);
   m->gc->install();
-  if (m->kubelet) m->kubelet->start();
+  if (m->kubelet) {
+    // The Pods' tokens: a TokenRequest for the Pod's ServiceAccount, bound to the Pod, as the kubelet asks.
+    std::weak_ptr<ServiceAccountAuth> weak_auth = m->auth;
+    m->kubelet->set_token_source([weak_auth](const std::string& ns, const std::string& sa, const std::string& pod,
+                                             const std::string& uid) -> std::string {
+      auto a = weak_auth.lock();
+      if (!a) throw std::runtime_error("no token issuer");
+      core::JsonDoc body(rapidjson::kObjectType);
+      auto& al = body.GetAllocator();
+      core::JsonValue spec(rapidjson::kObjectType);
+      spec.AddMember("expirationSeconds", core::JsonValue(int64_t{3607}), al);
+      core::JsonValue ref(rapidjson::kObjectType);
+      core::set_string(ref, "kind", "Pod", al);
+      core::set_string(ref, "apiVersion", "v1", al);
+      core::set_string(ref, "name", pod, al);
+      core::set_string(ref, "uid", uid, al);
+      spec.AddMember("boundObjectRef", std::move(ref), al);
+      body.AddMember("spec", std::move(spec), al);
+      CreateCall call;
+      call.subresource = "token";
+      call.ns = ns;
+      call.name = sa;
+      call.body = &body;
+      core::JsonDoc answer = a->token_request(call);
+      const core::JsonValue* token = core::at_path(answer, {"status", "token"});
+      if (token == nullptr || !token->IsString()) throw std::runtime_error("TokenRequest gave no token");
+      return token->GetString();
+    });
+    m->kubelet->start();
+  }
   return m;
 }
 

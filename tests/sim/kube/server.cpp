@@ -333,7 +333,8 @@ struct KubeSim::Impl {
       authorize(req, *user);
     }
     std::string ctype = req.get_header_value("Content-Type");
-    if (ctype.find("application/vnd.kubernetes.protobuf") != std::string::npos && req.method == "POST") {
+    if (ctype.find("application/vnd.kubernetes.protobuf") != std::string::npos &&
+        (req.method == "POST" || req.method == "PUT")) {
       if (auto json = protobuf_request_json(path, req.body)) {
         httplib::Request as_json = req;
         as_json.body = std::move(*json);
