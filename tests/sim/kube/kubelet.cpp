@@ -302,6 +302,7 @@ Kubelet::~Kubelet() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
   for (auto& [key, st] : pods_) stop_pod(*st);
+  reap_terminating(true);
 }
 
 void Kubelet::start() {
@@ -314,6 +315,7 @@ void Kubelet::loop() {
       sync_replicasets();
       sync_jobs();
       sync_pods();
+      reap_terminating(false);
     } catch (const std::exception&) {
       // A controller never takes the server down; the next round retries.
     }
@@ -621,28 +623,38 @@ void Kubelet::sync_jobs() {
 }
 
 void Kubelet::stop_pod(PodState& st) {
-  std::vector<pid_t> pids;
+  auto deadline = Clock::now() + std::chrono::seconds(st.grace_seconds);
   for (auto& [name, c] : st.containers) {
     if (c.pid > 0) {
       ::kill(-c.pid, SIGTERM);
-      pids.push_back(c.pid);
+      terminating_.push_back({c.pid, deadline});
     }
     c.pid = -1;
   }
-  auto deadline = Clock::now() + std::chrono::seconds(st.grace_seconds);
-  for (pid_t pid : pids) {
-    while (true) {
-      int status = 0;
-      pid_t r = ::waitpid(pid, &status, WNOHANG);
-      if (r == pid || r < 0) break;
-      if (Clock::now() >= deadline) {
-        ::kill(-pid, SIGKILL);
-        ::waitpid(pid, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+}
+
+void Kubelet::reap_terminating(bool wait) {
+  // SIGKILL after the grace period; `wait` (shutdown) gives them at most 5 s.
+  if (wait) {
+    auto cap = Clock::now() + std::chrono::seconds(5);
+    for (auto& t : terminating_) t.deadline = std::min(t.deadline, cap);
   }
+  do {
+    for (auto it = terminating_.begin(); it != terminating_.end();) {
+      int status = 0;
+      pid_t r = ::waitpid(it->pid, &status, WNOHANG);
+      if (r == it->pid || r < 0) {
+        it = terminating_.erase(it);
+      } else if (Clock::now() >= it->deadline) {
+        ::kill(-it->pid, SIGKILL);
+        ::waitpid(it->pid, &status, 0);
+        it = terminating_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (wait && !terminating_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (wait && !terminating_.empty());
 }
 
 namespace {

@@ -50,13 +50,17 @@
 // downward-API volumes, token refresh (a token lives 3607 s).
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/json.h"
 #include "core/result.h"
@@ -105,7 +109,14 @@ class Kubelet {
   bool write_api_access(const core::JsonValue& pod, PodState& st);
   void sync_pods();
   void sync_pod(const ObjectPtr& pod, PodState& st);
-  void stop_pod(PodState& st);
+  void stop_pod(PodState& st);  // SIGTERM now; reap_terminating() finishes it
+  void reap_terminating(bool wait);
+
+  struct Terminating {
+    pid_t pid;
+    std::chrono::steady_clock::time_point deadline;  // SIGKILL then
+  };
+  std::vector<Terminating> terminating_;  // loop thread only
 
   Store& store_;
   KubeletOptions options_;

@@ -294,7 +294,51 @@ std::optional<std::string> secret_json(std::string_view body, const char* kind =
   return std::string(o.buf.GetString(), o.buf.GetSize());
 }
 
+// DeleteOptions{gracePeriodSeconds 1, preconditions 2{uid 1, resourceVersion 2}, orphanDependents 3,
+// propagationPolicy 4, dryRun 5}, the body of a typed client's DELETE (helm uninstall purging its
+// release Secrets). Its typeMeta is whatever group version the client encoded it in.
+std::optional<std::string> delete_options_json(std::string_view body) {
+  constexpr std::string_view kMagic("k8s\0", 4);
+  if (body.substr(0, 4) != kMagic) return std::nullopt;
+  auto unknown = fields_of(body.substr(4));
+  if (!unknown) return std::nullopt;
+  auto type_meta = fields_of(first(*unknown, 1));
+  if (!type_meta || first(*type_meta, 2) != "DeleteOptions") return std::nullopt;
+  std::map<int, int64_t> varints;
+  auto opts = fields_of(first(*unknown, 2), &varints);
+  if (!opts) return std::nullopt;
+  JsonOut o;
+  o.head("DeleteOptions", "meta.k8s.io/v1");
+  if (auto it = varints.find(1); it != varints.end()) {
+    o.w.Key("gracePeriodSeconds");
+    o.w.Int64(it->second);
+  }
+  if (opts->count(2)) {
+    auto pre = fields_of(first(*opts, 2));
+    if (!pre) return std::nullopt;
+    o.w.Key("preconditions");
+    o.w.StartObject();
+    if (pre->count(1)) o.str("uid", first(*pre, 1));
+    if (pre->count(2)) o.str("resourceVersion", first(*pre, 2));
+    o.w.EndObject();
+  }
+  if (auto it = varints.find(3); it != varints.end()) {
+    o.w.Key("orphanDependents");
+    o.w.Bool(it->second != 0);
+  }
+  if (opts->count(4)) o.str("propagationPolicy", first(*opts, 4));
+  if (auto it = opts->find(5); it != opts->end()) {
+    o.w.Key("dryRun");
+    o.w.StartArray();
+    for (auto d : it->second) o.w.String(d.data(), static_cast<rapidjson::SizeType>(d.size()));
+    o.w.EndArray();
+  }
+  return o.text();
+}
+
 }  // namespace
+
+std::optional<std::string> protobuf_delete_json(std::string_view body) { return delete_options_json(body); }
 
 std::optional<std::string> protobuf_request_json(std::string_view path, std::string_view body) {
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);

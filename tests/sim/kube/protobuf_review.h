@@ -26,4 +26,8 @@ std::optional<std::string> self_subject_access_review_json(std::string_view body
 // (`kubectl create namespace`; metadata only); nullopt otherwise.
 std::optional<std::string> protobuf_request_json(std::string_view path, std::string_view body);
 
+// The JSON form of a protobuf DeleteOptions body (a typed client's DELETE: helm uninstall purging its
+// release Secrets); nullopt when the body is not one.
+std::optional<std::string> protobuf_delete_json(std::string_view body);
+
 }  // namespace ifo::kubesim
