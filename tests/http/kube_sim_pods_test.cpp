@@ -66,6 +66,7 @@ struct Cluster {
   ResourceType services = sim_type("", "services", "Service", true, true);
   ResourceType deployments = sim_type("apps", "deployments", "Deployment", true, true, true);
   ResourceType replicasets = sim_type("apps", "replicasets", "ReplicaSet", true, true, true);
+  ResourceType jobs = sim_type("batch", "jobs", "Job", true, true, true);
   std::shared_ptr<RolloutSimulator> rollout;
   std::shared_ptr<GarbageCollector> gc = std::make_shared<GarbageCollector>(store);
   std::unique_ptr<Kubelet> kubelet;
@@ -77,7 +78,7 @@ struct Cluster {
     // The "image": a root directory whose /bin/sh is the host's shell.
     fs::create_directories(tmp / "root/bin");
     fs::create_symlink("/bin/sh", tmp / "root/bin/sh");
-    for (const auto& ty : {ns, secrets, configmaps, pods, services, deployments, replicasets}) store.register_type(ty);
+    for (const auto& ty : {ns, secrets, configmaps, pods, services, deployments, replicasets, jobs}) store.register_type(ty);
     RolloutSimulator::Options ro;
     ro.pods_decide_readiness = true;
     rollout = std::make_shared<RolloutSimulator>(store, ro);
@@ -252,4 +253,46 @@ TEST_CASE("each Pod's declared ports get their own host port; a Service reaches 
   l.listen();
   CHECK(eventually([&] { return c.kubelet->service_endpoint("app", "hook", 443).ok(); }, std::chrono::seconds(10)));
   CHECK(*c.kubelet->service_endpoint("app", "hook", 443) == "127.0.0.1:" + std::to_string(port));
+}
+
+TEST_CASE("a Job runs its Pod to completion; a failing one stops at backoffLimit") {
+  Cluster c;
+  auto job = [](const std::string& name, const std::string& script, int backoff) {
+    return R"({"metadata":{"name":")" + name + R"("},"spec":{"backoffLimit":)" + std::to_string(backoff) +
+           R"(,"template":{"spec":{"restartPolicy":"Never","automountServiceAccountToken":false,
+      "containers":[{"name":"main","image":"example.com/shell","command":["/bin/sh","-c",")" + script + R"("]}]}}}})";
+  };
+  auto condition = [&](const std::string& name, const std::string& type) {
+    ObjectPtr j = c.get("batch", "jobs", name);
+    const core::JsonValue* conds = j ? core::at_path(j->value(), {"status", "conditions"}) : nullptr;
+    if (conds == nullptr || !conds->IsArray()) return std::string();
+    for (const auto& cond : conds->GetArray()) {
+      if (core::string_or(cond, "type", "") == type) return core::string_or(cond, "status", "") + "/" + core::string_or(cond, "reason", "");
+    }
+    return std::string();
+  };
+  auto status_int = [&](const std::string& name, const char* field) {
+    ObjectPtr j = c.get("batch", "jobs", name);
+    const core::JsonValue* st = j ? core::member(j->value(), "status") : nullptr;
+    return st ? core::get_int(*st, field).value_or(0) : 0;
+  };
+  c.store.create(c.jobs, "app", body_doc(job("ok", "exit 0", 6)));
+  c.store.create(c.jobs, "app", body_doc(job("bad", "exit 2", 1)));
+  CHECK(eventually([&] { return condition("ok", "Complete") == "True/CompletionsReached"; }, std::chrono::seconds(20)));
+  CHECK(status_int("ok", "succeeded") == 1);
+  CHECK(status_int("ok", "active") == 0);
+  // backoffLimit 1: the first failure is retried with a new Pod, the second ends the Job.
+  CHECK(eventually([&] { return condition("bad", "Failed") == "True/BackoffLimitExceeded"; }, std::chrono::seconds(20)));
+  CHECK(status_int("bad", "failed") == 2);
+  int failed_pods = 0, succeeded_pods = 0;
+  for (const auto& p : c.app_pods()) {
+    const core::JsonValue* phase = core::at_path(p->value(), {"status", "phase"});
+    std::string ph = phase && phase->IsString() ? phase->GetString() : "";
+    const core::JsonValue* labels = core::at_path(p->value(), {"metadata", "labels"});
+    std::string job_name = labels ? core::string_or(*labels, "job-name", "") : "";
+    if (job_name == "bad" && ph == "Failed") ++failed_pods;
+    if (job_name == "ok" && ph == "Succeeded") ++succeeded_pods;
+  }
+  CHECK(failed_pods == 2);
+  CHECK(succeeded_pods == 1);
 }

@@ -155,7 +155,7 @@ std::vector<ResourceType> builtin_types() {
   v.push_back(rt("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true, {}, {}, false));
   v.push_back(rt("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false, {}, {}, false));
   v.push_back(rt("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false, {}, {}, false));
-  // Kinds the operator's chart installs (stored, not acted upon: no pods run in kube-sim).
+  // Kinds the operator's chart installs (stored; Jobs run with --run-pods, CronJobs never).
   v.push_back(rt("batch", "v1", "cronjobs", "CronJob", true, {"cj"}, {"status"}));
   v.push_back(rt("batch", "v1", "jobs", "Job", true, {}, {"status"}));
   v.push_back(rt("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, {"pdb"}, {"status"}));
