@@ -49,7 +49,9 @@ case_() {
 }
 
 case_ "kubectl create namespace (a protobuf body) works" k create namespace "$ns"
-case_ "helm install succeeds" h install rel "$chart" -n "$ns"
+# --wait: helm waits for the Deployments' Ready Pods and the Services' cluster IPs, --wait-for-jobs
+# for certs-gen's Job.
+case_ "helm install --wait --wait-for-jobs succeeds" h install rel "$chart" -n "$ns" --wait --wait-for-jobs --timeout 120s
 case_ "certs-gen's Job completes" k -n "$ns" wait --for=condition=complete job -l "$certs_gen_jobs" --timeout=60s
 case_ "kubectl rollout status of the syncer succeeds" k -n "$ns" rollout status "deploy/$deploy_syncer" --timeout=60s
 case_ "kubectl rollout status of the webhook succeeds" k -n "$ns" rollout status "deploy/$deploy_webhook" --timeout=60s
