@@ -413,7 +413,8 @@ std::string build_review(const std::string& api_version, const std::string& uid,
 
 // Resolves clientConfig into an endpoint; error text is the ErrCallingWebhook reason.
 core::Result<Endpoint> resolve_endpoint(const JsonValue& client_config, long timeout_seconds,
-                                        const std::map<std::string, std::string>& service_map) {
+                                        const AdmissionOptions& options) {
+  const auto& service_map = options.service_map;
   using R = core::Result<Endpoint>;
   Endpoint ep;
   std::string timeout_param = fmt::format("timeout={}s", timeout_seconds);
@@ -426,6 +427,13 @@ core::Result<Endpoint> resolve_endpoint(const JsonValue& client_config, long tim
     std::string path_part = path.empty() ? "/" : (path.front() == '/' ? path : "/" + path);
     ep.url = fmt::format("https://{}:{}{}?{}", ep.tls_host, port, path_part, timeout_param);
     auto it = service_map.find(fmt::format("{}/{}:{}", ns, name, port));
+    if (it == service_map.end() && options.service_resolver) {
+      auto addr = options.service_resolver(ns, name, port);
+      if (!addr.ok()) return R::fail(fmt::format("failed to call webhook: Post \"{}\": {}", ep.url, addr.error()));
+      ep.dial_addr = *addr;
+      ep.connect_to = fmt::format("{}:{}:{}", ep.tls_host, port, *addr);
+      return ep;
+    }
     if (it == service_map.end()) {
       return R::fail(fmt::format("failed to call webhook: Post \"{}\": service \"{}\" not found", ep.url, name));
     }
@@ -652,7 +660,7 @@ AdmissionResult AdmissionDispatcher::run(bool mutating, const std::vector<const 
         if (call_failed("could not get REST client: webhook has no clientConfig")) return result;
         continue;
       }
-      auto endpoint = resolve_endpoint(*client_config, timeout_seconds, options_.service_map);
+      auto endpoint = resolve_endpoint(*client_config, timeout_seconds, options_);
       if (!endpoint.ok()) {
         if (call_failed(endpoint.error())) return result;
         continue;

@@ -54,6 +54,9 @@ struct AdmissionResult {
 struct AdmissionOptions {
   // "namespace/name:port" (services) or "host:port" (URLs) -> "127.0.0.1:PORT".
   std::map<std::string, std::string> service_map;
+  // A service without a service_map entry: where a ready Pod behind it listens ("127.0.0.1:PORT"), or
+  // the API server's reason (the kubelet stand-in, --run-pods). Unset: `service "NAME" not found`.
+  std::function<core::Result<std::string>(const std::string& ns, const std::string& name, int64_t port)> service_resolver;
   // Optional log sink (one line per webhook call outcome; never bodies, never tokens).
   std::function<void(const std::string&)> log;
 };

@@ -155,7 +155,7 @@ std::vector<ResourceType> builtin_types() {
   v.push_back(rt("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true, {}, {}, false));
   v.push_back(rt("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false, {}, {}, false));
   v.push_back(rt("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false, {}, {}, false));
-  // Kinds the operator's chart installs (stored, not acted upon: no pods run in kube-sim).
+  // Kinds the operator's chart installs (stored; Jobs run with --run-pods, CronJobs never).
   v.push_back(rt("batch", "v1", "cronjobs", "CronJob", true, {"cj"}, {"status"}));
   v.push_back(rt("batch", "v1", "jobs", "Job", true, {}, {"status"}));
   v.push_back(rt("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, {"pdb"}, {"status"}));
@@ -197,6 +197,48 @@ void apply_builtin_defaults(const ResourceType& t, JsonValue& obj, JsonAlloc& a)
     }
     auto& st = core::ensure_object(obj, "status", a);
     if (!core::member(st, "phase")) core::set_string(st, "phase", "Active", a);
+    return;
+  }
+  if (t.group.empty() && t.resource == "services") {
+    // The Service REST strategy's defaults and its ClusterIP allocation (helm --wait waits for a
+    // clusterIP). The address is FNV-32a of NS/NAME inside 10.96.0.0/16, not a random free one.
+    auto& spec = core::ensure_object(obj, "spec", a);
+    if (!core::member(spec, "type")) core::set_string(spec, "type", "ClusterIP", a);
+    std::string type = core::string_or(spec, "type", "");
+    if (!core::member(spec, "sessionAffinity")) core::set_string(spec, "sessionAffinity", "None", a);
+    if (type != "ExternalName") {
+      if (core::string_or(spec, "clusterIP", "").empty()) {
+        const JsonValue* md = core::member(obj, "metadata");
+        std::string key = md ? core::string_or(*md, "namespace", "") + "/" + core::string_or(*md, "name", "") : "";
+        uint32_t h = 2166136261u;
+        for (unsigned char c : key) {
+          h ^= c;
+          h *= 16777619u;
+        }
+        core::set_string(spec, "clusterIP", fmt::format("10.96.{}.{}", (h >> 8) & 0xff, 2 + (h & 0xff) % 250), a);
+      }
+      if (!core::member(spec, "clusterIPs")) {
+        JsonValue ips(rapidjson::kArrayType);
+        ips.PushBack(core::json_string(core::string_or(spec, "clusterIP", ""), a), a);
+        core::set_member(spec, "clusterIPs", std::move(ips), a);
+      }
+      if (!core::member(spec, "ipFamilies")) {
+        JsonValue fam(rapidjson::kArrayType);
+        fam.PushBack(core::json_string("IPv4", a), a);
+        core::set_member(spec, "ipFamilies", std::move(fam), a);
+      }
+      if (!core::member(spec, "ipFamilyPolicy")) core::set_string(spec, "ipFamilyPolicy", "SingleStack", a);
+      if (!core::member(spec, "internalTrafficPolicy")) core::set_string(spec, "internalTrafficPolicy", "Cluster", a);
+    }
+    if (JsonValue* ports = core::member(spec, "ports"); ports && ports->IsArray()) {
+      for (auto& p : ports->GetArray()) {
+        if (!p.IsObject()) continue;
+        if (!core::member(p, "protocol")) core::set_string(p, "protocol", "TCP", a);
+        if (!core::member(p, "targetPort")) {
+          if (const JsonValue* port = core::member(p, "port")) core::set_member(p, "targetPort", JsonValue(*port, a), a);
+        }
+      }
+    }
     return;
   }
   if (t.group == "apps") {

@@ -52,7 +52,8 @@ Admin endpoints (Authorization: Bearer ADMIN_TOKEN):
   POST /sim/watches/expire-next      the next watch gets 410 Expired
   POST /sim/compact[?resourceVersion=N]  forget watch history up to N (default: now)
 
-Not supported: protobuf (415; only what kubectl auth can-i [--list], kubectl auth whoami and kubectl
+Not supported: protobuf (415; only what kubectl auth can-i [--list], kubectl auth whoami, kubectl create
+namespace, helm's release Secrets and kubectl
 create token post is read),
 multiple stored versions of a CRD, CEL validation rules, field ownership of server-side apply (an
 apply is a merge of the applied fields).

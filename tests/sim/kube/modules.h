@@ -21,6 +21,7 @@
 #include "sim/kube/admission_hook.h"
 #include "sim/kube/auth.h"
 #include "sim/kube/gc.h"
+#include "sim/kube/kubelet.h"
 #include "sim/kube/rollout.h"
 #include "sim/kube/server.h"
 
@@ -31,6 +32,7 @@ struct ModulesOptions {
   AuthOptions auth;  // --service-account-issuer, --api-audiences, --access-rules-file, --authorize-requests,
                      // --authorization-mode
   RolloutSimulator::Options rollout;  // --daemonset-nodes
+  KubeletOptions kubelet;             // --run-pods, --pod-dir
 };
 
 // The flags, for --help.
@@ -59,6 +61,13 @@ inline constexpr const char* kModulesUsage =
                               iss of TokenRequest JWTs (default https://kubernetes.default.svc.cluster.local)
   --api-audiences A,B         audiences a token needs to authenticate to the API (default: the issuer)
   --daemonset-nodes N         simulated nodes a DaemonSet rolls out to (default 1)
+  --run-pods IMAGE=ROOT[,IMAGE=ROOT...]
+                              run Pods: ReplicaSets get their Pods, and each container of an image with
+                              a mapping runs as a local process, command[0] looked up under ROOT (the
+                              image's root directory); volume mountPaths in args/env are rewritten to the
+                              Pod's directory; Deployments become ready when their Pods pass readiness
+                              (README.md, "Pods"). "IMAGE" without a tag matches every tag
+  --pod-dir DIR               where Pods' volumes and logs go (DIR/NS_POD/...; default a new /tmp dir)
 )";
 
 // The flags parse_module_flag applies (without "--"), each taking a value; kube-sim's main registers
@@ -76,6 +85,7 @@ struct Modules {
   std::shared_ptr<ServiceAccountAuth> auth;
   std::shared_ptr<RolloutSimulator> rollout;
   std::shared_ptr<GarbageCollector> gc;
+  std::shared_ptr<Kubelet> kubelet;  // with --run-pods only
 
   // admission_webhook_calls, rollouts, gc_collected, gc_orphaned, tokens_issued.
   std::map<std::string, uint64_t> counters() const;

@@ -1,10 +1,13 @@
 // A minimal protobuf reader for the few bodies kubectl's typed clients send (protobuf_review.h).
 #include "sim/kube/protobuf_review.h"
 
+#include "core/base64.h"
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <cstdint>
+#include <string>
 #include <map>
 #include <utility>
 #include <vector>
@@ -226,8 +229,130 @@ std::optional<std::string> self_subject_access_review_json(std::string_view body
   return std::string(buf.GetString(), buf.GetSize());
 }
 
+namespace {
+
+// v1.Secret{metadata 1: ObjectMeta, data 2: map<string, bytes>, type 3, stringData 4: map, immutable 5},
+// ObjectMeta{name 1, generateName 2, namespace 3, uid 5, resourceVersion 6, labels 11, annotations 12,
+// finalizers 14}; other ObjectMeta fields (timestamps, ownerReferences, managedFields) are left out, as
+// the server sets or ignores them on a write. Helm's Secret storage driver writes releases this way.
+// Also v1.Namespace{metadata 1, spec 2, status 3} (kubectl create namespace); its spec.finalizers are
+// the server's to set.
+std::optional<std::string> secret_json(std::string_view body, const char* kind = "Secret") {
+  auto raw = unknown_raw(body, "v1", kind);
+  if (!raw) return std::nullopt;
+  const bool is_secret = std::string_view(kind) == "Secret";
+  std::map<int, int64_t> varints;
+  auto secret = fields_of(*raw, &varints);
+  if (!secret) return std::nullopt;
+  auto md = fields_of(first(*secret, 1));
+  if (!md) return std::nullopt;
+  JsonOut o;
+  o.w.StartObject();
+  o.str("kind", kind);
+  o.str("apiVersion", "v1");
+  // A map<string, X> field: its entries {key 1, value 2}; `base64` for bytes values.
+  auto map_field = [&](const std::map<int, std::vector<std::string_view>>& f, int number, const char* key,
+                       bool base64) {
+    auto it = f.find(number);
+    if (it == f.end()) return true;
+    o.w.Key(key);
+    o.w.StartObject();
+    for (auto entry : it->second) {
+      auto kv = fields_of(entry);
+      if (!kv) return false;
+      o.str(std::string(first(*kv, 1)).c_str(), base64 ? std::string_view(core::base64_encode(first(*kv, 2)))
+                                                        : first(*kv, 2));
+    }
+    o.w.EndObject();
+    return true;
+  };
+  o.w.Key("metadata");
+  o.w.StartObject();
+  for (auto [name, number] : std::initializer_list<std::pair<const char*, int>>{
+           {"name", 1}, {"generateName", 2}, {"namespace", 3}, {"uid", 5}, {"resourceVersion", 6}}) {
+    if (md->count(number)) o.str(name, first(*md, number));
+  }
+  if (!map_field(*md, 11, "labels", false) || !map_field(*md, 12, "annotations", false)) return std::nullopt;
+  if (auto it = md->find(14); it != md->end()) {
+    o.w.Key("finalizers");
+    o.w.StartArray();
+    for (auto f : it->second) o.w.String(f.data(), static_cast<rapidjson::SizeType>(f.size()));
+    o.w.EndArray();
+  }
+  o.w.EndObject();
+  if (!is_secret) {
+    o.w.EndObject();
+    return std::string(o.buf.GetString(), o.buf.GetSize());
+  }
+  if (!map_field(*secret, 2, "data", true) || !map_field(*secret, 4, "stringData", false)) return std::nullopt;
+  if (secret->count(3)) o.str("type", first(*secret, 3));
+  if (auto it = varints.find(5); it != varints.end()) {
+    o.w.Key("immutable");
+    o.w.Bool(it->second != 0);
+  }
+  o.w.EndObject();
+  return std::string(o.buf.GetString(), o.buf.GetSize());
+}
+
+// DeleteOptions{gracePeriodSeconds 1, preconditions 2{uid 1, resourceVersion 2}, orphanDependents 3,
+// propagationPolicy 4, dryRun 5}, the body of a typed client's DELETE (helm uninstall purging its
+// release Secrets). Its typeMeta is whatever group version the client encoded it in.
+std::optional<std::string> delete_options_json(std::string_view body) {
+  constexpr std::string_view kMagic("k8s\0", 4);
+  if (body.substr(0, 4) != kMagic) return std::nullopt;
+  auto unknown = fields_of(body.substr(4));
+  if (!unknown) return std::nullopt;
+  auto type_meta = fields_of(first(*unknown, 1));
+  if (!type_meta || first(*type_meta, 2) != "DeleteOptions") return std::nullopt;
+  std::map<int, int64_t> varints;
+  auto opts = fields_of(first(*unknown, 2), &varints);
+  if (!opts) return std::nullopt;
+  JsonOut o;
+  o.head("DeleteOptions", "meta.k8s.io/v1");
+  if (auto it = varints.find(1); it != varints.end()) {
+    o.w.Key("gracePeriodSeconds");
+    o.w.Int64(it->second);
+  }
+  if (opts->count(2)) {
+    auto pre = fields_of(first(*opts, 2));
+    if (!pre) return std::nullopt;
+    o.w.Key("preconditions");
+    o.w.StartObject();
+    if (pre->count(1)) o.str("uid", first(*pre, 1));
+    if (pre->count(2)) o.str("resourceVersion", first(*pre, 2));
+    o.w.EndObject();
+  }
+  if (auto it = varints.find(3); it != varints.end()) {
+    o.w.Key("orphanDependents");
+    o.w.Bool(it->second != 0);
+  }
+  if (opts->count(4)) o.str("propagationPolicy", first(*opts, 4));
+  if (auto it = opts->find(5); it != opts->end()) {
+    o.w.Key("dryRun");
+    o.w.StartArray();
+    for (auto d : it->second) o.w.String(d.data(), static_cast<rapidjson::SizeType>(d.size()));
+    o.w.EndArray();
+  }
+  return o.text();
+}
+
+}  // namespace
+
+std::optional<std::string> protobuf_delete_json(std::string_view body) { return delete_options_json(body); }
+
 std::optional<std::string> protobuf_request_json(std::string_view path, std::string_view body) {
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  if (path == "/api/v1/namespaces") return secret_json(body, "Namespace");
+  // POST .../namespaces/NS/secrets and PUT .../namespaces/NS/secrets/NAME.
+  if (path.rfind("/api/v1/namespaces/", 0) == 0) {
+    auto rest = path.substr(19);
+    auto slash = rest.find('/');
+    if (slash != std::string_view::npos) {
+      auto kind_path = rest.substr(slash + 1);
+      if (kind_path == "secrets" || (kind_path.rfind("secrets/", 0) == 0 && kind_path.find('/', 8) == std::string_view::npos))
+        return secret_json(body);
+    }
+  }
   if (path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") return self_subject_access_review_json(body);
   if (path == "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews") return self_subject_rules_review_json(body);
   if (path == "/apis/authentication.k8s.io/v1/selfsubjectreviews") return self_subject_review_json(body);

@@ -170,6 +170,26 @@ RolloutSimulator::RolloutSimulator(Store& store, Options options) : store_(store
 
 void RolloutSimulator::install() {
   store_.add_observer([self = shared_from_this()](const WriteEvent& ev) {
+    if (self->options_.pods_decide_readiness && ev.group.empty() && ev.resource == "pods" && ev.object) {
+      // Pod -> its ReplicaSet -> that ReplicaSet's Deployment.
+      try {
+        const JsonValue* refs = core::at_path(ev.object->value(), {"metadata", "ownerReferences"});
+        if (refs == nullptr || !refs->IsArray()) return;
+        for (const auto& r : refs->GetArray()) {
+          if (core::string_or(r, "kind", "") != "ReplicaSet") continue;
+          ObjectPtr rs = self->store_.get(kApps, "replicasets", ev.ns, core::string_or(r, "name", ""));
+          if (!rs) continue;
+          const JsonValue* rrefs = core::at_path(rs->value(), {"metadata", "ownerReferences"});
+          if (rrefs == nullptr || !rrefs->IsArray()) continue;
+          for (const auto& d : rrefs->GetArray()) {
+            if (core::string_or(d, "kind", "") == "Deployment")
+              self->reconcile("deployments", ev.ns, core::string_or(d, "name", ""));
+          }
+        }
+      } catch (const std::exception&) {
+      }
+      return;
+    }
     if (ev.group != kApps || ev.type == EventType::kDeleted) return;
     if (ev.resource != "deployments" && ev.resource != "statefulsets" && ev.resource != "daemonsets") return;
     if (!ev.object) return;
@@ -186,6 +206,20 @@ uint64_t RolloutSimulator::rollouts_of(const std::string& resource, const std::s
   std::lock_guard<std::mutex> lock(mu_);
   auto it = per_object_.find(key_of(resource, ns, name));
   return it == per_object_.end() ? 0 : it->second;
+}
+
+int64_t RolloutSimulator::ready_pods(const std::string& rs_uid, const std::string& ns) const {
+  if (!store_.find_type("", "pods")) return 0;
+  int64_t n = 0;
+  for (const auto& p : store_.list("", "pods", ns).items) {
+    if (!owned_by(p->value(), rs_uid) || being_deleted(p->value())) continue;
+    const JsonValue* conds = core::at_path(p->value(), {"status", "conditions"});
+    if (conds == nullptr || !conds->IsArray()) continue;
+    for (const auto& c : conds->GetArray()) {
+      if (core::string_or(c, "type", "") == "Ready" && core::string_or(c, "status", "") == "True") ++n;
+    }
+  }
+  return n;
 }
 
 void RolloutSimulator::count(const std::string& resource, const std::string& ns, const std::string& name) {
@@ -211,6 +245,7 @@ void RolloutSimulator::reconcile_deployment(const std::string& ns, const std::st
   std::string now = sim_rfc3339(std::chrono::system_clock::now());
   int64_t revision = revision_of(d);
 
+  int64_t ready = replicas;  // without the kubelet stand-in Pods are ready at once
   auto rstype = store_.find_type(kApps, "replicasets");
   std::string rs_name = fmt::format("{}-{}", name, hash);
   if (rstype) {
@@ -295,6 +330,7 @@ void RolloutSimulator::reconcile_deployment(const std::string& ns, const std::st
       write_if_changed(store_, *rstype, ns, rs->value(), std::move(want));
     }
     ObjectPtr cur = store_.get(kApps, "replicasets", ns, current ? meta_string(current->value(), "name") : rs_name);
+    if (cur && options_.pods_decide_readiness) ready = ready_pods(meta_string(cur->value(), "uid"), ns);
     if (cur) {
       JsonDoc want = copy_of(cur->value());
       auto& a = want.GetAllocator();
@@ -304,7 +340,8 @@ void RolloutSimulator::reconcile_deployment(const std::string& ns, const std::st
       core::set_string(ann, kDesiredReplicasAnnotation, std::to_string(replicas), a);
       core::set_member(core::ensure_object(want, "spec", a), "replicas", JsonValue(replicas), a);
       JsonValue st(rapidjson::kObjectType);
-      add_counts(st, {"replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas"}, replicas, a);
+      add_counts(st, {"replicas", "fullyLabeledReplicas"}, replicas, a);
+      add_counts(st, {"readyReplicas", "availableReplicas"}, ready, a);
       st.AddMember("observedGeneration", JsonValue(generation_of(cur->value())), a);
       core::set_member(want, "status", std::move(st), a);
       write_if_changed(store_, *rstype, ns, cur->value(), std::move(want));
@@ -321,14 +358,33 @@ void RolloutSimulator::reconcile_deployment(const std::string& ns, const std::st
   core::set_string(core::ensure_object(md, "annotations", a), kRevisionAnnotation, std::to_string(revision), a);
   JsonValue st(rapidjson::kObjectType);
   st.AddMember("observedGeneration", JsonValue(generation_of(d)), a);
-  add_counts(st, {"replicas", "updatedReplicas", "readyReplicas", "availableReplicas"}, replicas, a);
+  add_counts(st, {"replicas", "updatedReplicas"}, replicas, a);
+  add_counts(st, {"readyReplicas", "availableReplicas"}, ready, a);
+  if (ready < replicas) st.AddMember("unavailableReplicas", JsonValue(replicas - ready), a);
   JsonValue conds(rapidjson::kArrayType);
-  conds.PushBack(condition(find_condition(d, "Available"), "Available", "MinimumReplicasAvailable",
-                           "Deployment has minimum availability.", now, a),
-                 a);
-  conds.PushBack(condition(find_condition(d, "Progressing"), "Progressing", "NewReplicaSetAvailable",
-                           fmt::format("ReplicaSet \"{}\" has successfully progressed.", rs_name), now, a),
-                 a);
+  if (ready >= replicas) {
+    conds.PushBack(condition(find_condition(d, "Available"), "Available", "MinimumReplicasAvailable",
+                             "Deployment has minimum availability.", now, a),
+                   a);
+    conds.PushBack(condition(find_condition(d, "Progressing"), "Progressing", "NewReplicaSetAvailable",
+                             fmt::format("ReplicaSet \"{}\" has successfully progressed.", rs_name), now, a),
+                   a);
+  } else {
+    // The real controller's texts while Pods are not yet available (maxUnavailable is not modelled).
+    JsonValue c(rapidjson::kObjectType);
+    core::set_string(c, "type", "Available", a);
+    core::set_string(c, "status", "False", a);
+    const JsonValue* prev = find_condition(d, "Available");
+    std::string t = prev && core::string_or(*prev, "status", "") == "False" ? core::string_or(*prev, "lastTransitionTime", now) : now;
+    core::set_string(c, "lastUpdateTime", t, a);
+    core::set_string(c, "lastTransitionTime", t, a);
+    core::set_string(c, "reason", "MinimumReplicasUnavailable", a);
+    core::set_string(c, "message", "Deployment does not have minimum availability.", a);
+    conds.PushBack(std::move(c), a);
+    conds.PushBack(condition(find_condition(d, "Progressing"), "Progressing", "ReplicaSetUpdated",
+                             fmt::format("ReplicaSet \"{}\" is progressing.", rs_name), now, a),
+                   a);
+  }
   st.AddMember("conditions", std::move(conds), a);
   core::set_member(want, "status", std::move(st), a);
   write_if_changed(store_, loaded->type, ns, d, std::move(want));

@@ -18,7 +18,7 @@
 //
 // Differences from the real controllers (documented): HASH is FNV-32a over the template's JSON encoded
 // with the controller's "safe" alphabet, so names look real but differ from a real cluster's; the
-// rollout is instantaneous (no surge/unavailable steps, no Pods are stored); `spec.paused` and
+// rollout is instantaneous (no surge/unavailable steps; Pods exist only with the kubelet stand-in, kubelet.h); `spec.paused` and
 // progressDeadlineSeconds are not simulated; these writes do not run admission (store.h).
 #pragma once
 
@@ -41,6 +41,9 @@ class RolloutSimulator : public std::enable_shared_from_this<RolloutSimulator> {
  public:
   struct Options {
     int node_count = 1;  // DaemonSet: simulated schedulable nodes
+    // With the kubelet stand-in (--run-pods): a Deployment's ready/available counts are its new
+    // ReplicaSet's Ready Pods, and every Pod write re-examines the owning Deployment.
+    bool pods_decide_readiness = false;
   };
   RolloutSimulator(Store& store, Options options);
 
@@ -60,6 +63,7 @@ class RolloutSimulator : public std::enable_shared_from_this<RolloutSimulator> {
   void reconcile_deployment(const std::string& ns, const std::string& name);
   void reconcile_statefulset(const std::string& ns, const std::string& name);
   void reconcile_daemonset(const std::string& ns, const std::string& name);
+  int64_t ready_pods(const std::string& rs_uid, const std::string& ns) const;
   void count(const std::string& resource, const std::string& ns, const std::string& name);
 
   Store& store_;

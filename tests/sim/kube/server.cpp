@@ -333,8 +333,9 @@ struct KubeSim::Impl {
       authorize(req, *user);
     }
     std::string ctype = req.get_header_value("Content-Type");
-    if (ctype.find("application/vnd.kubernetes.protobuf") != std::string::npos && req.method == "POST") {
-      if (auto json = protobuf_request_json(path, req.body)) {
+    if (ctype.find("application/vnd.kubernetes.protobuf") != std::string::npos &&
+        (req.method == "POST" || req.method == "PUT" || req.method == "DELETE")) {
+      if (auto json = req.method == "DELETE" ? protobuf_delete_json(req.body) : protobuf_request_json(path, req.body)) {
         httplib::Request as_json = req;
         as_json.body = std::move(*json);
         as_json.headers.erase("Content-Type");
@@ -996,6 +997,11 @@ struct KubeSim::Impl {
     }
     res.status = 200;
     res.set_header("Cache-Control", "no-cache, private");
+    // kube-apiserver never compresses a watch. httplib would gzip (or brotli) the stream for a client
+    // that accepts it (kubectl sends Accept-Encoding: gzip), and its compressor holds small events back
+    // until the stream ends: kubectl wait and get -w then saw no event at all. httplib decides from the
+    // request's header after this handler returns; the Request is the server's own (non-const) object.
+    const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
     res.set_chunked_content_provider(
         "application/json",
         [this, st](size_t, httplib::DataSink& sink) -> bool {
