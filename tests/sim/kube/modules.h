@@ -72,9 +72,9 @@ inline constexpr const char* kModulesUsage =
 
 // The flags parse_module_flag applies (without "--"), each taking a value; kube-sim's main registers
 // them with its FlagSet.
-inline constexpr std::array<std::string_view, 6> kModuleFlags = {
-    "webhook-service",        "access-rules-file", "authorization-mode",
-    "service-account-issuer", "api-audiences",     "daemonset-nodes"};
+inline constexpr std::array<std::string_view, 8> kModuleFlags = {
+    "webhook-service",        "access-rules-file", "authorization-mode", "service-account-issuer",
+    "api-audiences",          "daemonset-nodes",   "run-pods",           "pod-dir"};
 
 // Applies one flag (name with leading "--", value) to `options`. Returns false when the flag is not a
 // module flag, an error (one line naming the flag and the problem) when its value is bad.
