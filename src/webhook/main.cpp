@@ -48,7 +48,7 @@ int main(int argc, char** argv) noexcept try {
     std::puts(ifo::core::version_line("infisical-webhook").c_str());
     return 0;
   }
-  auto log = spdlog::stdout_logger_mt("webhook");
+  auto log = spdlog::stderr_logger_mt("webhook");  // stderr, like the syncer and certs-gen
   log->set_level(opts->log_level);
   ifo::core::set_log_format(*log, opts->log_format);
   spdlog::set_default_logger(log);
