@@ -129,20 +129,7 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
   flags.value("clock-skew", duration("--clock-skew", o.policy.clock_skew));
   flags.value("ca-common-name", store(o.policy.ca_common_name));
   flags.value("out-dir", store(o.out_dir));
-  flags.value("log-level", [&](const std::string& v) -> std::string {
-    if (auto level = core::parse_log_level(v))
-      o.log_level = *level;
-    else
-      return fmt::format("flag --log-level: {:?} is not one of {}", v, fmt::join(core::kLogLevelNames, ", "));
-    return {};
-  });
-  flags.value("log-format", [&](const std::string& v) -> std::string {
-    if (auto format = core::parse_log_format(v))
-      o.log_format = *format;
-    else
-      return fmt::format("flag --log-format: {:?} is not text or json", v);
-    return {};
-  });
+  core::add_log_flags(flags, o.log_level, o.log_format);
   if (ensure) {
     flags.value("kubeconfig", store(o.kubeconfig));
     flags.value("secret-name", store(o.secret_name));

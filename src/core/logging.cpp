@@ -2,8 +2,10 @@
 #include "core/logging.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/pattern_formatter.h>
 
+#include "core/flag_set.h"
 #include "core/utf8.h"
 
 namespace ifo::core {
@@ -93,6 +95,23 @@ void set_log_format(spdlog::logger& logger, LogFormat format) {
     f->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %L %n %v");
   }
   logger.set_formatter(std::move(f));
+}
+
+void add_log_flags(FlagSet& flags, spdlog::level::level_enum& level, LogFormat& format) {
+  flags.value("log-level", [&level](const std::string& v) -> std::string {
+    if (auto parsed = parse_log_level(v))
+      level = *parsed;
+    else
+      return fmt::format("flag --log-level: {:?} is not one of {}", v, fmt::join(kLogLevelNames, ", "));
+    return {};
+  });
+  flags.value("log-format", [&format](const std::string& v) -> std::string {
+    if (auto parsed = parse_log_format(v))
+      format = *parsed;
+    else
+      return fmt::format("flag --log-format: {:?} is not text or json", v);
+    return {};
+  });
 }
 
 }  // namespace ifo::core

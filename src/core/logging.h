@@ -32,4 +32,9 @@ std::string json_escape(std::string_view s);
 // value escaped.
 void set_log_format(spdlog::logger& logger, LogFormat format);
 
+class FlagSet;
+// Registers --log-level and --log-format on `flags`, storing into `level` and `format`; a bad value is
+// refused naming the flag and the accepted names (the webhook and certs-gen share these two flags).
+void add_log_flags(FlagSet& flags, spdlog::level::level_enum& level, LogFormat& format);
+
 }  // namespace ifo::core

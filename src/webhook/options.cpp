@@ -215,20 +215,7 @@ core::Result<Options> parse_options(const std::vector<std::string>& args) {
     o.authorization_cache_ttl = *d;
     return {};
   });
-  flags.value("log-level", [&](const std::string& v) -> std::string {
-    if (auto level = core::parse_log_level(v))
-      o.log_level = *level;
-    else
-      return fmt::format("flag --log-level: {:?} is not one of {}", v, fmt::join(core::kLogLevelNames, ", "));
-    return {};
-  });
-  flags.value("log-format", [&](const std::string& v) -> std::string {
-    if (auto format = core::parse_log_format(v))
-      o.log_format = *format;
-    else
-      return fmt::format("flag --log-format: {:?} is not text or json", v);
-    return {};
-  });
+  core::add_log_flags(flags, o.log_level, o.log_format);
   auto parsed = flags.parse(args);
   if (!parsed) return R::fail(parsed.error());
   o.help = parsed->help;

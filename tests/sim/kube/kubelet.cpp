@@ -352,16 +352,7 @@ void Kubelet::sync_replicasets() {
         if (const JsonValue* v = core::at_path(*tmpl, {"metadata", f}); v && v->IsObject())
           md.AddMember(rapidjson::StringRef(f), JsonValue(*v, a), a);
       }
-      JsonValue ref(rapidjson::kObjectType);
-      core::set_string(ref, "apiVersion", "apps/v1", a);
-      core::set_string(ref, "kind", "ReplicaSet", a);
-      core::set_string(ref, "name", name, a);
-      core::set_string(ref, "uid", uid, a);
-      ref.AddMember("controller", true, a);
-      ref.AddMember("blockOwnerDeletion", true, a);
-      JsonValue refs(rapidjson::kArrayType);
-      refs.PushBack(std::move(ref), a);
-      md.AddMember("ownerReferences", std::move(refs), a);
+      sim_set_controller_owner(md, "apps/v1", "ReplicaSet", name, uid, a);
       pod.AddMember("metadata", std::move(md), a);
       JsonValue spec(rapidjson::kObjectType);
       if (const JsonValue* s = core::member(*tmpl, "spec"); s && s->IsObject()) spec.CopyFrom(*s, a);
@@ -589,16 +580,7 @@ void Kubelet::sync_jobs() {
       for (const char* k : {"batch.kubernetes.io/controller-uid", "controller-uid"}) core::set_string(labels, k, uid, pa);
       for (const char* k : {"batch.kubernetes.io/job-name", "job-name"}) core::set_string(labels, k, name, pa);
       md.AddMember("labels", std::move(labels), pa);
-      JsonValue ref(rapidjson::kObjectType);
-      core::set_string(ref, "apiVersion", "batch/v1", pa);
-      core::set_string(ref, "kind", "Job", pa);
-      core::set_string(ref, "name", name, pa);
-      core::set_string(ref, "uid", uid, pa);
-      ref.AddMember("controller", true, pa);
-      ref.AddMember("blockOwnerDeletion", true, pa);
-      JsonValue refs(rapidjson::kArrayType);
-      refs.PushBack(std::move(ref), pa);
-      md.AddMember("ownerReferences", std::move(refs), pa);
+      sim_set_controller_owner(md, "batch/v1", "Job", name, uid, pa);
       pod.AddMember("metadata", std::move(md), pa);
       JsonValue spec(rapidjson::kObjectType);
       if (const JsonValue* s = core::member(*tmpl, "spec"); s && s->IsObject()) spec.CopyFrom(*s, pa);

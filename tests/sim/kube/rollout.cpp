@@ -279,16 +279,7 @@ void RolloutSimulator::reconcile_deployment(const std::string& ns, const std::st
       core::set_string(ann, kDesiredReplicasAnnotation, std::to_string(replicas), a);
       core::set_string(ann, kMaxReplicasAnnotation, std::to_string(replicas + 1), a);
       md.AddMember("annotations", std::move(ann), a);
-      JsonValue ref(rapidjson::kObjectType);
-      core::set_string(ref, "apiVersion", "apps/v1", a);
-      core::set_string(ref, "kind", "Deployment", a);
-      core::set_string(ref, "name", name, a);
-      core::set_string(ref, "uid", uid, a);
-      ref.AddMember("controller", true, a);
-      ref.AddMember("blockOwnerDeletion", true, a);
-      JsonValue refs(rapidjson::kArrayType);
-      refs.PushBack(std::move(ref), a);
-      md.AddMember("ownerReferences", std::move(refs), a);
+      sim_set_controller_owner(md, "apps/v1", "Deployment", name, uid, a);
       rs.AddMember("metadata", std::move(md), a);
       JsonValue spec(rapidjson::kObjectType);
       spec.AddMember("replicas", JsonValue(replicas), a);

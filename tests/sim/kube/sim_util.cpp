@@ -43,4 +43,18 @@ core::JsonDoc sim_review_envelope(std::string_view kind, std::string_view api_ve
   return out;
 }
 
+void sim_set_controller_owner(core::JsonValue& metadata, std::string_view api_version, std::string_view kind,
+                              std::string_view name, std::string_view uid, core::JsonDoc::AllocatorType& a) {
+  core::JsonValue ref(rapidjson::kObjectType);
+  core::set_string(ref, "apiVersion", api_version, a);
+  core::set_string(ref, "kind", kind, a);
+  core::set_string(ref, "name", name, a);
+  core::set_string(ref, "uid", uid, a);
+  ref.AddMember("controller", true, a);
+  ref.AddMember("blockOwnerDeletion", true, a);
+  core::JsonValue refs(rapidjson::kArrayType);
+  refs.PushBack(std::move(ref), a);
+  core::set_member(metadata, "ownerReferences", std::move(refs), a);
+}
+
 }  // namespace ifo::kubesim

@@ -19,5 +19,9 @@ std::string sim_rfc3339(std::chrono::system_clock::time_point t);
 // spec and status.
 core::JsonDoc sim_review_envelope(std::string_view kind, std::string_view api_version,
                                   std::string_view namespace_ = {});
+// Sets metadata.ownerReferences to the one controller reference a controller gives the objects it
+// creates (controller and blockOwnerDeletion true), as the ReplicaSet, Deployment and Job controllers do.
+void sim_set_controller_owner(core::JsonValue& metadata, std::string_view api_version, std::string_view kind,
+                              std::string_view name, std::string_view uid, core::JsonDoc::AllocatorType& a);
 
 }  // namespace ifo::kubesim
