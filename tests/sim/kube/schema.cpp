@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <regex>
 
 namespace ifo::kubesim {
@@ -22,6 +25,25 @@ bool flag(const JsonValue& schema, std::string_view name) {
 
 std::string join(const std::string& base, std::string_view field) {
   return base.empty() ? std::string(field) : base + "." + std::string(field);
+}
+
+// A schema's `pattern`, compiled once per pattern as the API server compiles a CRD's schema once:
+// compiling at every validated write cost kube-sim a fifth of its CPU under a status-patch load.
+// nullptr for a pattern std::regex cannot compile.
+const std::regex* compiled_pattern(const std::string& pattern) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<std::regex>, std::less<>> cache;
+  std::lock_guard lock(mutex);
+  auto it = cache.find(pattern);
+  if (it == cache.end()) {
+    std::unique_ptr<std::regex> re;
+    try {
+      re = std::make_unique<std::regex>(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error&) {
+    }
+    it = cache.emplace(pattern, std::move(re)).first;
+  }
+  return it->second.get();
 }
 
 const JsonValue* properties_of(const JsonValue& schema) {
@@ -208,12 +230,9 @@ void validate_value(const JsonValue& v, const JsonValue& schema, const std::stri
     if (auto ml = core::get_int(schema, "minLength"); ml && static_cast<int64_t>(chars) < *ml)
       invalid_cause(out, path, go_value(v), fmt::format("should be at least {} chars long", *ml));
     if (auto pat = core::get_string(schema, "pattern")) {
-      try {
-        std::regex re(*pat, std::regex::ECMAScript);
-        if (!std::regex_search(s, re)) invalid_cause(out, path, go_value(v), fmt::format("should match '{}'", *pat));
-      } catch (const std::regex_error&) {
-        // An unsupported pattern is not the object's fault; the real server rejects such CRDs earlier.
-      }
+      // An unsupported pattern is not the object's fault; the real server rejects such CRDs earlier.
+      if (const std::regex* re = compiled_pattern(*pat); re && !std::regex_search(s, *re))
+        invalid_cause(out, path, go_value(v), fmt::format("should match '{}'", *pat));
     }
   }
   if (v.IsNumber() && !int_or_string) {
