@@ -75,10 +75,8 @@ core::JsonValue consuming_pod_spec(const std::vector<core::ConsumedKey>& keys, c
 // that did not opt in, or consume no Secret at all, are not kept: no Secret change can roll them.
 // bench/syncer-scale keeps 10,000 of these.
 Object compact_workload(const core::JsonValue& o) {
-  const core::JsonValue* opt_in = core::at_path(o, {"metadata", "annotations", core::kAutoReloadAnnotation});
-  if (!opt_in || !opt_in->IsString() || std::string_view(opt_in->GetString()) != "true") return nullptr;
-  const core::JsonValue* pod_spec = core::at_path(o, {"spec", "template", "spec"});
-  if (!pod_spec || !pod_spec->IsObject()) return nullptr;
+  const core::JsonValue* pod_spec = opted_in_pod_spec(o);
+  if (!pod_spec) return nullptr;
   std::vector<core::ConsumedKey> consumed = core::consumed_secret_keys(*pod_spec);
   if (consumed.empty()) return nullptr;
   core::JsonDoc d(rapidjson::kObjectType);
@@ -177,6 +175,18 @@ Controller::Controller(Config config, kube::Client& client, kube::Api& api, Secr
       if (cache->resource().resource != kind.resource || cache->resource().group != kind.group) continue;
       auto part = cache->store().list(ns);
       out.insert(out.end(), part.begin(), part.end());
+    }
+    return out;
+  };
+  lookups.workload_consumers = [this](const kube::Resource& kind, const std::string& ns,
+                                      const std::vector<std::string>& secrets) {
+    std::vector<Object> out;
+    const std::vector<std::string> names = consumers_.consumers(kind, ns, secrets);
+    if (names.empty()) return out;
+    for (const auto& cache : workload_caches_) {
+      if (cache->resource().resource != kind.resource || cache->resource().group != kind.group) continue;
+      for (const auto& name : names)
+        if (Object w = cache->store().get(key_of(ns, name))) out.push_back(std::move(w));
     }
     return out;
   };
@@ -402,6 +412,10 @@ void Controller::start_caches() {
       auto w = make_informer(*kind, ns);
       w->set_transform([](kube::ObjectPtr o) { return compact_workload(*o); });
       w->set_codec(std::make_unique<kube::DeflateCodec>());
+      // The handlers see what the cache keeps (opted-in consumers only) and keep the consumer index.
+      w->add_handlers({[this, kind](const Object& o) { consumers_.update(*kind, nullptr, o); },
+                       [this, kind](const Object& o, const Object& n) { consumers_.update(*kind, o, n); },
+                       [this, kind](const Object& o) { consumers_.update(*kind, o, nullptr); }});
       workload_caches_.push_back(std::move(w));
     }
   }

@@ -20,6 +20,7 @@
 #include "kube/informer.h"
 #include "kube/work_queue.h"
 #include "syncer/config.h"
+#include "syncer/consumer_index.h"
 #include "syncer/leader.h"
 #include "syncer/metrics.h"
 #include "syncer/object_fields.h"
@@ -88,6 +89,7 @@ class Controller {
   std::optional<core::DigestKeys> keys_;
   // Opted-in Deployments, StatefulSets and DaemonSets, kept as only what a rollout needs.
   std::vector<std::unique_ptr<kube::Informer>> workload_caches_;
+  ConsumerIndex consumers_;  // of the workloads the workload caches keep
   std::vector<std::thread> workers_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> leading_{false};

@@ -50,7 +50,7 @@ Reconciler::Reconciler(kube::Api& kube, SecretSource& source, Metrics& metrics, 
                 return owner_alive(ns, name, uid);
               },
               log_),
-      rollouts_(kube, metrics, events_, caches_.workloads, caches_.managed_secret, log_),
+      rollouts_(kube, metrics, events_, caches_.workloads, caches_.workload_consumers, caches_.managed_secret, log_),
       rng_(options_.jitter_seed ? options_.jitter_seed : std::random_device{}()) {}
 
 void Reconciler::set_digest_key(std::string key, std::optional<std::string> previous) {

@@ -56,6 +56,11 @@ struct CacheLookups {
   // Opted-in workloads of one kind in a namespace ("" = all), as the workload caches keep them (only
   // the fields a rollout needs). Unset: the reconciler lists them from the API server.
   std::function<std::vector<Object>(const kube::Resource& kind, const std::string& ns)> workloads;
+  // Of those, the ones that consume at least one of these Secrets (by an index kept from the caches'
+  // events). Unset: a rollout looks at every workload of the namespace.
+  std::function<std::vector<Object>(const kube::Resource& kind, const std::string& ns,
+                                    const std::vector<std::string>& secrets)>
+      workload_consumers;
   // The resourceVersion a cache holds for a key ("namespace/name"; "" when absent) without decoding
   // the object: an unchanged resync compares them. Unset: every reconcile reads everything.
   std::function<std::string(const std::string& key)> infisical_secret_version;

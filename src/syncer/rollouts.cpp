@@ -8,6 +8,7 @@
 #include "core/constants.h"
 #include "kube/errors.h"
 #include "kube/events.h"
+#include "syncer/consumer_index.h"
 #include "syncer/object_fields.h"
 
 namespace ifo::syncer {
@@ -17,13 +18,6 @@ namespace {
 using core::JsonValue;
 
 constexpr const kube::Resource* kWorkloadKinds[] = {&kube::kDeployments, &kube::kStatefulSets, &kube::kDaemonSets};
-
-// The pod spec of a workload that opted in to auto-reload; nullptr for any other.
-const JsonValue* opted_in_pod_spec(const Object& workload) {
-  auto ann = string_map(core::at_path(*workload, {"metadata", "annotations"}));
-  if (ann[std::string(core::kAutoReloadAnnotation)] != "true") return nullptr;
-  return core::at_path(*workload, {"spec", "template", "spec"});
-}
 
 std::string hash_over(const std::string& ns, const std::vector<core::ConsumedKey>& consumed,
                       const std::map<std::string, core::KeyDigests>& known) {
@@ -51,11 +45,12 @@ std::string_view cause_name(core::RolloutCause cause) {
 }  // namespace
 
 Rollouts::Rollouts(kube::Api& kube, Metrics& metrics, EventWriter& events, WorkloadLookup workloads,
-                   SecretLookup managed_secret, std::shared_ptr<spdlog::logger> log)
+                   ConsumerLookup consumers, SecretLookup managed_secret, std::shared_ptr<spdlog::logger> log)
     : kube_(kube),
       metrics_(metrics),
       events_(events),
       workloads_(std::move(workloads)),
+      consumers_(std::move(consumers)),
       managed_secret_(std::move(managed_secret)),
       log_(std::move(log)) {}
 
@@ -78,6 +73,15 @@ std::vector<Object> Rollouts::workloads_of(const kube::Resource& kind, const std
   if (workloads_) return workloads_(kind, ns);
   auto listed = kube_.list_all(kind, ns).items;
   return {listed.begin(), listed.end()};
+}
+
+std::vector<Object> Rollouts::consumers_of(const kube::Resource& kind, const std::string& ns,
+                                           const std::map<std::string, WrittenSecret>& written) {
+  if (!consumers_) return workloads_of(kind, ns);  // each is checked for what it consumes anyway
+  std::vector<std::string> secrets;
+  secrets.reserve(written.size());
+  for (const auto& [name, _] : written) secrets.push_back(name);
+  return consumers_(kind, ns, secrets);
 }
 
 Rollouts::AfterSync Rollouts::after_sync(const std::string& key, const Object& resource,
@@ -184,13 +188,12 @@ RolloutCounts Rollouts::roll_consumers(const std::string& ns, const std::map<std
   const core::DigestKeys keys = digest_keys();
   const bool rotating = keys.previous.has_value();
   for (const kube::Resource* kind : kWorkloadKinds) {
-    for (const auto& w : workloads_of(*kind, ns)) {
-      const JsonValue* pod_spec = opted_in_pod_spec(w);
+    for (const auto& w : consumers_of(*kind, ns, written)) {
+      const JsonValue* pod_spec = opted_in_pod_spec(*w);
       if (!pod_spec) continue;
       std::vector<core::ConsumedKey> consumed = core::consumed_secret_keys(*pod_spec);
-      // A workload that consumes none of the written Secrets is not looked at further: this walks
-      // every opted-in workload of the namespace, and reading digests for each would cost a parse of a
-      // cached Secret per workload per reconcile.
+      // A workload that consumes none of the written Secrets is not looked at further (without a
+      // consumer index this walks every opted-in workload of the namespace).
       bool relevant = false, data_changed = false;
       for (const auto& c : consumed) {
         auto it = written.find(c.secret);
@@ -247,7 +250,7 @@ RolloutCounts Rollouts::check_all_workloads(const std::vector<std::string>& name
   for (const auto& scope_ns : scopes) {
     for (const kube::Resource* kind : kWorkloadKinds) {
       for (const auto& w : workloads_of(*kind, scope_ns)) {
-        const JsonValue* pod_spec = opted_in_pod_spec(w);
+        const JsonValue* pod_spec = opted_in_pod_spec(*w);
         if (!pod_spec) continue;
         std::string ns = meta_string(*w, "namespace");
         std::vector<core::ConsumedKey> consumed = core::consumed_secret_keys(*pod_spec);

@@ -50,12 +50,16 @@ class Rollouts {
  public:
   // Opted-in workloads of one kind in a namespace ("" = all), as the watch caches keep them.
   using WorkloadLookup = std::function<std::vector<Object>(const kube::Resource& kind, const std::string& ns)>;
+  // Opted-in workloads of one kind in a namespace that consume at least one of these Secrets.
+  using ConsumerLookup = std::function<std::vector<Object>(const kube::Resource& kind, const std::string& ns,
+                                                           const std::vector<std::string>& secrets)>;
   using SecretLookup = std::function<Object(const std::string& ns, const std::string& name)>;
 
-  // `workloads` unset: they are listed from the API server. `managed_secret`: the watch cache of
-  // managed Secrets (unset: only just-written Secrets, or the API server, are read).
+  // `workloads` unset: they are listed from the API server. `consumers` unset: a rollout looks at every
+  // workload `workloads` gives. `managed_secret`: the watch cache of managed Secrets (unset: only
+  // just-written Secrets, or the API server, are read).
   Rollouts(kube::Api& kube, Metrics& metrics, EventWriter& events, WorkloadLookup workloads,
-           SecretLookup managed_secret, std::shared_ptr<spdlog::logger> log);
+           ConsumerLookup consumers, SecretLookup managed_secret, std::shared_ptr<spdlog::logger> log);
 
   struct AfterSync {
     int rolled = 0;
@@ -85,6 +89,10 @@ class Rollouts {
 
  private:
   std::vector<Object> workloads_of(const kube::Resource& kind, const std::string& ns);
+  // The workloads of `kind` in `ns` that may consume a Secret of `written` (all of them without a
+  // consumer lookup).
+  std::vector<Object> consumers_of(const kube::Resource& kind, const std::string& ns,
+                                   const std::map<std::string, WrittenSecret>& written);
   // Rolls or baselines the opted-in workloads of `ns` that consume a Secret of `written` (name -> what
   // the write did); `fresh` holds the Secrets as just written.
   RolloutCounts roll_consumers(const std::string& ns, const std::map<std::string, WrittenSecret>& written,
@@ -110,6 +118,7 @@ class Rollouts {
   Metrics& metrics_;
   EventWriter& events_;
   WorkloadLookup workloads_;
+  ConsumerLookup consumers_;
   SecretLookup managed_secret_;
   std::shared_ptr<spdlog::logger> log_;
   std::mutex mu_;
