@@ -181,7 +181,8 @@ void describe_syncer_metrics(Metrics& m) {
   m.describe(kMetricSecretWrites, Metrics::Type::kCounter, "Managed Secret writes by operation.");
   m.describe(kMetricConfigMapWrites, Metrics::Type::kCounter, "Managed ConfigMap writes by operation.");
   m.describe(kMetricThrottled, Metrics::Type::kCounter,
-             "Reconciles deferred because the Infisical request budget had no free slot.");
+             "Reconciles deferred because the Infisical request budget had no free slot, or Infisical "
+             "rate-limited a refresh of data the syncer holds.");
   m.describe(kMetricIsLeader, Metrics::Type::kGauge, "1 when this replica holds the leader lease.");
   m.describe(kMetricTrustRefusals, Metrics::Type::kCounter,
              "Reconciles refused by the trust boundary, by reason (a reconcile refused for two reasons counts "

@@ -89,7 +89,7 @@ ScopeResult ScopeFetcher::fetch(const SourceRequest& request, const std::string&
   auto fresh_for = std::chrono::duration_cast<core::Clock::duration>(resync) * 8 / 10;
   if (e->has_data && clock_.now() - e->fetched_at < fresh_for) return ScopeData{e->values, e->fetched_at, e->version};
   // A scope that just failed is not asked again before its retry time: the same error, no request.
-  if (e->failure && clock_.now() < e->retry_at) return ScopeFailed{*e->failure, e->retry_at};
+  if (e->failure && clock_.now() < e->retry_at) return failed(*e, resync);
   Route r = route(request);
   if (std::optional<ScopeThrottled> throttled = take_slot(*e, r)) return *throttled;
   return ask_infisical(*e, request, resync, r);
@@ -129,6 +129,18 @@ void ScopeFetcher::observe(const std::optional<infisical::RateLimitAdvice>& advi
                request.host, route.endpoint, advice->limit);
 }
 
+ScopeResult ScopeFetcher::failed(const ScopeEntry& e, std::chrono::seconds resync) const {
+  // The server's limiter refused a refresh of data this scope already holds: what the resources hold
+  // is still Infisical's last answer, so the refusal is a deferral like the budget's own (status and
+  // Events untouched, back at the server's retry-after), not a failure that would patch and warn on
+  // every resource of the scope. Only while the data is younger than two intervals: past that, the
+  // resources show RateLimited.
+  const auto stale_after = std::chrono::duration_cast<core::Clock::duration>(resync) * 2;
+  if (e.failure->reason == core::kReasonRateLimited && e.has_data && clock_.now() - e.fetched_at < stale_after)
+    return ScopeThrottled{wait_ms(std::max(e.retry_at - clock_.now(), core::Clock::duration::zero()))};
+  return ScopeFailed{*e.failure, e.retry_at};
+}
+
 ScopeResult ScopeFetcher::ask_infisical(ScopeEntry& e, const SourceRequest& request, std::chrono::seconds resync,
                                         Route& route) {
   const uint64_t ticket = e.ticket.value_or(0);
@@ -153,7 +165,13 @@ ScopeResult ScopeFetcher::ask_infisical(ScopeEntry& e, const SourceRequest& requ
     if (error.retry_after()) backoff = std::max<core::Clock::duration>(backoff, *error.retry_after());
     e.retry_at = clock_.now() + backoff;
     e.failure = failure_of(error);
-    return ScopeFailed{*e.failure, e.retry_at};
+    ScopeResult result = failed(e, resync);
+    if (std::holds_alternative<ScopeThrottled>(result))
+      log_->debug("infisical deferred a refresh (rate limited); the data fetched {}s ago is kept until the retry "
+                  "in {}ms",
+                  std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - e.fetched_at).count(),
+                  std::get<ScopeThrottled>(result).wait.count());
+    return result;
   }
   e.failure.reset();
   e.failures = 0;

@@ -38,7 +38,8 @@ struct ScopeData {
   core::Clock::time_point fetched_at{};  // when Infisical last confirmed them
   uint64_t version = 0;                  // changes only when the values do (a 304 keeps it)
 };
-// The budget has no slot now: nothing was sent; come back after `wait`.
+// The budget has no slot now (nothing was sent), or Infisical's limiter refused a refresh of data the
+// scope still holds (ScopeFetcher::failed): come back after `wait`, the status as it is.
 struct ScopeThrottled {
   std::chrono::milliseconds wait{0};
 };
@@ -98,6 +99,9 @@ class ScopeFetcher {
   Route route(const SourceRequest& request);
   // A budget slot for `entry` now, or how long until its slot comes.
   std::optional<ScopeThrottled> take_slot(ScopeEntry& entry, Route& route);
+  // The answer for a scope whose last request failed (entry.failure set): the failure, or a deferral
+  // when the server rate-limited a refresh of data the scope still holds.
+  ScopeResult failed(const ScopeEntry& entry, std::chrono::seconds resync) const;
   ScopeResult ask_infisical(ScopeEntry& entry, const SourceRequest& request, std::chrono::seconds resync,
                             Route& route);
   // What the answer's rate-limit headers say about the route, if they are about it.

@@ -191,6 +191,32 @@ TEST_CASE("Retry-After wins over a shorter backoff") {
   CHECK_FALSE(r.failure.auth);
 }
 
+TEST_CASE("a rate-limited refresh of data the scope holds is deferred, not a failure, for up to two intervals") {
+  Fixture f;
+  data(f.fetch("scope-a", 60s));
+  f.clock.step(48s);  // 80% of the interval: a refresh is due
+  f.source.failure = infisical::ApiError(infisical::ErrorKind::kRateLimited, "rate limited", 500, "", 30s);
+  CHECK(throttled(f.fetch("scope-a", 60s)) == 30001ms);  // back at the server's retry-after
+  CHECK(f.source.sent.size() == 2);
+  f.clock.step(10s);
+  CHECK(throttled(f.fetch("scope-a", 60s)) == 20001ms);  // every resource of the scope: no request
+  CHECK(f.source.sent.size() == 2);
+  f.clock.step(20s);
+  CHECK(throttled(f.fetch("scope-a", 60s)) == 30001ms);  // refused again, data 78 s old
+  CHECK(f.source.sent.size() == 3);
+  // Two intervals without an answer: the data is stale and the resources say so.
+  f.clock.step(42s);
+  const ScopeFailed stale = failed(f.fetch("scope-a", 60s));
+  CHECK(stale.failure.reason == "RateLimited");
+  CHECK(f.source.sent.size() == 4);
+  // Other failures of a refresh still fail at once.
+  Fixture g;
+  data(g.fetch("scope-a", 60s));
+  g.clock.step(48s);
+  g.source.failure = infisical::ApiError(infisical::ErrorKind::kUnauthorized, "login: 401", 401);
+  CHECK(failed(g.fetch("scope-a", 60s)).failure.reason == "AuthFailed");
+}
+
 TEST_CASE("Infisical errors map to Ready reasons") {
   struct Case {
     infisical::ErrorKind kind;
