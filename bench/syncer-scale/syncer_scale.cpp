@@ -586,6 +586,17 @@ std::string generation(const core::JsonValue& o) {
   return g && g->IsInt64() ? std::to_string(g->GetInt64()) : "";
 }
 
+// Every Deployment's generation, from one list: it is compared only before and after the initial sync,
+// so it needs no watch of its own (each watch is one more copy of every Deployment event to serve and
+// parse while the syncer is measured).
+std::map<std::string, std::string> generations_of_deployments(kube::Client& client) {
+  std::map<std::string, std::string> out;
+  for (const auto& d : client.list_all(kube::kDeployments, "", {}).items)
+    out[core::string_or(*core::at_path(*d, {"metadata"}), "namespace", "") + "/" +
+        core::string_or(*core::at_path(*d, {"metadata"}), "name", "")] = generation(*d);
+  return out;
+}
+
 std::string revision(const core::JsonValue& o) {
   const core::JsonValue* r = core::at_path(o, {"metadata", "annotations", "deployment.kubernetes.io/revision"});
   return r && r->IsString() ? r->GetString() : "";
@@ -939,12 +950,10 @@ int run(const Options& o) {
 
   Tracker ready(client, kube::kInfisicalSecrets, ready_status);
   Tracker revisions(client, kube::kDeployments, revision);
-  Tracker generations(client, kube::kDeployments, generation);
   ready.start();
   revisions.start();
-  generations.start();
   auto initial_revisions = revisions.values();
-  auto initial_generations = generations.values();
+  auto initial_generations = generations_of_deployments(client);
 
   if (own_cluster) client.request("DELETE", "/sim/counters");
   sims.infisical_admin_call("POST", "/sim/counters/reset", "{}");
@@ -993,6 +1002,20 @@ int run(const Options& o) {
   if (all_ready) std::printf("  all %d InfisicalSecrets Ready after %.2f s (from the syncer's start)\n", l.n, ready_seconds);
   else
     std::printf("  NOT all Ready after %d s: %lld of %d Ready\n", o.ready_timeout, (long long)ready.count_equal("True"), l.n);
+  if (all_ready) {
+    // Where the time went: how the Ready count grew, and when Infisical had answered for every scope.
+    std::vector<double> at;
+    for (const auto& [k, t] : ready_times) at.push_back(std::chrono::duration<double>(t - s0.at).count());
+    std::sort(at.begin(), at.end());
+    auto nth = [&](double q) { return at.empty() ? 0.0 : at[std::min(at.size() - 1, size_t(q * double(at.size())))]; };
+    std::printf("  Ready count over time: first %.2f s, 10%% %.2f s, 50%% %.2f s, 90%% %.2f s, all %.2f s", nth(0), nth(0.1),
+                nth(0.5), nth(0.9), ready_seconds);
+    if (first_fetch && all_fetched)
+      std::printf("; Infisical fetches: first %.2f s, all %d scopes %.2f s",
+                  std::chrono::duration<double>(*first_fetch - s0.at).count(), l.scopes,
+                  std::chrono::duration<double>(*all_fetched - s0.at).count());
+    std::printf("\n");
+  }
   print_window("  initial sync window", s0, s1);
   std::printf("  syncer memory: peak RSS (VmHWM) %.1f MiB, RSS now %.1f MiB\n", s1.syncer.hwm_kib / 1024.0,
               s1.syncer.rss_kib / 1024.0);
@@ -1006,7 +1029,7 @@ int run(const Options& o) {
   // count is no help here: it also counts first revisions it completes late, at the next write of a
   // Deployment created a moment before.)
   size_t install_rolled = 0, install_new_revisions = 0;
-  for (const auto& [k, v] : generations.values())
+  for (const auto& [k, v] : generations_of_deployments(client))
     if (auto it = initial_generations.find(k); it == initial_generations.end() || it->second != v) ++install_rolled;
   for (const auto& [k, v] : revisions.values())
     if (auto it = initial_revisions.find(k); it != initial_revisions.end() && !it->second.empty() && it->second != v)
@@ -1084,7 +1107,6 @@ int run(const Options& o) {
     std::fflush(stdout);
     ready.stop();
     revisions.stop();
-    generations.stop();
     stop_children();
     if (!own_cluster) delete_bench_namespaces(client, namespaces);
     return failed ? 1 : 0;
@@ -1309,7 +1331,6 @@ int run(const Options& o) {
   std::fflush(stdout);
   ready.stop();
   revisions.stop();
-  generations.stop();
   stop_children();
   if (!own_cluster) delete_bench_namespaces(client, namespaces);
   return failed ? 1 : 0;
