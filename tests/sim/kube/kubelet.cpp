@@ -321,6 +321,10 @@ Kubelet::Kubelet(Store& store, KubeletOptions options) : store_(store), options_
 }
 
 Kubelet::~Kubelet() {
+  stop();
+}
+
+void Kubelet::stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
   for (auto& [key, st] : pods_) stop_pod(*st);

@@ -91,13 +91,17 @@ core::Result<bool> parse_image_entrypoint(const std::string& value, KubeletOptio
 class Kubelet {
  public:
   Kubelet(Store& store, KubeletOptions options);
-  ~Kubelet();  // stops the loop and kills every container it started
+  ~Kubelet();  // stop()
   Kubelet(const Kubelet&) = delete;
   Kubelet& operator=(const Kubelet&) = delete;
 
   // The TokenRequest issuer (options.token), for when it is made after the kubelet; before start().
   void set_token_source(decltype(KubeletOptions::token) token) { options_.token = std::move(token); }
   void start();  // the control loop (ReplicaSets -> Pods -> processes -> status), every 100 ms
+  // Ends the loop and every container it started (SIGTERM, SIGKILL after the grace period, at most
+  // 5 s), as a node shutting down; the stored Pods are left as they are. Idempotent; the destructor
+  // calls it.
+  void stop();
 
   const std::string& pod_dir() const { return options_.pod_dir; }
   // Where the API server reaches Service NS/NAME's `port` (a webhook clientConfig.service): the host
