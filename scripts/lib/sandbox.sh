@@ -1,27 +1,37 @@
 # A local stand-in for a cluster with the operator installed, shared by scripts/demo and the e2e
-# user-flow test: kube-sim (the API server) and infisical-sim (Infisical), the chart rendered with
-# helm and applied with kubectl, certs-gen run as the chart's install Job would (its arguments, a token
-# of its own ServiceAccount), and the webhook and syncer started with the arguments the chart gives
-# their containers.
+# tests: kube-sim (the API server) and infisical-sim (Infisical), and the chart installed one of two
+# ways, chosen by SANDBOX_INSTALL:
+#   helm      as a user installs it: `helm install --wait --wait-for-jobs` into kube-sim running Pods
+#             (--run-pods maps the chart's image to a root directory of the built binaries), so certs-gen
+#             runs as the chart's Job, the webhook and the syncer as the chart's Pods, and kube-sim calls
+#             the webhook through its Service. The examples' workload image (nginx) runs too, as a
+#             stand-in that logs the environment it was started with and sleeps. scripts/demo uses this.
+#   template  (the default) the chart rendered with helm template and applied with kubectl, certs-gen
+#             run as the chart's install Job would (its arguments, a token of its own ServiceAccount),
+#             and the webhook and syncer started as local processes with the arguments the chart gives
+#             their containers; a test stops one (sandbox_kill) and restarts it with extra flags
+#             (sandbox_start_syncer FLAG...). No Pods run: Deployments are ready at once.
 #
 #   source scripts/lib/sandbox.sh
 #   sandbox_start DIR BUILD_DIR      # exports KUBECONFIG and the variables below
 #   sandbox_kubectl get infisicalsecrets -A
-#   sandbox_stop
+#   sandbox_stop                     # also ends the Pods' processes (kube-sim stops them)
 #
-# Variables set: SANDBOX_DIR, INFISICAL_API (hostAPI), INFISICAL_ADMIN_TOKEN, WEBHOOK_PORT,
-# SYNCER_HEALTH, WEBHOOK_HEALTH, KUBE_SIM_URL.
-# Optional inputs: SANDBOX_ACCESS_RULES (kube-sim's access-rule table), SANDBOX_KUBE_SIM_ARGS and
-# SANDBOX_HELM_ARGS (extra words for kube-sim and for helm template), SANDBOX_BEFORE_INSTALL (a
-# command run once kube-sim and infisical-sim answer and before the chart is applied: the cluster
+# Variables set: SANDBOX_MODE (helm or template), SANDBOX_DIR, INFISICAL_API (hostAPI), INFISICAL_ADMIN_TOKEN, WEBHOOK_PORT,
+# SYNCER_HEALTH, SYNCER_METRICS, WEBHOOK_HEALTH, KUBE_SIM_URL. Under helm they name the host ports
+# kube-sim gave the first Pod of each (DIR/pods/NS_POD/ports), as of the install.
+# Optional inputs: SANDBOX_INSTALL (above), SANDBOX_ACCESS_RULES (kube-sim's access-rule table),
+# SANDBOX_KUBE_SIM_ARGS and SANDBOX_HELM_ARGS (extra words for kube-sim and for helm), SANDBOX_BEFORE_INSTALL
+# (a command run once kube-sim and infisical-sim answer and before the chart is installed: the cluster
 # as it was before this operator, e.g. running upstream's).
 # infisical-sim listens on loopback, which the operator refuses to connect to unless an admin allows
-# it: the chart is rendered with security.allowedAddressRanges={127.0.0.0/8}, as such an admin would.
+# it: the chart gets security.allowedAddressRanges={127.0.0.0/8}, as such an admin would set.
 
 SANDBOX_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SANDBOX_NS=infisical-operator-system
 SANDBOX_RELEASE=infisical-secrets-operator
 SANDBOX_PIDS=()
+SANDBOX_MODE=template  # SANDBOX_INSTALL as sandbox_start found it
 
 sandbox_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 sandbox_die() { printf 'sandbox: %s\n' "$*" >&2; return 1; }
@@ -128,10 +138,119 @@ sandbox_start_webhook() {
   sandbox_wait_for 60 "the webhook to be ready ($SANDBOX_DIR/webhook.log)" curl -fsS "$WEBHOOK_HEALTH/readyz" || return 1
 }
 
+# sandbox_pods_setup DIR: the images kube-sim runs Pods of, as root directories under DIR, and
+# SANDBOX_POD_FLAGS, kube-sim's flags for them (the Pods' files in DIR/pods). The chart's image is laid
+# out as the Dockerfile lays it out (the binaries symlinks to the ones in $SANDBOX_BUILD, /bin/sleep for
+# the webhook's preStop hook, the Dockerfile's ENTRYPOINT); nginx, the image of examples/deployment.yaml,
+# is a stand-in whose entrypoint logs the environment the container got (DIR/pods/NS_POD/CONTAINER.log)
+# and sleeps, so a rollout's new Pods show the values they started with.
+sandbox_pods_setup() {
+  local dir="$1"
+  mkdir -p "$dir/image/usr/local/bin" "$dir/image/bin" "$dir/nginx/bin" "$dir/pods" &&
+    ln -sf "$(sandbox_bin infisical-syncer)" "$(sandbox_bin infisical-webhook)" "$(sandbox_bin certs-gen)" \
+      "$dir/image/usr/local/bin/" &&
+    ln -sf /bin/sleep "$dir/image/bin/sleep" &&
+    ln -sf /bin/sh "$dir/nginx/bin/sh" || return 1
+  SANDBOX_POD_FLAGS=(--run-pods "infisical-secrets-operator=$dir/image,nginx=$dir/nginx"
+    --image-entrypoint infisical-secrets-operator=/usr/local/bin/infisical-syncer
+    --image-entrypoint 'nginx=/bin/sh,-c,env | sort; exec sleep infinity'
+    --pod-dir "$dir/pods")
+}
+
+# sandbox_helm_home DIR: helm's cache, configuration and data in DIR, not the user's.
+sandbox_helm_home() {
+  export HELM_CACHE_HOME="$1/cache" HELM_CONFIG_HOME="$1/config" HELM_DATA_HOME="$1/data"
+}
+
+# The directory kube-sim keeps Pod NAME's files in (helm mode): CONTAINER.log, ports, volumes/.
+sandbox_pod_dir() {  # NAME [NAMESPACE]
+  echo "$SANDBOX_DIR/pods/${2:-default}_$1"
+}
+
+# The names of the Pods a label selector picks that are not being deleted, one per line.
+sandbox_pods() {  # SELECTOR [NAMESPACE]
+  sandbox_kubectl -n "${2:-default}" get pods -l "$1" \
+    -o 'jsonpath={range .items[*]}{.metadata.name} {.metadata.deletionTimestamp}{"\n"}{end}' | awk 'NF == 1 { print $1 }'
+}
+
+# The host port where port PORT_NAME of the first Pod of the chart's COMPONENT is reached (helm
+# mode): kube-sim gives each Pod's containerPorts host ports of their own and lists them in the Pod's
+# ports file (kubectl port-forward is not served).
+sandbox_component_port() {  # COMPONENT PORT_NAME
+  local pod container_port host_port
+  pod="$(sandbox_pods "app.kubernetes.io/component=$1" "$SANDBOX_NS" | head -1)"
+  [ -n "$pod" ] || { sandbox_die "no Pod of $1"; return 1; }
+  container_port="$(sandbox_kubectl -n "$SANDBOX_NS" get pod "$pod" \
+    -o "jsonpath={.spec.containers[0].ports[?(@.name==\"$2\")].containerPort}")"
+  host_port="$(awk -v p="$container_port" '$1 == p { print $2 }' "$(sandbox_pod_dir "$pod" "$SANDBOX_NS")/ports")"
+  [ -n "$host_port" ] || { sandbox_die "no host port for port $2 ($container_port) of $pod"; return 1; }
+  echo "$host_port"
+}
+
+# The log of the chart's COMPONENT (syncer, webhook): its process's under template, its first Pod's
+# container's under helm.
+sandbox_log_file() {  # COMPONENT
+  if [ "$SANDBOX_MODE" = helm ]; then
+    local pod; pod="$(sandbox_pods "app.kubernetes.io/component=$1" "$SANDBOX_NS" 2>/dev/null | head -1)"
+    echo "$(sandbox_pod_dir "$pod" "$SANDBOX_NS")/$1.log"
+  else
+    echo "$SANDBOX_DIR/$1.log"
+  fi
+}
+
+# The chart's values every install gets: Infisical at infisical-sim, loopback allowed, one syncer.
+sandbox_chart_values() {
+  SANDBOX_CHART_VALUES=(--set hostAPI="$INFISICAL_API" --set syncer.replicas=1
+    --set 'security.allowedAddressRanges={127.0.0.0/8}')
+}
+
+sandbox_install_template() {
+  sandbox_log "installing the chart: helm template | kubectl apply (hostAPI=$INFISICAL_API)"
+  sandbox_helm template "$SANDBOX_RELEASE" "$SANDBOX_ROOT/charts/infisical-secrets-operator" -n "$SANDBOX_NS" \
+    "${SANDBOX_CHART_VALUES[@]}" ${SANDBOX_HELM_ARGS:-} 2>/dev/null >"$SANDBOX_DIR/chart.yaml"
+  # cert-manager's and prometheus-operator's kinds are not in the default render; everything is applied.
+  sandbox_kubectl apply -f "$SANDBOX_DIR/chart.yaml" >"$SANDBOX_DIR/apply.log" || { cat "$SANDBOX_DIR/apply.log"; return 1; }
+  sandbox_wait_for 30 "the CRD to be served" sandbox_kubectl get infisicalsecrets -A || return 1
+
+  sandbox_log "certs-gen ensure, as the chart's install Job runs it (certs-gen's ServiceAccount)"
+  sandbox_run_certs_gen --out-dir="$SANDBOX_DIR/certs" || return 1
+
+  sandbox_log "starting infisical-webhook and infisical-syncer with the chart's arguments"
+  sandbox_start_webhook || return 1
+  sandbox_start_syncer || return 1
+}
+
+sandbox_install_helm() {
+  sandbox_log "installing the chart: helm install --wait --wait-for-jobs (hostAPI=$INFISICAL_API)"
+  # kube-sim has no ServiceAccount controller; a cluster's namespaces come with a default one, which
+  # the examples' Pods run as.
+  sandbox_kubectl -n default create serviceaccount default --dry-run=client -o yaml |
+    sandbox_kubectl apply -f - >/dev/null || return 1
+  sandbox_helm_home "$SANDBOX_DIR/helm"
+  # --wait: the Deployments' Pods Ready (real readiness probes); --wait-for-jobs: certs-gen's Job done.
+  sandbox_helm install "$SANDBOX_RELEASE" "$SANDBOX_ROOT/charts/infisical-secrets-operator" -n "$SANDBOX_NS" \
+    "${SANDBOX_CHART_VALUES[@]}" ${SANDBOX_HELM_ARGS:-} --wait --wait-for-jobs --timeout 180s \
+    >"$SANDBOX_DIR/helm-install.log" 2>&1 || { grep -v 'found symbolic link' "$SANDBOX_DIR/helm-install.log"; return 1; }
+  sandbox_kubectl -n "$SANDBOX_NS" get pods >&2 \
+    -o 'custom-columns=POD:.metadata.name,PHASE:.status.phase,READY:.status.conditions[?(@.type=="Ready")].status'
+  local syncer_health syncer_metrics webhook_health
+  syncer_health="$(sandbox_component_port syncer health)" &&
+    syncer_metrics="$(sandbox_component_port syncer metrics)" &&
+    webhook_health="$(sandbox_component_port webhook health)" &&
+    WEBHOOK_PORT="$(sandbox_component_port webhook https)" || return 1
+  SYNCER_HEALTH="http://127.0.0.1:$syncer_health"
+  SYNCER_METRICS="http://127.0.0.1:$syncer_metrics"
+  WEBHOOK_HEALTH="http://127.0.0.1:$webhook_health"
+}
+
 sandbox_start() {
   SANDBOX_DIR="$1"
   SANDBOX_BUILD="$2"
   mkdir -p "$SANDBOX_DIR"
+  SANDBOX_MODE="${SANDBOX_INSTALL:-template}"
+  [ "$SANDBOX_MODE" = helm ] || [ "$SANDBOX_MODE" = template ] ||
+    { sandbox_die "SANDBOX_INSTALL is helm or template, not \"$SANDBOX_MODE\""; return 1; }
+  local kube_sim_mode=()
   WEBHOOK_PORT="$(sandbox_free_port)"
   WEBHOOK_HEALTH_PORT="$(sandbox_free_port)"
   SYNCER_HEALTH_PORT="$(sandbox_free_port)"
@@ -153,12 +272,19 @@ deny user:dev * * * *
 allow * * * * *
 RULES
   fi
+  if [ "$SANDBOX_MODE" = helm ]; then
+    # Pods run; the API server reaches the webhook through its Service, at a Ready Pod.
+    sandbox_pods_setup "$SANDBOX_DIR" || return 1
+    kube_sim_mode=("${SANDBOX_POD_FLAGS[@]}")
+  else
+    # The webhook runs as a local process on WEBHOOK_PORT.
+    kube_sim_mode=(--webhook-service "$SANDBOX_NS/$SANDBOX_RELEASE-webhook:443=127.0.0.1:$WEBHOOK_PORT")
+  fi
   sandbox_spawn kube-sim "$(sandbox_bin kube-sim)" --port-file "$SANDBOX_DIR/kube.port" \
     --kubeconfig "$KUBECONFIG" \
     --token "admin-$RANDOM$RANDOM=admin:system:masters" --token "dev-token=dev:developers" \
     --access-rules-file "$SANDBOX_DIR/access-rules" \
-    --webhook-service "$SANDBOX_NS/$SANDBOX_RELEASE-webhook:443=127.0.0.1:$WEBHOOK_PORT" \
-    ${SANDBOX_KUBE_SIM_ARGS:-}
+    "${kube_sim_mode[@]}" ${SANDBOX_KUBE_SIM_ARGS:-}
   sandbox_wait_for 30 "kube-sim ($SANDBOX_DIR/kube-sim.log)" test -s "$KUBECONFIG" || return 1
   KUBE_SIM_URL="https://127.0.0.1:$(cat "$SANDBOX_DIR/kube.port")"
   sandbox_wait_for 30 "kube-sim to answer" sandbox_kubectl get namespaces || return 1
@@ -175,28 +301,32 @@ RULES
     $SANDBOX_BEFORE_INSTALL || { sandbox_die "$SANDBOX_BEFORE_INSTALL failed"; return 1; }
   fi
 
-  sandbox_log "installing the chart: helm template | kubectl apply (hostAPI=$INFISICAL_API)"
   sandbox_kubectl create namespace "$SANDBOX_NS" --dry-run=client -o yaml | sandbox_kubectl apply -f - >/dev/null
-  sandbox_helm template "$SANDBOX_RELEASE" "$SANDBOX_ROOT/charts/infisical-secrets-operator" -n "$SANDBOX_NS" \
-    --set hostAPI="$INFISICAL_API" --set syncer.replicas=1 \
-    --set 'security.allowedAddressRanges={127.0.0.0/8}' ${SANDBOX_HELM_ARGS:-} 2>/dev/null >"$SANDBOX_DIR/chart.yaml"
-  # cert-manager's and prometheus-operator's kinds are not in the default render; everything is applied.
-  sandbox_kubectl apply -f "$SANDBOX_DIR/chart.yaml" >"$SANDBOX_DIR/apply.log" || { cat "$SANDBOX_DIR/apply.log"; return 1; }
-  sandbox_wait_for 30 "the CRD to be served" sandbox_kubectl get infisicalsecrets -A || return 1
-
-  sandbox_log "certs-gen ensure, as the chart's install Job runs it (certs-gen's ServiceAccount)"
-  sandbox_run_certs_gen --out-dir="$SANDBOX_DIR/certs" || return 1
-
-  sandbox_log "starting infisical-webhook and infisical-syncer with the chart's arguments"
-  sandbox_start_webhook || return 1
-  sandbox_start_syncer || return 1
+  sandbox_chart_values
+  "sandbox_install_$SANDBOX_MODE" || return 1
 }
 
+# The processes still running in a Pod's directory (kube-sim starts each container there), "PID ARGS"
+# a line.
+sandbox_pod_processes() {
+  local p
+  for p in /proc/[0-9]*; do
+    case "$(readlink "$p/cwd" 2>/dev/null)" in
+      "$SANDBOX_DIR/pods/"*) echo "${p#/proc/} $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" ;;
+    esac
+  done
+}
+
+# Stops what sandbox_start started. Under helm kube-sim ends the Pods' processes as it stops; one that
+# outlives it is named and makes this fail.
 sandbox_stop() {
-  local pid
+  local pid left
   for pid in "${SANDBOX_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${SANDBOX_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   SANDBOX_PIDS=()
+  [ "$SANDBOX_MODE" = helm ] || return 0
+  left="$(sandbox_pod_processes)"
+  [ -z "$left" ] || { sandbox_die "processes of Pods outlived kube-sim:"$'\n'"$left"; return 1; }
 }
 
 # Infisical admin calls (infisical-sim's /sim endpoint).
@@ -224,7 +354,7 @@ sandbox_check() {
   local name="$1" out="$SANDBOX_DIR/case.out" l; shift
   if "$@" >"$out" 2>&1; then SANDBOX_PASSED=$((SANDBOX_PASSED + 1)); echo "ok   $name"
   else SANDBOX_FAILED=$((SANDBOX_FAILED + 1)); echo "FAIL $name"; sed 's/^/     /' "$out" | tail -30
-    for l in syncer webhook; do echo "     --- $l.log (tail)"; grep -v " debug " "$SANDBOX_DIR/$l.log" 2>/dev/null | tail -8 | sed 's/^/     /'; done
+    for l in syncer webhook; do echo "     --- $l.log (tail)"; grep -v " debug " "$(sandbox_log_file $l)" 2>/dev/null | tail -8 | sed 's/^/     /'; done
   fi
 }
 sandbox_finish() {

@@ -16,6 +16,8 @@ helm="${HELM:-$src/.tools/bin/helm}"
 chart="$src/charts/infisical-secrets-operator"
 # shellcheck source=lib.sh
 source "$src/tests/e2e/lib.sh"
+# shellcheck source=../../scripts/lib/sandbox.sh
+source "$src/scripts/lib/sandbox.sh"
 
 work="$(mktemp -d)"
 cleanup() {
@@ -24,13 +26,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The image: its root filesystem as the Dockerfile lays it out.
-mkdir -p "$work/root/usr/local/bin" "$work/root/bin"
-ln -s "$build/src/syncer/infisical-syncer" "$build/src/webhook/infisical-webhook" "$build/certs-gen/certs-gen" \
-  "$work/root/usr/local/bin/"
-ln -s /bin/sleep "$work/root/bin/sleep"
-e2e_start_kube_sim 20 --run-pods "infisical-secrets-operator=$work/root" --pod-dir "$work/pods"
-export HELM_CACHE_HOME="$work/helm/cache" HELM_CONFIG_HOME="$work/helm/config" HELM_DATA_HOME="$work/helm/data"
+# The image: its root filesystem as the Dockerfile lays it out (the sandbox's, as scripts/demo runs it);
+# the Pods' files in $work/pods.
+SANDBOX_BUILD="$build"
+sandbox_pods_setup "$work" || fail "the images' root directories are made (scripts/lib/sandbox.sh)"
+e2e_start_kube_sim 20 "${SANDBOX_POD_FLAGS[@]}"
+sandbox_helm_home "$work/helm"
 h() {  # helm, without its notes about the chart's CRD symlinks
   local rc=0
   "$helm" "$@" >"$work/helm.out" 2>&1 || rc=$?

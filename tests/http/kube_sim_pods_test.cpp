@@ -1,6 +1,7 @@
 // kube-sim's kubelet stand-in: a Deployment's Pods are created with ownerReferences, their containers
 // run as processes with the Pod's env and volumes, readiness probes decide the Deployment's ready
-// counts, an exit restarts the container, and deleting the Deployment ends the processes.
+// counts, an exit restarts the container, and deleting the Deployment ends the processes. A container
+// without command runs its image's entrypoint; each Pod's host ports are listed in its directory.
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -85,7 +86,12 @@ struct Cluster {
     rollout->install();
     gc->install();
     KubeletOptions ko;
-    REQUIRE(parse_run_pods("example.com/shell=" + (tmp / "root").string(), ko).ok());
+    REQUIRE(parse_run_pods("example.com/shell=" + (tmp / "root").string() +
+                               ",example.com/bare=" + (tmp / "root").string(),
+                           ko)
+                .ok());
+    // The shell image's config says ENTRYPOINT ["/bin/sh", "-c"]; the bare one has no entrypoint.
+    REQUIRE(parse_image_entrypoint("example.com/shell=/bin/sh,-c", ko).ok());
     ko.pod_dir = (tmp / "pods").string();
     kubelet = std::make_unique<Kubelet>(store, ko);
     kubelet->start();
@@ -253,6 +259,42 @@ TEST_CASE("each Pod's declared ports get their own host port; a Service reaches 
   l.listen();
   CHECK(eventually([&] { return c.kubelet->service_endpoint("app", "hook", 443).ok(); }, std::chrono::seconds(10)));
   CHECK(*c.kubelet->service_endpoint("app", "hook", 443) == "127.0.0.1:" + std::to_string(port));
+  // Where a user finds the host port (kubectl port-forward is not served).
+  CHECK(read_file(c.tmp / "pods" / "app_hook-1" / "ports") == "9443 " + std::to_string(port) + "\n");
+}
+
+TEST_CASE("a container without command runs its image's entrypoint followed by its args") {
+  Cluster c;
+  fs::path out = c.tmp / "entry.txt";
+  // As examples/deployment.yaml's nginx container: no command, the image decides what runs.
+  c.store.create(c.pods, "app",
+                 body_doc(R"({"metadata":{"name":"ep"},"spec":{"containers":[{"name":"main",
+    "image":"example.com/shell:2.0","args":["echo entry $0 > )" +
+                          out.string() + R"(.tmp; mv )" + out.string() + ".tmp " + out.string() +
+                          R"(; exec sleep 600","first-arg"]}]}})"));
+  REQUIRE(eventually([&] { return fs::exists(out); }, std::chrono::seconds(20)));
+  CHECK(read_file(out) == "entry first-arg\n");  // /bin/sh -c SCRIPT first-arg
+
+  // An image whose entrypoint kube-sim was not told: the container cannot be created.
+  c.store.create(c.pods, "app", body_doc(R"({"metadata":{"name":"bare"},"spec":{"containers":[{"name":"main",
+    "image":"example.com/bare:1","args":["600"]}]}})"));
+  CHECK(eventually(
+      [&] {
+        ObjectPtr p = c.get("", "pods", "bare");
+        const core::JsonValue* status = p ? core::member(p->value(), "status") : nullptr;
+        std::string st = status ? core::to_json(*status) : "";
+        return st.find("CreateContainerError") != std::string::npos &&
+               st.find("--image-entrypoint example.com/bare:1=") != std::string::npos;
+      },
+      std::chrono::seconds(10)));
+
+  KubeletOptions ko;
+  for (const char* bad : {"nginx", "nginx=", "=/bin/sleep", "nginx=,infinity"}) {
+    INFO(bad);
+    CHECK(!parse_image_entrypoint(bad, ko).ok());
+  }
+  REQUIRE(parse_image_entrypoint("nginx=/bin/sleep,infinity", ko).ok());
+  CHECK(ko.entrypoints["nginx"] == std::vector<std::string>{"/bin/sleep", "infinity"});
 }
 
 TEST_CASE("a Job runs its Pod to completion; a failing one stops at backoffLimit") {

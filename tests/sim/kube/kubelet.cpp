@@ -182,6 +182,14 @@ int free_port() {
   return port;
 }
 
+// The entry of `by_image` for an image: "repo:tag" exactly, else "repo" (every tag).
+template <typename T>
+const T* for_image(const std::map<std::string, T>& by_image, const std::string& image) {
+  auto it = by_image.find(image);
+  if (it == by_image.end()) it = by_image.find(image.substr(0, image.rfind(':')));
+  return it == by_image.end() ? nullptr : &it->second;
+}
+
 bool pod_ready(const JsonValue& pod) {
   const JsonValue* conds = core::at_path(pod, {"status", "conditions"});
   if (conds == nullptr || !conds->IsArray()) return false;
@@ -289,6 +297,20 @@ core::Result<bool> parse_run_pods(const std::string& value, KubeletOptions& opti
   return true;
 }
 
+core::Result<bool> parse_image_entrypoint(const std::string& value, KubeletOptions& options) {
+  using R = core::Result<bool>;
+  auto eq = value.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == value.size())
+    return R::fail(fmt::format("--image-entrypoint wants IMAGE=ARG0[,ARG...], got \"{}\"", value));
+  std::vector<std::string> words;
+  std::stringstream ss(value.substr(eq + 1));
+  std::string word;
+  while (std::getline(ss, word, ',')) words.push_back(word);
+  if (words[0].empty()) return R::fail(fmt::format("--image-entrypoint: \"{}\" names no executable", value));
+  options.entrypoints[value.substr(0, eq)] = std::move(words);
+  return true;
+}
+
 Kubelet::Kubelet(Store& store, KubeletOptions options) : store_(store), options_(std::move(options)) {
   if (options_.pod_dir.empty()) {
     std::string tmpl = (fs::temp_directory_path() / "kube-sim-pods-XXXXXX").string();
@@ -299,6 +321,10 @@ Kubelet::Kubelet(Store& store, KubeletOptions options) : store_(store), options_
 }
 
 Kubelet::~Kubelet() {
+  stop();
+}
+
+void Kubelet::stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
   for (auto& [key, st] : pods_) stop_pod(*st);
@@ -421,6 +447,11 @@ void Kubelet::sync_pods() {
             if (cp > 0 && !st->ports.count(cp)) st->ports[cp] = free_port();
           }
         }
+      }
+      {
+        std::ofstream ports(fs::path(st->dir) / "ports");
+        for (const auto& [container_port, host_port] : st->ports)
+          ports << container_port << ' ' << host_port << '\n';
       }
       std::lock_guard<std::mutex> lock(ports_mu_);
       ports_[key] = st->ports;
@@ -763,24 +794,31 @@ void Kubelet::sync_pod(const ObjectPtr& pod, PodState& st) {
     }
     // Resolve the image and the executable.
     std::string image = core::string_or(c, "image", "");
-    auto root = options_.images.find(image);
-    if (root == options_.images.end()) root = options_.images.find(image.substr(0, image.rfind(':')));
-    if (root == options_.images.end()) {
+    const std::string* root = for_image(options_.images, image);
+    if (root == nullptr) {
       cs.waiting_reason = "ErrImagePull";
       cs.waiting_message = fmt::format("kube-sim has no root directory for image \"{}\" (--run-pods)", image);
       continue;
     }
+    // command, else the image's ENTRYPOINT; then args (the image's CMD is not modelled).
     std::vector<std::string> argv;
-    for (const char* f : {"command", "args"}) {
-      if (const JsonValue* a = core::member(c, f); a && a->IsArray()) {
-        for (const auto& s : a->GetArray()) argv.emplace_back(s.IsString() ? s.GetString() : "");
-      }
-      if (argv.empty()) break;  // no command: the image's ENTRYPOINT, which kube-sim does not know
+    if (const JsonValue* a = core::member(c, "command"); a && a->IsArray()) {
+      for (const auto& s : a->GetArray()) argv.emplace_back(s.IsString() ? s.GetString() : "");
+    }
+    size_t image_words = 0;  // the ENTRYPOINT's: the kubelet expands $(VAR) in the Pod spec's words only
+    if (argv.empty()) {
+      if (const auto* entrypoint = for_image(options_.entrypoints, image)) argv = *entrypoint;
+      image_words = argv.size();
     }
     if (argv.empty()) {
       cs.waiting_reason = "CreateContainerError";
-      cs.waiting_message = "kube-sim needs the container's command (it does not know the image's ENTRYPOINT)";
+      cs.waiting_message = fmt::format(
+          "kube-sim needs the container's command or the image's ENTRYPOINT (--image-entrypoint {}=...)",
+          image);
       continue;
+    }
+    if (const JsonValue* a = core::member(c, "args"); a && a->IsArray()) {
+      for (const auto& s : a->GetArray()) argv.emplace_back(s.IsString() ? s.GetString() : "");
     }
     // Environment, in order, with $(VAR) references to earlier entries.
     std::map<std::string, std::string> env{{"HOSTNAME", st.name},
@@ -850,14 +888,16 @@ void Kubelet::sync_pod(const ObjectPtr& pod, PodState& st) {
       for (const auto& [from, to] : st.ports) v = rewrite_port(v, from, to);
       return v;
     };
-    for (auto& a : argv) a = rewrite_ports(rewrite(expand(a, env)));
+    for (size_t i = 0; i < argv.size(); ++i)
+      argv[i] = rewrite_ports(rewrite(i < image_words ? argv[i] : expand(argv[i], env)));
     for (auto& [k, v] : env) v = rewrite_ports(rewrite(v));
     std::string exe = argv[0];
-    if (!exe.empty() && exe[0] == '/') exe = root->second + exe;
+    if (!exe.empty() && exe[0] == '/')
+      exe = *root + exe;
     else {
       for (const char* d : {"/usr/local/bin/", "/usr/bin/", "/bin/"}) {
-        if (::access((root->second + d + argv[0]).c_str(), X_OK) == 0) {
-          exe = root->second + d + argv[0];
+        if (::access((*root + d + argv[0]).c_str(), X_OK) == 0) {
+          exe = *root + d + argv[0];
           break;
         }
       }

@@ -8,8 +8,9 @@
 //
 // A Pod's containers: the image names a root directory given on the command line (an image without a
 // mapping leaves the container Waiting with reason ErrImagePull); `command[0]` is looked up in it
-// (`/usr/local/bin/x` -> ROOT/usr/local/bin/x; a relative name in ROOT's usr/local/bin, usr/bin, bin);
-// a container without `command` is Waiting, CreateContainerError, since kube-sim knows no ENTRYPOINT.
+// (`/usr/local/bin/x` -> ROOT/usr/local/bin/x; a relative name in ROOT's usr/local/bin, usr/bin, bin).
+// A container without `command` runs the image's ENTRYPOINT (`--image-entrypoint IMAGE=ARG0,...`, what
+// an image's config says) followed by its args; without one it is Waiting, CreateContainerError.
 // env: value, fieldRef metadata.name/namespace/uid and status.podIP (127.0.0.1), secretKeyRef and
 // configMapKeyRef (optional honoured; a missing required key leaves the container Waiting with
 // CreateContainerConfigError and the kubelet's message).
@@ -26,7 +27,9 @@
 // Ports: all processes share 127.0.0.1, so each declared containerPort of a Pod gets its own host
 // port (an ephemeral one), and in command, args and env values a number equal to a declared
 // containerPort right after ':' or '=' (`--port=9443`, `--metrics-bind-address=:8080`) is rewritten
-// to it. Probes and Services use the same table, so the chart's ports stay as written.
+// to it. Probes and Services use the same table, so the chart's ports stay as written. The table is
+// written to DIR/NS_POD/ports, a line `CONTAINERPORT HOSTPORT` per port (kubectl port-forward is not
+// served: that file is how one reaches a Pod's port).
 // API access: the kubelet's kube-api-access volume is `/var/run/secrets/kubernetes.io/serviceaccount`,
 // a path compiled into the binaries that no process here can be given. Instead each Pod (unless
 // automountServiceAccountToken is false) gets DIR/NS_POD/serviceaccount/{token,ca.crt,namespace}, the
@@ -70,6 +73,7 @@ namespace ifo::kubesim {
 
 struct KubeletOptions {
   std::map<std::string, std::string> images;  // image ("repo:tag", or "repo" for any tag) -> root dir
+  std::map<std::string, std::vector<std::string>> entrypoints;  // image (same keys) -> its ENTRYPOINT
   std::string pod_dir;                        // where pods' files go; "" = a fresh directory under /tmp
   // API access for the processes (install_modules sets these): the server URL and CA, asked when a
   // Pod starts (the server may start after the kubelet), and a TokenRequest for (ns, serviceaccount,
@@ -81,17 +85,23 @@ struct KubeletOptions {
 
 // Parses `IMAGE=ROOT[,IMAGE=ROOT...]` into options.images.
 core::Result<bool> parse_run_pods(const std::string& value, KubeletOptions& options);
+// Parses `IMAGE=ARG0[,ARG...]` (one image) into options.entrypoints.
+core::Result<bool> parse_image_entrypoint(const std::string& value, KubeletOptions& options);
 
 class Kubelet {
  public:
   Kubelet(Store& store, KubeletOptions options);
-  ~Kubelet();  // stops the loop and kills every container it started
+  ~Kubelet();  // stop()
   Kubelet(const Kubelet&) = delete;
   Kubelet& operator=(const Kubelet&) = delete;
 
   // The TokenRequest issuer (options.token), for when it is made after the kubelet; before start().
   void set_token_source(decltype(KubeletOptions::token) token) { options_.token = std::move(token); }
   void start();  // the control loop (ReplicaSets -> Pods -> processes -> status), every 100 ms
+  // Ends the loop and every container it started (SIGTERM, SIGKILL after the grace period, at most
+  // 5 s), as a node shutting down; the stored Pods are left as they are. Idempotent; the destructor
+  // calls it.
+  void stop();
 
   const std::string& pod_dir() const { return options_.pod_dir; }
   // Where the API server reaches Service NS/NAME's `port` (a webhook clientConfig.service): the host

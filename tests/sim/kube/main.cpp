@@ -236,6 +236,9 @@ int main(int argc, char** argv) noexcept try {
   std::printf("kube-sim listening on %s\n", sim.url().c_str());
   std::fflush(stdout);
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The Pods' processes first: they are the server's clients (a syncer releases its lease on the way
+  // out), and the server stops at once without them instead of waiting out their connections.
+  if (modules->kubelet) modules->kubelet->stop();
   sim.stop();
   return 0;
 } catch (const std::exception& e) {

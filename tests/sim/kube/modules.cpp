@@ -54,6 +54,7 @@ core::Result<bool> parse_module_flag(const std::string& flag, const std::string&
     return true;
   }
   if (flag == "--run-pods") return parse_run_pods(value, options.kubelet);
+  if (flag == "--image-entrypoint") return parse_image_entrypoint(value, options.kubelet);
   if (flag == "--pod-dir") {
     if (value.empty()) return R::fail("--pod-dir wants a directory");
     options.kubelet.pod_dir = value;

@@ -32,7 +32,7 @@ struct ModulesOptions {
   AuthOptions auth;  // --service-account-issuer, --api-audiences, --access-rules-file, --authorize-requests,
                      // --authorization-mode
   RolloutSimulator::Options rollout;  // --daemonset-nodes
-  KubeletOptions kubelet;             // --run-pods, --pod-dir
+  KubeletOptions kubelet;             // --run-pods, --image-entrypoint, --pod-dir
 };
 
 // The flags, for --help.
@@ -67,14 +67,20 @@ inline constexpr const char* kModulesUsage =
                               image's root directory); volume mountPaths in args/env are rewritten to the
                               Pod's directory; Deployments become ready when their Pods pass readiness
                               (README.md, "Pods"). "IMAGE" without a tag matches every tag
-  --pod-dir DIR               where Pods' volumes and logs go (DIR/NS_POD/...; default a new /tmp dir)
+  --image-entrypoint IMAGE=ARG0[,ARG...]
+                              the image's ENTRYPOINT, as its config gives it (repeatable, one image
+                              each): a container of IMAGE without `command` runs these words followed
+                              by its args; ARG0 is looked up under the image's --run-pods ROOT
+  --pod-dir DIR               where Pods' volumes, logs and host ports go (DIR/NS_POD/...; default a
+                              new /tmp dir)
 )";
 
 // The flags parse_module_flag applies (without "--"), each taking a value; kube-sim's main registers
 // them with its FlagSet.
-inline constexpr std::array<std::string_view, 8> kModuleFlags = {
-    "webhook-service",        "access-rules-file", "authorization-mode", "service-account-issuer",
-    "api-audiences",          "daemonset-nodes",   "run-pods",           "pod-dir"};
+inline constexpr std::array<std::string_view, 9> kModuleFlags = {
+    "webhook-service", "access-rules-file", "authorization-mode", "service-account-issuer",
+    "api-audiences",   "daemonset-nodes",   "run-pods",           "image-entrypoint",
+    "pod-dir"};
 
 // Applies one flag (name with leading "--", value) to `options`. Returns false when the flag is not a
 // module flag, an error (one line naming the flag and the problem) when its value is bad.
