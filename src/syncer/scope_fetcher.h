@@ -53,7 +53,7 @@ using ScopeResult = std::variant<ScopeData, ScopeThrottled, ScopeFailed>;
 
 class ScopeFetcher {
  public:
-  // A budget of `requests_per_minute`, in bursts of up to a tenth of it (at least one).
+  // A budget of `requests_per_minute`, in bursts of up to a sixth of it (at least one).
   ScopeFetcher(SecretSource& source, core::Clock& clock, int requests_per_minute,
                std::shared_ptr<spdlog::logger> log);
 
