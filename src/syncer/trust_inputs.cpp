@@ -61,7 +61,7 @@ void TrustInputsReader::refresh(const TrustReads& reads) {
                                 reads.service_account.substr(slash + 1));
 }
 
-std::vector<core::ReferenceGrant> TrustInputsReader::grants_in(const std::string& ns) {
+TrustInputsReader::GrantList TrustInputsReader::grants_in(const std::string& ns) {
   {
     std::lock_guard lock(mu_);
     auto it = grants_.find(ns);
@@ -79,11 +79,12 @@ std::vector<core::ReferenceGrant> TrustInputsReader::grants_in(const std::string
     // The grant kind not served (its CRD not installed): nothing is granted.
     if (!e.is_not_found()) throw;
   }
+  auto list = std::make_shared<const std::vector<core::ReferenceGrant>>(std::move(grants));
   std::lock_guard lock(mu_);
   auto [it, added] = grants_.try_emplace(ns);
-  if (!added && !same_grants(it->second.value, grants)) ++generation_;
-  it->second = {grants, clock_.now()};
-  return grants;
+  if (!added && !same_grants(*it->second.value, *list)) ++generation_;
+  it->second = {list, clock_.now()};
+  return list;
 }
 
 std::optional<std::map<std::string, std::string>> TrustInputsReader::service_account_annotations(
@@ -121,8 +122,10 @@ core::TrustInputs TrustInputsReader::gather(const core::InfisicalSecret& resourc
       if (r.namespace_ != own) namespaces.insert(r.namespace_);
     for (const auto& ns : namespaces) {
       if (reads) reads->grant_namespaces.push_back(ns);
-      auto g = grants_in(ns);
-      inputs.grants.insert(inputs.grants.end(), g.begin(), g.end());
+      // Only a grant from the resource's own namespace can admit its references (core::reference_allowed).
+      for (const auto& g : *grants_in(ns))
+        if (std::find(g.from_namespaces.begin(), g.from_namespaces.end(), own) != g.from_namespaces.end())
+          inputs.grants.push_back(g);
     }
   }
   // Kubernetes auth: the ServiceAccount's opt-in, unless the policy does not ask for it or the reference
