@@ -311,7 +311,7 @@ flags win over the environment):
   --infisical-max-keys-per-scope N     the most secrets one scope may hold (default 10000)
   --kube-api-qps N                     client-side ceiling of Kubernetes API requests per second, bursts
                                        of twice as many; the API server's 429 + Retry-After paces below
-                                       it (default 2000)
+                                       it (default 10000)
   --log-level LEVEL                    debug, info, warn or error; trace = debug, warning = warn (default info)
   --log-format FORMAT                  text or json (default text)
   --identity NAME                      leader-election identity (default: env POD_NAME, else host name + pid)
