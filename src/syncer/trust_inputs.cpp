@@ -123,7 +123,10 @@ core::TrustInputs TrustInputsReader::gather(const core::InfisicalSecret& resourc
     for (const auto& ns : namespaces) {
       if (reads) reads->grant_namespaces.push_back(ns);
       // Only a grant from the resource's own namespace can admit its references (core::reference_allowed).
-      for (const auto& g : *grants_in(ns))
+      // Held here: a range-for over *grants_in(ns) would not keep the list alive, and another worker
+      // may replace the cached one meanwhile.
+      const GrantList grants = grants_in(ns);
+      for (const auto& g : *grants)
         if (std::find(g.from_namespaces.begin(), g.from_namespaces.end(), own) != g.from_namespaces.end())
           inputs.grants.push_back(g);
     }
