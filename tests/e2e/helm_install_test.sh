@@ -4,7 +4,8 @@
 # certs-gen), so the chart's own Pod specs run: certs-gen's Job completes, `kubectl rollout status` of
 # the syncer and the webhook succeeds on real readiness probes, an invalid InfisicalSecret is rejected
 # by the webhook reached through its Service (no --webhook-service mapping), `helm upgrade` rolls the
-# changed Deployment and runs certs-gen again (reusing the serving certificate), and `helm uninstall`
+# changed Deployment and runs certs-gen again (reusing the serving certificate), the renewal CronJob's
+# Job (created by hand: kube-sim schedules no CronJob) completes, and `helm uninstall`
 # removes the workloads (their processes end) but keeps the CRDs (keepCRDsOnUninstall).
 # Prints "# cases: N passed, N failed".
 set -uo pipefail
@@ -101,6 +102,30 @@ case_ "helm upgrade runs certs-gen again in a new Job (the old one deleted), whi
 cert_same() { [ -n "$cert_before" ] && [ "$(serving_cert)" = "$cert_before" ]; }
 case_ "certs-gen reused the valid serving certificate on upgrade" cert_same
 case_ "after the upgrade the webhook still rejects an invalid InfisicalSecret" rejected
+
+# The renewal CronJob's Pod spec, run now as an admin would (kube-sim schedules no CronJob): its Job
+# completes under certs-gen's ServiceAccount and keeps the certificate, which is still valid. The Job
+# is the one `kubectl create job --from=cronjob/...` makes (the jobTemplate, the manual-instantiation
+# annotation, the CronJob as owner), sent as JSON: kubectl sends it as protobuf, which kube-sim does
+# not decode for Jobs (tests/sim/kube/README.md).
+renew_now() {
+  k -n "$ns" get cronjob rel-infisical-secrets-operator-certs-renew -o json >"$work/cronjob.json" &&
+    python3 - "$work/cronjob.json" >"$work/renew-now.json" <<'PY' &&
+import json, sys
+cj = json.load(open(sys.argv[1]))
+tmpl = cj["spec"]["jobTemplate"]
+meta = {"name": "renew-now", "namespace": cj["metadata"]["namespace"],
+        "labels": tmpl.get("metadata", {}).get("labels", {}),
+        "annotations": dict(tmpl.get("metadata", {}).get("annotations", {}), **{"cronjob.kubernetes.io/instantiate": "manual"}),
+        "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": cj["metadata"]["name"],
+                             "uid": cj["metadata"]["uid"], "controller": True}]}
+print(json.dumps({"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": tmpl["spec"]}))
+PY
+    k create -f "$work/renew-now.json" &&
+    k -n "$ns" wait --for=condition=complete job/renew-now --timeout=60s && cert_same
+}
+case_ "the renewal CronJob's Job (as kubectl create job --from=cronjob makes it) completes and keeps the valid certificate" \
+  renew_now
 
 case_ "helm uninstall succeeds" h uninstall rel -n "$ns"
 gone() {
