@@ -196,6 +196,32 @@ TEST_CASE("a readiness probe holds the Deployment unavailable until it passes") 
   CHECK(c.deployment_status("readyReplicas") == 1);
 }
 
+TEST_CASE("a failing liveness probe restarts the container; a passing one leaves it running") {
+  Cluster c;
+  objects(c);
+  Listener l;  // bound, not listening: the tcpSocket probe fails
+  std::string probe = R"(,"livenessProbe":{"tcpSocket":{"port":)" + std::to_string(l.port) +
+                      R"(},"periodSeconds":1,"failureThreshold":2})";
+  c.store.create(c.deployments, "app", body_doc(deployment("exec sleep 600", probe)));
+  auto container_status = [&]() -> std::string {
+    auto pods = c.app_pods();
+    if (pods.size() != 1) return "";
+    const auto* cs = core::at_path(pods[0]->value(), {"status", "containerStatuses"});
+    return cs && cs->IsArray() && cs->Size() == 1 ? core::to_json((*cs)[0]) : "";
+  };
+  // sleep 600 never exits on its own: a restart is the probe's doing, killed as the kubelet kills.
+  CHECK(eventually([&] { return container_status().find("\"restartCount\":1") != std::string::npos; },
+                   std::chrono::seconds(20)));
+  CHECK(container_status().find("\"exitCode\":137") != std::string::npos);
+  l.listen();
+  // Restarted after the 10 s back-off, it now passes and stays up.
+  REQUIRE(eventually([&] { return container_status().find("\"running\"") != std::string::npos; },
+                     std::chrono::seconds(20)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));  // more than failureThreshold periods
+  CHECK(container_status().find("\"restartCount\":1") != std::string::npos);
+  CHECK(container_status().find("\"running\"") != std::string::npos);
+}
+
 TEST_CASE("a container that exits is restarted and counted; a missing Secret key or image keeps it waiting") {
   Cluster c;
   objects(c);

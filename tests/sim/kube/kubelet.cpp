@@ -1,5 +1,5 @@
 // The kubelet stand-in: ReplicaSets' Pods, their containers as processes, volumes as files, readiness
-// probes and Pod status. One loop thread owns every process; it is level based (each round compares
+// and liveness probes and Pod status. One loop thread owns every process; it is level based (each round compares
 // the stored Pods with the running processes) so a missed event costs one round, never a Pod.
 #include "sim/kube/kubelet.h"
 
@@ -265,6 +265,8 @@ struct Kubelet::PodState {
     int successes = 0, failures = 0;
     Clock::time_point next_probe{};
     Clock::time_point probe_from{};
+    int live_failures = 0;  // consecutive failed liveness probes
+    Clock::time_point next_live_probe{};
     std::string waiting_reason, waiting_message;
     bool terminated_before = false;
     bool done = false;  // exited under restartPolicy Never/OnFailure and stays Terminated
@@ -949,11 +951,43 @@ void Kubelet::sync_pod(const ObjectPtr& pod, PodState& st) {
     cs.waiting_message.clear();
     cs.ready = false;
     cs.successes = cs.failures = 0;
-    int delay = 0;
-    if (const JsonValue* rp = core::member(c, "readinessProbe"))
-      delay = static_cast<int>(core::get_int(*rp, "initialDelaySeconds").value_or(0));
-    cs.probe_from = now + std::chrono::seconds(delay);
+    auto initial_delay = [&](const char* probe) {
+      const JsonValue* p = core::member(c, probe);
+      return std::chrono::seconds(p ? core::get_int(*p, "initialDelaySeconds").value_or(0) : 0);
+    };
+    cs.probe_from = now + initial_delay("readinessProbe");
     cs.next_probe = cs.probe_from;
+    cs.live_failures = 0;
+    cs.next_live_probe = now + initial_delay("livenessProbe");
+  }
+
+  auto host_port = [&](int port) {
+    auto it = st.ports.find(port);
+    return it == st.ports.end() ? port : it->second;
+  };
+  // One probe (httpGet or tcpSocket) of container `c`; its timeoutSeconds bounds it.
+  auto probe_passes = [&](const JsonValue& probe, const JsonValue& c) {
+    auto timeout = std::chrono::milliseconds(1000 * core::get_int(probe, "timeoutSeconds").value_or(1));
+    if (const JsonValue* h = core::member(probe, "httpGet"))
+      return http_ok(core::string_or(*h, "scheme", "HTTP"), host_port(probe_port(*h, c)), core::string_or(*h, "path", "/"),
+                     timeout);
+    if (const JsonValue* t = core::member(probe, "tcpSocket")) return tcp_open(host_port(probe_port(*t, c)), timeout);
+    return false;  // exec and grpc probes are not simulated: they fail, as a broken probe would
+  };
+
+  // Liveness probes: failureThreshold failures in a row kill the container (the kubelet's SIGTERM, then
+  // SIGKILL after the grace period is not waited for here), and the exit above restarts it with back-off.
+  for (const auto& c : containers->GetArray()) {
+    auto& cs = st.containers[core::string_or(c, "name", "")];
+    const JsonValue* lp = core::member(c, "livenessProbe");
+    if (cs.pid <= 0 || lp == nullptr || now < cs.next_live_probe) continue;
+    cs.next_live_probe = now + std::chrono::seconds(std::max<int64_t>(core::get_int(*lp, "periodSeconds").value_or(10), 1));
+    if (probe_passes(*lp, c)) {
+      cs.live_failures = 0;
+    } else if (++cs.live_failures >= core::get_int(*lp, "failureThreshold").value_or(3)) {
+      ::kill(-cs.pid, SIGKILL);
+      cs.live_failures = 0;
+    }
   }
 
   // Readiness probes of the running containers.
@@ -967,20 +1001,8 @@ void Kubelet::sync_pod(const ObjectPtr& pod, PodState& st) {
     }
     if (now < cs.next_probe) continue;
     int period = static_cast<int>(core::get_int(*rp, "periodSeconds").value_or(10));
-    auto timeout = std::chrono::seconds(core::get_int(*rp, "timeoutSeconds").value_or(1));
     cs.next_probe = now + std::chrono::seconds(std::max(period, 1));
-    bool ok = false;
-    auto host_port = [&](int port) {
-      auto it = st.ports.find(port);
-      return it == st.ports.end() ? port : it->second;
-    };
-    if (const JsonValue* h = core::member(*rp, "httpGet")) {
-      ok = http_ok(core::string_or(*h, "scheme", "HTTP"), host_port(probe_port(*h, c)), core::string_or(*h, "path", "/"),
-                   std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
-    } else if (const JsonValue* t = core::member(*rp, "tcpSocket")) {
-      ok = tcp_open(host_port(probe_port(*t, c)), std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
-    }
-    if (ok) {
+    if (probe_passes(*rp, c)) {
       cs.failures = 0;
       if (++cs.successes >= core::get_int(*rp, "successThreshold").value_or(1)) cs.ready = true;
     } else {
