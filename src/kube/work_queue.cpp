@@ -4,11 +4,16 @@
 namespace ifo::kube {
 
 WorkQueue::WorkQueue(WorkQueueOptions options, Clock& clock)
-    : clock_(clock), granularity_(options.granularity), backoff_(options.base_delay, options.max_delay) {}
+    : clock_(clock),
+      granularity_(options.granularity),
+      backoff_(options.base_delay, options.max_delay),
+      on_queue_wait_(std::move(options.on_queue_wait)) {}
 
 bool WorkQueue::add_locked(const std::string& key, bool wake) {
   if (shutting_down_) return false;
   if (!dirty_.insert(key).second) return false;  // already queued (or queued again after processing)
+  ++adds_;
+  added_at_[key] = clock_.now();
   if (processing_.count(key) != 0) return false;  // done() re-queues it
   queue_.push_back(key);
   if (wake) wake_for_queued_locked();
@@ -120,7 +125,19 @@ std::optional<std::string> WorkQueue::get_impl(std::optional<Clock::time_point> 
   queue_.pop_front();
   processing_.insert(key);
   dirty_.erase(key);
+  std::optional<Clock::duration> waited;
+  if (auto it = added_at_.find(key); it != added_at_.end()) {
+    waited = clock_.now() - it->second;
+    added_at_.erase(it);
+  }
+  lock.unlock();
+  if (waited && on_queue_wait_) on_queue_wait_(*waited);
   return key;
+}
+
+uint64_t WorkQueue::adds() const {
+  std::lock_guard lock(mu_);
+  return adds_;
 }
 
 std::optional<std::string> WorkQueue::get() { return get_impl(std::nullopt); }

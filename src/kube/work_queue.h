@@ -21,6 +21,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -42,6 +43,9 @@ struct WorkQueueOptions {
   // due close together are handed out together: one wake-up of the workers for many keys instead of
   // one each (a controller requeueing 10,000 keys per resync, spread over seconds). 0: exact times.
   Clock::duration granularity = Clock::duration::zero();
+  // Called (outside the queue's lock) with how long each key handed out by get() waited in the queue
+  // since it was added (client-go's workqueue_queue_duration_seconds).
+  std::function<void(Clock::duration)> on_queue_wait;
 };
 
 class WorkQueue {
@@ -73,6 +77,9 @@ class WorkQueue {
   size_t len() const;
   // Keys waiting for their add_after delay.
   size_t waiting_len() const;
+  // Adds that queued a key (client-go's workqueue_adds_total: an add of a key already queued is not
+  // one), whether by add, a delay that ran out, a retry or done() re-queueing a dirty key.
+  uint64_t adds() const;
 
  private:
   // Queues the key unless it is queued or being processed (then false); `wake`: wakes someone for it.
@@ -96,6 +103,9 @@ class WorkQueue {
   std::unordered_set<std::string> processing_;
   std::multimap<Clock::time_point, std::string> waiting_;
   std::unordered_map<std::string, Clock::time_point> waiting_at_;
+  std::function<void(Clock::duration)> on_queue_wait_;
+  uint64_t adds_ = 0;
+  std::unordered_map<std::string, Clock::time_point> added_at_;  // dirty keys: when they were added
   bool shutting_down_ = false;
 };
 

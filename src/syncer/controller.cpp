@@ -159,7 +159,11 @@ Controller::Controller(Config config, kube::Client& client, kube::Api& api, Secr
       // Requeues are due on 100 ms steps: an idle syncer's 10,000 resyncs per interval wake the workers
       // a few hundred times instead of once each.
       queue_(kube::WorkQueueOptions{std::chrono::milliseconds(500), std::chrono::minutes(5),
-                                    std::chrono::milliseconds(100)},
+                                    std::chrono::milliseconds(100),
+                                    [this](kube::Clock::duration waited) {
+                                      metrics_.observe(kMetricWorkqueueQueueDuration, {{"name", kControllerName}},
+                                                       std::chrono::duration<double>(waited).count());
+                                    }},
              clock) {
   if (config_.identity.empty()) config_.identity = default_identity();
   CacheLookups lookups;
@@ -217,6 +221,7 @@ Controller::Controller(Config config, kube::Client& client, kube::Api& api, Secr
     const Labels controller{{"controller", kControllerName}};
     const Labels queue{{"name", kControllerName}};
     metrics_.set(kMetricWorkqueueDepth, queue, static_cast<double>(queue_.len()));
+    metrics_.set_counter(kMetricWorkqueueAdds, queue, static_cast<double>(queue_.adds()));
     metrics_.set(kMetricCrMaxConcurrent, controller, config_.workers);
     metrics_.set(kMetricCrActiveWorkers, controller, active_workers_.load());
     if (config_.leader_elect)

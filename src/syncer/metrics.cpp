@@ -207,6 +207,11 @@ void describe_syncer_metrics(Metrics& m) {
   m.describe(kMetricWorkqueueDepth, Metrics::Type::kGauge, "Current depth of workqueue (client-go compatible).");
   m.describe(kMetricWorkqueueRetries, Metrics::Type::kCounter,
              "Total number of retries handled by workqueue (client-go compatible).");
+  m.describe(kMetricWorkqueueAdds, Metrics::Type::kCounter,
+             "Total number of adds handled by workqueue (client-go compatible).");
+  m.describe(kMetricWorkqueueQueueDuration, Metrics::Type::kHistogram,
+             "How long in seconds an item stays in workqueue before being requested (client-go compatible).",
+             seconds);
   m.describe(kMetricWorkqueueWorkDuration, Metrics::Type::kHistogram,
              "How long in seconds processing an item from workqueue takes (client-go compatible).", seconds);
   m.describe(kMetricRestClientRequests, Metrics::Type::kCounter,

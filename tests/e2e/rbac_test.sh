@@ -380,7 +380,8 @@ has_series() { grep -qE "^$1( |\{)" "$work/scraped" || { echo "missing: $1"; ret
 if out="$(check_metrics "http://127.0.0.1:$mport/metrics" 2>&1)" &&
    out="$(for f in controller_runtime_reconcile_total controller_runtime_reconcile_errors_total \
             controller_runtime_reconcile_time_seconds_bucket controller_runtime_max_concurrent_reconciles \
-            workqueue_depth workqueue_work_duration_seconds_count rest_client_requests_total \
+            workqueue_depth workqueue_adds_total workqueue_queue_duration_seconds_count \
+            workqueue_work_duration_seconds_count rest_client_requests_total \
             leader_election_master_status process_cpu_seconds_total process_resident_memory_bytes \
             process_open_fds process_start_time_seconds infisical_syncer_build_info \
             infisical_syncer_infisical_fetch_duration_seconds_count; do has_series "$f"; done 2>&1)" &&

@@ -42,6 +42,39 @@ TEST_CASE("a key added many times before a worker takes it is handed out once") 
   CHECK(q.len() == 0);
 }
 
+TEST_CASE("adds count keys queued, not repeats; each key handed out reports how long it waited") {
+  FakeClock clock;
+  std::vector<std::chrono::milliseconds> waits;
+  WorkQueueOptions options;
+  options.on_queue_wait = [&](ifo::kube::Clock::duration d) {
+    waits.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(d));
+  };
+  WorkQueue q(options, clock);
+  q.add("a");
+  clock.step(300ms);
+  q.add("b");
+  q.add("a");  // already queued: no add
+  CHECK(q.adds() == 2);
+  clock.step(200ms);
+  REQUIRE(q.get() == std::optional<std::string>("a"));
+  REQUIRE(q.get() == std::optional<std::string>("b"));
+  CHECK(waits == std::vector<std::chrono::milliseconds>{500ms, 200ms});
+  // Added again while processed: one more add, its wait counted from that add, through done().
+  q.add("a");
+  CHECK(q.adds() == 3);
+  clock.step(50ms);
+  q.done("a");
+  REQUIRE(q.get() == std::optional<std::string>("a"));
+  CHECK(waits.back() == 50ms);
+  // A delayed key is added when its delay runs out.
+  q.done("a");
+  q.add_after("a", 1s);
+  CHECK(q.adds() == 3);
+  clock.step(1s);
+  REQUIRE(q.get() == std::optional<std::string>("a"));
+  CHECK(q.adds() == 4);
+}
+
 TEST_CASE("a key added while it is being processed waits for done() and is then handed out once") {
   FakeClock clock;
   WorkQueue q({}, clock);
