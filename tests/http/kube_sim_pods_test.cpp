@@ -106,6 +106,13 @@ struct Cluster {
     return store.get(group, resource, "app", name);
   }
   std::vector<ObjectPtr> app_pods() { return store.list("", "pods", "app").items; }
+  // The one container status of the one Pod in "app" as JSON; "" while there is not exactly one of each.
+  std::string container_status() {
+    auto pods = app_pods();
+    if (pods.size() != 1) return "";
+    const auto* cs = core::at_path(pods[0]->value(), {"status", "containerStatuses"});
+    return cs && cs->IsArray() && cs->Size() == 1 ? core::to_json((*cs)[0]) : "";
+  }
   int64_t deployment_status(const char* field) {
     ObjectPtr d = get("apps", "deployments", "web");
     const core::JsonValue* st = d ? core::member(d->value(), "status") : nullptr;
@@ -203,42 +210,30 @@ TEST_CASE("a failing liveness probe restarts the container; a passing one leaves
   std::string probe = R"(,"livenessProbe":{"tcpSocket":{"port":)" + std::to_string(l.port) +
                       R"(},"periodSeconds":1,"failureThreshold":2})";
   c.store.create(c.deployments, "app", body_doc(deployment("exec sleep 600", probe)));
-  auto container_status = [&]() -> std::string {
-    auto pods = c.app_pods();
-    if (pods.size() != 1) return "";
-    const auto* cs = core::at_path(pods[0]->value(), {"status", "containerStatuses"});
-    return cs && cs->IsArray() && cs->Size() == 1 ? core::to_json((*cs)[0]) : "";
-  };
   // sleep 600 never exits on its own: a restart is the probe's doing, killed as the kubelet kills.
-  CHECK(eventually([&] { return container_status().find("\"restartCount\":1") != std::string::npos; },
+  CHECK(eventually([&] { return c.container_status().find("\"restartCount\":1") != std::string::npos; },
                    std::chrono::seconds(20)));
-  CHECK(container_status().find("\"exitCode\":137") != std::string::npos);
+  CHECK(c.container_status().find("\"exitCode\":137") != std::string::npos);
   l.listen();
   // Restarted after the 10 s back-off, it now passes and stays up.
-  REQUIRE(eventually([&] { return container_status().find("\"running\"") != std::string::npos; },
+  REQUIRE(eventually([&] { return c.container_status().find("\"running\"") != std::string::npos; },
                      std::chrono::seconds(20)));
   std::this_thread::sleep_for(std::chrono::milliseconds(3500));  // more than failureThreshold periods
-  CHECK(container_status().find("\"restartCount\":1") != std::string::npos);
-  CHECK(container_status().find("\"running\"") != std::string::npos);
+  CHECK(c.container_status().find("\"restartCount\":1") != std::string::npos);
+  CHECK(c.container_status().find("\"running\"") != std::string::npos);
 }
 
 TEST_CASE("a container that exits is restarted and counted; a missing Secret key or image keeps it waiting") {
   Cluster c;
   objects(c);
   c.store.create(c.deployments, "app", body_doc(deployment("exit 3", "")));
-  auto container_status = [&]() -> std::string {
-    auto pods = c.app_pods();
-    if (pods.size() != 1) return "";
-    const auto* cs = core::at_path(pods[0]->value(), {"status", "containerStatuses"});
-    return cs && cs->IsArray() && cs->Size() == 1 ? core::to_json((*cs)[0]) : "";
-  };
-  CHECK(eventually([&] { return container_status().find("\"CrashLoopBackOff\"") != std::string::npos; },
+  CHECK(eventually([&] { return c.container_status().find("\"CrashLoopBackOff\"") != std::string::npos; },
                    std::chrono::seconds(20)));
-  std::string s = container_status();
+  std::string s = c.container_status();
   CHECK(s.find("\"exitCode\":3") != std::string::npos);
   CHECK(s.find("\"restartCount\":1") != std::string::npos);
   // After the 10 s back-off it runs (and fails) again.
-  CHECK(eventually([&] { return container_status().find("\"restartCount\":2") != std::string::npos; },
+  CHECK(eventually([&] { return c.container_status().find("\"restartCount\":2") != std::string::npos; },
                    std::chrono::seconds(30)));
   c.store.remove(c.deployments, "app", "web");
   REQUIRE(eventually([&] { return c.app_pods().empty(); }, std::chrono::seconds(10)));
@@ -248,7 +243,7 @@ TEST_CASE("a container that exits is restarted and counted; a missing Secret key
     "image":"example.com/shell","command":["/bin/sh","-c","sleep 600"],
     "env":[{"name":"X","valueFrom":{"secretKeyRef":{"name":"db","key":"nope"}}}]},
     {"name":"other","image":"registry.example/unknown:1","command":["x"]}]}})"));
-  CHECK(eventually([&] { return container_status().empty(); }));  // two containers now
+  CHECK(eventually([&] { return c.container_status().empty(); }));  // two containers now
   CHECK(eventually([&] {
     ObjectPtr p = c.get("", "pods", "p");
     const core::JsonValue* status = p ? core::member(p->value(), "status") : nullptr;
