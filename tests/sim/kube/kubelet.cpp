@@ -68,6 +68,39 @@ std::string random_suffix() {
   return s;
 }
 
+// A Pod of a controller's pod template, as the ReplicaSet and Job controllers make one (both with the
+// same function upstream, GetPodFromTemplate): NAME-XXXXX, the template's labels (plus `labels`) and
+// annotations, the controller as owner, the template's spec on kube-sim's node, and the Pending phase
+// the API server defaults.
+JsonDoc pod_from_template(const JsonValue& tmpl, const std::string& ns, const std::string& owner_api_version,
+                          const std::string& owner_kind, const std::string& owner, const std::string& uid,
+                          const std::vector<std::pair<std::string, std::string>>& labels) {
+  JsonDoc pod(rapidjson::kObjectType);
+  auto& a = pod.GetAllocator();
+  core::set_string(pod, "apiVersion", "v1", a);
+  core::set_string(pod, "kind", "Pod", a);
+  JsonValue md(rapidjson::kObjectType);
+  core::set_string(md, "name", owner + "-" + random_suffix(), a);
+  core::set_string(md, "namespace", ns, a);
+  for (const char* f : {"labels", "annotations"}) {
+    JsonValue m(rapidjson::kObjectType);
+    if (const JsonValue* v = core::at_path(tmpl, {"metadata", f}); v && v->IsObject()) m.CopyFrom(*v, a);
+    if (std::string_view(f) == "labels")
+      for (const auto& [k, v] : labels) core::set_string(m, k, v, a);
+    if (m.MemberCount() > 0) md.AddMember(rapidjson::StringRef(f), std::move(m), a);
+  }
+  sim_set_controller_owner(md, owner_api_version, owner_kind, owner, uid, a);
+  pod.AddMember("metadata", std::move(md), a);
+  JsonValue spec(rapidjson::kObjectType);
+  if (const JsonValue* sp = core::member(tmpl, "spec"); sp && sp->IsObject()) spec.CopyFrom(*sp, a);
+  core::set_string(spec, "nodeName", kNodeName, a);
+  pod.AddMember("spec", std::move(spec), a);
+  JsonValue status(rapidjson::kObjectType);
+  core::set_string(status, "phase", "Pending", a);
+  pod.AddMember("status", std::move(status), a);
+  return pod;
+}
+
 std::string decode_base64(const std::string& in) {
   static const std::string kChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
@@ -369,28 +402,8 @@ void Kubelet::sync_replicasets() {
         mine.push_back(meta(p->value(), "name"));
     }
     for (auto i = static_cast<int64_t>(mine.size()); i < want; ++i) {
-      JsonDoc pod(rapidjson::kObjectType);
-      auto& a = pod.GetAllocator();
-      core::set_string(pod, "apiVersion", "v1", a);
-      core::set_string(pod, "kind", "Pod", a);
-      JsonValue md(rapidjson::kObjectType);
-      core::set_string(md, "name", name + "-" + random_suffix(), a);
-      core::set_string(md, "namespace", ns, a);
-      for (const char* f : {"labels", "annotations"}) {
-        if (const JsonValue* v = core::at_path(*tmpl, {"metadata", f}); v && v->IsObject())
-          md.AddMember(rapidjson::StringRef(f), JsonValue(*v, a), a);
-      }
-      sim_set_controller_owner(md, "apps/v1", "ReplicaSet", name, uid, a);
-      pod.AddMember("metadata", std::move(md), a);
-      JsonValue spec(rapidjson::kObjectType);
-      if (const JsonValue* s = core::member(*tmpl, "spec"); s && s->IsObject()) spec.CopyFrom(*s, a);
-      core::set_string(spec, "nodeName", kNodeName, a);
-      pod.AddMember("spec", std::move(spec), a);
-      JsonValue status(rapidjson::kObjectType);
-      core::set_string(status, "phase", "Pending", a);
-      pod.AddMember("status", std::move(status), a);
       try {
-        store_.create(*pod_type, ns, std::move(pod));
+        store_.create(*pod_type, ns, pod_from_template(*tmpl, ns, "apps/v1", "ReplicaSet", name, uid, {}));
       } catch (const StatusError&) {
         return;  // a name clash or a namespace going away: the next round looks again
       }
@@ -601,26 +614,11 @@ void Kubelet::sync_jobs() {
       conds.PushBack(condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"), a);
       core::set_member(st, "conditions", std::move(conds), a);
     } else if (active == 0) {
-      JsonDoc pod(rapidjson::kObjectType);
-      auto& pa = pod.GetAllocator();
-      core::set_string(pod, "apiVersion", "v1", pa);
-      core::set_string(pod, "kind", "Pod", pa);
-      JsonValue md(rapidjson::kObjectType);
-      core::set_string(md, "name", name + "-" + random_suffix(), pa);
-      core::set_string(md, "namespace", ns, pa);
-      JsonValue labels(rapidjson::kObjectType);
-      if (const JsonValue* l = core::at_path(*tmpl, {"metadata", "labels"}); l && l->IsObject()) labels.CopyFrom(*l, pa);
-      for (const char* k : {"batch.kubernetes.io/controller-uid", "controller-uid"}) core::set_string(labels, k, uid, pa);
-      for (const char* k : {"batch.kubernetes.io/job-name", "job-name"}) core::set_string(labels, k, name, pa);
-      md.AddMember("labels", std::move(labels), pa);
-      sim_set_controller_owner(md, "batch/v1", "Job", name, uid, pa);
-      pod.AddMember("metadata", std::move(md), pa);
-      JsonValue spec(rapidjson::kObjectType);
-      if (const JsonValue* s = core::member(*tmpl, "spec"); s && s->IsObject()) spec.CopyFrom(*s, pa);
-      core::set_string(spec, "nodeName", kNodeName, pa);
-      pod.AddMember("spec", std::move(spec), pa);
       try {
-        store_.create(*pod_type, ns, std::move(pod));
+        store_.create(*pod_type, ns,
+                      pod_from_template(*tmpl, ns, "batch/v1", "Job", name, uid,
+                                        {{"batch.kubernetes.io/controller-uid", uid}, {"controller-uid", uid},
+                                         {"batch.kubernetes.io/job-name", name}, {"job-name", name}}));
         ++active;
       } catch (const StatusError&) {
       }
