@@ -1061,6 +1061,22 @@ int run(const Options& o) {
               (long long)install_patches - static_cast<long long>(install_rolled));
   std::fflush(stdout);
 
+  // Each target's verdict; finish() prints the outcome, stops everything and gives the exit status.
+  int failed = 0;
+  auto verdict = [&](bool ok, const std::string& text) {
+    std::printf("  %s  %s\n", ok ? "PASS" : "FAIL", text.c_str());
+    if (!ok) ++failed;
+  };
+  auto finish = [&] {
+    std::printf("\nsyncer-scale: %s (logs in %s)\n",
+                failed ? fmt::format("{} target(s) missed", failed).c_str() : "all targets met", o.work_dir.c_str());
+    std::fflush(stdout);
+    ready.stop();
+    revisions.stop();
+    stop_children();
+    if (!own_cluster) delete_bench_namespaces(client, namespaces);
+    return failed ? 1 : 0;
+  };
   if (limited) {
     // Infisical's limits, not the API server, decide this run: the floor they allow, the Ready time as
     // a ratio of it, the refusals; then one more interval to see that the refreshes stay under them.
@@ -1086,11 +1102,6 @@ int run(const Options& o) {
     auto after = classify(diff(b.infisical, a.infisical));
     ProcFigures fig = proc_figures(syncer.pid);
     std::printf("\n== Targets (--infisical-limits self-hosted)\n");
-    int failed = 0;
-    auto verdict = [&](bool ok, const std::string& text) {
-      std::printf("  %s  %s\n", ok ? "PASS" : "FAIL", text.c_str());
-      if (!ok) ++failed;
-    };
     verdict(all_ready && (!binds || ratio <= 1.3),
             fmt::format("all {} Ready within 1.3 x the floor the limits allow ({:.1f} s): {}", l.n, floor.even_seconds,
                         !all_ready ? std::string("not all Ready")
@@ -1102,14 +1113,7 @@ int run(const Options& o) {
     verdict(init_inf.logins <= l.identities, fmt::format("logins <= I = {}: {}", l.identities, init_inf.logins));
     verdict(ready.count_equal("True") == l.n, fmt::format("still {} Ready after the interval: {}", l.n, ready.count_equal("True")));
     verdict(fig.hwm_kib / 1024.0 < 64.0, fmt::format("syncer peak RSS < 64 MiB: {:.1f} MiB", fig.hwm_kib / 1024.0));
-    std::printf("\nsyncer-scale: %s (logs in %s)\n",
-                failed ? fmt::format("{} target(s) missed", failed).c_str() : "all targets met", o.work_dir.c_str());
-    std::fflush(stdout);
-    ready.stop();
-    revisions.stop();
-    stop_children();
-    if (!own_cluster) delete_bench_namespaces(client, namespaces);
-    return failed ? 1 : 0;
+    return finish();
   }
 
   // --- the API server's own write throughput, measured now on fresh objects: Secrets of the managed
@@ -1273,11 +1277,6 @@ int run(const Options& o) {
 
   // --- targets
   std::printf("\n== Targets\n");
-  int failed = 0;
-  auto verdict = [&](bool ok, const std::string& text) {
-    std::printf("  %s  %s\n", ok ? "PASS" : "FAIL", text.c_str());
-    if (!ok) ++failed;
-  };
   verdict(all_ready && ready_seconds <= 30.0,
           fmt::format("all {} InfisicalSecrets Ready within 30 s: {}", l.n,
                       all_ready ? fmt::format("{:.2f} s", ready_seconds) : std::string("not all Ready")));
@@ -1339,14 +1338,7 @@ int run(const Options& o) {
   verdict(ready_after_steady == l.n, fmt::format("still {} Ready after the steady intervals: {}", l.n, ready_after_steady));
   double hwm_mib = final_fig.hwm_kib / 1024.0;
   verdict(hwm_mib < 64.0, fmt::format("syncer peak RSS < 64 MiB (target stated for 10,000 resources): {:.1f} MiB", hwm_mib));
-  std::printf("\nsyncer-scale: %s (logs in %s)\n", failed ? fmt::format("{} target(s) missed", failed).c_str() : "all targets met",
-              o.work_dir.c_str());
-  std::fflush(stdout);
-  ready.stop();
-  revisions.stop();
-  stop_children();
-  if (!own_cluster) delete_bench_namespaces(client, namespaces);
-  return failed ? 1 : 0;
+  return finish();
 }
 
 }  // namespace
