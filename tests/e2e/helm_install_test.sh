@@ -20,12 +20,7 @@ source "$src/tests/e2e/lib.sh"
 # shellcheck source=../../scripts/lib/sandbox.sh
 source "$src/scripts/lib/sandbox.sh"
 
-work="$(mktemp -d)"
-cleanup() {
-  if [ -n "$sim_pid" ]; then kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_scratch
 
 # The image: its root filesystem as the Dockerfile lays it out (the sandbox's, as scripts/demo runs it);
 # the Pods' files in $work/pods.

@@ -26,13 +26,8 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 77
 fi
 
-work="$(mktemp -d)"
+e2e_scratch
 hook_pid=""
-cleanup() {
-  for p in $hook_pid $sim_pid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 version="$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" "$src/meson.build" | head -1)"
 image="${IFO_IMAGE_DIR:-}"
@@ -168,7 +163,7 @@ fi
 chroot --userspec=65532:65532 "$rootfs" /usr/local/bin/infisical-webhook --tls-cert-file /tmp/pki/tls.crt --tls-private-key-file /tmp/pki/tls.key \
   --bind-address 127.0.0.1 --port "$wport" --health-port "$hport" --kubeconfig /tmp/kubeconfig \
   --operator-namespace $ns --allowed-hosts infisical.example.com >"$work/webhook.log" 2>&1 &
-hook_pid=$!  # chroot (not a function: no subshell) execs the webhook, so this is the webhook's pid
+hook_pid=$!; e2e_pids+=("$hook_pid")  # chroot (not a function: no subshell) execs the webhook, so this is the webhook's pid
 if eventually 30 curl -sf "http://127.0.0.1:$hport/readyz"; then pass "the webhook in the image becomes ready"
 else fail "the webhook in the image becomes ready" "$(tail -5 "$work/webhook.log")"; finish; fi
 

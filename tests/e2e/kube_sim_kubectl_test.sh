@@ -13,12 +13,7 @@ crd="$src/deploy/crds/infisicalsecrets.secrets.infisical.com.yaml"
 # shellcheck source=lib.sh
 source "$src/tests/e2e/lib.sh"
 
-work="$(mktemp -d)"
-cleanup() {
-  if [ -n "$sim_pid" ]; then kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_scratch
 
 # --- kube-sim's own command line ----------------------------------------------------------------
 help_out="$("$sim" --help)"; rc=$?

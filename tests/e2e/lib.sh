@@ -1,7 +1,7 @@
 # Sourced by the e2e shell tests that drive the real kubectl against kube-sim: case counting (and the
 # "# cases: N passed, N failed" line), polling with a deadline, the kubectl binary, and starting kube-sim.
-# The test sets `work` (a scratch directory) and `sim` (the kube-sim executable) before using k or
-# e2e_start_kube_sim, and kills $sim_pid in its cleanup.
+# The test sets `sim` (the kube-sim executable) and calls e2e_scratch (or sets `work` and cleans up
+# itself) before using k or e2e_start_kube_sim.
 
 kubectl_bin=/usr/lib/google-cloud-sdk/bin/kubectl.1.32  # the direct binary, past the gcloud dispatcher
 [ -x "$kubectl_bin" ] || kubectl_bin="$(command -v kubectl)"
@@ -24,6 +24,19 @@ eventually() {
 }
 
 k() { "$kubectl_bin" --cache-dir "$work/cache" --request-timeout=20s "$@"; }
+
+# e2e_scratch: a scratch directory in $work; at exit every process in e2e_pids (the test appends what it
+# starts) and kube-sim ($sim_pid) are stopped and waited for, and $work is removed.
+e2e_pids=()
+e2e_scratch() {
+  work="$(mktemp -d)"
+  trap e2e_cleanup EXIT
+}
+e2e_cleanup() {
+  local p
+  for p in "${e2e_pids[@]}" $sim_pid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
 
 # e2e_start_kube_sim SECONDS [FLAG]...: starts kube-sim writing $work/kubeconfig (exported as KUBECONFIG)
 # and $work/port, output in $work/sim.out and sim.err; when it is not up within SECONDS the case

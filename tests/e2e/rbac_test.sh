@@ -30,13 +30,7 @@ full=rel-infisical-secrets-operator  # the chart's fullname for release "rel"
 # shellcheck source=lib.sh
 source "$src/tests/e2e/lib.sh"
 
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}" $sim_pid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_scratch
 
 pending=0
 pending_case() { pending=$((pending + 1)); echo "ok - $1 # TODO pending: $2"; }
@@ -269,7 +263,7 @@ for f in "$infisical_sim" "$syncer" "$webhook" "$certsgen"; do
   [ -x "$f" ] || { fail "prerequisite $f is built"; finish_rbac; }
 done
 "$infisical_sim" --seed "$src/examples/infisical-seed.json" --ports-file "$work/infisical.json" >"$work/infisical.log" 2>&1 &
-pids+=($!)
+e2e_pids+=($!)
 eventually 30 test -s "$work/infisical.json" || { fail "infisical-sim starts" "$(tail -5 "$work/infisical.log")"; finish_rbac; }
 api="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["apiUrl"])' "$work/infisical.json")"
 infisical_admin="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["adminToken"])' "$work/infisical.json")"
@@ -328,7 +322,7 @@ mapfile -t wh_args < <(args_of "$full-webhook" '.spec.template.spec.containers[0
   -e "s|^--port=.*|--port=$wport|" -e "s|^--health-port=.*|--health-port=$hport|"  \
   -e "s|^--tls-cert-file=.*|--tls-cert-file=$work/certs/tls.crt|" -e "s|^--tls-private-key-file=.*|--tls-private-key-file=$work/certs/tls.key|")
 "$webhook" "${wh_args[@]}" --kubeconfig="$work/kc-webhook" --bind-address=127.0.0.1 >"$work/webhook.log" 2>&1 &
-pids+=($!)
+e2e_pids+=($!)
 if eventually 60 curl -fsS "http://127.0.0.1:$hport/readyz"; then pass "the webhook is ready with the webhook ServiceAccount's rules"
 else fail "the webhook is ready with the webhook ServiceAccount's rules" "$(tail -10 "$work/webhook.log" | lines)" "$(refused "$start" | lines)"; fi
 
@@ -338,7 +332,7 @@ mapfile -t sy_args < <(args_of "$full-syncer" '.spec.template.spec.containers[0]
   -e "s|^--metrics-bind-address=.*|--metrics-bind-address=127.0.0.1:$mport|" \
   -e "s|^--health-probe-bind-address=.*|--health-probe-bind-address=127.0.0.1:$sport|")
 "$syncer" "${sy_args[@]}" --kubeconfig="$work/kc-syncer" >"$work/syncer.log" 2>&1 &
-pids+=($!)
+e2e_pids+=($!)
 if eventually 60 curl -fsS "http://127.0.0.1:$sport/readyz"; then pass "the syncer is ready with the syncer ServiceAccount's rules"
 else fail "the syncer is ready with the syncer ServiceAccount's rules" "$(tail -10 "$work/syncer.log" | lines)" "$(refused "$start" | lines)"; fi
 

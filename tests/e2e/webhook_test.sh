@@ -19,13 +19,8 @@ ns=infisical-operator-system
 # shellcheck source=lib.sh
 source "$src/tests/e2e/lib.sh"
 
-work="$(mktemp -d)"
+e2e_scratch
 hook_pid=""
-cleanup() {
-  for p in $hook_pid $sim_pid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 for f in "$sim" "$webhook" "$certsgen"; do
   [ -x "$f" ] || { fail "prerequisite $f is built"; finish; }
@@ -108,6 +103,7 @@ start_webhook() {
     --bind-address 127.0.0.1 --port "$wport" --health-port "$hport" --kubeconfig "$work/kubeconfig" \
     --operator-namespace $ns --allowed-hosts infisical.example.com >>"$work/webhook.log" 2>&1 &
   hook_pid=$!
+  e2e_pids+=("$hook_pid")
   eventually 30 curl -sf "http://127.0.0.1:$hport/readyz"
 }
 if start_webhook; then pass "the webhook becomes ready (certificate loaded, managed-Secret cache synced)"
