@@ -175,8 +175,7 @@ Controller::Controller(Config config, kube::Client& client, kube::Api& api, Secr
   };
   lookups.workloads = [this](const kube::Resource& kind, const std::string& ns) {
     std::vector<Object> out;
-    for (const auto& cache : workload_caches_) {
-      if (cache->resource().resource != kind.resource || cache->resource().group != kind.group) continue;
+    for (const kube::Informer* cache : workload_caches_of(kind)) {
       auto part = cache->store().list(ns);
       out.insert(out.end(), part.begin(), part.end());
     }
@@ -187,8 +186,7 @@ Controller::Controller(Config config, kube::Client& client, kube::Api& api, Secr
     std::vector<Object> out;
     const std::vector<std::string> names = consumers_.consumers(kind, ns, secrets);
     if (names.empty()) return out;
-    for (const auto& cache : workload_caches_) {
-      if (cache->resource().resource != kind.resource || cache->resource().group != kind.group) continue;
+    for (const kube::Informer* cache : workload_caches_of(kind)) {
       for (const auto& name : names)
         if (Object w = cache->store().get(key_of(ns, name))) out.push_back(std::move(w));
     }
@@ -379,6 +377,13 @@ std::unique_ptr<kube::Informer> Controller::make_informer(const kube::Resource& 
 // global ConfigMap are read one at a time; workloads, although small once transformed, are 10,000
 // parsed trees at scale, about 8 MiB of the syncer's peak at bench/syncer-scale's 10,000, while a
 // rollout inflates only the workloads of one namespace.
+std::vector<const kube::Informer*> Controller::workload_caches_of(const kube::Resource& kind) const {
+  std::vector<const kube::Informer*> out;
+  for (const auto& cache : workload_caches_)
+    if (cache->resource().resource == kind.resource && cache->resource().group == kind.group) out.push_back(cache.get());
+  return out;
+}
+
 void Controller::start_caches() {
   std::vector<std::string> namespaces = config_.namespaces.empty() ? std::vector<std::string>{""} : config_.namespaces;
   std::string managed_selector = fmt::format("{}={}", core::kManagedByLabel, core::kManagedByValue);

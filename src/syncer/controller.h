@@ -64,6 +64,8 @@ class Controller {
   void start_caches();
   // Every informer, for what is done to all of them.
   std::vector<kube::Informer*> all_caches() const;
+  // The caches of one workload kind (one per watched namespace).
+  std::vector<const kube::Informer*> workload_caches_of(const kube::Resource& kind) const;
   void stop_caches();
   bool wait_synced(const std::atomic<bool>& stop);
   // The per-reconcile metrics, under our names and controller-runtime's.
