@@ -143,9 +143,11 @@ Client::Reply Client::send(std::string_view method, const std::string& path_and_
       resp = http_.perform(req);
     } catch (const net::TransportError& e) {
       count_request(method, 0);
+      note_unanswered(e);
       throw TransportError(map_kind(e.kind()), e.what());
     }
     count_request(method, resp.status);
+    note_answered();
     log_->debug("msg=request method={} path={} status={}", method, path_only(path_and_query), resp.status);
     if (resp.status == 401 && !reauthenticated && !config_.token_file.empty()) {
       // A rotated token may have been written since the last read.
@@ -178,6 +180,28 @@ void Client::count_request(std::string_view method, long code) {
   std::lock_guard lock(request_counts_mu_);
   auto key = std::make_pair(std::string(method), static_cast<int>(code));
   ++request_counts_[std::move(key)];
+}
+
+void Client::note_unanswered(const net::TransportError& e) {
+  if (e.kind() != net::TransportError::Kind::kAborted) unanswered_.store(true);
+}
+
+void Client::note_answered() {
+  if (!unanswered_.load(std::memory_order_relaxed) || !unanswered_.exchange(false)) return;
+  ++reconnects_;
+  log_->info("msg=\"API server answering again\" server={}", config_.server);
+  std::lock_guard lock(reconnect_mu_);
+  for (const auto& [id, listener] : reconnect_listeners_) listener();
+}
+
+std::shared_ptr<void> Client::on_reconnect(std::function<void()> listener) {
+  std::lock_guard lock(reconnect_mu_);
+  const uint64_t id = next_listener_++;
+  reconnect_listeners_.emplace(id, std::move(listener));
+  return std::shared_ptr<void>(nullptr, [this, id](void*) {
+    std::lock_guard lock(reconnect_mu_);
+    reconnect_listeners_.erase(id);
+  });
 }
 
 std::vector<Client::RequestCount> Client::request_counts() const {
@@ -399,6 +423,7 @@ void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& o
     resp = http_.stream(req, on_chunk);
   } catch (const net::TransportError& e) {
     count_request("GET", 0);
+    note_unanswered(e);
     if (failure) std::rethrow_exception(failure);
     throw TransportError(map_kind(e.kind()), e.what());
   }

@@ -112,6 +112,14 @@ class Client final : public Api {
   // The API server's URL, as configured (scheme, host and port).
   const std::string& server() const { return config_.server; }
 
+  // How many times the server answered again after a request to it got no answer (refused,
+  // timed out, cut): informers backing off from an outage compare it before and after to retry as
+  // soon as the server is back, instead of at the end of a backoff that grew during the outage.
+  uint64_t reconnects() const { return reconnects_.load(); }
+  // Calls `listener` (on the requesting thread, which must not be blocked for long) each time
+  // reconnects() grows, until the returned handle is destroyed. The client must outlive the handle.
+  [[nodiscard]] std::shared_ptr<void> on_reconnect(std::function<void()> listener);
+
  private:
   struct Reply {
     long status;
@@ -124,6 +132,9 @@ class Client final : public Api {
                       std::string_view content_type);
   std::string bearer_token(bool force_reload);
   void count_request(std::string_view method, long code);
+  // The bookkeeping of reconnects(): an answer-less failure (not a cancellation), then an answer.
+  void note_unanswered(const net::TransportError& e);
+  void note_answered();
   [[noreturn]] void throw_api_error(std::string_view method, const std::string& path_and_query, long status,
                                     const std::string& body, const std::optional<std::string>& retry_after_header);
   ObjectPtr write_object(std::string_view method, const Resource& r, std::string_view namespace_,
@@ -144,6 +155,11 @@ class Client final : public Api {
   std::atomic<uint64_t> requests_sent_{0};
   mutable std::mutex request_counts_mu_;
   std::map<std::pair<std::string, int>, uint64_t, std::less<>> request_counts_;
+  std::atomic<bool> unanswered_{false};
+  std::atomic<uint64_t> reconnects_{0};
+  std::mutex reconnect_mu_;
+  uint64_t next_listener_ = 0;
+  std::map<uint64_t, std::function<void()>> reconnect_listeners_;
 };
 
 // The logger the kube module uses when none is given.

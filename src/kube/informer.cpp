@@ -41,6 +41,10 @@ void Informer::set_codec(std::unique_ptr<StoreCodec> codec) {
 void Informer::start() {
   if (thread_.joinable()) return;
   stop_ = false;
+  reconnect_subscription_ = client_.on_reconnect([this] {
+    { std::lock_guard lock(mu_); }
+    cv_.notify_all();
+  });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -51,6 +55,7 @@ void Informer::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  reconnect_subscription_.reset();
 }
 
 bool Informer::wait_for_sync(std::chrono::milliseconds timeout) {
@@ -79,7 +84,7 @@ std::optional<Clock::time_point> Informer::retry_at() const {
   return retry_at_;
 }
 
-void Informer::backoff_wait() {
+void Informer::backoff_wait(std::optional<uint64_t> outage_reconnects) {
   auto base = options_.backoff_initial;
   for (int i = 0; i < backoff_step_ && base < options_.backoff_max; ++i) base *= 2;
   base = std::min(base, options_.backoff_max);
@@ -91,7 +96,13 @@ void Informer::backoff_wait() {
   std::unique_lock lock(mu_);
   const auto deadline = clock_.now() + d;
   retry_at_ = deadline;
-  while (!stop_ && clock_.now() < deadline) clock_.wait_until(cv_, lock, deadline);
+  if (woke_early_) outage_reconnects.reset();
+  const auto server_back = [&] { return outage_reconnects && client_.reconnects() != *outage_reconnects; };
+  while (!stop_ && clock_.now() < deadline && !server_back()) clock_.wait_until(cv_, lock, deadline);
+  if (server_back() && clock_.now() < deadline) {
+    woke_early_ = true;
+    log_->info("msg=\"API server answering again; retrying before the backoff ends\" resource={}", resource_.resource);
+  }
   retry_at_.reset();
 }
 
@@ -264,6 +275,8 @@ void Informer::run() {
   bool need_list = true;
   while (!stop_) {
     RoundEnd end = RoundEnd::kFailed;
+    const uint64_t reconnects_before = client_.reconnects();
+    bool unanswered = false;  // the round failed because the server did not answer
     try {
       if (need_list) {
         list_and_replace();
@@ -272,6 +285,7 @@ void Informer::run() {
       end = watch_once();
     } catch (const TransportError& e) {
       if (stop_ && e.is_aborted()) break;
+      unanswered = !e.is_aborted();
       end = failed(need_list, e);
     } catch (const ApiError& e) {
       // A watch refused with 410 at its start: the version the store holds is already gone.
@@ -291,7 +305,7 @@ void Informer::run() {
         break;
       case RoundEnd::kFailed:
         ++errors_;
-        backoff_wait();
+        backoff_wait(unanswered ? std::optional<uint64_t>(reconnects_before) : std::nullopt);
         break;
     }
   }

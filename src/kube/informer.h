@@ -138,8 +138,16 @@ class Informer {
   void notify_add(const ConstObjectPtr& obj);
   void notify_update(const ConstObjectPtr& old_obj, const ConstObjectPtr& new_obj);
   void notify_delete(const ConstObjectPtr& obj);
-  void backoff_wait();
-  void reset_backoff() { backoff_step_ = 0; }
+  // Waits the next backoff. `outage_reconnects`: the round failed without an answer from the server,
+  // which had answered again this many times when the round began; the wait ends early once the
+  // client sees the server answer again (Client::reconnects grows). Once per run of failures: until
+  // a round works again the next backoffs run their course, so a server that answers other requests
+  // but keeps cutting this one is not retried at the pace of everybody else's requests.
+  void backoff_wait(std::optional<uint64_t> outage_reconnects = std::nullopt);
+  void reset_backoff() {
+    backoff_step_ = 0;
+    woke_early_ = false;
+  }
   void require_not_started(const char* what) const;
   template <typename F>
   void call(const char* what, F&& f);
@@ -161,6 +169,8 @@ class Informer {
   std::string rv_;
   std::optional<Clock::time_point> retry_at_;
   int backoff_step_ = 0;
+  bool woke_early_ = false;  // a backoff of this run of failures already ended because the server was back
+  std::shared_ptr<void> reconnect_subscription_;  // wakes backoff_wait when the server answers again
   std::mt19937_64 rng_;
 };
 

@@ -3,7 +3,8 @@
 // failure it must wait a growing backoff (initial * 2^n, capped, plus jitter), nothing is retried while
 // the clock stands still, kube-sim receives exactly one request per failure (a spin would make
 // thousands), and once the fault is cleared the informer recovers. Also: a handler that throws does
-// not stop the rest of a list from being applied.
+// not stop the rest of a list from being applied; after an outage (kube-sim stopped) the informer
+// retries as soon as the server answers again, not at the end of the backoff the outage grew.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
@@ -188,4 +189,36 @@ TEST_CASE("informer: a handler that throws is logged; the other handlers and the
     CHECK(second.has(name));
   }
   CHECK(inf.errors() == 0);  // a handler's failure is not the informer's
+}
+
+TEST_CASE("informer after an outage: retried as soon as the server answers again, not at the end of its backoff") {
+  Sim s;
+  core::FakeClock clock;
+  Seen seen;
+  kube::Informer inf(*s.client, kube::kConfigMaps, fake_clock_options(clock));
+  inf.add_handlers(seen.handlers());
+  inf.start();
+  REQUIRE(inf.wait_for_sync(10s));
+  REQUIRE(eventually([&] { return s.open_watches() == 1; }));
+
+  // The outage: the watch is cut, and every retry meets a closed port; the backoff grows.
+  s.sim->stop();
+  for (int n = 0; n < 3; ++n) {
+    const auto delay = pending_backoff(clock, inf);
+    CHECK(delay >= std::min<core::Clock::duration>(kInitial * (1 << n), kMax));
+    clock.step(delay);
+    REQUIRE(eventually([&] { return inf.errors() == static_cast<uint64_t>(n + 2); }));
+  }
+  const uint64_t reconnects_before = s.client->reconnects();
+  const auto waiting = pending_backoff(clock, inf);
+  CHECK(waiting >= 4 * kInitial);
+
+  // The server is back, and some other request over the same client gets an answer: the informer
+  // retries at once, with the clock standing still, and catches up with what changed meanwhile.
+  s.sim->start();
+  s.create_configmap("after-outage");
+  CHECK(s.client->reconnects() == reconnects_before + 1);
+  CHECK(eventually([&] { return seen.has("after-outage"); }));
+  CHECK(inf.retry_at() == std::nullopt);
+  CHECK(eventually([&] { return s.open_watches() == 1; }));
 }
