@@ -114,6 +114,15 @@ Result<bool> parse_json_in_place(JsonDoc& doc, char* text) {
   return populate<rapidjson::kParseInsituFlag>(doc, in);
 }
 
+Result<std::shared_ptr<JsonDoc>> parse_json_compact(std::string_view text) {
+  // A Kubernetes object's tree takes about twice its text (16-byte values; names and short strings
+  // inline): one chunk of that holds most whole, and a larger one grows by chunks of the same size.
+  auto holder = std::make_shared<CompactDoc>(std::max<size_t>(text.size() * 2, 256));
+  auto parsed = parse_json_into(holder->doc, text);
+  if (!parsed) return Result<std::shared_ptr<JsonDoc>>::fail(parsed.error());
+  return std::shared_ptr<JsonDoc>(holder, &holder->doc);
+}
+
 Result<std::shared_ptr<JsonDoc>> parse_json(std::string_view text) {
   auto doc = std::make_shared<JsonDoc>();
   auto parsed = parse_json_into(*doc, text);

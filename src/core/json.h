@@ -34,6 +34,9 @@ Result<bool> parse_json_in_place(JsonDoc& doc, char* text);
 // are kept (list items, watch events, informer stores) are held this way so that 10,000 of them
 // cost about their own size rather than 10,000 chunks.
 std::shared_ptr<JsonDoc> copy_compact(const JsonValue& v);
+// parse_json into such a document, its first chunk sized from the text: for an object that is
+// parsed to be kept or handed on, without copy_compact's second pass over a parsed copy.
+Result<std::shared_ptr<JsonDoc>> parse_json_compact(std::string_view text);
 
 std::string to_json(const JsonValue& v);
 std::string to_pretty_json(const JsonValue& v);

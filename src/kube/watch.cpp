@@ -22,38 +22,78 @@ const char* to_string(WatchEvent::Type t) {
   return "?";
 }
 
-core::Result<WatchEvent> decode_watch_event(std::string_view line) {
-  auto parsed = core::parse_json(line);
-  if (!parsed) return core::Result<WatchEvent>::fail(fmt::format("watch event is not JSON: {}", parsed.error()));
-  auto doc = std::move(parsed).value();
-  if (!doc->IsObject()) return core::Result<WatchEvent>::fail("watch event is not a JSON object");
-  auto type = core::get_string(*doc, "type");
-  if (!type) return core::Result<WatchEvent>::fail("watch event has no string \"type\"");
+namespace {
+
+std::optional<WatchEvent::Type> event_type(std::string_view type) {
+  if (type == "ADDED") return WatchEvent::Type::kAdded;
+  if (type == "MODIFIED") return WatchEvent::Type::kModified;
+  if (type == "DELETED") return WatchEvent::Type::kDeleted;
+  if (type == "BOOKMARK") return WatchEvent::Type::kBookmark;
+  if (type == "ERROR") return WatchEvent::Type::kError;
+  return std::nullopt;
+}
+
+// The line as the API server writes it, {"type":"MODIFIED","object":{...}}: the type word and the
+// object's text, which is then parsed on its own (no wrapper document, no copy of the object out of
+// it). nullopt for any other shape (other member order, whitespace, escapes), which the general
+// parse handles; a text that is not exactly one object fails its own parse and falls back too.
+struct CanonicalEvent {
+  std::string_view type;
+  std::string_view object;
+};
+std::optional<CanonicalEvent> canonical_event(std::string_view line) {
+  constexpr std::string_view kHead = R"({"type":")", kObject = R"(","object":)";
+  if (!line.starts_with(kHead)) return std::nullopt;
+  line.remove_prefix(kHead.size());
+  const size_t type_end = line.find('"');
+  if (type_end == std::string_view::npos || type_end > 16) return std::nullopt;
+  CanonicalEvent ev{line.substr(0, type_end), {}};
+  line.remove_prefix(type_end);
+  if (!line.starts_with(kObject)) return std::nullopt;
+  line.remove_prefix(kObject.size());
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+  if (line.size() < 3 || line.front() != '{' || line.back() != '}') return std::nullopt;
+  ev.object = line.substr(0, line.size() - 1);
+  return ev;
+}
+
+core::Result<WatchEvent> finish_event(WatchEvent::Type type, std::string_view type_name, std::shared_ptr<core::JsonDoc> object) {
+  if (!object->IsObject())
+    return core::Result<WatchEvent>::fail(fmt::format("{} watch event has no \"object\" map", type_name));
   WatchEvent ev;
-  if (*type == "ADDED") {
-    ev.type = WatchEvent::Type::kAdded;
-  } else if (*type == "MODIFIED") {
-    ev.type = WatchEvent::Type::kModified;
-  } else if (*type == "DELETED") {
-    ev.type = WatchEvent::Type::kDeleted;
-  } else if (*type == "BOOKMARK") {
-    ev.type = WatchEvent::Type::kBookmark;
-  } else if (*type == "ERROR") {
-    ev.type = WatchEvent::Type::kError;
-  } else {
-    return core::Result<WatchEvent>::fail(fmt::format("watch event has unknown type \"{}\"", type->substr(0, 32)));
-  }
-  auto* obj = core::member(*doc, "object");
-  if (obj == nullptr || !obj->IsObject())
-    return core::Result<WatchEvent>::fail(fmt::format("{} watch event has no \"object\" map", *type));
-  // Move the object into its own document so the event holds no wrapper.
-  ev.object = core::copy_compact(*obj);
+  ev.type = type;
+  ev.object = std::move(object);
   if (ev.type == WatchEvent::Type::kError) {
     ev.error_code = static_cast<int>(core::get_int(*ev.object, "code").value_or(0));
     ev.error_reason = core::string_or(*ev.object, "reason", "");
     ev.error_message = core::string_or(*ev.object, "message", "");
   }
   return ev;
+}
+
+}  // namespace
+
+core::Result<WatchEvent> decode_watch_event(std::string_view line) {
+  if (const std::optional<CanonicalEvent> c = canonical_event(line)) {
+    if (const std::optional<WatchEvent::Type> type = event_type(c->type)) {
+      auto object = core::parse_json_compact(c->object);
+      if (object) return finish_event(*type, c->type, std::move(object).value());
+    }
+  }
+  auto parsed = core::parse_json(line);
+  if (!parsed) return core::Result<WatchEvent>::fail(fmt::format("watch event is not JSON: {}", parsed.error()));
+  auto doc = std::move(parsed).value();
+  if (!doc->IsObject()) return core::Result<WatchEvent>::fail("watch event is not a JSON object");
+  auto type_name = core::get_string(*doc, "type");
+  if (!type_name) return core::Result<WatchEvent>::fail("watch event has no string \"type\"");
+  const std::optional<WatchEvent::Type> type = event_type(*type_name);
+  if (!type)
+    return core::Result<WatchEvent>::fail(fmt::format("watch event has unknown type \"{}\"", type_name->substr(0, 32)));
+  auto* obj = core::member(*doc, "object");
+  if (obj == nullptr || !obj->IsObject())
+    return core::Result<WatchEvent>::fail(fmt::format("{} watch event has no \"object\" map", *type_name));
+  // Moved into its own document so the event holds no wrapper.
+  return finish_event(*type, *type_name, core::copy_compact(*obj));
 }
 
 core::Result<bool> WatchDecoder::decode_line(std::string_view line, std::vector<WatchEvent>& out) {

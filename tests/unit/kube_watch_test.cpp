@@ -146,3 +146,36 @@ TEST_CASE("the error message never echoes the line (it may hold secret data)") {
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().find("aHVudGVyMg") == std::string::npos);
 }
+
+TEST_CASE("an event decodes to the same object whatever the member order and spacing of its line") {
+  // The API server's own shape ({"type":...,"object":...}) is read by a shorter path than any other;
+  // both must agree, and a line that only starts like the API server's falls back, never misreads.
+  const std::string object = R"({"kind":"Secret","metadata":{"name":"a","resourceVersion":"12"},"data":{"k":"dg=="}})";
+  const std::vector<std::string> lines = {
+      R"({"type":"MODIFIED","object":)" + object + "}",
+      R"({"type":"MODIFIED","object":)" + object + "}  ",
+      R"({"object":)" + object + R"(,"type":"MODIFIED"})",
+      R"({ "type" : "MODIFIED", "object" : )" + object + " }",
+      R"({"type":"MODIFIED","object":)" + object + R"(,"extra":{"kind":"Other"}})",
+  };
+  for (const auto& line : lines) {
+    INFO(line);
+    WatchDecoder d;
+    std::vector<WatchEvent> out;
+    REQUIRE(d.feed(line + "\n", out));
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].type == WatchEvent::Type::kModified);
+    CHECK(out[0].resource_version() == "12");
+    REQUIRE(out[0].object->HasMember("data"));
+    CHECK(std::string((*out[0].object)["kind"].GetString()) == "Secret");
+    CHECK(!out[0].object->HasMember("extra"));
+  }
+  // Only the shape is shared: an unknown type or an object that is not a map is still refused.
+  for (const std::string& bad : {std::string(R"({"type":"CHANGED","object":{"kind":"Secret"}})"),
+                                 std::string(R"({"type":"ADDED","object":[1]})")}) {
+    INFO(bad);
+    WatchDecoder d;
+    std::vector<WatchEvent> out;
+    CHECK_FALSE(d.feed(bad + "\n", out));
+  }
+}
