@@ -60,7 +60,7 @@ constexpr int kResourcesPerNamespace = 100;
 constexpr const char* kCredentialsNamespace = "bench-credentials";
 constexpr const char* kOperatorNamespace = "infisical-operator-system";
 constexpr int kTokenTtlSeconds = 7200;
-constexpr int kSyncerDefaultWorkers = 4;  // src/syncer/config.h, the chart's syncer.workers
+constexpr int kSyncerDefaultWorkers = 8;  // src/syncer/config.h, the chart's syncer.workers
 
 struct Options {
   int resources = 1000;
@@ -71,6 +71,9 @@ struct Options {
   int kube_qps = 0;  // 0: likewise
   int infisical_rpm = 240;
   int latency_ms = 20;
+  // Added by kube-sim to every API request from the syncer's start on (0: none): a real API server's
+  // write takes milliseconds (etcd commits to disk through raft), kube-sim's a fraction of one.
+  int kube_latency_ms = 0;
   int ready_timeout = 600;
   // "": start kube-sim; otherwise run against the cluster this kubeconfig names (bench-* namespaces).
   std::string kubeconfig;
@@ -656,6 +659,7 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--kube-api-qps") o.kube_qps = parse_int_flag(a, value(), 1, 100000);
     else if (a == "--infisical-requests-per-minute") o.infisical_rpm = parse_int_flag(a, value(), 1, 1000000);
     else if (a == "--latency-ms") o.latency_ms = parse_int_flag(a, value(), 0, 10000);
+    else if (a == "--kube-latency-ms") o.kube_latency_ms = parse_int_flag(a, value(), 0, 1000);
     else if (a == "--ready-timeout") o.ready_timeout = parse_int_flag(a, value(), 1, 7200);
     else if (a == "--build-dir") o.build_dir = value();
     else if (a == "--source-dir") o.source_dir = value();
@@ -957,6 +961,11 @@ int run(const Options& o) {
 
   if (own_cluster) client.request("DELETE", "/sim/counters");
   sims.infisical_admin_call("POST", "/sim/counters/reset", "{}");
+  if (o.kube_latency_ms > 0) {
+    if (!own_cluster) die("--kube-latency-ms: only kube-sim can add latency (drop it with --kubeconfig)");
+    client.request("POST", "/sim/faults", fmt::format(R"({{"latencyMs":{}}})", o.kube_latency_ms));
+    std::printf("kube-sim adds %d ms to every API request from here on\n", o.kube_latency_ms);
+  }
 
   // --- the syncer
   std::vector<std::string> sargs{"--kubeconfig=" + kubeconfig,

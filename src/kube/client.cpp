@@ -245,7 +245,8 @@ ObjectPtr Client::send_json(std::string_view method, const std::string& path_and
   Reply r = send(method, path_and_query, body, content_type);
   if (r.status < 200 || r.status >= 300) throw_api_error(method, path_and_query, r.status, r.body, r.retry_after);
   if (r.body.empty()) return nullptr;
-  auto parsed = core::parse_json(r.body);
+  // Sized for the body rather than a 64 KiB first chunk: each worker holds the answers of its writes.
+  auto parsed = core::parse_json_compact(r.body);
   if (!parsed) throw DecodeError(fmt::format("{} {}: {}", method, path_only(path_and_query), parsed.error()));
   return std::move(parsed).value();
 }

@@ -84,14 +84,6 @@ namespace {
 
 using Dictionary = DeflateCodec::Dictionary;
 
-// A parsed document whose pool is sized for it (about twice the text), not RapidJSON's default 64 KiB
-// first chunk: sixteen workers each holding a few objects they read stay small.
-struct ParsedDoc {
-  explicit ParsedDoc(size_t chunk) : allocator(chunk), doc(&allocator) {}
-  rapidjson::MemoryPoolAllocator<> allocator;
-  core::JsonDoc doc;
-};
-
 // Sized to fit a 64-byte allocation with its shared_ptr control block (one per object of a store).
 class DeflatedObject final : public StoredObject {
  public:
@@ -109,9 +101,11 @@ class DeflatedObject final : public StoredObject {
     const bool inflated = inflater->inflate_into(packed_.get(), packed_size_, dictionary_->text, text);
     pool.give(std::move(inflater));
     if (!inflated) return nullptr;  // cannot happen: our own stream
-    auto holder = std::make_shared<ParsedDoc>(std::max<size_t>(1024, text.size() * 2));
-    if (!core::parse_json_into(holder->doc, text)) return nullptr;  // cannot happen: our own serialisation
-    return ConstObjectPtr(holder, &holder->doc);
+    // Parsed into a pool sized for it, not RapidJSON's default 64 KiB first chunk: sixteen workers
+    // each holding a few objects they read stay small.
+    auto parsed = core::parse_json_compact(text);
+    if (!parsed) return nullptr;  // cannot happen: our own serialisation
+    return std::move(parsed).value();
   }
 
  private:
