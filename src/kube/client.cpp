@@ -178,8 +178,9 @@ Client::Reply Client::send(std::string_view method, const std::string& path_and_
 
 void Client::count_request(std::string_view method, long code) {
   std::lock_guard lock(request_counts_mu_);
-  auto key = std::make_pair(std::string(method), static_cast<int>(code));
-  ++request_counts_[std::move(key)];
+  auto by_method = request_counts_.find(method);
+  if (by_method == request_counts_.end()) by_method = request_counts_.emplace(std::string(method), std::map<int, uint64_t>{}).first;
+  ++by_method->second[static_cast<int>(code)];
 }
 
 void Client::note_unanswered(const net::TransportError& e) {
@@ -208,7 +209,8 @@ std::vector<Client::RequestCount> Client::request_counts() const {
   std::lock_guard lock(request_counts_mu_);
   std::vector<RequestCount> out;
   out.reserve(request_counts_.size());
-  for (const auto& [key, count] : request_counts_) out.push_back({key.first, key.second, count});
+  for (const auto& [method, by_code] : request_counts_)
+    for (const auto& [code, count] : by_code) out.push_back({method, code, count});
   return out;
 }
 

@@ -154,7 +154,8 @@ class Client final : public Api {
   bool token_loaded_ = false;
   std::atomic<uint64_t> requests_sent_{0};
   mutable std::mutex request_counts_mu_;
-  std::map<std::pair<std::string, int>, uint64_t, std::less<>> request_counts_;
+  // By method, then status code: a method's name is copied once, not at every request.
+  std::map<std::string, std::map<int, uint64_t>, std::less<>> request_counts_;
   std::atomic<bool> unanswered_{false};
   std::atomic<uint64_t> reconnects_{0};
   std::mutex reconnect_mu_;

@@ -17,6 +17,7 @@
 #include "kube/config.h"
 #include "syncer/config.h"
 #include "syncer/controller.h"
+#include "syncer/heap_trimmer.h"
 #include "syncer/http_endpoints.h"
 #include "syncer/infisical_source.h"
 #include "syncer/logging.h"
@@ -120,6 +121,7 @@ int main(int argc, char** argv) noexcept try {
   source.observe_into(metrics);
 
   syncer::Controller controller(config, kube_client, kube_client, source, metrics, core::real_clock(), log);
+  const syncer::HeapTrimmer heap_trimmer;
 
   std::unique_ptr<syncer::EndpointServer> metrics_server, health_server;
   auto metrics_addr = syncer::parse_bind_address(config.metrics_bind_address);
