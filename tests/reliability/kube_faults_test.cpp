@@ -177,9 +177,9 @@ TEST_CASE("kube-sim restarting with the same data: a change made during the outa
   MESSAGE("after the restart: update secrets=", delta(counters, counters_before, "update secrets"),
           " create secrets=", delta(counters, counters_before, "create secrets"),
           " patch deployments=", delta(counters, counters_before, "patch deployments"));
-  // Attempts: the syncer's Secret watch may still be reconnecting (its backoff grows during the
-  // outage, up to 30 s as client-go's), so an update from the stale cache can meet a 409 or a 404
-  // (then it re-reads); those commit nothing and stay few.
+  // Attempts: the syncer's watches resume as soon as kube-sim answers again (not at the end of the
+  // backoff the outage grew, up to 30 s), but a resync can still race the relist, so an update from
+  // the stale cache can meet a 409 or a 404 (then it re-reads); those commit nothing and stay few.
   CHECK(delta(counters, counters_before, "update secrets") >= 2);
   CHECK(delta(counters, counters_before, "update secrets") <= 2 + 4);
   CHECK(delta(counters, counters_before, "create secrets") == 1);
