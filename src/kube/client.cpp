@@ -179,7 +179,8 @@ Client::Reply Client::send(std::string_view method, const std::string& path_and_
 void Client::count_request(std::string_view method, long code) {
   std::lock_guard lock(request_counts_mu_);
   auto by_method = request_counts_.find(method);
-  if (by_method == request_counts_.end()) by_method = request_counts_.emplace(std::string(method), std::map<int, uint64_t>{}).first;
+  if (by_method == request_counts_.end())
+    by_method = request_counts_.emplace(std::string(method), std::map<int, uint64_t>{}).first;
   ++by_method->second[static_cast<int>(code)];
 }
 

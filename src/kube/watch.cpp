@@ -57,9 +57,8 @@ std::optional<CanonicalEvent> canonical_event(std::string_view line) {
   return ev;
 }
 
-core::Result<WatchEvent> finish_event(WatchEvent::Type type, std::string_view type_name, std::shared_ptr<core::JsonDoc> object) {
-  if (!object->IsObject())
-    return core::Result<WatchEvent>::fail(fmt::format("{} watch event has no \"object\" map", type_name));
+// The event of a type and its object, a map: text in braces that parsed, or checked by the general path.
+WatchEvent make_event(WatchEvent::Type type, std::shared_ptr<core::JsonDoc> object) {
   WatchEvent ev;
   ev.type = type;
   ev.object = std::move(object);
@@ -77,7 +76,7 @@ core::Result<WatchEvent> decode_watch_event(std::string_view line) {
   if (const std::optional<CanonicalEvent> c = canonical_event(line)) {
     if (const std::optional<WatchEvent::Type> type = event_type(c->type)) {
       auto object = core::parse_json_compact(c->object);
-      if (object) return finish_event(*type, c->type, std::move(object).value());
+      if (object) return make_event(*type, std::move(object).value());
     }
   }
   auto parsed = core::parse_json(line);
@@ -93,7 +92,7 @@ core::Result<WatchEvent> decode_watch_event(std::string_view line) {
   if (obj == nullptr || !obj->IsObject())
     return core::Result<WatchEvent>::fail(fmt::format("{} watch event has no \"object\" map", *type_name));
   // Moved into its own document so the event holds no wrapper.
-  return finish_event(*type, *type_name, core::copy_compact(*obj));
+  return make_event(*type, core::copy_compact(*obj));
 }
 
 core::Result<bool> WatchDecoder::decode_line(std::string_view line, std::vector<WatchEvent>& out) {

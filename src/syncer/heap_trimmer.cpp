@@ -25,17 +25,15 @@ HeapTrimmer::~HeapTrimmer() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool HeapTrimmer::check() {
+void HeapTrimmer::check() {
   // malloc_trim returns the free pages to the system but the arenas still count those bytes as free,
   // so the measure is growth: trim when the arenas hold `threshold` more free bytes than at the last
   // trim (or than the least seen since, when live data took some back).
   const size_t free_bytes = mallinfo2().fordblks;
   if (free_bytes < free_at_last_trim_) free_at_last_trim_ = free_bytes;
-  if (free_bytes < free_at_last_trim_ + options_.free_bytes_threshold) return false;
+  if (free_bytes < free_at_last_trim_ + options_.free_bytes_threshold) return;
   malloc_trim(0);
   free_at_last_trim_ = free_bytes;
-  ++trims_;
-  return true;
 }
 
 }  // namespace ifo::syncer

@@ -5,9 +5,7 @@
 // heaptrack: 40 MiB live at the peak of 67 MiB resident), which counts against the Pod's limit.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <cstdint>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
@@ -29,17 +27,15 @@ class HeapTrimmer {
   HeapTrimmer(const HeapTrimmer&) = delete;
   HeapTrimmer& operator=(const HeapTrimmer&) = delete;
 
-  // One check, as the thread makes every period: returns whether it trimmed.
-  bool check();
-  uint64_t trims() const { return trims_.load(); }
-
  private:
+  // One check, made by the thread every period.
+  void check();
+
   Options options_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  size_t free_at_last_trim_ = 0;  // touched by check() only: the thread's, or a test's
-  std::atomic<uint64_t> trims_{0};
+  size_t free_at_last_trim_ = 0;  // the thread's own
   std::thread thread_;
 };
 
