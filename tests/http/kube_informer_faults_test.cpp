@@ -101,14 +101,18 @@ struct Seen {
   }
 };
 
-}  // namespace
-
-TEST_CASE("informer faults: a watch answered with an ERROR event (500) is retried with growing backoff, not at once") {
+// kube-sim and an informer of its ConfigMaps on a fake clock, recording what it adds; not started.
+struct FakeClockInformer {
   Sim s;
   core::FakeClock clock;
   Seen seen;
-  kube::Informer inf(*s.client, kube::kConfigMaps, fake_clock_options(clock));
-  inf.add_handlers(seen.handlers());
+  kube::Informer inf{*s.client, kube::kConfigMaps, fake_clock_options(clock)};
+  FakeClockInformer() { inf.add_handlers(seen.handlers()); }
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(FakeClockInformer, "informer faults: a watch answered with an ERROR event (500) is retried with growing backoff, not at once") {
   s.inject(R"({"verb":"watch","resource":"configmaps","code":500,"watch":"errorEvent"})");
   inf.start();
   REQUIRE(inf.wait_for_sync(10s));
@@ -125,12 +129,7 @@ TEST_CASE("informer faults: a watch answered with an ERROR event (500) is retrie
   CHECK(inf.lists() == 1);  // an error event is not a 410: the watch resumed without a relist
 }
 
-TEST_CASE("informer faults: a watch the server ends at once without an event is retried with growing backoff") {
-  Sim s;
-  core::FakeClock clock;
-  Seen seen;
-  kube::Informer inf(*s.client, kube::kConfigMaps, fake_clock_options(clock));
-  inf.add_handlers(seen.handlers());
+TEST_CASE_FIXTURE(FakeClockInformer, "informer faults: a watch the server ends at once without an event is retried with growing backoff") {
   s.inject(R"({"verb":"watch","resource":"configmaps","watch":"close"})");
   inf.start();
   REQUIRE(inf.wait_for_sync(10s));
@@ -144,13 +143,8 @@ TEST_CASE("informer faults: a watch the server ends at once without an event is 
   CHECK(eventually([&] { return seen.has("after"); }));
 }
 
-TEST_CASE("informer faults: a 403 on list (RBAC) is retried with growing backoff; the informer syncs once allowed") {
-  Sim s;
+TEST_CASE_FIXTURE(FakeClockInformer, "informer faults: a 403 on list (RBAC) is retried with growing backoff; the informer syncs once allowed") {
   s.create_configmap("before");
-  core::FakeClock clock;
-  Seen seen;
-  kube::Informer inf(*s.client, kube::kConfigMaps, fake_clock_options(clock));
-  inf.add_handlers(seen.handlers());
   s.inject(R"({"verb":"list","resource":"configmaps","code":403,"message":"configmaps is forbidden: User \"system:serviceaccount:ops:syncer\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"default\""})");
   inf.start();
   const uint64_t failures = check_backoff_grows(clock, inf);
@@ -191,12 +185,7 @@ TEST_CASE("informer: a handler that throws is logged; the other handlers and the
   CHECK(inf.errors() == 0);  // a handler's failure is not the informer's
 }
 
-TEST_CASE("informer after an outage: retried as soon as the server answers again, not at the end of its backoff") {
-  Sim s;
-  core::FakeClock clock;
-  Seen seen;
-  kube::Informer inf(*s.client, kube::kConfigMaps, fake_clock_options(clock));
-  inf.add_handlers(seen.handlers());
+TEST_CASE_FIXTURE(FakeClockInformer, "informer after an outage: retried as soon as the server answers again, not at the end of its backoff") {
   inf.start();
   REQUIRE(inf.wait_for_sync(10s));
   REQUIRE(eventually([&] { return s.open_watches() == 1; }));

@@ -3,6 +3,7 @@
 // counts, an exit restarts the container, and deleting the Deployment ends the processes. A container
 // without command runs its image's entrypoint; each Pod's host ports are listed in its directory.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "core/json.h"
 #include "kube_sim_types.h"
@@ -120,6 +122,12 @@ struct Cluster {
   }
 };
 
+// `,"<kind>":{...}`: a tcpSocket probe of `port` every second, for deployment()'s `probe`.
+std::string tcp_probe(std::string_view kind, int port, int failure_threshold) {
+  return fmt::format(R"(,"{}":{{"tcpSocket":{{"port":{}}},"periodSeconds":1,"failureThreshold":{}}})", kind, port,
+                     failure_threshold);
+}
+
 std::string deployment(const std::string& script, const std::string& probe) {
   return R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":1,
     "selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},"spec":{
@@ -185,9 +193,7 @@ TEST_CASE("a readiness probe holds the Deployment unavailable until it passes") 
   Cluster c;
   objects(c);
   Listener l;  // bound, not listening: the tcpSocket probe fails
-  std::string probe = R"(,"readinessProbe":{"tcpSocket":{"port":)" + std::to_string(l.port) +
-                      R"(},"periodSeconds":1,"failureThreshold":1})";
-  c.store.create(c.deployments, "app", body_doc(deployment("exec sleep 600", probe)));
+  c.store.create(c.deployments, "app", body_doc(deployment("exec sleep 600", tcp_probe("readinessProbe", l.port, 1))));
   REQUIRE(eventually([&] {
     auto pods = c.app_pods();
     if (pods.size() != 1) return false;
@@ -207,9 +213,7 @@ TEST_CASE("a failing liveness probe restarts the container; a passing one leaves
   Cluster c;
   objects(c);
   Listener l;  // bound, not listening: the tcpSocket probe fails
-  std::string probe = R"(,"livenessProbe":{"tcpSocket":{"port":)" + std::to_string(l.port) +
-                      R"(},"periodSeconds":1,"failureThreshold":2})";
-  c.store.create(c.deployments, "app", body_doc(deployment("exec sleep 600", probe)));
+  c.store.create(c.deployments, "app", body_doc(deployment("exec sleep 600", tcp_probe("livenessProbe", l.port, 2))));
   // sleep 600 never exits on its own: a restart is the probe's doing, killed as the kubelet kills.
   CHECK(eventually([&] { return c.container_status().find("\"restartCount\":1") != std::string::npos; },
                    std::chrono::seconds(20)));
