@@ -1156,15 +1156,14 @@ int run(const Options& o) {
               "Ready after %.2f s = %.2f x\n",
               (long long)writes_needed, baseline_seconds, writer.rate(), writer.connections, ready_seconds, write_ratio);
   {
-    // The other floor: the syncer's own Infisical budget (--infisical-requests-per-minute, bursts of a
-    // sixth of it) paces the S first fetches, whatever the API server takes. When this floor is the
-    // larger, the Kubernetes writes are not what Ready waits for.
-    const double per_second = o.infisical_rpm / 60.0;
-    const int burst = std::max(1, o.infisical_rpm / 6);
-    const double budget_floor = std::max(0, l.scopes - burst) / per_second;
-    std::printf("  the Infisical request budget (%d/min, bursts of %d) lets %d scope fetches finish after %.2f s at the "
+    // The other floor: the syncer's own Infisical budget (--infisical-requests-per-minute in any
+    // minute, infisical::WindowBudget) paces the S first fetches, whatever the API server takes: a
+    // whole minute for each budget past the first. When this floor is the larger, the Kubernetes
+    // writes are not what Ready waits for.
+    const double budget_floor = 60.0 * ((l.scopes - 1) / o.infisical_rpm);
+    std::printf("  the Infisical request budget (%d in any minute) lets %d scope fetches finish after %.0f s at the "
                 "earliest%s\n",
-                o.infisical_rpm, burst, l.scopes, budget_floor,
+                o.infisical_rpm, l.scopes, budget_floor,
                 all_ready && budget_floor > 0 ? fmt::format(": Ready = {:.2f} x that floor", ready_seconds / budget_floor).c_str()
                                               : "");
   }

@@ -107,4 +107,21 @@ int64_t RouteBudget::left_locked(core::Clock::time_point now) const {
   return std::max<int64_t>(0, basis_remaining_ - static_cast<int64_t>(issued_ - basis_ticket_));
 }
 
+WindowBudget::WindowBudget(int64_t limit, core::Clock::duration window)
+    : limit_(std::max<int64_t>(1, limit)), window_(window) {}
+
+core::Clock::time_point WindowBudget::reserve(core::Clock::time_point earliest) {
+  std::lock_guard lock(mu_);
+  // Slots are handed out in order, so the slot `limit` places back decides: a window ending at `at`
+  // holds the slots after at - window, and that one must have left it.
+  core::Clock::time_point at = earliest;
+  if (!slots_.empty()) at = std::max(at, slots_.back());
+  if (static_cast<int64_t>(slots_.size()) >= limit_)
+    at = std::max(at, slots_[slots_.size() - static_cast<size_t>(limit_)] + window_);
+  slots_.push_back(at);
+  // A slot a whole window before this one is in no window a later slot ends.
+  while (slots_.front() + window_ <= at) slots_.pop_front();
+  return at;
+}
+
 }  // namespace ifo::infisical

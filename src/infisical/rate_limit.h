@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -80,6 +81,29 @@ class RouteBudget {
   uint64_t basis_ticket_ = 0;
   uint64_t issued_ = 0;             // tickets handed out so far
   core::Clock::time_point next_{};  // the earliest time of the next slot (even spacing)
+};
+
+// A client-side budget of `limit` requests in any window of `window` (one minute: what Infisical's
+// limiter counts), over every route and host. While the last window has room a request goes at once;
+// past that, each request is given the first time at which the window ending then holds no more than
+// `limit`, in the order asked. The whole budget may go at once: a server counting per minute does not
+// see how requests spread inside one, and a syncer starting with many scopes is ready sooner. (A token
+// bucket of rate r and burst b lets b + r pass in some minute, and fewer at the start.) Thread safe;
+// time is a parameter.
+class WindowBudget {
+ public:
+  WindowBudget(int64_t limit, core::Clock::duration window);
+
+  // Takes the first slot at or after `earliest` (and after every slot taken before) and returns it.
+  core::Clock::time_point reserve(core::Clock::time_point earliest);
+
+  int64_t limit() const { return limit_; }
+
+ private:
+  const int64_t limit_;
+  const core::Clock::duration window_;
+  std::mutex mu_;
+  std::deque<core::Clock::time_point> slots_;  // taken, in order; none a whole window before the last
 };
 
 }  // namespace ifo::infisical

@@ -303,8 +303,8 @@ flags win over the environment):
   --workers N                          concurrent reconciles (default 8)
   --operator-namespace NS              namespace of infisical-config and the digest key
                                        (default infisical-operator-system; env POD_NAMESPACE honoured)
-  --infisical-requests-per-minute N    upper bound on Infisical API requests; each route is kept under
-                                       the limit its server advertises (default 240)
+  --infisical-requests-per-minute N    upper bound on Infisical API requests in any 60 s window; each
+                                       route is kept under the limit its server advertises (default 240)
   --infisical-request-timeout D        give up on an Infisical request after this long (default 30s)
   --infisical-max-response-bytes N     the largest Infisical answer read; a larger one fails the
                                        fetch and the Secret stays as it was (default 4194304)

@@ -42,7 +42,7 @@ ScopeFetcher::ScopeFetcher(SecretSource& source, core::Clock& clock, int request
                            std::shared_ptr<spdlog::logger> log)
     : source_(source),
       clock_(clock),
-      budget_(requests_per_minute / 60.0, std::max(1, requests_per_minute / 6), clock),
+      budget_(requests_per_minute, std::chrono::minutes(1)),
       log_(std::move(log)) {}
 
 void ScopeFetcher::forget() {
@@ -112,7 +112,7 @@ std::optional<ScopeThrottled> ScopeFetcher::take_slot(ScopeEntry& e, Route& rout
   if (!slot.ticket) return ScopeThrottled{wait_ms(slot.wait)};
   e.ticket = slot.ticket;
   // The configured budget bounds the total over every route and host.
-  auto wait = std::max(slot.wait, budget_.reserve());
+  auto wait = budget_.reserve(now + slot.wait) - now;
   if (wait <= core::Clock::duration::zero()) return std::nullopt;
   e.reserved_slot = now + wait;
   return ScopeThrottled{wait_ms(wait)};

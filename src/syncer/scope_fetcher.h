@@ -10,8 +10,8 @@
 // secret) has the budget its server advertises in the rate limiter's headers on every answer
 // (infisical::RouteBudget): a self-hosted server allows 40 a minute per route and client address, and
 // answers more with errors that burn the same window. The configured --infisical-requests-per-minute
-// is an upper bound over all of them. When either is spent, the scope reserves the next slot and
-// every caller is told to come back then, its status untouched.
+// bounds the requests in any minute over all of them (infisical::WindowBudget). When either is spent,
+// the scope reserves the next slot and every caller is told to come back then, its status untouched.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -27,7 +27,6 @@
 #include "core/clock.h"
 #include "core/sync_status.h"
 #include "infisical/rate_limit.h"
-#include "kube/rate_limiter.h"
 #include "syncer/secret_source.h"
 
 namespace ifo::syncer {
@@ -53,7 +52,7 @@ using ScopeResult = std::variant<ScopeData, ScopeThrottled, ScopeFailed>;
 
 class ScopeFetcher {
  public:
-  // A budget of `requests_per_minute`, in bursts of up to a sixth of it (at least one).
+  // A budget of `requests_per_minute` in any minute (infisical::WindowBudget).
   ScopeFetcher(SecretSource& source, core::Clock& clock, int requests_per_minute,
                std::shared_ptr<spdlog::logger> log);
 
@@ -110,7 +109,7 @@ class ScopeFetcher {
 
   SecretSource& source_;
   core::Clock& clock_;
-  kube::TokenBucket budget_;
+  infisical::WindowBudget budget_;
   std::shared_ptr<spdlog::logger> log_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<ScopeEntry>> scopes_;

@@ -2,7 +2,10 @@
 // per-route budget that keeps requests under what the server advertises. Time is a parameter.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <vector>
 
 #include "core/clock.h"
 #include "infisical/errors.h"
@@ -190,4 +193,46 @@ TEST_CASE(
   REQUIRE(slot.ticket.has_value());
   CHECK(slot.wait == core::Clock::duration::zero());
   CHECK(b.left(clock.now()) == 29);
+}
+
+TEST_CASE("window budget: the whole budget at once, then each request when the one `limit` back has left") {
+  core::FakeClock clock;
+  WindowBudget b(3, 60s);
+  const auto t0 = clock.now();
+  for (int i = 0; i < 3; ++i) CHECK(b.reserve(t0) == t0);
+  CHECK(b.reserve(t0) == t0 + 60s);  // the first has left the window ending then
+  CHECK(b.reserve(t0) == t0 + 60s);
+  CHECK(b.reserve(t0) == t0 + 60s);
+  CHECK(b.reserve(t0) == t0 + 120s);  // in the order asked: no one jumps the queue
+  clock.step(200s);
+  CHECK(b.reserve(clock.now()) == clock.now());  // a quiet window is whole again
+}
+
+TEST_CASE("window budget: a later earliest is kept, and slots never go back in time") {
+  core::FakeClock clock;
+  WindowBudget b(10, 60s);
+  const auto t0 = clock.now();
+  CHECK(b.reserve(t0 + 5s) == t0 + 5s);  // the route's own wait comes first
+  CHECK(b.reserve(t0) == t0 + 5s);       // not before a slot already given
+}
+
+TEST_CASE("window budget: no minute ever holds more than the limit, however requests arrive") {
+  core::FakeClock clock;
+  WindowBudget b(40, 60s);
+  std::vector<core::Clock::time_point> slots;
+  // Uneven arrivals: bursts, quiet stretches and trickles over ten minutes.
+  uint32_t seed = 12345;
+  for (int step = 0; step < 6000; ++step) {
+    seed = seed * 1103515245u + 12345u;
+    const int asks = (seed >> 16) % 100 < 3 ? 25 : static_cast<int>((seed >> 8) % 2);
+    for (int i = 0; i < asks; ++i) slots.push_back(b.reserve(clock.now()));
+    clock.step(100ms);
+  }
+  CHECK(std::is_sorted(slots.begin(), slots.end()));
+  size_t most = 0;
+  for (size_t end = 0, begin = 0; end < slots.size(); ++end) {
+    while (slots[begin] + 60s <= slots[end]) ++begin;
+    most = std::max(most, end - begin + 1);
+  }
+  CHECK(most == 40);  // the limit, reached and never passed
 }

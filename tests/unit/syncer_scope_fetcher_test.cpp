@@ -65,6 +65,7 @@ class FakeSource final : public SecretSource {
  public:
   SourceResult fetch(const SourceRequest& request) override {
     sent.push_back(request.if_none_match);
+    if (clock) sent_at.push_back(clock->now());
     if (failure) throw *failure;
     std::optional<infisical::RateLimitAdvice> advice;
     if (limiter) advice = limiter->admit(clock->now());
@@ -80,6 +81,7 @@ class FakeSource final : public SecretSource {
   int version = 1;
   std::optional<infisical::ApiError> failure;
   std::vector<std::optional<std::string>> sent;  // If-None-Match of each request
+  std::vector<core::Clock::time_point> sent_at;   // when each was sent
   std::optional<FixedWindowLimiter> limiter;
   const core::Clock* clock = nullptr;
 };
@@ -242,18 +244,18 @@ TEST_CASE("Infisical errors map to Ready reasons") {
 }
 
 TEST_CASE("a spent budget defers a scope to its own slot, which every resource of the scope shares") {
-  Fixture f(6);  // 0.1 requests per second, a burst of 1
+  Fixture f(1);  // one request in any minute
   data(f.fetch("scope-a"));
-  CHECK(throttled(f.fetch("scope-b")) == 10001ms);  // the next slot is the scope's
-  CHECK(throttled(f.fetch("scope-c")) == 20001ms);  // and the one after is the next scope's
-  f.clock.step(4s);
-  CHECK(throttled(f.fetch("scope-b")) == 6001ms);  // another resource of scope-b: the same slot, no new one
+  CHECK(throttled(f.fetch("scope-b")) == 60001ms);   // the next slot is the scope's
+  CHECK(throttled(f.fetch("scope-c")) == 120001ms);  // and the one after is the next scope's
+  f.clock.step(40s);
+  CHECK(throttled(f.fetch("scope-b")) == 20001ms);  // another resource of scope-b: the same slot, no new one
   CHECK(f.source.sent.size() == 1);
 
-  f.clock.step(6s);
+  f.clock.step(20s);
   data(f.fetch("scope-b"));  // its slot has come: used without taking another
   CHECK(f.source.sent.size() == 2);
-  CHECK(throttled(f.fetch("scope-c")) == 10001ms);
+  CHECK(throttled(f.fetch("scope-c")) == 60001ms);
   data(f.fetch("scope-b"));  // fresh data costs no slot
   CHECK(f.source.sent.size() == 2);
 }
@@ -319,14 +321,29 @@ TEST_CASE("the route's advertised limit paces six scopes at 5 s: no refusal, the
   }
 }
 
-TEST_CASE("the configured budget stays an upper bound when the server allows more") {
-  Fixture f(60);  // one a second, a burst of 10
+// The most requests sent in any window of `window` (a window ending at each request).
+size_t busiest_window(const std::vector<core::Clock::time_point>& sent_at, core::Clock::duration window) {
+  size_t most = 0;
+  for (size_t end = 0, begin = 0; end < sent_at.size(); ++end) {
+    while (sent_at[begin] + window <= sent_at[end]) ++begin;
+    most = std::max(most, end - begin + 1);
+  }
+  return most;
+}
+
+TEST_CASE("the configured budget bounds every minute, and a start with many scopes spends it at once") {
+  // 20 scopes asked every 5 s want 240 requests a minute; the budget allows 60.
+  Fixture f(60);
   f.source.limiter = FixedWindowLimiter{};
-  f.source.limiter->limit = 600;
-  drive(f, 20, 5s, 60s);
+  f.source.limiter->limit = 600;  // the server allows more: the configured budget is the bound
+  drive(f, 20, 5s, 180s);
   CHECK(f.source.limiter->refused == 0);
-  CHECK(f.source.sent.size() <= 60 + 10);
-  CHECK(f.source.sent.size() >= 55);
+  CHECK(busiest_window(f.source.sent_at, 60s) == 60);
+  // Three minutes hold three budgets, no request of them wasted.
+  CHECK(f.source.sent.size() == 180);
+  // The first 20 scopes were all fetched at once: nothing holds a syncer's start back but the budget.
+  REQUIRE(f.source.sent_at.size() >= 20);
+  CHECK(f.source.sent_at[19] == f.source.sent_at[0]);
 }
 
 TEST_CASE("a window spent by someone else: one refusal, then every scope of the route waits for the turn") {
