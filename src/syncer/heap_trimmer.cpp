@@ -1,11 +1,59 @@
-// HeapTrimmer: mallinfo2 every period, malloc_trim when the arenas hold enough free memory.
+// HeapTrimmer: the resident size every period; mallinfo2 while it moves; malloc_trim when the arenas
+// hold enough free memory.
 #include "syncer/heap_trimmer.h"
 
 #include <malloc.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 namespace ifo::syncer {
 
-HeapTrimmer::HeapTrimmer(Options options) : options_(options) {
+namespace {
+
+// The resident size from /proc/self/statm (its second field, in pages); nullopt without /proc.
+std::optional<size_t> resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return std::nullopt;
+  unsigned long size_pages = 0, resident_pages = 0;
+  const int fields = std::fscanf(f, "%lu %lu", &size_pages, &resident_pages);
+  std::fclose(f);
+  if (fields != 2) return std::nullopt;
+  const long page = sysconf(_SC_PAGESIZE);
+  return static_cast<size_t>(resident_pages) * static_cast<size_t>(page > 0 ? page : 4096);
+}
+
+}  // namespace
+
+bool TrimDecider::should_inspect(std::optional<size_t> resident) {
+  if (!resident) return true;
+  const bool moved = !resident_at_last_move_ ||
+                     (*resident > *resident_at_last_move_ ? *resident - *resident_at_last_move_
+                                                          : *resident_at_last_move_ - *resident) >= options_.resident_step;
+  if (moved) {
+    resident_at_last_move_ = resident;
+    checks_left_ = options_.checks_after_activity;
+    return true;
+  }
+  if (checks_left_ > 0) {
+    --checks_left_;
+    return true;
+  }
+  if (++quiet_checks_ < options_.quiet_checks_between_reads) return false;
+  quiet_checks_ = 0;
+  return true;
+}
+
+bool TrimDecider::should_trim(size_t free_bytes) {
+  // malloc_trim returns the free pages to the system but the arenas still count those bytes as free,
+  // so the measure is growth since the last trim.
+  if (free_bytes < free_at_last_trim_) free_at_last_trim_ = free_bytes;
+  if (free_bytes < free_at_last_trim_ + options_.free_bytes_threshold) return false;
+  free_at_last_trim_ = free_bytes;
+  return true;
+}
+
+HeapTrimmer::HeapTrimmer(Options options) : options_(options), decider_(options.decider) {
   thread_ = std::thread([this] {
     std::unique_lock lock(mu_);
     while (!cv_.wait_for(lock, options_.period, [this] { return stop_; })) {
@@ -26,14 +74,8 @@ HeapTrimmer::~HeapTrimmer() {
 }
 
 void HeapTrimmer::check() {
-  // malloc_trim returns the free pages to the system but the arenas still count those bytes as free,
-  // so the measure is growth: trim when the arenas hold `threshold` more free bytes than at the last
-  // trim (or than the least seen since, when live data took some back).
-  const size_t free_bytes = mallinfo2().fordblks;
-  if (free_bytes < free_at_last_trim_) free_at_last_trim_ = free_bytes;
-  if (free_bytes < free_at_last_trim_ + options_.free_bytes_threshold) return;
-  malloc_trim(0);
-  free_at_last_trim_ = free_bytes;
+  if (!decider_.should_inspect(resident_bytes())) return;
+  if (decider_.should_trim(mallinfo2().fordblks)) malloc_trim(0);
 }
 
 }  // namespace ifo::syncer
