@@ -13,7 +13,7 @@ namespace {
 
 // The resident size from /proc/self/statm (its second field, in pages); nullopt without /proc.
 std::optional<size_t> resident_bytes() {
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  std::FILE* f = std::fopen("/proc/self/statm", "re");
   if (!f) return std::nullopt;
   unsigned long size_pages = 0, resident_pages = 0;
   const int fields = std::fscanf(f, "%lu %lu", &size_pages, &resident_pages);
@@ -27,9 +27,10 @@ std::optional<size_t> resident_bytes() {
 
 bool TrimDecider::should_inspect(std::optional<size_t> resident) {
   if (!resident) return true;
-  const bool moved = !resident_at_last_move_ ||
-                     (*resident > *resident_at_last_move_ ? *resident - *resident_at_last_move_
-                                                          : *resident_at_last_move_ - *resident) >= options_.resident_step;
+  const bool moved =
+      !resident_at_last_move_ ||
+      (*resident > *resident_at_last_move_ ? *resident - *resident_at_last_move_
+                                           : *resident_at_last_move_ - *resident) >= options_.resident_step;
   if (moved) {
     resident_at_last_move_ = resident;
     checks_left_ = options_.checks_after_activity;

@@ -26,8 +26,8 @@ namespace ifo::syncer {
 class TrimDecider {
  public:
   struct Options {
-    size_t resident_step = 512 * 1024;  // a move of the resident size that counts as activity
-    int checks_after_activity = 5;       // checks that still read the arenas after the last move
+    size_t resident_step = 512 * 1024;    // a move of the resident size that counts as activity
+    int checks_after_activity = 5;        // checks that still read the arenas after the last move
     int quiet_checks_between_reads = 30;  // while still, the arenas are read once in this many checks
     // Trim when the arenas' free bytes grew by this much since the last trim (or since the least seen
     // after it, when live data took some back).
