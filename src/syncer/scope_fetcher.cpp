@@ -101,21 +101,30 @@ std::optional<ScopeThrottled> ScopeFetcher::take_slot(ScopeEntry& e, Route& rout
   // touching its status. The slot belongs to the scope, not to the resource that asked first: ten
   // resources waiting for one scope cost one slot, and the first of them back uses it for all.
   const auto now = clock_.now();
+  if (e.reserved_slot && now < *e.reserved_slot) return ScopeThrottled{wait_ms(*e.reserved_slot - now)};
   if (e.reserved_slot) {
-    if (now < *e.reserved_slot) return ScopeThrottled{wait_ms(*e.reserved_slot - now)};
     e.reserved_slot.reset();
-    return std::nullopt;
+    if (e.slot_counted) return std::nullopt;  // both budgets' slots have come
+  } else {
+    // The server's budget for the route paces; a window it says is spent holds no slot to reserve,
+    // so the scope asks again when the window turns (in line with every other scope waiting for it).
+    infisical::RouteBudget::Slot slot = route.budget.reserve(now);
+    if (!slot.ticket) return ScopeThrottled{wait_ms(slot.wait)};
+    e.ticket = slot.ticket;
+    if (slot.wait > core::Clock::duration::zero()) {
+      e.reserved_slot = now + slot.wait;
+      e.slot_counted = false;
+      return ScopeThrottled{wait_ms(slot.wait)};
+    }
   }
-  // The server's budget for the route paces; a window it says is spent holds no slot to reserve, so
-  // the scope asks again when the window turns (in line with every other scope waiting for it).
-  infisical::RouteBudget::Slot slot = route.budget.reserve(now);
-  if (!slot.ticket) return ScopeThrottled{wait_ms(slot.wait)};
-  e.ticket = slot.ticket;
-  // The configured budget bounds the total over every route and host.
-  auto wait = budget_.reserve(now + slot.wait) - now;
-  if (wait <= core::Clock::duration::zero()) return std::nullopt;
-  e.reserved_slot = now + wait;
-  return ScopeThrottled{wait_ms(wait)};
+  // The route's slot is now. The configured budget bounds the total over every route and host, and
+  // counts a request when it may go: a slot taken for a later time would hold back, in order, every
+  // request after it, another route's included.
+  const auto at = budget_.reserve(now);
+  if (at <= now) return std::nullopt;
+  e.reserved_slot = at;
+  e.slot_counted = true;
+  return ScopeThrottled{wait_ms(at - now)};
 }
 
 void ScopeFetcher::observe(const std::optional<infisical::RateLimitAdvice>& advice, uint64_t ticket,

@@ -87,6 +87,7 @@ class ScopeFetcher {
     std::string etag;
     core::Clock::time_point fetched_at{};
     std::optional<core::Clock::time_point> reserved_slot;  // a budget slot this scope holds
+    bool slot_counted = false;  // reserved_slot is the configured budget's (else only the route's)
     std::optional<uint64_t> ticket;  // its route's ticket for the next request (RouteBudget)
   };
   // One route of one host, as its server's limiter counts requests.

@@ -384,3 +384,22 @@ TEST_CASE("headers about another route do not pace this one") {
   data(f.fetch("scope-b"));  // the secrets route was never refused: it goes at once
   CHECK(f.source.sent.size() == 2);
 }
+
+TEST_CASE("a request its route paces for later holds back no other route's request") {
+  // The configured budget counts a request when it goes. Counted when its route's slot was reserved,
+  // a slot 30 s ahead would queue every later request behind it, whatever its route: the window
+  // budget hands out slots in order.
+  Fixture f(240);
+  f.source.limiter = FixedWindowLimiter{};
+  f.source.limiter->limit = 8;  // the secrets-list route: 2 at once, the rest spread over the window
+  int list_throttled = 0;
+  for (int i = 0; i < 4; ++i)
+    if (std::holds_alternative<ScopeThrottled>(f.fetch("list-" + std::to_string(i)))) ++list_throttled;
+  REQUIRE(list_throttled > 0);
+  const size_t sent = f.source.sent.size();
+  // A single secret: another route, on which the server advertised nothing.
+  SourceRequest single;
+  single.secret_name = "DB_PASSWORD";
+  data(f.fetcher.fetch(single, "single-a", 10s));
+  CHECK(f.source.sent.size() == sent + 1);
+}
