@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <limits>
 
 #include "infisical/errors.h"
@@ -52,18 +53,37 @@ bool is_rate_limit_refusal(long status, const std::optional<RateLimitAdvice>& ad
   return status >= 500 && advice && advice->retry_after && advice->remaining == 0;
 }
 
+void RouteBudget::roll_locked(core::Clock::time_point now) {
+  if (limit_ <= 0 || now < window_end_) return;
+  // A slot or a request a whole window old will not go or be answered any more (its caller was
+  // dropped): it no longer counts.
+  std::erase_if(reservations_, [&](const auto& r) { return r.second + kWindow <= now; });
+  std::erase_if(in_flight_, [&](const auto& r) { return r.second + kWindow <= now; });
+  // The server's window has ended: its next one starts with our next request and holds the whole
+  // limit, less what is still on its way (it may land in either). How long it lasts is a guess until
+  // the first answer in it says.
+  window_end_ = now + kWindow;
+  basis_remaining_ = limit_ - static_cast<int64_t>(in_flight_.size());
+  basis_ticket_ = sent_;
+  next_ = now;
+}
+
+int64_t RouteBudget::left_locked(core::Clock::time_point now, uint64_t before) const {
+  if (limit_ <= 0) return std::numeric_limits<int64_t>::max();
+  const auto reserved =
+      static_cast<int64_t>(std::distance(reservations_.begin(), reservations_.lower_bound(before)));
+  if (now >= window_end_) return limit_ - static_cast<int64_t>(in_flight_.size()) - reserved;
+  return basis_remaining_ - static_cast<int64_t>(sent_ - basis_ticket_) - reserved;
+}
+
 RouteBudget::Slot RouteBudget::reserve(core::Clock::time_point now) {
   std::lock_guard lock(mu_);
-  if (limit_ <= 0) return Slot{{}, ++issued_};
-  if (now >= window_end_) {
-    // The server's window has ended: its next one starts with our next request and holds the whole
-    // limit. How long it lasts is a guess until the first answer in it says.
-    window_end_ = now + kWindow;
-    basis_remaining_ = limit_;
-    basis_ticket_ = issued_;
-    next_ = now;
+  if (limit_ <= 0) {
+    reservations_[++reserved_] = now;
+    return Slot{{}, reserved_};
   }
-  const int64_t left = left_locked(now);
+  roll_locked(now);
+  const int64_t left = left_locked(now, std::numeric_limits<uint64_t>::max());
   const core::Clock::time_point at = std::max(now, next_);
   if (left <= 0 || at >= window_end_) return Slot{window_end_ - now, std::nullopt};
   // The first quarter of a window goes at once, so a new resource or a restart syncs without delay;
@@ -71,24 +91,45 @@ RouteBudget::Slot RouteBudget::reserve(core::Clock::time_point now) {
   // order instead of all finding the window spent and waking together when it turns.
   const bool in_first_quarter = limit_ - left + 1 < limit_ / 4;  // counting this request
   next_ = in_first_quarter ? at : at + (window_end_ - at) / left;
-  return Slot{at - now, ++issued_};
+  reservations_[++reserved_] = at;
+  return Slot{at - now, reserved_};
 }
 
-void RouteBudget::observe(const RateLimitAdvice& advice, uint64_t ticket, core::Clock::time_point now) {
+RouteBudget::Go RouteBudget::go(uint64_t reservation, core::Clock::time_point now) {
   std::lock_guard lock(mu_);
-  if (advice.limit > 0) limit_ = advice.limit;
-  if (!advice.remaining || !advice.reset) return;
+  roll_locked(now);
+  // Reservations are handed out in the order of their slots: the ones before this one come first.
+  const int64_t left = left_locked(now, reservation);
+  reservations_.erase(reservation);
+  // Answers since the reservation may say the server counted more than was thought (another client
+  // behind the same address, a refusal, requests that reached it out of order): nothing more goes
+  // in this window.
+  if (left <= 0) return Go{std::nullopt, window_end_ - now};
+  in_flight_[++sent_] = now;
+  return Go{sent_, {}};
+}
+
+void RouteBudget::observe(const std::optional<RateLimitAdvice>& advice, uint64_t ticket,
+                          core::Clock::time_point now) {
+  std::lock_guard lock(mu_);
+  // Requests sent before this one and not answered yet may have reached the server after it.
+  const auto unanswered_before =
+      static_cast<int64_t>(std::distance(in_flight_.begin(), in_flight_.lower_bound(ticket)));
+  in_flight_.erase(ticket);
+  if (!advice) return;
+  if (advice->limit > 0) limit_ = advice->limit;
+  if (!advice->remaining || !advice->reset) return;
   // An answer to a request older than the basis says nothing newer; after the window turned it may
   // even describe the previous window.
   if (ticket <= basis_ticket_) return;
   basis_ticket_ = ticket;
-  basis_remaining_ = *advice.remaining;
-  window_end_ = now + *advice.reset;
+  basis_remaining_ = *advice->remaining - unanswered_before;
+  window_end_ = now + *advice->reset;
   // The limiter's refusal: nothing is left until the later of its two headers. A retry-after while
   // the limiter still has room is another fault's (an overloaded server): the scope that got it backs
   // off by it, the route's other scopes need not.
-  if (advice.retry_after && basis_remaining_ == 0)
-    window_end_ = std::max(window_end_, now + *advice.retry_after);
+  if (advice->retry_after && *advice->remaining == 0)
+    window_end_ = std::max(window_end_, now + *advice->retry_after);
 }
 
 int64_t RouteBudget::limit() const {
@@ -98,13 +139,7 @@ int64_t RouteBudget::limit() const {
 
 int64_t RouteBudget::left(core::Clock::time_point now) const {
   std::lock_guard lock(mu_);
-  return left_locked(now);
-}
-
-int64_t RouteBudget::left_locked(core::Clock::time_point now) const {
-  if (limit_ <= 0) return std::numeric_limits<int64_t>::max();
-  if (now >= window_end_) return limit_;
-  return std::max<int64_t>(0, basis_remaining_ - static_cast<int64_t>(issued_ - basis_ticket_));
+  return std::max<int64_t>(0, left_locked(now, std::numeric_limits<uint64_t>::max()));
 }
 
 WindowBudget::WindowBudget(int64_t limit, core::Clock::duration window)

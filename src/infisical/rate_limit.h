@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -48,39 +49,60 @@ bool is_rate_limit_refusal(long status, const std::optional<RateLimitAdvice>& ad
 // window may go at once; the rest is paced evenly over what is left of the server's window, so that
 // callers queue in order rather than all waking when the window turns. Thread safe; time is a parameter.
 //
-// Each request takes a ticket; the answer to it is observed with that ticket. Requests sent after the
-// observed one are counted against what the server said was left, whether or not the server had
-// counted them yet: the estimate errs towards sending less.
+// A request first reserves a slot (reserve), then, when the slot has come, asks to go (go): only then
+// is it counted as sent and given the ticket its answer is observed with (observe). A slot reserved
+// ahead is checked again when it comes, against every answer since: a window the server says is spent
+// sends nothing more, however many slots were handed out before it said so. What the server said was
+// left counts against it every request sent after the one it answered, every slot still reserved, and
+// every request sent before it whose answer had not come yet (the server may have counted it after):
+// the estimate errs towards sending less.
 class RouteBudget {
  public:
   struct Slot {
-    core::Clock::duration wait{};  // until the request may go
-    // Held: the slot is the caller's, at now + wait (zero wait: go now). Not held: the window is spent;
-    // ask again after wait.
+    core::Clock::duration wait{};  // until the slot comes
+    // Held: the slot is the caller's, at now + wait (zero wait: now); pass it to go() then. Not held:
+    // the window is spent; ask again after wait.
+    std::optional<uint64_t> reservation;
+  };
+  struct Go {
+    // Sent: the request goes now; observe its answer with this ticket. Not sent: the answers since the
+    // slot was reserved say the window is spent; the reservation is dropped, ask again after wait.
     std::optional<uint64_t> ticket;
+    core::Clock::duration wait{};
   };
 
   // Before the server has advertised a limit every request may go at once.
   Slot reserve(core::Clock::time_point now);
-  // What the answer to the request holding `ticket` said (received at `now`).
-  void observe(const RateLimitAdvice& advice, uint64_t ticket, core::Clock::time_point now);
+  // The slot `reservation` has come (or, unknown or expired, a request asks to go unreserved).
+  Go go(uint64_t reservation, core::Clock::time_point now);
+  // The answer to the request holding `ticket` (received at `now`), with its limiter headers if it had
+  // them: every answer must be observed, so that a request is no longer counted as in flight.
+  void observe(const std::optional<RateLimitAdvice>& advice, uint64_t ticket, core::Clock::time_point now);
 
-  // The advertised limit (0: none yet) and the requests the estimate says are left in this window.
+  // The advertised limit (0: none yet) and the requests the estimate says are left in this window for
+  // new reservations (reserved slots already count against it).
   int64_t limit() const;
   int64_t left(core::Clock::time_point now) const;
 
  private:
-  int64_t left_locked(core::Clock::time_point now) const;
+  // A new window when the estimated one has ended (its first request starts the server's next one).
+  void roll_locked(core::Clock::time_point now);
+  // Left as of the basis answer, less everything sent since, less the reservations before `before`.
+  int64_t left_locked(core::Clock::time_point now, uint64_t before) const;
 
   mutable std::mutex mu_;
   int64_t limit_ = 0;
   core::Clock::time_point window_end_{};
-  // What the server said was left as of the request with ticket basis_ticket_, or, after the window
-  // turned, the whole limit as of the last ticket issued before it turned.
+  // What the server said was left as of the request with ticket basis_ticket_, less the requests sent
+  // before it that were still unanswered then; after the window turned, the whole limit as of the last
+  // ticket sent before it turned, less the requests then in flight.
   int64_t basis_remaining_ = 0;
   uint64_t basis_ticket_ = 0;
-  uint64_t issued_ = 0;             // tickets handed out so far
-  core::Clock::time_point next_{};  // the earliest time of the next slot (even spacing)
+  uint64_t sent_ = 0;                                         // tickets handed out (requests sent)
+  uint64_t reserved_ = 0;                                     // reservations handed out
+  std::map<uint64_t, core::Clock::time_point> reservations_;  // held, by reservation: the slot's time
+  std::map<uint64_t, core::Clock::time_point> in_flight_;     // sent, not yet answered: when sent
+  core::Clock::time_point next_{};                            // the earliest time of the next slot
 };
 
 // A client-side budget of `limit` requests in any window of `window` (one minute: what Infisical's

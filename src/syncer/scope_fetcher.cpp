@@ -104,13 +104,13 @@ std::optional<ScopeThrottled> ScopeFetcher::take_slot(ScopeEntry& e, Route& rout
   if (e.reserved_slot && now < *e.reserved_slot) return ScopeThrottled{wait_ms(*e.reserved_slot - now)};
   if (e.reserved_slot) {
     e.reserved_slot.reset();
-    if (e.slot_counted) return std::nullopt;  // both budgets' slots have come
+    if (e.slot_counted) return go(e, route, now);  // both budgets' slots have come
   } else {
     // The server's budget for the route paces; a window it says is spent holds no slot to reserve,
     // so the scope asks again when the window turns (in line with every other scope waiting for it).
     infisical::RouteBudget::Slot slot = route.budget.reserve(now);
-    if (!slot.ticket) return ScopeThrottled{wait_ms(slot.wait)};
-    e.ticket = slot.ticket;
+    if (!slot.reservation) return ScopeThrottled{wait_ms(slot.wait)};
+    e.reservation = slot.reservation;
     if (slot.wait > core::Clock::duration::zero()) {
       e.reserved_slot = now + slot.wait;
       e.slot_counted = false;
@@ -121,18 +121,30 @@ std::optional<ScopeThrottled> ScopeFetcher::take_slot(ScopeEntry& e, Route& rout
   // counts a request when it may go: a slot taken for a later time would hold back, in order, every
   // request after it, another route's included.
   const auto at = budget_.reserve(now);
-  if (at <= now) return std::nullopt;
+  if (at <= now) return go(e, route, now);
   e.reserved_slot = at;
   e.slot_counted = true;
   return ScopeThrottled{wait_ms(at - now)};
 }
 
+std::optional<ScopeThrottled> ScopeFetcher::go(ScopeEntry& e, Route& route, core::Clock::time_point now) {
+  // The route's slot was reserved ahead: answers since may say the server's window is spent (a
+  // refusal, another client behind the same address); then the scope waits for the window to turn.
+  const infisical::RouteBudget::Go go = route.budget.go(e.reservation.value_or(0), now);
+  e.reservation.reset();
+  if (!go.ticket) return ScopeThrottled{wait_ms(go.wait)};
+  e.ticket = go.ticket;
+  return std::nullopt;
+}
+
 void ScopeFetcher::observe(const std::optional<infisical::RateLimitAdvice>& advice, uint64_t ticket,
                            Route& route, const SourceRequest& request) {
-  // Headers about another route (a login or project lookup on the way) do not describe this budget.
-  if (!advice || advice->endpoint != route.endpoint) return;
+  // Headers about another route (a login or project lookup on the way) do not describe this budget;
+  // the answer is observed all the same, so that the request no longer counts as in flight.
+  if (!advice || advice->endpoint != route.endpoint)
+    return route.budget.observe(std::nullopt, ticket, clock_.now());
   const int64_t before = route.budget.limit();
-  route.budget.observe(*advice, ticket, clock_.now());
+  route.budget.observe(advice, ticket, clock_.now());
   if (before != advice->limit)
     log_->info("infisical rate limit advertised host={} route=\"{}\" limit={} per window; pacing under it",
                request.host, route.endpoint, advice->limit);
@@ -181,6 +193,9 @@ ScopeResult ScopeFetcher::ask_infisical(ScopeEntry& e, const SourceRequest& requ
                   std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - e.fetched_at).count(),
                   std::get<ScopeThrottled>(result).wait.count());
     return result;
+  } catch (...) {
+    route.budget.observe(std::nullopt, ticket, clock_.now());  // answered or not, no longer on its way
+    throw;
   }
   e.failure.reset();
   e.failures = 0;

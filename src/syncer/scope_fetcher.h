@@ -88,7 +88,8 @@ class ScopeFetcher {
     core::Clock::time_point fetched_at{};
     std::optional<core::Clock::time_point> reserved_slot;  // a budget slot this scope holds
     bool slot_counted = false;  // reserved_slot is the configured budget's (else only the route's)
-    std::optional<uint64_t> ticket;  // its route's ticket for the next request (RouteBudget)
+    std::optional<uint64_t> reservation;  // its route's slot for the next request (RouteBudget)
+    std::optional<uint64_t> ticket;       // the route's ticket of the request about to go
   };
   // One route of one host, as its server's limiter counts requests.
   struct Route {
@@ -99,6 +100,9 @@ class ScopeFetcher {
   Route route(const SourceRequest& request);
   // A budget slot for `entry` now, or how long until its slot comes.
   std::optional<ScopeThrottled> take_slot(ScopeEntry& entry, Route& route);
+  // Both slots have come: the request goes now, unless the route's server said meanwhile that its
+  // window is spent.
+  std::optional<ScopeThrottled> go(ScopeEntry& entry, Route& route, core::Clock::time_point now);
   // The answer for a scope whose last request failed (entry.failure set): the failure, or a deferral
   // when the server rate-limited a refresh of data the scope still holds.
   ScopeResult failed(const ScopeEntry& entry, std::chrono::seconds resync) const;
