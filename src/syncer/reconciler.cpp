@@ -114,7 +114,9 @@ std::optional<ReconcileOutcome> Reconciler::unchanged_resync(const std::string& 
     auto it = unchanged_.find(key);
     if (it == unchanged_.end()) return std::nullopt;
     const Unchanged& u = it->second;
-    if (caches_.infisical_secret_version(key) != u.resource_version) return std::nullopt;
+    const std::string cached = caches_.infisical_secret_version(key);
+    if (cached != u.resource_version && (u.version_before_write.empty() || cached != u.version_before_write))
+      return std::nullopt;
     for (const auto& [secret, version] : u.secrets)
       if (caches_.managed_secret_version(secret) != version) return std::nullopt;
     context = u.context;
@@ -139,9 +141,10 @@ std::optional<ReconcileOutcome> Reconciler::unchanged_resync(const std::string& 
                           next_sync(fresh->fetched_at, context->resync), "unchanged"};
 }
 
-void Reconciler::remember_unchanged(const std::string& key, const std::string& cr_version,
-                                    const core::InfisicalSecret& model, UnchangedContext context,
-                                    const FreshSecrets& fresh, uint64_t data_version) {
+void Reconciler::remember_unchanged(const std::string& key, const std::string& version_before,
+                                    const std::string& cr_version, const core::InfisicalSecret& model,
+                                    UnchangedContext context, const FreshSecrets& fresh,
+                                    uint64_t data_version) {
   if (cr_version.empty() || !model.spec.config_map_targets().empty()) return;
   Unchanged u;
   for (const auto& t : model.spec.targets()) {
@@ -155,6 +158,7 @@ void Reconciler::remember_unchanged(const std::string& key, const std::string& c
     u.secrets.emplace_back(t.secret_namespace + "/" + t.secret_name, std::move(version));
   }
   u.resource_version = cr_version;
+  if (version_before != cr_version) u.version_before_write = version_before;
   u.data_version = data_version;
   std::string context_key =
       fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}", context.scope_key, context.resync.count(),
@@ -264,13 +268,15 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   report.key_digests = std::move(writes.key_digests);
   report.synced_now = writes.any_written;
   report.next_sync = next_sync(scope.fetched_at, resync);
-  std::string cr_version = meta_string(*cr, "resourceVersion");
+  const std::string version_before = meta_string(*cr, "resourceVersion");
+  std::string cr_version = version_before;
   ReconcileOutcome out = finish(cr, model, report, &cr_version);
   if (out.result == "synced" || out.result == "unchanged") {
     context.scope_key = request.scope_key;
     context.resync = resync;
     context.secrets_read = request.secrets_read;
-    remember_unchanged(key, cr_version, model, std::move(context), writes.fresh, scope.version);
+    remember_unchanged(key, version_before, cr_version, model, std::move(context), writes.fresh,
+                       scope.version);
   }
   return out;
 }

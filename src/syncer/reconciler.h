@@ -145,6 +145,10 @@ class Reconciler {
   struct Unchanged {
     std::shared_ptr<const UnchangedContext> context;
     std::string resource_version;  // the InfisicalSecret's, after our status write if there was one
+    // The InfisicalSecret's version before that status write (empty without one). Until the watch
+    // brings the write back, the cache still shows this version: it is ours, so it is unchanged too
+    // (versions only move forward, so the cache never shows it again once past it).
+    std::string version_before_write;
     std::vector<std::pair<std::string, std::string>> secrets;  // "ns/name" -> resourceVersion, per target
     uint64_t data_version = 0;                                 // the scope data synced
   };
@@ -201,9 +205,9 @@ class Reconciler {
   std::optional<ReconcileOutcome> unchanged_resync(const std::string& key);
   // Records what a reconcile that ended synced depended on (nothing when a part of it cannot be
   // compared without reading: templates, which may read the time, or ConfigMap targets, not watched).
-  void remember_unchanged(const std::string& key, const std::string& cr_version,
-                          const core::InfisicalSecret& model, UnchangedContext context,
-                          const FreshSecrets& fresh, uint64_t data_version);
+  void remember_unchanged(const std::string& key, const std::string& version_before,
+                          const std::string& cr_version, const core::InfisicalSecret& model,
+                          UnchangedContext context, const FreshSecrets& fresh, uint64_t data_version);
   // The next sync of a resource whose scope data was confirmed at `fetched_at`.
   std::chrono::milliseconds next_sync(core::Clock::time_point fetched_at, std::chrono::seconds resync);
   core::DigestKeys digest_keys() const;

@@ -157,6 +157,7 @@ class SyncerHarness {
     CacheLookups lookups;
     lookups.infisical_secret = [this](const std::string& ns, const std::string& name) -> Object {
       ++object_reads;
+      if (lagging_cr) return lagging_cr;
       try {
         return client->get(kube::kInfisicalSecrets, ns, name);
       } catch (const kube::ApiError& e) {
@@ -187,7 +188,8 @@ class SyncerHarness {
           throw;
         }
       };
-      lookups.infisical_secret_version = [version_of](const std::string& key) {
+      lookups.infisical_secret_version = [this, version_of](const std::string& key) {
+        if (lagging_cr) return kube::meta_resource_version(*lagging_cr);
         return version_of(kube::kInfisicalSecrets, key);
       };
       lookups.managed_secret_version = [version_of](const std::string& key) { return version_of(kube::kSecrets, key); };
@@ -310,6 +312,9 @@ class SyncerHarness {
   core::TrustPolicy trust;  // used by make_reconciler
   std::unique_ptr<Reconciler> reconciler;
   std::atomic<int> object_reads{0};
+  // When set, the InfisicalSecret cache shows this object whatever the server holds: a watch that
+  // has not yet brought the latest write back.
+  Object lagging_cr;
 };
 
 // Replaces the first `from` in `text` (which must hold it) with `to`: edits of a test's JSON.

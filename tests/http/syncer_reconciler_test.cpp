@@ -122,6 +122,30 @@ TEST_CASE("first sync creates the Secret and writes status once; an unchanged re
   CHECK(h.recording->writes().empty());
 }
 
+TEST_CASE("a reconcile before the watch brings the status write back writes the status no second time") {
+  // The echo of the managed Secret's creation brings the resource back at once, while the
+  // InfisicalSecret cache may still show it without the status just written.
+  Fixture f;
+  auto& h = f.h;
+  h.make_reconciler(240, true);
+  h.create_cr(h.infisical_secret_json("app", "app-secrets"));
+  h.lagging_cr = h.get(kube::kInfisicalSecrets, "app");
+  CHECK(h.reconciler->reconcile("default/app").result == "synced");
+  h.recording->clear();
+  CHECK(h.reconciler->reconcile("default/app").result == "unchanged");
+  CHECK(h.recording->writes().empty());
+  // Caught up: still nothing to write.
+  h.lagging_cr = nullptr;
+  CHECK(h.reconciler->reconcile("default/app").result == "unchanged");
+  CHECK(h.recording->writes().empty());
+  // Someone else's change moves the version past both: a full reconcile again.
+  h.client->patch(kube::kInfisicalSecrets, "default", "app", kube::PatchType::kMerge,
+                  R"({"metadata":{"labels":{"team":"other"}}})");
+  h.object_reads = 0;
+  h.reconciler->reconcile("default/app");
+  CHECK(h.object_reads > 0);
+}
+
 TEST_CASE("a changed value updates the Secret and rolls only the workloads consuming that key") {
   Fixture f;
   auto& h = f.h;
