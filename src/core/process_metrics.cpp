@@ -1,19 +1,19 @@
 // process_* metrics from /proc/self/stat, /proc/stat (boot time), /proc/self/fd and getrlimit.
 #include "core/process_metrics.h"
 
-#include "core/build_info.h"
-
 #include <dirent.h>
+#include <fmt/format.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <fmt/format.h>
-
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <optional>
 #include <sstream>
 #include <vector>
+
+#include "core/build_info.h"
 
 namespace ifo::core {
 
@@ -63,20 +63,28 @@ std::optional<double> open_fds() {
 
 }  // namespace
 
+std::optional<size_t> resident_memory_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "re");
+  if (!f) return std::nullopt;
+  unsigned long size_pages = 0, resident_pages = 0;  // its first two fields, in pages
+  const int fields = std::fscanf(f, "%lu %lu", &size_pages, &resident_pages);
+  std::fclose(f);
+  if (fields != 2) return std::nullopt;
+  const long page = sysconf(_SC_PAGESIZE);
+  return static_cast<size_t>(resident_pages) * static_cast<size_t>(page > 0 ? page : 4096);
+}
+
 std::string process_metrics_text() {
   std::string out;
   const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
   if (auto f = stat_fields(); f && ticks > 0) {
     try {
       const double utime = std::stod((*f)[14]);
       const double stime = std::stod((*f)[15]);
       const double start_ticks = std::stod((*f)[22]);
       const double vsize = std::stod((*f)[23]);
-      const double rss_pages = std::stod((*f)[24]);
       append(out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
              (utime + stime) / ticks);
-      append(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", rss_pages * page);
       append(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", vsize);
       if (auto boot = boot_time_seconds())
         append(out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
@@ -85,6 +93,9 @@ std::string process_metrics_text() {
       // A /proc format this code does not know: leave the values out rather than report wrong ones.
     }
   }
+  if (auto rss = resident_memory_bytes())
+    append(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+           static_cast<double>(*rss));
   if (auto fds = open_fds()) append(out, "process_open_fds", "gauge", "Number of open file descriptors.", *fds);
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)

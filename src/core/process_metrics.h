@@ -3,6 +3,8 @@
 // Go operator (controller-runtime registers them) work unchanged.
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,6 +14,10 @@ namespace ifo::core {
 // process_open_fds, process_max_fds and process_start_time_seconds, each with HELP and TYPE, in the
 // text exposition format. A value that cannot be read (no /proc) is left out, never reported as 0.
 std::string process_metrics_text();
+
+// The calling process's resident size in bytes, from /proc/self/statm (cheaper to read than
+// /proc/self/stat, so a once-a-second check can afford it); nullopt without /proc.
+std::optional<size_t> resident_memory_bytes();
 
 // A build-info gauge named `name`: always 1, its labels the version and the commit of this binary
 // (core/build_info.h), so a dashboard can tell which build each replica runs.

@@ -3,27 +3,10 @@
 #include "syncer/heap_trimmer.h"
 
 #include <malloc.h>
-#include <unistd.h>
 
-#include <cstdio>
+#include "core/process_metrics.h"
 
 namespace ifo::syncer {
-
-namespace {
-
-// The resident size from /proc/self/statm (its second field, in pages); nullopt without /proc.
-std::optional<size_t> resident_bytes() {
-  std::FILE* f = std::fopen("/proc/self/statm", "re");
-  if (!f) return std::nullopt;
-  unsigned long size_pages = 0, resident_pages = 0;
-  const int fields = std::fscanf(f, "%lu %lu", &size_pages, &resident_pages);
-  std::fclose(f);
-  if (fields != 2) return std::nullopt;
-  const long page = sysconf(_SC_PAGESIZE);
-  return static_cast<size_t>(resident_pages) * static_cast<size_t>(page > 0 ? page : 4096);
-}
-
-}  // namespace
 
 bool TrimDecider::should_inspect(std::optional<size_t> resident) {
   if (!resident) return true;
@@ -75,7 +58,7 @@ HeapTrimmer::~HeapTrimmer() {
 }
 
 void HeapTrimmer::check() {
-  if (!decider_.should_inspect(resident_bytes())) return;
+  if (!decider_.should_inspect(core::resident_memory_bytes())) return;
   if (decider_.should_trim(mallinfo2().fordblks)) malloc_trim(0);
 }
 

@@ -1,14 +1,17 @@
 // Helpers shared by the unit and http test executables: polling for a condition with a deadline (never a
-// fixed sleep) and parsing a JSON test document that must be valid.
+// fixed sleep), parsing a JSON test document that must be valid, and counting the busiest window of
+// request times.
 #pragma once
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "core/json.h"
 
@@ -32,6 +35,17 @@ inline std::shared_ptr<core::JsonDoc> parse_doc(std::string_view text) {
   auto d = core::parse_json(text);
   REQUIRE_MESSAGE(d.ok(), std::string(text));
   return *d;
+}
+
+// The most of `times` (in order) that fall in any window of `window`: each window ending at one of them.
+template <typename TimePoint, typename Duration>
+size_t busiest_window(const std::vector<TimePoint>& times, Duration window) {
+  size_t most = 0;
+  for (size_t end = 0, begin = 0; end < times.size(); ++end) {
+    while (times[begin] + window <= times[end]) ++begin;
+    most = std::max(most, end - begin + 1);
+  }
+  return most;
 }
 
 }  // namespace ifo::test

@@ -15,6 +15,7 @@
 #include "infisical/errors.h"
 #include "syncer/logging.h"
 #include "syncer/scope_fetcher.h"
+#include "test_helpers.h"
 
 using namespace ifo;
 using namespace ifo::syncer;
@@ -321,16 +322,6 @@ TEST_CASE("the route's advertised limit paces six scopes at 5 s: no refusal, the
   }
 }
 
-// The most requests sent in any window of `window` (a window ending at each request).
-size_t busiest_window(const std::vector<core::Clock::time_point>& sent_at, core::Clock::duration window) {
-  size_t most = 0;
-  for (size_t end = 0, begin = 0; end < sent_at.size(); ++end) {
-    while (sent_at[begin] + window <= sent_at[end]) ++begin;
-    most = std::max(most, end - begin + 1);
-  }
-  return most;
-}
-
 TEST_CASE("the configured budget bounds every minute, and a start with many scopes spends it at once") {
   // 20 scopes asked every 5 s want 240 requests a minute; the budget allows 60.
   Fixture f(60);
@@ -338,7 +329,7 @@ TEST_CASE("the configured budget bounds every minute, and a start with many scop
   f.source.limiter->limit = 600;  // the server allows more: the configured budget is the bound
   drive(f, 20, 5s, 180s);
   CHECK(f.source.limiter->refused == 0);
-  CHECK(busiest_window(f.source.sent_at, 60s) == 60);
+  CHECK(test::busiest_window(f.source.sent_at, 60s) == 60);
   // Three minutes hold three budgets, no request of them wasted.
   CHECK(f.source.sent.size() == 180);
   // The first 20 scopes were all fetched at once: nothing holds a syncer's start back but the budget.
