@@ -105,6 +105,14 @@ void Reconciler::forget_scope_data() {
   unchanged_.clear();
 }
 
+bool Reconciler::Unchanged::version_matches(const std::string& cached) const {
+  if (cached.empty()) return false;
+  const std::string_view all(versions);
+  const size_t space = all.find(' ');
+  return all.substr(0, space) == cached ||
+         (space != std::string_view::npos && all.substr(space + 1) == cached);
+}
+
 std::optional<ReconcileOutcome> Reconciler::unchanged_resync(const std::string& key) {
   if (!caches_.infisical_secret_version || !caches_.managed_secret_version) return std::nullopt;
   std::shared_ptr<const UnchangedContext> context;
@@ -115,8 +123,7 @@ std::optional<ReconcileOutcome> Reconciler::unchanged_resync(const std::string& 
     if (it == unchanged_.end()) return std::nullopt;
     const Unchanged& u = it->second;
     const std::string cached = caches_.infisical_secret_version(key);
-    if (cached != u.resource_version && (u.version_before_write.empty() || cached != u.version_before_write))
-      return std::nullopt;
+    if (!u.version_matches(cached)) return std::nullopt;
     for (const auto& [secret, version] : u.secrets)
       if (caches_.managed_secret_version(secret) != version) return std::nullopt;
     context = u.context;
@@ -157,8 +164,11 @@ void Reconciler::remember_unchanged(const std::string& key, const std::string& v
     if (version.empty()) return;
     u.secrets.emplace_back(t.secret_namespace + "/" + t.secret_name, std::move(version));
   }
-  u.resource_version = cr_version;
-  if (version_before != cr_version) u.version_before_write = version_before;
+  u.versions = cr_version;
+  // Versions hold no spaces (etcd's are decimal numbers; any API server's fit in a URL query).
+  if (!version_before.empty() && version_before != cr_version &&
+      version_before.find(' ') == std::string::npos && cr_version.find(' ') == std::string::npos)
+    u.versions += ' ' + version_before;
   u.data_version = data_version;
   std::string context_key =
       fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}", context.scope_key, context.resync.count(),

@@ -144,11 +144,12 @@ class Reconciler {
   // its Secrets (bench/syncer-scale: 10,000 resources, 100 scopes answering 304).
   struct Unchanged {
     std::shared_ptr<const UnchangedContext> context;
-    std::string resource_version;  // the InfisicalSecret's, after our status write if there was one
-    // The InfisicalSecret's version before that status write (empty without one). Until the watch
-    // brings the write back, the cache still shows this version: it is ours, so it is unchanged too
-    // (versions only move forward, so the cache never shows it again once past it).
-    std::string version_before_write;
+    // The InfisicalSecret's version after our status write if there was one, and the version before
+    // it: until the watch brings the write back, the cache still shows that one. It is ours, so it is
+    // unchanged too (versions only move forward, so the cache never shows it again once past it).
+    // One string, "after" or "after before": 10,000 records pay no more than for one version.
+    std::string versions;
+    bool version_matches(const std::string& cached) const;
     std::vector<std::pair<std::string, std::string>> secrets;  // "ns/name" -> resourceVersion, per target
     uint64_t data_version = 0;                                 // the scope data synced
   };
