@@ -67,6 +67,17 @@ uint64_t RequestBuilder::generation() const {
 }
 
 void RequestBuilder::refresh(const std::vector<std::string>& secrets) {
+  // Every idle resync of every resource comes here: while all of them are fresh (the common case),
+  // one lock and one lookup each, no key built.
+  {
+    std::lock_guard lock(mu_);
+    const auto now = clock_.now();
+    if (std::all_of(secrets.begin(), secrets.end(), [&](const std::string& k) {
+          auto it = referenced_secrets_.find(k);
+          return it != referenced_secrets_.end() && now - it->second.read_at < kReferencedSecretTtl;
+        }))
+      return;
+  }
   for (const auto& k : secrets) {
     const auto slash = k.find('/');
     if (slash != std::string::npos) referenced_secret(k.substr(0, slash), k.substr(slash + 1));
