@@ -78,10 +78,9 @@ int64_t RouteBudget::left_locked(core::Clock::time_point now, uint64_t before) c
 
 RouteBudget::Slot RouteBudget::reserve(core::Clock::time_point now) {
   std::lock_guard lock(mu_);
-  if (limit_ <= 0) {
-    reservations_[++reserved_] = now;
-    return Slot{{}, reserved_};
-  }
+  // Nothing to pace by yet: the slot is now, and nothing need remember it (a server that never
+  // advertises a limit would otherwise collect the reservations of callers that never came back).
+  if (limit_ <= 0) return Slot{{}, ++reserved_};
   roll_locked(now);
   const int64_t left = left_locked(now, std::numeric_limits<uint64_t>::max());
   const core::Clock::time_point at = std::max(now, next_);
