@@ -72,10 +72,8 @@ void RequestBuilder::refresh(const std::vector<std::string>& secrets) {
   {
     std::lock_guard lock(mu_);
     const auto now = clock_.now();
-    if (std::all_of(secrets.begin(), secrets.end(), [&](const std::string& k) {
-          auto it = referenced_secrets_.find(k);
-          return it != referenced_secrets_.end() && now - it->second.read_at < kReferencedSecretTtl;
-        }))
+    if (std::all_of(secrets.begin(), secrets.end(),
+                    [&](const std::string& k) { return fresh_locked(k, now); }))
       return;
   }
   for (const auto& k : secrets) {
@@ -84,15 +82,20 @@ void RequestBuilder::refresh(const std::vector<std::string>& secrets) {
   }
 }
 
+const RequestBuilder::CachedSecret* RequestBuilder::fresh_locked(const std::string& key,
+                                                                 core::Clock::time_point now) const {
+  auto it = referenced_secrets_.find(key);
+  return it != referenced_secrets_.end() && now - it->second.read_at < kReferencedSecretTtl ? &it->second
+                                                                                            : nullptr;
+}
+
 std::optional<std::map<std::string, std::string>> RequestBuilder::referenced_secret(
     const std::string& ns, const std::string& name, std::vector<std::string>* read) {
   const std::string k = key_of(ns, name);
   if (read) read->push_back(k);
   {
     std::lock_guard lock(mu_);
-    auto it = referenced_secrets_.find(k);
-    if (it != referenced_secrets_.end() && clock_.now() - it->second.read_at < kReferencedSecretTtl)
-      return it->second.data;
+    if (const CachedSecret* kept = fresh_locked(k, clock_.now())) return kept->data;
   }
   CachedSecret c;
   try {

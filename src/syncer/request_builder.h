@@ -63,6 +63,9 @@ class RequestBuilder {
     std::map<std::string, std::string> data;
     core::Clock::time_point read_at{};
   };
+  // The kept data of `key` ("ns/name") while younger than kReferencedSecretTtl at `now`, else nullptr.
+  // Under mu_.
+  const CachedSecret* fresh_locked(const std::string& key, core::Clock::time_point now) const;
   // The data of a Secret that a spec references, read at most every kReferencedSecretTtl per Secret
   // (N resources over I credentials cost I reads, not N); nullopt when it does not exist (never
   // cached). Throws kube::ApiError on other failures.

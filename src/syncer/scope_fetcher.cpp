@@ -91,11 +91,12 @@ ScopeResult ScopeFetcher::fetch(const SourceRequest& request, const std::string&
   // A scope that just failed is not asked again before its retry time: the same error, no request.
   if (e->failure && clock_.now() < e->retry_at) return failed(*e, resync);
   Route r = route(request);
-  if (std::optional<ScopeThrottled> throttled = take_slot(*e, r)) return *throttled;
-  return ask_infisical(*e, request, resync, r);
+  const SlotResult slot = take_slot(*e, r);
+  if (const auto* throttled = std::get_if<ScopeThrottled>(&slot)) return *throttled;
+  return ask_infisical(*e, request, resync, r, std::get<Cleared>(slot).ticket);
 }
 
-std::optional<ScopeThrottled> ScopeFetcher::take_slot(ScopeEntry& e, Route& route) {
+ScopeFetcher::SlotResult ScopeFetcher::take_slot(ScopeEntry& e, Route& route) {
   // The budgets spread work instead of failing it: a scope that finds a budget spent reserves the
   // next free slot, and every resource that needs the scope comes back exactly then, without
   // touching its status. The slot belongs to the scope, not to the resource that asked first: ten
@@ -127,14 +128,13 @@ std::optional<ScopeThrottled> ScopeFetcher::take_slot(ScopeEntry& e, Route& rout
   return ScopeThrottled{wait_ms(at - now)};
 }
 
-std::optional<ScopeThrottled> ScopeFetcher::go(ScopeEntry& e, Route& route, core::Clock::time_point now) {
+ScopeFetcher::SlotResult ScopeFetcher::go(ScopeEntry& e, Route& route, core::Clock::time_point now) {
   // The route's slot was reserved ahead: answers since may say the server's window is spent (a
   // refusal, another client behind the same address); then the scope waits for the window to turn.
   const infisical::RouteBudget::Go go = route.budget.go(e.reservation.value_or(0), now);
   e.reservation.reset();
   if (!go.ticket) return ScopeThrottled{wait_ms(go.wait)};
-  e.ticket = go.ticket;
-  return std::nullopt;
+  return Cleared{*go.ticket};
 }
 
 void ScopeFetcher::observe(const std::optional<infisical::RateLimitAdvice>& advice, uint64_t ticket,
@@ -162,10 +162,8 @@ ScopeResult ScopeFetcher::failed(const ScopeEntry& e, std::chrono::seconds resyn
   return ScopeFailed{*e.failure, e.retry_at};
 }
 
-ScopeResult ScopeFetcher::ask_infisical(ScopeEntry& e, const SourceRequest& request, std::chrono::seconds resync,
-                                        Route& route) {
-  const uint64_t ticket = e.ticket.value_or(0);
-  e.ticket.reset();
+ScopeResult ScopeFetcher::ask_infisical(ScopeEntry& e, const SourceRequest& request,
+                                        std::chrono::seconds resync, Route& route, uint64_t ticket) {
   SourceRequest req = request;
   if (e.has_data && !e.etag.empty()) req.if_none_match = e.etag;
   SourceResult r;

@@ -89,7 +89,6 @@ class ScopeFetcher {
     std::optional<core::Clock::time_point> reserved_slot;  // a budget slot this scope holds
     bool slot_counted = false;  // reserved_slot is the configured budget's (else only the route's)
     std::optional<uint64_t> reservation;  // its route's slot for the next request (RouteBudget)
-    std::optional<uint64_t> ticket;       // the route's ticket of the request about to go
   };
   // One route of one host, as its server's limiter counts requests.
   struct Route {
@@ -98,16 +97,21 @@ class ScopeFetcher {
   };
   std::shared_ptr<ScopeEntry> entry(const std::string& scope_key);
   Route route(const SourceRequest& request);
+  // The request may go now; its route counts it under `ticket` until answered (RouteBudget::go).
+  struct Cleared {
+    uint64_t ticket = 0;
+  };
+  using SlotResult = std::variant<Cleared, ScopeThrottled>;
   // A budget slot for `entry` now, or how long until its slot comes.
-  std::optional<ScopeThrottled> take_slot(ScopeEntry& entry, Route& route);
+  SlotResult take_slot(ScopeEntry& entry, Route& route);
   // Both slots have come: the request goes now, unless the route's server said meanwhile that its
   // window is spent.
-  std::optional<ScopeThrottled> go(ScopeEntry& entry, Route& route, core::Clock::time_point now);
+  SlotResult go(ScopeEntry& entry, Route& route, core::Clock::time_point now);
   // The answer for a scope whose last request failed (entry.failure set): the failure, or a deferral
   // when the server rate-limited a refresh of data the scope still holds.
   ScopeResult failed(const ScopeEntry& entry, std::chrono::seconds resync) const;
   ScopeResult ask_infisical(ScopeEntry& entry, const SourceRequest& request, std::chrono::seconds resync,
-                            Route& route);
+                            Route& route, uint64_t ticket);
   // What the answer's rate-limit headers say about the route, if they are about it.
   void observe(const std::optional<infisical::RateLimitAdvice>& advice, uint64_t ticket, Route& route,
                const SourceRequest& request);
