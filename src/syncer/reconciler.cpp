@@ -147,11 +147,7 @@ std::optional<ReconcileOutcome> Reconciler::unchanged_resync(const std::string& 
   if (requests_.generation() != context->requests_generation ||
       trust_inputs_.generation() != context->trust_generation)
     return std::nullopt;
-  const std::optional<ScopeFetcher::Fresh> fresh = fetcher_.fresh(context->scope_key, context->resync, key);
-  // Another resource of the scope is refreshing it: this key is queued again with its answer.
-  if (fresh && fresh->pending)
-    return ReconcileOutcome{ReconcileOutcome::Next::kRequeueAfter,
-                            ScopeFetcher::pending_wait(context->resync), "pending"};
+  const std::optional<ScopeFetcher::Fresh> fresh = fetcher_.fresh(context->scope_key, context->resync);
   if (!fresh || fresh->version != data_version) return std::nullopt;
   return ReconcileOutcome{ReconcileOutcome::Next::kRequeueAfter,
                           next_sync(fresh->fetched_at, context->resync), "unchanged"};

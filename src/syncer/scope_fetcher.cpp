@@ -5,7 +5,6 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
-#include <map>
 #include <thread>
 #include <vector>
 
@@ -42,70 +41,59 @@ std::chrono::milliseconds wait_ms(core::Clock::duration wait) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(wait) + std::chrono::milliseconds(1);
 }
 
+// Background mode: a caller not woken (it should be) comes back after its resync interval, as after a
+// sync; woken, it is back at once, and its resync then is due no later than that.
+std::chrono::milliseconds pending_wait(std::chrono::seconds resync) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(resync);
+}
+
 }  // namespace
 
-// The threads that ask Infisical in background mode, in the order the requests were cleared to go: up
-// to `most` at once, started when a request finds none idle and ended after `linger` without one, so
-// that a syncer between refreshes keeps no request thread (nor the freed memory each thread's malloc
-// cache holds back).
+// The threads that ask Infisical in background mode, in the order the requests were cleared to go.
 class ScopeFetcher::RequestThreads {
  public:
-  RequestThreads(int most, std::chrono::milliseconds linger) : most_(most), linger_(linger) {}
+  explicit RequestThreads(int count) {
+    for (int i = 0; i < count; ++i) threads_.emplace_back([this] { run(); });
+  }
   ~RequestThreads() {
     {
       std::lock_guard lock(mu_);
-      stop_ = true;  // requests not yet sent are dropped with the process
+      stop_ = true;
     }
     cv_.notify_all();
-    for (auto& [id, t] : threads_) t.join();
+    for (auto& t : threads_) t.join();
   }
   RequestThreads(const RequestThreads&) = delete;
   RequestThreads& operator=(const RequestThreads&) = delete;
 
   void submit(std::function<void()> job) {
-    std::lock_guard lock(mu_);
-    jobs_.push_back(std::move(job));
-    // Threads that ended are joined here (each ended after its last use of mu_).
-    for (const auto& id : ended_) {
-      auto it = threads_.find(id);
-      it->second.join();
-      threads_.erase(it);
-    }
-    ended_.clear();
-    if (idle_ < jobs_.size() && threads_.size() < static_cast<size_t>(most_)) {
-      std::thread t([this] { run(); });
-      threads_.emplace(t.get_id(), std::move(t));
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(job));
     }
     cv_.notify_one();
   }
 
  private:
   void run() {
-    std::unique_lock lock(mu_);
     for (;;) {
-      ++idle_;
-      const bool woken = cv_.wait_for(lock, linger_, [this] { return stop_ || !jobs_.empty(); });
-      --idle_;
-      if (stop_ || !woken) break;
-      std::function<void()> job = std::move(jobs_.front());
-      jobs_.pop_front();
-      lock.unlock();
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+        if (stop_) return;  // requests not yet sent are dropped with the process
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
       job();
-      job = nullptr;  // what the request held goes with it, before the lock is taken again
-      lock.lock();
     }
-    ended_.push_back(std::this_thread::get_id());
   }
 
-  const int most_;
-  const std::chrono::milliseconds linger_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> jobs_;
-  size_t idle_ = 0;
   bool stop_ = false;
-  std::map<std::thread::id, std::thread> threads_;
-  std::vector<std::thread::id> ended_;
+  std::vector<std::thread> threads_;
 };
 
 ScopeFetcher::ScopeFetcher(SecretSource& source, core::Clock& clock, int requests_per_minute,
@@ -117,13 +105,9 @@ ScopeFetcher::ScopeFetcher(SecretSource& source, core::Clock& clock, int request
 
 ScopeFetcher::~ScopeFetcher() = default;
 
-std::chrono::milliseconds ScopeFetcher::pending_wait(std::chrono::seconds resync) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(resync) * 2;
-}
-
 void ScopeFetcher::ask_in_background(int threads, std::function<void(const std::string& waiter)> wake) {
   wake_ = std::move(wake);
-  threads_ = std::make_unique<RequestThreads>(std::max(threads, 1), std::chrono::seconds(1));
+  threads_ = std::make_unique<RequestThreads>(std::max(threads, 1));
 }
 
 void ScopeFetcher::forget() {
@@ -146,9 +130,7 @@ ScopeFetcher::Route ScopeFetcher::route(const SourceRequest& request) {
   return Route{endpoint, routes_[request.host + " " + endpoint]};  // map nodes never move
 }
 
-std::optional<ScopeFetcher::Fresh> ScopeFetcher::fresh(const std::string& scope_key,
-                                                       std::chrono::seconds resync,
-                                                       const std::string& waiter) {
+std::optional<ScopeFetcher::Fresh> ScopeFetcher::fresh(const std::string& scope_key, std::chrono::seconds resync) {
   std::shared_ptr<ScopeEntry> e;
   {
     std::lock_guard lock(mu_);
@@ -156,17 +138,8 @@ std::optional<ScopeFetcher::Fresh> ScopeFetcher::fresh(const std::string& scope_
     if (it == scopes_.end()) return std::nullopt;
     e = it->second;
   }
-  // In background mode the scope's lock is never held across a request: waiting for it is brief.
-  std::unique_lock scope_lock(e->mu, std::defer_lock);
-  if (threads_)
-    scope_lock.lock();
-  else if (!scope_lock.try_lock())
-    return std::nullopt;  // a fetch is under way
-  if (e->asking) {
-    if (waiter.empty()) return std::nullopt;
-    e->waiters.push_back(waiter);
-    return Fresh{e->version, e->fetched_at, true};
-  }
+  std::unique_lock scope_lock(e->mu, std::try_to_lock);
+  if (!scope_lock.owns_lock() || e->asking) return std::nullopt;  // a fetch is under way
   auto fresh_for = std::chrono::duration_cast<core::Clock::duration>(resync) * 8 / 10;
   if (!e->has_data || e->failure || clock_.now() - e->fetched_at >= fresh_for) return std::nullopt;
   return Fresh{e->version, e->fetched_at};

@@ -51,8 +51,7 @@ struct ScopeFailed {
   core::Clock::time_point retry_at{};
 };
 // Background mode (ScopeFetcher::ask_in_background): Infisical is being asked for the scope on a request
-// thread. The caller is woken when the answer is in; `wait` is when to come back if never woken
-// (ScopeFetcher::pending_wait).
+// thread. The caller is woken when the answer is in; `wait` is when to come back if never woken.
 struct ScopePending {
   std::chrono::milliseconds wait{0};
 };
@@ -69,16 +68,11 @@ class ScopeFetcher {
 
   // Background mode, from now on: fetch() never waits for Infisical. A request cleared to go is handed
   // to one of `threads` request threads (so at most that many are on their way at once) and the caller
-  // gets ScopePending (a request thread ends after a second without a request), as does every caller
-  // of the scope until the answer is recorded; then each of
+  // gets ScopePending, as does every caller of the scope until the answer is recorded; then each of
   // their `waiter` names is passed to `wake` (from a request thread), and their next fetch() finds the
   // data or the failure in memory. A worker that would have waited out Infisical's latency syncs the
   // resources of scopes already fetched meanwhile. Call once, before the first fetch().
   void ask_in_background(int threads, std::function<void(const std::string& waiter)> wake);
-  // When a pending caller comes back if it is never woken (it should be): two intervals, later than
-  // the resync a woken caller then asks for, which replaces it (the work queue keeps the earlier time),
-  // so its resync keeps its spread.
-  static std::chrono::milliseconds pending_wait(std::chrono::seconds resync);
 
   // The secrets of `scope_key` (asked for with `request`), for a resource synced every `resync`.
   // Thread safe; one fetch per scope at a time. `waiter` names the caller in background mode.
@@ -86,17 +80,13 @@ class ScopeFetcher {
                     const std::string& waiter = {});
 
   // What an unchanged resync checks instead of fetching: the version and time of the scope's data
-  // when fetch() would serve it from memory now; `pending` in background mode when the scope is being
-  // asked and `waiter` will be woken with the answer (checking again then costs no full reconcile);
-  // nullopt when fetch() would ask Infisical, replay a failure, or is asking right now (the caller then
-  // fetches).
+  // when fetch() would serve it from memory now; nullopt when fetch() would ask Infisical, replay a
+  // failure, or is asking right now (the caller then fetches).
   struct Fresh {
     uint64_t version = 0;
     core::Clock::time_point fetched_at{};
-    bool pending = false;
   };
-  std::optional<Fresh> fresh(const std::string& scope_key, std::chrono::seconds resync,
-                             const std::string& waiter = {});
+  std::optional<Fresh> fresh(const std::string& scope_key, std::chrono::seconds resync);
 
   // Drops every scope's data, failure and reserved slot (as after a restart); what the servers
   // advertised is kept.
