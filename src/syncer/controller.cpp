@@ -209,10 +209,6 @@ Controller::Controller(Config config, kube::Client& client, kube::Api& api, Secr
   ro.identity = config_.identity;
   ro.infisical_requests_per_minute = config_.infisical_requests_per_minute;
   ro.trust = config_.trust;
-  // As many requests to Infisical at a time as there were workers waiting for them before; the workers
-  // sync the resources of scopes already fetched meanwhile.
-  ro.infisical_request_threads = config_.workers;
-  ro.wake_after_fetch = [this](const std::string& key) { queue_.add(key); };
   reconciler_ = std::make_unique<Reconciler>(api_, source, metrics_, clock_, std::move(lookups), ro, log_);
   metrics_.add_collector([this] {
     metrics_.set(kMetricQueueDepth, {}, static_cast<double>(queue_.len()));

@@ -33,8 +33,8 @@ core::SyncReport failed(core::SyncFailure failure) {
 
 }  // namespace
 
-Reconciler::Reconciler(kube::Api& kube, SecretSource& source, Metrics& metrics, core::Clock& clock,
-                       CacheLookups caches, ReconcilerOptions options, std::shared_ptr<spdlog::logger> log)
+Reconciler::Reconciler(kube::Api& kube, SecretSource& source, Metrics& metrics, core::Clock& clock, CacheLookups caches,
+                       ReconcilerOptions options, std::shared_ptr<spdlog::logger> log)
     : kube_(kube),
       metrics_(metrics),
       clock_(clock),
@@ -45,18 +45,13 @@ Reconciler::Reconciler(kube::Api& kube, SecretSource& source, Metrics& metrics, 
       events_(kube, clock, options_.identity, log_),
       requests_(kube, clock, options_.operator_namespace),
       fetcher_(source, clock, options_.infisical_requests_per_minute, log_),
-      writer_(
-          kube, metrics, index_, caches_.managed_secret,
-          [this](const std::string& ns, const std::string& name, const std::string& uid) {
-            return owner_alive(ns, name, uid);
-          },
-          log_),
-      rollouts_(kube, metrics, events_, caches_.workloads, caches_.workload_consumers, caches_.managed_secret,
-                log_),
-      rng_(options_.jitter_seed ? options_.jitter_seed : std::random_device{}()) {
-  if (options_.infisical_request_threads > 0)
-    fetcher_.ask_in_background(options_.infisical_request_threads, options_.wake_after_fetch);
-}
+      writer_(kube, metrics, index_, caches_.managed_secret,
+              [this](const std::string& ns, const std::string& name, const std::string& uid) {
+                return owner_alive(ns, name, uid);
+              },
+              log_),
+      rollouts_(kube, metrics, events_, caches_.workloads, caches_.workload_consumers, caches_.managed_secret, log_),
+      rng_(options_.jitter_seed ? options_.jitter_seed : std::random_device{}()) {}
 
 void Reconciler::set_digest_key(std::string key, std::optional<std::string> previous) {
   core::DigestKeys keys{std::move(key), std::move(previous)};
@@ -253,15 +248,12 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   const BuiltRequest& request = std::get<BuiltRequest>(built);
 
   const std::chrono::seconds resync(model.spec.resync_interval_seconds());
-  ScopeResult fetched = fetcher_.fetch(request.request, request.scope_key, resync, key);
+  ScopeResult fetched = fetcher_.fetch(request.request, request.scope_key, resync);
   if (auto* throttled = std::get_if<ScopeThrottled>(&fetched)) {
     // The budget is spent: nothing was asked, the status stays as it is.
     metrics_.inc(kMetricThrottled);
     return {ReconcileOutcome::Next::kRequeueAfter, throttled->wait, "throttled"};
   }
-  // Infisical is being asked on a request thread: this key is queued again when the answer is in.
-  if (auto* pending = std::get_if<ScopePending>(&fetched))
-    return {ReconcileOutcome::Next::kRequeueAfter, pending->wait, "pending"};
   if (auto* f = std::get_if<ScopeFailed>(&fetched)) return fetch_failed(cr, model, *f);
   const ScopeData& scope = std::get<ScopeData>(fetched);
   core::SyncReport report;

@@ -42,8 +42,7 @@ struct ReconcileOutcome {
   enum class Next { kForget, kRequeueAfter, kBackoff };
   Next next = Next::kForget;
   std::chrono::milliseconds after{0};  // kRequeueAfter
-  // metric label: synced, unchanged, invalid, refused, error, conflict, deleted, throttled, pending
-  std::string result;
+  std::string result;  // metric label: synced, unchanged, invalid, refused, error, conflict, deleted, throttled
   // The status of the resource's Ready condition after this reconcile ("True" or "False"); empty when
   // this reconcile decided none (the resource is gone, or the reconcile was deferred).
   std::string ready{};
@@ -74,12 +73,6 @@ struct ReconcilerOptions {
   std::string identity = "infisical-syncer";  // reportingInstance of events
   int infisical_requests_per_minute = 240;
   uint64_t jitter_seed = 0;  // 0: random
-  // Background mode of the scope fetcher (ScopeFetcher::ask_in_background) when > 0: Infisical is asked
-  // on this many threads, and a reconcile waiting for a scope's answer returns "pending" at once; the
-  // key is passed to wake_after_fetch (the controller queues it again) once the answer is in. 0: the
-  // reconcile asks Infisical itself and waits for the answer.
-  int infisical_request_threads = 0;
-  std::function<void(const std::string& key)> wake_after_fetch;
   // The trust boundary (DESIGN.md section 8), enforced on every reconcile before anything is read,
   // minted, sent or written. The default is the product default: grants, opt-in, the default hosts.
   core::TrustPolicy trust;

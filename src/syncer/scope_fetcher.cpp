@@ -2,11 +2,6 @@
 #include "syncer/scope_fetcher.h"
 
 #include <algorithm>
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <thread>
-#include <vector>
 
 #include "core/constants.h"
 #include "infisical/errors.h"
@@ -41,60 +36,7 @@ std::chrono::milliseconds wait_ms(core::Clock::duration wait) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(wait) + std::chrono::milliseconds(1);
 }
 
-// Background mode: a caller not woken (it should be) comes back after its resync interval, as after a
-// sync; woken, it is back at once, and its resync then is due no later than that.
-std::chrono::milliseconds pending_wait(std::chrono::seconds resync) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(resync);
-}
-
 }  // namespace
-
-// The threads that ask Infisical in background mode, in the order the requests were cleared to go.
-class ScopeFetcher::RequestThreads {
- public:
-  explicit RequestThreads(int count) {
-    for (int i = 0; i < count; ++i) threads_.emplace_back([this] { run(); });
-  }
-  ~RequestThreads() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-  RequestThreads(const RequestThreads&) = delete;
-  RequestThreads& operator=(const RequestThreads&) = delete;
-
-  void submit(std::function<void()> job) {
-    {
-      std::lock_guard lock(mu_);
-      jobs_.push_back(std::move(job));
-    }
-    cv_.notify_one();
-  }
-
- private:
-  void run() {
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
-        if (stop_) return;  // requests not yet sent are dropped with the process
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      job();
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
-  bool stop_ = false;
-  std::vector<std::thread> threads_;
-};
 
 ScopeFetcher::ScopeFetcher(SecretSource& source, core::Clock& clock, int requests_per_minute,
                            std::shared_ptr<spdlog::logger> log)
@@ -102,13 +44,6 @@ ScopeFetcher::ScopeFetcher(SecretSource& source, core::Clock& clock, int request
       clock_(clock),
       budget_(requests_per_minute, std::chrono::minutes(1)),
       log_(std::move(log)) {}
-
-ScopeFetcher::~ScopeFetcher() = default;
-
-void ScopeFetcher::ask_in_background(int threads, std::function<void(const std::string& waiter)> wake) {
-  wake_ = std::move(wake);
-  threads_ = std::make_unique<RequestThreads>(std::max(threads, 1));
-}
 
 void ScopeFetcher::forget() {
   std::lock_guard lock(mu_);
@@ -139,21 +74,16 @@ std::optional<ScopeFetcher::Fresh> ScopeFetcher::fresh(const std::string& scope_
     e = it->second;
   }
   std::unique_lock scope_lock(e->mu, std::try_to_lock);
-  if (!scope_lock.owns_lock() || e->asking) return std::nullopt;  // a fetch is under way
+  if (!scope_lock.owns_lock()) return std::nullopt;  // a fetch is under way
   auto fresh_for = std::chrono::duration_cast<core::Clock::duration>(resync) * 8 / 10;
   if (!e->has_data || e->failure || clock_.now() - e->fetched_at >= fresh_for) return std::nullopt;
   return Fresh{e->version, e->fetched_at};
 }
 
 ScopeResult ScopeFetcher::fetch(const SourceRequest& request, const std::string& scope_key,
-                                std::chrono::seconds resync, const std::string& waiter) {
+                                std::chrono::seconds resync) {
   std::shared_ptr<ScopeEntry> e = entry(scope_key);
   std::lock_guard scope_lock(e->mu);
-  if (e->asking) {
-    // Background mode: the scope's request is queued or on its way; the caller is woken with the others.
-    if (!waiter.empty()) e->waiters.push_back(waiter);
-    return ScopePending{pending_wait(resync)};
-  }
   // CRs reading the same scope share one fetch per interval: data younger than 80% of the interval
   // (the shortest jittered resync is 90%) is served from memory.
   auto fresh_for = std::chrono::duration_cast<core::Clock::duration>(resync) * 8 / 10;
@@ -163,16 +93,7 @@ ScopeResult ScopeFetcher::fetch(const SourceRequest& request, const std::string&
   Route r = route(request);
   const SlotResult slot = take_slot(*e, r);
   if (const auto* throttled = std::get_if<ScopeThrottled>(&slot)) return *throttled;
-  const uint64_t ticket = std::get<Cleared>(slot).ticket;
-  SourceRequest req = request;
-  if (e->has_data && !e->etag.empty()) req.if_none_match = e->etag;
-  if (!threads_) return record(*e, ask(std::move(req), r, ticket), resync);
-  e->asking = true;
-  if (!waiter.empty()) e->waiters.push_back(waiter);
-  threads_->submit([this, e, req = std::move(req), resync, r, ticket] {
-    answer_in_background(e, req, resync, r, ticket);
-  });
-  return ScopePending{pending_wait(resync)};
+  return ask_infisical(*e, request, resync, r, std::get<Cleared>(slot).ticket);
 }
 
 ScopeFetcher::SlotResult ScopeFetcher::take_slot(ScopeEntry& e, Route& route) {
@@ -241,35 +162,28 @@ ScopeResult ScopeFetcher::failed(const ScopeEntry& e, std::chrono::seconds resyn
   return ScopeFailed{*e.failure, e.retry_at};
 }
 
-ScopeFetcher::Asked ScopeFetcher::ask(SourceRequest req, Route& route, uint64_t ticket) {
-  Asked asked;
+ScopeResult ScopeFetcher::ask_infisical(ScopeEntry& e, const SourceRequest& request,
+                                        std::chrono::seconds resync, Route& route, uint64_t ticket) {
+  SourceRequest req = request;
+  if (e.has_data && !e.etag.empty()) req.if_none_match = e.etag;
+  SourceResult r;
   try {
-    asked.result = source_.fetch(req);
-    observe(asked.result.rate_limit, ticket, route, req);
-    if (asked.result.not_modified && !req.if_none_match) {
-      // A 304 can only answer an If-None-Match; without one, ask plainly again.
-      asked.result = source_.fetch(req);
-      observe(asked.result.rate_limit, ticket, route, req);
+    r = source_.fetch(req);
+    observe(r.rate_limit, ticket, route, request);
+    if (r.not_modified && !e.has_data) {
+      // A 304 without data in memory cannot happen when no If-None-Match was sent; refetch plainly.
+      req.if_none_match.reset();
+      r = source_.fetch(req);
+      observe(r.rate_limit, ticket, route, request);
     }
   } catch (const infisical::ApiError& error) {
-    observe(error.rate_limit(), ticket, route, req);
-    asked.failure = failure_of(error);
-  } catch (...) {
-    route.budget.observe(std::nullopt, ticket, clock_.now());  // answered or not, no longer on its way
-    throw;
-  }
-  return asked;
-}
-
-ScopeResult ScopeFetcher::record(ScopeEntry& e, Asked asked, std::chrono::seconds resync) {
-  if (asked.failure) {
+    observe(error.rate_limit(), ticket, route, request);
     ++e.failures;
     auto backoff = std::min<core::Clock::duration>(
         std::chrono::milliseconds(500) * (int64_t{1} << std::min(e.failures - 1, 20)), resync);
-    if (asked.failure->retry_after)
-      backoff = std::max<core::Clock::duration>(backoff, *asked.failure->retry_after);
+    if (error.retry_after()) backoff = std::max<core::Clock::duration>(backoff, *error.retry_after());
     e.retry_at = clock_.now() + backoff;
-    e.failure = std::move(asked.failure);
+    e.failure = failure_of(error);
     ScopeResult result = failed(e, resync);
     if (std::holds_alternative<ScopeThrottled>(result))
       log_->debug("infisical deferred a refresh (rate limited); the data fetched {}s ago is kept until the retry "
@@ -277,8 +191,10 @@ ScopeResult ScopeFetcher::record(ScopeEntry& e, Asked asked, std::chrono::second
                   std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - e.fetched_at).count(),
                   std::get<ScopeThrottled>(result).wait.count());
     return result;
+  } catch (...) {
+    route.budget.observe(std::nullopt, ticket, clock_.now());  // answered or not, no longer on its way
+    throw;
   }
-  SourceResult& r = asked.result;
   e.failure.reset();
   e.failures = 0;
   for (const auto& w : r.warnings) log_->warn("infisical scope warning: {}", w);
@@ -294,27 +210,6 @@ ScopeResult ScopeFetcher::record(ScopeEntry& e, Asked asked, std::chrono::second
   }
   e.fetched_at = clock_.now();
   return ScopeData{e.values, e.fetched_at, e.version};
-}
-
-void ScopeFetcher::answer_in_background(const std::shared_ptr<ScopeEntry>& e, const SourceRequest& req,
-                                        std::chrono::seconds resync, Route route, uint64_t ticket) {
-  Asked asked;
-  try {
-    asked = ask(req, route, ticket);
-  } catch (const std::exception& error) {
-    // No worker to hand it to: the scope fails like any other fetch, backing off, its message in the
-    // status of the resources that read it.
-    asked.failure =
-        core::SyncFailure(core::kReasonFetchFailed, std::string("asking Infisical failed: ") + error.what());
-  }
-  std::vector<std::string> waiters;
-  {
-    std::lock_guard scope_lock(e->mu);
-    record(*e, std::move(asked), resync);
-    e->asking = false;
-    waiters.swap(e->waiters);
-  }
-  for (const auto& w : waiters) wake_(w);
 }
 
 }  // namespace ifo::syncer

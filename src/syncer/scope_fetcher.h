@@ -17,14 +17,12 @@
 #include <spdlog/logger.h>
 
 #include <chrono>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <variant>
-#include <vector>
 
 #include "core/clock.h"
 #include "core/sync_status.h"
@@ -50,34 +48,17 @@ struct ScopeFailed {
   core::SyncFailure failure;
   core::Clock::time_point retry_at{};
 };
-// Background mode (ScopeFetcher::ask_in_background): Infisical is being asked for the scope on a request
-// thread. The caller is woken when the answer is in; `wait` is when to come back if never woken.
-struct ScopePending {
-  std::chrono::milliseconds wait{0};
-};
-using ScopeResult = std::variant<ScopeData, ScopeThrottled, ScopeFailed, ScopePending>;
+using ScopeResult = std::variant<ScopeData, ScopeThrottled, ScopeFailed>;
 
 class ScopeFetcher {
  public:
   // A budget of `requests_per_minute` in any minute (infisical::WindowBudget).
   ScopeFetcher(SecretSource& source, core::Clock& clock, int requests_per_minute,
                std::shared_ptr<spdlog::logger> log);
-  ~ScopeFetcher();  // background mode: joins the request threads, a request on its way finishing first
-  ScopeFetcher(const ScopeFetcher&) = delete;
-  ScopeFetcher& operator=(const ScopeFetcher&) = delete;
-
-  // Background mode, from now on: fetch() never waits for Infisical. A request cleared to go is handed
-  // to one of `threads` request threads (so at most that many are on their way at once) and the caller
-  // gets ScopePending, as does every caller of the scope until the answer is recorded; then each of
-  // their `waiter` names is passed to `wake` (from a request thread), and their next fetch() finds the
-  // data or the failure in memory. A worker that would have waited out Infisical's latency syncs the
-  // resources of scopes already fetched meanwhile. Call once, before the first fetch().
-  void ask_in_background(int threads, std::function<void(const std::string& waiter)> wake);
 
   // The secrets of `scope_key` (asked for with `request`), for a resource synced every `resync`.
-  // Thread safe; one fetch per scope at a time. `waiter` names the caller in background mode.
-  ScopeResult fetch(const SourceRequest& request, const std::string& scope_key, std::chrono::seconds resync,
-                    const std::string& waiter = {});
+  // Thread safe; one fetch per scope at a time.
+  ScopeResult fetch(const SourceRequest& request, const std::string& scope_key, std::chrono::seconds resync);
 
   // What an unchanged resync checks instead of fetching: the version and time of the scope's data
   // when fetch() would serve it from memory now; nullopt when fetch() would ask Infisical, replay a
@@ -108,10 +89,6 @@ class ScopeFetcher {
     std::optional<core::Clock::time_point> reserved_slot;  // a budget slot this scope holds
     bool slot_counted = false;  // reserved_slot is the configured budget's (else only the route's)
     std::optional<uint64_t> reservation;  // its route's slot for the next request (RouteBudget)
-    // Background mode: the scope's request is queued or on its way (mu is not held meanwhile), and
-    // the callers to wake when its answer is recorded.
-    bool asking = false;
-    std::vector<std::string> waiters;
   };
   // One route of one host, as its server's limiter counts requests.
   struct Route {
@@ -133,18 +110,8 @@ class ScopeFetcher {
   // The answer for a scope whose last request failed (entry.failure set): the failure, or a deferral
   // when the server rate-limited a refresh of data the scope still holds.
   ScopeResult failed(const ScopeEntry& entry, std::chrono::seconds resync) const;
-  // Infisical's answer to one request (the budgets have cleared it), or why there is none.
-  struct Asked {
-    SourceResult result;
-    std::optional<core::SyncFailure> failure;
-  };
-  // Sends `request` (without the scope's lock); throws what the source throws besides infisical::ApiError.
-  Asked ask(SourceRequest request, Route& route, uint64_t ticket);
-  // Keeps the answer in the scope (under its lock): the data, or the failure and its backoff.
-  ScopeResult record(ScopeEntry& entry, Asked asked, std::chrono::seconds resync);
-  // Background mode: ask, record, and wake the scope's waiters.
-  void answer_in_background(const std::shared_ptr<ScopeEntry>& entry, const SourceRequest& request,
-                            std::chrono::seconds resync, Route route, uint64_t ticket);
+  ScopeResult ask_infisical(ScopeEntry& entry, const SourceRequest& request, std::chrono::seconds resync,
+                            Route& route, uint64_t ticket);
   // What the answer's rate-limit headers say about the route, if they are about it.
   void observe(const std::optional<infisical::RateLimitAdvice>& advice, uint64_t ticket, Route& route,
                const SourceRequest& request);
@@ -158,10 +125,6 @@ class ScopeFetcher {
   uint64_t last_version_ = 0;  // under mu_: versions are unique over every scope and forget()
   // By host and route template. Never forgotten: the server's window goes on whatever we forget.
   std::map<std::string, infisical::RouteBudget> routes_;
-  // Background mode; the threads last, so that they are joined before anything they use goes.
-  std::function<void(const std::string&)> wake_;
-  class RequestThreads;
-  std::unique_ptr<RequestThreads> threads_;
 };
 
 }  // namespace ifo::syncer

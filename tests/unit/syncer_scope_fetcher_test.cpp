@@ -1,16 +1,12 @@
 // The scope fetcher: one request per scope per interval (revalidated with its ETag), a failing scope
 // backs off on its own and replays its failure without asking, the request budget defers rather than
-// fails. A fake clock and a fake SecretSource: nothing sleeps, every request is counted. Background mode
-// (requests on the fetcher's own threads) with a source that holds each request until released.
+// fails. A fake clock and a fake SecretSource: nothing sleeps, every request is counted.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <variant>
 #include <vector>
@@ -397,148 +393,4 @@ TEST_CASE("a request its route paces for later holds back no other route's reque
   single.secret_name = "DB_PASSWORD";
   data(f.fetcher.fetch(single, "single-a", 10s));
   CHECK(f.source.sent.size() == sent + 1);
-}
-
-namespace {
-
-// Background mode's source: each request waits until the test opens the gate, so the test sees what
-// callers get while a request is on its way. Thread safe.
-class GatedSource final : public SecretSource {
- public:
-  SourceResult fetch(const SourceRequest& request) override {
-    std::unique_lock lock(mu);
-    sent.push_back(request.project_id);
-    ++on_the_way;
-    cv.notify_all();
-    cv.wait(lock, [this] { return open; });
-    --on_the_way;
-    if (unexpected) throw std::runtime_error("token request: connection reset");
-    if (failure) throw *failure;
-    SourceResult r;
-    r.etag = "v1";
-    r.values = {{"DB_PASSWORD", "from " + request.project_id}};
-    return r;
-  }
-  void release() {
-    std::lock_guard lock(mu);
-    open = true;
-    cv.notify_all();
-  }
-  // Waits (real time, up to 5 s) until `n` requests are on their way at once.
-  bool wait_on_the_way(int n) {
-    std::unique_lock lock(mu);
-    return cv.wait_for(lock, 5s, [&] { return on_the_way == n; });
-  }
-  size_t sent_count() {
-    std::lock_guard lock(mu);
-    return sent.size();
-  }
-
-  std::mutex mu;
-  std::condition_variable cv;
-  bool open = false;
-  int on_the_way = 0;
-  std::vector<std::string> sent;  // project of each request
-  std::optional<infisical::ApiError> failure;
-  bool unexpected = false;
-};
-
-struct Woken {
-  void operator()(const std::string& key) {
-    std::lock_guard lock(mu);
-    keys.push_back(key);
-    cv.notify_all();
-  }
-  // The keys woken once `n` were (real time, up to 5 s), sorted.
-  std::vector<std::string> wait_for(size_t n) {
-    std::unique_lock lock(mu);
-    cv.wait_for(lock, 5s, [&] { return keys.size() >= n; });
-    std::vector<std::string> out = keys;
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<std::string> keys;
-};
-
-struct BackgroundFixture {
-  explicit BackgroundFixture(int threads)
-      : fetcher(source, clock, 6000, make_logger("scope-fetcher-test", LogFormat::kText, "off")) {
-    fetcher.ask_in_background(threads, [this](const std::string& key) { woken(key); });
-  }
-  ScopeResult fetch(const std::string& scope, const std::string& waiter) {
-    SourceRequest request;
-    request.project_id = scope;
-    return fetcher.fetch(request, scope, 60s, waiter);
-  }
-
-  core::FakeClock clock;
-  GatedSource source;
-  Woken woken;
-  ScopeFetcher fetcher;  // last: its request threads stop before the source and the waker go
-};
-
-}  // namespace
-
-TEST_CASE("background mode: callers never wait for Infisical, one request per scope, every waiter woken") {
-  BackgroundFixture f(2);
-  // Two resources of one scope and one of another: nobody waits, two requests go, both at once.
-  CHECK(std::holds_alternative<ScopePending>(f.fetch("project-a", "ns/first")));
-  CHECK(std::holds_alternative<ScopePending>(f.fetch("project-a", "ns/second")));
-  const ScopeResult other = f.fetch("project-b", "ns/third");
-  REQUIRE(std::holds_alternative<ScopePending>(other));
-  CHECK(std::get<ScopePending>(other).wait == 60s);  // back at the resync interval if never woken
-  CHECK(f.source.wait_on_the_way(2));
-  CHECK(f.woken.wait_for(0).empty());
-  // The fetcher reports nothing fresh while asking: an unchanged resync would fetch, and wait too.
-  CHECK_FALSE(f.fetcher.fresh("project-a", 60s).has_value());
-
-  f.source.release();
-  CHECK(f.woken.wait_for(3) == std::vector<std::string>{"ns/first", "ns/second", "ns/third"});
-  // Woken, each finds the answer in memory without another request.
-  CHECK(data(f.fetch("project-a", "ns/first")).values.at("DB_PASSWORD") == "from project-a");
-  CHECK(data(f.fetch("project-a", "ns/second")).values.at("DB_PASSWORD") == "from project-a");
-  CHECK(data(f.fetch("project-b", "ns/third")).values.at("DB_PASSWORD") == "from project-b");
-  CHECK(f.source.sent_count() == 2);
-}
-
-TEST_CASE("background mode: at most `threads` requests on their way, the rest queued in order") {
-  BackgroundFixture f(1);
-  for (const char* project : {"project-a", "project-b", "project-c"})
-    CHECK(std::holds_alternative<ScopePending>(f.fetch(project, std::string("ns/") + project)));
-  CHECK(f.source.wait_on_the_way(1));
-  CHECK(f.source.sent_count() == 1);
-  f.source.release();
-  f.woken.wait_for(3);
-  std::lock_guard lock(f.source.mu);
-  CHECK(f.source.sent == std::vector<std::string>{"project-a", "project-b", "project-c"});
-}
-
-TEST_CASE("background mode: a failure wakes the waiters and is replayed with its backoff") {
-  BackgroundFixture f(2);
-  f.source.failure =
-      infisical::ApiError(infisical::ErrorKind::kUnauthorized, "login: 401 invalid client secret", 401);
-  CHECK(std::holds_alternative<ScopePending>(f.fetch("project-a", "ns/first")));
-  CHECK(std::holds_alternative<ScopePending>(f.fetch("project-a", "ns/second")));
-  f.source.release();
-  CHECK(f.woken.wait_for(2).size() == 2);
-  const ScopeFailed first = failed(f.fetch("project-a", "ns/first"));
-  CHECK(first.failure.reason == "AuthFailed");
-  CHECK(first.retry_at == f.clock.now() + 500ms);
-  CHECK(failed(f.fetch("project-a", "ns/second")).failure.message == first.failure.message);
-  CHECK(f.source.sent_count() == 1);
-}
-
-TEST_CASE("background mode: any other exception on a request thread fails the scope instead of losing it") {
-  BackgroundFixture f(1);
-  f.source.unexpected = true;
-  CHECK(std::holds_alternative<ScopePending>(f.fetch("project-a", "ns/first")));
-  f.source.release();
-  CHECK(f.woken.wait_for(1) == std::vector<std::string>{"ns/first"});
-  const ScopeFailed r = failed(f.fetch("project-a", "ns/first"));
-  CHECK(r.failure.reason == "FetchFailed");
-  CHECK(r.failure.message == "asking Infisical failed: token request: connection reset");
-  CHECK(r.retry_at == f.clock.now() + 500ms);  // backing off, not asked again at once
-  CHECK(f.source.sent_count() == 1);
 }
