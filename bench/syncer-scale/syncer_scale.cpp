@@ -11,12 +11,16 @@
 // operator's documented behaviour would cost on the same work, and PASS/FAIL against the targets.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <atomic>
@@ -37,17 +41,13 @@
 #include <thread>
 #include <vector>
 
-#include <fmt/format.h>
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/spdlog.h>
-#include <yaml-cpp/yaml.h>
-
+#include "core/constants.h"
 #include "core/json.h"
-#include "yaml_json.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/errors.h"
 #include "net/http_client.h"
+#include "yaml_json.h"
 
 namespace {
 
@@ -155,24 +155,29 @@ Child spawn(const std::string& name, const std::string& binary, const std::vecto
 
 // Stops the children last-started first (the syncer before the simulators it talks to), each one
 // waited for before the next gets its signal.
-void stop_children() {
-  for (auto it = g_children.rbegin(); it != g_children.rend(); ++it) {
-    Child& c = *it;
-    if (c.pid <= 0) continue;
-    kill(c.pid, SIGTERM);
-    for (int i = 0; i < 100; ++i) {
-      if (waitpid(c.pid, nullptr, WNOHANG) == c.pid) {
-        c.pid = -1;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (c.pid > 0) {
-      kill(c.pid, SIGKILL);
-      waitpid(c.pid, nullptr, 0);
+void stop_child(Child& c) {
+  if (c.pid <= 0) return;
+  kill(c.pid, SIGTERM);
+  for (int i = 0; i < 100; ++i) {
+    if (waitpid(c.pid, nullptr, WNOHANG) == c.pid) {
       c.pid = -1;
+      return;
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  kill(c.pid, SIGKILL);
+  waitpid(c.pid, nullptr, 0);
+  c.pid = -1;
+}
+
+void stop_children() {
+  for (auto it = g_children.rbegin(); it != g_children.rend(); ++it) stop_child(*it);
+}
+
+// Stops the child `pid` (started by spawn) now rather than at the end.
+void stop_child_now(pid_t pid) {
+  for (auto& c : g_children)
+    if (c.pid == pid) stop_child(c);
 }
 
 bool alive(pid_t pid) { return waitpid(pid, nullptr, WNOHANG) == 0; }
@@ -791,6 +796,162 @@ WriterBaseline run_writer(const kube::Config& kc, const core::JsonValue& model, 
   return w;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The Kubernetes floor of an initial sync: the syncer's own requests replayed by a program with no
+// logic, after the syncer stopped, on the same objects. What any controller that writes what the
+// syncer writes (and watches what it writes) pays on this server, so that the syncer's Ready time
+// splits into what the server and its watches cost and what the syncer's own work adds.
+
+struct ReplayFloor {
+  int64_t writes = 0, echoes = 0;
+  double lists_seconds = 0;   // until the three lists were in (the syncer's caches synced)
+  double seconds = 0;         // until the last write was answered
+  double echoes_seconds = 0;  // until the last write's watch event arrived (-1: not all arrived)
+};
+
+// Per InfisicalSecret i, in the syncer's order over `connections` threads: create its managed Secret
+// (the body the syncer sent, the server's fields dropped; the Secret is deleted beforehand, outside
+// the clock), merge-patch its Deployment's rollout baseline (metadata only, as core::baseline_patch),
+// merge-patch its status (the status the syncer wrote, with new timestamps so that it is a write).
+// Before the writes, as the syncer's start: paged lists (500 a page) of InfisicalSecrets, Deployments
+// and managed Secrets, each followed by a watch whose events are parsed (not kept). Not replayed: the
+// syncer's Infisical requests, its smaller caches (ConfigMaps, the digest key, StatefulSets,
+// DaemonSets) and its occasional reads.
+ReplayFloor run_replay(const kube::Config& kc, kube::Client& admin, const Layout& l, int connections) {
+  const std::string managed = fmt::format("{}={}", core::kManagedByLabel, core::kManagedByValue);
+  auto key = [](const core::JsonValue& o) {
+    const core::JsonValue* md = core::member(o, "metadata");
+    return md ? core::string_or(*md, "namespace", "") + "/" + core::string_or(*md, "name", "")
+              : std::string();
+  };
+  // The bodies, prepared outside the clock.
+  std::map<std::string, std::shared_ptr<core::JsonDoc>> secret_bodies;
+  kube::ListOptions by_label;
+  by_label.label_selector = managed;
+  for (const auto& s : admin.list_all(kube::kSecrets, "", by_label).items) {
+    auto doc = std::make_shared<core::JsonDoc>();
+    doc->CopyFrom(*s, doc->GetAllocator());
+    if (core::JsonValue* md = core::member(*doc, "metadata"))
+      for (const char* f : {"uid", "resourceVersion", "creationTimestamp", "managedFields", "generation"})
+        md->RemoveMember(f);
+    secret_bodies[key(*s)] = std::move(doc);
+  }
+  // A timestamp of the same length as the syncer's, an hour on: every status patch changes something.
+  const std::string later = [] {
+    std::time_t t = std::time(nullptr) + 3600;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return std::string(buf);
+  }();
+  std::map<std::string, std::string> status_patches;
+  for (const auto& o : admin.list_all(kube::kInfisicalSecrets, "", {}).items) {
+    const core::JsonValue* st = core::member(*o, "status");
+    if (!st || !st->IsObject()) continue;
+    core::JsonDoc patch(rapidjson::kObjectType);
+    auto& a = patch.GetAllocator();
+    core::JsonValue status(*st, a);
+    if (core::member(status, "lastSyncTime")) core::set_string(status, "lastSyncTime", later, a);
+    if (core::JsonValue* conds = core::member(status, "conditions"); conds && conds->IsArray())
+      for (auto& c : conds->GetArray())
+        if (c.IsObject() && core::member(c, "lastTransitionTime"))
+          core::set_string(c, "lastTransitionTime", later, a);
+    patch.AddMember("status", status, a);
+    status_patches[key(*o)] = core::to_json(patch);
+  }
+  std::vector<int> items;
+  for (int i = 0; i < l.n; ++i) {
+    const std::string k = l.ns_of(i) + "/";
+    if (secret_bodies.count(k + Layout::secret_of(i)) && status_patches.count(k + Layout::name_of(i)))
+      items.push_back(i);
+  }
+  if (items.empty()) die("replay: no managed Secret with a written status to replay");
+  parallel_for(static_cast<int>(items.size()), connections,
+               [&](int j) { admin.remove(kube::kSecrets, l.ns_of(items[j]), Layout::secret_of(items[j])); });
+  const std::string baseline_annotation = std::string(core::kRolloutBaselineAnnotation);
+
+  kube::Config rc = kc;
+  rc.qps = 0;
+  kube::ClientOptions ro;
+  ro.logger =
+      std::make_shared<spdlog::logger>("bench-replay", std::make_shared<spdlog::sinks::null_sink_mt>());
+  kube::Client replay(rc, ro);
+  const auto writer_options = kube::as_manager(core::kSyncerFieldManager);
+
+  ReplayFloor f;
+  std::atomic<bool> stop{false};
+  std::atomic<int> listed{0};
+  std::atomic<int64_t> echoes{0};
+  std::atomic<int64_t> last_echo_ns{0};
+  const auto t0 = Clock::now();
+  struct Watched {
+    const kube::Resource* resource;
+    std::string selector;
+  };
+  std::vector<Watched> watched{
+      {&kube::kInfisicalSecrets, ""}, {&kube::kDeployments, ""}, {&kube::kSecrets, managed}};
+  std::vector<std::thread> watchers;
+  std::mutex error_mu;
+  std::string watch_error;
+  for (const auto& w : watched)
+    watchers.emplace_back([&, w] {
+      try {
+        kube::ListOptions lo;
+        lo.label_selector = w.selector;
+        lo.limit = 500;
+        std::string rv;
+        do {
+          auto page = replay.list(*w.resource, "", lo);
+          rv = page.resource_version;
+          lo.continue_token = page.continue_token;
+        } while (!lo.continue_token.empty());
+        ++listed;
+        kube::WatchOptions wo;
+        wo.label_selector = w.selector;
+        wo.resource_version = rv;
+        wo.cancel = &stop;
+        replay.watch(*w.resource, "", wo, [&](kube::WatchEvent& ev) {
+          if (ev.type == kube::WatchEvent::Type::kAdded || ev.type == kube::WatchEvent::Type::kModified) {
+            ++echoes;
+            last_echo_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+          }
+          return !stop.load();
+        });
+      } catch (const std::exception& e) {
+        if (stop) return;
+        std::lock_guard lock(error_mu);
+        watch_error = e.what();
+        ++listed;  // do not leave the writers waiting
+      }
+    });
+  while (listed.load() < static_cast<int>(watched.size()))
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  f.lists_seconds = secs_since(t0);
+  parallel_for(static_cast<int>(items.size()), connections, [&](int j) {
+    const int i = items[j];
+    const std::string ns = l.ns_of(i), k = ns + "/";
+    replay.create(kube::kSecrets, ns, *secret_bodies.at(k + Layout::secret_of(i)), writer_options);
+    // A SHA-256 in hex, as the syncer's, differing from the one it wrote.
+    std::string hash = fmt::format("{:064x}", static_cast<unsigned>(i) * 2654435761u + 1);
+    replay.patch(kube::kDeployments, ns, Layout::name_of(i), kube::PatchType::kMerge,
+                 fmt::format(R"({{"metadata":{{"annotations":{{"{}":"{}"}}}}}})", baseline_annotation, hash),
+                 writer_options);
+    replay.patch_status(kube::kInfisicalSecrets, ns, Layout::name_of(i), kube::PatchType::kMerge,
+                        status_patches.at(k + Layout::name_of(i)), writer_options);
+  });
+  f.seconds = secs_since(t0);
+  f.writes = 3 * static_cast<int64_t>(items.size());
+  // The echoes of the last writes are still on their way.
+  wait_until(10, [&] { return echoes.load() >= f.writes; });
+  f.echoes = echoes.load();
+  f.echoes_seconds = f.echoes >= f.writes ? last_echo_ns.load() / 1e9 : -1;
+  stop = true;
+  for (auto& t : watchers) t.join();
+  if (!watch_error.empty()) die("replay: a watch failed: " + watch_error);
+  return f;
+}
+
 // The syncer's Kubernetes writes so far, from its rest_client_requests_total (against a real cluster,
 // where there are no server-side counters): POST, PUT, PATCH and DELETE answers.
 int64_t syncer_kube_writes(net::HttpClient& http, int metrics_port) {
@@ -1277,6 +1438,34 @@ int run(const Options& o) {
   ProcFigures ks = proc_figures(kube_sim.pid), is = proc_figures(inf_sim.pid);
   std::printf("  simulators: kube-sim CPU %.2f s, peak RSS %.1f MiB; infisical-sim CPU %.2f s, peak RSS %.1f MiB\n",
               ks.cpu_seconds, ks.hwm_kib / 1024.0, is.cpu_seconds, is.hwm_kib / 1024.0);
+
+  // --- the Kubernetes floor: the initial sync's requests replayed without the syncer
+  stop_child_now(syncer.pid);
+  sims.syncer = -1;
+  std::printf(
+      "\n== The Kubernetes floor: the initial sync's requests replayed without the syncer (stopped now)\n");
+  std::fflush(stdout);
+  Snapshot r0 = sims.snapshot();
+  const ReplayFloor replay_floor = run_replay(kc, client, l, syncer_workers);
+  Snapshot r1 = sims.snapshot();
+  const double replay_baseline =
+      writer.rate() > 0 ? static_cast<double>(replay_floor.writes) / writer.rate() : -1;
+  std::printf(
+      "  lists and watches of InfisicalSecrets, Deployments and managed Secrets: %.2f s; then %lld writes "
+      "(a Secret create, a Deployment baseline patch, a status patch per InfisicalSecret) over %d "
+      "connections: "
+      "done after %.2f s, their %lld watch events in after %.2f s (CPU: kube-sim %.2f s, the replay and the "
+      "bench's Ready watch %.2f s)\n",
+      replay_floor.lists_seconds, (long long)replay_floor.writes, syncer_workers, replay_floor.seconds,
+      (long long)replay_floor.echoes, replay_floor.echoes_seconds,
+      r1.kube_sim.cpu_seconds - r0.kube_sim.cpu_seconds, r1.driver.cpu_seconds - r0.driver.cpu_seconds);
+  if (all_ready && replay_baseline > 0 && replay_floor.seconds > 0)
+    std::printf(
+        "  the floor = %.2f x the writer baseline for the same number of writes (%.2f s); the syncer's Ready "
+        "(%.2f s) = %.2f x the floor\n",
+        replay_floor.seconds / replay_baseline, replay_baseline, ready_seconds,
+        ready_seconds / replay_floor.seconds);
+  std::fflush(stdout);
 
   // --- upstream's documented behaviour on the same work
   // One client and login per InfisicalSecret, a project lookup (GET /v2/workspace/{slug}, uncached for
