@@ -521,6 +521,29 @@ TEST_CASE("fault injection: a counted number of errors, then normal answers; lat
   CHECK(core::string_or(*json(bad.body), "message", "").find("status") != std::string::npos);
 }
 
+TEST_CASE("many clients at once: sixteen connections are served together, as the real server serves them") {
+  // The real server (Node.js behind a load balancer) takes as many connections as clients open; a
+  // simulator serving eight at a time (httplib's default pool on a small machine, each keep-alive
+  // connection holding a thread) would make a client that asks for many scopes at once look no
+  // faster than one that asks eight at a time.
+  auto s = start_sim();
+  Api api(*s);
+  std::string token = api.login_universal("cid", "csecret");
+  REQUIRE(api.admin_post("/sim/latency", R"({"route":"GET /api/v3/secrets/raw","ms":600})").status == 200);
+  constexpr int kClients = 16;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i)
+    clients.emplace_back([&] {
+      if (api.get("/v3/secrets/raw?workspaceSlug=demo-project&environment=dev", token).status == 200) ++ok;
+    });
+  for (auto& c : clients) c.join();
+  CHECK(ok.load() == kClients);
+  auto c = api.admin_get("/sim/counters");
+  REQUIRE(c.status == 200);
+  CHECK((*json(c.body))["maxInFlight"].GetInt() == kClients);
+}
+
 TEST_CASE("service tokens: GET /v2/service-token describes the token; secrets are read within its scopes only") {
   auto s = start_sim();
   Api api(*s);

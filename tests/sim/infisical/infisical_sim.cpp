@@ -117,6 +117,17 @@ void InfisicalSim::Impl::route(httplib::Server& server, const std::string& metho
 
 void InfisicalSim::Impl::serve(const httplib::Request& req, httplib::Response& res, Ctx& ctx, const std::string& group,
                                const Handler& handler) {
+  struct InFlight {
+    Impl& sim;
+    explicit InFlight(Impl& s) : sim(s) {
+      std::lock_guard<std::mutex> lock(sim.mu);
+      sim.counters.max_in_flight = std::max(sim.counters.max_in_flight, ++sim.in_flight);
+    }
+    ~InFlight() {
+      std::lock_guard<std::mutex> lock(sim.mu);
+      --sim.in_flight;
+    }
+  } in_flight(*this);
   int64_t latency = 0;
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -782,6 +793,8 @@ std::string InfisicalSim::Impl::render_counters() const {
   w.StartObject();
   w.Key("total");
   w.Int64(counters.total);
+  w.Key("maxInFlight");
+  w.Int64(counters.max_in_flight);
   w.Key("byRoute");
   w.StartObject();
   for (const auto& [r, n] : counters.by_route) {
@@ -820,6 +833,11 @@ InfisicalSim::InfisicalSim(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 InfisicalSim::~InfisicalSim() { stop(); }
 
 void InfisicalSim::Impl::configure_server(httplib::Server& s) {
+  // The real server takes as many connections as its clients open. httplib's default pool is eight
+  // threads on a small machine, and a keep-alive connection holds its thread until it idles out, so
+  // a ninth client would wait for up to the keep-alive timeout: a client asking for many scopes at once
+  // would look no faster than one asking eight at a time.
+  s.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
   s.set_keep_alive_timeout(2);
   s.set_tcp_nodelay(true);  // otherwise Nagle + delayed ACK add ~40 ms to small responses
   s.set_read_timeout(10, 0);

@@ -23,6 +23,7 @@ struct Counters {
   std::map<std::string, std::map<std::string, int64_t>> by_identity;      // identity id -> route -> n
   std::map<std::string, int64_t> by_route_status;  // "GET /api/v3/secrets/raw 304" -> n (the answered status)
   int64_t total = 0;
+  int64_t max_in_flight = 0;  // the most API requests in progress at once (latency included)
 };
 
 class InfisicalSim {

@@ -93,6 +93,7 @@ struct BearerGrant {
 };
 
 struct InfisicalSim::Impl {
+  static constexpr size_t kServerThreads = 64;  // connections served at once, per listening port
   using Handler = std::function<void(const httplib::Request&, httplib::Response&, Ctx&)>;
 
   SimOptions opts;
@@ -109,6 +110,7 @@ struct InfisicalSim::Impl {
   RateLimitConfig rate_limit;
   std::map<std::string, RateWindow> rate_windows;
   Counters counters;
+  int64_t in_flight = 0;                            // API requests in progress now
   std::map<std::string, BearerGrant> cloud_grants;  // GCP OAuth access tokens, IMDSv2 tokens
   std::map<std::string, AwsPrincipal> aws_sessions;  // temporary credentials by access key id
   std::vector<std::string> web_identity_keys;         // extra PEM keys trusted for AssumeRoleWithWebIdentity
