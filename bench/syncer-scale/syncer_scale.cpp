@@ -339,6 +339,7 @@ struct Snapshot {
   std::map<std::string, int64_t> infisical;  // "METHOD /route STATUS" -> n
   ProcFigures syncer, kube_sim, infisical_sim;
   ProcFigures driver;  // this program: its watches and counters share the cores with the syncer
+  int64_t infisical_max_in_flight = 0;  // the most Infisical requests in progress at once since the reset
 };
 
 struct Sims {
@@ -372,6 +373,8 @@ struct Sims {
     }
     auto inf = parse(infisical_admin_call("GET", "/sim/counters", "").body);
     s.infisical = int_map(core::member(*inf, "byRouteStatus"));
+    if (const core::JsonValue* m = core::member(*inf, "maxInFlight"); m && m->IsInt64())
+      s.infisical_max_in_flight = m->GetInt64();
     if (syncer > 0) s.syncer = proc_figures(syncer);
     if (kube_sim > 0) s.kube_sim = proc_figures(kube_sim);
     s.infisical_sim = proc_figures(infisical_sim);
@@ -1195,9 +1198,10 @@ int run(const Options& o) {
     std::printf("  Ready count over time: first %.2f s, 10%% %.2f s, 50%% %.2f s, 90%% %.2f s, all %.2f s", nth(0), nth(0.1),
                 nth(0.5), nth(0.9), ready_seconds);
     if (first_fetch && all_fetched)
-      std::printf("; Infisical fetches: first %.2f s, all %d scopes %.2f s",
+      std::printf("; Infisical fetches: first %.2f s, all %d scopes %.2f s, at most %lld requests at once",
                   std::chrono::duration<double>(*first_fetch - s0.at).count(), l.scopes,
-                  std::chrono::duration<double>(*all_fetched - s0.at).count());
+                  std::chrono::duration<double>(*all_fetched - s0.at).count(),
+                  (long long)s1.infisical_max_in_flight);
     std::printf("\n");
   }
   print_window("  initial sync window", s0, s1);

@@ -70,6 +70,15 @@ Client::Client(ClientOptions options, const core::Clock& clock, CloudEnv cloud_e
 
 Client::~Client() = default;
 
+void Client::trim_idle_connections(size_t keep) {
+  std::vector<std::shared_ptr<Transport>> transports;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, t] : transports_) transports.push_back(t);
+  }
+  for (const auto& t : transports) t->trim_idle(keep);
+}
+
 std::shared_ptr<Transport> Client::transport_for(const HostConfig& host) {
   std::string key = trim_base(host.base_url) + "|" + sha256_hex(host.ca_pem);
   std::lock_guard lock(mu_);

@@ -93,6 +93,10 @@ class Client {
 
   Metrics& metrics() { return metrics_; }
 
+  // Closes each Infisical host's idle connections beyond `keep`: after a burst of concurrent requests
+  // (the syncer's start-up warm-up) that will not come again.
+  void trim_idle_connections(size_t keep);
+
  private:
   struct Snapshot {
     std::string etag;

@@ -13,6 +13,8 @@ class Transport {
   virtual ~Transport() = default;
   // Throws net::TransportError when no HTTP response arrived.
   virtual net::Response perform(const net::Request& request) = 0;
+  // Closes idle pooled connections beyond `keep` (net::HttpClient::trim_idle); a no-op without a pool.
+  virtual void trim_idle(size_t /*keep*/) {}
 };
 
 // One pooled libcurl client (connections and TLS sessions reused across requests). With an enabled
@@ -23,6 +25,7 @@ class CurlTransport final : public Transport {
                          net::AddressPolicy policy = {})
       : client_(std::move(tls), std::move(user_agent), std::move(policy)) {}
   net::Response perform(const net::Request& request) override { return client_.perform(request); }
+  void trim_idle(size_t keep) override { client_.trim_idle(keep); }
 
  private:
   net::HttpClient client_;

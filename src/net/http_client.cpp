@@ -202,6 +202,18 @@ void HttpClient::release(std::unique_ptr<Handle> handle) {
   if (idle_.size() < 64) idle_.push_back(std::move(handle));
 }
 
+void HttpClient::trim_idle(size_t keep) {
+  std::vector<std::unique_ptr<Handle>> closing;
+  {
+    std::lock_guard lock(mu_);
+    while (idle_.size() > keep) {
+      closing.push_back(std::move(idle_.back()));
+      idle_.pop_back();
+    }
+  }
+  // Closed outside the lock: a TLS close notification is a write.
+}
+
 Response HttpClient::perform(const Request& request) {
   auto h = acquire();
   Response r = run(*h, request, nullptr);

@@ -71,12 +71,16 @@ class Controller {
   // The per-reconcile metrics, under our names and controller-runtime's.
   void record_reconcile(const std::string& key, const ReconcileOutcome& out, double seconds);
   void worker();
+  // The first sync after a start: asks Infisical for the scopes the workers are about to need, many at
+  // once, on threads of their own that end when done (Controller::warm_up in controller.cpp).
+  void start_warm_up(const std::atomic<bool>& stop);
   Object lookup(const std::vector<std::unique_ptr<kube::Informer>>& caches, const std::string& ns,
                 const std::string& name) const;
 
   Config config_;
   kube::Client& client_;
   kube::Api& api_;
+  SecretSource& source_;
   Metrics& metrics_;
   core::Clock& clock_;
   std::shared_ptr<spdlog::logger> log_;
@@ -93,6 +97,7 @@ class Controller {
   std::vector<std::unique_ptr<kube::Informer>> workload_caches_;
   ConsumerIndex consumers_;  // of the workloads the workload caches keep
   std::vector<std::thread> workers_;
+  std::vector<std::thread> warm_up_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> leading_{false};
   std::atomic<bool> failed_{false};

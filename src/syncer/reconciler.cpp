@@ -291,6 +291,26 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   return out;
 }
 
+bool Reconciler::warm_scope(const std::string& key) {
+  const auto [ns, name] = split_key(key);
+  Object cr = caches_.infisical_secret ? caches_.infisical_secret(ns, name) : nullptr;
+  if (!cr || !meta_string(*cr, "deletionTimestamp").empty()) return false;
+  core::ParsedInfisicalSecret parsed = core::parse_infisical_secret(*cr);
+  const core::InfisicalSecret& model = parsed.resource;
+  if (!checked_spec(key, *cr, model)->ok) return false;
+  // The trust boundary as the reconcile checks it, without counting a refusal: the reconcile will.
+  core::TrustInputs inputs =
+      trust_inputs_.gather(model, options_.trust, global_host_api_of(global_config()), nullptr);
+  if (!core::check_trust(model, options_.trust, inputs).empty()) return false;
+  auto built = requests_.build(model, global_config());
+  const auto* request = std::get_if<BuiltRequest>(&built);
+  if (request == nullptr) return false;
+  const std::chrono::seconds resync(model.spec.resync_interval_seconds());
+  if (fetcher_.fresh(request->scope_key, resync)) return false;
+  fetcher_.fetch(request->request, request->scope_key, resync);
+  return true;
+}
+
 void Reconciler::drop_upstream_finalizer(const JsonValue& cr, const std::string& ns, const std::string& name) {
   const JsonValue* finalizers = core::at_path(cr, {"metadata", "finalizers"});
   if (finalizers == nullptr || !finalizers->IsArray()) return;

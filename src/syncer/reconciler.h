@@ -91,6 +91,12 @@ class Reconciler {
 
   ReconcileOutcome reconcile(const std::string& key);
 
+  // Start-up warm-up: has the scope of this InfisicalSecret fetched now, when the resource passes every
+  // check its reconcile makes before the fetch (spec, trust boundary, request), and writes nothing: no
+  // Secret, status, Event or metric of its own. Returns true when the scope was not held and the
+  // fetcher was asked for it (it may have been throttled or have failed; the reconcile will say so).
+  bool warm_scope(const std::string& key);
+
   // The InfisicalSecrets ("ns/name") that write the given Secret, as learnt by earlier reconciles.
   std::vector<std::string> owners_of_secret(const std::string& ns, const std::string& name) const;
   // Every InfisicalSecret key seen (for a global-config change).

@@ -188,6 +188,9 @@ TEST_CASE("100 InfisicalSecrets over 5 identities and 10 scopes: 5 logins, 10 fe
     "spec":{"replicas":1,"selector":{"matchLabels":{"app":"optional"}},"template":{"metadata":{"labels":{"app":"optional"}},
     "spec":{"containers":[{"name":"app","image":"busybox","envFrom":[{"secretRef":{"name":"managed-9","optional":true}}]}]}}}})"));
   h.inf_sim->reset_counters();
+  // Infisical 300 ms away: the start-up warm-up asks for scopes beside the workers (more requests at
+  // once than the 4 workers make), and no more of them.
+  h.inf_sim->set_latency("*", 300);
 
   std::string log1 = temp_path("syncer-1.log"), log2 = temp_path("syncer-2.log");
   std::remove(log1.c_str());
@@ -201,8 +204,11 @@ TEST_CASE("100 InfisicalSecrets over 5 identities and 10 scopes: 5 logins, 10 fe
     auto c = h.inf_sim->counters();
     CHECK(c.by_route["POST /api/v1/auth/universal-auth/login"] == kIdentities);
     CHECK(c.by_route["GET /api/v3/secrets/raw"] == kScopes);
+    CHECK(c.max_in_flight > 4);
     MESSAGE("first sync: logins=", c.by_route["POST /api/v1/auth/universal-auth/login"],
-            " fetches=", c.by_route["GET /api/v3/secrets/raw"], " total Infisical requests=", c.total);
+            " fetches=", c.by_route["GET /api/v3/secrets/raw"], " total Infisical requests=", c.total,
+            " at most ", c.max_in_flight, " at once");
+    h.inf_sim->set_latency("*", 0);
     auto port = syncer.port_of("metrics");
     REQUIRE(port);
     CHECK(scrape(*port, "infisical_syncer_managed_secrets") == kResources);

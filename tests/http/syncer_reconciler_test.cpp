@@ -433,6 +433,51 @@ TEST_CASE("the Infisical request budget defers work to the next free slot withou
   CHECK(data_value(*h.get(kube::kSecrets, "second-secret"), "OTHER_KEY") == "other-value");
 }
 
+TEST_CASE("the start-up warm-up fetches a resource's scope and writes nothing; its reconcile asks no more") {
+  Fixture f;
+  auto& h = f.h;
+  h.create_cr(h.infisical_secret_json("app", "app-secrets"));
+  std::string bad = h.infisical_secret_json("bad", "bad-secret");
+  bad.insert(
+      bad.find("\"universalAuth\""),
+      R"("awsIamAuth":{"identityId":"id-1","secretsScope":{"projectSlug":"proj","envSlug":"dev","secretsPath":"/"}},)");
+  h.create_cr(bad);
+  auto fetches = [&] { return h.inf_sim->counters().by_route["GET /api/v3/secrets/raw"]; };
+  h.recording->clear();
+  CHECK(h.reconciler->warm_scope("default/app"));
+  CHECK(fetches() == 1);
+  CHECK(h.recording->writes().empty());  // no Secret, status, Event or finalizer patch
+  CHECK(h.get(kube::kSecrets, "app-secrets") == nullptr);
+  CHECK_FALSE(core::at_path(*h.get(kube::kInfisicalSecrets, "app"), {"status", "conditions"}));
+  // Held now: a second warm-up asks nothing.
+  CHECK_FALSE(h.reconciler->warm_scope("default/app"));
+  CHECK(fetches() == 1);
+  // An invalid spec is not fetched for, and its reconcile still reports it.
+  CHECK_FALSE(h.reconciler->warm_scope("default/bad"));
+  CHECK_FALSE(h.reconciler->warm_scope("default/gone"));
+  CHECK(fetches() == 1);
+  CHECK(h.recording->writes().empty());
+  // The reconcile uses the fetched scope.
+  CHECK(h.reconciler->reconcile("default/app").result == "synced");
+  CHECK(fetches() == 1);
+  CHECK(data_value(*h.get(kube::kSecrets, "app-secrets"), "DB_PASSWORD") == "hunter2-value");
+  CHECK(h.reconciler->reconcile("default/bad").result == "invalid");
+}
+
+TEST_CASE("the start-up warm-up stops at the trust boundary: a refused resource makes no request") {
+  Fixture f;
+  auto& h = f.h;
+  std::string cr = h.infisical_secret_json("app", "app-secrets");
+  // Credentials in another namespace without a grant: the reconcile refuses it before reading them.
+  const std::string creds = R"("secretName":"universal-creds","secretNamespace":"default")";
+  cr.replace(cr.find(creds), creds.size(), R"("secretName":"universal-creds","secretNamespace":"other")");
+  h.create_cr(cr);
+  CHECK_FALSE(h.reconciler->warm_scope("default/app"));
+  CHECK(h.inf_sim->counters().total == 0);
+  CHECK(h.recording->writes().empty());
+  CHECK(h.reconciler->reconcile("default/app").result == "refused");
+}
+
 TEST_CASE("the upstream operator's finalizer is removed, so deleting a migrated resource completes") {
   Fixture f;
   auto& h = f.h;

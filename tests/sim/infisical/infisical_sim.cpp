@@ -964,6 +964,14 @@ Counters InfisicalSim::counters() const {
   return impl_->counters;
 }
 
+void InfisicalSim::set_latency(const std::string& route, int64_t ms) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (ms <= 0)
+    impl_->latency_ms.erase(route);
+  else
+    impl_->latency_ms[route] = ms;
+}
+
 void InfisicalSim::reset_counters() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->counters = Counters{};

@@ -64,6 +64,8 @@ class InfisicalSim {
                      const std::string& key);
   void set_kubernetes(const std::string& host, const std::string& ca_pem, const std::string& reviewer_token);
   void advance_clock(int64_t seconds);
+  // Added to each request of `route` ("*": every route without its own); 0 removes it.
+  void set_latency(const std::string& route, int64_t ms);
   Counters counters() const;
   void reset_counters();
 
