@@ -533,10 +533,10 @@ void Controller::record_reconcile(const std::string& key, const ReconcileOutcome
 // request, six at 150 ms (docs/scaling.md). The warm-up threads walk the InfisicalSecrets backwards
 // from the end of the cache's order, while the workers take the queue from its start (keys are queued
 // in that order), so that the two ask for different scopes at once rather than the workers waiting on
-// the warm-up's requests; each resource's scope is fetched as its reconcile would, writing nothing; they stop
-// at the end, or after kWarmUpHeldRun resources in a row whose scope was held already (the rest most likely
-// are too; a worker asks for any that is not). They share the fetcher's budgets, so Infisical gets no more
-// requests than without them, only sooner.
+// the warm-up's requests. Each resource's scope is fetched as its reconcile would, writing nothing
+// (Reconciler::warm_scope). They stop at the end, or after kWarmUpHeldRun resources in a row whose
+// scope was held already (the rest most likely are too; a worker asks for any that is not). They
+// share the fetcher's budgets, so Infisical gets no more requests than without them, only sooner.
 void Controller::start_warm_up(const std::atomic<bool>& stop) {
   constexpr int kWarmUpHeldRun = 64;
   struct Walk {
@@ -556,7 +556,7 @@ void Controller::start_warm_up(const std::atomic<bool>& stop) {
   for (int t = 0; t < threads; ++t)
     warm_up_.emplace_back([this, walk, &stop] {
       // The last one out closes the idle Infisical connections: twice as many as the workers need were
-      // open at once (about 1 MiB), and a scope's next refresh is an interval away.
+      // open at once (0.6 MiB of peak RSS at 10,000 resources), and the next refresh is an interval away.
       struct Leave {
         Controller& c;
         Walk& w;

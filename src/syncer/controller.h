@@ -71,8 +71,8 @@ class Controller {
   // The per-reconcile metrics, under our names and controller-runtime's.
   void record_reconcile(const std::string& key, const ReconcileOutcome& out, double seconds);
   void worker();
-  // The first sync after a start: asks Infisical for the scopes the workers are about to need, many at
-  // once, on threads of their own that end when done (Controller::warm_up in controller.cpp).
+  // The first sync after a start: asks Infisical for the scopes the workers are about to need, beside
+  // them, on threads of their own that end when done (the why is at its definition).
   void start_warm_up(const std::atomic<bool>& stop);
   Object lookup(const std::vector<std::unique_ptr<kube::Informer>>& caches, const std::string& ns,
                 const std::string& name) const;

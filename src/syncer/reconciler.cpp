@@ -298,10 +298,8 @@ bool Reconciler::warm_scope(const std::string& key) {
   core::ParsedInfisicalSecret parsed = core::parse_infisical_secret(*cr);
   const core::InfisicalSecret& model = parsed.resource;
   if (!checked_spec(key, *cr, model)->ok) return false;
-  // The trust boundary as the reconcile checks it, without counting a refusal: the reconcile will.
-  core::TrustInputs inputs =
-      trust_inputs_.gather(model, options_.trust, global_host_api_of(global_config()), nullptr);
-  if (!core::check_trust(model, options_.trust, inputs).empty()) return false;
+  // The trust boundary as the reconcile checks it, a refusal not counted: the reconcile counts it.
+  if (check_trust(model, nullptr, /*count_refusals=*/false)) return false;
   auto built = requests_.build(model, global_config());
   const auto* request = std::get_if<BuiltRequest>(&built);
   if (request == nullptr) return false;
@@ -379,14 +377,15 @@ std::shared_ptr<const Reconciler::CheckedSpec> Reconciler::checked_spec(const st
 }
 
 std::optional<core::SyncFailure> Reconciler::check_trust(const core::InfisicalSecret& model,
-                                                         TrustReads* reads) {
+                                                         TrustReads* reads, bool count_refusals) {
   core::TrustInputs inputs =
       trust_inputs_.gather(model, options_.trust, global_host_api_of(global_config()), reads);
   std::vector<core::TrustRefusal> refusals = core::check_trust(model, options_.trust, inputs);
   if (refusals.empty()) return std::nullopt;
   std::set<std::string> reasons;
   for (const auto& r : refusals) reasons.insert(r.reason);
-  for (const auto& r : reasons) metrics_.inc(kMetricTrustRefusals, {{"reason", r}});
+  if (count_refusals)
+    for (const auto& r : reasons) metrics_.inc(kMetricTrustRefusals, {{"reason", r}});
   core::SyncFailure f(refusals.front().reason, describe_refusals(refusals));
   f.refused = true;
   return f;

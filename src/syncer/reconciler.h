@@ -185,8 +185,10 @@ class Reconciler {
   void drop_upstream_finalizer(const core::JsonValue& cr, const std::string& ns, const std::string& name);
   // The trust boundary for this resource: a failure (the first refusal's reason, every refusal listed)
   // when anything it refers to, the host or the token it would mint is not admitted.
+  // `count_refusals`: count a refusal in infisical_syncer_trust_refusals_total (not for the warm-up's
+  // check ahead of the reconcile's own).
   std::optional<core::SyncFailure> check_trust(const core::InfisicalSecret& model,
-                                               TrustReads* reads = nullptr);
+                                               TrustReads* reads = nullptr, bool count_refusals = true);
   // Whether InfisicalSecret ns/name exists with this UID (the owner a managed object is bound to).
   bool owner_alive(const std::string& ns, const std::string& name, const std::string& uid);
   // Every target (Secrets, then ConfigMaps) into `plan` with its data: rendered by its template (a

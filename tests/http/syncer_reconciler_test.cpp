@@ -475,7 +475,10 @@ TEST_CASE("the start-up warm-up stops at the trust boundary: a refused resource 
   CHECK_FALSE(h.reconciler->warm_scope("default/app"));
   CHECK(h.inf_sim->counters().total == 0);
   CHECK(h.recording->writes().empty());
+  // The refusal is counted once, by the reconcile that reports it.
+  CHECK(h.metrics.value(kMetricTrustRefusals, {{"reason", "ReferenceNotGranted"}}) == 0);
   CHECK(h.reconciler->reconcile("default/app").result == "refused");
+  CHECK(h.metrics.value(kMetricTrustRefusals, {{"reason", "ReferenceNotGranted"}}) == 1);
 }
 
 TEST_CASE("the upstream operator's finalizer is removed, so deleting a migrated resource completes") {
