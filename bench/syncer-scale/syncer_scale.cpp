@@ -11,16 +11,12 @@
 // operator's documented behaviour would cost on the same work, and PASS/FAIL against the targets.
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <fmt/format.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <atomic>
@@ -41,13 +37,18 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+
 #include "core/constants.h"
 #include "core/json.h"
+#include "yaml_json.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/errors.h"
 #include "net/http_client.h"
-#include "yaml_json.h"
 
 namespace {
 
@@ -729,6 +730,12 @@ struct WriterBaseline {
   double rate() const { return seconds > 0 ? writes / seconds : 0; }
 };
 
+// What the server set in an object's metadata, which a client does not send when it creates one.
+void drop_server_metadata(core::JsonValue& metadata) {
+  for (const char* f : {"uid", "resourceVersion", "creationTimestamp", "managedFields", "generation"})
+    metadata.RemoveMember(f);
+}
+
 // Creates `count` Secrets in namespace `ns`, each a copy of the managed Secret `model` as the syncer
 // sent it (same data, labels, annotations, type; the server's fields dropped), with the syncer's
 // managed-by label value replaced so that its watch does not see them, and its ownerReferences (which
@@ -741,8 +748,8 @@ WriterBaseline run_writer(const kube::Config& kc, const core::JsonValue& model, 
   auto& a = doc.GetAllocator();
   core::JsonValue* meta = core::member(doc, "metadata");
   if (!meta || !meta->IsObject()) die("writer baseline: the managed Secret has no metadata");
-  for (const char* f : {"uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "namespace"})
-    meta->RemoveMember(f);
+  drop_server_metadata(*meta);
+  meta->RemoveMember("namespace");
   size_t owner_len = 0;
   if (const core::JsonValue* owners = core::member(*meta, "ownerReferences")) {
     owner_len = core::to_json(*owners).size();
@@ -836,9 +843,7 @@ ReplayFloor run_replay(Sims& sims, const kube::Config& kc, kube::Client& admin, 
   for (const auto& s : admin.list_all(kube::kSecrets, "", by_label).items) {
     auto doc = std::make_shared<core::JsonDoc>();
     doc->CopyFrom(*s, doc->GetAllocator());
-    if (core::JsonValue* md = core::member(*doc, "metadata"))
-      for (const char* f : {"uid", "resourceVersion", "creationTimestamp", "managedFields", "generation"})
-        md->RemoveMember(f);
+    if (core::JsonValue* md = core::member(*doc, "metadata")) drop_server_metadata(*md);
     secret_bodies[key(*s)] = std::move(doc);
   }
   // A timestamp of the same length as the syncer's, an hour on: every status patch changes something.

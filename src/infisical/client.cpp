@@ -70,13 +70,13 @@ Client::Client(ClientOptions options, const core::Clock& clock, CloudEnv cloud_e
 
 Client::~Client() = default;
 
-void Client::trim_idle_connections(size_t keep) {
+void Client::close_idle_connections() {
   std::vector<std::shared_ptr<Transport>> transports;
   {
     std::lock_guard lock(mu_);
     for (const auto& [key, t] : transports_) transports.push_back(t);
   }
-  for (const auto& t : transports) t->trim_idle(keep);
+  for (const auto& t : transports) t->close_idle();
 }
 
 std::shared_ptr<Transport> Client::transport_for(const HostConfig& host) {

@@ -93,9 +93,9 @@ class Client {
 
   Metrics& metrics() { return metrics_; }
 
-  // Closes each Infisical host's idle connections beyond `keep`: after a burst of concurrent requests
-  // (the syncer's start-up warm-up) that will not come again.
-  void trim_idle_connections(size_t keep);
+  // Closes each Infisical host's idle connections: after a burst of concurrent requests (the syncer's
+  // start-up warm-up) that will not come again.
+  void close_idle_connections();
 
  private:
   struct Snapshot {

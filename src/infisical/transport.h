@@ -13,8 +13,8 @@ class Transport {
   virtual ~Transport() = default;
   // Throws net::TransportError when no HTTP response arrived.
   virtual net::Response perform(const net::Request& request) = 0;
-  // Closes idle pooled connections beyond `keep` (net::HttpClient::trim_idle); a no-op without a pool.
-  virtual void trim_idle(size_t /*keep*/) {}
+  // Closes the idle pooled connections (net::HttpClient::close_idle); a no-op without a pool.
+  virtual void close_idle() {}
 };
 
 // One pooled libcurl client (connections and TLS sessions reused across requests). With an enabled
@@ -25,7 +25,7 @@ class CurlTransport final : public Transport {
                          net::AddressPolicy policy = {})
       : client_(std::move(tls), std::move(user_agent), std::move(policy)) {}
   net::Response perform(const net::Request& request) override { return client_.perform(request); }
-  void trim_idle(size_t keep) override { client_.trim_idle(keep); }
+  void close_idle() override { client_.close_idle(); }
 
  private:
   net::HttpClient client_;

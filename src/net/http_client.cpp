@@ -202,14 +202,11 @@ void HttpClient::release(std::unique_ptr<Handle> handle) {
   if (idle_.size() < 64) idle_.push_back(std::move(handle));
 }
 
-void HttpClient::trim_idle(size_t keep) {
+void HttpClient::close_idle() {
   std::vector<std::unique_ptr<Handle>> closing;
   {
     std::lock_guard lock(mu_);
-    while (idle_.size() > keep) {
-      closing.push_back(std::move(idle_.back()));
-      idle_.pop_back();
-    }
+    closing.swap(idle_);
   }
   // Closed outside the lock: a TLS close notification is a write.
 }

@@ -115,9 +115,9 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   Response perform(const Request& request);
-  // Closes the pooled idle connections beyond `keep` (the pool keeps up to 64, as many as were ever in
-  // use at once): after a burst of concurrent requests that will not come again.
-  void trim_idle(size_t keep);
+  // Closes the pooled idle connections (the pool keeps up to 64, as many as were ever in use at once):
+  // after a burst of concurrent requests that will not come again. Later requests open what they need.
+  void close_idle();
 
   // Streams the body to on_chunk as it arrives (watches); on_chunk returns false to stop early, which
   // is not an error. The returned Response has status and headers, and the body only when status >= 300.

@@ -561,7 +561,7 @@ void Controller::start_warm_up(const std::atomic<bool>& stop) {
         Controller& c;
         Walk& w;
         ~Leave() {
-          if (--w.running == 0) c.source_.trim_idle_connections(0);
+          if (--w.running == 0) c.source_.close_idle_connections();
         }
       } leave{*this, *walk};
       while (!stop.load() && !queue_.shutting_down() && walk->held_run.load() < kWarmUpHeldRun) {

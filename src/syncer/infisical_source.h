@@ -13,7 +13,7 @@ class InfisicalSource final : public SecretSource {
   // Observe each fetch's duration into `metrics` (infisical_syncer_infisical_fetch_duration_seconds).
   void observe_into(Metrics& metrics) { metrics_ = &metrics; }
   SourceResult fetch(const SourceRequest& request) override;
-  void trim_idle_connections(size_t keep) override { client_.trim_idle_connections(keep); }
+  void close_idle_connections() override { client_.close_idle_connections(); }
 
   // Copies the client's counters into the Prometheus registry (called before each scrape).
   static void export_metrics(infisical::Client& client, Metrics& metrics);

@@ -46,8 +46,8 @@ class SecretSource {
  public:
   virtual ~SecretSource() = default;
   virtual SourceResult fetch(const SourceRequest& request) = 0;
-  // Closes idle connections beyond `keep` per Infisical host, after a burst that will not come again.
-  virtual void trim_idle_connections(size_t /*keep*/) {}
+  // Closes the idle connections to every Infisical host, after a burst that will not come again.
+  virtual void close_idle_connections() {}
 };
 
 }  // namespace ifo::syncer

@@ -681,12 +681,8 @@ void InfisicalSim::Impl::add_admin_routes(httplib::Server& s) {
   s.Post("/sim/latency", admin([this](const httplib::Request&, httplib::Response& res, const core::JsonValue& b) {
     auto ms = core::get_int(b, "ms");
     if (!ms || *ms < 0) throw std::runtime_error("\"ms\" must be a non-negative integer");
-    std::lock_guard<std::mutex> lock(mu);
     std::string r = str_or(b, "route", "*");
-    if (*ms == 0)
-      latency_ms.erase(r);
-    else
-      latency_ms[r] = *ms;
+    set_latency(r, *ms);
     send_json(res, 200, JsonObject().str("route", r).num("ms", *ms).done());
   }));
   s.Post("/sim/errors", admin([this](const httplib::Request&, httplib::Response& res, const core::JsonValue& b) {
@@ -965,11 +961,15 @@ Counters InfisicalSim::counters() const {
 }
 
 void InfisicalSim::set_latency(const std::string& route, int64_t ms) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->set_latency(route, ms);
+}
+
+void InfisicalSim::Impl::set_latency(const std::string& route, int64_t ms) {
+  std::lock_guard<std::mutex> lock(mu);
   if (ms <= 0)
-    impl_->latency_ms.erase(route);
+    latency_ms.erase(route);
   else
-    impl_->latency_ms[route] = ms;
+    latency_ms[route] = ms;
 }
 
 void InfisicalSim::reset_counters() {

@@ -140,6 +140,8 @@ struct InfisicalSim::Impl {
 
   void route(httplib::Server& server, const std::string& method, const std::string& pattern, const std::string& label,
              const std::string& group, Handler handler);
+  // The latency added to `route` ("*": every route without its own); 0 removes it.
+  void set_latency(const std::string& route, int64_t ms);
   void serve(const httplib::Request& req, httplib::Response& res, Ctx& ctx, const std::string& group, const Handler& handler);
   bool apply_rate_limit(const httplib::Request& req, httplib::Response& res, const Ctx& ctx, const std::string& group);
   void apply_seed_rate_limits(const std::string& seed_json);
