@@ -211,6 +211,7 @@ Controller::Controller(Config config, kube::Client& client, kube::Api& api, Secr
   ro.infisical_requests_per_minute = config_.infisical_requests_per_minute;
   ro.trust = config_.trust;
   reconciler_ = std::make_unique<Reconciler>(api_, source, metrics_, clock_, std::move(lookups), ro, log_);
+  reconciler_->set_requeue([this](const std::string& key) { queue_.add(key); });
   metrics_.add_collector([this] {
     metrics_.set(kMetricQueueDepth, {}, static_cast<double>(queue_.len()));
     size_t n = 0;
@@ -412,7 +413,8 @@ void Controller::start_caches() {
     // The echo of our own write brings nobody back; any other change (someone edits or deletes the
     // Secret) has another resourceVersion and requeues its owners, which repair it.
     auto requeue_unless_own = [this, requeue_owners](const Object& o) {
-      if (!reconciler_->is_own_write(meta(*o, "namespace"), meta(*o, "name"), meta(*o, "resourceVersion")))
+      if (!reconciler_->absorbs_secret_event(meta(*o, "namespace"), meta(*o, "name"),
+                                             meta(*o, "resourceVersion")))
         requeue_owners(o);
     };
     secrets->add_handlers(

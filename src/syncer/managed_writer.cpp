@@ -30,6 +30,31 @@ std::map<std::string, std::string> data_of(const ManagedKind& kind, const JsonVa
   return secret_data(object);
 }
 
+// A write of a watched object, announced to the index for as long as it is in flight (ends as failed
+// unless `sent` records the server's answer).
+class WriteInFlight {
+ public:
+  WriteInFlight(ManagedIndex& index, const ManagedKind& kind, const ManagedTarget& target)
+      : index_(kind.watched ? &index : nullptr), target_(target) {
+    if (index_ != nullptr) index_->begin_write(target_.ns, target_.name);
+  }
+  ~WriteInFlight() {
+    if (index_ != nullptr) index_->end_write(target_.ns, target_.name, nullptr);
+  }
+  WriteInFlight(const WriteInFlight&) = delete;
+  WriteInFlight& operator=(const WriteInFlight&) = delete;
+
+  const Object& sent(const Object& written) {
+    if (index_ != nullptr) index_->end_write(target_.ns, target_.name, written);
+    index_ = nullptr;
+    return written;
+  }
+
+ private:
+  ManagedIndex* index_;
+  const ManagedTarget& target_;
+};
+
 }  // namespace
 
 ManagedTarget managed_target(const core::ManagedSecretTarget& target) {
@@ -118,7 +143,8 @@ ManagedWrite ManagedWriter::create(const ManagedKind& kind, const core::Infisica
   core::set_member(doc, "data", data_json(kind, values, a), a);
   ManagedWrite out;
   try {
-    out.object = kube_.create(kind.resource, target.ns, doc, write_options());
+    WriteInFlight flight(index_, kind, target);
+    out.object = flight.sent(kube_.create(kind.resource, target.ns, doc, write_options()));
   } catch (const kube::ApiError& e) {
     // The cache had not seen it yet (e.g. its watch is reconnecting), or it was created since the
     // read: read it and judge it as an existing object.
@@ -126,7 +152,6 @@ ManagedWrite ManagedWriter::create(const ManagedKind& kind, const core::Infisica
     return write_stored(kind, resource, target, values, digest_key, true);
   }
   out.written = out.data_changed = true;
-  if (kind.watched) index_.remember_write(target.ns, target.name, out.object);
   metrics_.inc(kind.write_metric, {{"operation", "create"}});
   log_->info("managed {} created {}={}/{} keys={} object={}/{}", kind.noun, kind.noun, target.ns, target.name,
              values.size(), resource.metadata.namespace_, resource.metadata.name);
@@ -180,7 +205,8 @@ ManagedWrite ManagedWriter::update(const ManagedKind& kind, const core::Infisica
     if (field->ObjectEmpty()) core::remove_member(doc, kind.exclusive_field);
   }
   try {
-    out.object = kube_.update(kind.resource, target.ns, doc, write_options());
+    WriteInFlight flight(index_, kind, target);
+    out.object = flight.sent(kube_.update(kind.resource, target.ns, doc, write_options()));
   } catch (const kube::ApiError& e) {
     // Deleted since the read (for a cached read: the watch has not told us yet): create it afresh now
     // rather than failing until the cache catches up.
@@ -190,7 +216,6 @@ ManagedWrite ManagedWriter::update(const ManagedKind& kind, const core::Infisica
   out.written = true;
   out.data_changed = !data_same;
   if (kind.key_digests) out.previous = core::key_digests(digest_key, target.ns, target.name, ex_data);
-  if (kind.watched) index_.remember_write(target.ns, target.name, out.object);
   metrics_.inc(kind.write_metric, {{"operation", "update"}});
   log_->info("managed {} updated {}={}/{} data_changed={} claimed={} object={}/{}", kind.noun, kind.noun, target.ns,
              target.name, !data_same, claim.decision == core::ClaimDecision::kClaim, resource.metadata.namespace_,

@@ -89,8 +89,13 @@ std::vector<std::string> Reconciler::owners_of_secret(const std::string& ns, con
 
 std::vector<std::string> Reconciler::known_keys() const { return index_.known_keys(); }
 
-bool Reconciler::is_own_write(const std::string& ns, const std::string& name, const std::string& resource_version) {
-  return index_.is_own_write(ns, name, resource_version);
+bool Reconciler::absorbs_secret_event(const std::string& ns, const std::string& name,
+                                      const std::string& resource_version) {
+  return index_.absorbs_event(ns, name, resource_version);
+}
+
+void Reconciler::set_requeue(std::function<void(const std::string& key)> requeue) {
+  index_.set_requeue(std::move(requeue));
 }
 
 RolloutCounts Reconciler::check_all_workloads(const std::vector<std::string>& namespaces) {

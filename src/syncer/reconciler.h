@@ -101,10 +101,14 @@ class Reconciler {
   std::vector<std::string> owners_of_secret(const std::string& ns, const std::string& name) const;
   // Every InfisicalSecret key seen (for a global-config change).
   std::vector<std::string> known_keys() const;
-  // True when this Secret version (resourceVersion) is the one this reconciler just wrote, i.e. its
-  // watch event is only the echo of our own write and need not bring the owners back (the first sync
-  // of N resources would otherwise reconcile each twice). Each written version is answered once.
-  bool is_own_write(const std::string& ns, const std::string& name, const std::string& resource_version);
+  // True when an added or modified event of a managed Secret needs no owner brought back now: it is
+  // the echo of this reconciler's own write (the first sync of N resources would otherwise reconcile
+  // each twice), or it arrived while the Secret is being written and is held until the write's answer
+  // tells whether it was the echo. Changes of anyone else bring the owners back through `requeue`.
+  bool absorbs_secret_event(const std::string& ns, const std::string& name,
+                            const std::string& resource_version);
+  // How owners are brought back when a change held during a write was someone else's.
+  void set_requeue(std::function<void(const std::string& key)> requeue);
 
   // The longest a failed key may wait before its retry: its own resync interval (a failure must not
   // delay a resource longer than a resync would; the work queue's backoff is capped by this).

@@ -1,6 +1,7 @@
 // Routing watch events of managed Secrets: which InfisicalSecrets write a Secret (drift repair brings
 // them back) and which Secret versions are only the echo of our own writes.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <string>
 #include <vector>
@@ -30,17 +31,93 @@ TEST_CASE("the owners of a Secret follow each resource's current targets") {
   CHECK(index.known_keys() == std::vector<std::string>{"apps/a"});
 }
 
-TEST_CASE("each own write is answered once, and only its own version") {
-  ManagedIndex index;
-  index.remember_write("apps", "s", test::parse_doc(R"({"metadata": {"resourceVersion": "7"}})"));
-  CHECK_FALSE(index.is_own_write("apps", "s", "6"));  // someone else's version
-  CHECK(index.is_own_write("apps", "s", "7"));
-  CHECK_FALSE(index.is_own_write("apps", "s", "7"));  // a later event of the same version is not ours to skip
+namespace {
 
-  index.remember_write("apps", "s", test::parse_doc(R"({"metadata": {"resourceVersion": "8"}})"));
-  index.remember_write("apps", "s", test::parse_doc(R"({"metadata": {"resourceVersion": "9"}})"));
-  CHECK_FALSE(index.is_own_write("apps", "s", "8"));  // only the last write is remembered
-  CHECK(index.is_own_write("apps", "s", "9"));
-  index.remember_write("apps", "s", nullptr);  // nothing written
-  CHECK_FALSE(index.is_own_write("apps", "s", ""));
+Object written(const char* resource_version) {
+  return test::parse_doc(fmt::format(R"({{"metadata": {{"resourceVersion": "{}"}}}})", resource_version));
+}
+
+// An index whose owners brought back are recorded.
+struct Routing {
+  Routing() {
+    index.set_targets("apps/app", {"apps/s"});
+    index.set_requeue([this](const std::string& key) { requeued.push_back(key); });
+  }
+  void write(const char* resource_version) {
+    index.begin_write("apps", "s");
+    index.end_write("apps", "s", written(resource_version));
+  }
+  ManagedIndex index;
+  std::vector<std::string> requeued;
+};
+
+}  // namespace
+
+TEST_CASE("each own write is answered once, and only its own version") {
+  Routing r;
+  r.write("7");
+  CHECK_FALSE(r.index.absorbs_event("apps", "s", "6"));  // someone else's version
+  CHECK(r.index.absorbs_event("apps", "s", "7"));
+  CHECK_FALSE(
+      r.index.absorbs_event("apps", "s", "7"));  // a later event of the same version is not ours to skip
+
+  r.write("8");
+  r.write("9");
+  CHECK_FALSE(r.index.absorbs_event("apps", "s", "8"));  // only the last write is remembered
+  CHECK(r.index.absorbs_event("apps", "s", "9"));
+  r.index.begin_write("apps", "s");
+  r.index.end_write("apps", "s", nullptr);  // nothing written
+  CHECK_FALSE(r.index.absorbs_event("apps", "s", ""));
+  CHECK(r.requeued.empty());  // nothing was held
+}
+
+TEST_CASE("the echo of a write that arrives before the write's answer brings nobody back") {
+  Routing r;
+  r.index.begin_write("apps", "s");
+  CHECK(r.index.absorbs_event("apps", "s", "7"));  // held: the write has not answered yet
+  r.index.end_write("apps", "s", written("7"));
+  CHECK(r.requeued.empty());
+  // Settled: the same version again (a relist) is not absorbed a second time.
+  CHECK_FALSE(r.index.absorbs_event("apps", "s", "7"));
+}
+
+TEST_CASE("a change by someone else during our write brings the owners back when the write ends") {
+  SUBCASE("their change before our echo") {
+    Routing r;
+    r.index.begin_write("apps", "s");
+    CHECK(r.index.absorbs_event("apps", "s", "6"));
+    CHECK(r.index.absorbs_event("apps", "s", "7"));
+    CHECK(r.requeued.empty());  // held until the answer
+    r.index.end_write("apps", "s", written("7"));
+    CHECK(r.requeued == std::vector<std::string>{"apps/app"});
+  }
+  SUBCASE("their change after our echo, before the answer") {
+    Routing r;
+    r.index.begin_write("apps", "s");
+    CHECK(r.index.absorbs_event("apps", "s", "7"));
+    CHECK(r.index.absorbs_event("apps", "s", "8"));
+    r.index.end_write("apps", "s", written("7"));
+    CHECK(r.requeued == std::vector<std::string>{"apps/app"});
+  }
+  SUBCASE("a write that failed: whatever arrived was someone else's") {
+    Routing r;
+    r.index.begin_write("apps", "s");
+    CHECK(r.index.absorbs_event("apps", "s", "6"));
+    r.index.end_write("apps", "s", nullptr);
+    CHECK(r.requeued == std::vector<std::string>{"apps/app"});
+    CHECK_FALSE(r.index.absorbs_event("apps", "s", "6"));  // no longer held: routed as a change
+  }
+}
+
+TEST_CASE("two writes of one Secret in flight settle together when the last ends") {
+  Routing r;
+  r.index.begin_write("apps", "s");
+  r.index.begin_write("apps", "s");
+  CHECK(r.index.absorbs_event("apps", "s", "7"));
+  r.index.end_write("apps", "s", written("8"));  // the later write answered first; its echo is still to come
+  CHECK(r.requeued.empty());
+  CHECK(r.index.absorbs_event("apps", "s", "8"));  // our remembered version, not held
+  r.index.end_write("apps", "s", written("7"));
+  CHECK(r.requeued.empty());
+  CHECK_FALSE(r.index.absorbs_event("apps", "s", "9"));
 }

@@ -5,10 +5,12 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/base64.h"
 #include "core/digest.h"
 #include "core/infisical_secret.h"
+#include "kube/errors.h"
 #include "memory_api.h"
 #include "recording_api.h"
 #include "syncer/logging.h"
@@ -90,8 +92,8 @@ TEST_CASE("a missing Secret is created bound to its resource, and an unchanged s
 
   // The watch event of this very write brings nothing back, once.
   const std::string rv = core::string_or(*core::member(*s, "metadata"), "resourceVersion", "");
-  CHECK(f.index.is_own_write("apps", "app-secrets", rv));
-  CHECK_FALSE(f.index.is_own_write("apps", "app-secrets", rv));
+  CHECK(f.index.absorbs_event("apps", "app-secrets", rv));
+  CHECK_FALSE(f.index.absorbs_event("apps", "app-secrets", rv));
 
   f.kube.clear();
   const ManagedWrite again = f.write_secret({{"DB_PASSWORD", "hunter2"}});
@@ -120,6 +122,49 @@ TEST_CASE("an update keeps what others put on the Secret and reports the digests
   CHECK(f.metrics.value(kMetricSecretWrites, {{"operation", "update"}}) == 1);
 }
 
+TEST_CASE("watch events of a Secret arriving while we write it are held until the write answers") {
+  Fixture f;
+  f.index.set_targets("apps/app", {"apps/app-secrets"});
+  std::vector<std::string> requeued;
+  f.index.set_requeue([&](const std::string& key) { requeued.push_back(key); });
+  // The watch delivers while the write is in flight: the echo of the write itself (the store's next
+  // version), and in some cases a change of someone else's before it.
+  std::vector<std::string> others;
+  std::vector<bool> absorbed;
+  bool fail = false;
+  f.store.on_call = [&](const MemoryApi::Call& call) {
+    if (call.verb != "create" && call.verb != "update") return;
+    for (const auto& rv : others) absorbed.push_back(f.index.absorbs_event("apps", "app-secrets", rv));
+    if (fail) throw kube::ApiError(500, "InternalError", "etcd timeout");
+    const std::string echo =
+        std::to_string(std::stoll(f.store.list(kube::kSecrets, "apps").resource_version) + 1);
+    absorbed.push_back(f.index.absorbs_event("apps", "app-secrets", echo));
+  };
+
+  SUBCASE("the echo alone brings nobody back") {
+    REQUIRE(f.write_secret({{"DB_PASSWORD", "one"}}).written);
+    CHECK(absorbed == std::vector<bool>{true});
+    CHECK(requeued.empty());
+    const Object s = f.store.stored(kube::kSecrets, "apps", "app-secrets");
+    const std::string rv = core::string_or(*core::member(*s, "metadata"), "resourceVersion", "");
+    CHECK_FALSE(f.index.absorbs_event("apps", "app-secrets", rv));  // settled: a later event of it is routed
+  }
+  SUBCASE("someone else's change held with the echo brings the owner back once the write answered") {
+    others = {"999"};
+    REQUIRE(f.write_secret({{"DB_PASSWORD", "one"}}).written);
+    CHECK(absorbed == std::vector<bool>{true, true});
+    CHECK(requeued == std::vector<std::string>{"apps/app"});
+  }
+  SUBCASE("a failed write: what arrived during it brings the owner back") {
+    others = {"999"};
+    fail = true;
+    CHECK_THROWS_AS(f.write_secret({{"DB_PASSWORD", "one"}}), kube::ApiError);
+    CHECK(absorbed == std::vector<bool>{true});
+    CHECK(requeued == std::vector<std::string>{"apps/app"});
+    CHECK_FALSE(f.index.absorbs_event("apps", "app-secrets", "1000"));  // nothing in flight any more
+  }
+}
+
 TEST_CASE("a Secret bound to another live InfisicalSecret is never written") {
   Fixture f;
   f.store.put(kube::kSecrets, "apps", R"({"metadata": {"name": "app-secrets", "namespace": "apps",
@@ -143,7 +188,7 @@ TEST_CASE("a ConfigMap holds strings as the API server stores them, and our keys
   CHECK(core::member(*cm, "type") == nullptr);
   CHECK(f.annotation(cm, "secrets.infisical.com/key-digests") == "<absent>");  // rollouts follow Secrets only
   CHECK_FALSE(w.digests.has_value());
-  CHECK_FALSE(f.index.is_own_write("apps", "app-config", "1"));  // ConfigMaps are not watched
+  CHECK_FALSE(f.index.absorbs_event("apps", "app-config", "1"));  // ConfigMaps are not watched
   CHECK_FALSE(f.write_config_map({{"BIN", "a\xff"}, {"TEXT", "plain"}}).written);
 
   // A key of ours that someone put into binaryData would make the update invalid: it goes, others stay.
