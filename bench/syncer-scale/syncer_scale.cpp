@@ -964,23 +964,44 @@ ReplayFloor run_replay(Sims& sims, const kube::Config& kc, kube::Client& admin, 
   return f;
 }
 
-// The syncer's Kubernetes writes so far, from its rest_client_requests_total (against a real cluster,
-// where there are no server-side counters): POST, PUT, PATCH and DELETE answers.
-int64_t syncer_kube_writes(net::HttpClient& http, int metrics_port) {
+// The samples of one metric family on the syncer's metrics endpoint: "name{labels} value" lines.
+std::vector<std::pair<std::string, double>> syncer_samples(net::HttpClient& http, int metrics_port,
+                                                           std::string_view family) {
   net::Request r;
   r.method = "GET";
   r.url = fmt::format("http://127.0.0.1:{}/metrics", metrics_port);
   auto res = http.perform(r);
-  if (res.status != 200) return -1;
-  int64_t writes = 0;
+  std::vector<std::pair<std::string, double>> out;
+  if (res.status != 200) return out;
   std::istringstream in(res.body);
   std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("rest_client_requests_total{", 0) != 0) continue;
+  const std::string prefix = std::string(family) + "{";
+  while (std::getline(in, line))
+    if (line.rfind(prefix, 0) == 0)
+      out.emplace_back(line.substr(0, line.rfind(' ')), std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr));
+  return out;
+}
+
+// The syncer's Kubernetes writes so far, from its rest_client_requests_total (against a real cluster,
+// where there are no server-side counters): POST, PUT, PATCH and DELETE answers.
+int64_t syncer_kube_writes(net::HttpClient& http, int metrics_port) {
+  int64_t writes = 0;
+  for (const auto& [labels, value] : syncer_samples(http, metrics_port, "rest_client_requests_total"))
     for (const char* m : {"method=\"POST\"", "method=\"PUT\"", "method=\"PATCH\"", "method=\"DELETE\""})
-      if (line.find(m) != std::string::npos) writes += std::llround(std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr));
-  }
+      if (labels.find(m) != std::string::npos) writes += std::llround(value);
   return writes;
+}
+
+// The syncer's reconciles so far by result (infisical_syncer_reconciles_total{result="..."}).
+std::map<std::string, int64_t> syncer_reconciles(net::HttpClient& http, int metrics_port) {
+  std::map<std::string, int64_t> out;
+  for (const auto& [labels, value] : syncer_samples(http, metrics_port, "infisical_syncer_reconciles_total")) {
+    const auto at = labels.find("result=\"");
+    if (at == std::string::npos) continue;
+    const auto from = at + 8;
+    out[labels.substr(from, labels.find('"', from) - from)] += std::llround(value);
+  }
+  return out;
 }
 
 // Against a cluster given by --kubeconfig: the bench's namespaces (all bench-*) go when it ends; the
@@ -1157,10 +1178,10 @@ int run(const Options& o) {
                                  fmt::format("--infisical-requests-per-minute={}", o.infisical_rpm),
                                  // infisical-sim listens on loopback: allowed by configuration.
                                  "--allowed-hosts=127.0.0.1", "--allowed-address-ranges=127.0.0.0/8"};
-  // Against a real cluster the syncer's own request counters are the only count of its writes.
-  const int metrics_port = own_cluster ? 0 : free_port();
-  sargs.push_back(own_cluster ? std::string("--metrics-bind-address=0")
-                              : fmt::format("--metrics-bind-address=127.0.0.1:{}", metrics_port));
+  // The syncer's reconciles come from its metrics; against a real cluster also its writes (its own
+  // request counters are the only count of them there).
+  const int metrics_port = free_port();
+  sargs.push_back(fmt::format("--metrics-bind-address=127.0.0.1:{}", metrics_port));
   // Without --workers/--kube-api-qps the syncer runs with its defaults, the chart's.
   if (o.workers > 0) sargs.push_back(fmt::format("--workers={}", o.workers));
   if (o.kube_qps > 0) sargs.push_back(fmt::format("--kube-api-qps={}", o.kube_qps));
@@ -1253,6 +1274,18 @@ int run(const Options& o) {
   std::printf("  writes per InfisicalSecret: %.2f without workload patches, %.2f with them; by kind: %s\n",
               writes_per_resource, static_cast<double>(own_writes + workload_writes) / l.n,
               by_kind.empty() ? "none" : by_kind.c_str());
+  {
+    // A resource reconciled twice at its first sync (the echo of its own Secret write bringing it
+    // back) costs the syncer a second pass with nothing to write.
+    int64_t total = 0;
+    std::string by_result;
+    for (const auto& [result, n] : syncer_reconciles(http, metrics_port)) {
+      total += n;
+      by_result += fmt::format("{}{} {}", by_result.empty() ? "" : ", ", result, n);
+    }
+    std::printf("  reconciles: %lld, %.2f per InfisicalSecret (%s)\n", (long long)total,
+                static_cast<double>(total) / l.n, by_result.empty() ? "none" : by_result.c_str());
+  }
   std::printf("  install rollouts (pod-template writes): %zu Deployments got a new generation, %zu a revision past "
               "their first, during the initial sync; %lld Deployment patches (rollout baselines in metadata: %lld)\n",
               install_rolled, install_new_revisions, (long long)install_patches,
