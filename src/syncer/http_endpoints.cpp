@@ -11,8 +11,16 @@ EndpointServer::EndpointServer(const BindAddress& address, Handlers handlers)
     : server_(std::make_unique<httplib::Server>()), host_(address.host) {
   if (handlers.metrics) {
     const Metrics* m = handlers.metrics;
+    // Streamed piece by piece (chunked): the whole text at 10,000 resources is about 2 MiB, and
+    // rendering it into one string first added 4-7 MiB to the syncer's peak RSS at a scrape.
     server_->Get("/metrics", [m](const httplib::Request&, httplib::Response& res) {
-      res.set_content(m->render(), "text/plain; version=0.0.4; charset=utf-8");
+      res.set_chunked_content_provider(
+          "text/plain; version=0.0.4; charset=utf-8", [m](size_t, httplib::DataSink& sink) {
+            const bool sent = m->render_to(
+                [&sink](std::string_view piece) { return sink.write(piece.data(), piece.size()); });
+            if (sent) sink.done();
+            return sent;
+          });
     });
   }
   auto probe = [](std::function<bool()> check) {

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <iterator>
+#include <optional>
 #include <stdexcept>
 
 namespace ifo::syncer {
@@ -131,6 +133,15 @@ void Metrics::add_collector(std::function<void()> collector) {
 }
 
 std::string Metrics::render() const {
+  std::string out;
+  render_to([&out](std::string_view piece) {
+    out += piece;
+    return true;
+  });
+  return out;
+}
+
+bool Metrics::render_to(const std::function<bool(std::string_view)>& sink, size_t chunk) const {
   std::vector<std::function<void()>> collectors;
   std::vector<std::function<std::string()>> text_sources;
   {
@@ -139,27 +150,69 @@ std::string Metrics::render() const {
     text_sources = text_sources_;
   }
   for (const auto& c : collectors) c();
-  std::string out;
-  for (const auto& t : text_sources) out += t();
-  std::lock_guard lock(mu_);
-  for (const auto& [name, f] : families_) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f.help, name, type_name(f.type));
-    for (const auto& [labels, s] : f.series) {
-      if (f.type != Type::kHistogram) {
-        out += fmt::format("{}{} {}\n", name, label_text(labels), format_value(s.value));
-        continue;
-      }
-      uint64_t cumulative = 0;
-      for (size_t i = 0; i < f.buckets.size(); ++i) {
-        cumulative += i < s.bucket_counts.size() ? s.bucket_counts[i] : 0;
-        out += fmt::format("{}_bucket{} {}\n", name, label_text(labels, "le", format_value(f.buckets[i])), cumulative);
-      }
-      out += fmt::format("{}_bucket{} {}\n", name, label_text(labels, "le", "+Inf"), s.count);
-      out += fmt::format("{}_sum{} {}\n", name, label_text(labels), format_value(s.sum));
-      out += fmt::format("{}_count{} {}\n", name, label_text(labels), s.count);
-    }
+  for (const auto& t : text_sources)
+    if (!sink(t())) return false;
+  // Where the next piece starts: a family (never erased: describe() only adds, so the iterator stays
+  // valid between pieces), whether its header is out, and the last series written of it (series may
+  // come and go between pieces; the next piece starts after that one's labels).
+  std::map<std::string, Family>::const_iterator family_at;
+  bool header_written = false;
+  std::optional<Labels> last_written;
+  std::string piece;
+  piece.reserve(chunk + 1024);
+  {
+    std::lock_guard lock(mu_);
+    family_at = families_.begin();
   }
-  return out;
+  for (;;) {
+    bool finished = false;
+    {
+      std::lock_guard lock(mu_);
+      while (family_at != families_.end() && piece.size() < chunk) {
+        const auto& [name, f] = *family_at;
+        if (!header_written) {
+          fmt::format_to(std::back_inserter(piece), "# HELP {} {}\n# TYPE {} {}\n", name, f.help, name,
+                         type_name(f.type));
+          header_written = true;
+        }
+        auto series = last_written ? f.series.upper_bound(*last_written) : f.series.begin();
+        auto written_to = series;
+        for (; series != f.series.end() && piece.size() < chunk; ++series) {
+          append_series(piece, name, f, series->first, series->second);
+          written_to = series;
+        }
+        if (series == f.series.end()) {
+          ++family_at;
+          header_written = false;
+          last_written.reset();
+        } else if (written_to != series) {
+          last_written = written_to->first;
+        }
+      }
+      finished = family_at == families_.end();
+    }
+    if (!piece.empty() && !sink(piece)) return false;
+    piece.clear();
+    if (finished) return true;
+  }
+}
+
+void Metrics::append_series(std::string& out, const std::string& name, const Family& f, const Labels& labels,
+                            const Series& s) {
+  if (f.type != Type::kHistogram) {
+    fmt::format_to(std::back_inserter(out), "{}{} {}\n", name, label_text(labels), format_value(s.value));
+    return;
+  }
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < f.buckets.size(); ++i) {
+    cumulative += i < s.bucket_counts.size() ? s.bucket_counts[i] : 0;
+    fmt::format_to(std::back_inserter(out), "{}_bucket{} {}\n", name,
+                   label_text(labels, "le", format_value(f.buckets[i])), cumulative);
+  }
+  fmt::format_to(std::back_inserter(out), "{}_bucket{} {}\n", name, label_text(labels, "le", "+Inf"),
+                 s.count);
+  fmt::format_to(std::back_inserter(out), "{}_sum{} {}\n", name, label_text(labels), format_value(s.sum));
+  fmt::format_to(std::back_inserter(out), "{}_count{} {}\n", name, label_text(labels), s.count);
 }
 
 void describe_syncer_metrics(Metrics& m) {

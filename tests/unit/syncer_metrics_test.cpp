@@ -1,5 +1,10 @@
 // Prometheus text exposition of the syncer's registry.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <string>
+#include <string_view>
 
 #include "syncer/metrics.h"
 
@@ -47,4 +52,57 @@ TEST_CASE("the trust boundary's metrics are declared: refusals by reason, upstre
   CHECK(text.find("infisical_syncer_trust_refusals_total{reason=\"ReferenceNotGranted\"} 1\n") != std::string::npos);
   CHECK(text.find("# TYPE infisical_syncer_upstream_compatible_mode gauge\n") != std::string::npos);
   CHECK(text.find("infisical_syncer_upstream_compatible_mode 1\n") != std::string::npos);
+}
+
+TEST_CASE("a scrape is handed out in bounded pieces, and series may change between pieces") {
+  Metrics m;
+  m.describe("a_total", Metrics::Type::kCounter, "A.");
+  m.describe("isec_ready", Metrics::Type::kGauge, "Per resource.");
+  m.inc("a_total");
+  for (int i = 0; i < 2000; ++i) m.set("isec_ready", {{"name", fmt::format("r{:04}", i)}}, 1);
+  const std::string whole = m.render();
+  REQUIRE(whole.size() > 40000);
+
+  std::string joined;
+  size_t pieces = 0, largest = 0;
+  CHECK(m.render_to(
+      [&](std::string_view piece) {
+        joined += piece;
+        ++pieces;
+        largest = std::max(largest, piece.size());
+        return true;
+      },
+      4096));
+  CHECK(joined == whole);
+  CHECK(pieces > 10);
+  CHECK(largest < 4096 + 200);  // a piece stops at the first series past the size
+
+  // The registry is not locked while a piece is out: a reconcile may drop and add series meanwhile.
+  // What is gone is left out, what is new and not yet passed is included, nothing is repeated.
+  joined.clear();
+  bool changed = false;
+  CHECK(m.render_to(
+      [&](std::string_view piece) {
+        joined += piece;
+        if (!changed && joined.find("r0100") != std::string::npos) {
+          m.remove("isec_ready", {{"name", "r1999"}});
+          m.set("isec_ready", {{"name", "r1500a"}}, 1);
+          m.set("isec_ready", {{"name", "r0000a"}}, 1);  // before the cursor: comes at the next scrape
+          changed = true;
+        }
+        return true;
+      },
+      4096));
+  CHECK(changed);
+  CHECK(joined.find("name=\"r1999\"") == std::string::npos);
+  CHECK(joined.find("isec_ready{name=\"r1500a\"} 1\n") != std::string::npos);
+  CHECK(joined.find("name=\"r0000a\"") == std::string::npos);
+  CHECK(joined.find("# TYPE isec_ready gauge\n") == joined.rfind("# TYPE isec_ready gauge\n"));
+  size_t lines = std::count(joined.begin(), joined.end(), '\n');
+  CHECK(lines == std::count(whole.begin(), whole.end(), '\n'));  // one gone, one new
+
+  // A scraper that goes away stops the rendering.
+  size_t asked = 0;
+  CHECK_FALSE(m.render_to([&](std::string_view) { return ++asked < 3; }, 4096));
+  CHECK(asked == 3);
 }
