@@ -1004,6 +1004,61 @@ std::map<std::string, int64_t> syncer_reconciles(net::HttpClient& http, int metr
   return out;
 }
 
+// Prometheus as the chart's ServiceMonitor sets it up: a scrape of the syncer's /metrics every 30 s
+// from the syncer's start, so the peak RSS and idle CPU figures include what a scraped syncer pays.
+class MetricsScraper {
+ public:
+  static constexpr std::chrono::seconds kInterval{30};
+
+  explicit MetricsScraper(int metrics_port) : port_(metrics_port), thread_([this] { run(); }) {}
+  ~MetricsScraper() { stop(); }
+  MetricsScraper(const MetricsScraper&) = delete;
+  MetricsScraper& operator=(const MetricsScraper&) = delete;
+
+  // Stops scraping (before the syncer stops) and prints what was scraped.
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) return;
+      stopped_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+    std::printf("  metrics scrapes (every %lld s, as the chart's ServiceMonitor): %d, %d failed, largest %zu bytes\n",
+                (long long)kInterval.count(), scrapes_, failures_, largest_);
+  }
+
+ private:
+  void run() {
+    net::HttpClient http;
+    std::unique_lock lock(mu_);
+    while (!wake_.wait_for(lock, kInterval, [this] { return stopped_; })) {
+      lock.unlock();
+      net::Request r;
+      r.method = "GET";
+      r.url = fmt::format("http://127.0.0.1:{}/metrics", port_);
+      net::Response res;
+      try {
+        res = http.perform(r);
+      } catch (const std::exception&) {
+        res.status = 0;  // counted as failed
+      }
+      lock.lock();
+      ++scrapes_;
+      if (res.status != 200) ++failures_;
+      largest_ = std::max(largest_, res.body.size());
+    }
+  }
+
+  const int port_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopped_ = false;
+  int scrapes_ = 0, failures_ = 0;
+  size_t largest_ = 0;
+  std::thread thread_;
+};
+
 // Against a cluster given by --kubeconfig: the bench's namespaces (all bench-*) go when it ends; the
 // CRDs stay, as they may have been there before.
 void delete_bench_namespaces(kube::Client& client, const std::vector<std::string>& namespaces) {
@@ -1192,6 +1247,7 @@ int run(const Options& o) {
                        o.work_dir + "/syncer.log");
   sims.syncer = syncer.pid;
   s0.syncer = ProcFigures{};
+  MetricsScraper scraper(metrics_port);
 
   // --- phase 1: until every InfisicalSecret is Ready. Meanwhile note when the first and the S-th
   // fetch happened: every scope is refreshed once per interval at the phase of its first fetch.
@@ -1484,6 +1540,8 @@ int run(const Options& o) {
   ProcFigures ks = proc_figures(kube_sim.pid), is = proc_figures(inf_sim.pid);
   std::printf("  simulators: kube-sim CPU %.2f s, peak RSS %.1f MiB; infisical-sim CPU %.2f s, peak RSS %.1f MiB\n",
               ks.cpu_seconds, ks.hwm_kib / 1024.0, is.cpu_seconds, is.hwm_kib / 1024.0);
+
+  scraper.stop();
 
   // --- the Kubernetes floor: the initial sync's requests replayed without the syncer
   stop_child_now(syncer.pid);
