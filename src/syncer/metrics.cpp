@@ -150,8 +150,9 @@ bool Metrics::render_to(const std::function<bool(std::string_view)>& sink, size_
     text_sources = text_sources_;
   }
   for (const auto& c : collectors) c();
+  // Never an empty piece: to a chunked response, a chunk of length 0 is the end of the body.
   for (const auto& t : text_sources)
-    if (!sink(t())) return false;
+    if (const std::string text = t(); !text.empty() && !sink(text)) return false;
   // Where the next piece starts: a family (never erased: describe() only adds, so the iterator stays
   // valid between pieces), whether its header is out, and the last series written of it (series may
   // come and go between pieces; the next piece starts after that one's labels).

@@ -43,8 +43,8 @@ class Metrics {
   // The same text handed to `sink` in pieces of about `chunk` bytes, each written outside the
   // registry's lock: a scrape of 10,000 resources' series (about 2 MiB) costs the process one piece at
   // a time, and a slow scraper never holds up a reconcile. Series removed or added between pieces are
-  // left out or included as they are then. Returns false when the sink refused a piece (the scraper
-  // went away).
+  // left out or included as they are then. No piece is empty. Returns false when the sink refused a
+  // piece (the scraper went away).
   bool render_to(const std::function<bool(std::string_view)>& sink, size_t chunk = 32 * 1024) const;
 
  private:

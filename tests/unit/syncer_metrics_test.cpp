@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "syncer/metrics.h"
 
@@ -105,4 +106,18 @@ TEST_CASE("a scrape is handed out in bounded pieces, and series may change betwe
   size_t asked = 0;
   CHECK_FALSE(m.render_to([&](std::string_view) { return ++asked < 3; }, 4096));
   CHECK(asked == 3);
+}
+
+TEST_CASE("no piece of a scrape is empty: to a chunked response an empty chunk ends the body") {
+  Metrics m;
+  m.describe("a_total", Metrics::Type::kCounter, "A.");
+  m.add_text_source([] { return std::string(); });  // e.g. a /proc read that found nothing
+  m.add_text_source([] { return std::string("# HELP p P.\n# TYPE p gauge\np 1\n"); });
+  std::vector<size_t> sizes;
+  CHECK(m.render_to([&](std::string_view piece) {
+    sizes.push_back(piece.size());
+    return true;
+  }));
+  CHECK(std::find(sizes.begin(), sizes.end(), 0) == sizes.end());
+  CHECK(m.render().find("p 1\n# HELP a_total A.\n") != std::string::npos);
 }
