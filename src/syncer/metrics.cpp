@@ -176,18 +176,16 @@ bool Metrics::render_to(const std::function<bool(std::string_view)>& sink, size_
                          type_name(f.type));
           header_written = true;
         }
-        auto series = last_written ? f.series.upper_bound(*last_written) : f.series.begin();
-        auto written_to = series;
-        for (; series != f.series.end() && piece.size() < chunk; ++series) {
+        const auto first = last_written ? f.series.upper_bound(*last_written) : f.series.begin();
+        auto series = first;
+        for (; series != f.series.end() && piece.size() < chunk; ++series)
           append_series(piece, name, f, series->first, series->second);
-          written_to = series;
-        }
         if (series == f.series.end()) {
           ++family_at;
           header_written = false;
           last_written.reset();
-        } else if (written_to != series) {
-          last_written = written_to->first;
+        } else if (series != first) {
+          last_written = std::prev(series)->first;  // the last one this piece holds
         }
       }
       finished = family_at == families_.end();
