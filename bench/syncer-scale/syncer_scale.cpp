@@ -964,15 +964,22 @@ ReplayFloor run_replay(Sims& sims, const kube::Config& kc, kube::Client& admin, 
   return f;
 }
 
-// The samples of one metric family on the syncer's metrics endpoint: "name{labels} value" lines.
-std::vector<std::pair<std::string, double>> syncer_samples(net::HttpClient& http, int metrics_port,
-                                                           std::string_view family) {
+// A scrape of the syncer's metrics endpoint (on loopback).
+net::Request metrics_request(int metrics_port) {
   net::Request r;
   r.method = "GET";
   r.url = fmt::format("http://127.0.0.1:{}/metrics", metrics_port);
-  auto res = http.perform(r);
+  return r;
+}
+
+// The samples of one metric family on the syncer's metrics endpoint: "name{labels} value" lines.
+std::vector<std::pair<std::string, double>> syncer_samples(net::HttpClient& http, int metrics_port,
+                                                           std::string_view family) {
+  auto res = http.perform(metrics_request(metrics_port));
+  // A figure read from an endpoint that did not answer would be a made-up zero.
+  if (res.status != 200)
+    die(fmt::format("the syncer's /metrics answered {} (reading {})", res.status, family));
   std::vector<std::pair<std::string, double>> out;
-  if (res.status != 200) return out;
   std::istringstream in(res.body);
   std::string line;
   const std::string prefix = std::string(family) + "{";
@@ -1034,12 +1041,9 @@ class MetricsScraper {
     std::unique_lock lock(mu_);
     while (!wake_.wait_for(lock, kInterval, [this] { return stopped_; })) {
       lock.unlock();
-      net::Request r;
-      r.method = "GET";
-      r.url = fmt::format("http://127.0.0.1:{}/metrics", port_);
       net::Response res;
       try {
-        res = http.perform(r);
+        res = http.perform(metrics_request(port_));
       } catch (const std::exception&) {
         res.status = 0;  // counted as failed
       }
