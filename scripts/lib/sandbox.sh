@@ -306,6 +306,17 @@ RULES
   "sandbox_install_$SANDBOX_MODE" || return 1
 }
 
+# For an e2e test: sandbox_start DIR BUILD with its output in START_LOG; when it fails, prints that
+# output and the end of each process's log, reports the test's one failed case and exits.
+sandbox_start_for_test() {
+  local dir="$1" build="$2" start_log="$3"
+  sandbox_start "$dir" "$build" >"$start_log" 2>&1 && return 0
+  cat "$start_log"
+  tail -n 20 "$dir"/*.log  # -n: the obsolete "-20" form refuses more than one file
+  echo "# cases: 0 passed, 1 failed"
+  exit 1
+}
+
 # The processes still running in a Pod's directory (kube-sim starts each container there), "PID ARGS"
 # a line.
 sandbox_pod_processes() {

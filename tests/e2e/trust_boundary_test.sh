@@ -50,10 +50,7 @@ allow user:tenant list events team-a *
 deny user:tenant * * * *
 allow * * * * *"
 export SANDBOX_KUBE_SIM_ARGS="--authorize-requests --token $tenant_token=tenant:tenants"
-if ! sandbox_start "$work/sandbox" "$build" >"$work/start.log" 2>&1; then
-  cat "$work/start.log"; tail -20 "$work"/sandbox/*.log
-  echo "# cases: 0 passed, 1 failed"; exit 1
-fi
+sandbox_start_for_test "$work/sandbox" "$build" "$work/start.log"
 admin_token="$(k config view --raw -o 'jsonpath={.users[0].user.token}')"
 token_requests() {  # kube-sim's count of TokenRequests since start
   curl -fsSk -H "Authorization: Bearer $admin_token" "$KUBE_SIM_URL/sim/counters" |

@@ -15,10 +15,7 @@ k() { sandbox_kubectl "$@"; }
 secret_value() { k -n "${2:-default}" get secret "${3:-app-secrets}" -o "jsonpath={.data.$1}" | base64 -d; }
 ready_reason() { k get infisicalsecret "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].reason}'; }
 
-if ! sandbox_start "$work/sandbox" "$build" >"$work/start.log" 2>&1; then
-  cat "$work/start.log"; tail -20 "$work"/sandbox/*.log
-  echo "# cases: 0 passed, 1 failed"; exit 1
-fi
+sandbox_start_for_test "$work/sandbox" "$build" "$work/start.log"
 
 invalid_rejected() {
   ! k apply -f "$root/examples/invalid-infisicalsecret.yaml" >"$work/invalid.out" 2>&1 || return 1
