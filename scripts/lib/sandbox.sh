@@ -36,15 +36,32 @@ SANDBOX_MODE=template  # SANDBOX_INSTALL as sandbox_start found it
 sandbox_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 sandbox_die() { printf 'sandbox: %s\n' "$*" >&2; return 1; }
 
-sandbox_free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+# A loopback port for a server this sandbox starts: below the kernel's ephemeral range and reserved,
+# so that no outgoing connection or parallel test takes it before the server binds it (scripts/lib/free-port).
+sandbox_free_port() { "$SANDBOX_ROOT/scripts/lib/free-port"; }
 
 # sandbox_wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
 sandbox_wait_for() {
   local limit="$1" what="$2"; shift 2
   local deadline=$((SECONDS + limit))
   until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then sandbox_die "timed out after ${limit}s waiting for $what"; return 1; fi
+    sleep 0.2
+  done
+}
+
+# sandbox_wait_ready NAME SECONDS DESCRIPTION COMMAND...: as sandbox_wait_for, for a process this
+# sandbox spawned; fails at once, with its exit status, when the process ends before COMMAND succeeds
+# (a port it could not bind, a bad flag) instead of waiting out the limit.
+sandbox_wait_ready() {
+  local name="$1" limit="$2" what="$3"; shift 3
+  local pid deadline=$((SECONDS + limit)) status
+  pid="$(sandbox_pid "$name")"
+  until "$@" >/dev/null 2>&1; do
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid" 2>/dev/null; status=$?
+      sandbox_die "$name exited (status $status) before $what ($SANDBOX_DIR/$name.log)"; return 1
+    fi
     if ((SECONDS >= deadline)); then sandbox_die "timed out after ${limit}s waiting for $what"; return 1; fi
     sleep 0.2
   done
@@ -119,7 +136,7 @@ sandbox_start_syncer() {
   done < <(sandbox_container_args "$SANDBOX_RELEASE-syncer" '.spec.template.spec.containers[0]')
   ((${#args[@]})) || { sandbox_die "the syncer Deployment has no args"; return 1; }
   sandbox_spawn syncer "$(sandbox_bin infisical-syncer)" "${args[@]}" --kubeconfig="$KUBECONFIG" "$@"
-  sandbox_wait_for 60 "the syncer to be ready ($SANDBOX_DIR/syncer.log)" curl -fsS "$SYNCER_HEALTH/readyz" || return 1
+  sandbox_wait_ready syncer 60 "the syncer to be ready ($SANDBOX_DIR/syncer.log)" curl -fsS "$SYNCER_HEALTH/readyz" || return 1
 }
 
 sandbox_start_webhook() {
@@ -135,7 +152,7 @@ sandbox_start_webhook() {
     args+=("$a")
   done < <(sandbox_container_args "$SANDBOX_RELEASE-webhook" '.spec.template.spec.containers[0]')
   sandbox_spawn webhook "$(sandbox_bin infisical-webhook)" "${args[@]}" --kubeconfig="$KUBECONFIG" --bind-address=127.0.0.1
-  sandbox_wait_for 60 "the webhook to be ready ($SANDBOX_DIR/webhook.log)" curl -fsS "$WEBHOOK_HEALTH/readyz" || return 1
+  sandbox_wait_ready webhook 60 "the webhook to be ready ($SANDBOX_DIR/webhook.log)" curl -fsS "$WEBHOOK_HEALTH/readyz" || return 1
 }
 
 # sandbox_pods_setup DIR: the images kube-sim runs Pods of, as root directories under DIR, and
@@ -285,14 +302,14 @@ RULES
     --token "admin-$RANDOM$RANDOM=admin:system:masters" --token "dev-token=dev:developers" \
     --access-rules-file "$SANDBOX_DIR/access-rules" \
     "${kube_sim_mode[@]}" ${SANDBOX_KUBE_SIM_ARGS:-}
-  sandbox_wait_for 30 "kube-sim ($SANDBOX_DIR/kube-sim.log)" test -s "$KUBECONFIG" || return 1
+  sandbox_wait_ready kube-sim 30 "kube-sim to start ($SANDBOX_DIR/kube-sim.log)" test -s "$KUBECONFIG" || return 1
   KUBE_SIM_URL="https://127.0.0.1:$(cat "$SANDBOX_DIR/kube.port")"
-  sandbox_wait_for 30 "kube-sim to answer" sandbox_kubectl get namespaces || return 1
+  sandbox_wait_ready kube-sim 30 "kube-sim to answer" sandbox_kubectl get namespaces || return 1
 
   sandbox_log "starting infisical-sim (the Infisical API stand-in) seeded from examples/infisical-seed.json"
   sandbox_spawn infisical-sim "$(sandbox_bin infisical-sim)" --seed "$SANDBOX_ROOT/examples/infisical-seed.json" \
     --ports-file "$SANDBOX_DIR/infisical.json"
-  sandbox_wait_for 30 "infisical-sim ($SANDBOX_DIR/infisical-sim.log)" test -s "$SANDBOX_DIR/infisical.json" || return 1
+  sandbox_wait_ready infisical-sim 30 "infisical-sim to start ($SANDBOX_DIR/infisical-sim.log)" test -s "$SANDBOX_DIR/infisical.json" || return 1
   INFISICAL_API="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["apiUrl"])' "$SANDBOX_DIR/infisical.json")"
   INFISICAL_ADMIN_TOKEN="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["adminToken"])' "$SANDBOX_DIR/infisical.json")"
 

@@ -140,8 +140,8 @@ for b in infisical-syncer infisical-webhook certs-gen; do
 done
 
 # --- certs-gen and the webhook against kube-sim, the webhook config the chart renders -------------
-wport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-hport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+wport="$(free_port)"
+hport="$(free_port)"
 e2e_start_kube_sim 30 --webhook-service "$ns/$service:443=127.0.0.1:$wport"
 out="$( { k apply -f "$src/deploy/crds/" &&
           for n in $ns apps; do k create namespace "$n" --dry-run=client -o yaml | k apply -f - || exit 1; done &&

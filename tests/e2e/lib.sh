@@ -23,6 +23,9 @@ eventually() {
   done
 }
 
+# A loopback port for a server the test starts (below the ephemeral range, reserved: scripts/lib/free-port).
+free_port() { "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/free-port"; }
+
 k() { "$kubectl_bin" --cache-dir "$work/cache" --request-timeout=20s "$@"; }
 
 # e2e_scratch: a scratch directory in $work; at exit every process in e2e_pids (the test appends what it

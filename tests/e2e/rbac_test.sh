@@ -40,7 +40,6 @@ lines() { sed '2,$s/^/#   /'; }  # a multi-line detail for fail (which prefixes 
 for f in "$sim" "$helm"; do
   [ -x "$f" ] || { fail "prerequisite $f is built"; finish_rbac; }
 done
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 # --- the documented rules (docs/security.md, "RBAC: what each component may do, and why") ----------
 # One line per table row: API-GROUP (core for "") RESOURCES NAMES (- for any) VERBS, lists comma-separated.

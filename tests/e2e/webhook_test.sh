@@ -25,7 +25,6 @@ hook_pid=""
 for f in "$sim" "$webhook" "$certsgen"; do
   [ -x "$f" ] || { fail "prerequisite $f is built"; finish; }
 done
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 # --- kube-sim with a webhook Service mapping, two users and a SubjectAccessReview rule table -----
 wport="$(free_port)"

@@ -16,8 +16,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -199,20 +201,63 @@ std::string rewrite_port(const std::string& s, int from, int to) {
   return out;
 }
 
-// A free loopback port (bound and released; the process binds it a moment later).
-int free_port() {
+// Whether nothing holds loopback `port` (bound without SO_REUSEADDR, so TIME_WAIT counts as taken);
+// port 0 asks the kernel for one. Returns the port bound, or -1.
+int try_bind(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int port = -1;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  int bound = -1;
   socklen_t len = sizeof addr;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
+    bound = ntohs(addr.sin_port);
   ::close(fd);
-  return port;
+  return bound;
+}
+
+// Reserves `port` for an hour in `dir` (one file per port, created exclusively; an older one is taken
+// over), so that tests choosing ports at the same moment do not choose the same one.
+bool reserve_port(const fs::path& dir, int port) {
+  const fs::path file = dir / std::to_string(port);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    int fd = ::open(file.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      ::close(fd);
+      return true;
+    }
+    struct stat st {};
+    if (errno != EEXIST || ::stat(file.c_str(), &st) != 0) return false;
+    if (std::time(nullptr) - st.st_mtime < 3600) return false;
+    ::unlink(file.c_str());
+  }
+  return false;
+}
+
+// A loopback port for a Pod's containerPort, which the Pod's process binds a moment later. As
+// scripts/lib/free-port chooses them: below the kernel's ephemeral range (a port of that range may go
+// to any outgoing connection in between) and reserved in $TMPDIR/ifo-reserved-ports; a port the
+// kernel picks when the range leaves no room below it.
+int free_port() {
+  constexpr int kLowest = 10000;
+  int high = 32768;
+  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> high;
+  if (high - kLowest < 1000) return try_bind(0);
+  const char* tmp = std::getenv("TMPDIR");
+  const fs::path dir = fs::path(tmp && *tmp ? tmp : "/tmp") / "ifo-reserved-ports";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const int count = high - kLowest;
+  std::random_device random;
+  const int start = std::uniform_int_distribution<int>(0, count - 1)(random);
+  for (int i = 0; i < count; ++i) {  // every port once, from a random one on
+    int port = kLowest + (start + i) % count;
+    if (try_bind(port) == port && reserve_port(dir, port)) return port;
+  }
+  return try_bind(0);
 }
 
 // The entry of `by_image` for an image: "repo:tag" exactly, else "repo" (every tag).
