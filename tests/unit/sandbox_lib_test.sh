@@ -9,6 +9,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$root/tests/check_lib.sh"
 free_port="$root/scripts/lib/free-port"
 low="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)"
+reservations="ifo-reserved-ports-$(id -u)"
 
 # Ports from 10000 up to the ephemeral range, with reservations in a directory of this test's own.
 below_range() {
@@ -18,7 +19,7 @@ below_range() {
   [ "$(sort -u <<<"$ports" | wc -l)" -eq 20 ] || { echo "not 20 distinct ports:"; echo "$ports"; return 1; }
   for p in $ports; do
     ((p >= 10000 && p < low)) || { echo "port $p is not in [10000, $low)"; return 1; }
-    [ -e "$tmp/ifo-reserved-ports/$p" ] || { echo "port $p was not reserved"; return 1; }
+    [ -e "$tmp/$reservations/$p" ] || { echo "port $p was not reserved"; return 1; }
     python3 -c 'import socket, sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$p" ||
       { echo "port $p is not free to bind"; return 1; }
   done
@@ -29,8 +30,8 @@ below_range() {
 skips_reserved() {
   ((low - 10000 >= 1000)) || return 0
   local dir="$tmp/reserved-test" got
-  mkdir -p "$dir/ifo-reserved-ports"
-  python3 - "$dir/ifo-reserved-ports" "$low" >"$dir/free" <<'EOF' || return 1
+  mkdir -p "$dir/$reservations"
+  python3 - "$dir/$reservations" "$low" >"$dir/free" <<'EOF' || return 1
 import os, random, socket, sys, time
 d, low = sys.argv[1], int(sys.argv[2])
 free = []
@@ -57,11 +58,20 @@ EOF
     [ "$got" = "$a" ] || [ "$got" = "$b" ] || { kill "$listener"; echo "got $got, wanted $a or $b (held: $held)"; return 1; }
   done
   # Both are reserved now; make a's reservation an hour and a second old: a is the answer again.
-  touch -d '-3601 seconds' "$dir/ifo-reserved-ports/$a"
-  rm -f "$dir/ifo-reserved-ports/$held"  # unreserved but still bound: not an answer
+  touch -d '-3601 seconds' "$dir/$reservations/$a"
+  rm -f "$dir/$reservations/$held"  # unreserved but still bound: not an answer
   got="$(TMPDIR="$dir" "$free_port")"
   kill "$listener"
   [ "$got" = "$a" ] || { echo "got $got, wanted $a, whose reservation expired"; return 1; }
+}
+
+# Where no reservation can be written (/proc takes no new directory, even from root), a free port
+# below the range all the same.
+unwritable_reservations() {
+  ((low - 10000 >= 1000)) || return 0
+  local p
+  p="$(TMPDIR=/proc/self "$free_port")" || return 1
+  ((p >= 10000 && p < low)) || { echo "port $p is not in [10000, $low)"; return 1; }
 }
 
 # A process that exits while the sandbox waits for it to be ready fails the wait at once.
@@ -84,5 +94,6 @@ wait_ready_fails_fast() {
 
 check "free-port: distinct ports below the ephemeral range, reserved, free to bind" below_range
 check "free-port: skips reserved and bound ports, takes over an expired reservation" skips_reserved
+check "free-port: reservations that cannot be written leave a free port all the same" unwritable_reservations
 check "sandbox_wait_ready: a process that exits fails the wait at once with its status" wait_ready_fails_fast
 finish_checks

@@ -220,7 +220,8 @@ int try_bind(int port) {
 }
 
 // Reserves `port` for an hour in `dir` (one file per port, created exclusively; an older one is taken
-// over), so that tests choosing ports at the same moment do not choose the same one.
+// over), so that tests choosing ports at the same moment do not choose the same one. True also when
+// `dir` cannot be written (the port was only checked free).
 bool reserve_port(const fs::path& dir, int port) {
   const fs::path file = dir / std::to_string(port);
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -229,8 +230,9 @@ bool reserve_port(const fs::path& dir, int port) {
       ::close(fd);
       return true;
     }
+    if (errno != EEXIST) return true;  // reservations cannot be written here: the port is only checked free
     struct stat st {};
-    if (errno != EEXIST || ::stat(file.c_str(), &st) != 0) return false;
+    if (::stat(file.c_str(), &st) != 0) return false;
     if (std::time(nullptr) - st.st_mtime < 3600) return false;
     ::unlink(file.c_str());
   }
@@ -239,7 +241,7 @@ bool reserve_port(const fs::path& dir, int port) {
 
 // A loopback port for a Pod's containerPort, which the Pod's process binds a moment later. As
 // scripts/lib/free-port chooses them: below the kernel's ephemeral range (a port of that range may go
-// to any outgoing connection in between) and reserved in $TMPDIR/ifo-reserved-ports; a port the
+// to any outgoing connection in between) and reserved in $TMPDIR/ifo-reserved-ports-UID; a port the
 // kernel picks when the range leaves no room below it.
 int free_port() {
   constexpr int kLowest = 10000;
@@ -247,7 +249,8 @@ int free_port() {
   if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> high;
   if (high - kLowest < 1000) return try_bind(0);
   const char* tmp = std::getenv("TMPDIR");
-  const fs::path dir = fs::path(tmp && *tmp ? tmp : "/tmp") / "ifo-reserved-ports";
+  const fs::path dir =
+      fs::path(tmp && *tmp ? tmp : "/tmp") / ("ifo-reserved-ports-" + std::to_string(::getuid()));
   std::error_code ec;
   fs::create_directories(dir, ec);
   const int count = high - kLowest;
