@@ -41,22 +41,15 @@ sandbox_die() { printf 'sandbox: %s\n' "$*" >&2; return 1; }
 sandbox_free_port() { "$SANDBOX_ROOT/scripts/lib/free-port"; }
 
 # sandbox_wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
-sandbox_wait_for() {
-  local limit="$1" what="$2"; shift 2
-  local deadline=$((SECONDS + limit))
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then sandbox_die "timed out after ${limit}s waiting for $what"; return 1; fi
-    sleep 0.2
-  done
-}
+sandbox_wait_for() { sandbox_wait_ready "" "$@"; }
 
 # sandbox_wait_ready NAME SECONDS DESCRIPTION COMMAND...: as sandbox_wait_for, for a process this
-# sandbox spawned; fails at once, with its exit status, when the process ends before COMMAND succeeds
-# (a port it could not bind, a bad flag) instead of waiting out the limit.
+# sandbox spawned (NAME; "" for none); fails at once, with its exit status, when the process ends
+# before COMMAND succeeds (a port it could not bind, a bad flag) instead of waiting out the limit.
 sandbox_wait_ready() {
   local name="$1" limit="$2" what="$3"; shift 3
-  local pid deadline=$((SECONDS + limit)) status
-  pid="$(sandbox_pid "$name")"
+  local pid="" deadline=$((SECONDS + limit)) status
+  [ -z "$name" ] || pid="$(sandbox_pid "$name")"
   until "$@" >/dev/null 2>&1; do
     if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
       wait "$pid" 2>/dev/null; status=$?
