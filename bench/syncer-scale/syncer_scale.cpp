@@ -1592,11 +1592,11 @@ int run(const Options& o) {
     // time no client of this server can beat here, however little CPU the client itself needs.
     const double server_cpu = r1.kube_sim.cpu_seconds - r0.kube_sim.cpu_seconds;
     const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (server_cpu > 0 && cores > 0 && replay_baseline > 0)
+    const double server_seconds = cores > 0 ? server_cpu / static_cast<double>(cores) : 0;
+    if (server_seconds > 0 && replay_baseline > 0)
       std::printf(
           "  kube-sim's CPU for these requests alone, over all %ld cores: %.2f s = %.2f x that writer\n",
-          cores, server_cpu / static_cast<double>(cores),
-          server_cpu / static_cast<double>(cores) / replay_baseline);
+          cores, server_seconds, server_seconds / replay_baseline);
   }
   std::fflush(stdout);
 
