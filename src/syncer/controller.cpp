@@ -515,18 +515,10 @@ void Controller::record_reconcile(const std::string& key, const ReconcileOutcome
   if (slash == std::string::npos) return;
   const std::string ns = key.substr(0, slash);
   const std::string name = key.substr(slash + 1);
-  auto series = [&](std::string_view status) {
-    return Labels{{"condition", std::string(core::kConditionReady)}, {"name", name}, {"namespace", ns},
-                  {"status", std::string(status)}};
-  };
-  if (out.result == "deleted") {
-    metrics_.remove(kMetricStatusCondition, series(core::kStatusTrue));
-    metrics_.remove(kMetricStatusCondition, series(core::kStatusFalse));
-  } else if (!out.ready.empty()) {
-    const bool ready = out.ready == core::kStatusTrue;
-    metrics_.set(kMetricStatusCondition, series(core::kStatusTrue), ready ? 1 : 0);
-    metrics_.set(kMetricStatusCondition, series(core::kStatusFalse), ready ? 0 : 1);
-  }
+  if (out.result == "deleted")
+    metrics_.remove_condition(kMetricStatusCondition, ns, name);
+  else if (!out.ready.empty())
+    metrics_.set_condition(kMetricStatusCondition, ns, name, out.ready == core::kStatusTrue);
 }
 
 // Without a warm-up, each worker of a first sync waits out its own resource's Infisical round trips

@@ -8,6 +8,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "core/constants.h"
+
 namespace ifo::syncer {
 
 namespace {
@@ -68,15 +70,53 @@ void Metrics::describe(const std::string& name, Type type, const std::string& he
 
 Metrics::Family& Metrics::family(const std::string& name, Type expected) {
   auto it = families_.find(name);
-  if (it == families_.end() || it->second.type != expected)
+  if (it == families_.end() || it->second.type != expected || !it->second.condition.empty())
     throw std::logic_error("metric used before describe() or with the wrong type: " + name);
+  return it->second;
+}
+
+void Metrics::describe_condition(const std::string& name, const std::string& condition,
+                                 const std::string& help) {
+  if (condition.empty()) throw std::logic_error("a condition family needs a condition: " + name);
+  std::lock_guard lock(mu_);
+  auto& f = families_[name];
+  f.type = Type::kGauge;
+  f.help = help;
+  f.condition = condition;
+}
+
+Metrics::Family& Metrics::condition_family(const std::string& name) {
+  auto it = families_.find(name);
+  if (it == families_.end() || it->second.condition.empty())
+    throw std::logic_error("metric used before describe_condition(): " + name);
+  return it->second;
+}
+
+void Metrics::set_condition(const std::string& name, const std::string& ns, const std::string& object,
+                            bool status_true) {
+  std::lock_guard lock(mu_);
+  condition_family(name).objects[{ns, object}] = status_true;
+}
+
+void Metrics::remove_condition(const std::string& name, const std::string& ns, const std::string& object) {
+  std::lock_guard lock(mu_);
+  condition_family(name).objects.erase({ns, object});
+}
+
+std::optional<bool> Metrics::condition(const std::string& name, const std::string& ns,
+                                       const std::string& object) const {
+  std::lock_guard lock(mu_);
+  auto f = families_.find(name);
+  if (f == families_.end()) return std::nullopt;
+  auto it = f->second.objects.find({ns, object});
+  if (it == f->second.objects.end()) return std::nullopt;
   return it->second;
 }
 
 void Metrics::inc(const std::string& name, const Labels& labels, double by) {
   std::lock_guard lock(mu_);
   auto it = families_.find(name);
-  if (it == families_.end() || it->second.type == Type::kHistogram)
+  if (it == families_.end() || it->second.type == Type::kHistogram || !it->second.condition.empty())
     throw std::logic_error("metric used before describe() or with the wrong type: " + name);
   it->second.series[labels].value += by;
 }
@@ -159,6 +199,7 @@ bool Metrics::render_to(const std::function<bool(std::string_view)>& sink, size_
   std::map<std::string, Family>::const_iterator family_at;
   bool header_written = false;
   std::optional<Labels> last_written;
+  std::optional<std::pair<std::string, std::string>> last_object;  // the same, in a condition family
   std::string piece;
   piece.reserve(chunk + 1024);
   {
@@ -176,16 +217,14 @@ bool Metrics::render_to(const std::function<bool(std::string_view)>& sink, size_
                          type_name(f.type));
           header_written = true;
         }
-        const auto first = last_written ? f.series.upper_bound(*last_written) : f.series.begin();
-        auto series = first;
-        for (; series != f.series.end() && piece.size() < chunk; ++series)
-          append_series(piece, name, f, series->first, series->second);
-        if (series == f.series.end()) {
+        const bool family_done = f.condition.empty()
+                                     ? append_series_from(piece, name, f, last_written, chunk)
+                                     : append_objects_from(piece, name, f, last_object, chunk);
+        if (family_done) {
           ++family_at;
           header_written = false;
           last_written.reset();
-        } else if (series != first) {
-          last_written = std::prev(series)->first;  // the last one this piece holds
+          last_object.reset();
         }
       }
       finished = family_at == families_.end();
@@ -194,6 +233,36 @@ bool Metrics::render_to(const std::function<bool(std::string_view)>& sink, size_
     piece.clear();
     if (finished) return true;
   }
+}
+
+bool Metrics::append_series_from(std::string& piece, const std::string& name, const Family& f,
+                                 std::optional<Labels>& last_written, size_t chunk) {
+  const auto first = last_written ? f.series.upper_bound(*last_written) : f.series.begin();
+  auto series = first;
+  for (; series != f.series.end() && piece.size() < chunk; ++series)
+    append_series(piece, name, f, series->first, series->second);
+  if (series == f.series.end()) return true;
+  if (series != first) last_written = std::prev(series)->first;  // the last one this piece holds
+  return false;
+}
+
+bool Metrics::append_objects_from(std::string& piece, const std::string& name, const Family& f,
+                                  std::optional<std::pair<std::string, std::string>>& last_object,
+                                  size_t chunk) {
+  const auto first = last_object ? f.objects.upper_bound(*last_object) : f.objects.begin();
+  auto object = first;
+  for (; object != f.objects.end() && piece.size() < chunk; ++object) {
+    const auto& [ns, object_name] = object->first;
+    // Labels in name order, as every other series of the registry.
+    for (const bool status : {true, false})
+      fmt::format_to(std::back_inserter(piece),
+                     "{}{{condition=\"{}\",name=\"{}\",namespace=\"{}\",status=\"{}\"}} {}\n", name,
+                     escape_label(f.condition), escape_label(object_name), escape_label(ns),
+                     status ? "True" : "False", object->second == status ? 1 : 0);
+  }
+  if (object == f.objects.end()) return true;
+  if (object != first) last_object = std::prev(object)->first;
+  return false;
 }
 
 void Metrics::append_series(std::string& out, const std::string& name, const Family& f, const Labels& labels,
@@ -244,8 +313,9 @@ void describe_syncer_metrics(Metrics& m) {
              "Time to read one scope from Infisical in seconds (including a login when the token had to be "
              "renewed), by result: ok, not_modified (304) or error.",
              seconds);
-  m.describe(kMetricStatusCondition, Metrics::Type::kGauge,
-             "The Ready condition of each InfisicalSecret: 1 for the status it has, 0 for the other.");
+  m.describe_condition(
+      kMetricStatusCondition, std::string(core::kConditionReady),
+      "The Ready condition of each InfisicalSecret: 1 for the status it has, 0 for the other.");
   m.describe(kMetricCrReconcileTotal, Metrics::Type::kCounter,
              "Total number of reconciliations per controller (controller-runtime compatible).");
   m.describe(kMetricCrReconcileErrors, Metrics::Type::kCounter,

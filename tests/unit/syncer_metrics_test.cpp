@@ -121,3 +121,74 @@ TEST_CASE("no piece of a scrape is empty: to a chunked response an empty chunk e
   CHECK(std::find(sizes.begin(), sizes.end(), 0) == sizes.end());
   CHECK(m.render().find("p 1\n# HELP a_total A.\n") != std::string::npos);
 }
+
+TEST_CASE("a condition family renders each object's pair of series, one entry per object") {
+  Metrics m;
+  m.describe("a_total", Metrics::Type::kCounter, "A.");
+  m.describe_condition("isec_status_condition", "Ready", "Ready of each.");
+  m.set_condition("isec_status_condition", "shop", "app", true);
+  m.set_condition("isec_status_condition", "shop", "db", true);
+  m.set_condition("isec_status_condition", "shop", "db", false);  // a later reconcile: the pair flips
+  m.set_condition("isec_status_condition", "a\"b", "x\\y", true);
+  std::string text = m.render();
+  CHECK(text.find("# TYPE isec_status_condition gauge\n") != std::string::npos);
+  CHECK(text.find(
+            "isec_status_condition{condition=\"Ready\",name=\"app\",namespace=\"shop\",status=\"True\"} 1\n"
+            "isec_status_condition{condition=\"Ready\",name=\"app\",namespace=\"shop\",status=\"False\"} "
+            "0\n") != std::string::npos);
+  CHECK(
+      text.find(
+          "isec_status_condition{condition=\"Ready\",name=\"db\",namespace=\"shop\",status=\"True\"} 0\n"
+          "isec_status_condition{condition=\"Ready\",name=\"db\",namespace=\"shop\",status=\"False\"} 1\n") !=
+      std::string::npos);
+  CHECK(text.find("name=\"x\\\\y\",namespace=\"a\\\"b\",status=\"True\"} 1\n") != std::string::npos);
+  CHECK(m.condition("isec_status_condition", "shop", "db") == false);
+  CHECK(m.condition("isec_status_condition", "shop", "app") == true);
+
+  m.remove_condition("isec_status_condition", "shop", "app");  // deleted: its pair goes
+  text = m.render();
+  CHECK(text.find("name=\"app\"") == std::string::npos);
+  CHECK_FALSE(m.condition("isec_status_condition", "shop", "app").has_value());
+  CHECK(std::count(text.begin(), text.end(), '\n') == 2 + 2 + 4);  // two headers, two objects' pairs
+
+  // The family takes no labelled series, and the labelled families no objects.
+  CHECK_THROWS(m.set("isec_status_condition", {{"name", "app"}}, 1));
+  CHECK_THROWS(m.set_condition("a_total", "shop", "app", true));
+}
+
+TEST_CASE("a condition family of many objects is handed out in bounded pieces, changes between them too") {
+  Metrics m;
+  m.describe_condition("isec_status_condition", "Ready", "Ready of each.");
+  m.describe("z_total", Metrics::Type::kCounter, "After it.");
+  m.inc("z_total");
+  for (int i = 0; i < 2000; ++i)
+    m.set_condition("isec_status_condition", "ns", fmt::format("r{:04}", i), i % 3 != 0);
+  const std::string whole = m.render();
+  CHECK(std::count(whole.begin(), whole.end(), '\n') == 2 + 4000 + 3);
+
+  std::string joined;
+  size_t pieces = 0, largest = 0;
+  bool changed = false;
+  CHECK(m.render_to(
+      [&](std::string_view piece) {
+        joined += piece;
+        ++pieces;
+        largest = std::max(largest, piece.size());
+        if (!changed && joined.find("r0100") != std::string::npos) {
+          m.remove_condition("isec_status_condition", "ns", "r1999");
+          m.set_condition("isec_status_condition", "ns", "r1500a", true);
+          m.set_condition("isec_status_condition", "ns", "r0000a", true);  // behind the cursor: next scrape
+          changed = true;
+        }
+        return true;
+      },
+      4096));
+  CHECK(changed);
+  CHECK(pieces > 10);
+  CHECK(largest < 4096 + 300);
+  CHECK(joined.find("name=\"r1999\"") == std::string::npos);
+  CHECK(joined.find("name=\"r1500a\",namespace=\"ns\",status=\"True\"} 1\n") != std::string::npos);
+  CHECK(joined.find("name=\"r0000a\"") == std::string::npos);
+  CHECK(joined.find("z_total 1\n") != std::string::npos);
+  CHECK(std::count(joined.begin(), joined.end(), '\n') == std::count(whole.begin(), whole.end(), '\n'));
+}
