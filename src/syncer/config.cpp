@@ -300,7 +300,7 @@ flags win over the environment):
   --leader-elect-retry-period D        retry period (default 2s)
   --metrics-bind-address HOST:PORT     Prometheus /metrics, plain HTTP (default :8080; 0 disables)
   --health-probe-bind-address H:P      /healthz and /readyz, plain HTTP (default :8081; 0 disables)
-  --workers N                          concurrent reconciles (default 8)
+  --workers N                          concurrent reconciles (default 16)
   --operator-namespace NS              namespace of infisical-config and the digest key
                                        (default infisical-operator-system; env POD_NAMESPACE honoured)
   --infisical-requests-per-minute N    upper bound on Infisical API requests in any 60 s window; each

@@ -27,7 +27,7 @@ struct Config {
   std::chrono::milliseconds retry_period{2000};
   std::string metrics_bind_address = ":8080";       // "0": disabled
   std::string health_probe_bind_address = ":8081";  // "0": disabled
-  int workers = 8;
+  int workers = 16;
   std::string operator_namespace = "infisical-operator-system";
   int infisical_requests_per_minute = 240;
   std::chrono::milliseconds infisical_request_timeout{30000};  // whole request, connect included

@@ -21,7 +21,7 @@ TEST_CASE("defaults match the upstream controller's conventions") {
   CHECK(c->operator_namespace == "infisical-operator-system");
   CHECK(c->leader_election_namespace == "infisical-operator-system");
   CHECK(c->health_probe_bind_address == ":8081");
-  CHECK(c->workers == 8);
+  CHECK(c->workers == 16);
   CHECK(c->kube_qps == 10000);
   CHECK(c->log_format == ifo::syncer::LogFormat::kText);
   CHECK(c->infisical_max_response_bytes == 4u << 20);
