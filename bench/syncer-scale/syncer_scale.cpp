@@ -11,12 +11,16 @@
 // operator's documented behaviour would cost on the same work, and PASS/FAIL against the targets.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <atomic>
@@ -37,18 +41,14 @@
 #include <thread>
 #include <vector>
 
-#include <fmt/format.h>
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/spdlog.h>
-#include <yaml-cpp/yaml.h>
-
 #include "core/constants.h"
 #include "core/json.h"
-#include "yaml_json.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/errors.h"
 #include "net/http_client.h"
+#include "syncer/config.h"
+#include "yaml_json.h"
 
 namespace {
 
@@ -61,7 +61,8 @@ constexpr int kResourcesPerNamespace = 100;
 constexpr const char* kCredentialsNamespace = "bench-credentials";
 constexpr const char* kOperatorNamespace = "infisical-operator-system";
 constexpr int kTokenTtlSeconds = 7200;
-constexpr int kSyncerDefaultWorkers = 8;  // src/syncer/config.h, the chart's syncer.workers
+// The syncer's own default (tests/unit/syncer_config_test.cpp holds it equal to the chart's syncer.workers).
+const int kSyncerDefaultWorkers = syncer::Config{}.workers;
 
 struct Options {
   int resources = 1000;
