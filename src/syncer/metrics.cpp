@@ -49,6 +49,31 @@ std::string label_text(const Labels& labels, const std::string& extra_name = "",
   return out + "}";
 }
 
+// Appends the entries of `entries` after `last` (all, when there is none) to `piece` until it holds
+// `chunk` bytes. True when the last entry is in; else `last` moves to the last one appended, where the
+// next piece starts (entries may come and go in between).
+template <class Map, class Append>
+bool append_after(std::string& piece, const Map& entries, std::optional<typename Map::key_type>& last,
+                  size_t chunk, const Append& append) {
+  const auto first = last ? entries.upper_bound(*last) : entries.begin();
+  auto entry = first;
+  for (; entry != entries.end() && piece.size() < chunk; ++entry) append(entry->first, entry->second);
+  if (entry == entries.end()) return true;
+  if (entry != first) last = std::prev(entry)->first;
+  return false;
+}
+
+// The two series of one object in a condition family, labels in name order as every other series.
+void append_condition(std::string& out, const std::string& family, const std::string& escaped_condition,
+                      const std::pair<std::string, std::string>& object, bool status_true) {
+  const auto& [ns, name] = object;
+  for (const bool status : {true, false})
+    fmt::format_to(std::back_inserter(out),
+                   "{}{{condition=\"{}\",name=\"{}\",namespace=\"{}\",status=\"{}\"}} {}\n", family,
+                   escaped_condition, escape_label(name), escape_label(ns), status ? "True" : "False",
+                   status_true == status ? 1 : 0);
+}
+
 const char* type_name(Metrics::Type t) {
   switch (t) {
     case Metrics::Type::kCounter: return "counter";
@@ -217,9 +242,17 @@ bool Metrics::render_to(const std::function<bool(std::string_view)>& sink, size_
                          type_name(f.type));
           header_written = true;
         }
-        const bool family_done = f.condition.empty()
-                                     ? append_series_from(piece, name, f, last_written, chunk)
-                                     : append_objects_from(piece, name, f, last_object, chunk);
+        const bool family_done =
+            f.condition.empty()
+                ? append_after(piece, f.series, last_written, chunk,
+                               [&](const Labels& labels, const Series& s) {
+                                 append_series(piece, name, f, labels, s);
+                               })
+                : append_after(
+                      piece, f.objects, last_object, chunk,
+                      [&, condition = escape_label(f.condition)](const auto& object, bool status_true) {
+                        append_condition(piece, name, condition, object, status_true);
+                      });
         if (family_done) {
           ++family_at;
           header_written = false;
@@ -233,36 +266,6 @@ bool Metrics::render_to(const std::function<bool(std::string_view)>& sink, size_
     piece.clear();
     if (finished) return true;
   }
-}
-
-bool Metrics::append_series_from(std::string& piece, const std::string& name, const Family& f,
-                                 std::optional<Labels>& last_written, size_t chunk) {
-  const auto first = last_written ? f.series.upper_bound(*last_written) : f.series.begin();
-  auto series = first;
-  for (; series != f.series.end() && piece.size() < chunk; ++series)
-    append_series(piece, name, f, series->first, series->second);
-  if (series == f.series.end()) return true;
-  if (series != first) last_written = std::prev(series)->first;  // the last one this piece holds
-  return false;
-}
-
-bool Metrics::append_objects_from(std::string& piece, const std::string& name, const Family& f,
-                                  std::optional<std::pair<std::string, std::string>>& last_object,
-                                  size_t chunk) {
-  const auto first = last_object ? f.objects.upper_bound(*last_object) : f.objects.begin();
-  auto object = first;
-  for (; object != f.objects.end() && piece.size() < chunk; ++object) {
-    const auto& [ns, object_name] = object->first;
-    // Labels in name order, as every other series of the registry.
-    for (const bool status : {true, false})
-      fmt::format_to(std::back_inserter(piece),
-                     "{}{{condition=\"{}\",name=\"{}\",namespace=\"{}\",status=\"{}\"}} {}\n", name,
-                     escape_label(f.condition), escape_label(object_name), escape_label(ns),
-                     status ? "True" : "False", object->second == status ? 1 : 0);
-  }
-  if (object == f.objects.end()) return true;
-  if (object != first) last_object = std::prev(object)->first;
-  return false;
 }
 
 void Metrics::append_series(std::string& out, const std::string& name, const Family& f, const Labels& labels,

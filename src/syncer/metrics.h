@@ -79,13 +79,6 @@ class Metrics {
   };
   Family& family(const std::string& name, Type expected);
   Family& condition_family(const std::string& name);
-  // The series of a family (or of a condition family, the objects) after the last written, appended
-  // to `piece` until it holds `chunk` bytes; true when the family's last is in, else the cursor moved.
-  static bool append_series_from(std::string& piece, const std::string& name, const Family& f,
-                                 std::optional<Labels>& last_written, size_t chunk);
-  static bool append_objects_from(std::string& piece, const std::string& name, const Family& f,
-                                  std::optional<std::pair<std::string, std::string>>& last_object,
-                                  size_t chunk);
   // One series' exposition lines.
   static void append_series(std::string& out, const std::string& name, const Family& f, const Labels& labels,
                             const Series& s);
